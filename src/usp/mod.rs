@@ -1,3 +1,11 @@
+//! The USP wire layer: generated protobuf types plus pure functions to build
+//! and parse Records and Msgs. Nothing in here touches a socket.
+
+pub mod errors;
+pub mod msg;
+pub mod record;
+
+/// Types generated from `proto/` by prost (see build.rs).
 pub mod proto {
     pub mod msg {
         include!(concat!(env!("OUT_DIR"), "/usp.rs"));
