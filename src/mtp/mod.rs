@@ -1,0 +1,81 @@
+//! Message Transfer Protocols. Every MTP offers the same small interface: an
+//! established connection that sends and receives whole USP Records as bytes.
+//! Binding specifics (subprotocols, topics, Connect Records) stay inside each
+//! transport's module; nothing here knows about test cases.
+
+pub mod websocket;
+
+use async_trait::async_trait;
+use thiserror::Error;
+
+/// What arrives from the peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inbound {
+    /// One whole USP Record, still encoded.
+    Record(Vec<u8>),
+    /// Something the binding forbids carrying a Record in (e.g. a WebSocket
+    /// text frame, R-WS.14); described for the trace.
+    Unusable(String),
+}
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum MtpError {
+    #[error("could not connect to {address}: {reason}")]
+    Connect { address: String, reason: String },
+    #[error("the {mtp} handshake failed: {reason}")]
+    Handshake { mtp: &'static str, reason: String },
+    #[error("the peer closed the connection{}", close_detail(.code, .reason))]
+    Closed { code: Option<u16>, reason: String },
+    #[error("transport error: {0}")]
+    Io(String),
+    #[error("no connection was established within {0} ms")]
+    Timeout(u64),
+}
+
+fn close_detail(code: &Option<u16>, reason: &str) -> String {
+    match (code, reason.is_empty()) {
+        (Some(c), true) => format!(" (close code {c})"),
+        (Some(c), false) => format!(" (close code {c}: {reason})"),
+        (None, true) => String::new(),
+        (None, false) => format!(" ({reason})"),
+    }
+}
+
+/// Who is on the other end of a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// `WebSocket`, `MQTT`, ...
+    pub mtp: &'static str,
+    /// Socket address or URL.
+    pub address: String,
+    /// The Endpoint ID the peer announced in the binding's handshake, if any.
+    pub endpoint_id: Option<String>,
+}
+
+/// One established MTP connection between a Controller and an Agent.
+#[async_trait]
+pub trait MtpConnection: Send {
+    /// Sends one encoded USP Record.
+    async fn send(&mut self, record: &[u8]) -> Result<(), MtpError>;
+    /// Waits for the next Record (or unusable frame) from the peer. Must be
+    /// cancel-safe: callers race it against timers.
+    async fn recv(&mut self) -> Result<Inbound, MtpError>;
+    /// Closes the connection; `code` is binding-specific (a WebSocket close code).
+    async fn close(&mut self, code: Option<u16>, reason: &str);
+    fn peer(&self) -> &PeerInfo;
+}
+
+/// Something that yields connections: a listener waiting for Agents, or a
+/// dialer that connects to an Agent. Re-establishing after a drop goes
+/// through the same call.
+#[async_trait]
+pub trait MtpConnector: Send {
+    async fn establish(&mut self) -> Result<Box<dyn MtpConnection>, MtpError>;
+    /// Human-readable description for logs and reports.
+    fn describe(&self) -> String;
+    /// The last attempt that was refused (e.g. a handshake without the USP
+    /// subprotocol), so a timeout can say what did arrive.
+    fn last_problem(&self) -> Option<String> {
+        None
+    }
+}

@@ -1,0 +1,136 @@
+//! What a run produced, as plain data: the runner fills it in, the report
+//! writers read it. Serialized as-is into results.json.
+
+use serde::Serialize;
+
+use crate::trace::TraceEntry;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Passed,
+    Failed,
+    /// The case could not be carried out (bad input, no connection).
+    Error,
+    Skipped,
+}
+
+impl Verdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Passed => "PASS",
+            Verdict::Failed => "FAIL",
+            Verdict::Error => "ERROR",
+            Verdict::Skipped => "SKIP",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    pub description: String,
+    pub passed: bool,
+    pub expected: String,
+    pub actual: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Setup,
+    Step,
+    Teardown,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepResult {
+    pub phase: Phase,
+    pub name: String,
+    /// `file:line:column` of the step in its YAML file.
+    pub location: String,
+    pub verdict: Verdict,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub received: Option<String>,
+    pub elapsed_ms: u64,
+    pub checks: Vec<CheckResult>,
+    /// Why the step could not be carried out or judged (timeout, bad input).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseResult {
+    pub id: String,
+    pub title: String,
+    pub suite: String,
+    pub location: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tp469: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requirement: Option<String>,
+    pub verdict: Verdict,
+    pub started_at: String,
+    pub duration_ms: u64,
+    /// One paragraph saying why the case did not pass; empty when it did.
+    pub message: String,
+    pub steps: Vec<StepResult>,
+    pub trace: Vec<TraceEntry>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Counts {
+    pub passed: usize,
+    pub failed: usize,
+    pub error: usize,
+    pub skipped: usize,
+}
+
+impl Counts {
+    pub fn add(&mut self, v: Verdict) {
+        match v {
+            Verdict::Passed => self.passed += 1,
+            Verdict::Failed => self.failed += 1,
+            Verdict::Error => self.error += 1,
+            Verdict::Skipped => self.skipped += 1,
+        }
+    }
+
+    pub fn total(&self) -> usize {
+        self.passed + self.failed + self.error + self.skipped
+    }
+
+    pub fn all_passed(&self) -> bool {
+        self.failed == 0 && self.error == 0
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunResult {
+    pub tool: String,
+    pub started_at: String,
+    /// The Agent under test, as the target describes it.
+    pub target: String,
+    pub mtp: String,
+    pub connection: String,
+    pub controller_endpoint_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_endpoint_id: Option<String>,
+    /// Set once every selected case has run; false in a file left by an
+    /// interrupted run.
+    pub complete: bool,
+    pub counts: Counts,
+    pub cases: Vec<CaseResult>,
+}
+
+impl RunResult {
+    pub fn push(&mut self, case: CaseResult) {
+        self.counts.add(case.verdict);
+        self.cases.push(case);
+    }
+}

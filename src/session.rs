@@ -1,0 +1,455 @@
+//! The Controller side of a USP conversation with one Agent: unique msg_ids,
+//! request/response correlation by msg_id, per-request timeouts, a queue of
+//! unsolicited Notify messages (answered with NotifyResp when asked), and a
+//! trace of every Record. Transport-agnostic: it talks to an `MtpConnector`.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+
+use crate::mtp::{Inbound, MtpConnection, MtpConnector, MtpError};
+use crate::trace::{describe_record, hex_preview, Direction, TraceEntry};
+use crate::usp::msg;
+use crate::usp::proto::msg::{
+    header::MsgType, request::ReqType, response::RespType, Msg, NotifyResp,
+};
+use crate::usp::proto::record::record::RecordType;
+use crate::usp::record;
+
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub controller_id: String,
+    /// The Agent's Endpoint ID when known in advance; otherwise learnt from
+    /// the MTP handshake or the Agent's Connect Record.
+    pub agent_id: Option<String>,
+    pub request_timeout: Duration,
+    pub connect_timeout: Duration,
+    /// How long to wait for the Agent's Connect Record after connecting.
+    pub connect_record_timeout: Duration,
+}
+
+/// A request and the response that answered it.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub sent: Msg,
+    pub response: Msg,
+    pub elapsed: Duration,
+}
+
+#[derive(Debug, Error, Clone)]
+pub enum SessionError {
+    #[error("no connection to the Agent: {reason}")]
+    NotConnected { reason: String },
+    #[error("no response within {waited_ms} ms{}", ignored_detail(.ignored))]
+    Timeout {
+        waited_ms: u64,
+        ignored: Vec<String>,
+    },
+    #[error("the connection to the Agent ended while waiting for the response: {detail}{}", ignored_detail(.ignored))]
+    Closed {
+        detail: String,
+        ignored: Vec<String>,
+    },
+    #[error("could not send: {0}")]
+    Send(String),
+    #[error("the Agent's Endpoint ID is unknown: set agent_endpoint_id in the target file")]
+    UnknownAgent,
+}
+
+fn ignored_detail(ignored: &[String]) -> String {
+    if ignored.is_empty() {
+        String::new()
+    } else {
+        format!("; meanwhile set aside: {}", ignored.join("; "))
+    }
+}
+
+/// What one received Record turned out to be.
+enum Received {
+    Msg(Msg),
+    ConnectRecord,
+    Disconnect(String),
+    /// Set aside, with the reason (already traced).
+    Ignored(String),
+}
+
+pub struct Session {
+    connector: Box<dyn MtpConnector>,
+    conn: Option<Box<dyn MtpConnection>>,
+    config: SessionConfig,
+    agent_id: Option<String>,
+    msg_prefix: String,
+    next_msg: u64,
+    notifications: VecDeque<Msg>,
+    trace: Vec<TraceEntry>,
+    connect_record_seen: bool,
+}
+
+impl Session {
+    pub fn new(connector: Box<dyn MtpConnector>, config: SessionConfig) -> Self {
+        // A per-run prefix keeps msg_ids unique across runs against the same
+        // Agent, so a late answer from an old run can never match.
+        let prefix = format!("plugfest-{}", chrono::Utc::now().timestamp_millis());
+        Session {
+            connector,
+            conn: None,
+            agent_id: config.agent_id.clone(),
+            config,
+            msg_prefix: prefix,
+            next_msg: 1,
+            notifications: VecDeque::new(),
+            trace: Vec::new(),
+            connect_record_seen: false,
+        }
+    }
+
+    pub fn agent_id(&self) -> Option<&str> {
+        self.agent_id.as_deref()
+    }
+
+    pub fn controller_id(&self) -> &str {
+        &self.config.controller_id
+    }
+
+    pub fn connect_record_seen(&self) -> bool {
+        self.connect_record_seen
+    }
+
+    pub fn describe_connector(&self) -> String {
+        self.connector.describe()
+    }
+
+    /// Everything traced since the last call.
+    pub fn take_trace(&mut self) -> Vec<TraceEntry> {
+        std::mem::take(&mut self.trace)
+    }
+
+    /// Connects (or waits for the Agent to connect) unless already connected,
+    /// then gives the Agent a moment to send its Connect Record (R-MTP.6).
+    pub async fn ensure_connected(&mut self) -> Result<(), SessionError> {
+        if self.conn.is_some() {
+            return Ok(());
+        }
+        let timeout = self.config.connect_timeout;
+        let conn = match tokio::time::timeout(timeout, self.connector.establish()).await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => {
+                return Err(SessionError::NotConnected {
+                    reason: e.to_string(),
+                })
+            }
+            Err(_) => {
+                let mut reason = format!(
+                    "{} got no usable connection within {} ms",
+                    self.connector.describe(),
+                    timeout.as_millis()
+                );
+                if let Some(p) = self.connector.last_problem() {
+                    reason.push_str(&format!("; last refused attempt: {p}"));
+                }
+                return Err(SessionError::NotConnected { reason });
+            }
+        };
+        if self.agent_id.is_none() {
+            self.agent_id = conn.peer().endpoint_id.clone();
+        }
+        self.conn = Some(conn);
+        self.connect_record_seen = false;
+        self.await_connect_record().await;
+        if self.agent_id.is_none() {
+            return Err(SessionError::UnknownAgent);
+        }
+        Ok(())
+    }
+
+    async fn await_connect_record(&mut self) {
+        let deadline = Instant::now() + self.config.connect_record_timeout;
+        while !self.connect_record_seen {
+            match self.receive_until(deadline).await {
+                Ok(Some(Received::Msg(m))) => self.on_unsolicited(m).await,
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+        if !self.connect_record_seen {
+            self.trace.push(
+                TraceEntry::new(Direction::Received, "(nothing)".into(), 0).with_note(format!(
+                    "no Connect Record within {} ms of connecting (R-MTP.6)",
+                    self.config.connect_record_timeout.as_millis()
+                )),
+            );
+        }
+    }
+
+    fn new_msg_id(&mut self) -> String {
+        let id = format!("{}-{}", self.msg_prefix, self.next_msg);
+        self.next_msg += 1;
+        id
+    }
+
+    /// Sends a request and waits for the response or Error with the same
+    /// msg_id (R-MSG.9); everything else that arrives meanwhile is queued
+    /// (Notify) or set aside with the reason.
+    pub async fn request(&mut self, req: ReqType) -> Result<Exchange, (Msg, SessionError)> {
+        let msg_id = self.new_msg_id();
+        let sent = msg::request(msg_id.clone(), req);
+        if let Err(e) = self.ensure_connected().await {
+            return Err((sent, e));
+        }
+        let started = Instant::now();
+        if let Err(e) = self.send_msg(&sent).await {
+            return Err((sent, e));
+        }
+        let deadline = started + self.config.request_timeout;
+        let mut ignored = Vec::new();
+        loop {
+            match self.receive_until(deadline).await {
+                Ok(Some(Received::Msg(m))) => {
+                    let is_answer = matches!(
+                        msg::body_type(&m),
+                        Some(t) if t != MsgType::Notify && msg::request_body(&m).is_none()
+                    );
+                    if is_answer && msg::msg_id(&m) == msg_id {
+                        return Ok(Exchange {
+                            sent,
+                            response: m,
+                            elapsed: started.elapsed(),
+                        });
+                    }
+                    if msg::body_type(&m) == Some(MsgType::Notify) {
+                        self.on_unsolicited(m).await;
+                    } else {
+                        let why = format!(
+                            "a {} with msg_id '{}' that answers no outstanding request (expected msg_id '{msg_id}', R-MSG.9)",
+                            msg::body_type(&m).map(msg::type_name).unwrap_or("Msg"),
+                            msg::msg_id(&m)
+                        );
+                        self.note_last(&why);
+                        ignored.push(why);
+                    }
+                }
+                Ok(Some(Received::Ignored(why))) => ignored.push(why),
+                Ok(Some(Received::Disconnect(why))) => ignored.push(why),
+                Ok(Some(Received::ConnectRecord)) => {}
+                Ok(None) => {
+                    return Err((
+                        sent,
+                        SessionError::Timeout {
+                            waited_ms: self.config.request_timeout.as_millis() as u64,
+                            ignored,
+                        },
+                    ))
+                }
+                Err(e) => {
+                    return Err((
+                        sent,
+                        SessionError::Closed {
+                            detail: e.to_string(),
+                            ignored,
+                        },
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Returns the first queued or arriving Notify that `matches`, within `timeout`.
+    pub async fn wait_notify(
+        &mut self,
+        timeout: Duration,
+        matches: impl Fn(&Msg) -> bool,
+    ) -> Result<Msg, SessionError> {
+        if let Some(pos) = self.notifications.iter().position(&matches) {
+            return Ok(self
+                .notifications
+                .remove(pos)
+                .expect("position is in range"));
+        }
+        self.ensure_connected().await?;
+        let deadline = Instant::now() + timeout;
+        let mut ignored = Vec::new();
+        loop {
+            match self.receive_until(deadline).await {
+                Ok(Some(Received::Msg(m))) if msg::body_type(&m) == Some(MsgType::Notify) => {
+                    self.acknowledge(&m).await;
+                    if matches(&m) {
+                        return Ok(m);
+                    }
+                    self.notifications.push_back(m);
+                }
+                Ok(Some(Received::Msg(m))) => ignored.push(format!(
+                    "an unexpected {} with msg_id '{}'",
+                    msg::body_type(&m).map(msg::type_name).unwrap_or("Msg"),
+                    msg::msg_id(&m)
+                )),
+                Ok(Some(Received::Ignored(why))) | Ok(Some(Received::Disconnect(why))) => {
+                    ignored.push(why)
+                }
+                Ok(Some(Received::ConnectRecord)) => {}
+                Ok(None) => {
+                    return Err(SessionError::Timeout {
+                        waited_ms: timeout.as_millis() as u64,
+                        ignored,
+                    })
+                }
+                Err(e) => {
+                    return Err(SessionError::Closed {
+                        detail: e.to_string(),
+                        ignored,
+                    })
+                }
+            }
+        }
+    }
+
+    /// Drops notifications queued so far (a new test case starts clean).
+    pub fn clear_notifications(&mut self) {
+        self.notifications.clear();
+    }
+
+    pub async fn close(&mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            conn.close(Some(1000), "test run finished").await;
+        }
+    }
+
+    async fn on_unsolicited(&mut self, m: Msg) {
+        if msg::body_type(&m) == Some(MsgType::Notify) {
+            self.acknowledge(&m).await;
+            self.notifications.push_back(m);
+        }
+    }
+
+    /// R-NOT.10: a Notify with send_resp gets a NotifyResp with the same
+    /// msg_id and subscription_id.
+    async fn acknowledge(&mut self, notify: &Msg) {
+        let Some(ReqType::Notify(n)) = msg::request_body(notify) else {
+            return;
+        };
+        if !n.send_resp {
+            return;
+        }
+        let resp = msg::response(
+            msg::msg_id(notify),
+            RespType::NotifyResp(NotifyResp {
+                subscription_id: n.subscription_id.clone(),
+            }),
+        );
+        // A failed acknowledgement shows in the trace; the Agent will retry.
+        let _ = self.send_msg(&resp).await;
+    }
+
+    async fn send_msg(&mut self, m: &Msg) -> Result<(), SessionError> {
+        let agent = self.agent_id.clone().ok_or(SessionError::UnknownAgent)?;
+        let rec = record::no_session(&self.config.controller_id, &agent, m);
+        let bytes = record::encode(&rec);
+        self.trace
+            .push(TraceEntry::new(Direction::Sent, describe_record(&rec), bytes.len()).with_msg(m));
+        let conn = self
+            .conn
+            .as_mut()
+            .ok_or_else(|| SessionError::NotConnected {
+                reason: "not connected".into(),
+            })?;
+        if let Err(e) = conn.send(&bytes).await {
+            self.conn = None;
+            return Err(SessionError::Send(e.to_string()));
+        }
+        Ok(())
+    }
+
+    fn note_last(&mut self, note: &str) {
+        if let Some(last) = self.trace.last_mut() {
+            last.note = Some(note.to_string());
+        }
+    }
+
+    /// Receives and classifies one Record; `Ok(None)` when the deadline passes.
+    async fn receive_until(&mut self, deadline: Instant) -> Result<Option<Received>, MtpError> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(MtpError::Closed {
+                code: None,
+                reason: "not connected".into(),
+            });
+        };
+        let inbound = match tokio::time::timeout_at(deadline.into(), conn.recv()).await {
+            Err(_) => return Ok(None),
+            Ok(Err(e)) => {
+                self.conn = None;
+                self.trace.push(
+                    TraceEntry::new(Direction::Received, "(connection closed)".into(), 0)
+                        .with_note(e.to_string()),
+                );
+                return Err(e);
+            }
+            Ok(Ok(inbound)) => inbound,
+        };
+        Ok(Some(self.classify(inbound)))
+    }
+
+    fn classify(&mut self, inbound: Inbound) -> Received {
+        let bytes = match inbound {
+            Inbound::Record(b) => b,
+            Inbound::Unusable(what) => {
+                let why = format!("received {what}");
+                self.trace.push(
+                    TraceEntry::new(Direction::Received, "(unusable frame)".into(), 0)
+                        .with_note(&why),
+                );
+                return Received::Ignored(why);
+            }
+        };
+        let rec = match record::decode(&bytes, Some(&self.config.controller_id)) {
+            Ok(r) => r,
+            Err(e) => {
+                let why = format!("a Record that was set aside: {e}");
+                self.trace.push(
+                    TraceEntry::new(Direction::Received, hex_preview(&bytes), bytes.len())
+                        .with_note(&why),
+                );
+                return Received::Ignored(why);
+            }
+        };
+        let mut entry = TraceEntry::new(Direction::Received, describe_record(&rec), bytes.len());
+        if let Some(agent) = &self.agent_id {
+            if &rec.from_id != agent {
+                let why = format!(
+                    "a Record from '{}', not from the Agent under test '{agent}'",
+                    rec.from_id
+                );
+                self.trace.push(entry.with_note(&why));
+                return Received::Ignored(why);
+            }
+        } else {
+            self.agent_id = Some(rec.from_id.clone());
+        }
+        let outcome = match &rec.record_type {
+            Some(RecordType::WebsocketConnect(_))
+            | Some(RecordType::MqttConnect(_))
+            | Some(RecordType::StompConnect(_))
+            | Some(RecordType::UdsConnect(_)) => {
+                self.connect_record_seen = true;
+                Received::ConnectRecord
+            }
+            Some(RecordType::Disconnect(d)) => {
+                let why = format!("a DisconnectRecord ({}: {})", d.reason_code, d.reason);
+                entry = entry.with_note(&why);
+                Received::Disconnect(why)
+            }
+            _ => match record::payload_msg(&rec) {
+                Ok(m) => {
+                    entry = entry.with_msg(&m);
+                    Received::Msg(m)
+                }
+                Err(e) => {
+                    let why = format!("a Record whose Msg could not be used: {e}");
+                    entry = entry.with_note(&why);
+                    Received::Ignored(why)
+                }
+            },
+        };
+        self.trace.push(entry);
+        outcome
+    }
+}
