@@ -3,8 +3,8 @@
 //! header the spec pairs with it, and name what a received Msg is.
 
 use super::proto::msg::{
-    body::MsgBody, header::MsgType, request::ReqType, response::RespType, Body, Error, Header,
-    Msg, Request, Response,
+    body::MsgBody, header::MsgType, request::ReqType, response::RespType, Body, Error, Header, Msg,
+    Request, Response,
 };
 
 /// The header MsgType that goes with a request body (R-MSG.10: the body is
@@ -67,7 +67,9 @@ pub fn request(msg_id: impl Into<String>, req: ReqType) -> Msg {
             msg_type: request_msg_type(&req) as i32,
         }),
         body: Some(Body {
-            msg_body: Some(MsgBody::Request(Request { req_type: Some(req) })),
+            msg_body: Some(MsgBody::Request(Request {
+                req_type: Some(req),
+            })),
         }),
     }
 }
@@ -79,7 +81,9 @@ pub fn response(msg_id: impl Into<String>, resp: RespType) -> Msg {
             msg_type: response_msg_type(&resp) as i32,
         }),
         body: Some(Body {
-            msg_body: Some(MsgBody::Response(Response { resp_type: Some(resp) })),
+            msg_body: Some(MsgBody::Response(Response {
+                resp_type: Some(resp),
+            })),
         }),
     }
 }

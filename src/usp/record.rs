@@ -28,7 +28,9 @@ pub enum RecordError {
     RecordTypeMissing,
     #[error("the Record is addressed to '{actual}', not to this endpoint '{expected}' (R-E2E.1: such Records are ignored)")]
     WrongToId { expected: String, actual: String },
-    #[error("the Record's payload is empty (R-E2E.26: a NoSessionContext payload must carry a Msg)")]
+    #[error(
+        "the Record's payload is empty (R-E2E.26: a NoSessionContext payload must carry a Msg)"
+    )]
     EmptyPayload,
     #[error("the Record's payload is not a protobuf USP Msg ({reason})")]
     PayloadNotProtobuf { reason: String },
@@ -76,7 +78,11 @@ pub fn no_session(from_id: &str, to_id: &str, msg: &Msg) -> Record {
 }
 
 pub fn websocket_connect(from_id: &str, to_id: &str) -> Record {
-    base(from_id, to_id, RecordType::WebsocketConnect(WebSocketConnectRecord {}))
+    base(
+        from_id,
+        to_id,
+        RecordType::WebsocketConnect(WebSocketConnectRecord {}),
+    )
 }
 
 pub fn mqtt_connect(from_id: &str, to_id: &str, version: i32, subscribed_topic: &str) -> Record {
@@ -163,7 +169,10 @@ pub fn payload_msg(record: &Record) -> Result<Msg, RecordError> {
     let msg = Msg::decode(payload.as_slice()).map_err(|e| RecordError::PayloadNotProtobuf {
         reason: e.to_string(),
     })?;
-    let body = msg.body.as_ref().ok_or(RecordError::MsgIncomplete { what: "body" })?;
+    let body = msg
+        .body
+        .as_ref()
+        .ok_or(RecordError::MsgIncomplete { what: "body" })?;
     if msg.header.is_none() {
         return Err(RecordError::MsgIncomplete { what: "header" });
     }
@@ -295,7 +304,10 @@ mod tests {
         let mut rec = websocket_connect("a", "c");
         rec.record_type = None;
         let bare = encode(&rec);
-        assert_eq!(decode(&bare, None).unwrap_err(), RecordError::RecordTypeMissing);
+        assert_eq!(
+            decode(&bare, None).unwrap_err(),
+            RecordError::RecordTypeMissing
+        );
         // Append field 14, length-delimited, empty: a record type from the future.
         let mut future = bare.clone();
         future.extend_from_slice(&[(14 << 3) | 2, 0]);
