@@ -23,7 +23,11 @@ struct PlannedAdd {
 }
 
 pub fn add(model: &mut Model, controller_id: &str, req: &Add) -> Result<AddResp, Error> {
-    let outcomes: Vec<_> = req.create_objs.iter().map(|c| plan_add(model, c)).collect();
+    let outcomes: Vec<_> = req
+        .create_objs
+        .iter()
+        .map(|c| plan_add(model, controller_id, c))
+        .collect();
     if !req.allow_partial {
         let failed: Vec<(&str, &PathFailure)> = req
             .create_objs
@@ -119,7 +123,11 @@ fn create(model: &mut Model, controller_id: &str, p: PlannedAdd) -> add_status::
     }
 }
 
-fn plan_add(model: &Model, c: &CreateObject) -> Result<Vec<PlannedAdd>, PathFailure> {
+fn plan_add(
+    model: &Model,
+    controller_id: &str,
+    c: &CreateObject,
+) -> Result<Vec<PlannedAdd>, PathFailure> {
     let r = resolve(model, &c.obj_path).map_err(|e| PathFailure::new(e.code(), e.message()))?;
     if r.leaf != Leaf::Object || !r.ends_at_table {
         return Err(PathFailure::new(
@@ -171,7 +179,19 @@ fn plan_add(model: &Model, c: &CreateObject) -> Result<Vec<PlannedAdd>, PathFail
                 Err(e) => p.errs.push(e),
             }
         }
-        if let Some(keys) = model.duplicate_key(table, None, &p.values) {
+        // Agent-filled keys (Recipient) take part in the {Recipient, ID} uniqueness check.
+        let mut keyed = p.values.clone();
+        for pd in def
+            .params
+            .iter()
+            .filter(|pd| pd.auto.as_deref() == Some("recipient"))
+        {
+            keyed.insert(
+                pd.name.clone(),
+                model.controller_path(controller_id).unwrap_or_default(),
+            );
+        }
+        if let Some(keys) = model.duplicate_key(table, None, &keyed) {
             let param = keys
                 .split('+')
                 .find(|k| p.values.contains_key(*k))
@@ -381,6 +401,21 @@ mod tests {
         assert!(
             matches!(status(&resp), add_status::OperStatus::OperFailure(f) if f.err_code == 7019)
         );
+    }
+
+    #[test]
+    fn add_with_duplicate_keys_fails() {
+        let mut m = Model::new("proto::a");
+        let sub = || {
+            create_obj(
+                "Device.LocalAgent.Subscription.",
+                &[("ID", "s1", true), ("Alias", "mine", false)],
+            )
+        };
+        add_one(&mut m, false, sub()).unwrap();
+        let err = add_one(&mut m, false, sub()).unwrap_err();
+        assert_eq!(err.param_errs[0].err_code, 7014);
+        assert_eq!(m.instances("Device.LocalAgent.Subscription.").len(), 1);
     }
 
     #[test]

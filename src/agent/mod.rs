@@ -8,6 +8,7 @@ pub mod faults;
 mod get;
 mod inject;
 mod model;
+mod notify;
 mod operate;
 mod path;
 mod resolve;
@@ -36,6 +37,7 @@ pub struct Agent {
     endpoint_id: String,
     faults: FaultSet,
     model: Model,
+    notify_count: u64,
 }
 
 impl Agent {
@@ -44,6 +46,7 @@ impl Agent {
             model: Model::new(&config.endpoint_id),
             endpoint_id: config.endpoint_id,
             faults: config.faults,
+            notify_count: 0,
         }
     }
 
@@ -81,6 +84,17 @@ impl Agent {
         };
         inject::apply(&self.faults, &self.model, &mut answer);
         Some(answer)
+    }
+
+    /// Notify Msgs for an event the runtime decided has happened (e.g. `Device.Boot!` after
+    /// connecting, `Device.LocalAgent.Periodic!` on its timer), one per subscribed Controller:
+    /// (Controller Endpoint ID, Msg). The runtime owns timing; this only knows who subscribed.
+    pub fn event_notifications(
+        &mut self,
+        event_path: &str,
+        args: &std::collections::BTreeMap<String, String>,
+    ) -> Vec<(String, Msg)> {
+        notify::event_notifications(&self.model, &mut self.notify_count, event_path, args)
     }
 
     fn answer(&mut self, controller_id: &str, id: &str, req: &ReqType) -> Option<Msg> {

@@ -2,8 +2,9 @@
 
 use super::*;
 use crate::usp::proto::msg::{
-    header::MsgType, set::UpdateObject, set::UpdateParamSetting, Get, GetSupportedDm,
-    GetSupportedProtocol, NotifyResp, Operate, Register, Set,
+    add::CreateObject, add::CreateParamSetting, header::MsgType, set::UpdateObject,
+    set::UpdateParamSetting, Add, Get, GetSupportedDm, GetSupportedProtocol, NotifyResp, Operate,
+    Register, Set,
 };
 
 const CTRL: &str = "proto::plugfest-controller";
@@ -214,4 +215,44 @@ fn fault_no_response() {
     .handle(CTRL, &get(&["Device.DeviceInfo."]))
     .unwrap();
     assert_eq!(msg::msg_id(&answer), "get-1");
+}
+
+#[test]
+fn event_notifications_go_only_to_subscribed_controllers() {
+    let mut a = agent(&[]);
+    let args = [("Cause".to_string(), "LocalReboot".to_string())].into();
+    assert!(a.event_notifications("Device.Boot!", &args).is_empty());
+    let setting = |p: &str, v: &str| CreateParamSetting {
+        param: p.into(),
+        value: v.into(),
+        required: true,
+    };
+    let add = Add {
+        allow_partial: false,
+        create_objs: vec![CreateObject {
+            obj_path: "Device.LocalAgent.Subscription.".into(),
+            param_settings: vec![
+                setting("Enable", "true"),
+                setting("ID", "boot-sub"),
+                setting("NotifType", "Event"),
+                setting("ReferenceList", "Device.Boot!"),
+            ],
+        }],
+    };
+    let answer = a
+        .handle(CTRL, &msg::request("a", ReqType::Add(add)))
+        .unwrap();
+    assert_eq!(msg::header_type(&answer), Some(MsgType::AddResp));
+    assert!(a
+        .event_notifications("Device.LocalAgent.Periodic!", &args)
+        .is_empty());
+    let sent = a.event_notifications("Device.Boot!", &args);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, CTRL);
+    let Some(ReqType::Notify(n)) = msg::request_body(&sent[0].1) else {
+        panic!("expected a Notify");
+    };
+    assert_eq!(n.subscription_id, "boot-sub");
+    assert!(matches!(&n.notification,
+        Some(crate::usp::proto::msg::notify::Notification::Event(e)) if e.obj_path == "Device." && e.event_name == "Boot!" && e.params["Cause"] == "LocalReboot"));
 }
