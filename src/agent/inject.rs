@@ -51,33 +51,31 @@ pub fn apply(faults: &FaultSet, model: &Model, answer: &mut Msg) {
 const DEVICE_INFO: &str = "Device.DeviceInfo.";
 
 fn drop_manufacturer(body: &mut MsgBody) {
-    match body {
-        MsgBody::Response(r) => match r.resp_type.as_mut() {
-            Some(RespType::GetResp(g)) => {
-                for res in g
-                    .req_path_results
-                    .iter_mut()
-                    .flat_map(|p| p.resolved_path_results.iter_mut())
-                {
-                    if res.resolved_path == DEVICE_INFO {
-                        res.result_params.remove("Manufacturer");
-                    }
+    let MsgBody::Response(r) = body else { return };
+    match r.resp_type.as_mut() {
+        Some(RespType::GetResp(g)) => {
+            for res in g
+                .req_path_results
+                .iter_mut()
+                .flat_map(|p| p.resolved_path_results.iter_mut())
+            {
+                if res.resolved_path == DEVICE_INFO {
+                    res.result_params.remove("Manufacturer");
                 }
             }
-            Some(RespType::GetSupportedDmResp(g)) => {
-                for obj in g
-                    .req_obj_results
-                    .iter_mut()
-                    .flat_map(|r| r.supported_objs.iter_mut())
-                {
-                    if obj.supported_obj_path == DEVICE_INFO {
-                        obj.supported_params
-                            .retain(|p| p.param_name != "Manufacturer");
-                    }
+        }
+        Some(RespType::GetSupportedDmResp(g)) => {
+            for obj in g
+                .req_obj_results
+                .iter_mut()
+                .flat_map(|r| r.supported_objs.iter_mut())
+            {
+                if obj.supported_obj_path == DEVICE_INFO {
+                    obj.supported_params
+                        .retain(|p| p.param_name != "Manufacturer");
                 }
             }
-            _ => {}
-        },
+        }
         _ => {}
     }
 }
