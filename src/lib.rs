@@ -1,3 +1,10 @@
+//! usp-plugfest: a scripted USP (TR-369) Controller that tests USP Agents.
+//! Data flows one way: YAML cases (`suite`) are run (`runner`) through a
+//! Controller `session` over an `mtp`, producing `results` that the
+//! `report` writers print. The reference `agent` uses the same codec and
+//! transports, never the runner.
+
+pub mod agent;
 pub mod mtp;
 pub mod report;
 pub mod results;

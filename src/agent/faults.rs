@@ -1,0 +1,153 @@
+//! The faults the reference Agent can be told to commit, so that every check in
+//! the shipped test cases can be shown to fail against a misbehaving Agent.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+/// One deliberate misbehaviour. Msg-level faults are applied by `Agent::handle`;
+/// Record/transport-level ones by the runtime that owns the MTP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Fault {
+    WrongMsgId,
+    WrongMsgType,
+    MissingParameter,
+    WrongValueType,
+    WrongErrorCode,
+    MalformedProtobuf,
+    WrongToId,
+    NoResponse,
+    DisconnectMidExchange,
+}
+
+impl Fault {
+    pub const ALL: [Fault; 9] = [
+        Fault::WrongMsgId,
+        Fault::WrongMsgType,
+        Fault::MissingParameter,
+        Fault::WrongValueType,
+        Fault::WrongErrorCode,
+        Fault::MalformedProtobuf,
+        Fault::WrongToId,
+        Fault::NoResponse,
+        Fault::DisconnectMidExchange,
+    ];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Fault::WrongMsgId => "wrong-msg-id",
+            Fault::WrongMsgType => "wrong-msg-type",
+            Fault::MissingParameter => "missing-parameter",
+            Fault::WrongValueType => "wrong-value-type",
+            Fault::WrongErrorCode => "wrong-error-code",
+            Fault::MalformedProtobuf => "malformed-protobuf",
+            Fault::WrongToId => "wrong-to-id",
+            Fault::NoResponse => "no-response",
+            Fault::DisconnectMidExchange => "disconnect-mid-exchange",
+        }
+    }
+
+    pub fn description(&self) -> &'static str {
+        match self {
+            Fault::WrongMsgId => "responses carry the request's msg_id with \"-x\" appended (breaks R-MSG.9 pairing)",
+            Fault::WrongMsgType => "a Get is answered with an empty GetInstancesResp, any other request with an empty GetResp",
+            Fault::MissingParameter => "Device.DeviceInfo.Manufacturer is left out of GetResp and GetSupportedDMResp",
+            Fault::WrongValueType => "GetResp values of boolean parameters become \"yes\", of integer parameters \"not-a-number\"",
+            Fault::WrongErrorCode => "every non-zero error code the Agent sends becomes 7003 (Internal error)",
+            Fault::MalformedProtobuf => "the transport sends Record bytes that are not valid protobuf",
+            Fault::WrongToId => "the transport addresses Records to a to_id other than the Controller's Endpoint ID",
+            Fault::NoResponse => "requests are read but never answered",
+            Fault::DisconnectMidExchange => "the transport drops the connection after receiving a request, before answering",
+        }
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A fault name that is not one of `Fault::ALL`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown fault \"{given}\"; valid faults: {}", valid_names())]
+pub struct UnknownFault {
+    pub given: String,
+}
+
+fn valid_names() -> String {
+    Fault::ALL
+        .iter()
+        .map(|f| f.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl FromStr for Fault {
+    type Err = UnknownFault;
+
+    fn from_str(s: &str) -> Result<Fault, UnknownFault> {
+        Fault::ALL
+            .into_iter()
+            .find(|f| f.name() == s.trim())
+            .ok_or_else(|| UnknownFault {
+                given: s.to_string(),
+            })
+    }
+}
+
+/// The faults an Agent is configured with (empty = a well-behaved Agent).
+#[derive(Clone, Default, Debug, PartialEq, Eq)]
+pub struct FaultSet(BTreeSet<Fault>);
+
+impl FaultSet {
+    pub fn new() -> FaultSet {
+        FaultSet::default()
+    }
+
+    pub fn contains(&self, fault: Fault) -> bool {
+        self.0.contains(&fault)
+    }
+
+    pub fn insert(&mut self, fault: Fault) -> bool {
+        self.0.insert(fault)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Fault> + '_ {
+        self.0.iter().copied()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl FromIterator<Fault> for FaultSet {
+    fn from_iter<I: IntoIterator<Item = Fault>>(iter: I) -> FaultSet {
+        FaultSet(iter.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_lists_valid_names() {
+        for f in Fault::ALL {
+            assert_eq!(f.name().parse::<Fault>(), Ok(f));
+            assert!(!f.description().is_empty());
+        }
+        let err = "wrong-id".parse::<Fault>().unwrap_err().to_string();
+        assert!(err.contains("wrong-id") && err.contains("disconnect-mid-exchange"));
+    }
+
+    #[test]
+    fn fault_set_membership() {
+        let mut set = FaultSet::default();
+        assert!(set.is_empty());
+        set.insert(Fault::NoResponse);
+        assert!(set.contains(Fault::NoResponse) && !set.contains(Fault::WrongToId));
+        assert_eq!(set.iter().count(), 1);
+    }
+}

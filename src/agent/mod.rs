@@ -1,0 +1,148 @@
+//! The built-in reference Agent's core: a sans-I/O USP Agent (request Msg in,
+//! answer Msg out) over an in-memory TR-181 data model, with fault injection.
+//! Transports and the event loop that feed it live elsewhere.
+
+mod add_delete;
+mod failure;
+pub mod faults;
+mod get;
+mod inject;
+mod model;
+mod notify;
+mod operate;
+mod path;
+mod resolve;
+mod set;
+mod supported;
+mod types;
+
+pub use faults::{Fault, FaultSet, UnknownFault};
+pub use supported::{DATA_MODEL_INST_URI, SUPPORTED_PROTOCOL_VERSIONS};
+
+use crate::usp::errors;
+use crate::usp::msg;
+use crate::usp::proto::msg::{
+    body::MsgBody, request::ReqType, response::RespType, Error, GetSupportedProtocolResp, Msg,
+};
+use model::Model;
+
+/// How to build an Agent: its Endpoint ID and the faults it should commit.
+#[derive(Clone, Debug)]
+pub struct AgentConfig {
+    pub endpoint_id: String,
+    pub faults: FaultSet,
+}
+
+pub struct Agent {
+    endpoint_id: String,
+    faults: FaultSet,
+    model: Model,
+    notify_count: u64,
+}
+
+impl Agent {
+    pub fn new(config: AgentConfig) -> Agent {
+        Agent {
+            model: Model::new(&config.endpoint_id),
+            endpoint_id: config.endpoint_id,
+            faults: config.faults,
+            notify_count: 0,
+        }
+    }
+
+    pub fn endpoint_id(&self) -> &str {
+        &self.endpoint_id
+    }
+
+    pub fn faults(&self) -> &FaultSet {
+        &self.faults
+    }
+
+    /// Handles one request Msg from the Controller `controller_id`; returns the Msg to send back,
+    /// or None when nothing is to be sent (e.g. a NotifyResp, or the no-response fault).
+    pub fn handle(&mut self, controller_id: &str, msg: &Msg) -> Option<Msg> {
+        let id = msg::msg_id(msg).to_string();
+        let req = match msg.body.as_ref().and_then(|b| b.msg_body.as_ref()) {
+            // Responses (e.g. NotifyResp) and Errors are never answered.
+            Some(MsgBody::Response(_)) | Some(MsgBody::Error(_)) => return None,
+            Some(MsgBody::Request(r)) => r.req_type.as_ref(),
+            None => None,
+        };
+        if self.faults.contains(Fault::NoResponse) {
+            return None;
+        }
+        let mut answer = match req {
+            Some(req) if self.faults.contains(Fault::WrongMsgType) => {
+                inject::wrong_type_answer(&id, req)
+            }
+            Some(req) => self.answer(controller_id, &id, req)?,
+            // R-ENC.5: a Msg whose oneof is empty SHOULD get Error 7004.
+            None => msg::error(
+                &id,
+                error(errors::INVALID_ARGUMENTS, "Msg carries no request"),
+            ),
+        };
+        inject::apply(&self.faults, &self.model, &mut answer);
+        Some(answer)
+    }
+
+    /// Notify Msgs for an event the runtime decided has happened (e.g. `Device.Boot!` after
+    /// connecting, `Device.LocalAgent.Periodic!` on its timer), one per subscribed Controller:
+    /// (Controller Endpoint ID, Msg). The runtime owns timing; this only knows who subscribed.
+    pub fn event_notifications(
+        &mut self,
+        event_path: &str,
+        args: &std::collections::BTreeMap<String, String>,
+    ) -> Vec<(String, Msg)> {
+        notify::event_notifications(&self.model, &mut self.notify_count, event_path, args)
+    }
+
+    fn answer(&mut self, controller_id: &str, id: &str, req: &ReqType) -> Option<Msg> {
+        let m = &mut self.model;
+        let either = |r: Result<RespType, Error>| match r {
+            Ok(resp) => msg::response(id, resp),
+            Err(e) => msg::error(id, e),
+        };
+        Some(match req {
+            ReqType::Get(g) => msg::response(id, RespType::GetResp(get::get(m, g))),
+            ReqType::GetInstances(g) => {
+                msg::response(id, RespType::GetInstancesResp(get::get_instances(m, g)))
+            }
+            ReqType::GetSupportedDm(g) => msg::response(
+                id,
+                RespType::GetSupportedDmResp(supported::get_supported_dm(m, g)),
+            ),
+            ReqType::GetSupportedProtocol(_) => msg::response(
+                id,
+                RespType::GetSupportedProtocolResp(GetSupportedProtocolResp {
+                    agent_supported_protocol_versions: SUPPORTED_PROTOCOL_VERSIONS.to_string(),
+                }),
+            ),
+            ReqType::Set(s) => either(set::set(m, s).map(RespType::SetResp)),
+            ReqType::Add(a) => either(add_delete::add(m, controller_id, a).map(RespType::AddResp)),
+            ReqType::Delete(d) => either(add_delete::delete(m, d).map(RespType::DeleteResp)),
+            ReqType::Operate(o) => {
+                msg::response(id, RespType::OperateResp(operate::operate(m, o)?))
+            }
+            // Notify, Register and Deregister are Agent-to-Controller requests (R-MSG.1).
+            ReqType::Notify(_) | ReqType::Register(_) | ReqType::Deregister(_) => msg::error(
+                id,
+                error(
+                    errors::MESSAGE_NOT_SUPPORTED,
+                    "Message not supported by this Agent",
+                ),
+            ),
+        })
+    }
+}
+
+fn error(code: u32, text: &str) -> Error {
+    Error {
+        err_code: code,
+        err_msg: text.to_string(),
+        param_errs: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,400 @@
+//! The Agent's data model: the Supported DM (loaded from `supported_dm.yaml`)
+//! and the instantiated object tree with its current values.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub enum Access {
+    #[default]
+    ReadOnly,
+    ReadWrite,
+    AddDelete,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ParamDef {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub value_type: String,
+    #[serde(default)]
+    pub access: Access,
+    #[serde(default)]
+    pub list: bool,
+    #[serde(default)]
+    pub max_len: Option<usize>,
+    #[serde(default, rename = "enum")]
+    pub enumeration: Vec<String>,
+    #[serde(default)]
+    pub min: Option<i64>,
+    #[serde(default)]
+    pub max: Option<i64>,
+    #[serde(default)]
+    pub default: Option<String>,
+    #[serde(default)]
+    pub auto: Option<String>,
+    #[serde(default)]
+    pub count: Option<String>,
+    #[serde(default)]
+    pub value_change: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CommandDef {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub command_type: String,
+    #[serde(default)]
+    pub input: Vec<String>,
+    #[serde(default)]
+    pub output: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EventDef {
+    pub name: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ObjectDef {
+    /// Supported DM path, tables end in `{i}.`.
+    pub path: String,
+    #[serde(default)]
+    pub access: Access,
+    #[serde(default)]
+    pub unique_keys: Vec<Vec<String>>,
+    #[serde(default)]
+    pub params: Vec<ParamDef>,
+    #[serde(default)]
+    pub commands: Vec<CommandDef>,
+    #[serde(default)]
+    pub events: Vec<EventDef>,
+}
+
+impl ObjectDef {
+    pub fn is_table(&self) -> bool {
+        self.path.ends_with(".{i}.")
+    }
+
+    pub fn param(&self, name: &str) -> Option<&ParamDef> {
+        self.params.iter().find(|p| p.name == name)
+    }
+
+    pub fn is_unique_key(&self, name: &str) -> bool {
+        self.unique_keys.iter().flatten().any(|k| k == name)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SupportedDm {
+    pub objects: Vec<ObjectDef>,
+}
+
+impl SupportedDm {
+    pub fn builtin() -> SupportedDm {
+        // The file is part of the crate, so a parse failure is a build defect caught by tests.
+        serde_saphyr::from_str(include_str!("supported_dm.yaml"))
+            .expect("src/agent/supported_dm.yaml is valid")
+    }
+
+    pub fn object(&self, sdm_path: &str) -> Option<&ObjectDef> {
+        self.objects.iter().find(|o| o.path == sdm_path)
+    }
+
+    /// The definition of an instantiated object path (`MTP.1.` → `MTP.{i}.`).
+    pub fn object_of(&self, inst_path: &str) -> Option<&ObjectDef> {
+        self.object(&supported_path(inst_path))
+    }
+}
+
+/// Replaces instance numbers by `{i}`: `Device.LocalAgent.MTP.2.` → `Device.LocalAgent.MTP.{i}.`.
+pub fn supported_path(inst_path: &str) -> String {
+    inst_path
+        .split('.')
+        .map(|s| {
+            if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) {
+                "{i}"
+            } else {
+                s
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The instantiated data model: object path → parameter values. Tables exist implicitly.
+pub struct Model {
+    pub dm: SupportedDm,
+    pub objects: BTreeMap<String, BTreeMap<String, String>>,
+    next_instance: BTreeMap<String, u32>,
+    started: Instant,
+}
+
+impl Model {
+    pub fn new(endpoint_id: &str) -> Model {
+        let mut m = Model {
+            dm: SupportedDm::builtin(),
+            objects: BTreeMap::new(),
+            next_instance: BTreeMap::new(),
+            started: Instant::now(),
+        };
+        m.objects.insert("Device.".into(), BTreeMap::new());
+        m.objects.insert(
+            "Device.DeviceInfo.".into(),
+            values(&[
+                ("Manufacturer", "Plugfest Reference"),
+                ("ManufacturerOUI", "00256D"),
+                ("ProductClass", "ReferenceAgent"),
+                ("SerialNumber", "PF-0001"),
+                ("ModelName", "usp-plugfest agent"),
+                ("HardwareVersion", "1.0"),
+                ("SoftwareVersion", env!("CARGO_PKG_VERSION")),
+                ("FriendlyName", "Plugfest reference Agent"),
+            ]),
+        );
+        m.objects.insert(
+            "Device.LocalAgent.".into(),
+            values(&[
+                ("EndpointID", endpoint_id),
+                ("AdvertisedDeviceSubtypes", ""),
+                ("SupportedProtocols", "WebSocket,MQTT,STOMP,UDS"),
+            ]),
+        );
+        let rows: [(&str, &[(&str, &str)]); 4] = [
+            (
+                "Device.LocalAgent.MTP.",
+                &[
+                    ("Alias", "cpe-ws"),
+                    ("Enable", "true"),
+                    ("Protocol", "WebSocket"),
+                ],
+            ),
+            (
+                "Device.LocalAgent.MTP.",
+                &[
+                    ("Alias", "cpe-mqtt"),
+                    ("Enable", "false"),
+                    ("Protocol", "MQTT"),
+                ],
+            ),
+            (
+                "Device.LocalAgent.Controller.",
+                &[
+                    ("Alias", "cpe-1"),
+                    ("Enable", "true"),
+                    ("EndpointID", "proto::plugfest-controller"),
+                    ("AssignedRole", "Device.LocalAgent.ControllerTrust.Role.1"),
+                    ("PeriodicNotifInterval", "60"),
+                ],
+            ),
+            (
+                "Device.LocalAgent.Controller.1.MTP.",
+                &[("Alias", "cpe-1"), ("Enable", "true")],
+            ),
+        ];
+        for (table, vals) in rows {
+            let path = m.create_instance(table);
+            let obj = m.objects.entry(path).or_default();
+            for (k, v) in vals {
+                obj.insert((*k).into(), (*v).into());
+            }
+        }
+        if let Some(ws) = m.objects.get_mut("Device.LocalAgent.MTP.1.WebSocket.") {
+            ws.insert("Port".into(), "5683".into());
+            ws.insert("Path".into(), "/usp".into());
+        }
+        m
+    }
+
+    /// Creates the next instance of `table` (`...Subscription.`) with default values and
+    /// its single-instance sub-objects; instance numbers are never reused (R-ARC.8).
+    pub fn create_instance(&mut self, table: &str) -> String {
+        let n = self.next_instance.entry(table.to_string()).or_insert(0);
+        *n += 1;
+        let inst = format!("{table}{n}.");
+        let sdm_inst = supported_path(&inst);
+        let children: Vec<(String, BTreeMap<String, String>)> = self
+            .dm
+            .objects
+            .iter()
+            .filter(|o| o.path.starts_with(&sdm_inst) && !o.path[sdm_inst.len()..].contains("{i}"))
+            .map(|o| {
+                let rel = &o.path[sdm_inst.len()..];
+                let defaults = o
+                    .params
+                    .iter()
+                    .filter(|p| p.count.is_none())
+                    .map(|p| (p.name.clone(), p.default.clone().unwrap_or_default()))
+                    .collect();
+                (format!("{inst}{rel}"), defaults)
+            })
+            .collect();
+        self.objects.extend(children);
+        inst
+    }
+
+    /// Instance paths of a table path (`...MTP.`), in instance-number order.
+    pub fn instances(&self, table: &str) -> Vec<String> {
+        let mut found: Vec<(u32, String)> = self
+            .objects
+            .keys()
+            .filter_map(|k| {
+                let rest = k.strip_prefix(table)?;
+                let num = rest.strip_suffix('.')?;
+                num.parse::<u32>().ok().map(|n| (n, k.clone()))
+            })
+            .collect();
+        found.sort();
+        found.into_iter().map(|(_, k)| k).collect()
+    }
+
+    /// The current value of a parameter, with derived ones (counts, UpTime) computed on read.
+    pub fn value(&self, obj: &str, name: &str) -> Option<String> {
+        let def = self.dm.object_of(obj)?.param(name)?;
+        if let Some(table) = &def.count {
+            return Some(self.instances(&format!("{obj}{table}")).len().to_string());
+        }
+        if obj == "Device.DeviceInfo." && name == "UpTime" {
+            return Some(self.started.elapsed().as_secs().to_string());
+        }
+        self.objects.get(obj)?.get(name).cloned()
+    }
+
+    /// All parameters of an object, in Supported DM order.
+    pub fn params(&self, obj: &str) -> BTreeMap<String, String> {
+        let Some(def) = self.dm.object_of(obj) else {
+            return BTreeMap::new();
+        };
+        def.params
+            .iter()
+            .filter_map(|p| Some((p.name.clone(), self.value(obj, &p.name)?)))
+            .collect()
+    }
+
+    /// The unique-key values of an instance (all key sets of its table).
+    pub fn unique_keys(&self, inst: &str) -> BTreeMap<String, String> {
+        let Some(def) = self.dm.object_of(inst) else {
+            return BTreeMap::new();
+        };
+        def.unique_keys
+            .iter()
+            .flatten()
+            .filter_map(|k| Some((k.clone(), self.value(inst, k)?)))
+            .collect()
+    }
+
+    /// Whether another instance of `inst`'s table already uses the key values `new` would give it.
+    pub fn duplicate_key(
+        &self,
+        table: &str,
+        inst: Option<&str>,
+        new: &BTreeMap<String, String>,
+    ) -> Option<String> {
+        let def = self
+            .dm
+            .object(&format!("{}{{i}}.", supported_path(table)))?;
+        for other in self.instances(table) {
+            if Some(other.as_str()) == inst {
+                continue;
+            }
+            for set in &def.unique_keys {
+                let same = set.iter().all(|k| {
+                    let mine = new
+                        .get(k)
+                        .cloned()
+                        .or_else(|| inst.and_then(|i| self.value(i, k)));
+                    mine.is_some() && mine == self.value(&other, k)
+                });
+                if same && set.iter().any(|k| new.contains_key(k)) {
+                    return Some(set.join("+"));
+                }
+            }
+        }
+        None
+    }
+
+    /// Removes an instance and everything below it; returns the removed instance paths.
+    pub fn delete(&mut self, inst: &str) -> Vec<String> {
+        let gone: Vec<String> = self
+            .objects
+            .range(inst.to_string()..)
+            .take_while(|(k, _)| k.starts_with(inst))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &gone {
+            self.objects.remove(k);
+        }
+        gone.into_iter()
+            .filter(|k| {
+                k.trim_end_matches('.')
+                    .rsplit('.')
+                    .next()
+                    .is_some_and(|s| s.parse::<u32>().is_ok())
+            })
+            .collect()
+    }
+
+    /// The Controller table instance whose EndpointID is `eid` (Subscription.Recipient).
+    pub fn controller_path(&self, eid: &str) -> Option<String> {
+        self.instances("Device.LocalAgent.Controller.")
+            .into_iter()
+            .find(|c| self.value(c, "EndpointID").as_deref() == Some(eid))
+            .map(|c| c.trim_end_matches('.').to_string())
+    }
+}
+
+fn values(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).into(), (*v).into()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_model_has_the_profile_objects() {
+        let m = Model::new("proto::agent");
+        assert_eq!(
+            m.value("Device.LocalAgent.", "EndpointID").as_deref(),
+            Some("proto::agent")
+        );
+        assert_eq!(
+            m.value("Device.LocalAgent.", "MTPNumberOfEntries")
+                .as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            m.value("Device.LocalAgent.MTP.1.WebSocket.", "Port")
+                .as_deref(),
+            Some("5683")
+        );
+        assert!(m.objects.contains_key("Device.LocalAgent.MTP.2.WebSocket."));
+        assert_eq!(
+            m.controller_path("proto::plugfest-controller").as_deref(),
+            Some("Device.LocalAgent.Controller.1")
+        );
+        assert_eq!(
+            supported_path("Device.LocalAgent.MTP.12.WebSocket."),
+            "Device.LocalAgent.MTP.{i}.WebSocket."
+        );
+    }
+
+    #[test]
+    fn instance_numbers_are_not_reused_and_delete_removes_subtree() {
+        let mut m = Model::new("proto::agent");
+        let gone = m.delete("Device.LocalAgent.MTP.2.");
+        assert_eq!(gone, vec!["Device.LocalAgent.MTP.2.".to_string()]);
+        assert!(!m.objects.contains_key("Device.LocalAgent.MTP.2.WebSocket."));
+        assert_eq!(
+            m.create_instance("Device.LocalAgent.MTP."),
+            "Device.LocalAgent.MTP.3."
+        );
+    }
+}
