@@ -12,6 +12,7 @@ mod notify;
 mod operate;
 mod path;
 mod resolve;
+pub mod runtime;
 mod set;
 mod supported;
 mod types;
