@@ -1,1 +1,3 @@
+pub mod datamodel;
+pub mod suite;
 pub mod usp;

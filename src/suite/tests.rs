@@ -1,0 +1,737 @@
+//! Tests across the suite modules: the loader on good and bad files, the
+//! shipped cases, expectations and captures against hand-built Msgs.
+
+use super::*;
+use crate::datamodel::Profiles;
+use crate::usp::msg;
+use crate::usp::proto::msg::{
+    add_resp, error::ParamError, get_resp, get_supported_dm_resp as gsdm, notify,
+    response::RespType, set_resp, AddResp, Error, GetResp, GetSupportedDmResp, Msg, Notify,
+    SetResp,
+};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+fn load(yaml: &str) -> Result<Suite, Vec<LoadError>> {
+    load_str(Path::new("cases.yaml"), yaml, &Profiles::builtin())
+}
+
+fn load_err(yaml: &str) -> LoadError {
+    match load(yaml) {
+        Ok(_) => panic!("expected a load error"),
+        Err(mut e) => {
+            assert_eq!(e.len(), 1, "{e:?}");
+            e.remove(0)
+        }
+    }
+}
+
+const GOOD: &str = r#"suite: demo
+cases:
+  - id: a
+    title: first
+    profile: DRAFT-DeviceInfo:1
+    tp469: 1.40
+    tags: [get]
+    setup:
+      - get: { paths: [Device.DeviceInfo.FriendlyName] }
+        capture: { old: Device.DeviceInfo.FriendlyName }
+    steps:
+      - name: read
+        get: { paths: [Device.DeviceInfo.] }
+        expect:
+          profile: DRAFT-DeviceInfo:1
+          values:
+            Device.DeviceInfo.Manufacturer: { exists: true }
+      - wait_notify: { type: value_change, path: Device.DeviceInfo.FriendlyName }
+    teardown:
+      - set: { objects: [ { path: Device.DeviceInfo., params: { FriendlyName: "${old}" } } ] }
+"#;
+
+#[test]
+fn loads_a_good_file_with_locations_and_defaults() {
+    let s = load(GOOD).expect("good file loads");
+    assert_eq!(s.name, "demo");
+    let c = &s.cases[0];
+    assert_eq!(
+        (c.id.as_str(), c.location.line, c.location.column),
+        ("a", 3, 5)
+    );
+    // An unquoted 1.40 keeps its trailing zero.
+    assert_eq!(c.tp469.as_deref(), Some("1.40"));
+    assert_eq!(c.setup.len(), 1);
+    assert_eq!(c.steps.len(), 2);
+    assert_eq!(c.teardown.len(), 1);
+    assert_eq!(c.steps[0].location.line, 12);
+    assert_eq!(c.steps[0].location.to_string(), "cases.yaml:12:9");
+    let e = c.steps[0].expect.as_ref().expect("expect");
+    assert_eq!(e.msg_type, Some(ResponseType::GetResp));
+    assert_eq!(e.rule.as_deref(), Some("TP-469 1.40"));
+    // Steps without `expect` still check the response type.
+    let t = c.teardown[0].expect.as_ref().expect("default expect");
+    assert_eq!(t.msg_type, Some(ResponseType::SetResp));
+    assert!(matches!(c.steps[1].action, Action::WaitNotify(_)));
+    assert!(c.steps[1].expect.is_none());
+}
+
+#[test]
+fn unknown_key_points_at_the_key() {
+    let e = load_err("suite: s\ncases:\n  - id: a\n    title: t\n    steps:\n      - get: { paths: [Device.] }\n        expext: {}\n");
+    assert_eq!((e.location.line, e.location.column), (7, 9));
+    assert!(
+        e.message.contains("unknown field `expext`"),
+        "{}",
+        e.message
+    );
+    assert!(e.to_string().starts_with("cases.yaml:7:9: "), "{e}");
+}
+
+#[test]
+fn unknown_key_inside_a_matcher() {
+    let e = load_err("suite: s\ncases:\n  - id: a\n    title: t\n    steps:\n      - get: { paths: [Device.] }\n        expect:\n          values:\n            X: { equal: 1 }\n");
+    assert_eq!(e.location.line, 9);
+    assert!(e.message.contains("unknown field `equal`"), "{}", e.message);
+}
+
+#[test]
+fn wrong_type_points_at_the_value() {
+    let e = load_err("suite: s\ncases:\n  - id: a\n    title: t\n    steps:\n      - get: { paths: [Device.], max_depth: deep }\n");
+    assert_eq!((e.location.line, e.location.column), (6, 45));
+}
+
+#[test]
+fn yaml_syntax_error_has_a_position() {
+    let e = load_err(
+        "suite: s\ncases:\n  - id: a\n    title: t\n    steps:\n      - get: { paths: [Device.]\n",
+    );
+    assert_eq!(e.location.line, 6);
+    assert!(e.location.column > 1);
+}
+
+#[test]
+fn step_needs_exactly_one_action() {
+    let e =
+        load_err("suite: s\ncases:\n  - id: a\n    title: t\n    steps:\n      - name: nothing\n");
+    assert_eq!((e.location.line, e.location.column), (6, 9));
+    assert_eq!(e.message, "step has no action");
+    let e = load_err("suite: s\ncases:\n  - id: a\n    title: t\n    steps:\n      - get: { paths: [Device.] }\n        delete: { paths: [Device.X.1.] }\n");
+    assert_eq!(e.location.line, 6);
+    assert!(
+        e.message.contains("2 actions (get, delete)"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn unknown_profile_in_case_and_expect() {
+    let e = load_err("suite: s\ncases:\n  - id: a\n    title: t\n    profile: DRAFT-Nope:1\n    steps:\n      - get: { paths: [Device.] }\n");
+    assert_eq!((e.location.line, e.location.column), (5, 14));
+    assert!(e
+        .help
+        .as_deref()
+        .unwrap_or("")
+        .contains("DRAFT-DeviceInfo:1"));
+    let e = load_err("suite: s\ncases:\n  - id: a\n    title: t\n    steps:\n      - get: { paths: [Device.] }\n        expect: { profile: Nope }\n");
+    assert_eq!(e.location.line, 7);
+    assert!(e.message.contains("unknown profile `Nope`"));
+}
+
+#[test]
+fn bad_regex_points_at_the_regex() {
+    let e = load_err("suite: s\ncases:\n  - id: a\n    title: t\n    steps:\n      - get: { paths: [Device.] }\n        expect:\n          values:\n            X: { regex: \"[a-\" }\n");
+    assert_eq!((e.location.line, e.location.column), (9, 25));
+    assert!(e.message.contains("invalid regex"), "{}", e.message);
+    assert!(!e.message.contains("\\n"), "{}", e.message);
+}
+
+#[test]
+fn expect_on_wait_notify_is_refused() {
+    let e = load_err("suite: s\ncases:\n  - id: a\n    title: t\n    steps:\n      - wait_notify: { type: event }\n        expect: { type: error }\n");
+    assert_eq!(e.location.line, 7);
+}
+
+#[test]
+fn duplicate_ids_in_one_file_and_across_files() {
+    let e = load_err("suite: s\ncases:\n  - id: a\n    title: t\n    steps: []\n  - id: a\n    title: u\n    steps: []\n");
+    assert_eq!((e.location.line, e.location.column), (6, 9));
+    assert!(
+        e.message.contains("first defined at cases.yaml:3:9"),
+        "{}",
+        e.message
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let one = "suite: one\ncases:\n  - id: same\n    title: t\n    steps: []\n";
+    let two = "suite: two\ncases:\n  - id: other\n    title: t\n    steps: []\n  - id: same\n    title: t\n    steps: []\n";
+    let bad = "suite: bad\ncases: [ { id: z, title: t, steps: [], bogus: 1 } ]\n";
+    std::fs::write(dir.path().join("1.yaml"), one).expect("write");
+    std::fs::create_dir(dir.path().join("sub")).expect("mkdir");
+    std::fs::write(dir.path().join("sub/2.yml"), two).expect("write");
+    std::fs::write(dir.path().join("3.yaml"), bad).expect("write");
+    std::fs::write(dir.path().join("notes.txt"), "ignored").expect("write");
+    let (suites, errors) = load_path_partial(dir.path(), &Profiles::builtin());
+    assert_eq!(
+        suites.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+        vec!["one"]
+    );
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    let dup = errors
+        .iter()
+        .find(|e| e.message.contains("duplicate"))
+        .expect("duplicate error");
+    assert!(dup.location.file.ends_with("sub/2.yml"));
+    assert_eq!(dup.location.line, 6);
+    assert!(dup.message.contains("1.yaml:3:"), "{}", dup.message);
+    assert!(load_path(dir.path()).is_err());
+}
+
+#[test]
+fn shipped_test_cases_load_without_errors() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-cases");
+    let suites = match load_path(&dir) {
+        Ok(s) => s,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{:?}", miette::Report::new(e.clone()));
+            }
+            panic!("{} load errors in test-cases/", errors.len());
+        }
+    };
+    assert_eq!(suites.len(), 3);
+    let cases: usize = suites.iter().map(|s| s.cases.len()).sum();
+    assert!(cases >= 30, "only {cases} cases");
+}
+
+// ---- expectations -------------------------------------------------------
+
+fn get_resp(results: &[(&str, u32, &[(&str, &[(&str, &str)])])]) -> Msg {
+    let req_path_results = results
+        .iter()
+        .map(|(path, code, resolved)| get_resp::RequestedPathResult {
+            requested_path: path.to_string(),
+            err_code: *code,
+            err_msg: String::new(),
+            resolved_path_results: resolved
+                .iter()
+                .map(|(rp, params)| get_resp::ResolvedPathResult {
+                    resolved_path: rp.to_string(),
+                    result_params: params
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                })
+                .collect(),
+        })
+        .collect();
+    msg::response("1", RespType::GetResp(GetResp { req_path_results }))
+}
+
+const DEVICE_INFO: &[(&str, &str)] = &[
+    ("Manufacturer", "Acme"),
+    ("ManufacturerOUI", "00256D"),
+    ("ProductClass", "Gateway"),
+    ("SerialNumber", "SN1"),
+    ("ModelName", "M1"),
+    ("HardwareVersion", "1.0"),
+    ("FriendlyName", "box"),
+    ("UpTime", "42"),
+];
+
+fn expect(yaml: &str) -> Expect {
+    serde_saphyr::from_str(yaml).expect("expect parses")
+}
+
+fn failed(checks: &[Check]) -> Vec<&Check> {
+    checks.iter().filter(|c| !c.passed).collect()
+}
+
+#[test]
+fn type_check_comes_first_and_stops_on_mismatch() {
+    let p = Profiles::builtin();
+    let e = expect("{ type: get_resp, values: { X: 1 } }");
+    let err = msg::error(
+        "1",
+        Error {
+            err_code: 7026,
+            err_msg: "nope".into(),
+            param_errs: vec![],
+        },
+    );
+    let checks = evaluate(&e, &err, &Vars::default(), &p);
+    assert_eq!(checks.len(), 1);
+    assert!(!checks[0].passed);
+    assert_eq!(checks[0].expected, "GET_RESP");
+    assert!(
+        checks[0].actual.contains("7026 (Invalid path)"),
+        "{}",
+        checks[0].actual
+    );
+}
+
+#[test]
+fn profile_on_get_resp_passes_and_fails() {
+    let p = Profiles::builtin();
+    let e = expect("{ type: get_resp, profile: DRAFT-DeviceInfo:1 }");
+    let good = get_resp(&[(
+        "Device.DeviceInfo.",
+        0,
+        &[("Device.DeviceInfo.", DEVICE_INFO)],
+    )]);
+    let checks = evaluate(&e, &good, &Vars::default(), &p);
+    assert!(failed(&checks).is_empty(), "{checks:#?}");
+    assert!(
+        checks
+            .iter()
+            .any(|c| c.description == "8 values well-typed"),
+        "{checks:#?}"
+    );
+
+    // The `missing-parameter` fault drops Manufacturer.
+    let without: Vec<(&str, &str)> = DEVICE_INFO
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "Manufacturer")
+        .collect();
+    let bad = get_resp(&[("Device.DeviceInfo.", 0, &[("Device.DeviceInfo.", &without)])]);
+    let checks = evaluate(&e, &bad, &Vars::default(), &p);
+    let f = failed(&checks);
+    assert_eq!(f.len(), 1, "{checks:#?}");
+    assert!(f[0].description.contains("Device.DeviceInfo.Manufacturer"));
+    assert_eq!(f[0].rule.as_deref(), Some("profile DRAFT-DeviceInfo:1"));
+}
+
+#[test]
+fn profile_on_tables_checks_every_row() {
+    let p = Profiles::builtin();
+    let e = expect("{ profile: DRAFT-LocalAgent:1 }");
+    let la: &[(&str, &str)] = &[
+        ("EndpointID", "self::a"),
+        ("AdvertisedDeviceSubtypes", ""),
+        ("MTPNumberOfEntries", "2"),
+    ];
+    let good = get_resp(&[(
+        "Device.LocalAgent.",
+        0,
+        &[
+            ("Device.LocalAgent.", la),
+            (
+                "Device.LocalAgent.MTP.1.",
+                &[("Alias", "cpe-1"), ("Protocol", "WebSocket")],
+            ),
+            (
+                "Device.LocalAgent.MTP.2.",
+                &[("Alias", "cpe-2"), ("Protocol", "MQTT")],
+            ),
+        ],
+    )]);
+    assert!(failed(&evaluate(&e, &good, &Vars::default(), &p)).is_empty());
+    let bad = get_resp(&[(
+        "Device.LocalAgent.",
+        0,
+        &[
+            ("Device.LocalAgent.", la),
+            ("Device.LocalAgent.MTP.2.", &[("Protocol", "MQTT")]),
+        ],
+    )]);
+    let checks = evaluate(&e, &bad, &Vars::default(), &p);
+    let f = failed(&checks);
+    assert_eq!(f.len(), 1, "{checks:#?}");
+    assert!(f[0].description.contains("Device.LocalAgent.MTP.2.Alias"));
+}
+
+#[test]
+fn automatic_type_checks_catch_wrong_value_types() {
+    let p = Profiles::builtin();
+    let e = expect("{ type: get_resp }");
+    // The `wrong-value-type` fault: booleans "yes", unsignedInts "not-a-number".
+    let m = get_resp(&[(
+        "Device.LocalAgent.",
+        0,
+        &[
+            (
+                "Device.LocalAgent.",
+                &[
+                    ("MTPNumberOfEntries", "not-a-number"),
+                    ("EndpointID", "self::a"),
+                ],
+            ),
+            (
+                "Device.LocalAgent.MTP.1.",
+                &[("Enable", "yes"), ("Protocol", "Carrier-Pigeon")],
+            ),
+            (
+                "Device.DeviceInfo.",
+                &[("ManufacturerOUI", "00256d"), ("UpTime", "-1")],
+            ),
+        ],
+    )]);
+    let checks = evaluate(&e, &m, &Vars::default(), &p);
+    let f: Vec<&str> = failed(&checks)
+        .iter()
+        .map(|c| c.description.as_str())
+        .collect();
+    assert_eq!(
+        f,
+        vec![
+            "type of Device.LocalAgent.MTPNumberOfEntries",
+            "type of Device.LocalAgent.MTP.1.Enable",
+            "type of Device.LocalAgent.MTP.1.Protocol",
+            "type of Device.DeviceInfo.ManufacturerOUI",
+            "type of Device.DeviceInfo.UpTime",
+        ]
+    );
+    let c = failed(&checks)[0];
+    assert_eq!(c.expected, "unsignedInt");
+    assert!(c.actual.contains("\"not-a-number\""), "{}", c.actual);
+    assert_eq!(c.rule.as_deref(), Some("R-ENC.6 (TR-106 lexical form)"));
+    assert!(checks
+        .iter()
+        .any(|c| c.passed && c.description == "1 values well-typed"));
+}
+
+#[test]
+fn path_results_counts_and_values() {
+    let p = Profiles::builtin();
+    let m = get_resp(&[
+        ("Device.DeviceInfo.NoSuchParameter", 7026, &[]),
+        (
+            "Device.DeviceInfo.Manufacturer",
+            0,
+            &[("Device.DeviceInfo.", &[("Manufacturer", "Acme")])],
+        ),
+    ]);
+    let e = expect(
+        "{ path_results: [ { path: Device.DeviceInfo.NoSuchParameter, err_code: 7026 }, { path: Device.DeviceInfo.Manufacturer, resolved: 1 } ],
+           count: { path_results: 2, resolved: 1, params: 1 },
+           values: { Device.DeviceInfo.Manufacturer: Acme, Device.DeviceInfo.Bogus: { absent: true } } }",
+    );
+    let checks = evaluate(&e, &m, &Vars::default(), &p);
+    assert!(failed(&checks).is_empty(), "{checks:#?}");
+    assert_eq!(
+        checks
+            .iter()
+            .find(|c| c
+                .description
+                .starts_with("result for Device.DeviceInfo.NoSuch"))
+            .and_then(|c| c.rule.as_deref()),
+        Some("R-GET.0")
+    );
+
+    // The `wrong-error-code` fault turns every code into 7003.
+    let m = get_resp(&[("Device.DeviceInfo.NoSuchParameter", 7003, &[])]);
+    let e = expect("{ path_results: [ { path: Device.DeviceInfo.NoSuchParameter, err_code: 7026 } ], values: { Device.DeviceInfo.Manufacturer: { exists: true } } }");
+    let checks = evaluate(&e, &m, &Vars::default(), &p);
+    let f = failed(&checks);
+    assert_eq!(f.len(), 2, "{checks:#?}");
+    assert_eq!(f[0].expected, "7026 (Invalid path)");
+    assert!(
+        f[0].actual.starts_with("7003 (Internal error)"),
+        "{}",
+        f[0].actual
+    );
+    assert_eq!(f[1].actual, "not in the response");
+
+    let e = expect("{ path_results: [ { path: Device.Other. } ], count: { path_results: 2 } }");
+    let f: Vec<String> = failed(&evaluate(&e, &m, &Vars::default(), &p))
+        .iter()
+        .map(|c| c.actual.clone())
+        .collect();
+    assert_eq!(f.len(), 2);
+    assert!(
+        f[0].contains("results for: Device.DeviceInfo.NoSuchParameter"),
+        "{f:?}"
+    );
+}
+
+#[test]
+fn error_msg_codes_and_param_errs() {
+    let p = Profiles::builtin();
+    let err = |outer, inner| {
+        msg::error(
+            "1",
+            Error {
+                err_code: outer,
+                err_msg: "Invalid arguments".into(),
+                param_errs: vec![ParamError {
+                    param_path: "Device.DeviceInfo.Manufacturer".into(),
+                    err_code: inner,
+                    err_msg: "read only".into(),
+                }],
+            },
+        )
+    };
+    let e = expect("{ type: error, err_code: { one_of: [7004, 7013] }, err_msg: { regex: \"(?i)invalid\" }, param_errs: [ { path: Device.DeviceInfo.Manufacturer, err_code: 7013 } ] }");
+    assert!(failed(&evaluate(&e, &err(7004, 7013), &Vars::default(), &p)).is_empty());
+    let checks = evaluate(&e, &err(7003, 7003), &Vars::default(), &p);
+    let f = failed(&checks);
+    assert_eq!(f.len(), 2, "{checks:#?}");
+    assert_eq!(f[0].actual, "7003 (Internal error)");
+    assert!(f[1]
+        .actual
+        .contains("Device.DeviceInfo.Manufacturer 7003 (Internal error)"));
+}
+
+#[test]
+fn oper_status_of_set_and_add() {
+    use set_resp::updated_object_result::{operation_status::*, OperationStatus};
+    let p = Profiles::builtin();
+    let set = |status| {
+        msg::response(
+            "1",
+            RespType::SetResp(SetResp {
+                updated_obj_results: vec![set_resp::UpdatedObjectResult {
+                    requested_path: "Device.DeviceInfo.".into(),
+                    oper_status: Some(OperationStatus {
+                        oper_status: Some(status),
+                    }),
+                }],
+            }),
+        )
+    };
+    let ok = set(OperStatus::OperSuccess(OperationSuccess {
+        updated_inst_results: vec![set_resp::UpdatedInstanceResult {
+            affected_path: "Device.DeviceInfo.".into(),
+            param_errs: vec![],
+            updated_params: BTreeMap::from([("FriendlyName".to_string(), "x".to_string())]),
+        }],
+    }));
+    let bad = set(OperStatus::OperFailure(OperationFailure {
+        err_code: 7020,
+        err_msg: "no".into(),
+        updated_inst_failures: vec![],
+    }));
+    let e =
+        expect("{ type: set_resp, oper: success, values: { Device.DeviceInfo.FriendlyName: x } }");
+    assert!(failed(&evaluate(&e, &ok, &Vars::default(), &p)).is_empty());
+    let f = evaluate(&e, &bad, &Vars::default(), &p);
+    assert_eq!(failed(&f).len(), 2, "{f:#?}");
+    let e = expect("{ oper: failure, oper_err_code: 7020 }");
+    assert!(failed(&evaluate(&e, &bad, &Vars::default(), &p)).is_empty());
+    assert_eq!(failed(&evaluate(&e, &ok, &Vars::default(), &p)).len(), 2);
+}
+
+fn add_resp_msg() -> Msg {
+    use add_resp::created_object_result::{operation_status::*, OperationStatus};
+    msg::response(
+        "1",
+        RespType::AddResp(AddResp {
+            created_obj_results: vec![add_resp::CreatedObjectResult {
+                requested_path: "Device.LocalAgent.Subscription.".into(),
+                oper_status: Some(OperationStatus {
+                    oper_status: Some(OperStatus::OperSuccess(OperationSuccess {
+                        instantiated_path: "Device.LocalAgent.Subscription.7.".into(),
+                        param_errs: vec![],
+                        unique_keys: BTreeMap::from([
+                            ("Alias".to_string(), "cpe-7".to_string()),
+                            ("ID".to_string(), "plugfest-1".to_string()),
+                        ]),
+                    })),
+                }),
+            }],
+        }),
+    )
+}
+
+#[test]
+fn captures_and_their_use() {
+    let mut vars = Vars::default();
+    let caps = BTreeMap::from([
+        ("sub".to_string(), "instantiated_path".to_string()),
+        ("id".to_string(), "unique_keys.ID".to_string()),
+        (
+            "alias".to_string(),
+            "Device.LocalAgent.Subscription.*.Alias".to_string(),
+        ),
+    ]);
+    capture(&caps, &add_resp_msg(), &mut vars).expect("captures");
+    assert_eq!(vars.get("sub"), Some("Device.LocalAgent.Subscription.7."));
+    assert_eq!(vars.get("id"), Some("plugfest-1"));
+    assert_eq!(vars.get("alias"), Some("cpe-7"));
+
+    let m = get_resp(&[(
+        "Device.DeviceInfo.FriendlyName",
+        0,
+        &[("Device.DeviceInfo.", &[("FriendlyName", "box")])],
+    )]);
+    capture(
+        &BTreeMap::from([(
+            "old".to_string(),
+            "Device.DeviceInfo.FriendlyName".to_string(),
+        )]),
+        &m,
+        &mut vars,
+    )
+    .expect("capture");
+    assert_eq!(vars.get("old"), Some("box"));
+    let e = expect("{ values: { Device.DeviceInfo.FriendlyName: \"${old}\", \"${sub}ID\": { absent: true } } }");
+    assert!(failed(&evaluate(&e, &m, &vars, &Profiles::builtin())).is_empty());
+
+    let missing = capture(
+        &BTreeMap::from([("x".to_string(), "Device.DeviceInfo.Nope".to_string())]),
+        &m,
+        &mut vars,
+    );
+    assert!(
+        matches!(missing, Err(StepError::Capture { .. })),
+        "{missing:?}"
+    );
+    let not_add = capture(
+        &BTreeMap::from([("x".to_string(), "instantiated_path".to_string())]),
+        &m,
+        &mut vars,
+    );
+    assert!(not_add.is_err());
+}
+
+fn gsdm_msg(access_friendly: gsdm::ParamAccessType, with_manufacturer: bool) -> Msg {
+    let names = [
+        "Manufacturer",
+        "ManufacturerOUI",
+        "ProductClass",
+        "SerialNumber",
+        "ModelName",
+        "HardwareVersion",
+        "FriendlyName",
+    ];
+    let supported_params = names
+        .iter()
+        .filter(|n| with_manufacturer || **n != "Manufacturer")
+        .map(|n| gsdm::SupportedParamResult {
+            param_name: n.to_string(),
+            access: if *n == "FriendlyName" {
+                access_friendly as i32
+            } else {
+                gsdm::ParamAccessType::ParamReadOnly as i32
+            },
+            value_type: gsdm::ParamValueType::ParamString as i32,
+            value_change: 0,
+        })
+        .collect();
+    msg::response(
+        "1",
+        RespType::GetSupportedDmResp(GetSupportedDmResp {
+            req_obj_results: vec![gsdm::RequestedObjectResult {
+                req_obj_path: "Device.DeviceInfo.".into(),
+                err_code: 0,
+                err_msg: String::new(),
+                data_model_inst_uri: String::new(),
+                supported_objs: vec![gsdm::SupportedObjectResult {
+                    supported_obj_path: "Device.DeviceInfo.".into(),
+                    access: gsdm::ObjAccessType::ObjReadOnly as i32,
+                    is_multi_instance: false,
+                    supported_params,
+                    ..Default::default()
+                }],
+            }],
+        }),
+    )
+}
+
+#[test]
+fn profile_on_get_supported_dm() {
+    let p = Profiles::builtin();
+    let e = expect("{ type: get_supported_dm_resp, profile: DRAFT-DeviceInfo:1, values: { Device.DeviceInfo.FriendlyName: PARAM_READ_WRITE, Device.DeviceInfo.: OBJ_READ_ONLY } }");
+    let checks = evaluate(
+        &e,
+        &gsdm_msg(gsdm::ParamAccessType::ParamReadWrite, true),
+        &Vars::default(),
+        &p,
+    );
+    assert!(failed(&checks).is_empty(), "{checks:#?}");
+    let checks = evaluate(
+        &e,
+        &gsdm_msg(gsdm::ParamAccessType::ParamReadOnly, false),
+        &Vars::default(),
+        &p,
+    );
+    let f: Vec<&str> = failed(&checks)
+        .iter()
+        .map(|c| c.description.as_str())
+        .collect();
+    assert_eq!(
+        f,
+        vec![
+            "Device.DeviceInfo.FriendlyName",
+            "DRAFT-DeviceInfo:1 requires Device.DeviceInfo.Manufacturer"
+        ],
+        "{checks:#?}"
+    );
+
+    // LocalAgent: the Periodic! event and the MTP table must be listed.
+    let e = expect("{ profile: DRAFT-LocalAgent:1 }");
+    let checks = evaluate(
+        &e,
+        &gsdm_msg(gsdm::ParamAccessType::ParamReadWrite, true),
+        &Vars::default(),
+        &p,
+    );
+    let f: Vec<&str> = failed(&checks)
+        .iter()
+        .map(|c| c.description.as_str())
+        .collect();
+    assert_eq!(
+        f,
+        vec![
+            "DRAFT-LocalAgent:1 requires Device.LocalAgent.",
+            "DRAFT-LocalAgent:1 requires Device.LocalAgent.MTP.{i}."
+        ]
+    );
+}
+
+fn value_change(path: &str, value: &str, sub: &str) -> Msg {
+    msg::request(
+        "n1",
+        crate::usp::proto::msg::request::ReqType::Notify(Notify {
+            subscription_id: sub.into(),
+            send_resp: true,
+            notification: Some(notify::Notification::ValueChange(notify::ValueChange {
+                param_path: path.into(),
+                param_value: value.into(),
+            })),
+        }),
+    )
+}
+
+#[test]
+fn notify_matching() {
+    let w: WaitSpec = serde_saphyr::from_str("{ type: value_change, path: Device.DeviceInfo.FriendlyName, value: \"${new}\", subscription_id: s1 }").expect("wait");
+    assert_eq!(w.timeout_ms, 10_000);
+    let mut vars = Vars::default();
+    vars.set("new", "x");
+    let ok = evaluate_notify(
+        &w,
+        &value_change("Device.DeviceInfo.FriendlyName", "x", "s1"),
+        &vars,
+    );
+    assert!(failed(&ok).is_empty(), "{ok:#?}");
+    let bad = evaluate_notify(
+        &w,
+        &value_change("Device.DeviceInfo.FriendlyName", "y", "s2"),
+        &vars,
+    );
+    assert_eq!(failed(&bad).len(), 2);
+    let w: WaitSpec = serde_saphyr::from_str("{ type: event }").expect("wait");
+    let wrong_kind = evaluate_notify(&w, &value_change("a", "b", "c"), &vars);
+    assert_eq!(wrong_kind.len(), 1);
+    assert!(!wrong_kind[0].passed);
+    let mut caps = Vars::default();
+    capture(
+        &BTreeMap::from([("sid".to_string(), "subscription_id".to_string())]),
+        &value_change("a", "b", "s9"),
+        &mut caps,
+    )
+    .expect("capture");
+    assert_eq!(caps.get("sid"), Some("s9"));
+}
+
+#[test]
+fn load_error_renders_with_snippet_and_help() {
+    let e = load_err("suite: s\ncases:\n  - id: a\n    title: t\n    steps:\n      - name: x\n");
+    let mut out = String::new();
+    miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+        .render_report(&mut out, &e)
+        .expect("render");
+    assert!(out.contains("- name: x"), "{out}");
+    assert!(out.contains("exactly one of"), "{out}");
+}
