@@ -483,6 +483,15 @@ fn oper_checks(expect: &Expect, response: &Msg, rule: Option<&str>) -> Vec<Check
     out
 }
 
+/// (path, new value, event/command name, command_key, arguments) of a Notify.
+type NotifParts<'a> = (
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+    Vec<(&'a String, &'a String)>,
+);
+
 /// Checks a Notify against a `wait_notify` step.
 pub fn evaluate_notify(wait: &WaitSpec, notify_msg: &Msg, vars: &Vars) -> Vec<Check> {
     use notify::Notification as N;
@@ -514,13 +523,7 @@ pub fn evaluate_notify(wait: &WaitSpec, notify_msg: &Msg, vars: &Vars) -> Vec<Ch
     if !ok {
         return checks;
     }
-    let (path, value, name, key, args): (
-        &str,
-        Option<&str>,
-        Option<&str>,
-        Option<&str>,
-        Vec<(&String, &String)>,
-    ) = match &n.notification {
+    let (path, value, name, key, args): NotifParts = match &n.notification {
         Some(N::ValueChange(v)) => (&v.param_path, Some(&v.param_value), None, None, vec![]),
         Some(N::ObjCreation(c)) => (
             &c.obj_path,

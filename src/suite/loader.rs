@@ -265,7 +265,7 @@ pub fn load_str(file: &Path, text: &str, profiles: &Profiles) -> Result<Suite, V
                 .filter_map(|s| match step(file, text, s, rule.as_deref(), profiles) {
                     Ok(s) => Some(s),
                     Err(e) => {
-                        errors.push(e);
+                        errors.push(*e);
                         None
                     }
                 })
@@ -305,7 +305,7 @@ fn step(
     raw: Spanned<RawStep>,
     case_rule: Option<&str>,
     profiles: &Profiles,
-) -> Result<Step, LoadError> {
+) -> Result<Step, Box<LoadError>> {
     let loc = location(file, &raw.referenced);
     let r = raw.value;
     let mut actions: Vec<Action> = Vec::new();
@@ -334,27 +334,27 @@ fn step(
                 found.join(", ")
             )
         };
-        return Err(LoadError::at(
+        return Err(Box::new(LoadError::at(
             file,
             text,
             loc.line,
             loc.column,
             message,
             Some(format!("give each step exactly one of: {ACTIONS}")),
-        ));
+        )));
     }
     let action = actions.remove(0);
     let mut expect = match (&action, r.expect) {
         (Action::WaitNotify(_), Some(e)) => {
             let l = location(file, &e.referenced);
-            return Err(LoadError::at(
+            return Err(Box::new(LoadError::at(
                 file,
                 text,
                 l.line,
                 l.column,
                 "`expect` does not apply to wait_notify",
                 Some("put the notification matchers (path, value, name, args, ...) inside wait_notify".into()),
-            ));
+            )));
         }
         (Action::WaitNotify(_), None) => None,
         (Action::Request(_), Some(e)) => {
@@ -362,7 +362,7 @@ fn step(
                 let mut errs = Vec::new();
                 check_profile(file, text, p, profiles, &mut errs);
                 if let Some(err) = errs.pop() {
-                    return Err(err);
+                    return Err(Box::new(err));
                 }
             }
             Some(e.value)
@@ -456,7 +456,7 @@ fn token_span(text: &str, line: usize, column: usize) -> (usize, usize) {
             let len = rest
                 .find(|c: char| c.is_whitespace() || ":,{}[]#".contains(c))
                 .unwrap_or(rest.len());
-            return (offset + col, len.max(1).min(rest.len().max(0)));
+            return (offset + col, len.max(1).min(rest.len()));
         }
         offset += l.len();
     }
