@@ -3,15 +3,14 @@
 
 use super::facts::{self, Facts};
 use super::matchers::{CodeMatcher, CountMatcher};
-use super::model::{Expect, NotifKind, OperOutcome, WaitSpec};
+use super::model::{Expect, OperOutcome};
 use super::profile_check;
+use super::results::{oper_results, path_results, OperResult};
 use super::vars::Vars;
 use crate::datamodel::{check_value, Profiles};
 use crate::usp::errors;
 use crate::usp::msg;
-use crate::usp::proto::msg::{
-    add_resp, delete_resp, notify, request::ReqType, response::RespType, set_resp, Msg,
-};
+use crate::usp::proto::msg::{response::RespType, Msg};
 
 /// The outcome of one verification.
 #[derive(Debug, Clone, PartialEq)]
@@ -271,12 +270,23 @@ fn value_check(
     Check::new(pattern, failures.is_empty(), expected, actual, rule)
 }
 
-/// Automatic checks: every GetResp value the profiles know must be valid for
-/// its type. Passing ones collapse into one line; each failure is its own.
+/// Automatic checks: every parameter value the profiles know must be valid
+/// for its type — GetResp values, unique keys of GetInstancesResp and
+/// AddResp, updated_params of SetResp. Passing ones collapse into one line;
+/// each failure is its own.
 fn type_checks(response: &Msg, profiles: &Profiles) -> Vec<Check> {
-    let Some(RespType::GetResp(_)) = msg::response_body(response) else {
+    let carries_values = matches!(
+        msg::response_body(response),
+        Some(
+            RespType::GetResp(_)
+                | RespType::GetInstancesResp(_)
+                | RespType::AddResp(_)
+                | RespType::SetResp(_)
+        )
+    );
+    if !carries_values {
         return Vec::new();
-    };
+    }
     let mut out = Vec::new();
     let mut passed = Vec::new();
     for (path, value) in facts::facts(response) {
@@ -305,130 +315,6 @@ fn type_checks(response: &Msg, profiles: &Profiles) -> Vec<Check> {
                 Some(TYPE_RULE),
             ),
         );
-    }
-    out
-}
-
-/// One per requested path: its err_code and how many results it resolved.
-struct PathResult {
-    path: String,
-    err_code: u32,
-    err_msg: String,
-    resolved: usize,
-}
-
-fn path_results(response: &Msg) -> Vec<PathResult> {
-    let pr = |path: &str, err_code, err_msg: &str, resolved| PathResult {
-        path: path.to_string(),
-        err_code,
-        err_msg: err_msg.to_string(),
-        resolved,
-    };
-    match msg::response_body(response) {
-        Some(RespType::GetResp(r)) => r
-            .req_path_results
-            .iter()
-            .map(|p| {
-                pr(
-                    &p.requested_path,
-                    p.err_code,
-                    &p.err_msg,
-                    p.resolved_path_results.len(),
-                )
-            })
-            .collect(),
-        Some(RespType::GetInstancesResp(r)) => r
-            .req_path_results
-            .iter()
-            .map(|p| {
-                pr(
-                    &p.requested_path,
-                    p.err_code,
-                    &p.err_msg,
-                    p.curr_insts.len(),
-                )
-            })
-            .collect(),
-        Some(RespType::GetSupportedDmResp(r)) => r
-            .req_obj_results
-            .iter()
-            .map(|p| {
-                pr(
-                    &p.req_obj_path,
-                    p.err_code,
-                    &p.err_msg,
-                    p.supported_objs.len(),
-                )
-            })
-            .collect(),
-        _ => oper_results(response)
-            .into_iter()
-            .map(|o| pr(&o.path, o.err_code.unwrap_or(0), &o.err_msg, o.affected))
-            .collect(),
-    }
-}
-
-/// Per-object outcome of a Set/Add/Delete response.
-struct OperResult {
-    path: String,
-    /// `None` on success.
-    err_code: Option<u32>,
-    err_msg: String,
-    affected: usize,
-}
-
-fn oper_results(response: &Msg) -> Vec<OperResult> {
-    let mut out = Vec::new();
-    let mut push = |path: &str, err: Option<(u32, &str)>, affected| {
-        out.push(OperResult {
-            path: path.to_string(),
-            err_code: err.map(|e| e.0),
-            err_msg: err.map(|e| e.1.to_string()).unwrap_or_default(),
-            affected,
-        })
-    };
-    match msg::response_body(response) {
-        Some(RespType::SetResp(r)) => {
-            use set_resp::updated_object_result::operation_status::OperStatus as S;
-            for u in &r.updated_obj_results {
-                match u.oper_status.as_ref().and_then(|o| o.oper_status.as_ref()) {
-                    Some(S::OperSuccess(s)) => {
-                        push(&u.requested_path, None, s.updated_inst_results.len())
-                    }
-                    Some(S::OperFailure(f)) => {
-                        push(&u.requested_path, Some((f.err_code, &f.err_msg)), 0)
-                    }
-                    None => push(&u.requested_path, Some((0, "no oper_status")), 0),
-                }
-            }
-        }
-        Some(RespType::AddResp(r)) => {
-            use add_resp::created_object_result::operation_status::OperStatus as S;
-            for c in &r.created_obj_results {
-                match c.oper_status.as_ref().and_then(|o| o.oper_status.as_ref()) {
-                    Some(S::OperSuccess(_)) => push(&c.requested_path, None, 1),
-                    Some(S::OperFailure(f)) => {
-                        push(&c.requested_path, Some((f.err_code, &f.err_msg)), 0)
-                    }
-                    None => push(&c.requested_path, Some((0, "no oper_status")), 0),
-                }
-            }
-        }
-        Some(RespType::DeleteResp(r)) => {
-            use delete_resp::deleted_object_result::operation_status::OperStatus as S;
-            for d in &r.deleted_obj_results {
-                match d.oper_status.as_ref().and_then(|o| o.oper_status.as_ref()) {
-                    Some(S::OperSuccess(s)) => {
-                        push(&d.requested_path, None, s.affected_paths.len())
-                    }
-                    Some(S::OperFailure(f)) => {
-                        push(&d.requested_path, Some((f.err_code, &f.err_msg)), 0)
-                    }
-                    None => push(&d.requested_path, Some((0, "no oper_status")), 0),
-                }
-            }
-        }
-        _ => {}
     }
     out
 }
@@ -481,115 +367,4 @@ fn oper_checks(expect: &Expect, response: &Msg, rule: Option<&str>) -> Vec<Check
         ));
     }
     out
-}
-
-/// (path, new value, event/command name, command_key, arguments) of a Notify.
-type NotifParts<'a> = (
-    &'a str,
-    Option<&'a str>,
-    Option<&'a str>,
-    Option<&'a str>,
-    Vec<(&'a String, &'a String)>,
-);
-
-/// Checks a Notify against a `wait_notify` step.
-pub fn evaluate_notify(wait: &WaitSpec, notify_msg: &Msg, vars: &Vars) -> Vec<Check> {
-    use notify::Notification as N;
-    let mut checks = Vec::new();
-    let Some(ReqType::Notify(n)) = msg::request_body(notify_msg) else {
-        let got = msg::body_type(notify_msg)
-            .map(msg::type_name)
-            .unwrap_or("no body");
-        checks.push(Check::new("Msg is a Notify", false, "NOTIFY", got, None));
-        return checks;
-    };
-    let kind = match &n.notification {
-        Some(N::ValueChange(_)) => Some(NotifKind::ValueChange),
-        Some(N::ObjCreation(_)) => Some(NotifKind::ObjectCreation),
-        Some(N::ObjDeletion(_)) => Some(NotifKind::ObjectDeletion),
-        Some(N::Event(_)) => Some(NotifKind::Event),
-        Some(N::OperComplete(_)) => Some(NotifKind::OperationComplete),
-        Some(N::OnBoardReq(_)) => Some(NotifKind::OnBoardRequest),
-        None => None,
-    };
-    let ok = kind == Some(wait.kind);
-    checks.push(Check::new(
-        "notification type",
-        ok,
-        format!("{:?}", wait.kind),
-        kind.map(|k| format!("{k:?}")).unwrap_or("none".into()),
-        Some("R-NOT.0a"),
-    ));
-    if !ok {
-        return checks;
-    }
-    let (path, value, name, key, args): NotifParts = match &n.notification {
-        Some(N::ValueChange(v)) => (&v.param_path, Some(&v.param_value), None, None, vec![]),
-        Some(N::ObjCreation(c)) => (
-            &c.obj_path,
-            None,
-            None,
-            None,
-            c.unique_keys.iter().collect(),
-        ),
-        Some(N::ObjDeletion(d)) => (&d.obj_path, None, None, None, vec![]),
-        Some(N::Event(e)) => (
-            &e.obj_path,
-            None,
-            Some(&e.event_name),
-            None,
-            e.params.iter().collect(),
-        ),
-        Some(N::OperComplete(o)) => {
-            let args = match &o.operation_resp {
-                Some(notify::operation_complete::OperationResp::ReqOutputArgs(a)) => {
-                    a.output_args.iter().collect()
-                }
-                _ => vec![],
-            };
-            (
-                &o.obj_path,
-                None,
-                Some(&o.command_name),
-                Some(&o.command_key),
-                args,
-            )
-        }
-        _ => ("", None, None, None, vec![]),
-    };
-    let mut field = |what: &str, m: &Option<super::matchers::Matcher>, actual: Option<&str>| {
-        if let Some(m) = m {
-            let r = m.check(actual, vars);
-            let shown = r
-                .clone()
-                .err()
-                .unwrap_or_else(|| format!("{:?}", actual.unwrap_or_default()));
-            checks.push(Check::new(what, r.is_ok(), m.describe(vars), shown, None));
-        }
-    };
-    field("notification path", &wait.path, Some(path));
-    field("new value", &wait.value, value);
-    field("event/command name", &wait.name, name);
-    field("command_key", &wait.command_key, key);
-    field(
-        "subscription_id",
-        &wait.subscription_id,
-        Some(&n.subscription_id),
-    );
-    for (k, m) in &wait.args {
-        let actual = args.iter().find(|(a, _)| *a == k).map(|(_, v)| v.as_str());
-        let r = m.check(actual, vars);
-        let shown = r
-            .clone()
-            .err()
-            .unwrap_or_else(|| format!("{:?}", actual.unwrap_or_default()));
-        checks.push(Check::new(
-            format!("argument {k}"),
-            r.is_ok(),
-            m.describe(vars),
-            shown,
-            None,
-        ));
-    }
-    checks
 }

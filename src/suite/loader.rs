@@ -252,7 +252,7 @@ pub fn load_str(file: &Path, text: &str, profiles: &Profiles) -> Result<Suite, V
                 Some("case ids must be unique across all loaded files".into()),
             ));
         }
-        ids.insert(rc.id.value.clone(), id_loc);
+        ids.entry(rc.id.value.clone()).or_insert(id_loc);
         if let Some(p) = &rc.profile {
             check_profile(file, text, p, profiles, &mut errors);
         }

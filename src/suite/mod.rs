@@ -9,15 +9,18 @@ pub mod facts;
 pub mod loader;
 pub mod matchers;
 pub mod model;
+pub mod notify;
 pub mod profile_check;
 pub mod request;
+pub mod results;
 pub mod vars;
 
 pub use capture::capture;
 pub use error::StepError;
-pub use expect::{evaluate, evaluate_notify, Check};
+pub use expect::{evaluate, Check};
 pub use loader::{load_path, load_path_partial, load_str, LoadError};
 pub use model::*;
+pub use notify::evaluate_notify;
 pub use request::build_request;
 pub use vars::Vars;
 

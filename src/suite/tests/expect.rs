@@ -488,3 +488,42 @@ fn notify_matching() {
     .expect("capture");
     assert_eq!(caps.get("sid"), Some("s9"));
 }
+
+#[test]
+fn unique_keys_of_add_resp_are_type_checked() {
+    let p = Profiles::builtin();
+    let e = expect("{ type: add_resp, oper: success }");
+    let checks = evaluate(&e, &add_resp_msg(), &Vars::default(), &p);
+    assert!(failed(&checks).is_empty(), "{checks:#?}");
+    assert!(checks
+        .iter()
+        .any(|c| c.description == "2 values well-typed"));
+
+    let mut bad = add_resp_msg();
+    if let Some(RespType::AddResp(r)) = bad
+        .body
+        .as_mut()
+        .and_then(|b| b.msg_body.as_mut())
+        .and_then(|b| match b {
+            crate::usp::proto::msg::body::MsgBody::Response(r) => r.resp_type.as_mut(),
+            _ => None,
+        })
+    {
+        use add_resp::created_object_result::operation_status::OperStatus;
+        if let Some(OperStatus::OperSuccess(s)) = r.created_obj_results[0]
+            .oper_status
+            .as_mut()
+            .and_then(|o| o.oper_status.as_mut())
+        {
+            s.unique_keys
+                .insert("Alias".into(), "7-starts-with-a-digit".into());
+        }
+    }
+    let checks = evaluate(&e, &bad, &Vars::default(), &p);
+    let f = failed(&checks);
+    assert_eq!(f.len(), 1, "{checks:#?}");
+    assert_eq!(
+        f[0].description,
+        "type of Device.LocalAgent.Subscription.7.Alias"
+    );
+}
