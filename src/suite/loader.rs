@@ -87,6 +87,8 @@ struct RawCase {
     #[serde(default)]
     purpose: Option<String>,
     #[serde(default)]
+    condition: Option<String>,
+    #[serde(default)]
     setup: Vec<Spanned<RawStep>>,
     steps: Vec<Spanned<RawStep>>,
     #[serde(default)]
@@ -282,6 +284,7 @@ pub fn load_str(file: &Path, text: &str, profiles: &Profiles) -> Result<Suite, V
             requirement: rc.requirement,
             tags: rc.tags,
             purpose: rc.purpose,
+            condition: rc.condition,
             setup,
             steps: body,
             teardown,

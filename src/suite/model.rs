@@ -28,6 +28,9 @@ pub struct Case {
     pub requirement: Option<String>,
     pub tags: Vec<String>,
     pub purpose: Option<String>,
+    /// For TP-469 Conditional cases: what the Agent must support for the
+    /// case to apply (reported with a *skipped* result otherwise).
+    pub condition: Option<String>,
     pub setup: Vec<Step>,
     pub steps: Vec<Step>,
     pub teardown: Vec<Step>,
