@@ -5,10 +5,12 @@
 //! transports, never the runner.
 
 pub mod agent;
+pub mod datamodel;
 pub mod mtp;
 pub mod report;
 pub mod results;
 pub mod session;
+pub mod suite;
 pub mod target;
 pub mod trace;
 pub mod usp;

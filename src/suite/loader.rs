@@ -1,0 +1,467 @@
+//! Reads test-case files into `Suite`s. Every problem becomes a `LoadError`
+//! with file:line:column, the source line highlighted and a hint; a bad file
+//! never stops the others from loading.
+
+use super::model::{Action, Case, Expect, Location, RequestSpec, Step, Suite};
+use super::model::{
+    AddSpec, DeleteSpec, GetInstancesSpec, GetSpec, GetSupportedDmSpec, GetSupportedProtocolSpec,
+    OperateSpec, SetSpec, WaitSpec,
+};
+use crate::datamodel::Profiles;
+use miette::{NamedSource, SourceSpan};
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// A problem in a test-case file, rendered by miette with a snippet.
+#[derive(Debug, Clone, thiserror::Error, miette::Diagnostic)]
+#[error("{location}: {message}")]
+pub struct LoadError {
+    pub location: Location,
+    pub message: String,
+    #[help]
+    pub help: Option<String>,
+    #[source_code]
+    src: NamedSource<String>,
+    #[label("{label}")]
+    span: SourceSpan,
+    label: String,
+    /// Further places involved (the first definition of a duplicate id).
+    #[related]
+    related: Vec<LoadError>,
+}
+
+impl LoadError {
+    fn at(
+        file: &Path,
+        text: &str,
+        line: usize,
+        column: usize,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) -> LoadError {
+        let (offset, len) = token_span(text, line, column);
+        LoadError {
+            location: Location {
+                file: file.to_path_buf(),
+                line,
+                column,
+            },
+            label: "here".into(),
+            message: message.into(),
+            help,
+            src: NamedSource::new(file.display().to_string(), text.to_string()),
+            span: (offset, len).into(),
+            related: Vec::new(),
+        }
+    }
+}
+
+/// The actions a step can hold, for messages.
+const ACTIONS: &str =
+    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSuite {
+    suite: String,
+    #[serde(default)]
+    description: Option<String>,
+    cases: Vec<Spanned<RawCase>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCase {
+    id: Spanned<String>,
+    title: String,
+    #[serde(default)]
+    profile: Option<Spanned<String>>,
+    #[serde(default)]
+    tp469: Option<String>,
+    #[serde(default)]
+    requirement: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    purpose: Option<String>,
+    #[serde(default)]
+    condition: Option<String>,
+    #[serde(default)]
+    setup: Vec<Spanned<RawStep>>,
+    steps: Vec<Spanned<RawStep>>,
+    #[serde(default)]
+    teardown: Vec<Spanned<RawStep>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    get: Option<GetSpec>,
+    #[serde(default)]
+    set: Option<SetSpec>,
+    #[serde(default)]
+    add: Option<AddSpec>,
+    #[serde(default)]
+    delete: Option<DeleteSpec>,
+    #[serde(default)]
+    get_instances: Option<GetInstancesSpec>,
+    #[serde(default)]
+    get_supported_dm: Option<GetSupportedDmSpec>,
+    #[serde(default)]
+    get_supported_protocol: Option<GetSupportedProtocolSpec>,
+    #[serde(default)]
+    operate: Option<OperateSpec>,
+    #[serde(default)]
+    wait_notify: Option<WaitSpec>,
+    #[serde(default)]
+    expect: Option<Spanned<Expect>>,
+    #[serde(default)]
+    capture: BTreeMap<String, String>,
+}
+
+/// Loads a file or a directory (recursively `*.yaml`/`*.yml`, sorted),
+/// checking profile names against the built-in profiles. Fails if any file
+/// has an error; use `load_path_partial` to keep the good files.
+pub fn load_path(path: &Path) -> Result<Vec<Suite>, Vec<LoadError>> {
+    let (suites, errors) = load_path_partial(path, &Profiles::builtin());
+    if errors.is_empty() {
+        Ok(suites)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Loads what it can: the suites of files without errors, and every error.
+pub fn load_path_partial(path: &Path, profiles: &Profiles) -> (Vec<Suite>, Vec<LoadError>) {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    if path.is_dir() {
+        collect_files(path, &mut files, &mut errors);
+        files.sort();
+    } else {
+        files.push(path.to_path_buf());
+    }
+    let mut suites = Vec::new();
+    // Case id → (location, source text) of its first definition.
+    let mut seen: HashMap<String, (Location, String)> = HashMap::new();
+    for file in files {
+        let text = match std::fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(LoadError::at(
+                    &file,
+                    "",
+                    1,
+                    1,
+                    format!("cannot read the file: {e}"),
+                    None,
+                ));
+                continue;
+            }
+        };
+        match load_str(&file, &text, profiles) {
+            Ok(suite) => {
+                let mut dup = Vec::new();
+                for case in &suite.cases {
+                    if let Some((first, first_text)) = seen.get(&case.id) {
+                        let mut e = LoadError::at(
+                            &file,
+                            &text,
+                            case.location.line,
+                            case.location.column,
+                            format!("duplicate case id `{}` (first defined at {first})", case.id),
+                            Some("case ids must be unique across all loaded files".into()),
+                        );
+                        let mut f = LoadError::at(
+                            &first.file,
+                            first_text,
+                            first.line,
+                            first.column,
+                            format!("`{}` first defined here", case.id),
+                            None,
+                        );
+                        f.label = "first definition".into();
+                        e.related.push(f);
+                        dup.push(e);
+                    } else {
+                        seen.insert(case.id.clone(), (case.location.clone(), text.clone()));
+                    }
+                }
+                if dup.is_empty() {
+                    suites.push(suite);
+                } else {
+                    errors.extend(dup);
+                }
+            }
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    (suites, errors)
+}
+
+fn collect_files(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<LoadError>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            errors.push(LoadError::at(
+                dir,
+                "",
+                1,
+                1,
+                format!("cannot read the directory: {e}"),
+                None,
+            ));
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            collect_files(&p, files, errors);
+        } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+            files.push(p);
+        }
+    }
+}
+
+/// Parses one file's text. All errors of the file are returned together.
+pub fn load_str(file: &Path, text: &str, profiles: &Profiles) -> Result<Suite, Vec<LoadError>> {
+    let options = serde_saphyr::options! { with_snippet: false };
+    let raw: RawSuite = serde_saphyr::from_str_with_options(text, options)
+        .map_err(|e| vec![yaml_error(file, text, &e)])?;
+    let mut errors = Vec::new();
+    let mut cases = Vec::new();
+    let mut ids: HashMap<String, Location> = HashMap::new();
+    for rc in raw.cases {
+        let loc = location(file, &rc.referenced);
+        let rc = rc.value;
+        let id_loc = location(file, &rc.id.referenced);
+        if let Some(first) = ids.get(&rc.id.value) {
+            errors.push(LoadError::at(
+                file,
+                text,
+                id_loc.line,
+                id_loc.column,
+                format!(
+                    "duplicate case id `{}` (first defined at {first})",
+                    rc.id.value
+                ),
+                Some("case ids must be unique across all loaded files".into()),
+            ));
+        }
+        ids.entry(rc.id.value.clone()).or_insert(id_loc);
+        if let Some(p) = &rc.profile {
+            check_profile(file, text, p, profiles, &mut errors);
+        }
+        let rule = rc
+            .requirement
+            .clone()
+            .or_else(|| rc.tp469.as_ref().map(|t| format!("TP-469 {t}")));
+        let steps = |raw: Vec<Spanned<RawStep>>, errors: &mut Vec<LoadError>| -> Vec<Step> {
+            raw.into_iter()
+                .filter_map(|s| match step(file, text, s, rule.as_deref(), profiles) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        errors.push(*e);
+                        None
+                    }
+                })
+                .collect()
+        };
+        let setup = steps(rc.setup, &mut errors);
+        let body = steps(rc.steps, &mut errors);
+        let teardown = steps(rc.teardown, &mut errors);
+        cases.push(Case {
+            id: rc.id.value,
+            title: rc.title,
+            profile: rc.profile.map(|p| p.value),
+            tp469: rc.tp469,
+            requirement: rc.requirement,
+            tags: rc.tags,
+            purpose: rc.purpose,
+            condition: rc.condition,
+            setup,
+            steps: body,
+            teardown,
+            location: loc,
+        });
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Suite {
+        file: file.to_path_buf(),
+        name: raw.suite,
+        description: raw.description,
+        cases,
+    })
+}
+
+fn step(
+    file: &Path,
+    text: &str,
+    raw: Spanned<RawStep>,
+    case_rule: Option<&str>,
+    profiles: &Profiles,
+) -> Result<Step, Box<LoadError>> {
+    let loc = location(file, &raw.referenced);
+    let r = raw.value;
+    let mut actions: Vec<Action> = Vec::new();
+    let req = |spec| Action::Request(spec);
+    actions.extend(r.get.map(RequestSpec::Get).map(req));
+    actions.extend(r.set.map(RequestSpec::Set).map(req));
+    actions.extend(r.add.map(RequestSpec::Add).map(req));
+    actions.extend(r.delete.map(RequestSpec::Delete).map(req));
+    actions.extend(r.get_instances.map(RequestSpec::GetInstances).map(req));
+    actions.extend(r.get_supported_dm.map(RequestSpec::GetSupportedDm).map(req));
+    actions.extend(
+        r.get_supported_protocol
+            .map(RequestSpec::GetSupportedProtocol)
+            .map(req),
+    );
+    actions.extend(r.operate.map(RequestSpec::Operate).map(req));
+    actions.extend(r.wait_notify.map(Action::WaitNotify));
+    if actions.len() != 1 {
+        let found: Vec<&str> = actions.iter().map(Action::keyword).collect();
+        let message = if found.is_empty() {
+            "step has no action".to_string()
+        } else {
+            format!(
+                "step has {} actions ({}); a step sends one request",
+                found.len(),
+                found.join(", ")
+            )
+        };
+        return Err(Box::new(LoadError::at(
+            file,
+            text,
+            loc.line,
+            loc.column,
+            message,
+            Some(format!("give each step exactly one of: {ACTIONS}")),
+        )));
+    }
+    let action = actions.remove(0);
+    let mut expect = match (&action, r.expect) {
+        (Action::WaitNotify(_), Some(e)) => {
+            let l = location(file, &e.referenced);
+            return Err(Box::new(LoadError::at(
+                file,
+                text,
+                l.line,
+                l.column,
+                "`expect` does not apply to wait_notify",
+                Some("put the notification matchers (path, value, name, args, ...) inside wait_notify".into()),
+            )));
+        }
+        (Action::WaitNotify(_), None) => None,
+        (Action::Request(_), Some(e)) => {
+            if let Some(p) = &e.value.profile {
+                let mut errs = Vec::new();
+                check_profile(file, text, p, profiles, &mut errs);
+                if let Some(err) = errs.pop() {
+                    return Err(Box::new(err));
+                }
+            }
+            Some(e.value)
+        }
+        (Action::Request(_), None) => Some(Expect::default()),
+    };
+    if let (Action::Request(spec), Some(e)) = (&action, expect.as_mut()) {
+        // The automatic first check: the response the request calls for.
+        e.msg_type.get_or_insert(spec.response_type());
+        if e.rule.is_none() {
+            e.rule = case_rule.map(str::to_string);
+        }
+    }
+    Ok(Step {
+        name: r.name,
+        action,
+        expect,
+        capture: r.capture,
+        location: loc,
+    })
+}
+
+fn check_profile(
+    file: &Path,
+    text: &str,
+    p: &Spanned<String>,
+    profiles: &Profiles,
+    errors: &mut Vec<LoadError>,
+) {
+    if profiles.get(&p.value).is_none() {
+        let l = location(file, &p.referenced);
+        errors.push(LoadError::at(
+            file,
+            text,
+            l.line,
+            l.column,
+            format!("unknown profile `{}`", p.value),
+            Some(format!("known profiles: {}", profiles.names().join(", "))),
+        ));
+    }
+}
+
+fn location(file: &Path, l: &serde_saphyr::Location) -> Location {
+    Location {
+        file: file.to_path_buf(),
+        line: l.line() as usize,
+        column: l.column() as usize,
+    }
+}
+
+fn yaml_error(file: &Path, text: &str, e: &serde_saphyr::Error) -> LoadError {
+    let (line, column) = e
+        .location()
+        .map(|l| (l.line() as usize, l.column() as usize))
+        .unwrap_or((1, 1));
+    let message = e.render_with_formatter(&serde_saphyr::UserMessageFormatter);
+    let message = strip_location(&message);
+    let help = if message.contains("unknown field") {
+        Some("check the spelling; test-cases/README.md lists every key".to_string())
+    } else if message.contains("invalid regex") {
+        Some("the `regex` matcher takes a Rust regular expression".to_string())
+    } else {
+        None
+    };
+    LoadError::at(file, text, line.max(1), column.max(1), message, help)
+}
+
+/// Drops the location serde-saphyr appends or prepends (we show our own).
+fn strip_location(message: &str) -> String {
+    let first = message.lines().next().unwrap_or(message);
+    let re =
+        regex::Regex::new(r"(?i)^(error: )?(line \d+ column \d+: )?|( at line \d+,? column \d+)$");
+    match re {
+        Ok(re) => re.replace_all(first, "").trim().to_string(),
+        Err(_) => first.to_string(),
+    }
+}
+
+/// Byte offset and length of the token at 1-based line/column (column in
+/// characters), for the snippet highlight.
+fn token_span(text: &str, line: usize, column: usize) -> (usize, usize) {
+    let mut offset = 0;
+    for (i, l) in text.split_inclusive('\n').enumerate() {
+        if i + 1 == line {
+            let col = l
+                .char_indices()
+                .nth(column.saturating_sub(1))
+                .map(|(b, _)| b)
+                .unwrap_or(l.trim_end_matches('\n').len());
+            let rest = &l[col..];
+            let len = rest
+                .find(|c: char| c.is_whitespace() || ":,{}[]#".contains(c))
+                .unwrap_or(rest.len());
+            return (offset + col, len.max(1).min(rest.len()));
+        }
+        offset += l.len();
+    }
+    (text.len(), 0)
+}

@@ -1,0 +1,28 @@
+//! The test-case language: YAML files → `Suite`s (model, loader), and the
+//! pure functions the runner calls per step: build the request, evaluate
+//! the expectation, capture variables. No I/O apart from reading files.
+
+pub mod capture;
+pub mod error;
+pub mod expect;
+pub mod facts;
+pub mod loader;
+pub mod matchers;
+pub mod model;
+pub mod notify;
+pub mod profile_check;
+pub mod request;
+pub mod results;
+pub mod vars;
+
+pub use capture::capture;
+pub use error::StepError;
+pub use expect::{evaluate, Check};
+pub use loader::{load_path, load_path_partial, load_str, LoadError};
+pub use model::*;
+pub use notify::evaluate_notify;
+pub use request::build_request;
+pub use vars::Vars;
+
+#[cfg(test)]
+mod tests;

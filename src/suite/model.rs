@@ -1,0 +1,464 @@
+//! The test-case language as plain data: suites, cases, steps, the USP
+//! request each step sends and what it expects back. The loader fills it
+//! from YAML (format in `test-cases/README.md`); nothing here does I/O.
+
+use super::matchers::{CodeMatcher, CountMatcher, Matcher};
+use crate::usp::proto::msg::header::MsgType;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct Suite {
+    pub file: PathBuf,
+    pub name: String,
+    pub description: Option<String>,
+    pub cases: Vec<Case>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub id: String,
+    pub title: String,
+    pub profile: Option<String>,
+    pub tp469: Option<String>,
+    pub requirement: Option<String>,
+    pub tags: Vec<String>,
+    pub purpose: Option<String>,
+    /// For TP-469 Conditional cases: what the Agent must support for the
+    /// case to apply (reported with a *skipped* result otherwise).
+    pub condition: Option<String>,
+    pub setup: Vec<Step>,
+    pub steps: Vec<Step>,
+    pub teardown: Vec<Step>,
+    pub location: Location,
+}
+
+impl Case {
+    /// The rule a check from this case cites when it has none of its own.
+    pub fn rule(&self) -> Option<String> {
+        self.requirement
+            .clone()
+            .or_else(|| self.tp469.as_ref().map(|t| format!("TP-469 {t}")))
+    }
+}
+
+/// Where something was written: `file:line:column`, 1-based.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub name: Option<String>,
+    pub action: Action,
+    /// Always `Some` for request steps after loading: the loader adds the
+    /// expected response type when the file does not say.
+    pub expect: Option<Expect>,
+    /// Variable name → what to capture (see `capture.rs`).
+    pub capture: BTreeMap<String, String>,
+    pub location: Location,
+}
+
+// Steps are built once per file and never copied in bulk, so the size gap
+// between the variants costs nothing worth a Box in the runner's matches.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum Action {
+    Request(RequestSpec),
+    WaitNotify(WaitSpec),
+}
+
+impl Action {
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            Action::Request(r) => r.keyword(),
+            Action::WaitNotify(_) => "wait_notify",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum RequestSpec {
+    Get(GetSpec),
+    Set(SetSpec),
+    Add(AddSpec),
+    Delete(DeleteSpec),
+    GetInstances(GetInstancesSpec),
+    GetSupportedDm(GetSupportedDmSpec),
+    GetSupportedProtocol(GetSupportedProtocolSpec),
+    Operate(OperateSpec),
+}
+
+impl RequestSpec {
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            RequestSpec::Get(_) => "get",
+            RequestSpec::Set(_) => "set",
+            RequestSpec::Add(_) => "add",
+            RequestSpec::Delete(_) => "delete",
+            RequestSpec::GetInstances(_) => "get_instances",
+            RequestSpec::GetSupportedDm(_) => "get_supported_dm",
+            RequestSpec::GetSupportedProtocol(_) => "get_supported_protocol",
+            RequestSpec::Operate(_) => "operate",
+        }
+    }
+
+    /// The response a well-behaved Agent sends back.
+    pub fn response_type(&self) -> ResponseType {
+        match self {
+            RequestSpec::Get(_) => ResponseType::GetResp,
+            RequestSpec::Set(_) => ResponseType::SetResp,
+            RequestSpec::Add(_) => ResponseType::AddResp,
+            RequestSpec::Delete(_) => ResponseType::DeleteResp,
+            RequestSpec::GetInstances(_) => ResponseType::GetInstancesResp,
+            RequestSpec::GetSupportedDm(_) => ResponseType::GetSupportedDmResp,
+            RequestSpec::GetSupportedProtocol(_) => ResponseType::GetSupportedProtocolResp,
+            RequestSpec::Operate(_) => ResponseType::OperateResp,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetSpec {
+    pub paths: Vec<String>,
+    #[serde(default)]
+    pub max_depth: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetSpec {
+    #[serde(default)]
+    pub allow_partial: bool,
+    pub objects: Vec<ObjectParams>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddSpec {
+    #[serde(default)]
+    pub allow_partial: bool,
+    pub objects: Vec<ObjectParams>,
+}
+
+/// One object of a Set (UpdateObject) or Add (CreateObject).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectParams {
+    pub path: String,
+    #[serde(default)]
+    pub params: BTreeMap<String, ParamSetting>,
+}
+
+/// `Name: value` (required) or `Name: { value: v, required: false }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamSetting {
+    pub value: String,
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteSpec {
+    #[serde(default)]
+    pub allow_partial: bool,
+    pub paths: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetInstancesSpec {
+    pub paths: Vec<String>,
+    #[serde(default)]
+    pub first_level_only: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetSupportedDmSpec {
+    pub paths: Vec<String>,
+    #[serde(default)]
+    pub first_level_only: bool,
+    #[serde(default)]
+    pub return_params: bool,
+    #[serde(default)]
+    pub return_commands: bool,
+    #[serde(default)]
+    pub return_events: bool,
+    #[serde(default)]
+    pub return_unique_key_sets: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetSupportedProtocolSpec {
+    /// Comma-separated "major.minor" list; quote it in YAML.
+    pub versions: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperateSpec {
+    pub command: String,
+    #[serde(default)]
+    pub command_key: String,
+    #[serde(default = "yes")]
+    pub send_resp: bool,
+    #[serde(default)]
+    pub args: BTreeMap<String, ScalarString>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn ten_seconds() -> u64 {
+    // R-NOT.0a: a notification should follow a state change within ~10 s.
+    10_000
+}
+
+/// Waits for a Notify of one kind and checks its fields.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitSpec {
+    #[serde(rename = "type")]
+    pub kind: NotifKind,
+    #[serde(default = "ten_seconds")]
+    pub timeout_ms: u64,
+    /// Matched against the notification's path (param_path for ValueChange,
+    /// obj_path otherwise).
+    #[serde(default)]
+    pub path: Option<Matcher>,
+    /// ValueChange: the new value.
+    #[serde(default)]
+    pub value: Option<Matcher>,
+    /// Event: event_name; OperationComplete: command_name.
+    #[serde(default)]
+    pub name: Option<Matcher>,
+    #[serde(default)]
+    pub command_key: Option<Matcher>,
+    #[serde(default)]
+    pub subscription_id: Option<Matcher>,
+    /// Event params / OperationComplete output args / ObjectCreation keys.
+    #[serde(default)]
+    pub args: BTreeMap<String, Matcher>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifKind {
+    ValueChange,
+    ObjectCreation,
+    ObjectDeletion,
+    Event,
+    OperationComplete,
+    OnBoardRequest,
+}
+
+/// The Msg kinds a step can expect back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseType {
+    GetResp,
+    SetResp,
+    AddResp,
+    DeleteResp,
+    GetInstancesResp,
+    #[serde(rename = "get_supported_dm_resp")]
+    GetSupportedDmResp,
+    GetSupportedProtocolResp,
+    OperateResp,
+    Error,
+}
+
+impl ResponseType {
+    pub fn msg_type(self) -> MsgType {
+        match self {
+            ResponseType::GetResp => MsgType::GetResp,
+            ResponseType::SetResp => MsgType::SetResp,
+            ResponseType::AddResp => MsgType::AddResp,
+            ResponseType::DeleteResp => MsgType::DeleteResp,
+            ResponseType::GetInstancesResp => MsgType::GetInstancesResp,
+            ResponseType::GetSupportedDmResp => MsgType::GetSupportedDmResp,
+            ResponseType::GetSupportedProtocolResp => MsgType::GetSupportedProtoResp,
+            ResponseType::OperateResp => MsgType::OperateResp,
+            ResponseType::Error => MsgType::Error,
+        }
+    }
+}
+
+/// Outcome of every object in a Set/Add/Delete response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperOutcome {
+    Success,
+    Failure,
+}
+
+/// What a response must look like; every present key is checked (AND).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    #[serde(rename = "type", default)]
+    pub msg_type: Option<ResponseType>,
+    /// Error Msg: the outer err_code.
+    #[serde(default)]
+    pub err_code: Option<CodeMatcher>,
+    #[serde(default)]
+    pub err_msg: Option<Matcher>,
+    /// Error Msg: these ParamErrors must be present.
+    #[serde(default)]
+    pub param_errs: Vec<ParamErrExpect>,
+    /// Per requested path results (Get, GetInstances, GetSupportedDM, and
+    /// requested_path of Set/Add/Delete results).
+    #[serde(default)]
+    pub path_results: Vec<PathResultExpect>,
+    /// Flattened response facts → matcher (see `facts.rs`).
+    #[serde(default)]
+    pub values: BTreeMap<String, Matcher>,
+    #[serde(default)]
+    pub count: Option<CountExpect>,
+    #[serde(default)]
+    pub oper: Option<OperOutcome>,
+    /// Set/Add/Delete: err_code of every oper_failure.
+    #[serde(default)]
+    pub oper_err_code: Option<CodeMatcher>,
+    /// A profile the GetResp / GetSupportedDMResp must satisfy.
+    #[serde(default)]
+    pub profile: Option<Spanned<String>>,
+    /// The requirement the explicit checks cite; defaults to the case's.
+    #[serde(default)]
+    pub rule: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParamErrExpect {
+    pub path: String,
+    #[serde(default)]
+    pub err_code: Option<CodeMatcher>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathResultExpect {
+    pub path: String,
+    /// Absent: the path must have succeeded (err_code 0).
+    #[serde(default)]
+    pub err_code: Option<CodeMatcher>,
+    /// Number of resolved results / instances / supported objects.
+    #[serde(default)]
+    pub resolved: Option<CountMatcher>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CountExpect {
+    /// Requested-path (or object) results in the response.
+    #[serde(default)]
+    pub path_results: Option<CountMatcher>,
+    /// Resolved path results / current instances / supported objects, summed.
+    #[serde(default)]
+    pub resolved: Option<CountMatcher>,
+    /// Parameters in all resolved results of a GetResp.
+    #[serde(default)]
+    pub params: Option<CountMatcher>,
+}
+
+/// A scalar written in YAML as a string, number or boolean, kept as text.
+/// (Floats are re-printed, so quote values like "1.10".)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScalarString(pub String);
+
+pub(crate) struct ScalarVisitor;
+
+impl Visitor<'_> for ScalarVisitor {
+    type Value = String;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string, number or boolean")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for ScalarString {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ScalarVisitor).map(ScalarString)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ParamSettingMap {
+    value: ScalarString,
+    #[serde(default = "yes")]
+    required: bool,
+}
+
+impl<'de> Deserialize<'de> for ParamSetting {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ParamSetting;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a value, or a mapping with `value` and `required`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ParamSetting, E> {
+                Ok(required(v.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<ParamSetting, E> {
+                Ok(required(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ParamSetting, E> {
+                Ok(required(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ParamSetting, E> {
+                Ok(required(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<ParamSetting, E> {
+                Ok(required(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ParamSetting, A::Error> {
+                let m = ParamSettingMap::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(ParamSetting {
+                    value: m.value.0,
+                    required: m.required,
+                })
+            }
+        }
+        fn required(value: String) -> ParamSetting {
+            ParamSetting {
+                value,
+                required: true,
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
