@@ -5,10 +5,13 @@
 //! transports, never the runner.
 
 pub mod agent;
+pub mod cli;
+pub mod commands;
 pub mod datamodel;
 pub mod mtp;
 pub mod report;
 pub mod results;
+pub mod runner;
 pub mod session;
 pub mod suite;
 pub mod target;

@@ -46,6 +46,11 @@ pub enum SessionError {
         waited_ms: u64,
         ignored: Vec<String>,
     },
+    #[error("no matching Notify arrived within {waited_ms} ms{}", ignored_detail(.ignored))]
+    NotifyTimeout {
+        waited_ms: u64,
+        ignored: Vec<String>,
+    },
     #[error("the connection to the Agent ended while waiting for the response: {detail}{}", ignored_detail(.ignored))]
     Closed {
         detail: String,
@@ -288,7 +293,7 @@ impl Session {
                 }
                 Ok(Some(Received::ConnectRecord)) => {}
                 Ok(None) => {
-                    return Err(SessionError::Timeout {
+                    return Err(SessionError::NotifyTimeout {
                         waited_ms: timeout.as_millis() as u64,
                         ignored,
                     })

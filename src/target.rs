@@ -7,6 +7,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub const DEFAULT_CONTROLLER_ID: &str = "proto::plugfest-controller";
+/// The built-in reference Agent's Endpoint ID (`proto` scheme: for prototyping only).
+pub const DEFAULT_AGENT_ID: &str = "proto::plugfest-reference-agent";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

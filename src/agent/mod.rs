@@ -39,6 +39,9 @@ pub struct Agent {
     faults: FaultSet,
     model: Model,
     notify_count: u64,
+    /// Notifications caused by the last request, for the runtime to send
+    /// after the response.
+    outbox: Vec<(String, Msg)>,
 }
 
 impl Agent {
@@ -48,6 +51,7 @@ impl Agent {
             endpoint_id: config.endpoint_id,
             faults: config.faults,
             notify_count: 0,
+            outbox: Vec::new(),
         }
     }
 
@@ -83,8 +87,44 @@ impl Agent {
                 error(errors::INVALID_ARGUMENTS, "Msg carries no request"),
             ),
         };
+        self.queue_value_changes(&answer);
         inject::apply(&self.faults, &self.model, &mut answer);
         Some(answer)
+    }
+
+    /// Notify Msgs that the last requests caused, with the Endpoint ID of
+    /// the Controller each is for; sent after the response.
+    pub fn take_notifications(&mut self) -> Vec<(String, Msg)> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    /// Every parameter a successful Set changed may fire ValueChange
+    /// subscriptions (Subscription.{i}.NotifType = ValueChange).
+    fn queue_value_changes(&mut self, answer: &Msg) {
+        use crate::usp::proto::msg::set_resp::updated_object_result::operation_status::OperStatus;
+        let Some(RespType::SetResp(resp)) = msg::response_body(answer) else {
+            return;
+        };
+        for result in &resp.updated_obj_results {
+            let Some(OperStatus::OperSuccess(ok)) = result
+                .oper_status
+                .as_ref()
+                .and_then(|s| s.oper_status.as_ref())
+            else {
+                continue;
+            };
+            for inst in &ok.updated_inst_results {
+                for (name, value) in &inst.updated_params {
+                    let path = format!("{}{name}", inst.affected_path);
+                    self.outbox.extend(notify::value_change_notifications(
+                        &self.model,
+                        &mut self.notify_count,
+                        &path,
+                        value,
+                    ));
+                }
+            }
+        }
     }
 
     /// Notify Msgs for an event the runtime decided has happened (e.g. `Device.Boot!` after

@@ -63,7 +63,8 @@ impl AgentHost {
             match dialer.connect().await {
                 Ok(conn) => {
                     self.say(format!("connected to {url}"));
-                    self.serve(Box::new(conn), Some(controller_id.clone())).await;
+                    self.serve(Box::new(conn), Some(controller_id.clone()))
+                        .await;
                     self.say("connection ended");
                 }
                 Err(e) => self.say(format!("cannot connect: {e}")),
@@ -105,7 +106,8 @@ impl AgentHost {
                 Ok(Inbound::Record(b)) => b,
                 Ok(Inbound::Unusable(what)) => {
                     self.say(format!("closing: received {what}"));
-                    conn.close(Some(CLOSE_UNSUPPORTED_DATA), "binary USP Records only").await;
+                    conn.close(Some(CLOSE_UNSUPPORTED_DATA), "binary USP Records only")
+                        .await;
                     return;
                 }
                 Err(_) => return,
@@ -116,7 +118,8 @@ impl AgentHost {
                 Err(RecordError::WrongToId { .. }) => continue,
                 Err(e) => {
                     self.say(format!("closing: {e}"));
-                    conn.close(Some(CLOSE_UNSUPPORTED_DATA), "undecodable USP Record").await;
+                    conn.close(Some(CLOSE_UNSUPPORTED_DATA), "undecodable USP Record")
+                        .await;
                     return;
                 }
             };
@@ -124,12 +127,16 @@ impl AgentHost {
             if rec.from_id == self.endpoint_id {
                 continue;
             }
-            let from = controller_id.get_or_insert_with(|| rec.from_id.clone()).clone();
+            let from = controller_id
+                .get_or_insert_with(|| rec.from_id.clone())
+                .clone();
             let Ok(request) = record::payload_msg(&rec) else {
                 // R-MTP.5 allows silence when the Msg cannot be extracted.
                 continue;
             };
-            if self.faults.contains(Fault::DisconnectMidExchange) && msg::request_body(&request).is_some() {
+            if self.faults.contains(Fault::DisconnectMidExchange)
+                && msg::request_body(&request).is_some()
+            {
                 self.say("fault disconnect-mid-exchange: dropping the connection");
                 conn.close(None, "").await;
                 return;
@@ -148,6 +155,17 @@ impl AgentHost {
             }
             if conn.send(&out).await.is_err() {
                 return;
+            }
+            let notifications = self.agent.lock().await.take_notifications();
+            for (controller, notify) in notifications {
+                // Only this connection's Controller can be reached here.
+                if controller != from {
+                    continue;
+                }
+                let rec = record::no_session(&self.endpoint_id, &controller, &notify);
+                if conn.send(&record::encode(&rec)).await.is_err() {
+                    return;
+                }
             }
         }
     }

@@ -1,0 +1,25 @@
+//! The subcommands: each turns parsed arguments into work and an exit code
+//! (0 all passed, 1 some failed, 2 bad input or setup).
+
+pub mod agent;
+pub mod run;
+pub mod validate;
+
+use std::process::ExitCode;
+
+pub const EXIT_PASSED: u8 = 0;
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+pub fn exit(code: u8) -> ExitCode {
+    ExitCode::from(code)
+}
+
+/// Parses fault names, saying which are valid when one is not.
+pub fn parse_faults(names: &[String]) -> Result<crate::agent::faults::FaultSet, String> {
+    let mut set = crate::agent::faults::FaultSet::default();
+    for name in names {
+        set.insert(name.parse().map_err(|e| format!("{e}"))?);
+    }
+    Ok(set)
+}

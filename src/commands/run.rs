@@ -1,0 +1,232 @@
+//! `plugfest run`: load the cases, reach the Agent (a target's, or the
+//! built-in one started in-process over loopback), run, and report.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use chrono::{SecondsFormat, Utc};
+
+use super::validate::print_load_errors;
+use super::{exit, parse_faults, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_PASSED};
+use crate::agent::runtime::AgentHost;
+use crate::agent::{Agent, AgentConfig};
+use crate::cli::{RunArgs, WsRole};
+use crate::datamodel::Profiles;
+use crate::mtp::websocket::{WsDialer, WsServer};
+use crate::mtp::MtpConnector;
+use crate::results::{Counts, RunResult};
+use crate::runner::{Progress, Runner, Selection};
+use crate::session::{Session, SessionConfig};
+use crate::suite::loader;
+use crate::target::{Target, Timeouts, WebSocketTarget, DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID};
+
+/// The path the harness serves the built-in Agent on.
+const LOOPBACK_PATH: &str = "/usp";
+
+/// Where the run's Agent is and who talks to it.
+struct Setup {
+    connector: Box<dyn MtpConnector>,
+    target_name: String,
+    session: SessionConfig,
+    /// The in-process Agent's task, ended when the run ends.
+    agent_task: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub async fn run(args: RunArgs) -> ExitCode {
+    let profiles = match &args.profiles_dir {
+        None => Profiles::builtin(),
+        Some(dir) => match Profiles::load_dir(dir) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("cannot load profiles from {}: {e}", dir.display());
+                return exit(EXIT_BAD_INPUT);
+            }
+        },
+    };
+    // A bad file is reported and the good ones still run (each loads alone).
+    let (suites, load_errors) = loader::load_path_partial(&args.cases, &profiles);
+    if !load_errors.is_empty() {
+        print_load_errors(&load_errors);
+    }
+    let mut setup = match prepare(&args).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit(EXIT_BAD_INPUT);
+        }
+    };
+    let selection = Selection {
+        case_ids: args.case_ids.clone(),
+        profiles: args.profiles.clone(),
+    };
+    let mut result = RunResult {
+        tool: format!("usp-plugfest {}", env!("CARGO_PKG_VERSION")),
+        started_at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+        target: setup.target_name.clone(),
+        mtp: "WebSocket".into(),
+        connection: setup.connector.describe(),
+        controller_endpoint_id: setup.session.controller_id.clone(),
+        agent_endpoint_id: setup.session.agent_id.clone(),
+        complete: false,
+        counts: Counts::default(),
+        cases: Vec::new(),
+    };
+    if !args.quiet {
+        println!("usp-plugfest: {} via {}", result.target, result.connection);
+    }
+    let session = Session::new(setup.connector, setup.session.clone());
+    let mut runner = Runner {
+        session,
+        profiles: &profiles,
+        out_dir: args.out.clone(),
+        progress: if args.quiet {
+            Progress::Quiet
+        } else {
+            Progress::Lines
+        },
+    };
+    let interrupted = tokio::select! {
+        _ = runner.run(&suites, &selection, &mut result) => false,
+        _ = tokio::signal::ctrl_c() => true,
+    };
+    runner.session.close().await;
+    if let Some(task) = setup.agent_task.take() {
+        task.abort();
+    }
+    result.complete = !interrupted;
+    if let Err(e) = crate::report::write_all(&args.out, &result) {
+        eprintln!("cannot write reports to {}: {e}", args.out.display());
+        return exit(EXIT_BAD_INPUT);
+    }
+    let c = &result.counts;
+    println!(
+        "{}{} passed, {} failed, {} errors, {} skipped ({} cases); reports in {}",
+        if interrupted { "interrupted: " } else { "" },
+        c.passed,
+        c.failed,
+        c.error,
+        c.skipped,
+        c.total(),
+        args.out.display()
+    );
+    if !load_errors.is_empty() || c.total() == 0 {
+        if c.total() == 0 {
+            eprintln!("no test case matched the selection");
+        }
+        return exit(EXIT_BAD_INPUT);
+    }
+    exit(if c.all_passed() && !interrupted {
+        EXIT_PASSED
+    } else {
+        EXIT_FAILED
+    })
+}
+
+async fn prepare(args: &RunArgs) -> Result<Setup, String> {
+    match &args.target {
+        Some(path) => from_target(path, args).await,
+        None => with_builtin_agent(args).await,
+    }
+}
+
+fn session_config(
+    controller_id: &str,
+    agent_id: Option<String>,
+    t: &Timeouts,
+    args: &RunArgs,
+) -> SessionConfig {
+    SessionConfig {
+        controller_id: controller_id.to_string(),
+        agent_id,
+        request_timeout: args
+            .timeout_ms
+            .map(Duration::from_millis)
+            .unwrap_or(t.request()),
+        connect_timeout: t.connect(),
+        connect_record_timeout: t.connect_record(),
+    }
+}
+
+async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
+    if !args.agent_faults.is_empty() {
+        return Err("--agent-fault applies to the built-in Agent only, not to a --target".into());
+    }
+    let target = Target::load(path).map_err(|e| e.to_string())?;
+    let connector: Box<dyn MtpConnector> = match target.websocket.clone() {
+        Some(WebSocketTarget::Server { listen, path }) => Box::new(
+            WsServer::bind(&listen, path, &target.controller_endpoint_id)
+                .await
+                .map_err(|e| e.to_string())?,
+        ),
+        Some(WebSocketTarget::Client { url }) => {
+            Box::new(WsDialer::new(&url, &target.controller_endpoint_id))
+        }
+        None => return Err(format!("{}: no websocket section", path.display())),
+    };
+    Ok(Setup {
+        connector,
+        target_name: target.name.clone(),
+        session: session_config(
+            &target.controller_endpoint_id,
+            target.agent_endpoint_id.clone(),
+            &target.timeouts,
+            args,
+        ),
+        agent_task: None,
+    })
+}
+
+/// The embedded default: the reference Agent in-process over loopback.
+async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
+    let faults = parse_faults(&args.agent_faults)?;
+    let agent = Agent::new(AgentConfig {
+        endpoint_id: DEFAULT_AGENT_ID.to_string(),
+        faults: faults.clone(),
+    });
+    let host = AgentHost::new(agent, faults);
+    // Loopback answers in microseconds; short waits keep a faulty Agent's
+    // run short without risking a false timeout.
+    let timeouts = Timeouts {
+        request_ms: 2_000,
+        connect_ms: 10_000,
+        connect_record_ms: 2_000,
+    };
+    let (connector, task): (Box<dyn MtpConnector>, _) = match args.ws_role {
+        WsRole::Server => {
+            let server = WsServer::bind(
+                "127.0.0.1:0",
+                Some(LOOPBACK_PATH.into()),
+                DEFAULT_CONTROLLER_ID,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            let url = format!("ws://{}{LOOPBACK_PATH}", server.local_addr());
+            let task = tokio::spawn(host.run_ws_client(
+                url,
+                DEFAULT_CONTROLLER_ID.to_string(),
+                Duration::from_millis(100),
+            ));
+            (Box::new(server), task)
+        }
+        WsRole::Client => {
+            let server = WsServer::bind("127.0.0.1:0", None, DEFAULT_AGENT_ID)
+                .await
+                .map_err(|e| e.to_string())?;
+            let url = format!("ws://{}/", server.local_addr());
+            let task = tokio::spawn(host.run_ws_server(server));
+            (Box::new(WsDialer::new(&url, DEFAULT_CONTROLLER_ID)), task)
+        }
+    };
+    Ok(Setup {
+        connector,
+        target_name: format!("built-in reference Agent {DEFAULT_AGENT_ID}"),
+        session: session_config(
+            DEFAULT_CONTROLLER_ID,
+            Some(DEFAULT_AGENT_ID.into()),
+            &timeouts,
+            args,
+        ),
+        agent_task: Some(task),
+    })
+}

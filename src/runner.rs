@@ -1,0 +1,273 @@
+//! Executes test cases: each step's request goes through the Controller
+//! `Session`, each answer is judged by the suite's expectations, and every
+//! finished case is handed to the reports at once, so an interrupted run
+//! keeps what it had.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use chrono::{SecondsFormat, Utc};
+
+use crate::datamodel::Profiles;
+use crate::report;
+use crate::results::{CaseResult, CheckResult, Phase, RunResult, StepResult, Verdict};
+use crate::session::{Session, SessionError};
+use crate::suite::expect::{self, Check};
+use crate::suite::model::{Action, Case, Step, Suite};
+use crate::suite::request::build_request;
+use crate::suite::vars::Vars;
+use crate::suite::{capture, evaluate_notify};
+use crate::trace::describe_msg;
+
+/// Which cases to run.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub case_ids: Vec<String>,
+    pub profiles: Vec<String>,
+}
+
+impl Selection {
+    pub fn admits(&self, case: &Case) -> bool {
+        let id_ok = self.case_ids.is_empty() || self.case_ids.iter().any(|id| id == &case.id);
+        let profile_ok = self.profiles.is_empty()
+            || case
+                .profile
+                .as_ref()
+                .is_some_and(|p| self.profiles.iter().any(|want| want == p));
+        id_ok && profile_ok
+    }
+}
+
+/// How progress is shown while cases run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    Quiet,
+    Lines,
+}
+
+pub struct Runner<'a> {
+    pub session: Session,
+    pub profiles: &'a Profiles,
+    pub out_dir: PathBuf,
+    pub progress: Progress,
+}
+
+impl Runner<'_> {
+    /// Runs every selected case of `suites` in order, appending to `run` and
+    /// rewriting the reports after each case.
+    pub async fn run(&mut self, suites: &[Suite], selection: &Selection, run: &mut RunResult) {
+        for suite in suites {
+            for case in suite.cases.iter().filter(|c| selection.admits(c)) {
+                let result = self.run_case(suite, case).await;
+                if self.progress == Progress::Lines {
+                    print_case_line(&result);
+                }
+                run.agent_endpoint_id = self.session.agent_id().map(str::to_string);
+                run.push(result);
+                if let Err(e) = report::write_all(&self.out_dir, run) {
+                    eprintln!("cannot write reports to {}: {e}", self.out_dir.display());
+                }
+            }
+        }
+    }
+
+    async fn run_case(&mut self, suite: &Suite, case: &Case) -> CaseResult {
+        let started_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+        let started = Instant::now();
+        self.session.clear_notifications();
+        self.session.take_trace();
+        let mut vars = Vars::default();
+        vars.set("controller_id", self.session.controller_id());
+        if let Some(agent) = self.session.agent_id() {
+            vars.set("agent_id", agent);
+        }
+
+        let mut steps = Vec::new();
+        let mut failed = false;
+        for (phase, list) in [(Phase::Setup, &case.setup), (Phase::Step, &case.steps)] {
+            for step in list {
+                let r = self.run_step(phase, step, &mut vars).await;
+                failed = r.verdict != Verdict::Passed;
+                steps.push(r);
+                if failed {
+                    break;
+                }
+            }
+            if failed {
+                break;
+            }
+        }
+        // Teardown always runs, so one failed case does not leave the Agent
+        // in a state that fails the next.
+        for step in &case.teardown {
+            steps.push(self.run_step(Phase::Teardown, step, &mut vars).await);
+        }
+
+        let first_bad = steps.iter().find(|s| s.verdict != Verdict::Passed);
+        let verdict = match first_bad {
+            None => Verdict::Passed,
+            Some(s) if s.verdict == Verdict::Error => Verdict::Error,
+            Some(_) => Verdict::Failed,
+        };
+        let message = first_bad.map(explain).unwrap_or_default();
+        CaseResult {
+            id: case.id.clone(),
+            title: case.title.clone(),
+            suite: suite.name.clone(),
+            location: case.location.to_string(),
+            profile: case.profile.clone(),
+            tp469: case.tp469.clone(),
+            requirement: case.requirement.clone(),
+            verdict,
+            started_at,
+            duration_ms: started.elapsed().as_millis() as u64,
+            message,
+            steps,
+            trace: self.session.take_trace(),
+        }
+    }
+
+    async fn run_step(&mut self, phase: Phase, step: &Step, vars: &mut Vars) -> StepResult {
+        let started = Instant::now();
+        let mut result = StepResult {
+            phase,
+            name: step_name(step),
+            location: step.location.to_string(),
+            verdict: Verdict::Passed,
+            sent: None,
+            received: None,
+            elapsed_ms: 0,
+            checks: Vec::new(),
+            error: None,
+        };
+        match &step.action {
+            Action::Request(spec) => {
+                let req = match build_request(spec, vars) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        result.verdict = Verdict::Error;
+                        result.error = Some(format!("the step's request could not be built: {e}"));
+                        return result;
+                    }
+                };
+                match self.session.request(req).await {
+                    Ok(exchange) => {
+                        result.sent = Some(describe_msg(&exchange.sent));
+                        result.received = Some(describe_msg(&exchange.response));
+                        let default_expect = Default::default();
+                        let expectation = step.expect.as_ref().unwrap_or(&default_expect);
+                        let checks =
+                            expect::evaluate(expectation, &exchange.response, vars, self.profiles);
+                        result.checks = checks.into_iter().map(to_result).collect();
+                        if let Err(e) = capture(&step.capture, &exchange.response, vars) {
+                            result.checks.push(CheckResult {
+                                description: "capture values for later steps".into(),
+                                passed: false,
+                                expected: format!("{:?}", step.capture),
+                                actual: e.to_string(),
+                                rule: None,
+                            });
+                        }
+                    }
+                    Err((sent, e)) => {
+                        result.sent = Some(describe_msg(&sent));
+                        result.error = Some(explain_session_error(&e));
+                    }
+                }
+            }
+            Action::WaitNotify(wait) => {
+                let timeout = Duration::from_millis(wait.timeout_ms);
+                let wanted = |m: &_| evaluate_notify(wait, m, vars).iter().all(|c| c.passed);
+                match self.session.wait_notify(timeout, wanted).await {
+                    Ok(notify) => {
+                        result.received = Some(describe_msg(&notify));
+                        result.checks = evaluate_notify(wait, &notify, vars)
+                            .into_iter()
+                            .map(to_result)
+                            .collect();
+                    }
+                    Err(e) => result.error = Some(explain_session_error(&e)),
+                }
+            }
+        }
+        if result.error.is_some() || result.checks.iter().any(|c| !c.passed) {
+            result.verdict = Verdict::Failed;
+        }
+        result.elapsed_ms = started.elapsed().as_millis() as u64;
+        result
+    }
+}
+
+fn step_name(step: &Step) -> String {
+    step.name.clone().unwrap_or_else(|| match &step.action {
+        Action::Request(spec) => format!("{spec:?}")
+            .split([' ', '(', '{'])
+            .next()
+            .unwrap_or("request")
+            .to_string(),
+        Action::WaitNotify(_) => "wait_notify".to_string(),
+    })
+}
+
+fn to_result(c: Check) -> CheckResult {
+    CheckResult {
+        description: c.description,
+        passed: c.passed,
+        expected: c.expected,
+        actual: c.actual,
+        rule: c.rule,
+    }
+}
+
+fn explain_session_error(e: &SessionError) -> String {
+    match e {
+        SessionError::Timeout { .. } => format!(
+            "{e} (the Agent must answer every request, R-MSG.9; a response is matched by msg_id)"
+        ),
+        _ => e.to_string(),
+    }
+}
+
+/// One paragraph on why a step did not pass: the problem or the first failed
+/// check, with what was expected, what came back and the rule.
+fn explain(step: &StepResult) -> String {
+    let mut msg = format!(
+        "{} '{}' at {}: ",
+        phase_word(step.phase),
+        step.name,
+        step.location
+    );
+    if let Some(e) = &step.error {
+        msg.push_str(e);
+    } else if let Some(c) = step.checks.iter().find(|c| !c.passed) {
+        msg.push_str(&format!(
+            "{}: expected {}, got {}",
+            c.description, c.expected, c.actual
+        ));
+        if let Some(rule) = &c.rule {
+            msg.push_str(&format!(" [{rule}]"));
+        }
+    }
+    msg
+}
+
+fn phase_word(p: Phase) -> &'static str {
+    match p {
+        Phase::Setup => "setup step",
+        Phase::Step => "step",
+        Phase::Teardown => "teardown step",
+    }
+}
+
+fn print_case_line(r: &CaseResult) {
+    println!(
+        "{:<5} {:<14} {} ({} ms)",
+        r.verdict.label(),
+        r.id,
+        r.title,
+        r.duration_ms
+    );
+    if r.verdict != Verdict::Passed && !r.message.is_empty() {
+        println!("      {}", r.message);
+    }
+}

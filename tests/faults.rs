@@ -1,0 +1,122 @@
+//! One run per reference-Agent fault: the harness must fail at least one
+//! shipped case with a message that names the problem, and carry on through
+//! every other case.
+
+mod common;
+
+use common::{plugfest, Run};
+
+fn run_with_fault(fault: &str) -> Run {
+    let out = tempfile::tempdir().unwrap();
+    plugfest(
+        &[
+            "run",
+            "--agent-fault",
+            fault,
+            "--timeout-ms",
+            "400",
+            "--quiet",
+        ],
+        out.path(),
+    )
+}
+
+fn baseline_case_count() -> usize {
+    let out = tempfile::tempdir().unwrap();
+    plugfest(&["run", "--quiet"], out.path()).cases().len()
+}
+
+/// The fault fails some case whose message contains `needle`, and every
+/// case still ran (the harness carried on).
+fn assert_caught(fault: &str, needle: &str) {
+    let run = run_with_fault(fault);
+    assert_eq!(run.code, 1, "fault {fault}: {}", run.explain());
+    let messages = run.failure_messages();
+    assert!(
+        messages.contains(needle),
+        "fault {fault}: no failure mentions {needle:?}:\n{messages}"
+    );
+    assert_eq!(
+        run.cases().len(),
+        baseline_case_count(),
+        "fault {fault}: not every case ran"
+    );
+    assert_eq!(run.results.as_ref().unwrap()["complete"], true);
+    let junit = run.junit.unwrap();
+    assert!(
+        junit.contains("<failure"),
+        "fault {fault}: junit has no failure"
+    );
+}
+
+#[test]
+fn wrong_msg_id_is_caught() {
+    assert_caught("wrong-msg-id", "R-MSG.9");
+}
+
+#[test]
+fn wrong_msg_type_is_caught() {
+    assert_caught("wrong-msg-type", "GET_INSTANCES_RESP");
+}
+
+#[test]
+fn missing_parameter_is_caught() {
+    assert_caught("missing-parameter", "Manufacturer");
+}
+
+#[test]
+fn wrong_value_type_is_caught() {
+    assert_caught("wrong-value-type", "not-a-number");
+}
+
+#[test]
+fn wrong_error_code_is_caught() {
+    assert_caught("wrong-error-code", "7003");
+}
+
+#[test]
+fn malformed_protobuf_is_caught() {
+    assert_caught("malformed-protobuf", "not a protobuf USP Record");
+}
+
+#[test]
+fn wrong_to_id_is_caught() {
+    assert_caught("wrong-to-id", "proto::somebody-else");
+}
+
+#[test]
+fn no_response_is_caught() {
+    assert_caught("no-response", "no response within 400 ms");
+}
+
+#[test]
+fn disconnect_mid_exchange_is_caught() {
+    assert_caught("disconnect-mid-exchange", "connection to the Agent ended");
+}
+
+#[test]
+fn every_listed_fault_has_a_test_here() {
+    let (code, stdout, _) = common::plugfest_plain(&["agent", "--list-faults"]);
+    assert_eq!(code, 0);
+    let listed: Vec<&str> = stdout.lines().collect();
+    let tested = [
+        "wrong-msg-id",
+        "wrong-msg-type",
+        "missing-parameter",
+        "wrong-value-type",
+        "wrong-error-code",
+        "malformed-protobuf",
+        "wrong-to-id",
+        "no-response",
+        "disconnect-mid-exchange",
+    ];
+    assert_eq!(listed, tested);
+}
+
+#[test]
+fn an_unknown_fault_is_bad_input() {
+    let out = tempfile::tempdir().unwrap();
+    let run = plugfest(&["run", "--agent-fault", "bogus"], out.path());
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("wrong-msg-id"), "{}", run.stderr);
+}
