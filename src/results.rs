@@ -126,6 +126,17 @@ pub struct RunResult {
     pub complete: bool,
     pub counts: Counts,
     pub cases: Vec<CaseResult>,
+    /// Test-case files that could not be loaded, so CI sees them too.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub input_problems: Vec<InputProblem>,
+}
+
+/// A problem in a test-case file: where, and what is wrong.
+#[derive(Debug, Clone, Serialize)]
+pub struct InputProblem {
+    /// `file:line:column`.
+    pub location: String,
+    pub message: String,
 }
 
 impl RunResult {

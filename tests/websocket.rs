@@ -185,35 +185,35 @@ async fn session_queues_notify_answers_notify_resp_and_skips_stray_answers() {
             }),
         );
         ws.send(send(&notify)).await.unwrap();
-        // Read until the Get arrives; collect the NotifyResp on the way.
+        // Answer the Get (a stray answer first, wrong msg_id, then the
+        // real one) and collect the NotifyResp, in whatever order they come.
         let mut notify_resp = None;
-        let get_id = loop {
+        let mut answered = false;
+        while notify_resp.is_none() || !answered {
             let Some(Ok(Message::Binary(b))) = ws.next().await else {
                 panic!("socket ended")
             };
             let m =
                 record::payload_msg(&record::decode(&b, Some("proto::scripted")).unwrap()).unwrap();
-            match msg::response_body(&m) {
-                Some(RespType::NotifyResp(r)) => {
-                    notify_resp = Some((msg::msg_id(&m).to_string(), r.subscription_id.clone()))
-                }
-                _ => break msg::msg_id(&m).to_string(),
+            if let Some(RespType::NotifyResp(r)) = msg::response_body(&m) {
+                notify_resp = Some((msg::msg_id(&m).to_string(), r.subscription_id.clone()));
+                continue;
             }
-        };
-        // A stray answer first (wrong msg_id), then the real one.
-        ws.send(send(&msg::response(
-            "not-yours",
-            RespType::GetResp(GetResp::default()),
-        )))
-        .await
-        .unwrap();
-        ws.send(send(&msg::response(
-            get_id,
-            RespType::GetResp(GetResp::default()),
-        )))
-        .await
-        .unwrap();
-        tokio::time::sleep(Duration::from_millis(200)).await;
+            let get_id = msg::msg_id(&m).to_string();
+            ws.send(send(&msg::response(
+                "not-yours",
+                RespType::GetResp(GetResp::default()),
+            )))
+            .await
+            .unwrap();
+            ws.send(send(&msg::response(
+                get_id,
+                RespType::GetResp(GetResp::default()),
+            )))
+            .await
+            .unwrap();
+            answered = true;
+        }
         notify_resp
     });
     let exchange = session

@@ -15,7 +15,7 @@ use crate::cli::{RunArgs, WsRole};
 use crate::datamodel::Profiles;
 use crate::mtp::websocket::{WsDialer, WsServer};
 use crate::mtp::MtpConnector;
-use crate::results::{Counts, RunResult};
+use crate::results::{Counts, InputProblem, RunResult};
 use crate::runner::{Progress, Runner, Selection};
 use crate::session::{Session, SessionConfig};
 use crate::suite::loader;
@@ -71,6 +71,13 @@ pub async fn run(args: RunArgs) -> ExitCode {
         complete: false,
         counts: Counts::default(),
         cases: Vec::new(),
+        input_problems: load_errors
+            .iter()
+            .map(|e| InputProblem {
+                location: e.location.to_string(),
+                message: e.message.clone(),
+            })
+            .collect(),
     };
     if !args.quiet {
         println!("usp-plugfest: {} via {}", result.target, result.connection);

@@ -20,6 +20,17 @@ pub fn render(run: &RunResult) -> io::Result<String> {
             .or_insert_with(|| TestSuite::new(suite_name))
             .add_test_case(test_case(case, &run.mtp));
     }
+    if !run.input_problems.is_empty() {
+        let mut input = TestSuite::new("test-case files");
+        for p in &run.input_problems {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+            status.set_message(format!("{}: {}", p.location, p.message));
+            let mut tc = TestCase::new(format!("load {}", p.location), status);
+            tc.set_classname("input");
+            input.add_test_case(tc);
+        }
+        suites.insert(String::new(), input);
+    }
     for (_, suite) in suites {
         report.add_test_suite(suite);
     }
