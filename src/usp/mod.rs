@@ -10,6 +10,8 @@ pub mod proto {
     pub mod msg {
         include!(concat!(env!("OUT_DIR"), "/usp.rs"));
     }
+    // prost names the Record's nested types `record::...` inside `record`.
+    #[allow(clippy::module_inception)]
     pub mod record {
         include!(concat!(env!("OUT_DIR"), "/usp_record.rs"));
     }
