@@ -242,3 +242,60 @@ async fn session_queues_notify_answers_notify_resp_and_skips_stray_answers() {
         Some(("n-1".to_string(), "sub-7".to_string()))
     );
 }
+
+/// R-WS.17 / TP-469 7.7: the Controller answers a Ping with a Pong carrying
+/// the same payload, and an unsolicited Pong does not end the session.
+#[tokio::test]
+async fn session_answers_pings_and_ignores_unsolicited_pongs() {
+    let server = WsServer::bind("127.0.0.1:0", None, CTRL).await.unwrap();
+    let url = format!("ws://{}/?eid=proto%3A%3Apinger", server.local_addr());
+    let mut session = Session::new(
+        Box::new(server),
+        SessionConfig {
+            controller_id: CTRL.into(),
+            agent_id: None,
+            request_timeout: Duration::from_secs(3),
+            connect_timeout: Duration::from_secs(3),
+            connect_record_timeout: Duration::from_millis(300),
+        },
+    );
+    let agent = tokio::spawn(async move {
+        let (mut ws, _) = raw_client(&url, Some("v1.usp"), None).await.unwrap();
+        let Some(Ok(Message::Binary(b))) = ws.next().await else {
+            panic!("no request")
+        };
+        let get = record::payload_msg(&record::decode(&b, Some("proto::pinger")).unwrap()).unwrap();
+        ws.send(Message::Pong(b"unasked".to_vec().into()))
+            .await
+            .unwrap();
+        ws.send(Message::Ping(b"are-you-there".to_vec().into()))
+            .await
+            .unwrap();
+        let pong = loop {
+            match ws.next().await {
+                Some(Ok(Message::Pong(p))) => break p.to_vec(),
+                Some(Ok(_)) => continue,
+                other => panic!("no pong: {other:?}"),
+            }
+        };
+        let answer = msg::response(msg::msg_id(&get), RespType::GetResp(GetResp::default()));
+        ws.send(Message::binary(record::encode(&record::no_session(
+            "proto::pinger",
+            CTRL,
+            &answer,
+        ))))
+        .await
+        .unwrap();
+        pong
+    });
+    let exchange = session
+        .request(ReqType::Get(Get {
+            param_paths: vec!["Device.".into()],
+            max_depth: 0,
+        }))
+        .await
+        .map_err(|(_, e)| e)
+        .unwrap();
+    assert_eq!(msg::msg_id(&exchange.response), msg::msg_id(&exchange.sent));
+    assert_eq!(agent.await.unwrap(), b"are-you-there".to_vec());
+}
