@@ -66,11 +66,81 @@ pub fn describe_record(record: &Record) -> String {
     )
 }
 
-/// A Msg in readable form: prost's Debug output names enum values
-/// (`msg_type: GetResp`), which is what a person comparing against the
-/// spec wants.
+/// A Msg in readable form. prost's Debug output names enum values
+/// (`msg_type: GetResp`), which is what a person comparing against the spec
+/// wants; `compact_debug` then drops the `Some(...)` and oneof wrappers that
+/// only add noise.
 pub fn describe_msg(msg: &Msg) -> String {
-    format!("{msg:#?}")
+    name_error_codes(&compact_debug(&format!("{msg:#?}")))
+}
+
+/// `err_code: 7026,` becomes `err_code: 7026, // Invalid path`.
+fn name_error_codes(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            let code = line
+                .trim()
+                .strip_prefix("err_code: ")
+                .and_then(|rest| rest.trim_end_matches(',').parse::<u32>().ok());
+            match code {
+                Some(c) if c != 0 => format!("{line} // {}", crate::usp::errors::error_name(c)),
+                _ => line.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Removes, from pretty Debug output, every `Some(` wrapper and every
+/// one-member tuple wrapper around a struct of the same name
+/// (`Get(\n    Get {` becomes `Get {`), together with its closing line, and
+/// shifts what was inside back by one level.
+pub fn compact_debug(debug: &str) -> String {
+    let lines: Vec<&str> = debug.lines().collect();
+    let mut out = Vec::with_capacity(lines.len());
+    // Indents of wrapper lines whose closing line is still to be dropped.
+    let mut open: Vec<usize> = Vec::new();
+    // The text before a dropped wrapper (`msg_body:`), continued by the
+    // next kept line.
+    let mut pending: Option<String> = None;
+    for (i, line) in lines.iter().enumerate() {
+        let indent = line.len() - line.trim_start().len();
+        let trimmed = line.trim();
+        if open.last() == Some(&indent) && (trimmed == ")" || trimmed == "),") {
+            open.pop();
+            continue;
+        }
+        let shift = 4 * open.len();
+        let shown = line.get(shift.min(indent)..).unwrap_or(line);
+        let lead = &shown[..shown.len() - shown.trim_start().len()];
+        if let Some(head) = wrapper_head(trimmed, lines.get(i + 1).map(|l| l.trim())) {
+            open.push(indent);
+            pending.get_or_insert_with(|| format!("{lead}{head}"));
+            continue;
+        }
+        match pending.take() {
+            Some(p) if p.trim().is_empty() => out.push(format!("{p}{trimmed}")),
+            Some(p) => out.push(format!("{p} {trimmed}")),
+            None => out.push(shown.to_string()),
+        }
+    }
+    out.join("\n")
+}
+
+/// For `field: Some(` or `field: Get(` followed by `Get {`, the text that
+/// stays (`field:`); `None` when the line is no such wrapper.
+fn wrapper_head<'a>(line: &'a str, next: Option<&str>) -> Option<&'a str> {
+    let open = line.strip_suffix('(')?;
+    let (head, name) = match open.rsplit_once(' ') {
+        Some((head, name)) => (head, name),
+        None => ("", open),
+    };
+    let wraps_same_struct = next.is_some_and(|n| n.starts_with(&format!("{name} {{")));
+    if name == "Some" || wraps_same_struct {
+        Some(if head.is_empty() { "" } else { head })
+    } else {
+        None
+    }
 }
 
 /// The first bytes of an undecodable frame, in hex, for the trace.
@@ -81,5 +151,37 @@ pub fn hex_preview(bytes: &[u8]) -> String {
         format!("{shown}... ({} bytes)", bytes.len())
     } else {
         format!("{shown} ({} bytes)", bytes.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usp::msg;
+    use crate::usp::proto::msg::{request::ReqType, Get};
+
+    #[test]
+    fn compact_form_keeps_every_value_and_drops_wrappers() {
+        let m = msg::request(
+            "id-1",
+            ReqType::Get(Get {
+                param_paths: vec!["Device.DeviceInfo.".into()],
+                max_depth: 2,
+            }),
+        );
+        let text = describe_msg(&m);
+        assert!(!text.contains("Some("), "{text}");
+        for needle in [
+            "msg_id: \"id-1\"",
+            "msg_type: Get",
+            "\"Device.DeviceInfo.\"",
+            "max_depth: 2",
+            "Get {",
+        ] {
+            assert!(text.contains(needle), "{needle} missing from\n{text}");
+        }
+        let opens = text.matches(['{', '(', '[']).count();
+        let closes = text.matches(['}', ')', ']']).count();
+        assert_eq!(opens, closes, "unbalanced:\n{text}");
     }
 }

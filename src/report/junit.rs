@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::results::{CaseResult, RunResult, Verdict};
+use crate::results::{CaseResult, Phase, RunResult, Verdict};
 
 pub fn render(run: &RunResult) -> io::Result<String> {
     let mut report = Report::new("usp-plugfest");
@@ -78,8 +78,12 @@ fn failure_body(case: &CaseResult) -> String {
     }
     for step in case.steps.iter().filter(|s| s.verdict != Verdict::Passed) {
         out.push_str(&format!(
-            "\n--- {:?} step '{}' at {}: {}\n",
-            step.phase,
+            "\n--- {} '{}' at {}: {}\n",
+            match step.phase {
+                Phase::Setup => "setup step",
+                Phase::Step => "step",
+                Phase::Teardown => "teardown step",
+            },
             step.name,
             step.location,
             step.verdict.label()
