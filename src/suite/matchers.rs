@@ -101,13 +101,15 @@ impl Matcher {
         if let Some(c) = &self.contains {
             parts.push(format!("list contains {:?}", sub(c)));
         }
-        if self.if_present {
-            parts.push("(if any)".to_string());
-        }
-        if parts.is_empty() {
+        let text = if parts.is_empty() {
             "anything".to_string()
         } else {
             parts.join(" and ")
+        };
+        if self.if_present {
+            format!("{text}, where present")
+        } else {
+            text
         }
     }
 
