@@ -100,6 +100,20 @@ async fn client_refuses_a_server_that_does_not_echo_the_subprotocol() {
     assert!(err.to_string().contains("R-WS.12"), "{err}");
 }
 
+/// A Controller session on `server` that learns the Agent's id from the handshake.
+fn controller_session(server: WsServer, connect_record_timeout: Duration) -> Session {
+    Session::new(
+        Box::new(server),
+        SessionConfig {
+            controller_id: CTRL.into(),
+            agent_id: None,
+            request_timeout: Duration::from_secs(3),
+            connect_timeout: Duration::from_secs(3),
+            connect_record_timeout,
+        },
+    )
+}
+
 async fn reference_agent_server() -> String {
     let eid = "proto::ref-agent";
     let server = WsServer::bind("127.0.0.1:0", None, eid).await.unwrap();
@@ -151,16 +165,7 @@ async fn reference_agent_closes_with_1003_on_an_undecodable_record() {
 async fn session_queues_notify_answers_notify_resp_and_skips_stray_answers() {
     let server = WsServer::bind("127.0.0.1:0", None, CTRL).await.unwrap();
     let url = format!("ws://{}/?eid=proto%3A%3Ascripted", server.local_addr());
-    let mut session = Session::new(
-        Box::new(server),
-        SessionConfig {
-            controller_id: CTRL.into(),
-            agent_id: None,
-            request_timeout: Duration::from_secs(3),
-            connect_timeout: Duration::from_secs(3),
-            connect_record_timeout: Duration::from_millis(500),
-        },
-    );
+    let mut session = controller_session(server, Duration::from_millis(500));
     let agent = tokio::spawn(async move {
         let (mut ws, _) = raw_client(&url, Some("v1.usp"), None).await.unwrap();
         let send = |m: &usp_plugfest::usp::proto::msg::Msg| {
@@ -249,16 +254,7 @@ async fn session_queues_notify_answers_notify_resp_and_skips_stray_answers() {
 async fn session_answers_pings_and_ignores_unsolicited_pongs() {
     let server = WsServer::bind("127.0.0.1:0", None, CTRL).await.unwrap();
     let url = format!("ws://{}/?eid=proto%3A%3Apinger", server.local_addr());
-    let mut session = Session::new(
-        Box::new(server),
-        SessionConfig {
-            controller_id: CTRL.into(),
-            agent_id: None,
-            request_timeout: Duration::from_secs(3),
-            connect_timeout: Duration::from_secs(3),
-            connect_record_timeout: Duration::from_millis(300),
-        },
-    );
+    let mut session = controller_session(server, Duration::from_millis(300));
     let agent = tokio::spawn(async move {
         let (mut ws, _) = raw_client(&url, Some("v1.usp"), None).await.unwrap();
         let Some(Ok(Message::Binary(b))) = ws.next().await else {
