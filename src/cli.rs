@@ -35,10 +35,10 @@ pub enum MtpArg {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum WsRole {
-    /// The harness listens and the Agent connects (the usual deployment).
+pub enum Role {
+    /// The harness listens (or, on a broker MTP, is reached) and the Agent connects (the usual deployment).
     Server,
-    /// The harness connects to the Agent's WebSocket server.
+    /// The harness connects to the Agent.
     Client,
 }
 
@@ -59,9 +59,9 @@ pub struct RunArgs {
     /// Message Transfer Protocol for the built-in Agent.
     #[arg(long, value_enum, default_value_t = MtpArg::Ws)]
     pub mtp: MtpArg,
-    /// The harness's WebSocket role towards the built-in Agent.
-    #[arg(long, value_enum, default_value_t = WsRole::Server)]
-    pub ws_role: WsRole,
+    /// The harness's role towards the built-in Agent on a connection-oriented MTP (WebSocket, UDS).
+    #[arg(long, alias = "ws-role", value_enum, default_value_t = Role::Server)]
+    pub role: Role,
     /// Directory for junit.xml and results.json.
     #[arg(long, default_value = "reports")]
     pub out: PathBuf,

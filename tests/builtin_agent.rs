@@ -7,7 +7,7 @@ use common::plugfest;
 
 fn assert_all_pass(role: &str) {
     let out = tempfile::tempdir().unwrap();
-    let run = plugfest(&["run", "--ws-role", role], out.path());
+    let run = plugfest(&["run", "--role", role], out.path());
     assert_eq!(run.code, 0, "{}\n{}", run.failure_messages(), run.explain());
     let results = run.results.as_ref().expect("results.json written");
     assert_eq!(results["complete"], true);

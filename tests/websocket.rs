@@ -122,7 +122,7 @@ async fn reference_agent_server() -> String {
         endpoint_id: eid.into(),
         faults: FaultSet::default(),
     });
-    tokio::spawn(AgentHost::new(agent, FaultSet::default()).run_ws_server(server));
+    tokio::spawn(AgentHost::new(agent, FaultSet::default()).run_listener(server));
     url
 }
 

@@ -1,8 +1,8 @@
 //! Runs the reference Agent over a real MTP: the transport loop around the
-//! sans-I/O `Agent`. It sends the Connect Record first (R-MTP.6), applies
-//! the transport-level faults, closes with 1003 on frames it cannot use
-//! (R-WS.16), ignores Records for other endpoints (R-E2E.1) and, as a
-//! WebSocket client, reconnects after a drop.
+//! sans-I/O `Agent`, for any `MtpConnector`. It sends the MTP's Connect
+//! Record first (R-MTP.6), applies the transport-level faults, closes with
+//! 1003 on frames it cannot use (R-WS.16), ignores Records for other
+//! endpoints (R-E2E.1) and, as the dialing side, reconnects after a drop.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +11,6 @@ use tokio::sync::Mutex;
 
 use super::faults::{Fault, FaultSet};
 use super::Agent;
-use crate::mtp::websocket::{WsDialer, WsServer};
 use crate::mtp::{Inbound, MtpConnection, MtpConnector};
 use crate::usp::msg;
 use crate::usp::record::{self, RecordError};
@@ -54,17 +53,23 @@ impl AgentHost {
         }
     }
 
-    /// As a WebSocket client: connect to the Controller at `url`, serve, and
-    /// reconnect after `retry` whenever the connection drops. Runs until the
-    /// task is dropped.
-    pub async fn run_ws_client(self, url: String, controller_id: String, retry: Duration) {
-        let dialer = WsDialer::new(&url, &self.endpoint_id);
+    /// As the side that dials (a WebSocket client, a UDS client, a broker
+    /// client): connect, serve, and reconnect after `retry` whenever the
+    /// connection drops. Runs until the task is dropped.
+    pub async fn run_dialer(
+        self,
+        mut connector: impl MtpConnector,
+        controller_id: Option<String>,
+        retry: Duration,
+    ) {
         loop {
-            match dialer.connect().await {
+            match connector.establish().await {
                 Ok(conn) => {
-                    self.say(format!("connected to {url}"));
-                    self.serve(Box::new(conn), Some(controller_id.clone()))
-                        .await;
+                    self.say(format!("connected: {}", connector.describe()));
+                    let controller = controller_id
+                        .clone()
+                        .or_else(|| conn.peer().endpoint_id.clone());
+                    self.serve(conn, controller).await;
                     self.say("connection ended");
                 }
                 Err(e) => self.say(format!("cannot connect: {e}")),
@@ -73,11 +78,11 @@ impl AgentHost {
         }
     }
 
-    /// As a WebSocket server: serve every Controller that connects, each on
-    /// its own task. Runs until the task is dropped.
-    pub async fn run_ws_server(self, mut server: WsServer) {
+    /// As the side that listens: serve every Controller that connects, each
+    /// on its own task. Runs until the task is dropped.
+    pub async fn run_listener(self, mut listener: impl MtpConnector) {
         loop {
-            match server.establish().await {
+            match listener.establish().await {
                 Ok(conn) => {
                     self.say(format!("accepted {}", conn.peer().address));
                     let me = self.clone();
@@ -96,7 +101,7 @@ impl AgentHost {
     /// known from the handshake; otherwise learnt from the first Record.
     async fn serve(&self, mut conn: Box<dyn MtpConnection>, mut controller_id: Option<String>) {
         if let Some(ctrl) = &controller_id {
-            let hello = record::websocket_connect(&self.endpoint_id, ctrl);
+            let hello = conn.connect_record(&self.endpoint_id, ctrl);
             if conn.send(&record::encode(&hello)).await.is_err() {
                 return;
             }

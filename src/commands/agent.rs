@@ -9,7 +9,7 @@ use crate::agent::faults::Fault;
 use crate::agent::runtime::AgentHost;
 use crate::agent::{Agent, AgentConfig};
 use crate::cli::AgentArgs;
-use crate::mtp::websocket::WsServer;
+use crate::mtp::websocket::{WsDialer, WsServer};
 
 pub async fn agent(args: AgentArgs) -> ExitCode {
     if args.list_faults {
@@ -45,14 +45,14 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
                 server.local_addr()
             );
             tokio::select! {
-                _ = host.run_ws_server(server) => {}
+                _ = host.run_listener(server) => {}
                 _ = tokio::signal::ctrl_c() => {}
             }
         }
         (None, Some(url)) => {
             eprintln!("reference Agent {} connecting to {url}", args.endpoint_id);
             tokio::select! {
-                _ = host.run_ws_client(url, args.controller_id, Duration::from_secs(5)) => {}
+                _ = host.run_dialer(WsDialer::new(&url, &args.endpoint_id), Some(args.controller_id), Duration::from_secs(5)) => {}
                 _ = tokio::signal::ctrl_c() => {}
             }
         }

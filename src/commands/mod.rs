@@ -2,6 +2,7 @@
 //! (0 all passed, 1 some failed, 2 bad input or setup).
 
 pub mod agent;
+pub mod loopback;
 pub mod run;
 pub mod validate;
 

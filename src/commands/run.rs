@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
 
+use super::loopback;
 use super::validate::print_load_errors;
 use super::{exit, parse_faults, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_PASSED};
 use crate::agent::runtime::AgentHost;
 use crate::agent::{Agent, AgentConfig};
-use crate::cli::{RunArgs, WsRole};
+use crate::cli::RunArgs;
 use crate::datamodel::Profiles;
 use crate::mtp::websocket::{WsDialer, WsServer};
 use crate::mtp::MtpConnector;
@@ -20,9 +21,6 @@ use crate::runner::{Progress, Runner, Selection};
 use crate::session::{Session, SessionConfig};
 use crate::suite::loader;
 use crate::target::{Target, Timeouts, WebSocketTarget, DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID};
-
-/// The path the harness serves the built-in Agent on.
-const LOOPBACK_PATH: &str = "/usp";
 
 /// Where the run's Agent is and who talks to it.
 struct Setup {
@@ -199,32 +197,7 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
         connect_ms: 10_000,
         connect_record_ms: 2_000,
     };
-    let (connector, task): (Box<dyn MtpConnector>, _) = match args.ws_role {
-        WsRole::Server => {
-            let server = WsServer::bind(
-                "127.0.0.1:0",
-                Some(LOOPBACK_PATH.into()),
-                DEFAULT_CONTROLLER_ID,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-            let url = format!("ws://{}{LOOPBACK_PATH}", server.local_addr());
-            let task = tokio::spawn(host.run_ws_client(
-                url,
-                DEFAULT_CONTROLLER_ID.to_string(),
-                Duration::from_millis(100),
-            ));
-            (Box::new(server), task)
-        }
-        WsRole::Client => {
-            let server = WsServer::bind("127.0.0.1:0", None, DEFAULT_AGENT_ID)
-                .await
-                .map_err(|e| e.to_string())?;
-            let url = format!("ws://{}/", server.local_addr());
-            let task = tokio::spawn(host.run_ws_server(server));
-            (Box::new(WsDialer::new(&url, DEFAULT_CONTROLLER_ID)), task)
-        }
-    };
+    let (connector, task) = loopback::start(args.mtp, args.role, host).await?;
     Ok(Setup {
         connector,
         target_name: format!("built-in reference Agent {DEFAULT_AGENT_ID}"),

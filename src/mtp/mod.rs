@@ -8,6 +8,8 @@ pub mod websocket;
 use async_trait::async_trait;
 use thiserror::Error;
 
+use crate::usp::proto::record::Record;
+
 /// What arrives from the peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inbound {
@@ -63,6 +65,9 @@ pub trait MtpConnection: Send {
     /// Closes the connection; `code` is binding-specific (a WebSocket close code).
     async fn close(&mut self, code: Option<u16>, reason: &str);
     fn peer(&self) -> &PeerInfo;
+    /// The Connect Record an Agent sends first on this MTP (R-MTP.6), e.g.
+    /// a WebSocketConnectRecord.
+    fn connect_record(&self, agent_id: &str, controller_id: &str) -> Record;
 }
 
 /// Something that yields connections: a listener waiting for Agents, or a

@@ -19,6 +19,8 @@ use tokio_tungstenite::tungstenite::{
 use tokio_tungstenite::WebSocketStream;
 
 use super::{Inbound, MtpConnection, MtpConnector, MtpError, PeerInfo};
+use crate::usp::proto::record::Record;
+use crate::usp::record;
 
 pub const SUBPROTOCOL: &str = "v1.usp";
 const EXTENSION: &str = "bbf-usp-protocol";
@@ -90,6 +92,10 @@ where
 
     fn peer(&self) -> &PeerInfo {
         &self.peer
+    }
+
+    fn connect_record(&self, agent_id: &str, controller_id: &str) -> Record {
+        record::websocket_connect(agent_id, controller_id)
     }
 }
 
