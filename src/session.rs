@@ -408,10 +408,10 @@ impl Session {
         let rec = match record::decode(&bytes, Some(&self.config.controller_id)) {
             Ok(r) => r,
             Err(e) => {
-                let why = format!("a Record that was set aside: {e}");
+                let why = e.to_string();
                 self.trace.push(
                     TraceEntry::new(Direction::Received, hex_preview(&bytes), bytes.len())
-                        .with_note(&why),
+                        .with_note(format!("set aside: {why}")),
                 );
                 return Received::Ignored(why);
             }
