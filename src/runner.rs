@@ -189,6 +189,14 @@ impl Runner<'_> {
                     Err(e) => result.error = Some(explain_session_error(&e)),
                 }
             }
+            Action::ConnectRecord(_) => match self.session.ensure_connected().await {
+                Ok(()) => result.checks.push(connect_record_check(
+                    self.session.connect_record_seen(),
+                    self.session.records_before_connect_record(),
+                    &self.session.describe_connector(),
+                )),
+                Err(e) => result.error = Some(explain_session_error(&e)),
+            },
         }
         if result.error.is_some() || result.checks.iter().any(|c| !c.passed) {
             result.verdict = Verdict::Failed;
@@ -206,7 +214,24 @@ fn step_name(step: &Step) -> String {
             .unwrap_or("request")
             .to_string(),
         Action::WaitNotify(_) => "wait_notify".to_string(),
+        Action::ConnectRecord(_) => "connect_record".to_string(),
     })
+}
+
+/// R-MTP.6: an Agent that opens an MTP channel sends that MTP's Connect
+/// Record before anything else (TP-469 6.12, 7.10, 11.17).
+fn connect_record_check(seen: bool, records_before: u32, connection: &str) -> CheckResult {
+    CheckResult {
+        description: "the Agent sent its Connect Record when the connection opened".into(),
+        passed: seen && records_before == 0,
+        expected: "a Connect Record for this MTP, before any other Record".into(),
+        actual: match (seen, records_before) {
+            (true, 0) => "received first".into(),
+            (true, n) => format!("received after {n} other Record(s)"),
+            (false, _) => format!("none arrived on {connection}"),
+        },
+        rule: Some("R-MTP.6".into()),
+    }
 }
 
 fn to_result(c: Check) -> CheckResult {

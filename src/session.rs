@@ -89,6 +89,8 @@ pub struct Session {
     notifications: VecDeque<Msg>,
     trace: Vec<TraceEntry>,
     connect_record_seen: bool,
+    /// Records received on the current connection before its Connect Record.
+    records_before_connect: u32,
 }
 
 impl Session {
@@ -106,6 +108,7 @@ impl Session {
             notifications: VecDeque::new(),
             trace: Vec::new(),
             connect_record_seen: false,
+            records_before_connect: 0,
         }
     }
 
@@ -119,6 +122,12 @@ impl Session {
 
     pub fn connect_record_seen(&self) -> bool {
         self.connect_record_seen
+    }
+
+    /// How many Records the Agent sent on this connection before its Connect
+    /// Record (R-MTP.6 wants none).
+    pub fn records_before_connect_record(&self) -> u32 {
+        self.records_before_connect
     }
 
     pub fn describe_connector(&self) -> String {
@@ -161,6 +170,7 @@ impl Session {
         }
         self.conn = Some(conn);
         self.connect_record_seen = false;
+        self.records_before_connect = 0;
         self.await_connect_record().await;
         if self.agent_id.is_none() {
             return Err(SessionError::UnknownAgent);
@@ -428,6 +438,16 @@ impl Session {
             }
         } else {
             self.agent_id = Some(rec.from_id.clone());
+        }
+        let is_connect = matches!(
+            rec.record_type,
+            Some(RecordType::WebsocketConnect(_))
+                | Some(RecordType::MqttConnect(_))
+                | Some(RecordType::StompConnect(_))
+                | Some(RecordType::UdsConnect(_))
+        );
+        if !is_connect && !self.connect_record_seen {
+            self.records_before_connect += 1;
         }
         let outcome = match &rec.record_type {
             Some(RecordType::WebsocketConnect(_))

@@ -95,6 +95,11 @@ fn disconnect_mid_exchange_is_caught() {
 }
 
 #[test]
+fn no_connect_record_is_caught() {
+    assert_caught("no-connect-record", "R-MTP.6");
+}
+
+#[test]
 fn every_listed_fault_has_a_test_here() {
     let (code, stdout, _) = common::plugfest_plain(&["agent", "--list-faults"]);
     assert_eq!(code, 0);
@@ -109,6 +114,7 @@ fn every_listed_fault_has_a_test_here() {
         "wrong-to-id",
         "no-response",
         "disconnect-mid-exchange",
+        "no-connect-record",
     ];
     assert_eq!(listed, tested);
 }

@@ -18,10 +18,11 @@ pub enum Fault {
     WrongToId,
     NoResponse,
     DisconnectMidExchange,
+    NoConnectRecord,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 9] = [
+    pub const ALL: [Fault; 10] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -31,6 +32,7 @@ impl Fault {
         Fault::WrongToId,
         Fault::NoResponse,
         Fault::DisconnectMidExchange,
+        Fault::NoConnectRecord,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -44,6 +46,7 @@ impl Fault {
             Fault::WrongToId => "wrong-to-id",
             Fault::NoResponse => "no-response",
             Fault::DisconnectMidExchange => "disconnect-mid-exchange",
+            Fault::NoConnectRecord => "no-connect-record",
         }
     }
 
@@ -58,6 +61,7 @@ impl Fault {
             Fault::WrongToId => "the transport addresses Records to a to_id other than the Controller's Endpoint ID",
             Fault::NoResponse => "requests are read but never answered",
             Fault::DisconnectMidExchange => "the transport drops the connection after receiving a request, before answering",
+            Fault::NoConnectRecord => "the transport never sends the MTP's Connect Record (breaks R-MTP.6)",
         }
     }
 }

@@ -100,7 +100,8 @@ impl AgentHost {
     /// Serves one connection until it ends. `controller_id` is the peer when
     /// known from the handshake; otherwise learnt from the first Record.
     async fn serve(&self, mut conn: Box<dyn MtpConnection>, mut controller_id: Option<String>) {
-        if let Some(ctrl) = &controller_id {
+        let announce = !self.faults.contains(Fault::NoConnectRecord);
+        if let Some(ctrl) = controller_id.as_ref().filter(|_| announce) {
             let hello = conn.connect_record(&self.endpoint_id, ctrl);
             if conn.send(&record::encode(&hello)).await.is_err() {
                 return;

@@ -2,7 +2,7 @@
 //! with file:line:column, the source line highlighted and a hint; a bad file
 //! never stops the others from loading.
 
-use super::model::{Action, Case, Expect, Location, RequestSpec, Step, Suite};
+use super::model::{Action, Case, ConnectRecordSpec, Expect, Location, RequestSpec, Step, Suite};
 use super::model::{
     AddSpec, DeleteSpec, GetInstancesSpec, GetSpec, GetSupportedDmSpec, GetSupportedProtocolSpec,
     OperateSpec, SetSpec, WaitSpec,
@@ -60,7 +60,7 @@ impl LoadError {
 
 /// The actions a step can hold, for messages.
 const ACTIONS: &str =
-    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify";
+    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -118,6 +118,8 @@ struct RawStep {
     operate: Option<OperateSpec>,
     #[serde(default)]
     wait_notify: Option<WaitSpec>,
+    #[serde(default)]
+    connect_record: Option<ConnectRecordSpec>,
     #[serde(default)]
     expect: Option<Spanned<Expect>>,
     #[serde(default)]
@@ -326,6 +328,7 @@ fn step(
     );
     actions.extend(r.operate.map(RequestSpec::Operate).map(req));
     actions.extend(r.wait_notify.map(Action::WaitNotify));
+    actions.extend(r.connect_record.map(Action::ConnectRecord));
     if actions.len() != 1 {
         let found: Vec<&str> = actions.iter().map(Action::keyword).collect();
         let message = if found.is_empty() {
@@ -359,7 +362,18 @@ fn step(
                 Some("put the notification matchers (path, value, name, args, ...) inside wait_notify".into()),
             )));
         }
-        (Action::WaitNotify(_), None) => None,
+        (Action::ConnectRecord(_), Some(e)) => {
+            let l = location(file, &e.referenced);
+            return Err(Box::new(LoadError::at(
+                file,
+                text,
+                l.line,
+                l.column,
+                "`expect` does not apply to connect_record",
+                Some("connect_record checks one thing: that the Connect Record arrived".into()),
+            )));
+        }
+        (Action::WaitNotify(_), None) | (Action::ConnectRecord(_), None) => None,
         (Action::Request(_), Some(e)) => {
             if let Some(p) = &e.value.profile {
                 let mut errs = Vec::new();

@@ -79,6 +79,9 @@ pub struct Step {
 pub enum Action {
     Request(RequestSpec),
     WaitNotify(WaitSpec),
+    /// Checks that the Agent sent its MTP's Connect Record when the current
+    /// connection opened (R-MTP.6).
+    ConnectRecord(ConnectRecordSpec),
 }
 
 impl Action {
@@ -86,9 +89,16 @@ impl Action {
         match self {
             Action::Request(r) => r.keyword(),
             Action::WaitNotify(_) => "wait_notify",
+            Action::ConnectRecord(_) => "connect_record",
         }
     }
 }
+
+/// `connect_record: {}`: nothing to configure yet; a mapping so that
+/// options can be added without changing the form.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectRecordSpec {}
 
 #[derive(Debug, Clone)]
 pub enum RequestSpec {
