@@ -32,6 +32,17 @@ pub enum Command {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum MtpArg {
     Ws,
+    /// MQTT through a private mosquitto the harness starts on loopback.
+    Mqtt,
+}
+
+/// MQTT protocol version (`--mqtt-version`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MqttVersionArg {
+    #[value(name = "5")]
+    V5,
+    #[value(name = "3.1.1")]
+    V3_1_1,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -62,6 +73,9 @@ pub struct RunArgs {
     /// The harness's role towards the built-in Agent on a connection-oriented MTP (WebSocket, UDS).
     #[arg(long, alias = "ws-role", value_enum, default_value_t = Role::Server)]
     pub role: Role,
+    /// MQTT version for `--mtp mqtt` with the built-in Agent.
+    #[arg(long, value_enum, default_value_t = MqttVersionArg::V5)]
+    pub mqtt_version: MqttVersionArg,
     /// Directory for junit.xml and results.json.
     #[arg(long, default_value = "reports")]
     pub out: PathBuf,
@@ -82,15 +96,30 @@ pub struct RunArgs {
 #[derive(Debug, clap::Args)]
 pub struct AgentArgs {
     /// Listen for Controllers on this address, e.g. 127.0.0.1:5683.
-    #[arg(long, conflicts_with = "connect")]
+    #[arg(long, conflicts_with_all = ["connect", "mqtt_broker"])]
     pub listen: Option<String>,
     /// Connect to a Controller's WebSocket server, e.g. ws://127.0.0.1:8080/usp.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "mqtt_broker")]
     pub connect: Option<String>,
+    /// Reach the Controller through this MQTT broker, e.g. 127.0.0.1:1883.
+    #[arg(long)]
+    pub mqtt_broker: Option<String>,
+    /// MQTT version towards the broker.
+    #[arg(long, value_enum, default_value_t = MqttVersionArg::V5)]
+    pub mqtt_version: MqttVersionArg,
+    /// The Agent's own MQTT topic (default usp/agents/<endpoint id>).
+    #[arg(long)]
+    pub agent_topic: Option<String>,
+    /// The Controller's MQTT topic (default usp/controllers/<controller id>).
+    #[arg(long)]
+    pub controller_topic: Option<String>,
+    /// MQTT ClientId (default: the Endpoint ID).
+    #[arg(long)]
+    pub mqtt_client_id: Option<String>,
     /// The Agent's Endpoint ID.
     #[arg(long, default_value = crate::target::DEFAULT_AGENT_ID)]
     pub endpoint_id: String,
-    /// The Controller's Endpoint ID (for --connect).
+    /// The Controller's Endpoint ID (for --connect and --mqtt-broker).
     #[arg(long, default_value = crate::target::DEFAULT_CONTROLLER_ID)]
     pub controller_id: String,
     /// Inject a fault (repeatable).

@@ -6,9 +6,21 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::mtp::mqtt::MqttVersion;
+
 pub const DEFAULT_CONTROLLER_ID: &str = "proto::plugfest-controller";
 /// The built-in reference Agent's Endpoint ID (`proto` scheme: for prototyping only).
 pub const DEFAULT_AGENT_ID: &str = "proto::plugfest-reference-agent";
+
+/// The default MQTT topic of a Controller.
+pub fn controller_topic(endpoint_id: &str) -> String {
+    format!("usp/controllers/{endpoint_id}")
+}
+
+/// The default MQTT topic of an Agent.
+pub fn agent_topic(endpoint_id: &str) -> String {
+    format!("usp/agents/{endpoint_id}")
+}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,6 +37,8 @@ pub struct Target {
     #[serde(default)]
     pub websocket: Option<WebSocketTarget>,
     #[serde(default)]
+    pub mqtt: Option<MqttTarget>,
+    #[serde(default)]
     pub timeouts: Timeouts,
 }
 
@@ -37,6 +51,40 @@ fn default_controller_id() -> String {
 pub enum MtpKind {
     #[serde(alias = "ws")]
     Websocket,
+    Mqtt,
+}
+
+/// Reaching the Agent through an MQTT broker; the harness is one more
+/// client of it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttTarget {
+    /// Broker `host:port`, e.g. `127.0.0.1:1883`.
+    pub broker: String,
+    /// 5 (the default) or 3.1.1.
+    #[serde(default)]
+    pub version: MqttVersion,
+    /// ClientId of the harness; its Endpoint ID when absent.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    /// The harness's own topic; `usp/controllers/<controller EID>` when absent.
+    #[serde(default)]
+    pub controller_topic: Option<String>,
+    /// The Agent's topic; otherwise learnt from the reply-to of its first
+    /// PUBLISH (its Connect Record).
+    #[serde(default)]
+    pub agent_topic: Option<String>,
+    /// 0 or 1 (default 1).
+    #[serde(default = "default_qos")]
+    pub qos: u8,
+}
+
+fn default_qos() -> u8 {
+    1
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -131,6 +179,22 @@ impl Target {
                 message: "mtp is websocket but there is no `websocket:` section (role: server with listen, or role: client with url)".into(),
             });
         }
+        if target.mtp == MtpKind::Mqtt && target.mqtt.is_none() {
+            return Err(TargetError::Parse {
+                path: origin.to_string(),
+                message:
+                    "mtp is mqtt but there is no `mqtt:` section (at least `broker: HOST:PORT`)"
+                        .into(),
+            });
+        }
+        if let Some(m) = &target.mqtt {
+            if m.qos > 1 {
+                return Err(TargetError::Parse {
+                    path: origin.to_string(),
+                    message: format!("mqtt.qos is {}; USP uses QoS 0 or 1 (R-MQTT.20)", m.qos),
+                });
+            }
+        }
         Ok(target)
     }
 }
@@ -150,6 +214,39 @@ mod tests {
         assert!(matches!(t.websocket, Some(WebSocketTarget::Server { .. })));
         assert_eq!(t.timeouts.request_ms, 500);
         assert_eq!(t.timeouts.connect_ms, 60_000);
+    }
+
+    #[test]
+    fn parses_an_mqtt_target() {
+        let t = Target::parse(
+            "name: Acme\nmtp: mqtt\nmqtt:\n  broker: 127.0.0.1:1883\n  version: 3.1.1\n  agent_topic: usp/agents/a\n  qos: 0\n",
+            "t.yaml",
+        )
+        .unwrap();
+        let m = t.mqtt.unwrap();
+        assert_eq!(m.version, MqttVersion::V3_1_1);
+        assert_eq!(m.qos, 0);
+        assert_eq!(m.agent_topic.as_deref(), Some("usp/agents/a"));
+        let t = Target::parse(
+            "name: A\nmtp: mqtt\nmqtt:\n  broker: h:1\n  version: 5\n",
+            "t.yaml",
+        )
+        .unwrap();
+        assert_eq!(t.mqtt.unwrap().version, MqttVersion::V5);
+        let err = Target::parse("name: A\nmtp: mqtt\n", "t.yaml").unwrap_err();
+        assert!(err.to_string().contains("mqtt:"), "{err}");
+        let err = Target::parse(
+            "name: A\nmtp: mqtt\nmqtt:\n  broker: h:1\n  version: 4\n",
+            "t.yaml",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("3.1.1"), "{err}");
+        let err = Target::parse(
+            "name: A\nmtp: mqtt\nmqtt:\n  broker: h:1\n  qos: 2\n",
+            "t.yaml",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("R-MQTT.20"), "{err}");
     }
 
     #[test]

@@ -1,26 +1,74 @@
 //! The embedded default: the reference Agent started in-process and reached
 //! over a real transport on loopback, one function per MTP. Each returns
-//! the harness's connector and the Agent's task.
+//! the harness's connector and the Agent's task; a broker the MTP needs
+//! lives inside that task, so ending the task stops the broker.
 
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
 use crate::agent::runtime::AgentHost;
+use crate::broker::Mosquitto;
 use crate::cli::{MtpArg, Role};
+use crate::mtp::mqtt::{MqttConfig, MqttEndpoint, MqttVersion};
 use crate::mtp::websocket::{WsDialer, WsServer};
 use crate::mtp::MtpConnector;
-use crate::target::{DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID};
+use crate::target::{agent_topic, controller_topic, DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID};
 
 /// How soon a dropped in-process Agent dials again.
 const RECONNECT: Duration = Duration::from_millis(100);
 
 pub type Started = (Box<dyn MtpConnector>, JoinHandle<()>);
 
-pub async fn start(mtp: MtpArg, role: Role, host: AgentHost) -> Result<Started, String> {
+pub async fn start(
+    mtp: MtpArg,
+    role: Role,
+    mqtt_version: MqttVersion,
+    host: AgentHost,
+) -> Result<Started, String> {
     match mtp {
         MtpArg::Ws => websocket(role, host).await,
+        // Both ends are broker clients, so the role does not apply.
+        MtpArg::Mqtt => mqtt(mqtt_version, host).await,
     }
+}
+
+/// A private mosquitto, the harness subscribed to its topic before the
+/// Agent starts (so the Agent's MQTTConnectRecord is not published to a
+/// topic nobody listens on yet), and the Agent dialing the same broker.
+async fn mqtt(version: MqttVersion, host: AgentHost) -> Result<Started, String> {
+    let broker = tokio::task::spawn_blocking(Mosquitto::start)
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    let controller_topic = controller_topic(DEFAULT_CONTROLLER_ID);
+    let agent_topic = agent_topic(DEFAULT_AGENT_ID);
+    let harness = MqttConfig::new(
+        &broker.address(),
+        version,
+        DEFAULT_CONTROLLER_ID,
+        &controller_topic,
+    )
+    .with_peer_topic(Some(agent_topic.clone()));
+    let mut harness = MqttEndpoint::new(harness);
+    harness.connect_early().await.map_err(|e| e.to_string())?;
+    // The Agent knows the Controller's topic from its configuration
+    // (LocalAgent.Controller.{i}.MTP.{i}.MQTT.Topic).
+    let agent_side = MqttEndpoint::new(
+        MqttConfig::new(&broker.address(), version, DEFAULT_AGENT_ID, &agent_topic)
+            .with_peer_topic(Some(controller_topic)),
+    );
+    let task = tokio::spawn(async move {
+        // Dropped with the task: the broker stops when the run ends.
+        let _broker = broker;
+        host.run_dialer(
+            agent_side,
+            Some(DEFAULT_CONTROLLER_ID.to_string()),
+            RECONNECT,
+        )
+        .await
+    });
+    Ok((Box::new(harness), task))
 }
 
 async fn websocket(role: Role, host: AgentHost) -> Result<Started, String> {

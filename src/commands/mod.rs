@@ -24,3 +24,11 @@ pub fn parse_faults(names: &[String]) -> Result<crate::agent::faults::FaultSet, 
     }
     Ok(set)
 }
+
+/// The transport's version from the command-line choice.
+pub fn mqtt_version(arg: crate::cli::MqttVersionArg) -> crate::mtp::mqtt::MqttVersion {
+    match arg {
+        crate::cli::MqttVersionArg::V5 => crate::mtp::mqtt::MqttVersion::V5,
+        crate::cli::MqttVersionArg::V3_1_1 => crate::mtp::mqtt::MqttVersion::V3_1_1,
+    }
+}

@@ -9,22 +9,28 @@ use chrono::{SecondsFormat, Utc};
 
 use super::loopback;
 use super::validate::print_load_errors;
-use super::{exit, parse_faults, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_PASSED};
+use super::{exit, mqtt_version, parse_faults, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_PASSED};
 use crate::agent::runtime::AgentHost;
 use crate::agent::{Agent, AgentConfig};
-use crate::cli::RunArgs;
+use crate::cli::{MtpArg, RunArgs};
 use crate::datamodel::Profiles;
+use crate::mtp::mqtt::{MqttConfig, MqttEndpoint};
 use crate::mtp::websocket::{WsDialer, WsServer};
 use crate::mtp::MtpConnector;
 use crate::results::{Counts, InputProblem, RunResult};
 use crate::runner::{Progress, Runner, Selection};
 use crate::session::{Session, SessionConfig};
 use crate::suite::loader;
-use crate::target::{Target, Timeouts, WebSocketTarget, DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID};
+use crate::target::{
+    controller_topic, MqttTarget, MtpKind, Target, Timeouts, WebSocketTarget, DEFAULT_AGENT_ID,
+    DEFAULT_CONTROLLER_ID,
+};
 
 /// Where the run's Agent is and who talks to it.
 struct Setup {
     connector: Box<dyn MtpConnector>,
+    /// The MTP's name for reports: `WebSocket`, `MQTT 5`, `MQTT 3.1.1`.
+    mtp_label: String,
     target_name: String,
     session: SessionConfig,
     /// The in-process Agent's task, ended when the run ends.
@@ -62,7 +68,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         tool: format!("usp-plugfest {}", env!("CARGO_PKG_VERSION")),
         started_at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
         target: setup.target_name.clone(),
-        mtp: "WebSocket".into(),
+        mtp: setup.mtp_label.clone(),
         connection: setup.connector.describe(),
         controller_endpoint_id: setup.session.controller_id.clone(),
         agent_endpoint_id: setup.session.agent_id.clone(),
@@ -98,6 +104,8 @@ pub async fn run(args: RunArgs) -> ExitCode {
     runner.session.close().await;
     if let Some(task) = setup.agent_task.take() {
         task.abort();
+        // Wait until the task is gone: what it owns (a broker) stops with it.
+        let _ = task.await;
     }
     result.complete = !interrupted;
     if let Err(e) = crate::report::write_all(&args.out, &result) {
@@ -158,19 +166,36 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
         return Err("--agent-fault applies to the built-in Agent only, not to a --target".into());
     }
     let target = Target::load(path).map_err(|e| e.to_string())?;
-    let connector: Box<dyn MtpConnector> = match target.websocket.clone() {
-        Some(WebSocketTarget::Server { listen, path }) => Box::new(
-            WsServer::bind(&listen, path, &target.controller_endpoint_id)
-                .await
-                .map_err(|e| e.to_string())?,
-        ),
-        Some(WebSocketTarget::Client { url }) => {
-            Box::new(WsDialer::new(&url, &target.controller_endpoint_id))
+    let (connector, mtp_label): (Box<dyn MtpConnector>, String) = match target.mtp {
+        MtpKind::Websocket => match target.websocket.clone() {
+            Some(WebSocketTarget::Server { listen, path }) => (
+                Box::new(
+                    WsServer::bind(&listen, path, &target.controller_endpoint_id)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                ),
+                "WebSocket".into(),
+            ),
+            Some(WebSocketTarget::Client { url }) => (
+                Box::new(WsDialer::new(&url, &target.controller_endpoint_id)),
+                "WebSocket".into(),
+            ),
+            None => return Err(format!("{}: no websocket section", path.display())),
+        },
+        MtpKind::Mqtt => {
+            let Some(m) = target.mqtt.clone() else {
+                return Err(format!("{}: no mqtt section", path.display()));
+            };
+            let label = m.version.label().to_string();
+            (
+                Box::new(mqtt_endpoint(&m, &target.controller_endpoint_id).await?),
+                label,
+            )
         }
-        None => return Err(format!("{}: no websocket section", path.display())),
     };
     Ok(Setup {
         connector,
+        mtp_label,
         target_name: target.name.clone(),
         session: session_config(
             &target.controller_endpoint_id,
@@ -180,6 +205,27 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
         ),
         agent_task: None,
     })
+}
+
+/// The harness as a client of the target's broker, subscribed before the
+/// first case so that an Agent's Connect Record published meanwhile arrives.
+async fn mqtt_endpoint(m: &MqttTarget, controller_id: &str) -> Result<MqttEndpoint, String> {
+    let own_topic = m
+        .controller_topic
+        .clone()
+        .unwrap_or_else(|| controller_topic(controller_id));
+    let mut config = MqttConfig::new(&m.broker, m.version, controller_id, &own_topic)
+        .with_peer_topic(m.agent_topic.clone());
+    config.client_id = m.client_id.clone();
+    config.username = m.username.clone();
+    config.password = m.password.clone();
+    config.qos = m.qos;
+    let mut endpoint = MqttEndpoint::new(config);
+    endpoint
+        .connect_early()
+        .await
+        .map_err(|e| format!("MQTT broker {}: {e}", m.broker))?;
+    Ok(endpoint)
 }
 
 /// The embedded default: the reference Agent in-process over loopback.
@@ -197,9 +243,15 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
         connect_ms: 10_000,
         connect_record_ms: 2_000,
     };
-    let (connector, task) = loopback::start(args.mtp, args.role, host).await?;
+    let version = mqtt_version(args.mqtt_version);
+    let (connector, task) = loopback::start(args.mtp, args.role, version, host).await?;
+    let mtp_label = match args.mtp {
+        MtpArg::Ws => "WebSocket".to_string(),
+        MtpArg::Mqtt => version.label().to_string(),
+    };
     Ok(Setup {
         connector,
+        mtp_label,
         target_name: format!("built-in reference Agent {DEFAULT_AGENT_ID}"),
         session: session_config(
             DEFAULT_CONTROLLER_ID,

@@ -1,0 +1,7 @@
+//! Brokers the harness starts for itself on loopback (the broker-based
+//! MTPs need one between Controller and Agent). Each launcher owns its
+//! child process and stops it when dropped.
+
+pub mod mosquitto;
+
+pub use mosquitto::{BrokerError, Mosquitto};

@@ -1,0 +1,310 @@
+//! The MQTT MTP (MQTT 5, and 3.1.1) as a broker client: an endpoint that
+//! connects to the broker, subscribes to its own topic and yields a
+//! connection that publishes Records to the peer's topic and receives the
+//! Records published to its own. The binding rules live in `binding`, the
+//! rumqttc event loops in `v5` and `v311`.
+
+pub mod binding;
+mod v311;
+mod v5;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::{Inbound, MtpConnection, MtpConnector, MtpError, PeerInfo};
+use crate::usp::proto::record::Record;
+use crate::usp::record;
+pub use binding::MqttVersion;
+
+const MTP: &str = "MQTT";
+/// How long CONNECT/CONNACK and SUBSCRIBE/SUBACK may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// `KeepAliveTime` default of `Device.MQTT.Client.{i}.` (R-MQTT.14).
+const KEEP_ALIVE: Duration = Duration::from_secs(60);
+/// Largest packet we accept: GetSupportedDM answers outgrow rumqttc's 10 KiB default.
+const MAX_PACKET: u32 = 16 * 1024 * 1024;
+/// How long `close` waits for DISCONNECT to leave.
+const CLOSE_GRACE: Duration = Duration::from_millis(500);
+
+/// Everything one MQTT endpoint needs to know.
+#[derive(Debug, Clone)]
+pub struct MqttConfig {
+    /// Broker `host:port`.
+    pub broker: String,
+    pub version: MqttVersion,
+    /// Our Endpoint ID (CONNECT User Property, default ClientId).
+    pub endpoint_id: String,
+    /// ClientId; our Endpoint ID when absent (R-MQTT.9/11).
+    pub client_id: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// The exact topic we subscribe to and announce as reply-to.
+    pub own_topic: String,
+    /// The peer's topic when known from configuration; otherwise learnt
+    /// from the reply-to of its first PUBLISH (R-MQTT.26).
+    pub peer_topic: Option<String>,
+    /// 0 or 1 (R-MQTT.20).
+    pub qos: u8,
+}
+
+impl MqttConfig {
+    pub fn new(broker: &str, version: MqttVersion, endpoint_id: &str, own_topic: &str) -> Self {
+        MqttConfig {
+            broker: broker.to_string(),
+            version,
+            endpoint_id: endpoint_id.to_string(),
+            client_id: None,
+            username: None,
+            password: None,
+            own_topic: own_topic.to_string(),
+            peer_topic: None,
+            qos: 1,
+        }
+    }
+
+    pub fn with_peer_topic(mut self, topic: Option<String>) -> Self {
+        self.peer_topic = topic;
+        self
+    }
+
+    fn client_id(&self) -> String {
+        binding::client_id(self.client_id.as_deref(), &self.endpoint_id)
+    }
+
+    fn host_port(&self) -> Result<(String, u16), MtpError> {
+        let bad = |why: &str| MtpError::Connect {
+            address: self.broker.clone(),
+            reason: format!("{why}; write the broker as HOST:PORT, e.g. 127.0.0.1:1883"),
+        };
+        let (host, port) = self.broker.rsplit_once(':').ok_or_else(|| bad("no port"))?;
+        let port = port.parse().map_err(|_| bad("the port is not a number"))?;
+        Ok((host.trim_matches(['[', ']']).to_string(), port))
+    }
+}
+
+/// One PUBLISH as received, version-neutral.
+#[derive(Debug)]
+struct Delivery {
+    topic: String,
+    payload: Vec<u8>,
+    /// MQTT 5 Response Topic property.
+    response_topic: Option<String>,
+    /// MQTT 5 Content Type property.
+    content_type: Option<String>,
+}
+
+/// The sending half of a broker session.
+enum Publisher {
+    V5(rumqttc::v5::AsyncClient),
+    V311(rumqttc::AsyncClient),
+}
+
+/// An established broker session: the client, the inbox its event-loop
+/// task fills, and that task.
+struct Link {
+    publisher: Publisher,
+    inbox: mpsc::UnboundedReceiver<Result<Delivery, MtpError>>,
+    driver: JoinHandle<()>,
+    /// Response Information from CONNACK (MQTT 5, R-MQTT.12).
+    response_information: Option<String>,
+}
+
+/// One broker session carrying Records between us and one peer.
+pub struct MqttConnection {
+    link: Link,
+    version: MqttVersion,
+    qos: u8,
+    reply_topic: String,
+    peer_topic: Option<String>,
+    peer: PeerInfo,
+}
+
+impl MqttConnection {
+    /// The topic our peers publish to (R-MQTT.15 / the Connect Record's subscribed_topic).
+    pub fn reply_topic(&self) -> &str {
+        &self.reply_topic
+    }
+}
+
+impl Drop for MqttConnection {
+    fn drop(&mut self) {
+        self.link.driver.abort();
+    }
+}
+
+#[async_trait]
+impl MtpConnection for MqttConnection {
+    async fn send(&mut self, record: &[u8]) -> Result<(), MtpError> {
+        let Some(peer_topic) = self.peer_topic.as_deref() else {
+            return Err(MtpError::Io(
+                "no MQTT topic is known for the peer: configure it, or wait for a PUBLISH from it that carries a reply-to topic (R-MQTT.26)".into(),
+            ));
+        };
+        match &self.link.publisher {
+            Publisher::V5(client) => {
+                v5::publish(client, peer_topic, &self.reply_topic, self.qos, record).await
+            }
+            Publisher::V311(client) => {
+                let topic = binding::v311_publish_topic(peer_topic, &self.reply_topic);
+                v311::publish(client, &topic, self.qos, record).await
+            }
+        }
+    }
+
+    async fn recv(&mut self) -> Result<Inbound, MtpError> {
+        // mpsc::Receiver::recv is cancel-safe, as the trait requires.
+        let delivery = match self.link.inbox.recv().await {
+            Some(Ok(d)) => d,
+            Some(Err(e)) => return Err(e),
+            None => {
+                return Err(MtpError::Closed {
+                    code: None,
+                    reason: "the MQTT event loop ended".into(),
+                })
+            }
+        };
+        let reply_to = match self.version {
+            MqttVersion::V5 => {
+                if let Err(why) = binding::check_content_type(delivery.content_type.as_deref()) {
+                    return Ok(Inbound::Unusable(why));
+                }
+                delivery.response_topic
+            }
+            MqttVersion::V3_1_1 => binding::v311_reply_topic(&delivery.topic),
+        };
+        // R-MQTT.26: answers go to the reply-to of what we received.
+        if let Some(topic) = reply_to {
+            self.peer_topic = Some(topic);
+        }
+        Ok(Inbound::Record(delivery.payload))
+    }
+
+    async fn close(&mut self, _code: Option<u16>, _reason: &str) {
+        let sent = match &self.link.publisher {
+            Publisher::V5(c) => c.disconnect().await.is_ok(),
+            Publisher::V311(c) => c.disconnect().await.is_ok(),
+        };
+        if sent {
+            // Let the event loop put DISCONNECT on the wire; a broker that
+            // is already gone is not worth waiting for.
+            let _ = tokio::time::timeout(CLOSE_GRACE, &mut self.link.driver).await;
+        }
+        self.link.driver.abort();
+    }
+
+    fn peer(&self) -> &PeerInfo {
+        &self.peer
+    }
+
+    fn connect_record(&self, agent_id: &str, controller_id: &str) -> Record {
+        // subscribed_topic must be an exact topic, not the 3.1.1 wildcard form.
+        record::mqtt_connect(
+            agent_id,
+            controller_id,
+            self.version.record_version(),
+            &self.reply_topic,
+        )
+    }
+}
+
+/// A broker client that yields one `MqttConnection` per `establish`:
+/// connect, subscribe to our topic, hand over.
+pub struct MqttEndpoint {
+    config: MqttConfig,
+    /// A session opened ahead of time (see `connect_early`).
+    ready: Option<MqttConnection>,
+}
+
+impl MqttEndpoint {
+    pub fn new(config: MqttConfig) -> Self {
+        MqttEndpoint {
+            config,
+            ready: None,
+        }
+    }
+
+    pub fn config(&self) -> &MqttConfig {
+        &self.config
+    }
+
+    /// Connects and subscribes now, so that a peer's PUBLISH sent before
+    /// the first `establish` (an Agent's Connect Record) is not lost: a
+    /// broker does not keep messages for topics nobody subscribed to.
+    pub async fn connect_early(&mut self) -> Result<(), MtpError> {
+        self.ready = Some(self.open().await?);
+        Ok(())
+    }
+
+    async fn open(&self) -> Result<MqttConnection, MtpError> {
+        let cfg = &self.config;
+        let (host, port) = cfg.host_port()?;
+        let link = match cfg.version {
+            MqttVersion::V5 => v5::open(cfg, &host, port).await?,
+            MqttVersion::V3_1_1 => v311::open(cfg, &host, port).await?,
+        };
+        let reply_topic =
+            binding::reply_topic(&cfg.own_topic, link.response_information.as_deref());
+        Ok(MqttConnection {
+            version: cfg.version,
+            qos: cfg.qos,
+            reply_topic,
+            peer_topic: cfg.peer_topic.clone(),
+            peer: PeerInfo {
+                mtp: MTP,
+                address: cfg.broker.clone(),
+                endpoint_id: None,
+            },
+            link,
+        })
+    }
+}
+
+#[async_trait]
+impl MtpConnector for MqttEndpoint {
+    async fn establish(&mut self) -> Result<Box<dyn MtpConnection>, MtpError> {
+        if let Some(conn) = self.ready.take() {
+            return Ok(Box::new(conn));
+        }
+        Ok(Box::new(self.open().await?))
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{} client '{}' at {} subscribed to {}",
+            self.config.version.label(),
+            self.config.client_id(),
+            self.config.broker,
+            self.config.own_topic
+        )
+    }
+}
+
+/// Subscription topics for a session, given what CONNACK said.
+fn topics_to_subscribe(cfg: &MqttConfig, response_information: Option<&str>) -> Vec<String> {
+    binding::subscriptions(cfg.version, &cfg.own_topic, response_information)
+}
+
+/// Socket options: Nagle off, since a Record exchange is a chain of small
+/// packets (PUBLISH, PUBACK, answer) and delayed ACKs would add ~40 ms each.
+fn network_options() -> rumqttc::NetworkOptions {
+    let mut net = rumqttc::NetworkOptions::new();
+    net.set_tcp_nodelay(true);
+    net
+}
+
+fn connect_failed(cfg: &MqttConfig, reason: impl std::fmt::Display) -> MtpError {
+    MtpError::Connect {
+        address: cfg.broker.clone(),
+        reason: reason.to_string(),
+    }
+}
+
+fn handshake_failed(reason: impl Into<String>) -> MtpError {
+    MtpError::Handshake {
+        mtp: MTP,
+        reason: reason.into(),
+    }
+}

@@ -1,0 +1,176 @@
+//! The MQTT 5 session over rumqttc's v5 client: CONNECT with the
+//! `usp-endpoint-id` User Property and Request Response Information
+//! (R-MQTT.12/13), SUBSCRIBE checked before use (R-MQTT.16), and PUBLISH
+//! with Response Topic and Content Type (R-MQTT.23/27).
+
+use rumqttc::v5::mqttbytes::v5::{
+    ConnAck, Packet, Publish, PublishProperties, SubscribeReasonCode,
+};
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions};
+use tokio::sync::mpsc;
+
+use super::{
+    binding, connect_failed, handshake_failed, network_options, topics_to_subscribe, Delivery,
+    Link, MqttConfig, Publisher, HANDSHAKE_TIMEOUT, KEEP_ALIVE, MAX_PACKET,
+};
+use crate::mtp::MtpError;
+
+fn qos(level: u8) -> QoS {
+    if level == 0 {
+        QoS::AtMostOnce
+    } else {
+        QoS::AtLeastOnce
+    }
+}
+
+pub(super) async fn open(cfg: &MqttConfig, host: &str, port: u16) -> Result<Link, MtpError> {
+    let mut opts = MqttOptions::new(cfg.client_id(), host, port);
+    opts.set_keep_alive(KEEP_ALIVE)
+        .set_clean_start(true)
+        .set_max_packet_size(Some(MAX_PACKET))
+        .set_network_options(network_options())
+        // R-MQTT.12: ask the broker for a reply-to topic.
+        .set_request_response_info(Some(1))
+        // R-MQTT.13: name ourselves to the broker.
+        .set_user_properties(binding::connect_user_properties(&cfg.endpoint_id));
+    if let Some(user) = &cfg.username {
+        // R-MQTT.7
+        opts.set_credentials(user.clone(), cfg.password.clone().unwrap_or_default());
+    }
+    let (client, mut events) = AsyncClient::new(opts, 64);
+    let connack = tokio::time::timeout(HANDSHAKE_TIMEOUT, wait_connack(&mut events))
+        .await
+        .map_err(|_| MtpError::Timeout(HANDSHAKE_TIMEOUT.as_millis() as u64))?
+        .map_err(|e| match e {
+            ConnectionError::ConnectionRefused(code) => {
+                handshake_failed(format!("the broker refused CONNECT: {code:?}"))
+            }
+            other => connect_failed(cfg, other),
+        })?;
+    let response_information = connack.properties.and_then(|p| p.response_information);
+    let topics = topics_to_subscribe(cfg, response_information.as_deref());
+    for topic in &topics {
+        client
+            .subscribe(topic.clone(), qos(cfg.qos))
+            .await
+            .map_err(|e| handshake_failed(format!("cannot SUBSCRIBE to '{topic}': {e}")))?;
+    }
+    let (tx, inbox) = mpsc::unbounded_channel();
+    let subscribed = tokio::time::timeout(
+        HANDSHAKE_TIMEOUT,
+        wait_subacks(&mut events, topics.len(), &tx),
+    )
+    .await
+    .map_err(|_| MtpError::Timeout(HANDSHAKE_TIMEOUT.as_millis() as u64))?;
+    if let Err(why) = subscribed {
+        // R-MQTT.16/17: without a subscription there is nothing to serve.
+        let _ = client.disconnect().await;
+        return Err(handshake_failed(format!(
+            "SUBSCRIBE to {} failed: {why}",
+            topics.join(", ")
+        )));
+    }
+    let driver = tokio::spawn(drive(events, tx));
+    Ok(Link {
+        publisher: Publisher::V5(client),
+        inbox,
+        driver,
+        response_information,
+    })
+}
+
+async fn wait_connack(events: &mut EventLoop) -> Result<ConnAck, ConnectionError> {
+    loop {
+        if let Event::Incoming(Packet::ConnAck(ack)) = events.poll().await? {
+            return Ok(ack);
+        }
+    }
+}
+
+/// Polls until `expected` SUBACKs came back, each granting every filter;
+/// PUBLISHes that arrive meanwhile are kept for the connection.
+async fn wait_subacks(
+    events: &mut EventLoop,
+    mut expected: usize,
+    tx: &mpsc::UnboundedSender<Result<Delivery, MtpError>>,
+) -> Result<(), String> {
+    while expected > 0 {
+        match events.poll().await.map_err(|e| e.to_string())? {
+            Event::Incoming(Packet::SubAck(ack)) => {
+                if let Some(bad) = ack
+                    .return_codes
+                    .iter()
+                    .find(|c| !matches!(c, SubscribeReasonCode::Success(_)))
+                {
+                    return Err(format!("the broker answered {bad:?}"));
+                }
+                expected -= 1;
+            }
+            Event::Incoming(Packet::Publish(p)) => {
+                let _ = tx.send(Ok(delivery(p)));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The event loop after the handshake: forwards PUBLISHes and ends on the
+/// first connection error (the connector reconnects, not rumqttc).
+async fn drive(mut events: EventLoop, tx: mpsc::UnboundedSender<Result<Delivery, MtpError>>) {
+    loop {
+        match events.poll().await {
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                if tx.send(Ok(delivery(p))).is_err() {
+                    return;
+                }
+            }
+            Ok(Event::Incoming(Packet::Disconnect(d))) => {
+                let _ = tx.send(Err(MtpError::Closed {
+                    code: None,
+                    reason: format!("the broker sent DISCONNECT ({:?})", d.reason_code),
+                }));
+                return;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let _ = tx.send(Err(MtpError::Closed {
+                    code: None,
+                    reason: format!("MQTT connection to the broker ended: {e}"),
+                }));
+                return;
+            }
+        }
+    }
+}
+
+fn delivery(p: Publish) -> Delivery {
+    let props = p.properties.unwrap_or_default();
+    Delivery {
+        topic: String::from_utf8_lossy(&p.topic).into_owned(),
+        payload: p.payload.to_vec(),
+        response_topic: props.response_topic,
+        content_type: props.content_type,
+    }
+}
+
+pub(super) async fn publish(
+    client: &AsyncClient,
+    peer_topic: &str,
+    reply_topic: &str,
+    level: u8,
+    record: &[u8],
+) -> Result<(), MtpError> {
+    let properties = PublishProperties {
+        // R-MQTT.22/23: every USP PUBLISH names where to answer.
+        response_topic: Some(reply_topic.to_string()),
+        // R-MQTT.27
+        content_type: Some(binding::CONTENT_TYPE.to_string()),
+        ..Default::default()
+    };
+    client
+        .publish_with_properties(peer_topic, qos(level), false, record.to_vec(), properties)
+        .await
+        .map_err(|e| MtpError::Io(format!("cannot PUBLISH to '{peer_topic}': {e}")))
+}
