@@ -31,7 +31,10 @@ pub enum Command {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum MtpArg {
+    /// WebSocket on 127.0.0.1.
     Ws,
+    /// UNIX Domain Socket (USP 1.3+) in the temp directory.
+    Uds,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -82,15 +85,21 @@ pub struct RunArgs {
 #[derive(Debug, clap::Args)]
 pub struct AgentArgs {
     /// Listen for Controllers on this address, e.g. 127.0.0.1:5683.
-    #[arg(long, conflicts_with = "connect")]
+    #[arg(long, group = "meet")]
     pub listen: Option<String>,
     /// Connect to a Controller's WebSocket server, e.g. ws://127.0.0.1:8080/usp.
-    #[arg(long)]
+    #[arg(long, group = "meet")]
     pub connect: Option<String>,
+    /// Be a UDS server on this socket path, e.g. /var/run/usp/broker_agent_path.
+    #[arg(long, group = "meet")]
+    pub uds_listen: Option<PathBuf>,
+    /// Connect to a Controller's UDS server at this socket path, e.g. /var/run/usp/broker_controller_path.
+    #[arg(long, group = "meet")]
+    pub uds_connect: Option<PathBuf>,
     /// The Agent's Endpoint ID.
     #[arg(long, default_value = crate::target::DEFAULT_AGENT_ID)]
     pub endpoint_id: String,
-    /// The Controller's Endpoint ID (for --connect).
+    /// The Controller's Endpoint ID (for --connect and --uds-connect).
     #[arg(long, default_value = crate::target::DEFAULT_CONTROLLER_ID)]
     pub controller_id: String,
     /// Inject a fault (repeatable).

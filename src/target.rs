@@ -16,7 +16,8 @@ pub struct Target {
     /// A name for reports, e.g. "Acme Gateway 2.1".
     pub name: String,
     /// The Agent's Endpoint ID. Optional: otherwise learnt from the
-    /// WebSocket handshake (`?eid=`) or the Agent's Connect Record.
+    /// WebSocket handshake (`?eid=`), the UDS Handshake TLV, or the Agent's
+    /// Connect Record.
     #[serde(default)]
     pub agent_endpoint_id: Option<String>,
     #[serde(default = "default_controller_id")]
@@ -24,6 +25,8 @@ pub struct Target {
     pub mtp: MtpKind,
     #[serde(default)]
     pub websocket: Option<WebSocketTarget>,
+    #[serde(default)]
+    pub uds: Option<UdsTarget>,
     #[serde(default)]
     pub timeouts: Timeouts,
 }
@@ -37,6 +40,18 @@ fn default_controller_id() -> String {
 pub enum MtpKind {
     #[serde(alias = "ws")]
     Websocket,
+    /// UNIX Domain Socket (USP 1.3+).
+    Uds,
+}
+
+impl MtpKind {
+    /// The label results carry.
+    pub fn label(self) -> &'static str {
+        match self {
+            MtpKind::Websocket => crate::mtp::websocket::MTP,
+            MtpKind::Uds => crate::mtp::uds::MTP,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -55,6 +70,18 @@ pub enum WebSocketTarget {
         /// `ws://host:port/path` of the Agent.
         url: String,
     },
+}
+
+/// A UDS endpoint is either server or client, never both (spec 2.6).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, tag = "role", rename_all = "lowercase")]
+pub enum UdsTarget {
+    /// The harness binds the socket and the Agent connects, e.g.
+    /// `/var/run/usp/broker_controller_path`.
+    Server { path: String },
+    /// The harness connects to the Agent's socket, e.g.
+    /// `/var/run/usp/broker_agent_path`.
+    Client { path: String },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -125,10 +152,19 @@ impl Target {
             path: origin.to_string(),
             message: e.to_string(),
         })?;
-        if target.mtp == MtpKind::Websocket && target.websocket.is_none() {
+        let missing = match target.mtp {
+            MtpKind::Websocket if target.websocket.is_none() => Some(
+                "mtp is websocket but there is no `websocket:` section (role: server with listen, or role: client with url)",
+            ),
+            MtpKind::Uds if target.uds.is_none() => Some(
+                "mtp is uds but there is no `uds:` section (role: server or client, with path)",
+            ),
+            _ => None,
+        };
+        if let Some(message) = missing {
             return Err(TargetError::Parse {
                 path: origin.to_string(),
-                message: "mtp is websocket but there is no `websocket:` section (role: server with listen, or role: client with url)".into(),
+                message: message.into(),
             });
         }
         Ok(target)
@@ -158,5 +194,26 @@ mod tests {
         assert!(err.to_string().contains("bogus"), "{err}");
         let err = Target::parse("name: A\nmtp: websocket\n", "t.yaml").unwrap_err();
         assert!(err.to_string().contains("websocket:"), "{err}");
+        let err = Target::parse("name: A\nmtp: uds\n", "t.yaml").unwrap_err();
+        assert!(err.to_string().contains("uds:"), "{err}");
+    }
+
+    #[test]
+    fn parses_a_uds_target() {
+        let t = Target::parse(
+            "name: Broker\nmtp: uds\nuds:\n  role: server\n  path: /var/run/usp/broker_controller_path\n",
+            "t.yaml",
+        )
+        .unwrap();
+        assert_eq!(t.mtp.label(), "UDS");
+        assert!(
+            matches!(t.uds, Some(UdsTarget::Server { ref path }) if path == "/var/run/usp/broker_controller_path")
+        );
+        let err = Target::parse(
+            "name: B\nmtp: uds\nuds:\n  role: client\n  path: /p\n  url: x\n",
+            "t.yaml",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("url"), "{err}");
     }
 }

@@ -2,12 +2,15 @@
 //! over a real transport on loopback, one function per MTP. Each returns
 //! the harness's connector and the Agent's task.
 
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
 use crate::agent::runtime::AgentHost;
 use crate::cli::{MtpArg, Role};
+use crate::mtp::uds::{UdsDialer, UdsListener};
 use crate::mtp::websocket::{WsDialer, WsServer};
 use crate::mtp::MtpConnector;
 use crate::target::{DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID};
@@ -20,6 +23,15 @@ pub type Started = (Box<dyn MtpConnector>, JoinHandle<()>);
 pub async fn start(mtp: MtpArg, role: Role, host: AgentHost) -> Result<Started, String> {
     match mtp {
         MtpArg::Ws => websocket(role, host).await,
+        MtpArg::Uds => uds(role, host),
+    }
+}
+
+/// The label results carry for the chosen MTP.
+pub fn label(mtp: MtpArg) -> &'static str {
+    match mtp {
+        MtpArg::Ws => crate::mtp::websocket::MTP,
+        MtpArg::Uds => crate::mtp::uds::MTP,
     }
 }
 
@@ -48,6 +60,38 @@ async fn websocket(role: Role, host: AgentHost) -> Result<Started, String> {
             let url = format!("ws://{}/", agent_side.local_addr());
             let task = tokio::spawn(host.run_listener(agent_side));
             Ok((Box::new(WsDialer::new(&url, DEFAULT_CONTROLLER_ID)), task))
+        }
+    }
+}
+
+/// A socket path nobody else uses: process id plus a counter, in the temp
+/// directory (short, as socket paths are limited to about 100 bytes). The
+/// listener that binds it removes the file when dropped.
+fn fresh_socket_path() -> PathBuf {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("plugfest-{}-{n}.sock", std::process::id()))
+}
+
+fn uds(role: Role, host: AgentHost) -> Result<Started, String> {
+    let path = fresh_socket_path();
+    match role {
+        Role::Server => {
+            let server =
+                UdsListener::bind(&path, DEFAULT_CONTROLLER_ID).map_err(|e| e.to_string())?;
+            let agent_side = UdsDialer::new(&path, DEFAULT_AGENT_ID);
+            let task = tokio::spawn(host.run_dialer(
+                agent_side,
+                Some(DEFAULT_CONTROLLER_ID.to_string()),
+                RECONNECT,
+            ));
+            Ok((Box::new(server), task))
+        }
+        Role::Client => {
+            let agent_side =
+                UdsListener::bind(&path, DEFAULT_AGENT_ID).map_err(|e| e.to_string())?;
+            let task = tokio::spawn(host.run_listener(agent_side));
+            Ok((Box::new(UdsDialer::new(&path, DEFAULT_CONTROLLER_ID)), task))
         }
     }
 }

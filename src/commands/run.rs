@@ -14,19 +14,24 @@ use crate::agent::runtime::AgentHost;
 use crate::agent::{Agent, AgentConfig};
 use crate::cli::RunArgs;
 use crate::datamodel::Profiles;
+use crate::mtp::uds::{UdsDialer, UdsListener};
 use crate::mtp::websocket::{WsDialer, WsServer};
 use crate::mtp::MtpConnector;
 use crate::results::{Counts, InputProblem, RunResult};
 use crate::runner::{Progress, Runner, Selection};
 use crate::session::{Session, SessionConfig};
 use crate::suite::loader;
-use crate::target::{Target, Timeouts, WebSocketTarget, DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID};
+use crate::target::{
+    MtpKind, Target, Timeouts, UdsTarget, WebSocketTarget, DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID,
+};
 
 /// Where the run's Agent is and who talks to it.
 struct Setup {
     connector: Box<dyn MtpConnector>,
     target_name: String,
     session: SessionConfig,
+    /// The MTP label results carry (`WebSocket`, `UDS`).
+    mtp: &'static str,
     /// The in-process Agent's task, ended when the run ends.
     agent_task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -62,7 +67,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         tool: format!("usp-plugfest {}", env!("CARGO_PKG_VERSION")),
         started_at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
         target: setup.target_name.clone(),
-        mtp: "WebSocket".into(),
+        mtp: setup.mtp.into(),
         connection: setup.connector.describe(),
         controller_endpoint_id: setup.session.controller_id.clone(),
         agent_endpoint_id: setup.session.agent_id.clone(),
@@ -158,16 +163,29 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
         return Err("--agent-fault applies to the built-in Agent only, not to a --target".into());
     }
     let target = Target::load(path).map_err(|e| e.to_string())?;
-    let connector: Box<dyn MtpConnector> = match target.websocket.clone() {
-        Some(WebSocketTarget::Server { listen, path }) => Box::new(
-            WsServer::bind(&listen, path, &target.controller_endpoint_id)
+    let own_eid = &target.controller_endpoint_id;
+    let connector: Box<dyn MtpConnector> = match (target.mtp, &target.websocket, &target.uds) {
+        (MtpKind::Websocket, Some(WebSocketTarget::Server { listen, path }), _) => Box::new(
+            WsServer::bind(listen, path.clone(), own_eid)
                 .await
                 .map_err(|e| e.to_string())?,
         ),
-        Some(WebSocketTarget::Client { url }) => {
-            Box::new(WsDialer::new(&url, &target.controller_endpoint_id))
+        (MtpKind::Websocket, Some(WebSocketTarget::Client { url }), _) => {
+            Box::new(WsDialer::new(url, own_eid))
         }
-        None => return Err(format!("{}: no websocket section", path.display())),
+        (MtpKind::Uds, _, Some(UdsTarget::Server { path })) => {
+            Box::new(UdsListener::bind(path, own_eid).map_err(|e| e.to_string())?)
+        }
+        (MtpKind::Uds, _, Some(UdsTarget::Client { path })) => {
+            Box::new(UdsDialer::new(path, own_eid))
+        }
+        (kind, _, _) => {
+            return Err(format!(
+                "{}: no section for mtp {}",
+                path.display(),
+                kind.label()
+            ))
+        }
     };
     Ok(Setup {
         connector,
@@ -178,6 +196,7 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
             &target.timeouts,
             args,
         ),
+        mtp: target.mtp.label(),
         agent_task: None,
     })
 }
@@ -207,6 +226,7 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
             &timeouts,
             args,
         ),
+        mtp: loopback::label(args.mtp),
         agent_task: Some(task),
     })
 }
