@@ -350,3 +350,14 @@ async fn the_dialer_ignores_records_before_the_server_handshake() {
     );
     drop(server.await.unwrap());
 }
+
+#[tokio::test]
+async fn a_silent_client_does_not_hold_up_the_next_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = reference_agent(&dir, Duration::from_secs(20));
+    let _silent = UnixStream::connect(&path).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = Instant::now();
+    handshaken(&path).await;
+    assert!(started.elapsed() < Duration::from_secs(2));
+}

@@ -3,15 +3,17 @@
 //! (client first, server answers), Error TLVs and the socket file's life.
 
 pub mod frame;
+mod listener;
+
+pub use listener::UdsListener;
 
 use std::collections::VecDeque;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{UnixListener, UnixStream};
+use tokio::net::UnixStream;
 
 use self::frame::{Decoder, Frame, Tlv};
 use super::{Inbound, MtpConnection, MtpConnector, MtpError, PeerInfo};
@@ -216,105 +218,6 @@ impl MtpConnection for UdsConnection {
 
     fn connect_record(&self, agent_id: &str, controller_id: &str) -> Record {
         record::uds_connect(agent_id, controller_id)
-    }
-}
-
-/// The UDS server role: binds a socket path and accepts clients.
-pub struct UdsListener {
-    listener: UnixListener,
-    path: PathBuf,
-    /// (device, inode) of the socket file we created, so Drop removes only ours.
-    file_id: Option<(u64, u64)>,
-    own_eid: String,
-    handshake_timeout: Duration,
-    last_problem: Option<String>,
-}
-
-impl UdsListener {
-    /// Binds `path`, first removing a stale socket file left by an earlier
-    /// run (a regular file there is an error, not something to delete).
-    pub fn bind(path: impl AsRef<Path>, own_eid: &str) -> Result<Self, MtpError> {
-        let path = path.as_ref().to_path_buf();
-        let cannot = |reason: String| MtpError::Connect {
-            address: path.display().to_string(),
-            reason,
-        };
-        if let Ok(meta) = std::fs::symlink_metadata(&path) {
-            if !meta.file_type().is_socket() {
-                return Err(cannot("a file that is not a socket is in the way".into()));
-            }
-            std::fs::remove_file(&path).map_err(|e| cannot(format!("stale socket: {e}")))?;
-        }
-        let listener =
-            UnixListener::bind(&path).map_err(|e| cannot(format!("cannot bind: {e}")))?;
-        let file_id = std::fs::metadata(&path).ok().map(|m| (m.dev(), m.ino()));
-        Ok(UdsListener {
-            listener,
-            path,
-            file_id,
-            own_eid: own_eid.to_string(),
-            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
-            last_problem: None,
-        })
-    }
-
-    pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
-        self.handshake_timeout = timeout;
-        self
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Accepts clients until one completes the Handshake: it speaks first,
-    /// then we answer with our own Endpoint ID.
-    async fn accept_one(&mut self) -> Result<UdsConnection, MtpError> {
-        loop {
-            let (stream, _) = self
-                .listener
-                .accept()
-                .await
-                .map_err(|e| MtpError::Io(e.to_string()))?;
-            let mut conn = UdsConnection::new(stream, self.path.display().to_string());
-            let answered = match conn.await_handshake(self.handshake_timeout).await {
-                Ok(eid) => {
-                    conn.peer.endpoint_id = Some(eid);
-                    conn.write_frame(Tlv::Handshake(self.own_eid.clone())).await
-                }
-                Err(e) => Err(e),
-            };
-            match answered {
-                Ok(()) => return Ok(conn),
-                Err(e) => self.last_problem = Some(e.to_string()),
-            }
-        }
-    }
-}
-
-impl Drop for UdsListener {
-    fn drop(&mut self) {
-        let still_ours = std::fs::metadata(&self.path)
-            .ok()
-            .map(|m| (m.dev(), m.ino()));
-        if still_ours.is_some() && still_ours == self.file_id {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
-#[async_trait]
-impl MtpConnector for UdsListener {
-    async fn establish(&mut self) -> Result<Box<dyn MtpConnection>, MtpError> {
-        Ok(Box::new(self.accept_one().await?))
-    }
-
-    fn describe(&self) -> String {
-        format!("UDS server on {}", self.path.display())
-    }
-
-    fn last_problem(&self) -> Option<String> {
-        self.last_problem.clone()
     }
 }
 
