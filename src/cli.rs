@@ -31,9 +31,12 @@ pub enum Command {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum MtpArg {
+    /// WebSocket on 127.0.0.1.
     Ws,
     /// MQTT through a private mosquitto the harness starts on loopback.
     Mqtt,
+    /// UNIX Domain Socket (USP 1.3+) in the temp directory.
+    Uds,
 }
 
 /// MQTT protocol version (`--mqtt-version`).
@@ -96,14 +99,20 @@ pub struct RunArgs {
 #[derive(Debug, clap::Args)]
 pub struct AgentArgs {
     /// Listen for Controllers on this address, e.g. 127.0.0.1:5683.
-    #[arg(long, conflicts_with_all = ["connect", "mqtt_broker"])]
+    #[arg(long, group = "meet")]
     pub listen: Option<String>,
     /// Connect to a Controller's WebSocket server, e.g. ws://127.0.0.1:8080/usp.
-    #[arg(long, conflicts_with = "mqtt_broker")]
+    #[arg(long, group = "meet")]
     pub connect: Option<String>,
     /// Reach the Controller through this MQTT broker, e.g. 127.0.0.1:1883.
-    #[arg(long)]
+    #[arg(long, group = "meet")]
     pub mqtt_broker: Option<String>,
+    /// Be a UDS server on this socket path, e.g. /var/run/usp/broker_agent_path.
+    #[arg(long, group = "meet")]
+    pub uds_listen: Option<PathBuf>,
+    /// Connect to a Controller's UDS server at this socket path, e.g. /var/run/usp/broker_controller_path.
+    #[arg(long, group = "meet")]
+    pub uds_connect: Option<PathBuf>,
     /// MQTT version towards the broker.
     #[arg(long, value_enum, default_value_t = MqttVersionArg::V5)]
     pub mqtt_version: MqttVersionArg,
@@ -119,7 +128,7 @@ pub struct AgentArgs {
     /// The Agent's Endpoint ID.
     #[arg(long, default_value = crate::target::DEFAULT_AGENT_ID)]
     pub endpoint_id: String,
-    /// The Controller's Endpoint ID (for --connect and --mqtt-broker).
+    /// The Controller's Endpoint ID (for --connect, --mqtt-broker and --uds-connect).
     #[arg(long, default_value = crate::target::DEFAULT_CONTROLLER_ID)]
     pub controller_id: String,
     /// Inject a fault (repeatable).

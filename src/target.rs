@@ -28,7 +28,8 @@ pub struct Target {
     /// A name for reports, e.g. "Acme Gateway 2.1".
     pub name: String,
     /// The Agent's Endpoint ID. Optional: otherwise learnt from the
-    /// WebSocket handshake (`?eid=`) or the Agent's Connect Record.
+    /// WebSocket handshake (`?eid=`), the UDS Handshake TLV, or the Agent's
+    /// Connect Record.
     #[serde(default)]
     pub agent_endpoint_id: Option<String>,
     #[serde(default = "default_controller_id")]
@@ -38,6 +39,8 @@ pub struct Target {
     pub websocket: Option<WebSocketTarget>,
     #[serde(default)]
     pub mqtt: Option<MqttTarget>,
+    #[serde(default)]
+    pub uds: Option<UdsTarget>,
     #[serde(default)]
     pub timeouts: Timeouts,
 }
@@ -52,6 +55,8 @@ pub enum MtpKind {
     #[serde(alias = "ws")]
     Websocket,
     Mqtt,
+    /// UNIX Domain Socket (USP 1.3+).
+    Uds,
 }
 
 /// Reaching the Agent through an MQTT broker; the harness is one more
@@ -103,6 +108,18 @@ pub enum WebSocketTarget {
         /// `ws://host:port/path` of the Agent.
         url: String,
     },
+}
+
+/// A UDS endpoint is either server or client, never both (spec 2.6).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, tag = "role", rename_all = "lowercase")]
+pub enum UdsTarget {
+    /// The harness binds the socket and the Agent connects, e.g.
+    /// `/var/run/usp/broker_controller_path`.
+    Server { path: String },
+    /// The harness connects to the Agent's socket, e.g.
+    /// `/var/run/usp/broker_agent_path`.
+    Client { path: String },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -173,10 +190,19 @@ impl Target {
             path: origin.to_string(),
             message: e.to_string(),
         })?;
-        if target.mtp == MtpKind::Websocket && target.websocket.is_none() {
+        let missing = match target.mtp {
+            MtpKind::Websocket if target.websocket.is_none() => Some(
+                "mtp is websocket but there is no `websocket:` section (role: server with listen, or role: client with url)",
+            ),
+            MtpKind::Uds if target.uds.is_none() => Some(
+                "mtp is uds but there is no `uds:` section (role: server or client, with path)",
+            ),
+            _ => None,
+        };
+        if let Some(message) = missing {
             return Err(TargetError::Parse {
                 path: origin.to_string(),
-                message: "mtp is websocket but there is no `websocket:` section (role: server with listen, or role: client with url)".into(),
+                message: message.into(),
             });
         }
         if target.mtp == MtpKind::Mqtt && target.mqtt.is_none() {
@@ -255,5 +281,26 @@ mod tests {
         assert!(err.to_string().contains("bogus"), "{err}");
         let err = Target::parse("name: A\nmtp: websocket\n", "t.yaml").unwrap_err();
         assert!(err.to_string().contains("websocket:"), "{err}");
+        let err = Target::parse("name: A\nmtp: uds\n", "t.yaml").unwrap_err();
+        assert!(err.to_string().contains("uds:"), "{err}");
+    }
+
+    #[test]
+    fn parses_a_uds_target() {
+        let t = Target::parse(
+            "name: Broker\nmtp: uds\nuds:\n  role: server\n  path: /var/run/usp/broker_controller_path\n",
+            "t.yaml",
+        )
+        .unwrap();
+        assert_eq!(t.mtp, MtpKind::Uds);
+        assert!(
+            matches!(t.uds, Some(UdsTarget::Server { ref path }) if path == "/var/run/usp/broker_controller_path")
+        );
+        let err = Target::parse(
+            "name: B\nmtp: uds\nuds:\n  role: client\n  path: /p\n  url: x\n",
+            "t.yaml",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("url"), "{err}");
     }
 }

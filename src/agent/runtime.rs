@@ -1,7 +1,8 @@
 //! Runs the reference Agent over a real MTP: the transport loop around the
 //! sans-I/O `Agent`, for any `MtpConnector`. It sends the MTP's Connect
 //! Record first (R-MTP.6), applies the transport-level faults, closes with
-//! 1003 on frames it cannot use (R-WS.16), ignores Records for other
+//! 1003 on frames it cannot use (R-WS.16; on UDS the close reason goes out
+//! as an Error TLV instead), ignores Records for other
 //! endpoints (R-E2E.1) and, as the dialing side, reconnects after a drop.
 
 use std::sync::Arc;

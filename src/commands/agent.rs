@@ -1,5 +1,5 @@
-//! `plugfest agent`: the reference Agent on its own, as a WebSocket server
-//! or client, or as an MQTT broker client, with optional faults.
+//! `plugfest agent`: the reference Agent on its own, as a WebSocket or UDS
+//! server or client, or as an MQTT broker client, with optional faults.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -10,6 +10,7 @@ use crate::agent::runtime::AgentHost;
 use crate::agent::{Agent, AgentConfig};
 use crate::cli::AgentArgs;
 use crate::mtp::mqtt::{MqttConfig, MqttEndpoint};
+use crate::mtp::uds::{UdsDialer, UdsListener};
 use crate::mtp::websocket::{WsDialer, WsServer};
 use crate::mtp::MtpConnector;
 use crate::target::{agent_topic, controller_topic};
@@ -33,11 +34,14 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
         faults: faults.clone(),
     });
     let host = AgentHost::new(agent, faults).with_log(true);
+    let retry = Duration::from_secs(5);
+    let controller = Some(args.controller_id.clone());
+    let eid = args.endpoint_id.clone();
     if let Some(broker) = args.mqtt_broker.clone() {
         let own = args
             .agent_topic
             .clone()
-            .unwrap_or_else(|| agent_topic(&args.endpoint_id));
+            .unwrap_or_else(|| agent_topic(&eid));
         // The Agent knows its Controller's topic from configuration
         // (LocalAgent.Controller.{i}.MTP.{i}.MQTT.Topic) and sends its
         // MQTTConnectRecord there (R-MTP.6).
@@ -45,58 +49,54 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
             .controller_topic
             .clone()
             .unwrap_or_else(|| controller_topic(&args.controller_id));
-        let mut config = MqttConfig::new(
-            &broker,
-            mqtt_version(args.mqtt_version),
-            &args.endpoint_id,
-            &own,
-        )
-        .with_peer_topic(Some(peer));
+        let mut config = MqttConfig::new(&broker, mqtt_version(args.mqtt_version), &eid, &own)
+            .with_peer_topic(Some(peer));
         config.client_id = args.mqtt_client_id.clone();
         let endpoint = MqttEndpoint::new(config);
+        eprintln!("reference Agent {eid} via {}", endpoint.describe());
+        serve_until_interrupted(host.run_dialer(endpoint, controller, retry)).await;
+    } else if let Some(addr) = args.listen {
+        let server = match WsServer::bind(&addr, None, &eid).await {
+            Ok(s) => s,
+            Err(e) => return bad_input(e),
+        };
         eprintln!(
-            "reference Agent {} via {}",
-            args.endpoint_id,
-            endpoint.describe()
+            "reference Agent {eid} listening on ws://{}/",
+            server.local_addr()
         );
-        tokio::select! {
-            _ = host.run_dialer(endpoint, Some(args.controller_id), Duration::from_secs(5)) => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
-        return exit(EXIT_PASSED);
-    }
-    match (args.listen, args.connect) {
-        (Some(addr), _) => {
-            let server = match WsServer::bind(&addr, None, &args.endpoint_id).await {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("{e}");
-                    return exit(EXIT_BAD_INPUT);
-                }
-            };
-            eprintln!(
-                "reference Agent {} listening on ws://{}/",
-                args.endpoint_id,
-                server.local_addr()
-            );
-            tokio::select! {
-                _ = host.run_listener(server) => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        (None, Some(url)) => {
-            eprintln!("reference Agent {} connecting to {url}", args.endpoint_id);
-            tokio::select! {
-                _ = host.run_dialer(WsDialer::new(&url, &args.endpoint_id), Some(args.controller_id), Duration::from_secs(5)) => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        (None, None) => {
-            eprintln!(
-                "say where to meet the Controller: --listen ADDR, --connect ws://HOST:PORT/PATH or --mqtt-broker HOST:PORT"
-            );
-            return exit(EXIT_BAD_INPUT);
-        }
+        serve_until_interrupted(host.run_listener(server)).await;
+    } else if let Some(url) = args.connect {
+        eprintln!("reference Agent {eid} connecting to {url}");
+        let dialer = WsDialer::new(&url, &eid);
+        serve_until_interrupted(host.run_dialer(dialer, controller, retry)).await;
+    } else if let Some(path) = args.uds_listen {
+        let server = match UdsListener::bind(&path, &eid) {
+            Ok(s) => s,
+            Err(e) => return bad_input(e),
+        };
+        eprintln!("reference Agent {eid} listening on UDS {}", path.display());
+        serve_until_interrupted(host.run_listener(server)).await;
+    } else if let Some(path) = args.uds_connect {
+        eprintln!("reference Agent {eid} connecting to UDS {}", path.display());
+        let dialer = UdsDialer::new(&path, &eid);
+        serve_until_interrupted(host.run_dialer(dialer, controller, retry)).await;
+    } else {
+        eprintln!(
+            "say where to meet the Controller: --listen ADDR, --connect ws://HOST:PORT/PATH, --mqtt-broker HOST:PORT, --uds-listen PATH or --uds-connect PATH"
+        );
+        return exit(EXIT_BAD_INPUT);
     }
     exit(EXIT_PASSED)
+}
+
+fn bad_input(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("{e}");
+    exit(EXIT_BAD_INPUT)
+}
+
+async fn serve_until_interrupted(serving: impl std::future::Future<Output = ()>) {
+    tokio::select! {
+        _ = serving => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
 }

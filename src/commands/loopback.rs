@@ -3,6 +3,8 @@
 //! the harness's connector and the Agent's task; a broker the MTP needs
 //! lives inside that task, so ending the task stops the broker.
 
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
@@ -11,6 +13,7 @@ use crate::agent::runtime::AgentHost;
 use crate::broker::Mosquitto;
 use crate::cli::{MtpArg, Role};
 use crate::mtp::mqtt::{MqttConfig, MqttEndpoint, MqttVersion};
+use crate::mtp::uds::{UdsDialer, UdsListener};
 use crate::mtp::websocket::{WsDialer, WsServer};
 use crate::mtp::MtpConnector;
 use crate::target::{agent_topic, controller_topic, DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID};
@@ -30,6 +33,16 @@ pub async fn start(
         MtpArg::Ws => websocket(role, host).await,
         // Both ends are broker clients, so the role does not apply.
         MtpArg::Mqtt => mqtt(mqtt_version, host).await,
+        MtpArg::Uds => uds(role, host),
+    }
+}
+
+/// The label results carry for the chosen MTP.
+pub fn label(mtp: MtpArg, mqtt_version: MqttVersion) -> &'static str {
+    match mtp {
+        MtpArg::Ws => crate::mtp::websocket::MTP,
+        MtpArg::Mqtt => mqtt_version.label(),
+        MtpArg::Uds => crate::mtp::uds::MTP,
     }
 }
 
@@ -96,6 +109,38 @@ async fn websocket(role: Role, host: AgentHost) -> Result<Started, String> {
             let url = format!("ws://{}/", agent_side.local_addr());
             let task = tokio::spawn(host.run_listener(agent_side));
             Ok((Box::new(WsDialer::new(&url, DEFAULT_CONTROLLER_ID)), task))
+        }
+    }
+}
+
+/// A socket path nobody else uses: process id plus a counter, in the temp
+/// directory (short, as socket paths are limited to about 100 bytes). The
+/// listener that binds it removes the file when dropped.
+fn fresh_socket_path() -> PathBuf {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("plugfest-{}-{n}.sock", std::process::id()))
+}
+
+fn uds(role: Role, host: AgentHost) -> Result<Started, String> {
+    let path = fresh_socket_path();
+    match role {
+        Role::Server => {
+            let server =
+                UdsListener::bind(&path, DEFAULT_CONTROLLER_ID).map_err(|e| e.to_string())?;
+            let agent_side = UdsDialer::new(&path, DEFAULT_AGENT_ID);
+            let task = tokio::spawn(host.run_dialer(
+                agent_side,
+                Some(DEFAULT_CONTROLLER_ID.to_string()),
+                RECONNECT,
+            ));
+            Ok((Box::new(server), task))
+        }
+        Role::Client => {
+            let agent_side =
+                UdsListener::bind(&path, DEFAULT_AGENT_ID).map_err(|e| e.to_string())?;
+            let task = tokio::spawn(host.run_listener(agent_side));
+            Ok((Box::new(UdsDialer::new(&path, DEFAULT_CONTROLLER_ID)), task))
         }
     }
 }

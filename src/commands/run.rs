@@ -12,9 +12,10 @@ use super::validate::print_load_errors;
 use super::{exit, mqtt_version, parse_faults, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_PASSED};
 use crate::agent::runtime::AgentHost;
 use crate::agent::{Agent, AgentConfig};
-use crate::cli::{MtpArg, RunArgs};
+use crate::cli::RunArgs;
 use crate::datamodel::Profiles;
 use crate::mtp::mqtt::{MqttConfig, MqttEndpoint};
+use crate::mtp::uds::{UdsDialer, UdsListener};
 use crate::mtp::websocket::{WsDialer, WsServer};
 use crate::mtp::MtpConnector;
 use crate::results::{Counts, InputProblem, RunResult};
@@ -22,8 +23,8 @@ use crate::runner::{Progress, Runner, Selection};
 use crate::session::{Session, SessionConfig};
 use crate::suite::loader;
 use crate::target::{
-    controller_topic, MqttTarget, MtpKind, Target, Timeouts, WebSocketTarget, DEFAULT_AGENT_ID,
-    DEFAULT_CONTROLLER_ID,
+    controller_topic, MqttTarget, MtpKind, Target, Timeouts, UdsTarget, WebSocketTarget,
+    DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID,
 };
 
 /// Where the run's Agent is and who talks to it.
@@ -192,6 +193,20 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
                 label,
             )
         }
+        MtpKind::Uds => match target.uds.clone() {
+            Some(UdsTarget::Server { path: socket }) => (
+                Box::new(
+                    UdsListener::bind(&socket, &target.controller_endpoint_id)
+                        .map_err(|e| e.to_string())?,
+                ),
+                crate::mtp::uds::MTP.to_string(),
+            ),
+            Some(UdsTarget::Client { path: socket }) => (
+                Box::new(UdsDialer::new(&socket, &target.controller_endpoint_id)),
+                crate::mtp::uds::MTP.to_string(),
+            ),
+            None => return Err(format!("{}: no uds section", path.display())),
+        },
     };
     Ok(Setup {
         connector,
@@ -245,10 +260,7 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
     };
     let version = mqtt_version(args.mqtt_version);
     let (connector, task) = loopback::start(args.mtp, args.role, version, host).await?;
-    let mtp_label = match args.mtp {
-        MtpArg::Ws => "WebSocket".to_string(),
-        MtpArg::Mqtt => version.label().to_string(),
-    };
+    let mtp_label = loopback::label(args.mtp, version).to_string();
     Ok(Setup {
         connector,
         mtp_label,

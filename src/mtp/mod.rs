@@ -4,6 +4,7 @@
 //! transport's module; nothing here knows about test cases.
 
 pub mod mqtt;
+pub mod uds;
 pub mod websocket;
 
 use async_trait::async_trait;
@@ -47,7 +48,7 @@ fn close_detail(code: &Option<u16>, reason: &str) -> String {
 /// Who is on the other end of a connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerInfo {
-    /// `WebSocket`, `MQTT`, ...
+    /// `WebSocket`, `UDS`, `MQTT`, ...
     pub mtp: &'static str,
     /// Socket address or URL.
     pub address: String,

@@ -24,7 +24,7 @@ use crate::usp::record;
 
 pub const SUBPROTOCOL: &str = "v1.usp";
 const EXTENSION: &str = "bbf-usp-protocol";
-const MTP: &str = "WebSocket";
+pub const MTP: &str = "WebSocket";
 
 /// RFC 3986 unreserved characters stay as they are; everything else,
 /// including `%` and `:`, is percent-encoded (R-WS.10c).
