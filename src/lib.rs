@@ -5,6 +5,7 @@
 //! transports, never the runner.
 
 pub mod agent;
+pub mod broker;
 pub mod cli;
 pub mod commands;
 pub mod datamodel;

@@ -3,6 +3,7 @@
 //! Binding specifics (subprotocols, topics, Connect Records) stay inside each
 //! transport's module; nothing here knows about test cases.
 
+pub mod stomp;
 pub mod websocket;
 
 use async_trait::async_trait;

@@ -1,0 +1,3 @@
+//! Brokers started on loopback for the broker-based MTPs.
+
+pub mod rabbitmq;
