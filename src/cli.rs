@@ -32,6 +32,18 @@ pub enum Command {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum MtpArg {
     Ws,
+    /// STOMP 1.2 through a private RabbitMQ started on loopback for the run.
+    Stomp,
+}
+
+impl MtpArg {
+    /// The MTP's name in reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            MtpArg::Ws => "WebSocket",
+            MtpArg::Stomp => "STOMP",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -59,9 +71,13 @@ pub struct RunArgs {
     /// Message Transfer Protocol for the built-in Agent.
     #[arg(long, value_enum, default_value_t = MtpArg::Ws)]
     pub mtp: MtpArg,
-    /// The harness's role towards the built-in Agent on a connection-oriented MTP (WebSocket, UDS).
+    /// The harness's role towards the built-in Agent on a connection-oriented MTP (WebSocket, UDS); on STOMP both are broker clients.
     #[arg(long, alias = "ws-role", value_enum, default_value_t = Role::Server)]
     pub role: Role,
+    /// With `--mtp stomp`: use this running broker (HOST:PORT, guest login)
+    /// instead of starting a RabbitMQ; lets tests share one broker.
+    #[arg(long, hide = true)]
+    pub stomp_broker: Option<String>,
     /// Directory for junit.xml and results.json.
     #[arg(long, default_value = "reports")]
     pub out: PathBuf,

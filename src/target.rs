@@ -25,6 +25,8 @@ pub struct Target {
     #[serde(default)]
     pub websocket: Option<WebSocketTarget>,
     #[serde(default)]
+    pub stomp: Option<StompTarget>,
+    #[serde(default)]
     pub timeouts: Timeouts,
 }
 
@@ -37,6 +39,43 @@ fn default_controller_id() -> String {
 pub enum MtpKind {
     #[serde(alias = "ws")]
     Websocket,
+    Stomp,
+}
+
+impl MtpKind {
+    /// The MTP's name in reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            MtpKind::Websocket => "WebSocket",
+            MtpKind::Stomp => "STOMP",
+        }
+    }
+}
+
+/// The harness as a client of the broker the Agent uses.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StompTarget {
+    /// `host:port` of the broker, e.g. `127.0.0.1:61613`.
+    pub broker: String,
+    /// The STOMP `host` header (RabbitMQ: the virtual host).
+    #[serde(default = "default_virtual_host")]
+    pub virtual_host: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Where the harness subscribes, unless the broker assigns `subscribe-dest`.
+    #[serde(default)]
+    pub controller_destination: Option<String>,
+    /// Where the Agent subscribes; else learnt from the `reply-to-dest` of
+    /// its first message (its STOMPConnectRecord).
+    #[serde(default)]
+    pub agent_destination: Option<String>,
+}
+
+fn default_virtual_host() -> String {
+    "/".into()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -131,6 +170,12 @@ impl Target {
                 message: "mtp is websocket but there is no `websocket:` section (role: server with listen, or role: client with url)".into(),
             });
         }
+        if target.mtp == MtpKind::Stomp && target.stomp.is_none() {
+            return Err(TargetError::Parse {
+                path: origin.to_string(),
+                message: "mtp is stomp but there is no `stomp:` section (broker, controller_destination, ...)".into(),
+            });
+        }
         Ok(target)
     }
 }
@@ -150,6 +195,21 @@ mod tests {
         assert!(matches!(t.websocket, Some(WebSocketTarget::Server { .. })));
         assert_eq!(t.timeouts.request_ms, 500);
         assert_eq!(t.timeouts.connect_ms, 60_000);
+    }
+
+    #[test]
+    fn parses_a_stomp_target() {
+        let t = Target::parse(
+            "name: Acme\nmtp: stomp\nstomp:\n  broker: 127.0.0.1:61613\n  username: guest\n  password: guest\n  controller_destination: /queue/usp.controller\n  agent_destination: /queue/usp.agent\n",
+            "t.yaml",
+        )
+        .unwrap();
+        let s = t.stomp.unwrap();
+        assert_eq!(s.virtual_host, "/");
+        assert_eq!(s.agent_destination.as_deref(), Some("/queue/usp.agent"));
+        assert_eq!(t.mtp.label(), "STOMP");
+        let err = Target::parse("name: A\nmtp: stomp\n", "t.yaml").unwrap_err();
+        assert!(err.to_string().contains("stomp:"), "{err}");
     }
 
     #[test]

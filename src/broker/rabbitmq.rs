@@ -23,11 +23,11 @@ pub enum BrokerError {
     NotInstalled(&'static str),
     #[error("cannot prepare RabbitMQ: {0}")]
     Setup(String),
-    #[error("RabbitMQ did not accept a STOMP connection within {seconds} s: {last}; see the logs in {logs}")]
+    #[error("RabbitMQ did not accept a STOMP connection within {seconds} s: {last}; its output ended with:\n{output}")]
     NotReady {
         seconds: u64,
         last: String,
-        logs: String,
+        output: String,
     },
 }
 
@@ -147,7 +147,7 @@ impl RabbitMq {
         }
         let out = fs::File::create(broker.base.join("server.out")).map_err(setup)?;
         let err = out.try_clone().map_err(setup)?;
-        let mut server = broker.command("exec rabbitmq-server");
+        let mut server = broker.command("rabbitmq-server");
         // Its own process group, so a forced stop reaches runuser, the
         // shell and the Erlang VM alike.
         server
@@ -169,7 +169,7 @@ impl RabbitMq {
             .iter()
             .map(|(k, v)| format!("export {k}='{v}'; "))
             .collect();
-        let line = format!("{exports}cd \"$HOME\"; {BIN}/{script}");
+        let line = format!("{exports}cd \"$HOME\"; exec {BIN}/{script}");
         let mut cmd = if self.as_rabbitmq_user {
             let mut c = Command::new("runuser");
             c.args(["-u", "rabbitmq", "--", "sh", "-c", &line]);
@@ -204,10 +204,13 @@ impl RabbitMq {
             }
             std::thread::sleep(Duration::from_millis(200));
         }
+        // The base directory goes away with the broker: quote the output.
+        let output = fs::read_to_string(self.base.join("server.out")).unwrap_or_default();
+        let tail: Vec<&str> = output.lines().rev().take(15).collect();
         Err(BrokerError::NotReady {
             seconds: start.elapsed().as_secs(),
             last,
-            logs: self.base.display().to_string(),
+            output: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
         })
     }
 

@@ -12,15 +12,19 @@ use super::validate::print_load_errors;
 use super::{exit, parse_faults, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_PASSED};
 use crate::agent::runtime::AgentHost;
 use crate::agent::{Agent, AgentConfig};
+use crate::broker::rabbitmq::RabbitMq;
 use crate::cli::RunArgs;
 use crate::datamodel::Profiles;
+use crate::mtp::stomp::{StompClient, StompConfig};
 use crate::mtp::websocket::{WsDialer, WsServer};
 use crate::mtp::MtpConnector;
 use crate::results::{Counts, InputProblem, RunResult};
 use crate::runner::{Progress, Runner, Selection};
 use crate::session::{Session, SessionConfig};
 use crate::suite::loader;
-use crate::target::{Target, Timeouts, WebSocketTarget, DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID};
+use crate::target::{
+    MtpKind, Target, Timeouts, WebSocketTarget, DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID,
+};
 
 /// Where the run's Agent is and who talks to it.
 struct Setup {
@@ -29,6 +33,10 @@ struct Setup {
     session: SessionConfig,
     /// The in-process Agent's task, ended when the run ends.
     agent_task: Option<tokio::task::JoinHandle<()>>,
+    /// The loopback broker, stopped when the run ends (also on drop).
+    broker: Option<RabbitMq>,
+    /// The MTP's name in reports.
+    mtp: &'static str,
 }
 
 pub async fn run(args: RunArgs) -> ExitCode {
@@ -62,7 +70,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         tool: format!("usp-plugfest {}", env!("CARGO_PKG_VERSION")),
         started_at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
         target: setup.target_name.clone(),
-        mtp: "WebSocket".into(),
+        mtp: setup.mtp.into(),
         connection: setup.connector.describe(),
         controller_endpoint_id: setup.session.controller_id.clone(),
         agent_endpoint_id: setup.session.agent_id.clone(),
@@ -98,6 +106,10 @@ pub async fn run(args: RunArgs) -> ExitCode {
     runner.session.close().await;
     if let Some(task) = setup.agent_task.take() {
         task.abort();
+    }
+    if let Some(broker) = setup.broker.take() {
+        // rabbitmqctl stop blocks for a second or two.
+        let _ = tokio::task::spawn_blocking(move || broker.stop()).await;
     }
     result.complete = !interrupted;
     if let Err(e) = crate::report::write_all(&args.out, &result) {
@@ -158,16 +170,33 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
         return Err("--agent-fault applies to the built-in Agent only, not to a --target".into());
     }
     let target = Target::load(path).map_err(|e| e.to_string())?;
-    let connector: Box<dyn MtpConnector> = match target.websocket.clone() {
-        Some(WebSocketTarget::Server { listen, path }) => Box::new(
-            WsServer::bind(&listen, path, &target.controller_endpoint_id)
-                .await
-                .map_err(|e| e.to_string())?,
-        ),
-        Some(WebSocketTarget::Client { url }) => {
-            Box::new(WsDialer::new(&url, &target.controller_endpoint_id))
+    let connector: Box<dyn MtpConnector> = match target.mtp {
+        MtpKind::Websocket => match target.websocket.clone() {
+            Some(WebSocketTarget::Server { listen, path }) => Box::new(
+                WsServer::bind(&listen, path, &target.controller_endpoint_id)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            ),
+            Some(WebSocketTarget::Client { url }) => {
+                Box::new(WsDialer::new(&url, &target.controller_endpoint_id))
+            }
+            None => return Err(format!("{}: no websocket section", path.display())),
+        },
+        MtpKind::Stomp => {
+            let Some(s) = target.stomp.clone() else {
+                return Err(format!("{}: no stomp section", path.display()));
+            };
+            Box::new(StompClient::new(StompConfig {
+                broker: s.broker,
+                virtual_host: s.virtual_host,
+                username: s.username,
+                password: s.password,
+                own_endpoint_id: target.controller_endpoint_id.clone(),
+                own_destination: s.controller_destination,
+                peer_destination: s.agent_destination,
+                heartbeat: None,
+            }))
         }
-        None => return Err(format!("{}: no websocket section", path.display())),
     };
     Ok(Setup {
         connector,
@@ -179,6 +208,8 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
             args,
         ),
         agent_task: None,
+        broker: None,
+        mtp: target.mtp.label(),
     })
 }
 
@@ -197,9 +228,9 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
         connect_ms: 10_000,
         connect_record_ms: 2_000,
     };
-    let (connector, task) = loopback::start(args.mtp, args.role, host).await?;
+    let started = loopback::start(args.mtp, args.role, host, args.stomp_broker.clone()).await?;
     Ok(Setup {
-        connector,
+        connector: started.connector,
         target_name: format!("built-in reference Agent {DEFAULT_AGENT_ID}"),
         session: session_config(
             DEFAULT_CONTROLLER_ID,
@@ -207,6 +238,8 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
             &timeouts,
             args,
         ),
-        agent_task: Some(task),
+        agent_task: Some(started.agent_task),
+        broker: started.broker,
+        mtp: args.mtp.label(),
     })
 }
