@@ -72,6 +72,10 @@ pub struct StompTarget {
     /// its first message (its STOMPConnectRecord).
     #[serde(default)]
     pub agent_destination: Option<String>,
+    /// `[outgoing_ms, incoming_ms]` heart-beats to offer (R-STOMP.8..10);
+    /// none when absent.
+    #[serde(default)]
+    pub heartbeat_ms: Option<(u64, u64)>,
 }
 
 fn default_virtual_host() -> String {
@@ -200,13 +204,14 @@ mod tests {
     #[test]
     fn parses_a_stomp_target() {
         let t = Target::parse(
-            "name: Acme\nmtp: stomp\nstomp:\n  broker: 127.0.0.1:61613\n  username: guest\n  password: guest\n  controller_destination: /queue/usp.controller\n  agent_destination: /queue/usp.agent\n",
+            "name: Acme\nmtp: stomp\nstomp:\n  broker: 127.0.0.1:61613\n  username: guest\n  password: guest\n  controller_destination: /queue/usp.controller\n  agent_destination: /queue/usp.agent\n  heartbeat_ms: [10000, 5000]\n",
             "t.yaml",
         )
         .unwrap();
         let s = t.stomp.unwrap();
         assert_eq!(s.virtual_host, "/");
         assert_eq!(s.agent_destination.as_deref(), Some("/queue/usp.agent"));
+        assert_eq!(s.heartbeat_ms, Some((10000, 5000)));
         assert_eq!(t.mtp.label(), "STOMP");
         let err = Target::parse("name: A\nmtp: stomp\n", "t.yaml").unwrap_err();
         assert!(err.to_string().contains("stomp:"), "{err}");

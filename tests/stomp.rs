@@ -57,6 +57,14 @@ fn stomp_binding_against_rabbitmq() {
             Box::new(|| block_on(harness_on_the_wire(a))),
         ),
         ("broker refusals", Box::new(|| block_on(refusals(a)))),
+        (
+            "heart-beats with RabbitMQ",
+            Box::new(|| block_on(heartbeats(a))),
+        ),
+        (
+            "a target file with mtp: stomp",
+            Box::new(|| block_on(target_file(a))),
+        ),
     ];
     let failed: Vec<&str> = std::thread::scope(|s| {
         let handles: Vec<_> = scenarios
@@ -330,4 +338,85 @@ async fn refusals(broker: &str) {
         Err(e) => panic!("unexpected error: {e}"),
         Ok(_) => panic!("connected without any destination"),
     }
+}
+
+/// With heart-beats negotiated both ways, a connection that carries no
+/// Records for several intervals stays usable: we send EOLs, and the
+/// broker's EOLs keep our silence check quiet (R-STOMP.11).
+async fn heartbeats(broker: &str) {
+    let own = "/queue/wire.heartbeat";
+    let mut raw = RawClient::connect(broker, &[]).await;
+    let mut cfg = StompConfig::new(broker, CTRL);
+    cfg.own_destination = Some(own.into());
+    cfg.heartbeat = Some((500, 500));
+    let mut conn = StompClient::new(cfg).connect().await.expect("connected");
+    // RabbitMQ rounds the intervals up to 1 s and drops a client that stays
+    // silent for about 3 s; our own check would fire on a silent broker
+    // after 2 s. Both get the chance to happen here.
+    let quiet = tokio::time::timeout(Duration::from_millis(4_500), conn.recv()).await;
+    assert!(quiet.is_err(), "something other than silence: {quiet:?}");
+    raw.send(usp_send(own, "/queue/wire.nowhere", b"late"))
+        .await;
+    match tokio::time::timeout(WAIT, conn.recv()).await.unwrap() {
+        Ok(Inbound::Record(b)) => assert_eq!(b, b"late"),
+        other => panic!("the heart-beating connection broke: {other:?}"),
+    }
+}
+
+/// `plugfest run --target` with `mtp: stomp`, against an in-process Agent
+/// on the same broker; the Agent's destination is not configured, so the
+/// harness learns it from the reply-to-dest of the STOMPConnectRecord.
+async fn target_file(broker: &str) {
+    let agent_dest = "/queue/target.agent";
+    let ctrl_dest = "/queue/target.controller";
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("stomp-agent.yaml");
+    std::fs::write(
+        &target,
+        format!(
+            "name: STOMP target\ncontroller_endpoint_id: {CTRL}\nmtp: stomp\nstomp:\n  broker: {broker}\n  username: guest\n  password: guest\n  controller_destination: {ctrl_dest}\ntimeouts:\n  connect_ms: 5000\n"
+        ),
+    )
+    .unwrap();
+    // The harness subscribes first, as a Controller waiting for its Agents does.
+    let harness = tokio::task::spawn_blocking({
+        let target = target.clone();
+        let out = dir.path().join("out");
+        move || {
+            plugfest(
+                &[
+                    "run",
+                    "--target",
+                    target.to_str().unwrap(),
+                    "--profile",
+                    "DRAFT-DeviceInfo:1",
+                    "--quiet",
+                ],
+                &out,
+            )
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let mut cfg = StompConfig::new(broker, AGENT);
+    cfg.own_destination = Some(agent_dest.into());
+    cfg.peer_destination = Some(ctrl_dest.into());
+    let host = AgentHost::new(
+        Agent::new(AgentConfig {
+            endpoint_id: AGENT.into(),
+            faults: FaultSet::default(),
+        }),
+        FaultSet::default(),
+    );
+    let task = tokio::spawn(host.run_dialer(
+        StompClient::new(cfg),
+        Some(CTRL.into()),
+        Duration::from_millis(100),
+    ));
+    let run = harness.await.unwrap();
+    task.abort();
+    assert_eq!(run.code, 0, "{}\n{}", run.failure_messages(), run.explain());
+    let results = run.results.as_ref().unwrap();
+    assert_eq!(results["mtp"], "STOMP");
+    assert_eq!(results["agent_endpoint_id"], AGENT);
+    assert!(!run.cases().is_empty());
 }

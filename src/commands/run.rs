@@ -194,7 +194,7 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
                 own_endpoint_id: target.controller_endpoint_id.clone(),
                 own_destination: s.controller_destination,
                 peer_destination: s.agent_destination,
-                heartbeat: None,
+                heartbeat: s.heartbeat_ms,
             }))
         }
     };
