@@ -5,14 +5,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian package for each broker binary the tests start themselves.
+# Debian package for each broker program the tests start themselves
+# (RabbitMQ brings its STOMP plugin; installing does not start a service).
 declare -A PACKAGES=(
-  [mosquitto]=mosquitto
+  [/usr/sbin/mosquitto]=mosquitto
+  [/usr/lib/rabbitmq/bin/rabbitmq-server]=rabbitmq-server
 )
 
 missing=()
-for bin in "${!PACKAGES[@]}"; do
-  command -v "$bin" >/dev/null || missing+=("${PACKAGES[$bin]}")
+for program in "${!PACKAGES[@]}"; do
+  [ -x "$program" ] || missing+=("${PACKAGES[$program]}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing test brokers: ${missing[*]}"

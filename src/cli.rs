@@ -37,6 +37,8 @@ pub enum MtpArg {
     Mqtt,
     /// UNIX Domain Socket (USP 1.3+) in the temp directory.
     Uds,
+    /// STOMP 1.2 through a private RabbitMQ started on loopback for the run.
+    Stomp,
 }
 
 /// MQTT protocol version (`--mqtt-version`).
@@ -73,12 +75,16 @@ pub struct RunArgs {
     /// Message Transfer Protocol for the built-in Agent.
     #[arg(long, value_enum, default_value_t = MtpArg::Ws)]
     pub mtp: MtpArg,
-    /// The harness's role towards the built-in Agent on a connection-oriented MTP (WebSocket, UDS).
+    /// The harness's role towards the built-in Agent on a connection-oriented MTP (WebSocket, UDS); on STOMP both are broker clients.
     #[arg(long, alias = "ws-role", value_enum, default_value_t = Role::Server)]
     pub role: Role,
     /// MQTT version for `--mtp mqtt` with the built-in Agent.
     #[arg(long, value_enum, default_value_t = MqttVersionArg::V5)]
     pub mqtt_version: MqttVersionArg,
+    /// With `--mtp stomp`: use this running broker (HOST:PORT, guest login)
+    /// instead of starting a RabbitMQ; lets tests share one broker.
+    #[arg(long, hide = true)]
+    pub stomp_broker: Option<String>,
     /// Directory for junit.xml and results.json.
     #[arg(long, default_value = "reports")]
     pub out: PathBuf,

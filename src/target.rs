@@ -42,6 +42,8 @@ pub struct Target {
     #[serde(default)]
     pub uds: Option<UdsTarget>,
     #[serde(default)]
+    pub stomp: Option<StompTarget>,
+    #[serde(default)]
     pub timeouts: Timeouts,
 }
 
@@ -57,6 +59,37 @@ pub enum MtpKind {
     Mqtt,
     /// UNIX Domain Socket (USP 1.3+).
     Uds,
+    Stomp,
+}
+
+/// The harness as a client of the broker the Agent uses.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StompTarget {
+    /// `host:port` of the broker, e.g. `127.0.0.1:61613`.
+    pub broker: String,
+    /// The STOMP `host` header (RabbitMQ: the virtual host).
+    #[serde(default = "default_virtual_host")]
+    pub virtual_host: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Where the harness subscribes, unless the broker assigns `subscribe-dest`.
+    #[serde(default)]
+    pub controller_destination: Option<String>,
+    /// Where the Agent subscribes; else learnt from the `reply-to-dest` of
+    /// its first message (its STOMPConnectRecord).
+    #[serde(default)]
+    pub agent_destination: Option<String>,
+    /// `[outgoing_ms, incoming_ms]` heart-beats to offer (R-STOMP.8..10);
+    /// none when absent.
+    #[serde(default)]
+    pub heartbeat_ms: Option<(u64, u64)>,
+}
+
+fn default_virtual_host() -> String {
+    "/".into()
 }
 
 /// Reaching the Agent through an MQTT broker; the harness is one more
@@ -213,6 +246,12 @@ impl Target {
                         .into(),
             });
         }
+        if target.mtp == MtpKind::Stomp && target.stomp.is_none() {
+            return Err(TargetError::Parse {
+                path: origin.to_string(),
+                message: "mtp is stomp but there is no `stomp:` section (broker, controller_destination, ...)".into(),
+            });
+        }
         if let Some(m) = &target.mqtt {
             if m.qos > 1 {
                 return Err(TargetError::Parse {
@@ -228,6 +267,22 @@ impl Target {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_a_stomp_target() {
+        let t = Target::parse(
+            "name: Acme\nmtp: stomp\nstomp:\n  broker: 127.0.0.1:61613\n  username: guest\n  password: guest\n  controller_destination: /queue/usp.controller\n  agent_destination: /queue/usp.agent\n  heartbeat_ms: [10000, 5000]\n",
+            "t.yaml",
+        )
+        .unwrap();
+        let s = t.stomp.unwrap();
+        assert_eq!(s.virtual_host, "/");
+        assert_eq!(s.agent_destination.as_deref(), Some("/queue/usp.agent"));
+        assert_eq!(s.heartbeat_ms, Some((10000, 5000)));
+        assert_eq!(t.mtp, MtpKind::Stomp);
+        let err = Target::parse("name: A\nmtp: stomp\n", "t.yaml").unwrap_err();
+        assert!(err.to_string().contains("stomp:"), "{err}");
+    }
 
     #[test]
     fn parses_a_server_role_target() {

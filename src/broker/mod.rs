@@ -3,5 +3,6 @@
 //! child process and stops it when dropped.
 
 pub mod mosquitto;
+pub mod rabbitmq;
 
 pub use mosquitto::{BrokerError, Mosquitto};

@@ -1,7 +1,7 @@
 //! The embedded default: the reference Agent started in-process and reached
 //! over a real transport on loopback, one function per MTP. Each returns
-//! the harness's connector and the Agent's task; a broker the MTP needs
-//! lives inside that task, so ending the task stops the broker.
+//! the harness's connector, the Agent's task and, for a broker MTP, the
+//! broker, which the caller keeps until the run ends (dropping it stops it).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -10,9 +10,11 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use crate::agent::runtime::AgentHost;
+use crate::broker::rabbitmq::RabbitMq;
 use crate::broker::Mosquitto;
 use crate::cli::{MtpArg, Role};
 use crate::mtp::mqtt::{MqttConfig, MqttEndpoint, MqttVersion};
+use crate::mtp::stomp::{StompClient, StompConfig};
 use crate::mtp::uds::{UdsDialer, UdsListener};
 use crate::mtp::websocket::{WsDialer, WsServer};
 use crate::mtp::MtpConnector;
@@ -21,19 +23,41 @@ use crate::target::{agent_topic, controller_topic, DEFAULT_AGENT_ID, DEFAULT_CON
 /// How soon a dropped in-process Agent dials again.
 const RECONNECT: Duration = Duration::from_millis(100);
 
-pub type Started = (Box<dyn MtpConnector>, JoinHandle<()>);
+pub struct Started {
+    pub connector: Box<dyn MtpConnector>,
+    pub agent_task: JoinHandle<()>,
+    /// The broker started for this run; dropping it stops it (which may
+    /// block, so drop it off the async threads).
+    pub broker: Option<Box<dyn Send>>,
+}
 
-pub async fn start(
-    mtp: MtpArg,
-    role: Role,
-    mqtt_version: MqttVersion,
-    host: AgentHost,
-) -> Result<Started, String> {
-    match mtp {
-        MtpArg::Ws => websocket(role, host).await,
-        // Both ends are broker clients, so the role does not apply.
-        MtpArg::Mqtt => mqtt(mqtt_version, host).await,
-        MtpArg::Uds => uds(role, host),
+impl Started {
+    fn direct(connector: Box<dyn MtpConnector>, agent_task: JoinHandle<()>) -> Self {
+        Started {
+            connector,
+            agent_task,
+            broker: None,
+        }
+    }
+}
+
+/// What to start for the run's MTP.
+#[derive(Debug, Clone)]
+pub struct LoopbackOptions {
+    pub mtp: MtpArg,
+    pub role: Role,
+    pub mqtt_version: MqttVersion,
+    /// A running STOMP broker to use instead of starting one.
+    pub stomp_broker: Option<String>,
+}
+
+pub async fn start(options: &LoopbackOptions, host: AgentHost) -> Result<Started, String> {
+    match options.mtp {
+        MtpArg::Ws => websocket(options.role, host).await,
+        // On the broker MTPs both ends are broker clients: no role applies.
+        MtpArg::Mqtt => mqtt(options.mqtt_version, host).await,
+        MtpArg::Stomp => stomp(host, options.stomp_broker.clone()).await,
+        MtpArg::Uds => uds(options.role, host),
     }
 }
 
@@ -43,6 +67,7 @@ pub fn label(mtp: MtpArg, mqtt_version: MqttVersion) -> &'static str {
         MtpArg::Ws => crate::mtp::websocket::MTP,
         MtpArg::Mqtt => mqtt_version.label(),
         MtpArg::Uds => crate::mtp::uds::MTP,
+        MtpArg::Stomp => "STOMP",
     }
 }
 
@@ -71,17 +96,54 @@ async fn mqtt(version: MqttVersion, host: AgentHost) -> Result<Started, String> 
         MqttConfig::new(&broker.address(), version, DEFAULT_AGENT_ID, &agent_topic)
             .with_peer_topic(Some(controller_topic)),
     );
-    let task = tokio::spawn(async move {
-        // Dropped with the task: the broker stops when the run ends.
-        let _broker = broker;
-        host.run_dialer(
-            agent_side,
-            Some(DEFAULT_CONTROLLER_ID.to_string()),
-            RECONNECT,
-        )
-        .await
-    });
-    Ok((Box::new(harness), task))
+    let agent_task = tokio::spawn(host.run_dialer(
+        agent_side,
+        Some(DEFAULT_CONTROLLER_ID.to_string()),
+        RECONNECT,
+    ));
+    Ok(Started {
+        connector: Box::new(harness),
+        agent_task,
+        broker: Some(Box::new(broker)),
+    })
+}
+
+/// Both ends are clients of one broker. The destinations carry the process
+/// id so that runs sharing a broker never read each other's Records (queues
+/// outlive their subscribers).
+async fn stomp(host: AgentHost, broker_address: Option<String>) -> Result<Started, String> {
+    let (broker, address): (Option<Box<dyn Send>>, String) = match broker_address {
+        Some(a) => (None, a),
+        None => {
+            let b = tokio::task::spawn_blocking(RabbitMq::start)
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            let a = b.stomp_address();
+            (Some(Box::new(b)), a)
+        }
+    };
+    let tag = std::process::id();
+    let controller_dest = format!("/queue/usp.controller.{tag}");
+    let agent_dest = format!("/queue/usp.agent.{tag}");
+    let mut harness = StompConfig::new(&address, DEFAULT_CONTROLLER_ID);
+    harness.own_destination = Some(controller_dest.clone());
+    harness.peer_destination = Some(agent_dest.clone());
+    // The Agent knows its Controller's destination from its data model
+    // (Controller.{i}.MTP.{i}.STOMP.Destination).
+    let mut agent = StompConfig::new(&address, DEFAULT_AGENT_ID);
+    agent.own_destination = Some(agent_dest);
+    agent.peer_destination = Some(controller_dest);
+    let agent_task = tokio::spawn(host.run_dialer(
+        StompClient::new(agent),
+        Some(DEFAULT_CONTROLLER_ID.to_string()),
+        RECONNECT,
+    ));
+    Ok(Started {
+        connector: Box::new(StompClient::new(harness)),
+        agent_task,
+        broker,
+    })
 }
 
 async fn websocket(role: Role, host: AgentHost) -> Result<Started, String> {
@@ -100,7 +162,7 @@ async fn websocket(role: Role, host: AgentHost) -> Result<Started, String> {
                 Some(DEFAULT_CONTROLLER_ID.to_string()),
                 RECONNECT,
             ));
-            Ok((Box::new(server), task))
+            Ok(Started::direct(Box::new(server), task))
         }
         Role::Client => {
             let agent_side = WsServer::bind("127.0.0.1:0", None, DEFAULT_AGENT_ID)
@@ -108,7 +170,10 @@ async fn websocket(role: Role, host: AgentHost) -> Result<Started, String> {
                 .map_err(|e| e.to_string())?;
             let url = format!("ws://{}/", agent_side.local_addr());
             let task = tokio::spawn(host.run_listener(agent_side));
-            Ok((Box::new(WsDialer::new(&url, DEFAULT_CONTROLLER_ID)), task))
+            Ok(Started::direct(
+                Box::new(WsDialer::new(&url, DEFAULT_CONTROLLER_ID)),
+                task,
+            ))
         }
     }
 }
@@ -134,13 +199,16 @@ fn uds(role: Role, host: AgentHost) -> Result<Started, String> {
                 Some(DEFAULT_CONTROLLER_ID.to_string()),
                 RECONNECT,
             ));
-            Ok((Box::new(server), task))
+            Ok(Started::direct(Box::new(server), task))
         }
         Role::Client => {
             let agent_side =
                 UdsListener::bind(&path, DEFAULT_AGENT_ID).map_err(|e| e.to_string())?;
             let task = tokio::spawn(host.run_listener(agent_side));
-            Ok((Box::new(UdsDialer::new(&path, DEFAULT_CONTROLLER_ID)), task))
+            Ok(Started::direct(
+                Box::new(UdsDialer::new(&path, DEFAULT_CONTROLLER_ID)),
+                task,
+            ))
         }
     }
 }

@@ -15,6 +15,7 @@ use crate::agent::{Agent, AgentConfig};
 use crate::cli::RunArgs;
 use crate::datamodel::Profiles;
 use crate::mtp::mqtt::{MqttConfig, MqttEndpoint};
+use crate::mtp::stomp::{StompClient, StompConfig};
 use crate::mtp::uds::{UdsDialer, UdsListener};
 use crate::mtp::websocket::{WsDialer, WsServer};
 use crate::mtp::MtpConnector;
@@ -36,6 +37,8 @@ struct Setup {
     session: SessionConfig,
     /// The in-process Agent's task, ended when the run ends.
     agent_task: Option<tokio::task::JoinHandle<()>>,
+    /// The loopback broker, stopped when the run ends (also on drop).
+    broker: Option<Box<dyn Send>>,
 }
 
 pub async fn run(args: RunArgs) -> ExitCode {
@@ -105,8 +108,11 @@ pub async fn run(args: RunArgs) -> ExitCode {
     runner.session.close().await;
     if let Some(task) = setup.agent_task.take() {
         task.abort();
-        // Wait until the task is gone: what it owns (a broker) stops with it.
         let _ = task.await;
+    }
+    if let Some(broker) = setup.broker.take() {
+        // Stopping a broker can block (rabbitmqctl stop takes a second or two).
+        let _ = tokio::task::spawn_blocking(move || drop(broker)).await;
     }
     result.complete = !interrupted;
     if let Err(e) = crate::report::write_all(&args.out, &result) {
@@ -193,6 +199,24 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
                 label,
             )
         }
+        MtpKind::Stomp => {
+            let Some(s) = target.stomp.clone() else {
+                return Err(format!("{}: no stomp section", path.display()));
+            };
+            (
+                Box::new(StompClient::new(StompConfig {
+                    broker: s.broker,
+                    virtual_host: s.virtual_host,
+                    username: s.username,
+                    password: s.password,
+                    own_endpoint_id: target.controller_endpoint_id.clone(),
+                    own_destination: s.controller_destination,
+                    peer_destination: s.agent_destination,
+                    heartbeat: s.heartbeat_ms,
+                })),
+                "STOMP".to_string(),
+            )
+        }
         MtpKind::Uds => match target.uds.clone() {
             Some(UdsTarget::Server { path: socket }) => (
                 Box::new(
@@ -219,6 +243,7 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
             args,
         ),
         agent_task: None,
+        broker: None,
     })
 }
 
@@ -259,10 +284,16 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
         connect_record_ms: 2_000,
     };
     let version = mqtt_version(args.mqtt_version);
-    let (connector, task) = loopback::start(args.mtp, args.role, version, host).await?;
+    let options = loopback::LoopbackOptions {
+        mtp: args.mtp,
+        role: args.role,
+        mqtt_version: version,
+        stomp_broker: args.stomp_broker.clone(),
+    };
+    let started = loopback::start(&options, host).await?;
     let mtp_label = loopback::label(args.mtp, version).to_string();
     Ok(Setup {
-        connector,
+        connector: started.connector,
         mtp_label,
         target_name: format!("built-in reference Agent {DEFAULT_AGENT_ID}"),
         session: session_config(
@@ -271,6 +302,7 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
             &timeouts,
             args,
         ),
-        agent_task: Some(task),
+        agent_task: Some(started.agent_task),
+        broker: started.broker,
     })
 }

@@ -4,6 +4,7 @@
 //! transport's module; nothing here knows about test cases.
 
 pub mod mqtt;
+pub mod stomp;
 pub mod uds;
 pub mod websocket;
 

@@ -1,0 +1,458 @@
+//! The STOMP 1.2 MTP (TR-369 STOMP binding): both the harness and the
+//! reference Agent are clients of a broker. This module owns the session
+//! rules (STOMP frame with `endpoint-id`, `subscribe-dest`, SUBSCRIBE with
+//! `ack:auto`, SEND headers, replies to `reply-to-dest`); the framing lives
+//! in the sans-I/O `frame` codec.
+
+pub mod frame;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use self::frame::{Decoder, Frame, FrameError, HEARTBEAT};
+use super::{Inbound, MtpConnection, MtpConnector, MtpError, PeerInfo};
+use crate::usp::proto::record::Record;
+use crate::usp::record;
+
+/// The media type of a USP Record in a STOMP frame (R-STOMP.20).
+pub const CONTENT_TYPE: &str = "application/vnd.bbf.usp.msg";
+const MTP: &str = "STOMP";
+const SUBSCRIPTION_ID: &str = "0";
+const SUBSCRIBE_RECEIPT: &str = "usp-subscribed";
+
+/// How to reach the broker and which destinations to use.
+#[derive(Debug, Clone)]
+pub struct StompConfig {
+    /// `host:port` of the broker.
+    pub broker: String,
+    /// The `host` header (R-STOMP.5); RabbitMQ reads it as the virtual host.
+    pub virtual_host: String,
+    /// `login`/`passcode` (R-STOMP.3); omitted when absent.
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Our Endpoint ID, sent as the `endpoint-id` header (R-STOMP.4).
+    pub own_endpoint_id: String,
+    /// Where we subscribe unless the broker assigns `subscribe-dest` (R-STOMP.15).
+    pub own_destination: Option<String>,
+    /// Where the peer listens, when configured; otherwise learnt from the
+    /// `reply-to-dest` of its messages (R-STOMP.23).
+    pub peer_destination: Option<String>,
+    /// Heart-beats we offer, `(outgoing ms, incoming ms)` (R-STOMP.8..10);
+    /// `None` leaves the header out.
+    pub heartbeat: Option<(u64, u64)>,
+}
+
+impl StompConfig {
+    /// A guest login on virtual host `/`, RabbitMQ's loopback default.
+    pub fn new(broker: &str, own_endpoint_id: &str) -> Self {
+        StompConfig {
+            broker: broker.to_string(),
+            virtual_host: "/".into(),
+            username: Some("guest".into()),
+            password: Some("guest".into()),
+            own_endpoint_id: own_endpoint_id.to_string(),
+            own_destination: None,
+            peer_destination: None,
+            heartbeat: None,
+        }
+    }
+}
+
+/// A client endpoint of the broker: every `establish` opens a new STOMP
+/// session and subscribes.
+pub struct StompClient {
+    config: StompConfig,
+    last_problem: Option<String>,
+}
+
+impl StompClient {
+    pub fn new(config: StompConfig) -> Self {
+        StompClient {
+            config,
+            last_problem: None,
+        }
+    }
+
+    pub async fn connect(&self) -> Result<StompConnection, MtpError> {
+        let c = &self.config;
+        let tcp = TcpStream::connect(&c.broker)
+            .await
+            .map_err(|e| MtpError::Connect {
+                address: c.broker.clone(),
+                reason: e.to_string(),
+            })?;
+        let (reader, writer) = tcp.into_split();
+        let mut conn = StompConnection {
+            reader,
+            writer: Arc::new(Mutex::new(writer)),
+            decoder: Decoder::default(),
+            own_destination: String::new(),
+            peer_destination: c.peer_destination.clone(),
+            peer: PeerInfo {
+                mtp: MTP,
+                address: c.broker.clone(),
+                endpoint_id: None,
+            },
+            incoming_heartbeat: None,
+            heartbeat_task: None,
+        };
+        // R-STOMP.2: the STOMP command, not CONNECT, so that the header
+        // values are escaped (the `:` of the Endpoint ID becomes `\c`, R-STOMP.4).
+        let mut hello = Frame::new("STOMP")
+            .header("accept-version", "1.2")
+            .header("host", &c.virtual_host);
+        if let Some((cx, cy)) = c.heartbeat {
+            hello = hello.header("heart-beat", &format!("{cx},{cy}"));
+        }
+        hello = hello.header("endpoint-id", &c.own_endpoint_id);
+        if let Some(login) = &c.username {
+            hello = hello.header("login", login);
+        }
+        if let Some(passcode) = &c.password {
+            hello = hello.header("passcode", passcode);
+        }
+        conn.write(&hello.encode()).await?;
+        let connected = conn.next_control_frame().await?;
+        if connected.command != "CONNECTED" {
+            return Err(handshake(format!(
+                "the broker answered the STOMP frame with {}",
+                connected.command
+            )));
+        }
+        if connected.get("version") != Some("1.2") {
+            return Err(handshake(format!(
+                "the broker speaks STOMP {:?}, not 1.2",
+                connected.get("version").unwrap_or("1.0")
+            )));
+        }
+        // R-STOMP.6/14: a destination assigned by the broker wins; else our
+        // configured one (R-STOMP.15); with neither we cannot be reached (R-STOMP.16).
+        let destination = match (connected.get("subscribe-dest"), &c.own_destination) {
+            (Some(d), _) if !d.is_empty() => d.to_string(),
+            (_, Some(d)) => d.clone(),
+            _ => {
+                conn.close(None, "").await;
+                return Err(handshake(
+                    "the broker assigned no subscribe-dest and no own destination is configured (R-STOMP.16)".into(),
+                ));
+            }
+        };
+        // R-STOMP.17: ack:auto. The receipt tells us the subscription is
+        // live before anyone is told where to reach us.
+        let subscribe = Frame::new("SUBSCRIBE")
+            .header("id", SUBSCRIPTION_ID)
+            .header("destination", &destination)
+            .header("ack", "auto")
+            .header("receipt", SUBSCRIBE_RECEIPT);
+        conn.write(&subscribe.encode()).await?;
+        let receipt = conn.next_control_frame().await?;
+        if receipt.command != "RECEIPT" || receipt.get("receipt-id") != Some(SUBSCRIBE_RECEIPT) {
+            return Err(handshake(format!(
+                "SUBSCRIBE to {destination} was answered with {} instead of its RECEIPT",
+                receipt.command
+            )));
+        }
+        conn.own_destination = destination;
+        conn.start_heartbeats(c.heartbeat, connected.get("heart-beat"));
+        Ok(conn)
+    }
+}
+
+fn handshake(reason: String) -> MtpError {
+    MtpError::Handshake { mtp: MTP, reason }
+}
+
+#[async_trait]
+impl MtpConnector for StompClient {
+    async fn establish(&mut self) -> Result<Box<dyn MtpConnection>, MtpError> {
+        match self.connect().await {
+            Ok(c) => Ok(Box::new(c)),
+            Err(e) => {
+                self.last_problem = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        let c = &self.config;
+        format!(
+            "STOMP client of broker {} (own destination {}, peer destination {})",
+            c.broker,
+            c.own_destination.as_deref().unwrap_or("from the broker"),
+            c.peer_destination
+                .as_deref()
+                .unwrap_or("learnt from reply-to-dest")
+        )
+    }
+
+    fn last_problem(&self) -> Option<String> {
+        self.last_problem.clone()
+    }
+}
+
+/// `(sx, sy)` from a `heart-beat` header value such as `10000,0`.
+fn parse_heartbeat(value: &str) -> Option<(u64, u64)> {
+    let (a, b) = value.split_once(',')?;
+    Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+}
+
+/// The negotiated intervals (STOMP 1.2 "Heart-beating"): we send every
+/// max(cx, sy) when both are non-zero, and expect the broker every max(cy, sx).
+pub fn negotiate_heartbeat(ours: (u64, u64), broker: (u64, u64)) -> (Option<u64>, Option<u64>) {
+    let (cx, cy) = ours;
+    let (sx, sy) = broker;
+    let send = (cx != 0 && sy != 0).then(|| cx.max(sy));
+    let expect = (cy != 0 && sx != 0).then(|| cy.max(sx));
+    (send, expect)
+}
+
+/// One STOMP session with the broker, subscribed to our own destination.
+pub struct StompConnection {
+    reader: OwnedReadHalf,
+    /// Shared with the heart-beat task, so a heart-beat never splits a frame.
+    writer: Arc<Mutex<OwnedWriteHalf>>,
+    decoder: Decoder,
+    own_destination: String,
+    peer_destination: Option<String>,
+    peer: PeerInfo,
+    /// How long the broker may stay silent (twice the negotiated interval).
+    incoming_heartbeat: Option<Duration>,
+    heartbeat_task: Option<JoinHandle<()>>,
+}
+
+impl StompConnection {
+    /// The destination we subscribed to (announced in the STOMPConnectRecord).
+    pub fn own_destination(&self) -> &str {
+        &self.own_destination
+    }
+
+    /// Where our Records go: configured, or the last `reply-to-dest` seen.
+    pub fn peer_destination(&self) -> Option<&str> {
+        self.peer_destination.as_deref()
+    }
+
+    async fn write(&self, bytes: &[u8]) -> Result<(), MtpError> {
+        let mut w = self.writer.lock().await;
+        w.write_all(bytes).await.map_err(|e| io_error(&e))?;
+        w.flush().await.map_err(|e| io_error(&e))
+    }
+
+    fn start_heartbeats(&mut self, ours: Option<(u64, u64)>, broker: Option<&str>) {
+        let (Some(ours), Some(broker)) = (ours, broker.and_then(parse_heartbeat)) else {
+            return;
+        };
+        let (send, expect) = negotiate_heartbeat(ours, broker);
+        // R-STOMP.11: honour what the broker negotiated. Twice the interval
+        // of grace for incoming ones, as network delays are expected.
+        self.incoming_heartbeat = expect.map(|ms| Duration::from_millis(ms * 2));
+        if let Some(ms) = send {
+            let writer = Arc::clone(&self.writer);
+            self.heartbeat_task = Some(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_millis(ms));
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let mut w = writer.lock().await;
+                    if w.write_all(HEARTBEAT).await.is_err() {
+                        return;
+                    }
+                }
+            }));
+        }
+    }
+
+    /// Reads until one whole frame is decoded. Cancel-safe: bytes are
+    /// moved into the decoder as soon as a read completes.
+    async fn next_frame(&mut self) -> Result<Frame, MtpError> {
+        loop {
+            if let Some(frame) = self.decoder.next_frame().map_err(frame_error)? {
+                return Ok(frame);
+            }
+            let mut chunk = [0u8; 16 * 1024];
+            let read = self.reader.read(&mut chunk);
+            let n = match self.incoming_heartbeat {
+                Some(grace) => tokio::time::timeout_at(Instant::now() + grace, read)
+                    .await
+                    .map_err(|_| MtpError::Closed {
+                        code: None,
+                        reason: format!(
+                            "the broker sent nothing within {} ms, twice the negotiated heart-beat",
+                            grace.as_millis()
+                        ),
+                    })?,
+                None => read.await,
+            }
+            .map_err(|e| io_error(&e))?;
+            if n == 0 {
+                return Err(MtpError::Closed {
+                    code: None,
+                    reason: "the broker closed the TCP connection".into(),
+                });
+            }
+            self.decoder.push(&chunk[..n]);
+        }
+    }
+
+    /// The next frame during the handshake; an ERROR frame becomes the error.
+    async fn next_control_frame(&mut self) -> Result<Frame, MtpError> {
+        let frame = self.next_frame().await?;
+        if frame.command == "ERROR" {
+            return Err(handshake(describe_error(&frame)));
+        }
+        Ok(frame)
+    }
+}
+
+fn io_error(e: &std::io::Error) -> MtpError {
+    MtpError::Io(e.to_string())
+}
+
+fn frame_error(e: FrameError) -> MtpError {
+    MtpError::Io(format!("undecodable STOMP data from the broker: {e}"))
+}
+
+/// `message` header and body text of an ERROR frame, for a readable error.
+fn describe_error(frame: &Frame) -> String {
+    let body = String::from_utf8_lossy(&frame.body);
+    let body = body.trim();
+    match (frame.get("message"), body.is_empty()) {
+        (Some(m), true) => format!("STOMP ERROR from the broker: {m}"),
+        (Some(m), false) => format!("STOMP ERROR from the broker: {m} ({body})"),
+        (None, _) => format!("STOMP ERROR from the broker: {body}"),
+    }
+}
+
+/// Whether a `content-type` names the USP media type (parameters allowed).
+fn is_usp_content_type(value: Option<&str>) -> bool {
+    value
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case(CONTENT_TYPE))
+}
+
+#[async_trait]
+impl MtpConnection for StompConnection {
+    async fn send(&mut self, record: &[u8]) -> Result<(), MtpError> {
+        let Some(to) = self.peer_destination.clone() else {
+            return Err(MtpError::Io(
+                "no STOMP destination is known for the peer: configure it, or wait for a MESSAGE with reply-to-dest (R-STOMP.23)".into(),
+            ));
+        };
+        // R-STOMP.18..22: destination, USP content-type, our own destination
+        // for replies, and content-length because a Record holds NUL octets.
+        let frame = Frame::new("SEND")
+            .header("destination", &to)
+            .header("content-type", CONTENT_TYPE)
+            .header("reply-to-dest", &self.own_destination)
+            .body_with_length(record);
+        self.write(&frame.encode()).await
+    }
+
+    async fn recv(&mut self) -> Result<Inbound, MtpError> {
+        loop {
+            let frame = self.next_frame().await?;
+            match frame.command.as_str() {
+                "MESSAGE" => {
+                    let from = frame.get("destination").unwrap_or("?");
+                    if !is_usp_content_type(frame.get("content-type")) {
+                        return Ok(Inbound::Unusable(format!(
+                            "a STOMP MESSAGE on {from} with content-type {:?} (R-STOMP.20: a Record travels as {CONTENT_TYPE})",
+                            frame.get("content-type").unwrap_or("(none)")
+                        )));
+                    }
+                    // R-STOMP.23: answers go where the sender said.
+                    if let Some(reply) = frame.get("reply-to-dest").filter(|d| !d.is_empty()) {
+                        self.peer_destination = Some(reply.to_string());
+                    }
+                    return Ok(Inbound::Record(frame.body));
+                }
+                "ERROR" => {
+                    // The broker closes the connection after an ERROR (R-STOMP.25).
+                    return Err(MtpError::Closed {
+                        code: None,
+                        reason: describe_error(&frame),
+                    });
+                }
+                // RECEIPTs and anything else carry no Record.
+                _ => continue,
+            }
+        }
+    }
+
+    async fn close(&mut self, _code: Option<u16>, _reason: &str) {
+        if let Some(task) = self.heartbeat_task.take() {
+            task.abort();
+        }
+        // R-STOMP.26..28 allow UNSUBSCRIBE/DISCONNECT on shutdown; a failure
+        // to say goodbye is not worth reporting.
+        let bye = [
+            Frame::new("UNSUBSCRIBE")
+                .header("id", SUBSCRIPTION_ID)
+                .encode(),
+            Frame::new("DISCONNECT").encode(),
+        ]
+        .concat();
+        let _ = self.write(&bye).await;
+        let _ = self.writer.lock().await.shutdown().await;
+    }
+
+    fn peer(&self) -> &PeerInfo {
+        &self.peer
+    }
+
+    fn connect_record(&self, agent_id: &str, controller_id: &str) -> Record {
+        record::stomp_connect(agent_id, controller_id, &self.own_destination)
+    }
+}
+
+impl Drop for StompConnection {
+    fn drop(&mut self) {
+        if let Some(task) = self.heartbeat_task.take() {
+            task.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heartbeats_are_negotiated_per_stomp_1_2() {
+        assert_eq!(negotiate_heartbeat((0, 0), (10, 10)), (None, None));
+        assert_eq!(
+            negotiate_heartbeat((1000, 2000), (500, 3000)),
+            (Some(3000), Some(2000))
+        );
+        assert_eq!(negotiate_heartbeat((1000, 0), (0, 0)), (None, None));
+        assert_eq!(parse_heartbeat("10000, 0"), Some((10000, 0)));
+        assert_eq!(parse_heartbeat("x,1"), None);
+    }
+
+    #[test]
+    fn only_the_usp_media_type_is_accepted() {
+        assert!(is_usp_content_type(Some(CONTENT_TYPE)));
+        assert!(is_usp_content_type(Some(
+            "application/vnd.bbf.usp.msg; charset=x"
+        )));
+        assert!(!is_usp_content_type(Some("text/plain")));
+        assert!(!is_usp_content_type(None));
+    }
+
+    #[test]
+    fn error_frames_are_described() {
+        let f = Frame::new("ERROR").header("message", "access refused");
+        assert_eq!(
+            describe_error(&f),
+            "STOMP ERROR from the broker: access refused"
+        );
+    }
+}
