@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::plugfest;
+use common::{assert_fault_caught, assert_suite_passed, plugfest, shipped_case_count};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use usp_plugfest::agent::runtime::AgentHost;
@@ -97,45 +97,12 @@ fn run_stomp(broker: &str, extra: &[&str]) -> common::Run {
 
 fn suite_passes(broker: &str) {
     let run = run_stomp(broker, &[]);
-    assert_eq!(run.code, 0, "{}\n{}", run.failure_messages(), run.explain());
-    let results = run.results.as_ref().expect("results.json written");
-    assert_eq!(results["mtp"], "STOMP");
-    assert_eq!(results["complete"], true);
-    let cases = run.cases();
-    assert!(cases.len() >= 20, "only {} cases ran", cases.len());
-    for c in &cases {
-        assert_eq!(c["verdict"], "passed", "{}", c["id"]);
-        let trace = c["trace"].as_array().unwrap();
-        assert!(
-            trace.iter().any(|e| e["direction"] == "sent"),
-            "{}",
-            c["id"]
-        );
-        assert!(
-            trace.iter().any(|e| e["direction"] == "received"),
-            "{}",
-            c["id"]
-        );
-    }
-    // The Agent's STOMPConnectRecord reached the harness (R-MTP.6).
-    let text = results.to_string();
-    assert!(
-        text.contains("STOMPConnectRecord"),
-        "no STOMPConnectRecord in any trace"
-    );
-    assert!(!text.contains("no Connect Record"), "{text}");
+    assert_suite_passed(&run, "STOMP", "STOMPConnectRecord");
 }
 
 fn fault_caught(broker: &str, fault: &str, needle: &str) {
     let run = run_stomp(broker, &["--agent-fault", fault, "--timeout-ms", "400"]);
-    assert_eq!(run.code, 1, "fault {fault}: {}", run.explain());
-    let messages = run.failure_messages();
-    assert!(
-        messages.contains(needle),
-        "fault {fault}: no failure mentions {needle:?}:\n{messages}"
-    );
-    assert!(run.cases().len() >= 20, "fault {fault}: not every case ran");
-    assert_eq!(run.results.as_ref().unwrap()["complete"], true);
+    assert_fault_caught(fault, &run, needle, shipped_case_count());
 }
 
 /// A STOMP client written with the codec alone, to see frames as they are.

@@ -19,7 +19,7 @@ use usp_plugfest::usp::proto::msg::{request::ReqType, Get};
 use usp_plugfest::usp::proto::record::record::RecordType;
 use usp_plugfest::usp::{msg, record};
 
-use common::{plugfest, Run};
+use common::{assert_fault_caught, assert_suite_passed, plugfest, shipped_case_count, Run};
 
 const CTRL: &str = "proto::test-controller";
 const AGENT: &str = "proto::uds-agent";
@@ -35,21 +35,7 @@ fn run_uds(role: &str, extra: &[&str]) -> Run {
 
 fn assert_all_pass(role: &str) {
     let run = run_uds(role, &[]);
-    assert_eq!(run.code, 0, "{}\n{}", run.failure_messages(), run.explain());
-    let results = run.results.as_ref().expect("results.json written");
-    assert_eq!(results["mtp"], "UDS");
-    assert_eq!(results["complete"], true);
-    let cases = run.cases();
-    assert!(cases.len() >= 20, "only {} cases ran", cases.len());
-    assert!(cases.iter().all(|c| c["verdict"] == "passed"));
-    // R-MTP.6: the Agent's first Record is the UDSConnectRecord.
-    assert!(
-        serde_json::to_string(results)
-            .unwrap()
-            .contains("UDSConnectRecord"),
-        "no UDSConnectRecord in the traces"
-    );
-    assert!(!run.junit.expect("junit.xml written").contains("<failure"));
+    assert_suite_passed(&run, "UDS", "UDSConnectRecord");
 }
 
 #[test]
@@ -64,14 +50,7 @@ fn shipped_cases_pass_with_the_harness_as_uds_client() {
 
 fn assert_caught(role: &str, fault: &str, needle: &str) {
     let run = run_uds(role, &["--agent-fault", fault, "--timeout-ms", "400"]);
-    assert_eq!(run.code, 1, "fault {fault}: {}", run.explain());
-    let messages = run.failure_messages();
-    assert!(
-        messages.contains(needle),
-        "fault {fault}: no failure mentions {needle:?}:\n{messages}"
-    );
-    assert_eq!(run.results.as_ref().unwrap()["complete"], true);
-    assert!(run.cases().len() >= 20, "fault {fault}: not every case ran");
+    assert_fault_caught(fault, &run, needle, shipped_case_count());
 }
 
 #[test]

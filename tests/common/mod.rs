@@ -92,3 +92,78 @@ impl Run {
         )
     }
 }
+
+/// The run passed every shipped case over `mtp`, wrote complete reports,
+/// traced Records both ways in every case, and the Agent's `connect_record`
+/// (e.g. `WebSocketConnectRecord`) reached the harness (R-MTP.6).
+pub fn assert_suite_passed(run: &Run, mtp: &str, connect_record: &str) {
+    assert_eq!(run.code, 0, "{}\n{}", run.failure_messages(), run.explain());
+    let results = run.results.as_ref().expect("results.json written");
+    assert_eq!(results["complete"], true);
+    assert_eq!(results["mtp"], mtp);
+    let cases = run.cases();
+    assert!(cases.len() >= 20, "only {} cases ran", cases.len());
+    for c in &cases {
+        assert_eq!(c["verdict"], "passed", "{}", c["id"]);
+        let trace = c["trace"].as_array().expect("a trace per case");
+        assert!(
+            trace.iter().any(|e| e["direction"] == "sent"),
+            "{}",
+            c["id"]
+        );
+        assert!(
+            trace.iter().any(|e| e["direction"] == "received"),
+            "{}",
+            c["id"]
+        );
+    }
+    let text = results.to_string();
+    assert!(
+        text.contains(connect_record),
+        "no {connect_record} in any trace"
+    );
+    assert!(
+        !text.contains("no Connect Record"),
+        "a connection went without its Connect Record"
+    );
+    let junit = run.junit.as_ref().expect("junit.xml written");
+    assert!(!junit.contains("<failure"), "{junit}");
+}
+
+/// A run against an Agent with `fault` failed (exit 1) with some failure
+/// that mentions `needle`, and still carried on through every case: as many
+/// as `expected_cases`, complete, with the failure in junit.xml.
+pub fn assert_fault_caught(fault: &str, run: &Run, needle: &str, expected_cases: usize) {
+    assert_eq!(run.code, 1, "fault {fault}: {}", run.explain());
+    let messages = run.failure_messages();
+    assert!(
+        messages.contains(needle),
+        "fault {fault}: no failure mentions {needle:?}:\n{messages}"
+    );
+    assert_eq!(
+        run.cases().len(),
+        expected_cases,
+        "fault {fault}: not every case ran"
+    );
+    assert_eq!(run.results.as_ref().unwrap()["complete"], true);
+    assert!(
+        run.junit.as_ref().is_some_and(|j| j.contains("<failure")),
+        "fault {fault}: junit.xml has no failure"
+    );
+}
+
+/// How many cases the shipped suite has (every `- id:` under test-cases/).
+pub fn shipped_case_count() -> usize {
+    std::fs::read_dir("test-cases")
+        .expect("test-cases/ exists")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "yaml"))
+        .map(|e| {
+            std::fs::read_to_string(e.path())
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.trim_start().starts_with("- id:"))
+                .count()
+        })
+        .sum()
+}
