@@ -31,13 +31,35 @@ pub struct Started {
     pub broker: Option<Box<dyn Send>>,
 }
 
-impl Started {
-    fn direct(connector: Box<dyn MtpConnector>, agent_task: JoinHandle<()>) -> Self {
-        Started {
-            connector,
-            agent_task,
-            broker: None,
-        }
+/// The harness waits on `harness`; the Agent dials it with `agent_side`
+/// and dials again whenever the connection drops.
+fn agent_dials(
+    harness: impl MtpConnector + 'static,
+    agent_side: impl MtpConnector + 'static,
+    host: AgentHost,
+) -> Started {
+    let agent_task = tokio::spawn(host.run_dialer(
+        agent_side,
+        Some(DEFAULT_CONTROLLER_ID.to_string()),
+        RECONNECT,
+    ));
+    Started {
+        connector: Box::new(harness),
+        agent_task,
+        broker: None,
+    }
+}
+
+/// The Agent waits on `agent_side`; the harness dials it with `harness`.
+fn agent_listens(
+    agent_side: impl MtpConnector + 'static,
+    harness: impl MtpConnector + 'static,
+    host: AgentHost,
+) -> Started {
+    Started {
+        connector: Box::new(harness),
+        agent_task: tokio::spawn(host.run_listener(agent_side)),
+        broker: None,
     }
 }
 
@@ -96,15 +118,9 @@ async fn mqtt(version: MqttVersion, host: AgentHost) -> Result<Started, String> 
         MqttConfig::new(&broker.address(), version, DEFAULT_AGENT_ID, &agent_topic)
             .with_peer_topic(Some(controller_topic)),
     );
-    let agent_task = tokio::spawn(host.run_dialer(
-        agent_side,
-        Some(DEFAULT_CONTROLLER_ID.to_string()),
-        RECONNECT,
-    ));
     Ok(Started {
-        connector: Box::new(harness),
-        agent_task,
         broker: Some(Box::new(broker)),
+        ..agent_dials(harness, agent_side, host)
     })
 }
 
@@ -134,15 +150,9 @@ async fn stomp(host: AgentHost, broker_address: Option<String>) -> Result<Starte
     let mut agent = StompConfig::new(&address, DEFAULT_AGENT_ID);
     agent.own_destination = Some(agent_dest);
     agent.peer_destination = Some(controller_dest);
-    let agent_task = tokio::spawn(host.run_dialer(
-        StompClient::new(agent),
-        Some(DEFAULT_CONTROLLER_ID.to_string()),
-        RECONNECT,
-    ));
     Ok(Started {
-        connector: Box::new(StompClient::new(harness)),
-        agent_task,
         broker,
+        ..agent_dials(StompClient::new(harness), StompClient::new(agent), host)
     })
 }
 
@@ -157,23 +167,15 @@ async fn websocket(role: Role, host: AgentHost) -> Result<Started, String> {
                 &format!("ws://{}{PATH}", server.local_addr()),
                 DEFAULT_AGENT_ID,
             );
-            let task = tokio::spawn(host.run_dialer(
-                agent_side,
-                Some(DEFAULT_CONTROLLER_ID.to_string()),
-                RECONNECT,
-            ));
-            Ok(Started::direct(Box::new(server), task))
+            Ok(agent_dials(server, agent_side, host))
         }
         Role::Client => {
             let agent_side = WsServer::bind("127.0.0.1:0", None, DEFAULT_AGENT_ID)
                 .await
                 .map_err(|e| e.to_string())?;
             let url = format!("ws://{}/", agent_side.local_addr());
-            let task = tokio::spawn(host.run_listener(agent_side));
-            Ok(Started::direct(
-                Box::new(WsDialer::new(&url, DEFAULT_CONTROLLER_ID)),
-                task,
-            ))
+            let harness = WsDialer::new(&url, DEFAULT_CONTROLLER_ID);
+            Ok(agent_listens(agent_side, harness, host))
         }
     }
 }
@@ -194,21 +196,13 @@ fn uds(role: Role, host: AgentHost) -> Result<Started, String> {
             let server =
                 UdsListener::bind(&path, DEFAULT_CONTROLLER_ID).map_err(|e| e.to_string())?;
             let agent_side = UdsDialer::new(&path, DEFAULT_AGENT_ID);
-            let task = tokio::spawn(host.run_dialer(
-                agent_side,
-                Some(DEFAULT_CONTROLLER_ID.to_string()),
-                RECONNECT,
-            ));
-            Ok(Started::direct(Box::new(server), task))
+            Ok(agent_dials(server, agent_side, host))
         }
         Role::Client => {
             let agent_side =
                 UdsListener::bind(&path, DEFAULT_AGENT_ID).map_err(|e| e.to_string())?;
-            let task = tokio::spawn(host.run_listener(agent_side));
-            Ok(Started::direct(
-                Box::new(UdsDialer::new(&path, DEFAULT_CONTROLLER_ID)),
-                task,
-            ))
+            let harness = UdsDialer::new(&path, DEFAULT_CONTROLLER_ID);
+            Ok(agent_listens(agent_side, harness, host))
         }
     }
 }

@@ -350,42 +350,37 @@ fn step(
         )));
     }
     let action = actions.remove(0);
-    let mut expect = match (&action, r.expect) {
-        (Action::WaitNotify(_), Some(e)) => {
-            let l = location(file, &e.referenced);
-            return Err(Box::new(LoadError::at(
+    let mut expect =
+        match (&action, r.expect) {
+            (Action::WaitNotify(_), Some(e)) => return Err(expect_not_allowed(
                 file,
                 text,
-                l.line,
-                l.column,
-                "`expect` does not apply to wait_notify",
-                Some("put the notification matchers (path, value, name, args, ...) inside wait_notify".into()),
-            )));
-        }
-        (Action::ConnectRecord(_), Some(e)) => {
-            let l = location(file, &e.referenced);
-            return Err(Box::new(LoadError::at(
-                file,
-                text,
-                l.line,
-                l.column,
-                "`expect` does not apply to connect_record",
-                Some("connect_record checks one thing: that the Connect Record arrived".into()),
-            )));
-        }
-        (Action::WaitNotify(_), None) | (Action::ConnectRecord(_), None) => None,
-        (Action::Request(_), Some(e)) => {
-            if let Some(p) = &e.value.profile {
-                let mut errs = Vec::new();
-                check_profile(file, text, p, profiles, &mut errs);
-                if let Some(err) = errs.pop() {
-                    return Err(Box::new(err));
-                }
+                &e,
+                "wait_notify",
+                "put the notification matchers (path, value, name, args, ...) inside wait_notify",
+            )),
+            (Action::ConnectRecord(_), Some(e)) => {
+                return Err(expect_not_allowed(
+                    file,
+                    text,
+                    &e,
+                    "connect_record",
+                    "connect_record checks one thing: that the Connect Record arrived first",
+                ))
             }
-            Some(e.value)
-        }
-        (Action::Request(_), None) => Some(Expect::default()),
-    };
+            (Action::WaitNotify(_), None) | (Action::ConnectRecord(_), None) => None,
+            (Action::Request(_), Some(e)) => {
+                if let Some(p) = &e.value.profile {
+                    let mut errs = Vec::new();
+                    check_profile(file, text, p, profiles, &mut errs);
+                    if let Some(err) = errs.pop() {
+                        return Err(Box::new(err));
+                    }
+                }
+                Some(e.value)
+            }
+            (Action::Request(_), None) => Some(Expect::default()),
+        };
     if let (Action::Request(spec), Some(e)) = (&action, expect.as_mut()) {
         // The automatic first check: the response the request calls for.
         e.msg_type.get_or_insert(spec.response_type());
@@ -420,6 +415,25 @@ fn check_profile(
             Some(format!("known profiles: {}", profiles.names().join(", "))),
         ));
     }
+}
+
+/// `expect` given to an action that does not take one.
+fn expect_not_allowed(
+    file: &Path,
+    text: &str,
+    expect: &Spanned<Expect>,
+    action: &str,
+    help: &str,
+) -> Box<LoadError> {
+    let l = location(file, &expect.referenced);
+    Box::new(LoadError::at(
+        file,
+        text,
+        l.line,
+        l.column,
+        format!("`expect` does not apply to {action}"),
+        Some(help.to_string()),
+    ))
 }
 
 fn location(file: &Path, l: &serde_saphyr::Location) -> Location {

@@ -144,6 +144,22 @@ fn expect_on_wait_notify_is_refused() {
 }
 
 #[test]
+fn connect_record_loads_and_refuses_expect_and_options() {
+    let ok =
+        load("suite: s\ncases:\n  - id: a\n    title: t\n    steps:\n      - connect_record: {}\n")
+            .expect("loads");
+    assert_eq!(ok.cases[0].steps[0].action.keyword(), "connect_record");
+    let e = load_err("suite: s\ncases:\n  - id: a\n    title: t\n    steps:\n      - connect_record: {}\n        expect: { type: error }\n");
+    assert_eq!(e.location.line, 7);
+    assert!(e.message.contains("connect_record"), "{}", e.message);
+    let e = load_err("suite: s\ncases:\n  - id: a\n    title: t\n    steps:\n      - connect_record: { within_ms: 5 }\n");
+    assert!(
+        e.to_string().contains("within_ms") || e.message.contains("within_ms"),
+        "{e:?}"
+    );
+}
+
+#[test]
 fn duplicate_ids_in_one_file_and_across_files() {
     let e = load_err("suite: s\ncases:\n  - id: a\n    title: t\n    steps: []\n  - id: a\n    title: u\n    steps: []\n");
     assert_eq!((e.location.line, e.location.column), (6, 9));
