@@ -45,20 +45,50 @@ pub enum Progress {
     Lines,
 }
 
+/// After this many cases in a row could not reach the Agent, the rest are
+/// reported as not run instead of each waiting out the connect timeout.
+const GIVE_UP_AFTER_UNREACHABLE_CASES: u32 = 2;
+
 pub struct Runner<'a> {
     pub session: Session,
-    pub profiles: &'a Profiles,
-    pub out_dir: PathBuf,
-    pub progress: Progress,
+    profiles: &'a Profiles,
+    out_dir: PathBuf,
+    progress: Progress,
+    /// Why the Agent could not be reached during the current case, if so.
+    unreachable: Option<String>,
+    /// Cases in a row that could not reach the Agent, and the last reason.
+    unreachable_cases: u32,
+    last_unreachable: String,
 }
 
-impl Runner<'_> {
+impl<'a> Runner<'a> {
+    pub fn new(
+        session: Session,
+        profiles: &'a Profiles,
+        out_dir: PathBuf,
+        progress: Progress,
+    ) -> Self {
+        Runner {
+            session,
+            profiles,
+            out_dir,
+            progress,
+            unreachable: None,
+            unreachable_cases: 0,
+            last_unreachable: String::new(),
+        }
+    }
+
     /// Runs every selected case of `suites` in order, appending to `run` and
     /// rewriting the reports after each case.
     pub async fn run(&mut self, suites: &[Suite], selection: &Selection, run: &mut RunResult) {
         for suite in suites {
             for case in suite.cases.iter().filter(|c| selection.admits(c)) {
-                let result = self.run_case(suite, case).await;
+                let result = if self.unreachable_cases >= GIVE_UP_AFTER_UNREACHABLE_CASES {
+                    self.not_run(suite, case)
+                } else {
+                    self.run_case(suite, case).await
+                };
                 if self.progress == Progress::Lines {
                     print_case_line(&result);
                 }
@@ -71,9 +101,22 @@ impl Runner<'_> {
         }
     }
 
+    /// A case skipped because the Agent has been unreachable: an error
+    /// that says why, without waiting for another connect timeout.
+    fn not_run(&self, suite: &Suite, case: &Case) -> CaseResult {
+        let mut r = empty_result(suite, case);
+        r.verdict = Verdict::Error;
+        r.message = format!(
+            "not run: the Agent could not be reached in {} cases in a row (last: {})",
+            self.unreachable_cases, self.last_unreachable
+        );
+        r
+    }
+
     async fn run_case(&mut self, suite: &Suite, case: &Case) -> CaseResult {
         let started_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
         let started = Instant::now();
+        self.unreachable = None;
         self.session.clear_notifications();
         self.session.take_trace();
         let mut vars = Vars::default();
@@ -110,20 +153,21 @@ impl Runner<'_> {
             Some(_) => Verdict::Failed,
         };
         let message = first_bad.map(explain).unwrap_or_default();
+        match self.unreachable.take() {
+            Some(why) => {
+                self.unreachable_cases += 1;
+                self.last_unreachable = why;
+            }
+            None => self.unreachable_cases = 0,
+        }
         CaseResult {
-            id: case.id.clone(),
-            title: case.title.clone(),
-            suite: suite.name.clone(),
-            location: case.location.to_string(),
-            profile: case.profile.clone(),
-            tp469: case.tp469.clone(),
-            requirement: case.requirement.clone(),
             verdict,
             started_at,
             duration_ms: started.elapsed().as_millis() as u64,
             message,
             steps,
             trace: self.session.take_trace(),
+            ..empty_result(suite, case)
         }
     }
 
@@ -171,6 +215,7 @@ impl Runner<'_> {
                     }
                     Err((sent, e)) => {
                         result.sent = Some(describe_msg(&sent));
+                        self.note_unreachable(&e);
                         result.error = Some(explain_session_error(&e));
                     }
                 }
@@ -186,7 +231,10 @@ impl Runner<'_> {
                             .map(to_result)
                             .collect();
                     }
-                    Err(e) => result.error = Some(explain_session_error(&e)),
+                    Err(e) => {
+                        self.note_unreachable(&e);
+                        result.error = Some(explain_session_error(&e));
+                    }
                 }
             }
             Action::ConnectRecord(_) => match self.session.ensure_connected().await {
@@ -195,7 +243,10 @@ impl Runner<'_> {
                     self.session.records_before_connect_record(),
                     &self.session.describe_connector(),
                 )),
-                Err(e) => result.error = Some(explain_session_error(&e)),
+                Err(e) => {
+                    self.note_unreachable(&e);
+                    result.error = Some(explain_session_error(&e));
+                }
             },
         }
         if result.error.is_some() || result.checks.iter().any(|c| !c.passed) {
@@ -203,6 +254,33 @@ impl Runner<'_> {
         }
         result.elapsed_ms = started.elapsed().as_millis() as u64;
         result
+    }
+}
+
+impl Runner<'_> {
+    fn note_unreachable(&mut self, e: &SessionError) {
+        if let SessionError::NotConnected { reason } = e {
+            self.unreachable = Some(reason.clone());
+        }
+    }
+}
+
+/// A case's identity, with nothing run yet.
+fn empty_result(suite: &Suite, case: &Case) -> CaseResult {
+    CaseResult {
+        id: case.id.clone(),
+        title: case.title.clone(),
+        suite: suite.name.clone(),
+        location: case.location.to_string(),
+        profile: case.profile.clone(),
+        tp469: case.tp469.clone(),
+        requirement: case.requirement.clone(),
+        verdict: Verdict::Skipped,
+        started_at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+        duration_ms: 0,
+        message: String::new(),
+        steps: Vec::new(),
+        trace: Vec::new(),
     }
 }
 

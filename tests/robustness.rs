@@ -108,3 +108,37 @@ fn an_interrupted_run_keeps_the_finished_cases() {
     let junit = std::fs::read_to_string(out.path().join("junit.xml")).unwrap();
     assert!(junit.contains("<testcase"));
 }
+
+#[test]
+fn an_unreachable_agent_fails_two_cases_then_the_rest_are_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // Nothing listens on the port any more: every connect is refused.
+    let target = dir.path().join("target.yaml");
+    std::fs::write(
+        &target,
+        format!("name: gone\nmtp: websocket\nwebsocket:\n  role: client\n  url: ws://127.0.0.1:{port}/\n"),
+    )
+    .unwrap();
+    let run = plugfest(
+        &["run", "--target", target.to_str().unwrap(), "--quiet"],
+        dir.path(),
+    );
+    assert_eq!(run.code, 1, "{}", run.explain());
+    let verdicts: Vec<String> = run.verdicts().into_iter().map(|(_, v)| v).collect();
+    assert_eq!(&verdicts[..2], ["failed", "failed"]);
+    assert!(verdicts[2..].iter().all(|v| v == "error"), "{verdicts:?}");
+    let messages = run.failure_messages();
+    assert!(
+        messages.contains("no connection to the Agent"),
+        "{messages}"
+    );
+    assert!(
+        messages.contains("not run: the Agent could not be reached"),
+        "{messages}"
+    );
+}

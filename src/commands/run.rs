@@ -91,16 +91,12 @@ pub async fn run(args: RunArgs) -> ExitCode {
         println!("usp-plugfest: {} via {}", result.target, result.connection);
     }
     let session = Session::new(setup.connector, setup.session.clone());
-    let mut runner = Runner {
-        session,
-        profiles: &profiles,
-        out_dir: args.out.clone(),
-        progress: if args.quiet {
-            Progress::Quiet
-        } else {
-            Progress::Lines
-        },
+    let progress = if args.quiet {
+        Progress::Quiet
+    } else {
+        Progress::Lines
     };
+    let mut runner = Runner::new(session, &profiles, args.out.clone(), progress);
     let interrupted = tokio::select! {
         _ = runner.run(&suites, &selection, &mut result) => false,
         _ = tokio::signal::ctrl_c() => true,
