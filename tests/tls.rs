@@ -156,6 +156,31 @@ async fn records_whose_from_id_differs_from_the_certificate_are_set_aside() {
 }
 
 #[tokio::test]
+async fn the_reference_agent_ignores_records_not_from_the_certificates_endpoint() {
+    // R-SEC.10a on the Agent's side: the Controller's certificate names
+    // another Endpoint ID than its Records' from_id.
+    let ca = TestCa::new("ca").unwrap();
+    let url = agent_server(&ca, AGENT, true).await;
+    let tls = ClientTls::new(
+        ServerTrust::Roots(vec![ca.cert()]),
+        Some(ca.issue("proto::someone-else").unwrap().identity()),
+    )
+    .unwrap();
+    let mut s = session(
+        Box::new(WsDialer::new(&url, CTRL).with_tls(tls)),
+        Some(AGENT),
+    );
+    let (_, err) = s
+        .request(get())
+        .await
+        .expect_err("the Agent processed the Record");
+    let text = err.to_string();
+    // Silence, not an answer addressed elsewhere.
+    assert!(text.contains("no response"), "{text}");
+    assert!(!text.contains("set aside"), "{text}");
+}
+
+#[tokio::test]
 async fn the_harness_as_server_reads_the_agents_certificate_identity() {
     let ca = TestCa::new("ca").unwrap();
     let harness = ServerTls::new(
