@@ -85,6 +85,12 @@ pub struct RunArgs {
     /// instead of starting a RabbitMQ; lets tests share one broker.
     #[arg(long, hide = true)]
     pub stomp_broker: Option<String>,
+    /// Run the built-in Agent over TLS (wss) with throw-away certificates made in memory for this run.
+    #[arg(long)]
+    pub tls: bool,
+    /// Accept any server certificate over TLS (no verification); the run header and results say so.
+    #[arg(long)]
+    pub insecure: bool,
     /// Directory for junit.xml and results.json.
     #[arg(long, default_value = "reports")]
     pub out: PathBuf,
@@ -137,6 +143,15 @@ pub struct AgentArgs {
     /// The Controller's Endpoint ID (for --connect, --mqtt-broker and --uds-connect).
     #[arg(long, default_value = crate::target::DEFAULT_CONTROLLER_ID)]
     pub controller_id: String,
+    /// TLS: the CA (PEM) whose certificates the Agent trusts; required with --tls-cert when listening (R-MTP.1), and for a wss:// --connect.
+    #[arg(long)]
+    pub tls_ca: Option<PathBuf>,
+    /// TLS: the Agent's certificate chain (PEM), its subjectAltName carrying urn:bbf:usp:id:<endpoint id>; with --listen this serves wss.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS: the private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Inject a fault (repeatable).
     #[arg(long = "fault")]
     pub faults: Vec<String>,

@@ -121,6 +121,10 @@ pub struct RunResult {
     pub controller_endpoint_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_endpoint_id: Option<String>,
+    /// How the MTP is secured, when TLS is used; starts with `INSECURE`
+    /// when server certificates are not verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<String>,
     /// Set once every selected case has run; false in a file left by an
     /// interrupted run.
     pub complete: bool,

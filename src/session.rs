@@ -91,6 +91,9 @@ pub struct Session {
     connect_record_seen: bool,
     /// Records received on the current connection before its Connect Record.
     records_before_connect: u32,
+    /// The Endpoint ID in the Agent's TLS certificate on the current
+    /// connection; Records from any other from_id are set aside (R-SEC.10a).
+    certificate_endpoint_id: Option<String>,
 }
 
 impl Session {
@@ -109,6 +112,7 @@ impl Session {
             trace: Vec::new(),
             connect_record_seen: false,
             records_before_connect: 0,
+            certificate_endpoint_id: None,
         }
     }
 
@@ -165,8 +169,14 @@ impl Session {
                 return Err(SessionError::NotConnected { reason });
             }
         };
+        self.certificate_endpoint_id = conn.peer().certificate_endpoint_id.clone();
         if self.agent_id.is_none() {
-            self.agent_id = conn.peer().endpoint_id.clone();
+            // A certificate's identity is authenticated (R-SEC.0a); the
+            // handshake's eid is only claimed, so the certificate wins.
+            self.agent_id = self
+                .certificate_endpoint_id
+                .clone()
+                .or_else(|| conn.peer().endpoint_id.clone());
         }
         self.conn = Some(conn);
         self.connect_record_seen = false;
@@ -427,6 +437,16 @@ impl Session {
             }
         };
         let mut entry = TraceEntry::new(Direction::Received, describe_record(&rec), bytes.len());
+        if let Some(cert_eid) = &self.certificate_endpoint_id {
+            if &rec.from_id != cert_eid {
+                let why = format!(
+                    "a Record from '{}' over a TLS connection whose certificate names '{cert_eid}' (R-SEC.10a: Records whose from_id does not match the certificate's Endpoint ID must not be processed)",
+                    rec.from_id
+                );
+                self.trace.push(entry.with_note(&why));
+                return Received::Ignored(why);
+            }
+        }
         if let Some(agent) = &self.agent_id {
             if &rec.from_id != agent {
                 let why = format!(

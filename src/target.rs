@@ -1,7 +1,7 @@
 //! Target files: the Agent under test, how to reach it, and which
 //! Controller identity and timeouts to use. YAML, unknown keys rejected.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -41,10 +41,34 @@ pub struct Target {
     pub mqtt: Option<MqttTarget>,
     #[serde(default)]
     pub uds: Option<UdsTarget>,
+    /// TLS for the WebSocket MTP (`wss://`).
+    #[serde(default)]
+    pub tls: Option<TlsTarget>,
     #[serde(default)]
     pub stomp: Option<StompTarget>,
     #[serde(default)]
     pub timeouts: Timeouts,
+}
+
+/// TLS settings; relative paths are relative to the target file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsTarget {
+    /// CA certificates (PEM). As client: the Agent's server certificate must
+    /// chain to one. As server: Agents' client certificates are requested
+    /// and verified against them.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    /// The harness's certificate chain (PEM): its server certificate, or its
+    /// client certificate towards an Agent that requires one (R-MTP.1).
+    #[serde(default)]
+    pub cert: Option<PathBuf>,
+    /// The private key (PEM) of `cert`.
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+    /// Accept any server certificate. For trying things out only.
+    #[serde(default)]
+    pub insecure: bool,
 }
 
 fn default_controller_id() -> String {
@@ -252,6 +276,12 @@ impl Target {
                 message: "mtp is stomp but there is no `stomp:` section (broker, controller_destination, ...)".into(),
             });
         }
+        if let Some(message) = tls_problem(&target) {
+            return Err(TargetError::Parse {
+                path: origin.to_string(),
+                message,
+            });
+        }
         if let Some(m) = &target.mqtt {
             if m.qos > 1 {
                 return Err(TargetError::Parse {
@@ -261,6 +291,45 @@ impl Target {
             }
         }
         Ok(target)
+    }
+}
+
+/// A `tls:` section that cannot work with the rest of the target.
+fn tls_problem(target: &Target) -> Option<String> {
+    let wss = matches!(&target.websocket, Some(WebSocketTarget::Client { url }) if url.starts_with("wss://"));
+    let Some(tls) = &target.tls else {
+        return wss.then(|| "the websocket url is wss:// but there is no `tls:` section (ca: PATH, or insecure: true)".to_string());
+    };
+    if target.mtp != MtpKind::Websocket {
+        return Some("a `tls:` section is supported with mtp: websocket only (MQTT over TLS is not available yet)".into());
+    }
+    if tls.cert.is_some() != tls.key.is_some() {
+        return Some("tls.cert and tls.key go together".into());
+    }
+    match &target.websocket {
+        Some(WebSocketTarget::Client { url }) if !wss => Some(format!(
+            "there is a `tls:` section but the websocket url '{url}' is not wss://"
+        )),
+        Some(WebSocketTarget::Client { .. }) if tls.ca.is_none() && !tls.insecure => {
+            Some("tls needs `ca:` to verify the Agent's certificate (or `insecure: true`)".into())
+        }
+        Some(WebSocketTarget::Server { .. }) if tls.cert.is_none() => {
+            Some("as a wss server the harness needs tls.cert and tls.key".into())
+        }
+        _ => None,
+    }
+}
+
+impl TlsTarget {
+    /// The paths, resolved against the target file's directory.
+    pub fn relative_to(&self, dir: &Path) -> TlsTarget {
+        let resolve = |p: &Option<PathBuf>| p.as_ref().map(|p| dir.join(p));
+        TlsTarget {
+            ca: resolve(&self.ca),
+            cert: resolve(&self.cert),
+            key: resolve(&self.key),
+            insecure: self.insecure,
+        }
     }
 }
 
@@ -338,6 +407,54 @@ mod tests {
         assert!(err.to_string().contains("websocket:"), "{err}");
         let err = Target::parse("name: A\nmtp: uds\n", "t.yaml").unwrap_err();
         assert!(err.to_string().contains("uds:"), "{err}");
+    }
+
+    #[test]
+    fn parses_tls_sections_and_refuses_inconsistent_ones() {
+        let t = Target::parse(
+            "name: A\nmtp: websocket\nwebsocket:\n  role: client\n  url: wss://127.0.0.1:1/usp\ntls:\n  ca: ca.pem\n  cert: c.pem\n  key: k.pem\n",
+            "t.yaml",
+        )
+        .unwrap();
+        let tls = t.tls.unwrap().relative_to(Path::new("/etc/plugfest"));
+        assert_eq!(tls.ca.unwrap(), Path::new("/etc/plugfest/ca.pem"));
+        assert!(!tls.insecure);
+        for (yaml, needle) in [
+            (
+                "websocket:\n  role: client\n  url: wss://h:1/\n",
+                "no `tls:`",
+            ),
+            (
+                "websocket:\n  role: client\n  url: ws://h:1/\ntls:\n  ca: c\n",
+                "not wss://",
+            ),
+            (
+                "websocket:\n  role: client\n  url: wss://h:1/\ntls:\n  cert: c\n",
+                "go together",
+            ),
+            (
+                "websocket:\n  role: client\n  url: wss://h:1/\ntls: {}\n",
+                "insecure: true",
+            ),
+            (
+                "websocket:\n  role: server\n  listen: h:1\ntls:\n  ca: c\n",
+                "tls.cert",
+            ),
+            (
+                "websocket:\n  role: server\n  listen: h:1\ntls:\n  bogus: 1\n",
+                "bogus",
+            ),
+        ] {
+            let err = Target::parse(&format!("name: A\nmtp: websocket\n{yaml}"), "t.yaml")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{yaml}: {err}");
+        }
+        Target::parse(
+            "name: A\nmtp: websocket\nwebsocket:\n  role: client\n  url: wss://h:1/\ntls:\n  insecure: true\n",
+            "t.yaml",
+        )
+        .unwrap();
     }
 
     #[test]

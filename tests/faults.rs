@@ -80,6 +80,30 @@ fn no_connect_record_is_caught() {
     assert_caught("no-connect-record", "R-MTP.6");
 }
 
+/// Only meaningful over TLS: the Agent's certificate names another
+/// Endpoint ID than its Records, which must be set aside (R-SEC.10a).
+#[test]
+fn cert_eid_mismatch_is_caught_over_tls() {
+    let out = tempfile::tempdir().unwrap();
+    let args = [
+        "run",
+        "--tls",
+        "--agent-fault",
+        "cert-eid-mismatch",
+        "--timeout-ms",
+        "400",
+        "--quiet",
+    ];
+    let run = plugfest(&args, out.path());
+    assert_fault_caught("cert-eid-mismatch", &run, "R-SEC.10a", shipped_case_count());
+    assert!(run.failure_messages().contains("proto::plugfest-impostor"));
+    // Without --tls the fault cannot apply, and saying so beats a silent pass.
+    let out = tempfile::tempdir().unwrap();
+    let run = plugfest(&["run", "--agent-fault", "cert-eid-mismatch"], out.path());
+    assert_eq!(run.code, 2, "{}", run.explain());
+    assert!(run.stderr.contains("--tls"), "{}", run.stderr);
+}
+
 #[test]
 fn every_listed_fault_has_a_test_here() {
     let (code, stdout, _) = common::plugfest_plain(&["agent", "--list-faults"]);
@@ -96,6 +120,7 @@ fn every_listed_fault_has_a_test_here() {
         "no-response",
         "disconnect-mid-exchange",
         "no-connect-record",
+        "cert-eid-mismatch",
     ];
     assert_eq!(listed, tested);
 }

@@ -19,10 +19,11 @@ pub enum Fault {
     NoResponse,
     DisconnectMidExchange,
     NoConnectRecord,
+    CertEidMismatch,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 10] = [
+    pub const ALL: [Fault; 11] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -33,6 +34,7 @@ impl Fault {
         Fault::NoResponse,
         Fault::DisconnectMidExchange,
         Fault::NoConnectRecord,
+        Fault::CertEidMismatch,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -47,6 +49,7 @@ impl Fault {
             Fault::NoResponse => "no-response",
             Fault::DisconnectMidExchange => "disconnect-mid-exchange",
             Fault::NoConnectRecord => "no-connect-record",
+            Fault::CertEidMismatch => "cert-eid-mismatch",
         }
     }
 
@@ -62,6 +65,7 @@ impl Fault {
             Fault::NoResponse => "requests are read but never answered",
             Fault::DisconnectMidExchange => "the transport drops the connection after receiving a request, before answering",
             Fault::NoConnectRecord => "the transport never sends the MTP's Connect Record (breaks R-MTP.6)",
+            Fault::CertEidMismatch => "over TLS (--tls), the Agent's certificate names another Endpoint ID than its Records' from_id (breaks R-SEC.10a)",
         }
     }
 }

@@ -87,7 +87,13 @@ impl AgentHost {
                 Ok(conn) => {
                     self.say(format!("accepted {}", conn.peer().address));
                     let me = self.clone();
-                    let controller = conn.peer().endpoint_id.clone();
+                    // The certificate's identity is authenticated (R-SEC.0a);
+                    // the handshake's eid is only claimed.
+                    let controller = conn
+                        .peer()
+                        .certificate_endpoint_id
+                        .clone()
+                        .or_else(|| conn.peer().endpoint_id.clone());
                     tokio::spawn(async move { me.serve(conn, controller).await });
                 }
                 Err(e) => {
@@ -133,6 +139,17 @@ impl AgentHost {
             // R-ARC.2: endpoints sharing our Endpoint ID are not talked to.
             if rec.from_id == self.endpoint_id {
                 continue;
+            }
+            // R-SEC.10a: over TLS, a Record whose from_id is not the
+            // Endpoint ID in the peer's certificate must not be processed.
+            if let Some(cert_eid) = &conn.peer().certificate_endpoint_id {
+                if &rec.from_id != cert_eid {
+                    self.say(format!(
+                        "ignoring a Record from '{}': the certificate names '{cert_eid}' (R-SEC.10a)",
+                        rec.from_id
+                    ));
+                    continue;
+                }
             }
             let from = controller_id
                 .get_or_insert_with(|| rec.from_id.clone())

@@ -10,6 +10,7 @@ use crate::agent::runtime::AgentHost;
 use crate::agent::{Agent, AgentConfig};
 use crate::cli::AgentArgs;
 use crate::mtp::mqtt::{MqttConfig, MqttEndpoint};
+use crate::mtp::tls::{load_certs, load_identity, ClientAuth, ClientTls, ServerTls, ServerTrust};
 use crate::mtp::uds::{UdsDialer, UdsListener};
 use crate::mtp::websocket::{WsDialer, WsServer};
 use crate::mtp::MtpConnector;
@@ -37,6 +38,11 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
     let retry = Duration::from_secs(5);
     let controller = Some(args.controller_id.clone());
     let eid = args.endpoint_id.clone();
+    let wants_tls = args.tls_ca.is_some() || args.tls_cert.is_some();
+    if wants_tls && args.listen.is_none() && args.connect.is_none() {
+        eprintln!("--tls-ca/--tls-cert/--tls-key apply to the WebSocket MTP (--listen, --connect wss://) only");
+        return exit(EXIT_BAD_INPUT);
+    }
     if let Some(broker) = args.mqtt_broker.clone() {
         let own = args
             .agent_topic
@@ -55,19 +61,32 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
         let endpoint = MqttEndpoint::new(config);
         eprintln!("reference Agent {eid} via {}", endpoint.describe());
         serve_until_interrupted(host.run_dialer(endpoint, controller, retry)).await;
-    } else if let Some(addr) = args.listen {
-        let server = match WsServer::bind(&addr, None, &eid).await {
+    } else if let Some(addr) = args.listen.clone() {
+        let mut server = match WsServer::bind(&addr, None, &eid).await {
             Ok(s) => s,
             Err(e) => return bad_input(e),
         };
+        if wants_tls {
+            match server_tls(&args) {
+                Ok(tls) => server = server.with_tls(tls),
+                Err(e) => return bad_input(e),
+            }
+        }
         eprintln!(
-            "reference Agent {eid} listening on ws://{}/",
+            "reference Agent {eid} listening on {}://{}/",
+            if wants_tls { "wss" } else { "ws" },
             server.local_addr()
         );
         serve_until_interrupted(host.run_listener(server)).await;
-    } else if let Some(url) = args.connect {
+    } else if let Some(url) = args.connect.clone() {
         eprintln!("reference Agent {eid} connecting to {url}");
-        let dialer = WsDialer::new(&url, &eid);
+        let mut dialer = WsDialer::new(&url, &eid);
+        if wants_tls {
+            match client_tls(&args) {
+                Ok(tls) => dialer = dialer.with_tls(tls),
+                Err(e) => return bad_input(e),
+            }
+        }
         serve_until_interrupted(host.run_dialer(dialer, controller, retry)).await;
     } else if let Some(path) = args.uds_listen {
         let server = match UdsListener::bind(&path, &eid) {
@@ -87,6 +106,36 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
         return exit(EXIT_BAD_INPUT);
     }
     exit(EXIT_PASSED)
+}
+
+/// As a wss server the Agent must require the Controller's certificate
+/// (R-MTP.1), so a CA to verify it against is mandatory.
+fn server_tls(args: &AgentArgs) -> Result<ServerTls, String> {
+    let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+        return Err("a wss server needs --tls-cert and --tls-key".into());
+    };
+    let Some(ca) = &args.tls_ca else {
+        return Err("a wss server needs --tls-ca: R-MTP.1 requires the Agent to verify the Controller's certificate".into());
+    };
+    let identity = load_identity(cert, key).map_err(|e| e.to_string())?;
+    let roots = load_certs(ca).map_err(|e| e.to_string())?;
+    ServerTls::new(identity, ClientAuth::Required(roots)).map_err(|e| e.to_string())
+}
+
+/// As a wss client: the CA that signed the Controller's certificate, and
+/// the Agent's own certificate when given.
+fn client_tls(args: &AgentArgs) -> Result<ClientTls, String> {
+    let Some(ca) = &args.tls_ca else {
+        return Err(
+            "a wss:// --connect needs --tls-ca to verify the Controller's certificate".into(),
+        );
+    };
+    let roots = load_certs(ca).map_err(|e| e.to_string())?;
+    let identity = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(load_identity(cert, key).map_err(|e| e.to_string())?),
+        _ => None,
+    };
+    ClientTls::new(ServerTrust::Roots(roots), identity).map_err(|e| e.to_string())
 }
 
 fn bad_input(e: impl std::fmt::Display) -> ExitCode {

@@ -15,6 +15,8 @@ use crate::broker::Mosquitto;
 use crate::cli::{MtpArg, Role};
 use crate::mtp::mqtt::{MqttConfig, MqttEndpoint, MqttVersion};
 use crate::mtp::stomp::{StompClient, StompConfig};
+use crate::mtp::tls::pki::TestCa;
+use crate::mtp::tls::{ClientAuth, ClientTls, ServerTls, ServerTrust};
 use crate::mtp::uds::{UdsDialer, UdsListener};
 use crate::mtp::websocket::{WsDialer, WsServer};
 use crate::mtp::MtpConnector;
@@ -71,11 +73,34 @@ pub struct LoopbackOptions {
     pub mqtt_version: MqttVersion,
     /// A running STOMP broker to use instead of starting one.
     pub stomp_broker: Option<String>,
+    /// `--tls`: throw-away certificates for this run (WebSocket only).
+    pub tls: Option<LoopbackTls>,
+}
+
+/// The Endpoint ID the `cert-eid-mismatch` fault puts in the Agent's certificate.
+pub const IMPOSTOR_ID: &str = "proto::plugfest-impostor";
+
+/// `--tls` with the built-in Agent.
+#[derive(Debug, Clone)]
+pub struct LoopbackTls {
+    /// The harness accepts any server certificate (`--insecure`).
+    pub insecure: bool,
+    /// The Endpoint ID in the Agent's certificate (normally the Agent's own).
+    pub agent_certificate_id: String,
 }
 
 pub async fn start(options: &LoopbackOptions, host: AgentHost) -> Result<Started, String> {
+    if options.tls.is_some() && options.mtp != MtpArg::Ws {
+        return Err(
+            "--tls works with --mtp ws only so far; MQTT over TLS is blocked (rumqttc's TLS feature pins rustls-webpki 0.102, which has security advisories), STOMP over TLS is not written yet, and UDS is local"
+                .into(),
+        );
+    }
     match options.mtp {
-        MtpArg::Ws => websocket(options.role, host).await,
+        MtpArg::Ws => match &options.tls {
+            None => websocket(options.role, host).await,
+            Some(tls) => secure_websocket(options.role, host, tls).await,
+        },
         // On the broker MTPs both ends are broker clients: no role applies.
         MtpArg::Mqtt => mqtt(options.mqtt_version, host).await,
         MtpArg::Stomp => stomp(host, options.stomp_broker.clone()).await,
@@ -175,6 +200,59 @@ async fn websocket(role: Role, host: AgentHost) -> Result<Started, String> {
                 .map_err(|e| e.to_string())?;
             let url = format!("ws://{}/", agent_side.local_addr());
             let harness = WsDialer::new(&url, DEFAULT_CONTROLLER_ID);
+            Ok(agent_listens(agent_side, harness, host))
+        }
+    }
+}
+
+/// wss with a throw-away PKI made for this run: a CA, a Controller
+/// certificate and an Agent certificate, each naming its Endpoint ID in
+/// the subjectAltName (R-SEC.0a). Nothing is written to disk.
+async fn secure_websocket(
+    role: Role,
+    host: AgentHost,
+    tls: &LoopbackTls,
+) -> Result<Started, String> {
+    const PATH: &str = "/usp";
+    let e = |e: crate::mtp::tls::TlsError| e.to_string();
+    let ca = TestCa::new("usp-plugfest throw-away CA").map_err(e)?;
+    let controller = ca.issue(DEFAULT_CONTROLLER_ID).map_err(e)?.identity();
+    let agent = ca.issue(&tls.agent_certificate_id).map_err(e)?.identity();
+    match role {
+        Role::Server => {
+            // The harness asks for the Agent's certificate to learn and
+            // check its identity.
+            let server_tls =
+                ServerTls::new(controller, ClientAuth::Optional(vec![ca.cert()])).map_err(e)?;
+            let server = WsServer::bind("127.0.0.1:0", Some(PATH.into()), DEFAULT_CONTROLLER_ID)
+                .await
+                .map_err(|e| e.to_string())?
+                .with_tls(server_tls);
+            let agent_tls =
+                ClientTls::new(ServerTrust::Roots(vec![ca.cert()]), Some(agent)).map_err(e)?;
+            let agent_side = WsDialer::new(
+                &format!("wss://{}{PATH}", server.local_addr()),
+                DEFAULT_AGENT_ID,
+            )
+            .with_tls(agent_tls);
+            Ok(agent_dials(server, agent_side, host))
+        }
+        Role::Client => {
+            // R-MTP.1: the Agent requires the Controller's certificate.
+            let agent_tls =
+                ServerTls::new(agent, ClientAuth::Required(vec![ca.cert()])).map_err(e)?;
+            let agent_side = WsServer::bind("127.0.0.1:0", None, DEFAULT_AGENT_ID)
+                .await
+                .map_err(|e| e.to_string())?
+                .with_tls(agent_tls);
+            let url = format!("wss://{}/", agent_side.local_addr());
+            let trust = if tls.insecure {
+                ServerTrust::Insecure
+            } else {
+                ServerTrust::Roots(vec![ca.cert()])
+            };
+            let harness_tls = ClientTls::new(trust, Some(controller)).map_err(e)?;
+            let harness = WsDialer::new(&url, DEFAULT_CONTROLLER_ID).with_tls(harness_tls);
             Ok(agent_listens(agent_side, harness, host))
         }
     }

@@ -10,12 +10,14 @@ use chrono::{SecondsFormat, Utc};
 use super::loopback;
 use super::validate::print_load_errors;
 use super::{exit, mqtt_version, parse_faults, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_PASSED};
+use crate::agent::faults::Fault;
 use crate::agent::runtime::AgentHost;
 use crate::agent::{Agent, AgentConfig};
 use crate::cli::RunArgs;
 use crate::datamodel::Profiles;
 use crate::mtp::mqtt::{MqttConfig, MqttEndpoint};
 use crate::mtp::stomp::{StompClient, StompConfig};
+use crate::mtp::tls::{load_certs, load_identity, ClientAuth, ClientTls, ServerTls, ServerTrust};
 use crate::mtp::uds::{UdsDialer, UdsListener};
 use crate::mtp::websocket::{WsDialer, WsServer};
 use crate::mtp::MtpConnector;
@@ -24,7 +26,7 @@ use crate::runner::{Progress, Runner, Selection};
 use crate::session::{Session, SessionConfig};
 use crate::suite::loader;
 use crate::target::{
-    controller_topic, MqttTarget, MtpKind, Target, Timeouts, UdsTarget, WebSocketTarget,
+    controller_topic, MqttTarget, MtpKind, Target, Timeouts, TlsTarget, UdsTarget, WebSocketTarget,
     DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID,
 };
 
@@ -39,7 +41,12 @@ struct Setup {
     agent_task: Option<tokio::task::JoinHandle<()>>,
     /// The loopback broker, stopped when the run ends (also on drop).
     broker: Option<Box<dyn Send>>,
+    /// How TLS is set up, for the header and results; None without TLS.
+    tls: Option<String>,
 }
+
+/// What results say when server certificates are not verified.
+const INSECURE: &str = "INSECURE: server certificates are not verified (--insecure / tls.insecure)";
 
 pub async fn run(args: RunArgs) -> ExitCode {
     let profiles = match &args.profiles_dir {
@@ -76,6 +83,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         connection: setup.connector.describe(),
         controller_endpoint_id: setup.session.controller_id.clone(),
         agent_endpoint_id: setup.session.agent_id.clone(),
+        tls: setup.tls.clone(),
         complete: false,
         counts: Counts::default(),
         cases: Vec::new(),
@@ -89,6 +97,19 @@ pub async fn run(args: RunArgs) -> ExitCode {
     };
     if !args.quiet {
         println!("usp-plugfest: {} via {}", result.target, result.connection);
+        if let Some(tls) = &result.tls {
+            println!("TLS: {tls}");
+        }
+    }
+    if result
+        .tls
+        .as_deref()
+        .is_some_and(|t| t.starts_with("INSECURE"))
+    {
+        // Loud even with --quiet: a verdict obtained this way proves less.
+        eprintln!(
+            "WARNING: TLS server certificate verification is OFF; anyone could have answered"
+        );
     }
     let session = Session::new(setup.connector, setup.session.clone());
     let progress = if args.quiet {
@@ -169,20 +190,39 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
         return Err("--agent-fault applies to the built-in Agent only, not to a --target".into());
     }
     let target = Target::load(path).map_err(|e| e.to_string())?;
+    let mut tls = target
+        .tls
+        .as_ref()
+        .map(|t| t.relative_to(path.parent().unwrap_or(Path::new("."))));
+    if args.insecure {
+        match tls.as_mut() {
+            Some(t) => t.insecure = true,
+            None => return Err("--insecure applies to a target with a `tls:` section".into()),
+        }
+    }
+    let mut tls_summary = None;
     let (connector, mtp_label): (Box<dyn MtpConnector>, String) = match target.mtp {
         MtpKind::Websocket => match target.websocket.clone() {
-            Some(WebSocketTarget::Server { listen, path }) => (
-                Box::new(
-                    WsServer::bind(&listen, path, &target.controller_endpoint_id)
-                        .await
-                        .map_err(|e| e.to_string())?,
-                ),
-                "WebSocket".into(),
-            ),
-            Some(WebSocketTarget::Client { url }) => (
-                Box::new(WsDialer::new(&url, &target.controller_endpoint_id)),
-                "WebSocket".into(),
-            ),
+            Some(WebSocketTarget::Server { listen, path }) => {
+                let mut server = WsServer::bind(&listen, path, &target.controller_endpoint_id)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if let Some(t) = &tls {
+                    let (server_tls, summary) = harness_server_tls(t)?;
+                    server = server.with_tls(server_tls);
+                    tls_summary = Some(summary);
+                }
+                (Box::new(server), "WebSocket".into())
+            }
+            Some(WebSocketTarget::Client { url }) => {
+                let mut dialer = WsDialer::new(&url, &target.controller_endpoint_id);
+                if let Some(t) = &tls {
+                    let (client_tls, summary) = harness_client_tls(t)?;
+                    dialer = dialer.with_tls(client_tls);
+                    tls_summary = Some(summary);
+                }
+                (Box::new(dialer), "WebSocket".into())
+            }
             None => return Err(format!("{}: no websocket section", path.display())),
         },
         MtpKind::Mqtt => {
@@ -240,7 +280,58 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
         ),
         agent_task: None,
         broker: None,
+        tls: tls_summary,
     })
+}
+
+/// The harness as wss server: its certificate, and the Agents' client
+/// certificates requested and verified when a CA is given.
+fn harness_server_tls(t: &TlsTarget) -> Result<(ServerTls, String), String> {
+    let (Some(cert), Some(key)) = (&t.cert, &t.key) else {
+        return Err("as a wss server the harness needs tls.cert and tls.key".into());
+    };
+    let identity = load_identity(cert, key).map_err(|e| e.to_string())?;
+    let (auth, summary) = match &t.ca {
+        Some(ca) => (
+            ClientAuth::Optional(load_certs(ca).map_err(|e| e.to_string())?),
+            format!(
+                "wss server; Agent certificates requested and verified against {}",
+                ca.display()
+            ),
+        ),
+        None => (
+            ClientAuth::None,
+            "wss server; no Agent certificate requested (no tls.ca)".to_string(),
+        ),
+    };
+    let tls = ServerTls::new(identity, auth).map_err(|e| e.to_string())?;
+    Ok((tls, summary))
+}
+
+/// The harness as wss client: whom it trusts and its own certificate.
+fn harness_client_tls(t: &TlsTarget) -> Result<(ClientTls, String), String> {
+    let identity = match (&t.cert, &t.key) {
+        (Some(cert), Some(key)) => Some(load_identity(cert, key).map_err(|e| e.to_string())?),
+        _ => None,
+    };
+    let (trust, summary) = if t.insecure {
+        (ServerTrust::Insecure, INSECURE.to_string())
+    } else {
+        let Some(ca) = &t.ca else {
+            return Err(
+                "tls needs `ca:` to verify the Agent's certificate (or `insecure: true`)".into(),
+            );
+        };
+        (
+            ServerTrust::Roots(load_certs(ca).map_err(|e| e.to_string())?),
+            format!(
+                "wss client; the Agent's certificate verified against {}",
+                ca.display()
+            ),
+        )
+    };
+    let tls = ClientTls::new(trust, identity).map_err(|e| e.to_string())?;
+    Ok((tls, summary))
 }
 
 /// The harness as a client of the target's broker, subscribed before the
@@ -267,6 +358,30 @@ async fn mqtt_endpoint(m: &MqttTarget, controller_id: &str) -> Result<MqttEndpoi
 /// The embedded default: the reference Agent in-process over loopback.
 async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
     let faults = parse_faults(&args.agent_faults)?;
+    if faults.contains(Fault::CertEidMismatch) && !args.tls {
+        return Err(
+            "the cert-eid-mismatch fault needs --tls (it is about the Agent's TLS certificate)"
+                .into(),
+        );
+    }
+    if args.insecure && !args.tls {
+        return Err("--insecure applies with --tls or a target with a `tls:` section".into());
+    }
+    let tls = args.tls.then(|| loopback::LoopbackTls {
+        insecure: args.insecure,
+        agent_certificate_id: if faults.contains(Fault::CertEidMismatch) {
+            loopback::IMPOSTOR_ID.to_string()
+        } else {
+            DEFAULT_AGENT_ID.to_string()
+        },
+    });
+    let tls_summary = tls.as_ref().map(|t| {
+        if t.insecure {
+            INSECURE.to_string()
+        } else {
+            "wss with a throw-away CA made for this run; both certificates verified".to_string()
+        }
+    });
     let agent = Agent::new(AgentConfig {
         endpoint_id: DEFAULT_AGENT_ID.to_string(),
         faults: faults.clone(),
@@ -285,6 +400,7 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
         role: args.role,
         mqtt_version: version,
         stomp_broker: args.stomp_broker.clone(),
+        tls,
     };
     let started = loopback::start(&options, host).await?;
     let mtp_label = loopback::label(args.mtp, version).to_string();
@@ -300,5 +416,6 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
         ),
         agent_task: Some(started.agent_task),
         broker: started.broker,
+        tls: tls_summary,
     })
 }

@@ -5,6 +5,7 @@
 
 pub mod mqtt;
 pub mod stomp;
+pub mod tls;
 pub mod uds;
 pub mod websocket;
 
@@ -55,6 +56,10 @@ pub struct PeerInfo {
     pub address: String,
     /// The Endpoint ID the peer announced in the binding's handshake, if any.
     pub endpoint_id: Option<String>,
+    /// The Endpoint ID in the subjectAltName of the certificate the peer
+    /// presented over TLS (R-SEC.0a). When set, Records whose from_id
+    /// differs MUST NOT be processed (R-SEC.10a).
+    pub certificate_endpoint_id: Option<String>,
 }
 
 /// One established MTP connection between a Controller and an Agent.

@@ -1,7 +1,9 @@
 //! The WebSocket MTP (RFC 6455 with the USP binding): subprotocol `v1.usp`
 //! enforced both ways (R-WS.10..12a), the client's Endpoint ID carried as
 //! `?eid=` (1.3+, R-WS.10b) or in the older `bbf-usp-protocol` extension
-//! header (R-WS.10a), one Record per binary message (R-WS.14).
+//! header (R-WS.10a), one Record per binary message (R-WS.14). Either role
+//! may run over TLS (`wss://`, R-WS.22); the peer's certificate then names
+//! its Endpoint ID (R-SEC.0a).
 
 use async_trait::async_trait;
 use futures_util::{SinkExt, StreamExt};
@@ -18,6 +20,7 @@ use tokio_tungstenite::tungstenite::{
 };
 use tokio_tungstenite::WebSocketStream;
 
+use super::tls::{describe_handshake_error, peer_endpoint_id, ClientTls, ServerTls};
 use super::{Inbound, MtpConnection, MtpConnector, MtpError, PeerInfo};
 use crate::usp::proto::record::Record;
 use crate::usp::record;
@@ -25,6 +28,9 @@ use crate::usp::record;
 pub const SUBPROTOCOL: &str = "v1.usp";
 const EXTENSION: &str = "bbf-usp-protocol";
 pub const MTP: &str = "WebSocket";
+/// How long an accepted TCP connection may take to finish its TLS
+/// handshake, so that a silent client cannot hold up the listener.
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// RFC 3986 unreserved characters stay as they are; everything else,
 /// including `%` and `:`, is percent-encoded (R-WS.10c).
@@ -118,6 +124,7 @@ pub struct WsServer {
     path: Option<String>,
     own_eid: String,
     last_rejection: Option<String>,
+    tls: Option<ServerTls>,
 }
 
 impl WsServer {
@@ -138,7 +145,14 @@ impl WsServer {
             path,
             own_eid: own_eid.to_string(),
             last_rejection: None,
+            tls: None,
         })
+    }
+
+    /// Serves `wss://`: every accepted connection first completes TLS.
+    pub fn with_tls(mut self, tls: ServerTls) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     pub fn local_addr(&self) -> String {
@@ -148,50 +162,82 @@ impl WsServer {
             .unwrap_or_default()
     }
 
-    /// Accepts connections until one completes a valid USP handshake;
-    /// rejected attempts are remembered for the report.
-    async fn accept_one(&mut self) -> Result<WsConnection<TcpStream>, MtpError> {
+    /// Accepts connections until one completes TLS (when configured) and
+    /// a valid USP handshake; rejected attempts are remembered for the report.
+    async fn accept_one(&mut self) -> Result<Box<dyn MtpConnection>, MtpError> {
         loop {
             let (tcp, addr) = self
                 .listener
                 .accept()
                 .await
                 .map_err(|e| MtpError::Io(e.to_string()))?;
-            let mut eid = None;
-            let mut problem = None;
-            // The error type is tungstenite's HTTP response; its size is not ours to choose.
-            #[allow(clippy::result_large_err)]
-            let check = |req: &Request, resp: Response| {
-                let outcome = check_request(req, resp, self.path.as_deref(), &self.own_eid);
-                match outcome {
-                    Ok((resp, peer_eid)) => {
-                        eid = peer_eid;
-                        Ok(resp)
-                    }
-                    Err((why, status)) => {
-                        problem = Some(why.clone());
-                        Err(reject(status, &why))
+            let outcome = match &self.tls {
+                None => self
+                    .upgrade(tcp, addr, None)
+                    .await
+                    .map(|c| Box::new(c) as Box<dyn MtpConnection>),
+                Some(tls) => {
+                    let accepting = tls.acceptor().accept(tcp);
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, accepting).await {
+                        Ok(Ok(stream)) => {
+                            let cert_eid = peer_endpoint_id(stream.get_ref().1.peer_certificates());
+                            self.upgrade(stream, addr, cert_eid)
+                                .await
+                                .map(|c| Box::new(c) as Box<dyn MtpConnection>)
+                        }
+                        Ok(Err(e)) => Err(describe_handshake_error(&e)),
+                        Err(_) => Err(format!(
+                            "TLS handshake not completed within {} s",
+                            TLS_HANDSHAKE_TIMEOUT.as_secs()
+                        )),
                     }
                 }
             };
-            match tokio_tungstenite::accept_hdr_async(tcp, check).await {
-                Ok(stream) => {
-                    return Ok(WsConnection {
-                        stream,
-                        peer: PeerInfo {
-                            mtp: MTP,
-                            address: addr.to_string(),
-                            endpoint_id: eid,
-                        },
-                    })
+            match outcome {
+                Ok(conn) => return Ok(conn),
+                Err(why) => self.last_rejection = Some(format!("{addr}: {why}")),
+            }
+        }
+    }
+
+    /// The WebSocket opening handshake on an accepted stream (plain or TLS).
+    async fn upgrade<S>(
+        &self,
+        stream: S,
+        addr: std::net::SocketAddr,
+        certificate_endpoint_id: Option<String>,
+    ) -> Result<WsConnection<S>, String>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let mut eid = None;
+        let mut problem = None;
+        // The error type is tungstenite's HTTP response; its size is not ours to choose.
+        #[allow(clippy::result_large_err)]
+        let check = |req: &Request, resp: Response| {
+            let outcome = check_request(req, resp, self.path.as_deref(), &self.own_eid);
+            match outcome {
+                Ok((resp, peer_eid)) => {
+                    eid = peer_eid;
+                    Ok(resp)
                 }
-                Err(e) => {
-                    self.last_rejection = Some(format!(
-                        "{addr}: {}",
-                        problem.unwrap_or_else(|| format!("handshake failed: {e}"))
-                    ));
+                Err((why, status)) => {
+                    problem = Some(why.clone());
+                    Err(reject(status, &why))
                 }
             }
+        };
+        match tokio_tungstenite::accept_hdr_async(stream, check).await {
+            Ok(stream) => Ok(WsConnection {
+                stream,
+                peer: PeerInfo {
+                    mtp: MTP,
+                    address: addr.to_string(),
+                    endpoint_id: eid,
+                    certificate_endpoint_id,
+                },
+            }),
+            Err(e) => Err(problem.unwrap_or_else(|| format!("handshake failed: {e}"))),
         }
     }
 }
@@ -199,12 +245,13 @@ impl WsServer {
 #[async_trait]
 impl MtpConnector for WsServer {
     async fn establish(&mut self) -> Result<Box<dyn MtpConnection>, MtpError> {
-        Ok(Box::new(self.accept_one().await?))
+        self.accept_one().await
     }
 
     fn describe(&self) -> String {
         format!(
-            "WebSocket server on ws://{}{}",
+            "WebSocket server on {}://{}{}",
+            if self.tls.is_some() { "wss" } else { "ws" },
             self.local_addr(),
             self.path.as_deref().unwrap_or("/")
         )
@@ -307,6 +354,7 @@ pub fn extension_eid(header: &str) -> Option<String> {
 pub struct WsDialer {
     url: String,
     own_eid: String,
+    tls: Option<ClientTls>,
 }
 
 impl WsDialer {
@@ -316,6 +364,20 @@ impl WsDialer {
         WsDialer {
             url: url.to_string(),
             own_eid: own_eid.to_string(),
+            tls: None,
+        }
+    }
+
+    /// The TLS settings a `wss://` URL is reached with.
+    pub fn with_tls(mut self, tls: ClientTls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    fn connect_error(&self, reason: impl Into<String>) -> MtpError {
+        MtpError::Connect {
+            address: self.url.clone(),
+            reason: reason.into(),
         }
     }
 
@@ -328,30 +390,70 @@ impl WsDialer {
         )
     }
 
-    pub async fn connect(
-        &self,
-    ) -> Result<WsConnection<tokio_tungstenite::MaybeTlsStream<TcpStream>>, MtpError> {
+    /// Connects, completes TLS for `wss://` and the WebSocket handshake.
+    pub async fn connect(&self) -> Result<Box<dyn MtpConnection>, MtpError> {
         let url = self.url_with_eid();
         let mut request = url
             .as_str()
             .into_client_request()
-            .map_err(|e| MtpError::Connect {
-                address: self.url.clone(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| self.connect_error(e.to_string()))?;
         request.headers_mut().insert(
             "Sec-WebSocket-Protocol",
             HeaderValue::from_static(SUBPROTOCOL),
         );
+        let secure = request.uri().scheme_str() == Some("wss");
+        let host = request
+            .uri()
+            .host()
+            .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string())
+            .ok_or_else(|| self.connect_error("the URL has no host"))?;
+        let port = request
+            .uri()
+            .port_u16()
+            .unwrap_or(if secure { 443 } else { 80 });
+        let tcp = TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(|e| self.connect_error(e.to_string()))?;
+        match (&self.tls, secure) {
+            (None, false) => Ok(Box::new(self.upgrade(request, tcp, None).await?)),
+            (Some(tls), true) => {
+                let name = rustls_pki_types::ServerName::try_from(host.clone())
+                    .map_err(|e| self.connect_error(format!("'{host}' as TLS server name: {e}")))?;
+                let stream =
+                    tls.connector()
+                        .connect(name, tcp)
+                        .await
+                        .map_err(|e| MtpError::Handshake {
+                            mtp: MTP,
+                            reason: describe_handshake_error(&e),
+                        })?;
+                let cert_eid = peer_endpoint_id(stream.get_ref().1.peer_certificates());
+                Ok(Box::new(self.upgrade(request, stream, cert_eid).await?))
+            }
+            (None, true) => Err(self.connect_error(
+                "a wss:// URL needs TLS settings (a tls: section in the target, or --tls-ca)",
+            )),
+            (Some(_), false) => Err(self.connect_error(
+                "TLS is configured but the URL is ws://; use wss:// to connect over TLS",
+            )),
+        }
+    }
+
+    async fn upgrade<S>(
+        &self,
+        request: tungstenite::handshake::client::Request,
+        stream: S,
+        certificate_endpoint_id: Option<String>,
+    ) -> Result<WsConnection<S>, MtpError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
         // tungstenite refuses a response without the subprotocol we asked
         // for, which is exactly R-WS.12.
-        let (stream, response) = tokio_tungstenite::connect_async(request)
+        let (stream, response) = tokio_tungstenite::client_async(request, stream)
             .await
             .map_err(|e| match e {
-                tungstenite::Error::Io(io) => MtpError::Connect {
-                    address: self.url.clone(),
-                    reason: io.to_string(),
-                },
+                tungstenite::Error::Io(io) => self.connect_error(io.to_string()),
                 tungstenite::Error::Protocol(p) => MtpError::Handshake {
                     mtp: MTP,
                     reason: format!("{p} (R-WS.12: the server must echo {SUBPROTOCOL})"),
@@ -373,6 +475,7 @@ impl WsDialer {
                 mtp: MTP,
                 address: self.url.clone(),
                 endpoint_id: peer_eid,
+                certificate_endpoint_id,
             },
         })
     }
@@ -381,7 +484,7 @@ impl WsDialer {
 #[async_trait]
 impl MtpConnector for WsDialer {
     async fn establish(&mut self) -> Result<Box<dyn MtpConnection>, MtpError> {
-        Ok(Box::new(self.connect().await?))
+        self.connect().await
     }
 
     fn describe(&self) -> String {

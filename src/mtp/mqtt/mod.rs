@@ -256,6 +256,7 @@ impl MqttEndpoint {
                 mtp: MTP,
                 address: cfg.broker.clone(),
                 endpoint_id: None,
+                certificate_endpoint_id: None,
             },
             link,
         })

@@ -100,6 +100,7 @@ impl StompClient {
                 mtp: MTP,
                 address: c.broker.clone(),
                 endpoint_id: None,
+                certificate_endpoint_id: None,
             },
             incoming_heartbeat: None,
             heartbeat_task: None,

@@ -47,6 +47,7 @@ impl UdsConnection {
                 mtp: MTP,
                 address,
                 endpoint_id: None,
+                certificate_endpoint_id: None,
             },
             ended: None,
         }

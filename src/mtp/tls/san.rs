@@ -1,0 +1,168 @@
+//! Reads the Endpoint ID a certificate vouches for: the subjectAltName
+//! uniformResourceIdentifier `urn:bbf:usp:id:<EID>` (spec security section,
+//! R-SEC.0a/R-SEC.10a). A small DER walk over the few structures on the way
+//! (Certificate → TBSCertificate → extensions → subjectAltName), so no ASN.1
+//! crate is needed; anything it does not understand yields no Endpoint ID.
+
+/// The URN prefix a USP Endpoint ID carries in a certificate (spec 4.1).
+pub const USP_URN_PREFIX: &str = "urn:bbf:usp:id:";
+
+const TAG_SEQUENCE: u8 = 0x30;
+const TAG_OID: u8 = 0x06;
+const TAG_OCTET_STRING: u8 = 0x04;
+/// `[3] EXPLICIT Extensions` inside TBSCertificate.
+const TAG_EXTENSIONS: u8 = 0xA3;
+/// GeneralName `[6] IMPLICIT IA5String` (uniformResourceIdentifier).
+const TAG_URI: u8 = 0x86;
+/// id-ce-subjectAltName, 2.5.29.17, as DER OID content bytes.
+const OID_SUBJECT_ALT_NAME: &[u8] = &[0x55, 0x1D, 0x11];
+
+/// One TLV: its tag, its content, and what follows it.
+fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    // Multi-byte tag numbers never occur on the path we walk.
+    if tag & 0x1F == 0x1F {
+        return None;
+    }
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7F);
+        // DER lengths in certificates fit in 4 bytes; 0x80 (indefinite) is BER only.
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        (len, &rest[n..])
+    };
+    if rest.len() < len {
+        return None;
+    }
+    Some((tag, &rest[..len], &rest[len..]))
+}
+
+/// The children of a constructed value, in order; stops at the first
+/// malformed one.
+fn children(mut content: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+    std::iter::from_fn(move || {
+        let (tag, value, rest) = tlv(content)?;
+        content = rest;
+        Some((tag, value))
+    })
+}
+
+/// Every URI in the certificate's subjectAltName extension.
+pub fn san_uris(cert_der: &[u8]) -> Vec<String> {
+    let Some((TAG_SEQUENCE, cert, _)) = tlv(cert_der) else {
+        return Vec::new();
+    };
+    let Some((TAG_SEQUENCE, tbs)) = children(cert).next() else {
+        return Vec::new();
+    };
+    let Some((_, explicit)) = children(tbs).find(|(tag, _)| *tag == TAG_EXTENSIONS) else {
+        return Vec::new();
+    };
+    let Some((TAG_SEQUENCE, extensions)) = children(explicit).next() else {
+        return Vec::new();
+    };
+    let mut uris = Vec::new();
+    for (tag, extension) in children(extensions) {
+        if tag != TAG_SEQUENCE {
+            continue;
+        }
+        let mut parts = children(extension);
+        if parts.next() != Some((TAG_OID, OID_SUBJECT_ALT_NAME)) {
+            continue;
+        }
+        // An optional `critical` BOOLEAN may come before the OCTET STRING.
+        let Some((_, value)) = parts.find(|(tag, _)| *tag == TAG_OCTET_STRING) else {
+            continue;
+        };
+        let Some((TAG_SEQUENCE, names, _)) = tlv(value) else {
+            continue;
+        };
+        uris.extend(
+            children(names)
+                .filter(|(tag, _)| *tag == TAG_URI)
+                .filter_map(|(_, v)| std::str::from_utf8(v).ok())
+                .map(str::to_string),
+        );
+    }
+    uris
+}
+
+/// The USP Endpoint ID the certificate names, if any: the first SAN URI
+/// starting with `urn:bbf:usp:id:` (the prefix is case-insensitive, as URN
+/// namespace identifiers are).
+pub fn certificate_endpoint_id(cert_der: &[u8]) -> Option<String> {
+    san_uris(cert_der).into_iter().find_map(|uri| {
+        let head = uri.get(..USP_URN_PREFIX.len())?;
+        if !head.eq_ignore_ascii_case(USP_URN_PREFIX) {
+            return None;
+        }
+        let eid = &uri[USP_URN_PREFIX.len()..];
+        (!eid.is_empty()).then(|| eid.to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{CertificateParams, KeyPair, SanType};
+
+    fn cert_with(sans: Vec<SanType>) -> Vec<u8> {
+        let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        params.subject_alt_names.extend(sans);
+        let key = KeyPair::generate().unwrap();
+        params.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    fn uri(s: &str) -> SanType {
+        SanType::URI(s.try_into().unwrap())
+    }
+
+    #[test]
+    fn finds_the_usp_urn_among_other_names() {
+        let der = cert_with(vec![
+            uri("https://example.com/x"),
+            uri("urn:bbf:usp:id:oui:00256D:my-unique-bbf-id-42"),
+        ]);
+        assert_eq!(san_uris(&der).len(), 2);
+        assert_eq!(
+            certificate_endpoint_id(&der).as_deref(),
+            Some("oui:00256D:my-unique-bbf-id-42")
+        );
+    }
+
+    #[test]
+    fn no_urn_means_no_endpoint_id() {
+        let der = cert_with(vec![uri("https://example.com/x")]);
+        assert_eq!(certificate_endpoint_id(&der), None);
+        // Only a DNS name: no URI at all.
+        assert!(san_uris(&cert_with(vec![])).is_empty());
+        assert_eq!(
+            certificate_endpoint_id(&cert_with(vec![uri("urn:bbf:usp:id:")])),
+            None
+        );
+    }
+
+    #[test]
+    fn prefix_is_case_insensitive() {
+        let der = cert_with(vec![uri("URN:BBF:USP:ID:proto::x")]);
+        assert_eq!(certificate_endpoint_id(&der).as_deref(), Some("proto::x"));
+    }
+
+    #[test]
+    fn truncated_or_garbage_input_yields_nothing() {
+        let der = cert_with(vec![uri("urn:bbf:usp:id:proto::x")]);
+        for cut in [0, 1, 5, der.len() / 2, der.len() - 1] {
+            // Truncation must never panic; the outer length no longer fits.
+            assert_eq!(certificate_endpoint_id(&der[..cut]), None, "cut at {cut}");
+        }
+        assert_eq!(certificate_endpoint_id(b"\x30\x84\xff\xff\xff\xff"), None);
+        assert_eq!(certificate_endpoint_id(b"\x1f\x01\x00"), None);
+    }
+}
