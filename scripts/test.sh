@@ -5,9 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian package for each broker binary the tests start themselves.
+# Debian package for each broker binary the tests start themselves, and
+# for the independent CoAP client the CoAP interop test runs.
 declare -A PACKAGES=(
   [mosquitto]=mosquitto
+  [coap-client-notls]=libcoap3-bin
 )
 
 missing=()

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use crate::agent::runtime::AgentHost;
 use crate::broker::Mosquitto;
 use crate::cli::{MtpArg, Role};
+use crate::mtp::coap::{CoapConfig, CoapEndpoint};
 use crate::mtp::mqtt::{MqttConfig, MqttEndpoint, MqttVersion};
 use crate::mtp::uds::{UdsDialer, UdsListener};
 use crate::mtp::websocket::{WsDialer, WsServer};
@@ -34,6 +35,8 @@ pub async fn start(
         // Both ends are broker clients, so the role does not apply.
         MtpArg::Mqtt => mqtt(mqtt_version, host).await,
         MtpArg::Uds => uds(role, host),
+        // Both ends are CoAP servers and clients alike: the role does not apply.
+        MtpArg::Coap => coap(host).await,
     }
 }
 
@@ -43,6 +46,7 @@ pub fn label(mtp: MtpArg, mqtt_version: MqttVersion) -> &'static str {
         MtpArg::Ws => crate::mtp::websocket::MTP,
         MtpArg::Mqtt => mqtt_version.label(),
         MtpArg::Uds => crate::mtp::uds::MTP,
+        MtpArg::Coap => crate::mtp::coap::MTP,
     }
 }
 
@@ -143,4 +147,32 @@ fn uds(role: Role, host: AgentHost) -> Result<Started, String> {
             Ok((Box::new(UdsDialer::new(&path, DEFAULT_CONTROLLER_ID)), task))
         }
     }
+}
+
+/// Loopback never loses a datagram; a short ACK timeout keeps a run with a
+/// silent peer short (RFC 7252's 2 s default is for real networks).
+const LOOPBACK_ACK_TIMEOUT: Duration = Duration::from_millis(300);
+
+/// Two CoAP resources on free 127.0.0.1 ports, each configured with the
+/// other's URI (the Agent's LocalAgent.Controller.{i}.MTP.{i}.CoAP config).
+async fn coap(host: AgentHost) -> Result<Started, String> {
+    const PATH: &str = "/usp";
+    let config = |peer: Option<String>| {
+        CoapConfig::new("127.0.0.1:0", PATH, peer).with_ack_timeout(LOOPBACK_ACK_TIMEOUT)
+    };
+    let mut agent_side = CoapEndpoint::bind(config(None))
+        .await
+        .map_err(|e| e.to_string())?;
+    let harness = CoapEndpoint::bind(config(Some(agent_side.uri().to_string())))
+        .await
+        .map_err(|e| e.to_string())?;
+    agent_side
+        .set_peer(harness.uri())
+        .map_err(|e| e.to_string())?;
+    let task = tokio::spawn(host.run_dialer(
+        agent_side,
+        Some(DEFAULT_CONTROLLER_ID.to_string()),
+        RECONNECT,
+    ));
+    Ok((Box::new(harness), task))
 }
