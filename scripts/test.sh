@@ -5,11 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian package for each broker program the tests start themselves
-# (RabbitMQ brings its STOMP plugin; installing does not start a service).
+# Debian package for each program the tests start themselves: the brokers
+# (RabbitMQ brings its STOMP plugin; installing does not start a service)
+# and libcoap's client for the CoAP interop test.
 declare -A PACKAGES=(
   [/usr/sbin/mosquitto]=mosquitto
   [/usr/lib/rabbitmq/bin/rabbitmq-server]=rabbitmq-server
+  [/usr/bin/coap-client-notls]=libcoap3-bin
 )
 
 missing=()

@@ -39,6 +39,8 @@ pub enum MtpArg {
     Uds,
     /// STOMP 1.2 through a private RabbitMQ started on loopback for the run.
     Stomp,
+    /// CoAP over UDP on 127.0.0.1: legacy, obsoleted in USP 1.3 (for older Agents).
+    Coap,
 }
 
 /// MQTT protocol version (`--mqtt-version`).
@@ -125,6 +127,12 @@ pub struct AgentArgs {
     /// Connect to a Controller's UDS server at this socket path, e.g. /var/run/usp/broker_controller_path.
     #[arg(long, group = "meet")]
     pub uds_connect: Option<PathBuf>,
+    /// Legacy CoAP MTP (obsoleted in USP 1.3): the Agent's resource is coap://ADDR/usp, e.g. 127.0.0.1:5683.
+    #[arg(long, group = "meet")]
+    pub coap_listen: Option<String>,
+    /// With --coap-listen: the Controller's CoAP resource, e.g. coap://127.0.0.1:5690/usp (else learnt from the first reply-to).
+    #[arg(long, requires = "coap_listen")]
+    pub coap_controller: Option<String>,
     /// MQTT version towards the broker.
     #[arg(long, value_enum, default_value_t = MqttVersionArg::V5)]
     pub mqtt_version: MqttVersionArg,

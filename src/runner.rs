@@ -150,6 +150,8 @@ impl<'a> Runner<'a> {
         let verdict = match first_bad {
             None => Verdict::Passed,
             Some(s) if s.verdict == Verdict::Error => Verdict::Error,
+            // A step that does not apply on this run skips the whole case.
+            Some(s) if s.verdict == Verdict::Skipped => Verdict::Skipped,
             Some(_) => Verdict::Failed,
         };
         let message = first_bad.map(explain).unwrap_or_default();
@@ -238,6 +240,16 @@ impl<'a> Runner<'a> {
                 }
             }
             Action::ConnectRecord(_) => match self.session.ensure_connected().await {
+                Ok(()) if !self.session.mtp_defines_connect_record() => {
+                    // Not a pass: the requirement cannot be checked here.
+                    result.verdict = Verdict::Skipped;
+                    result.error = Some(format!(
+                        "not applicable: the USP Record schema defines no Connect Record for {} (only WebSocketConnect, MQTTConnect, STOMPConnect and UDSConnect), so R-MTP.6 cannot be checked on it",
+                        self.session.mtp_name().unwrap_or("this MTP")
+                    ));
+                    result.elapsed_ms = started.elapsed().as_millis() as u64;
+                    return result;
+                }
                 Ok(()) => result.checks.push(connect_record_check(
                     self.session.connect_record_seen(),
                     self.session.records_before_connect_record(),

@@ -134,6 +134,19 @@ impl Session {
         self.records_before_connect
     }
 
+    /// Whether the current connection's MTP has a Connect Record at all
+    /// (CoAP has none); true while not connected.
+    pub fn mtp_defines_connect_record(&self) -> bool {
+        self.conn
+            .as_ref()
+            .is_none_or(|c| c.defines_connect_record())
+    }
+
+    /// The current connection's MTP label, e.g. `CoAP`.
+    pub fn mtp_name(&self) -> Option<&'static str> {
+        self.conn.as_ref().map(|c| c.peer().mtp)
+    }
+
     pub fn describe_connector(&self) -> String {
         self.connector.describe()
     }
@@ -189,6 +202,10 @@ impl Session {
     }
 
     async fn await_connect_record(&mut self) {
+        if !self.mtp_defines_connect_record() {
+            // Nothing to wait for: the MTP has no Connect Record (CoAP).
+            return;
+        }
         let deadline = Instant::now() + self.config.connect_record_timeout;
         while !self.connect_record_seen {
             match self.receive_until(deadline).await {

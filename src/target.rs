@@ -47,6 +47,8 @@ pub struct Target {
     #[serde(default)]
     pub stomp: Option<StompTarget>,
     #[serde(default)]
+    pub coap: Option<CoapTarget>,
+    #[serde(default)]
     pub timeouts: Timeouts,
 }
 
@@ -84,6 +86,36 @@ pub enum MtpKind {
     /// UNIX Domain Socket (USP 1.3+).
     Uds,
     Stomp,
+    /// CoAP (legacy: obsoleted in USP 1.3).
+    Coap,
+}
+
+/// The legacy CoAP MTP: the harness's own resource and the Agent's. UDP has
+/// no handshake, so the Agent's Endpoint ID must be in the target file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoapTarget {
+    /// `host:port` the harness binds, e.g. `127.0.0.1:5683`; its resource
+    /// `coap://<listen><path>` goes to the Agent as reply-to.
+    pub listen: String,
+    /// The harness's resource path (default `/usp`).
+    #[serde(default = "default_coap_path")]
+    pub path: String,
+    /// `coap://host:port/path` of the Agent; otherwise learnt from the
+    /// reply-to of the Agent's first POST.
+    #[serde(default)]
+    pub agent_uri: Option<String>,
+    /// RFC 7252 ACK_TIMEOUT in ms (default 2000).
+    #[serde(default = "default_coap_ack_timeout_ms")]
+    pub ack_timeout_ms: u64,
+}
+
+fn default_coap_path() -> String {
+    "/usp".to_string()
+}
+
+fn default_coap_ack_timeout_ms() -> u64 {
+    2_000
 }
 
 /// The harness as a client of the broker the Agent uses.
@@ -253,6 +285,14 @@ impl Target {
             ),
             MtpKind::Uds if target.uds.is_none() => Some(
                 "mtp is uds but there is no `uds:` section (role: server or client, with path)",
+            ),
+            MtpKind::Coap if target.coap.is_none() => Some(
+                "mtp is coap but there is no `coap:` section (listen, optional path and agent_uri)",
+            ),
+            // No CoAP handshake or Connect Record names the Agent, and the
+            // harness must address its first Record (R-E2E.1 to_id).
+            MtpKind::Coap if target.agent_endpoint_id.is_none() => Some(
+                "mtp is coap: set agent_endpoint_id, as CoAP has no handshake or Connect Record that names the Agent",
             ),
             _ => None,
         };
@@ -455,6 +495,25 @@ mod tests {
             "t.yaml",
         )
         .unwrap();
+    }
+
+    #[test]
+    fn parses_a_coap_target() {
+        let t = Target::parse(
+            "name: Old\nmtp: coap\nagent_endpoint_id: proto::a\ncoap:\n  listen: 127.0.0.1:5683\n  agent_uri: coap://127.0.0.1:5690/usp\n",
+            "t.yaml",
+        )
+        .unwrap();
+        let c = t.coap.unwrap();
+        assert_eq!(c.path, "/usp");
+        assert_eq!(c.ack_timeout_ms, 2_000);
+        assert_eq!(c.agent_uri.as_deref(), Some("coap://127.0.0.1:5690/usp"));
+        let err =
+            Target::parse("name: A\nmtp: coap\nagent_endpoint_id: a\n", "t.yaml").unwrap_err();
+        assert!(err.to_string().contains("coap:"), "{err}");
+        let err =
+            Target::parse("name: A\nmtp: coap\ncoap:\n  listen: h:1\n", "t.yaml").unwrap_err();
+        assert!(err.to_string().contains("agent_endpoint_id"), "{err}");
     }
 
     #[test]

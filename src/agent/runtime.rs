@@ -2,7 +2,7 @@
 //! sans-I/O `Agent`, for any `MtpConnector`. It sends the MTP's Connect
 //! Record first (R-MTP.6), applies the transport-level faults, closes with
 //! 1003 on frames it cannot use (R-WS.16; on UDS the close reason goes out
-//! as an Error TLV instead), ignores Records for other
+//! as an Error TLV instead; CoAP has already answered 4.00), ignores Records for other
 //! endpoints (R-E2E.1) and, as the dialing side, reconnects after a drop.
 
 use std::sync::Arc;
@@ -109,9 +109,11 @@ impl AgentHost {
     async fn serve(&self, mut conn: Box<dyn MtpConnection>, mut controller_id: Option<String>) {
         let announce = !self.faults.contains(Fault::NoConnectRecord);
         if let Some(ctrl) = controller_id.as_ref().filter(|_| announce) {
-            let hello = conn.connect_record(&self.endpoint_id, ctrl);
-            if conn.send(&record::encode(&hello)).await.is_err() {
-                return;
+            // An MTP without a Connect Record (CoAP) has nothing to send.
+            if let Some(hello) = conn.connect_record(&self.endpoint_id, ctrl) {
+                if conn.send(&record::encode(&hello)).await.is_err() {
+                    return;
+                }
             }
         }
         loop {

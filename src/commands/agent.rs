@@ -1,5 +1,6 @@
 //! `plugfest agent`: the reference Agent on its own, as a WebSocket or UDS
-//! server or client, or as an MQTT broker client, with optional faults.
+//! server or client, as an MQTT broker client, or on a legacy CoAP
+//! resource, with optional faults.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use crate::agent::faults::Fault;
 use crate::agent::runtime::AgentHost;
 use crate::agent::{Agent, AgentConfig};
 use crate::cli::AgentArgs;
+use crate::mtp::coap::{CoapConfig, CoapEndpoint};
 use crate::mtp::mqtt::{MqttConfig, MqttEndpoint};
 use crate::mtp::tls::{load_certs, load_identity, ClientAuth, ClientTls, ServerTls, ServerTrust};
 use crate::mtp::uds::{UdsDialer, UdsListener};
@@ -99,9 +101,22 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
         eprintln!("reference Agent {eid} connecting to UDS {}", path.display());
         let dialer = UdsDialer::new(&path, &eid);
         serve_until_interrupted(host.run_dialer(dialer, controller, retry)).await;
+    } else if let Some(addr) = args.coap_listen.clone() {
+        let config = CoapConfig::new(&addr, "/usp", args.coap_controller.clone());
+        let endpoint = match CoapEndpoint::bind(config).await {
+            Ok(e) => e,
+            Err(e) => return bad_input(e),
+        };
+        eprintln!(
+            "reference Agent {eid} on legacy CoAP (obsoleted in USP 1.3): {}",
+            endpoint.describe()
+        );
+        // UDP has no connection to accept: the one "connection" serves the
+        // Controller configured or learnt from the first reply-to.
+        serve_until_interrupted(host.run_dialer(endpoint, controller, retry)).await;
     } else {
         eprintln!(
-            "say where to meet the Controller: --listen ADDR, --connect ws://HOST:PORT/PATH, --mqtt-broker HOST:PORT, --uds-listen PATH or --uds-connect PATH"
+            "say where to meet the Controller: --listen ADDR, --connect ws://HOST:PORT/PATH, --mqtt-broker HOST:PORT, --uds-listen PATH, --uds-connect PATH or --coap-listen ADDR"
         );
         return exit(EXIT_BAD_INPUT);
     }

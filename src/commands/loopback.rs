@@ -13,6 +13,7 @@ use crate::agent::runtime::AgentHost;
 use crate::broker::rabbitmq::RabbitMq;
 use crate::broker::Mosquitto;
 use crate::cli::{MtpArg, Role};
+use crate::mtp::coap::{CoapConfig, CoapEndpoint};
 use crate::mtp::mqtt::{MqttConfig, MqttEndpoint, MqttVersion};
 use crate::mtp::stomp::{StompClient, StompConfig};
 use crate::mtp::tls::pki::TestCa;
@@ -105,6 +106,8 @@ pub async fn start(options: &LoopbackOptions, host: AgentHost) -> Result<Started
         MtpArg::Mqtt => mqtt(options.mqtt_version, host).await,
         MtpArg::Stomp => stomp(host, options.stomp_broker.clone()).await,
         MtpArg::Uds => uds(options.role, host),
+        // Both ends are CoAP servers and clients alike: the role does not apply.
+        MtpArg::Coap => coap(host).await,
     }
 }
 
@@ -115,6 +118,7 @@ pub fn label(mtp: MtpArg, mqtt_version: MqttVersion) -> &'static str {
         MtpArg::Mqtt => mqtt_version.label(),
         MtpArg::Uds => crate::mtp::uds::MTP,
         MtpArg::Stomp => "STOMP",
+        MtpArg::Coap => crate::mtp::coap::MTP,
     }
 }
 
@@ -283,4 +287,27 @@ fn uds(role: Role, host: AgentHost) -> Result<Started, String> {
             Ok(agent_listens(agent_side, harness, host))
         }
     }
+}
+
+/// Loopback never loses a datagram; a short ACK timeout keeps a run with a
+/// silent peer short (RFC 7252's 2 s default is for real networks).
+const LOOPBACK_ACK_TIMEOUT: Duration = Duration::from_millis(300);
+
+/// Two CoAP resources on free 127.0.0.1 ports, each configured with the
+/// other's URI (the Agent's LocalAgent.Controller.{i}.MTP.{i}.CoAP config).
+async fn coap(host: AgentHost) -> Result<Started, String> {
+    const PATH: &str = "/usp";
+    let config = |peer: Option<String>| {
+        CoapConfig::new("127.0.0.1:0", PATH, peer).with_ack_timeout(LOOPBACK_ACK_TIMEOUT)
+    };
+    let mut agent_side = CoapEndpoint::bind(config(None))
+        .await
+        .map_err(|e| e.to_string())?;
+    let harness = CoapEndpoint::bind(config(Some(agent_side.uri().to_string())))
+        .await
+        .map_err(|e| e.to_string())?;
+    agent_side
+        .set_peer(harness.uri())
+        .map_err(|e| e.to_string())?;
+    Ok(agent_dials(harness, agent_side, host))
 }

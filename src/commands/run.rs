@@ -15,6 +15,7 @@ use crate::agent::runtime::AgentHost;
 use crate::agent::{Agent, AgentConfig};
 use crate::cli::RunArgs;
 use crate::datamodel::Profiles;
+use crate::mtp::coap::{CoapConfig, CoapEndpoint};
 use crate::mtp::mqtt::{MqttConfig, MqttEndpoint};
 use crate::mtp::stomp::{StompClient, StompConfig};
 use crate::mtp::tls::{load_certs, load_identity, ClientAuth, ClientTls, ServerTls, ServerTrust};
@@ -267,6 +268,21 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
             ),
             None => return Err(format!("{}: no uds section", path.display())),
         },
+        MtpKind::Coap => {
+            let Some(c) = target.coap.clone() else {
+                return Err(format!("{}: no coap section", path.display()));
+            };
+            let config = CoapConfig::new(&c.listen, &c.path, c.agent_uri.clone())
+                .with_ack_timeout(Duration::from_millis(c.ack_timeout_ms));
+            (
+                Box::new(
+                    CoapEndpoint::bind(config)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                ),
+                crate::mtp::coap::MTP.to_string(),
+            )
+        }
     };
     Ok(Setup {
         connector,

@@ -3,6 +3,7 @@
 //! Binding specifics (subprotocols, topics, Connect Records) stay inside each
 //! transport's module; nothing here knows about test cases.
 
+pub mod coap;
 pub mod mqtt;
 pub mod stomp;
 pub mod tls;
@@ -74,8 +75,14 @@ pub trait MtpConnection: Send {
     async fn close(&mut self, code: Option<u16>, reason: &str);
     fn peer(&self) -> &PeerInfo;
     /// The Connect Record an Agent sends first on this MTP (R-MTP.6), e.g.
-    /// a WebSocketConnectRecord.
-    fn connect_record(&self, agent_id: &str, controller_id: &str) -> Record;
+    /// a WebSocketConnectRecord; `None` on an MTP the Record schema defines
+    /// no Connect Record for (CoAP).
+    fn connect_record(&self, agent_id: &str, controller_id: &str) -> Option<Record>;
+    /// Whether this MTP has a Connect Record at all, so a Controller knows
+    /// whether to wait for one.
+    fn defines_connect_record(&self) -> bool {
+        self.connect_record("", "").is_some()
+    }
 }
 
 /// Something that yields connections: a listener waiting for Agents, or a

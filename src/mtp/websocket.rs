@@ -100,8 +100,8 @@ where
         &self.peer
     }
 
-    fn connect_record(&self, agent_id: &str, controller_id: &str) -> Record {
-        record::websocket_connect(agent_id, controller_id)
+    fn connect_record(&self, agent_id: &str, controller_id: &str) -> Option<Record> {
+        Some(record::websocket_connect(agent_id, controller_id))
     }
 }
 

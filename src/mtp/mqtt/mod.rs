@@ -199,14 +199,14 @@ impl MtpConnection for MqttConnection {
         &self.peer
     }
 
-    fn connect_record(&self, agent_id: &str, controller_id: &str) -> Record {
+    fn connect_record(&self, agent_id: &str, controller_id: &str) -> Option<Record> {
         // subscribed_topic must be an exact topic, not the 3.1.1 wildcard form.
-        record::mqtt_connect(
+        Some(record::mqtt_connect(
             agent_id,
             controller_id,
             self.version.record_version(),
             &self.reply_topic,
-        )
+        ))
     }
 }
 

@@ -409,8 +409,12 @@ impl MtpConnection for StompConnection {
         &self.peer
     }
 
-    fn connect_record(&self, agent_id: &str, controller_id: &str) -> Record {
-        record::stomp_connect(agent_id, controller_id, &self.own_destination)
+    fn connect_record(&self, agent_id: &str, controller_id: &str) -> Option<Record> {
+        Some(record::stomp_connect(
+            agent_id,
+            controller_id,
+            &self.own_destination,
+        ))
     }
 }
 

@@ -217,8 +217,8 @@ impl MtpConnection for UdsConnection {
         &self.peer
     }
 
-    fn connect_record(&self, agent_id: &str, controller_id: &str) -> Record {
-        record::uds_connect(agent_id, controller_id)
+    fn connect_record(&self, agent_id: &str, controller_id: &str) -> Option<Record> {
+        Some(record::uds_connect(agent_id, controller_id))
     }
 }
 
