@@ -13,6 +13,7 @@ pub mod mtp;
 pub mod report;
 pub mod results;
 pub mod runner;
+pub mod say;
 pub mod session;
 pub mod suite;
 pub mod target;

@@ -375,7 +375,7 @@ fn phase_word(p: Phase) -> &'static str {
 }
 
 fn print_case_line(r: &CaseResult) {
-    println!(
+    crate::say!(
         "{:<5} {:<14} {} ({} ms)",
         r.verdict.label(),
         r.id,
@@ -383,6 +383,6 @@ fn print_case_line(r: &CaseResult) {
         r.duration_ms
     );
     if r.verdict != Verdict::Passed && !r.message.is_empty() {
-        println!("      {}", r.message);
+        crate::say!("      {}", r.message);
     }
 }

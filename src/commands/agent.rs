@@ -21,7 +21,7 @@ use crate::target::{agent_topic, controller_topic};
 pub async fn agent(args: AgentArgs) -> ExitCode {
     if args.list_faults {
         for f in Fault::ALL {
-            println!("{}", f.name());
+            crate::say!("{}", f.name());
         }
         return exit(EXIT_PASSED);
     }

@@ -97,9 +97,9 @@ pub async fn run(args: RunArgs) -> ExitCode {
             .collect(),
     };
     if !args.quiet {
-        println!("usp-plugfest: {} via {}", result.target, result.connection);
+        crate::say!("usp-plugfest: {} via {}", result.target, result.connection);
         if let Some(tls) = &result.tls {
-            println!("TLS: {tls}");
+            crate::say!("TLS: {tls}");
         }
     }
     if result
@@ -138,7 +138,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         return exit(EXIT_BAD_INPUT);
     }
     let c = &result.counts;
-    println!(
+    crate::say!(
         "{}{} passed, {} failed, {} errors, {} skipped ({} cases); reports in {}",
         if interrupted { "interrupted: " } else { "" },
         c.passed,

@@ -11,7 +11,7 @@ pub fn validate(path: &Path) -> ExitCode {
     match loader::load_path(path) {
         Ok(suites) => {
             let cases: usize = suites.iter().map(|s| s.cases.len()).sum();
-            println!(
+            crate::say!(
                 "{}: {} suites, {cases} cases, no problems",
                 path.display(),
                 suites.len()
