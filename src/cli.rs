@@ -151,7 +151,7 @@ pub struct AgentArgs {
     /// The Controller's Endpoint ID (for --connect, --mqtt-broker and --uds-connect).
     #[arg(long, default_value = crate::target::DEFAULT_CONTROLLER_ID)]
     pub controller_id: String,
-    /// TLS: the CA (PEM) whose certificates the Agent trusts; required with --tls-cert when listening (R-MTP.1), and for a wss:// --connect.
+    /// TLS: the CA (PEM) whose certificates the Agent trusts; required with --tls-cert when listening (R-MTP.1), for a wss:// --connect; with --mqtt-broker it turns on TLS to the broker (R-MQTT.48), whose certificate it verifies.
     #[arg(long)]
     pub tls_ca: Option<PathBuf>,
     /// TLS: the Agent's certificate chain (PEM), its subjectAltName carrying urn:bbf:usp:id:<endpoint id>; with --listen this serves wss.

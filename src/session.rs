@@ -182,7 +182,12 @@ impl Session {
                 return Err(SessionError::NotConnected { reason });
             }
         };
-        self.certificate_endpoint_id = conn.peer().certificate_endpoint_id.clone();
+        // Over a broker MTP (MQTT) the certificate is the broker's: it
+        // neither names the Agent nor filters its Records (R-SEC.10a).
+        self.certificate_endpoint_id = conn
+            .certificate_names_the_peer()
+            .then(|| conn.peer().certificate_endpoint_id.clone())
+            .flatten();
         if self.agent_id.is_none() {
             // A certificate's identity is authenticated (R-SEC.0a); the
             // handshake's eid is only claimed, so the certificate wins.

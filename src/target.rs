@@ -41,7 +41,7 @@ pub struct Target {
     pub mqtt: Option<MqttTarget>,
     #[serde(default)]
     pub uds: Option<UdsTarget>,
-    /// TLS for the WebSocket MTP (`wss://`).
+    /// TLS for the WebSocket MTP (`wss://`) or to the MQTT broker.
     #[serde(default)]
     pub tls: Option<TlsTarget>,
     #[serde(default)]
@@ -340,11 +340,18 @@ fn tls_problem(target: &Target) -> Option<String> {
     let Some(tls) = &target.tls else {
         return wss.then(|| "the websocket url is wss:// but there is no `tls:` section (ca: PATH, or insecure: true)".to_string());
     };
-    if target.mtp != MtpKind::Websocket {
-        return Some("a `tls:` section is supported with mtp: websocket only (MQTT over TLS is not available yet)".into());
+    if !matches!(target.mtp, MtpKind::Websocket | MtpKind::Mqtt) {
+        return Some("a `tls:` section is supported with mtp: websocket and mtp: mqtt only".into());
     }
     if tls.cert.is_some() != tls.key.is_some() {
         return Some("tls.cert and tls.key go together".into());
+    }
+    // MQTT: the TLS peer is the broker (R-MQTT.48); cert/key are our client
+    // certificate for a broker that requires one.
+    if target.mtp == MtpKind::Mqtt && tls.ca.is_none() && !tls.insecure {
+        return Some(
+            "tls needs `ca:` to verify the broker's certificate (or `insecure: true`)".into(),
+        );
     }
     match &target.websocket {
         Some(WebSocketTarget::Client { url }) if !wss => Some(format!(
@@ -495,6 +502,17 @@ mod tests {
             "t.yaml",
         )
         .unwrap();
+    }
+
+    #[test]
+    fn an_mqtt_target_takes_a_tls_section_for_the_broker() {
+        let mqtt = "name: A\nmtp: mqtt\nmqtt:\n  broker: 127.0.0.1:8883\n";
+        let t = Target::parse(&format!("{mqtt}tls:\n  ca: ca.pem\n"), "t.yaml").unwrap();
+        assert!(t.tls.is_some());
+        let err = Target::parse(&format!("{mqtt}tls: {{}}\n"), "t.yaml").unwrap_err();
+        assert!(err.to_string().contains("broker's certificate"), "{err}");
+        let err = Target::parse(&format!("{mqtt}tls:\n  ca: c\n  key: k\n"), "t.yaml").unwrap_err();
+        assert!(err.to_string().contains("go together"), "{err}");
     }
 
     #[test]

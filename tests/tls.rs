@@ -255,14 +255,6 @@ fn insecure_mode_is_loud_and_recorded() {
     assert_eq!(run.code, 2, "--insecure without TLS: {}", run.explain());
 }
 
-#[test]
-fn tls_with_mqtt_is_refused_with_the_reason() {
-    let out = tempfile::tempdir().unwrap();
-    let run = plugfest(&["run", "--tls", "--mtp", "mqtt"], out.path());
-    assert_eq!(run.code, 2, "{}", run.explain());
-    assert!(run.stderr.contains("rustls-webpki"), "{}", run.stderr);
-}
-
 struct KillOnDrop(Child);
 
 impl Drop for KillOnDrop {

@@ -144,7 +144,13 @@ impl AgentHost {
             }
             // R-SEC.10a: over TLS, a Record whose from_id is not the
             // Endpoint ID in the peer's certificate must not be processed.
-            if let Some(cert_eid) = &conn.peer().certificate_endpoint_id {
+            // Over a broker MTP the certificate is the broker's, not the
+            // Controller's: R-SEC.10a does not apply to it.
+            let cert_eid = conn
+                .certificate_names_the_peer()
+                .then_some(conn.peer().certificate_endpoint_id.as_ref())
+                .flatten();
+            if let Some(cert_eid) = cert_eid {
                 if &rec.from_id != cert_eid {
                     self.say(format!(
                         "ignoring a Record from '{}': the certificate names '{cert_eid}' (R-SEC.10a)",

@@ -5,4 +5,4 @@
 pub mod mosquitto;
 pub mod rabbitmq;
 
-pub use mosquitto::{BrokerError, Mosquitto};
+pub use mosquitto::{BrokerError, Mosquitto, MosquittoTls};

@@ -1,11 +1,13 @@
 //! A private mosquitto (MQTT 3.1.1 and 5 broker) on a free 127.0.0.1 port:
 //! a generated config file, the child owned before readiness is polled (so
-//! a failed start never leaks a broker), killed on drop.
+//! a failed start never leaks a broker), killed on drop. Optionally a second,
+//! TLS listener with PEMs written to the broker's private directory.
 
 use std::fs::File;
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -34,10 +36,22 @@ pub enum BrokerError {
     },
 }
 
+/// PEMs for a TLS listener (e.g. from `mtp::tls::pki::TestCa`).
+#[derive(Clone)]
+pub struct MosquittoTls {
+    /// The CA that client certificates must chain to.
+    pub ca_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+    /// Refuse clients without a certificate from `ca_pem`.
+    pub require_certificate: bool,
+}
+
 /// A running mosquitto; stopped (killed and reaped) on drop.
 pub struct Mosquitto {
     child: Child,
     address: SocketAddr,
+    tls_address: Option<SocketAddr>,
     dir: PathBuf,
 }
 
@@ -45,9 +59,19 @@ impl Mosquitto {
     /// Starts mosquitto on a free loopback port and waits until it accepts
     /// TCP connections.
     pub fn start() -> Result<Mosquitto, BrokerError> {
+        Self::start_with(None)
+    }
+
+    /// Starts mosquitto with a plain listener and a TLS listener (R-MQTT.48:
+    /// mosquitto offers TLS 1.2 and 1.3 by default).
+    pub fn start_tls(tls: &MosquittoTls) -> Result<Mosquitto, BrokerError> {
+        Self::start_with(Some(tls))
+    }
+
+    fn start_with(tls: Option<&MosquittoTls>) -> Result<Mosquitto, BrokerError> {
         let mut last = None;
         for _ in 0..ATTEMPTS {
-            match Self::start_once() {
+            match Self::start_once(tls) {
                 Ok(m) => return Ok(m),
                 Err(e @ BrokerError::NotInstalled) => return Err(e),
                 Err(e) => last = Some(e),
@@ -56,18 +80,26 @@ impl Mosquitto {
         Err(last.unwrap_or_else(|| BrokerError::Spawn("no attempt was made".into())))
     }
 
-    fn start_once() -> Result<Mosquitto, BrokerError> {
-        let port = free_port().map_err(|e| BrokerError::Spawn(format!("no free port: {e}")))?;
+    fn start_once(tls: Option<&MosquittoTls>) -> Result<Mosquitto, BrokerError> {
+        let no_port = |e: std::io::Error| BrokerError::Spawn(format!("no free port: {e}"));
+        let port = free_port().map_err(no_port)?;
         let address = SocketAddr::from(([127, 0, 0, 1], port));
+        let tls_port = match tls {
+            Some(_) => Some(free_port().map_err(no_port)?),
+            None => None,
+        };
         let dir = private_dir().map_err(|e| BrokerError::Spawn(e.to_string()))?;
         let conf = dir.join("mosquitto.conf");
         let log = dir.join("mosquitto.log");
         // Loopback only, anonymous (the harness's own broker), nothing on
         // disk; Nagle off so small PUBLISH/PUBACK chains are not delayed.
-        let text = format!(
+        let mut text = format!(
             "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nset_tcp_nodelay true\n"
         );
         let io = |e: std::io::Error| BrokerError::Spawn(e.to_string());
+        if let (Some(tls), Some(tls_port)) = (tls, tls_port) {
+            text.push_str(&tls_listener(&dir, tls_port, tls).map_err(io)?);
+        }
         std::fs::write(&conf, text).map_err(io)?;
         // The log goes to a file we opened: mosquitto may drop root
         // privileges and could not open it itself, and a pipe nobody reads
@@ -96,6 +128,7 @@ impl Mosquitto {
         let mut broker = Mosquitto {
             child,
             address,
+            tls_address: tls_port.map(|p| SocketAddr::from(([127, 0, 0, 1], p))),
             dir,
         };
         broker.wait_ready()?;
@@ -108,7 +141,9 @@ impl Mosquitto {
             if let Ok(Some(_status)) = self.child.try_wait() {
                 break;
             }
-            if TcpStream::connect_timeout(&self.address, Duration::from_millis(200)).is_ok() {
+            let accepts =
+                |a: &SocketAddr| TcpStream::connect_timeout(a, Duration::from_millis(200)).is_ok();
+            if accepts(&self.address) && self.tls_address.as_ref().is_none_or(accepts) {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -128,6 +163,37 @@ impl Mosquitto {
     pub fn port(&self) -> u16 {
         self.address.port()
     }
+
+    /// `127.0.0.1:PORT` of the TLS listener, when started with one.
+    pub fn tls_address(&self) -> Option<String> {
+        self.tls_address.map(|a| a.to_string())
+    }
+}
+
+/// Writes the PEMs (the key readable by us only) and returns the listener's
+/// configuration lines.
+fn tls_listener(dir: &Path, port: u16, tls: &MosquittoTls) -> std::io::Result<String> {
+    let ca = dir.join("ca.pem");
+    let cert = dir.join("broker.pem");
+    let key = dir.join("broker.key");
+    std::fs::write(&ca, &tls.ca_pem)?;
+    std::fs::write(&cert, &tls.cert_pem)?;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&key)?
+        .write_all(tls.key_pem.as_bytes())?;
+    Ok(format!(
+        // mosquitto 2.0 drops root privileges before it reads the PEMs, and
+        // our private directory is ours alone: run as root, keep our user
+        // (`user` is ignored when not started as root).
+        "user root\nlistener {port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate {}\n",
+        ca.display(),
+        cert.display(),
+        key.display(),
+        tls.require_certificate
+    ))
 }
 
 impl Drop for Mosquitto {
@@ -150,6 +216,10 @@ fn private_dir() -> std::io::Result<PathBuf> {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     ));
-    std::fs::create_dir_all(&dir)?;
+    // Private: it may hold a TLS key.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)?;
     Ok(dir)
 }

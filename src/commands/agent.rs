@@ -11,7 +11,7 @@ use crate::agent::runtime::AgentHost;
 use crate::agent::{Agent, AgentConfig};
 use crate::cli::AgentArgs;
 use crate::mtp::coap::{CoapConfig, CoapEndpoint};
-use crate::mtp::mqtt::{MqttConfig, MqttEndpoint};
+use crate::mtp::mqtt::{MqttConfig, MqttEndpoint, MqttTls};
 use crate::mtp::tls::{load_certs, load_identity, ClientAuth, ClientTls, ServerTls, ServerTrust};
 use crate::mtp::uds::{UdsDialer, UdsListener};
 use crate::mtp::websocket::{WsDialer, WsServer};
@@ -41,8 +41,8 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
     let controller = Some(args.controller_id.clone());
     let eid = args.endpoint_id.clone();
     let wants_tls = args.tls_ca.is_some() || args.tls_cert.is_some();
-    if wants_tls && args.listen.is_none() && args.connect.is_none() {
-        eprintln!("--tls-ca/--tls-cert/--tls-key apply to the WebSocket MTP (--listen, --connect wss://) only");
+    if wants_tls && args.listen.is_none() && args.connect.is_none() && args.mqtt_broker.is_none() {
+        eprintln!("--tls-ca/--tls-cert/--tls-key apply to the WebSocket MTP (--listen, --connect wss://) and to --mqtt-broker only");
         return exit(EXIT_BAD_INPUT);
     }
     if let Some(broker) = args.mqtt_broker.clone() {
@@ -60,6 +60,12 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
         let mut config = MqttConfig::new(&broker, mqtt_version(args.mqtt_version), &eid, &own)
             .with_peer_topic(Some(peer));
         config.client_id = args.mqtt_client_id.clone();
+        if wants_tls {
+            match broker_tls(&args) {
+                Ok(tls) => config = config.with_tls(Some(tls)),
+                Err(e) => return bad_input(e),
+            }
+        }
         let endpoint = MqttEndpoint::new(config);
         eprintln!("reference Agent {eid} via {}", endpoint.describe());
         serve_until_interrupted(host.run_dialer(endpoint, controller, retry)).await;
@@ -151,6 +157,21 @@ fn client_tls(args: &AgentArgs) -> Result<ClientTls, String> {
         _ => None,
     };
     ClientTls::new(ServerTrust::Roots(roots), identity).map_err(|e| e.to_string())
+}
+
+/// As a TLS client of the MQTT broker (R-MQTT.48): the CA that signed the
+/// broker's certificate, and the Agent's own certificate when given.
+fn broker_tls(args: &AgentArgs) -> Result<MqttTls, String> {
+    let Some(ca) = &args.tls_ca else {
+        return Err("MQTT over TLS needs --tls-ca to verify the broker's certificate".into());
+    };
+    let roots = load_certs(ca).map_err(|e| e.to_string())?;
+    let identity = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(load_identity(cert, key).map_err(|e| e.to_string())?),
+        _ => None,
+    };
+    let client = ClientTls::new(ServerTrust::Roots(roots), identity).map_err(|e| e.to_string())?;
+    Ok(MqttTls { client })
 }
 
 fn bad_input(e: impl std::fmt::Display) -> ExitCode {

@@ -11,10 +11,10 @@ use tokio::task::JoinHandle;
 
 use crate::agent::runtime::AgentHost;
 use crate::broker::rabbitmq::RabbitMq;
-use crate::broker::Mosquitto;
+use crate::broker::{Mosquitto, MosquittoTls};
 use crate::cli::{MtpArg, Role};
 use crate::mtp::coap::{CoapConfig, CoapEndpoint};
-use crate::mtp::mqtt::{MqttConfig, MqttEndpoint, MqttVersion};
+use crate::mtp::mqtt::{MqttConfig, MqttEndpoint, MqttTls, MqttVersion};
 use crate::mtp::stomp::{StompClient, StompConfig};
 use crate::mtp::tls::pki::TestCa;
 use crate::mtp::tls::{ClientAuth, ClientTls, ServerTls, ServerTrust};
@@ -74,12 +74,17 @@ pub struct LoopbackOptions {
     pub mqtt_version: MqttVersion,
     /// A running STOMP broker to use instead of starting one.
     pub stomp_broker: Option<String>,
-    /// `--tls`: throw-away certificates for this run (WebSocket only).
+    /// `--tls`: throw-away certificates for this run (WebSocket and MQTT).
     pub tls: Option<LoopbackTls>,
 }
 
 /// The Endpoint ID the `cert-eid-mismatch` fault puts in the Agent's certificate.
 pub const IMPOSTOR_ID: &str = "proto::plugfest-impostor";
+
+/// The Endpoint ID in the certificate of the private mosquitto started for
+/// `--mtp mqtt --tls`: the broker is no USP Endpoint, but a certificate made
+/// by `TestCa` names one, and the harness must not mistake it for the Agent's.
+pub const BROKER_CERTIFICATE_ID: &str = "proto::plugfest-mosquitto";
 
 /// `--tls` with the built-in Agent.
 #[derive(Debug, Clone)]
@@ -91,9 +96,9 @@ pub struct LoopbackTls {
 }
 
 pub async fn start(options: &LoopbackOptions, host: AgentHost) -> Result<Started, String> {
-    if options.tls.is_some() && options.mtp != MtpArg::Ws {
+    if options.tls.is_some() && !matches!(options.mtp, MtpArg::Ws | MtpArg::Mqtt) {
         return Err(
-            "--tls works with --mtp ws only so far; MQTT over TLS is blocked (rumqttc's TLS feature pins rustls-webpki 0.102, which has security advisories), STOMP over TLS is not written yet, and UDS is local"
+            "--tls works with --mtp ws and --mtp mqtt only so far; STOMP over TLS is not written yet, and UDS is local"
                 .into(),
         );
     }
@@ -103,7 +108,7 @@ pub async fn start(options: &LoopbackOptions, host: AgentHost) -> Result<Started
             Some(tls) => secure_websocket(options.role, host, tls).await,
         },
         // On the broker MTPs both ends are broker clients: no role applies.
-        MtpArg::Mqtt => mqtt(options.mqtt_version, host).await,
+        MtpArg::Mqtt => mqtt(options.mqtt_version, host, options.tls.as_ref()).await,
         MtpArg::Stomp => stomp(host, options.stomp_broker.clone()).await,
         MtpArg::Uds => uds(options.role, host),
         // Both ends are CoAP servers and clients alike: the role does not apply.
@@ -125,31 +130,82 @@ pub fn label(mtp: MtpArg, mqtt_version: MqttVersion) -> &'static str {
 /// A private mosquitto, the harness subscribed to its topic before the
 /// Agent starts (so the Agent's MQTTConnectRecord is not published to a
 /// topic nobody listens on yet), and the Agent dialing the same broker.
-async fn mqtt(version: MqttVersion, host: AgentHost) -> Result<Started, String> {
-    let broker = tokio::task::spawn_blocking(Mosquitto::start)
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
+///
+/// With `--tls` both clients reach the broker over TLS only: a throw-away CA
+/// issues the broker's certificate and each client's, and the broker
+/// requires client certificates. Nothing but the broker's own copy of its
+/// PEMs (in its private directory) is written to disk.
+async fn mqtt(
+    version: MqttVersion,
+    host: AgentHost,
+    tls: Option<&LoopbackTls>,
+) -> Result<Started, String> {
+    let pki = tls.map(mqtt_pki).transpose()?;
+    let broker_tls = pki.as_ref().map(|p| p.broker.clone());
+    let broker = tokio::task::spawn_blocking(move || match broker_tls {
+        Some(t) => Mosquitto::start_tls(&t),
+        None => Mosquitto::start(),
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())?;
+    let address = match &pki {
+        Some(_) => broker
+            .tls_address()
+            .ok_or("mosquitto started without its TLS listener")?,
+        None => broker.address(),
+    };
     let controller_topic = controller_topic(DEFAULT_CONTROLLER_ID);
     let agent_topic = agent_topic(DEFAULT_AGENT_ID);
-    let harness = MqttConfig::new(
-        &broker.address(),
-        version,
-        DEFAULT_CONTROLLER_ID,
-        &controller_topic,
-    )
-    .with_peer_topic(Some(agent_topic.clone()));
+    let harness = MqttConfig::new(&address, version, DEFAULT_CONTROLLER_ID, &controller_topic)
+        .with_peer_topic(Some(agent_topic.clone()))
+        .with_tls(pki.as_ref().map(|p| p.harness.clone()));
     let mut harness = MqttEndpoint::new(harness);
     harness.connect_early().await.map_err(|e| e.to_string())?;
     // The Agent knows the Controller's topic from its configuration
     // (LocalAgent.Controller.{i}.MTP.{i}.MQTT.Topic).
     let agent_side = MqttEndpoint::new(
-        MqttConfig::new(&broker.address(), version, DEFAULT_AGENT_ID, &agent_topic)
-            .with_peer_topic(Some(controller_topic)),
+        MqttConfig::new(&address, version, DEFAULT_AGENT_ID, &agent_topic)
+            .with_peer_topic(Some(controller_topic))
+            .with_tls(pki.map(|p| p.agent)),
     );
     Ok(Started {
         broker: Some(Box::new(broker)),
         ..agent_dials(harness, agent_side, host)
+    })
+}
+
+/// The TLS material of an MQTT run: the broker's listener and each client's side.
+struct MqttPki {
+    broker: MosquittoTls,
+    harness: MqttTls,
+    agent: MqttTls,
+}
+
+fn mqtt_pki(tls: &LoopbackTls) -> Result<MqttPki, String> {
+    let e = |e: crate::mtp::tls::TlsError| e.to_string();
+    let ca = TestCa::new("usp-plugfest throw-away CA").map_err(e)?;
+    let broker = ca.issue(BROKER_CERTIFICATE_ID).map_err(e)?;
+    let client = |eid: &str, trust: ServerTrust| -> Result<MqttTls, String> {
+        let identity = ca.issue(eid).map_err(e)?.identity();
+        Ok(MqttTls {
+            client: ClientTls::new(trust, Some(identity)).map_err(e)?,
+        })
+    };
+    let harness_trust = if tls.insecure {
+        ServerTrust::Insecure
+    } else {
+        ServerTrust::Roots(vec![ca.cert()])
+    };
+    Ok(MqttPki {
+        harness: client(DEFAULT_CONTROLLER_ID, harness_trust)?,
+        agent: client(DEFAULT_AGENT_ID, ServerTrust::Roots(vec![ca.cert()]))?,
+        broker: MosquittoTls {
+            ca_pem: ca.cert_pem().to_string(),
+            cert_pem: broker.cert_pem,
+            key_pem: broker.key_pem,
+            require_certificate: true,
+        },
     })
 }
 

@@ -13,10 +13,10 @@ use super::{exit, mqtt_version, parse_faults, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_
 use crate::agent::faults::Fault;
 use crate::agent::runtime::AgentHost;
 use crate::agent::{Agent, AgentConfig};
-use crate::cli::RunArgs;
+use crate::cli::{MtpArg, RunArgs};
 use crate::datamodel::Profiles;
 use crate::mtp::coap::{CoapConfig, CoapEndpoint};
-use crate::mtp::mqtt::{MqttConfig, MqttEndpoint};
+use crate::mtp::mqtt::{MqttConfig, MqttEndpoint, MqttTls};
 use crate::mtp::stomp::{StompClient, StompConfig};
 use crate::mtp::tls::{load_certs, load_identity, ClientAuth, ClientTls, ServerTls, ServerTrust};
 use crate::mtp::uds::{UdsDialer, UdsListener};
@@ -231,8 +231,16 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
                 return Err(format!("{}: no mqtt section", path.display()));
             };
             let label = m.version.label().to_string();
+            let mqtt_tls = match &tls {
+                Some(t) => {
+                    let (client_tls, summary) = broker_client_tls(t)?;
+                    tls_summary = Some(summary);
+                    Some(MqttTls { client: client_tls })
+                }
+                None => None,
+            };
             (
-                Box::new(mqtt_endpoint(&m, &target.controller_endpoint_id).await?),
+                Box::new(mqtt_endpoint(&m, &target.controller_endpoint_id, mqtt_tls).await?),
                 label,
             )
         }
@@ -350,15 +358,47 @@ fn harness_client_tls(t: &TlsTarget) -> Result<(ClientTls, String), String> {
     Ok((tls, summary))
 }
 
+/// The harness as a TLS client of a broker (MQTT): whom it trusts and its
+/// own certificate, for a broker that requires one.
+fn broker_client_tls(t: &TlsTarget) -> Result<(ClientTls, String), String> {
+    let identity = match (&t.cert, &t.key) {
+        (Some(cert), Some(key)) => Some(load_identity(cert, key).map_err(|e| e.to_string())?),
+        _ => None,
+    };
+    let (trust, summary) = if t.insecure {
+        (ServerTrust::Insecure, INSECURE.to_string())
+    } else {
+        let Some(ca) = &t.ca else {
+            return Err(
+                "tls needs `ca:` to verify the broker's certificate (or `insecure: true`)".into(),
+            );
+        };
+        (
+            ServerTrust::Roots(load_certs(ca).map_err(|e| e.to_string())?),
+            format!(
+                "TLS to the broker; its certificate verified against {}",
+                ca.display()
+            ),
+        )
+    };
+    let tls = ClientTls::new(trust, identity).map_err(|e| e.to_string())?;
+    Ok((tls, summary))
+}
+
 /// The harness as a client of the target's broker, subscribed before the
 /// first case so that an Agent's Connect Record published meanwhile arrives.
-async fn mqtt_endpoint(m: &MqttTarget, controller_id: &str) -> Result<MqttEndpoint, String> {
+async fn mqtt_endpoint(
+    m: &MqttTarget,
+    controller_id: &str,
+    tls: Option<MqttTls>,
+) -> Result<MqttEndpoint, String> {
     let own_topic = m
         .controller_topic
         .clone()
         .unwrap_or_else(|| controller_topic(controller_id));
     let mut config = MqttConfig::new(&m.broker, m.version, controller_id, &own_topic)
-        .with_peer_topic(m.agent_topic.clone());
+        .with_peer_topic(m.agent_topic.clone())
+        .with_tls(tls);
     config.client_id = m.client_id.clone();
     config.username = m.username.clone();
     config.password = m.password.clone();
@@ -380,6 +420,12 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
                 .into(),
         );
     }
+    if faults.contains(Fault::CertEidMismatch) && args.mtp == MtpArg::Mqtt {
+        return Err(
+            "the cert-eid-mismatch fault applies to wss only: over MQTT the TLS peer is the broker, so the Agent's certificate is never checked against its Records (R-SEC.10a)"
+                .into(),
+        );
+    }
     if args.insecure && !args.tls {
         return Err("--insecure applies with --tls or a target with a `tls:` section".into());
     }
@@ -394,6 +440,8 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
     let tls_summary = tls.as_ref().map(|t| {
         if t.insecure {
             INSECURE.to_string()
+        } else if args.mtp == MtpArg::Mqtt {
+            "MQTT over TLS to a private mosquitto, with a throw-away CA made for this run; the broker's and both clients' certificates verified".to_string()
         } else {
             "wss with a throw-away CA made for this run; both certificates verified".to_string()
         }

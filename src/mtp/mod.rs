@@ -58,8 +58,10 @@ pub struct PeerInfo {
     /// The Endpoint ID the peer announced in the binding's handshake, if any.
     pub endpoint_id: Option<String>,
     /// The Endpoint ID in the subjectAltName of the certificate the peer
-    /// presented over TLS (R-SEC.0a). When set, Records whose from_id
-    /// differs MUST NOT be processed (R-SEC.10a).
+    /// presented over TLS (R-SEC.0a). When set and the TLS peer is the USP
+    /// peer itself, Records whose from_id differs MUST NOT be processed
+    /// (R-SEC.10a); over a broker MTP it is the broker's certificate
+    /// (`MtpConnection::certificate_names_the_peer`).
     pub certificate_endpoint_id: Option<String>,
 }
 
@@ -74,6 +76,12 @@ pub trait MtpConnection: Send {
     /// Closes the connection; `code` is binding-specific (a WebSocket close code).
     async fn close(&mut self, code: Option<u16>, reason: &str);
     fn peer(&self) -> &PeerInfo;
+    /// Whether `peer().certificate_endpoint_id` is the USP peer's own
+    /// certificate, so that R-SEC.10a applies to its Records. A broker MTP
+    /// answers false: its TLS peer is the broker.
+    fn certificate_names_the_peer(&self) -> bool {
+        true
+    }
     /// The Connect Record an Agent sends first on this MTP (R-MTP.6), e.g.
     /// a WebSocketConnectRecord; `None` on an MTP the Record schema defines
     /// no Connect Record for (CoAP).

@@ -5,6 +5,7 @@
 //! rumqttc event loops in `v5` and `v311`.
 
 pub mod binding;
+mod tls_relay;
 mod v311;
 mod v5;
 
@@ -18,6 +19,8 @@ use super::{Inbound, MtpConnection, MtpConnector, MtpError, PeerInfo};
 use crate::usp::proto::record::Record;
 use crate::usp::record;
 pub use binding::MqttVersion;
+pub use tls_relay::MqttTls;
+use tls_relay::TlsRelay;
 
 const MTP: &str = "MQTT";
 /// How long CONNECT/CONNACK and SUBSCRIBE/SUBACK may take.
@@ -48,6 +51,8 @@ pub struct MqttConfig {
     pub peer_topic: Option<String>,
     /// 0 or 1 (R-MQTT.20).
     pub qos: u8,
+    /// TLS to the broker (R-MQTT.48), through our own relay.
+    pub tls: Option<MqttTls>,
 }
 
 impl MqttConfig {
@@ -62,7 +67,13 @@ impl MqttConfig {
             own_topic: own_topic.to_string(),
             peer_topic: None,
             qos: 1,
+            tls: None,
         }
+    }
+
+    pub fn with_tls(mut self, tls: Option<MqttTls>) -> Self {
+        self.tls = tls;
+        self
     }
 
     pub fn with_peer_topic(mut self, topic: Option<String>) -> Self {
@@ -120,6 +131,8 @@ pub struct MqttConnection {
     reply_topic: String,
     peer_topic: Option<String>,
     peer: PeerInfo,
+    /// The TLS relay this session runs through; dropped with it.
+    _relay: Option<TlsRelay>,
 }
 
 impl MqttConnection {
@@ -199,6 +212,11 @@ impl MtpConnection for MqttConnection {
         &self.peer
     }
 
+    fn certificate_names_the_peer(&self) -> bool {
+        // The certificate is the broker's (R-SEC.10a is about the USP peer).
+        false
+    }
+
     fn connect_record(&self, agent_id: &str, controller_id: &str) -> Option<Record> {
         // subscribed_topic must be an exact topic, not the 3.1.1 wildcard form.
         Some(record::mqtt_connect(
@@ -240,10 +258,32 @@ impl MqttEndpoint {
 
     async fn open(&self) -> Result<MqttConnection, MtpError> {
         let cfg = &self.config;
-        let (host, port) = cfg.host_port()?;
-        let link = match cfg.version {
-            MqttVersion::V5 => v5::open(cfg, &host, port).await?,
-            MqttVersion::V3_1_1 => v311::open(cfg, &host, port).await?,
+        let (mut host, mut port) = cfg.host_port()?;
+        // With TLS, rumqttc dials a fresh relay that holds the TLS session
+        // to the broker (one per attempt: a reconnect is a new session).
+        let relay = match &cfg.tls {
+            Some(tls) => {
+                let relay = TlsRelay::start(&cfg.broker, &host, port, tls).await?;
+                host = "127.0.0.1".to_string();
+                port = relay.local_port();
+                Some(relay)
+            }
+            None => None,
+        };
+        let opened = match cfg.version {
+            MqttVersion::V5 => v5::open(cfg, &host, port).await,
+            MqttVersion::V3_1_1 => v311::open(cfg, &host, port).await,
+        };
+        let link = match opened {
+            Ok(link) => link,
+            // The relay knows why the TLS session ended (e.g. the broker
+            // wanted a client certificate); rumqttc only saw a close.
+            Err(e) => {
+                return Err(relay
+                    .as_ref()
+                    .and_then(|r| r.failure(&cfg.broker))
+                    .unwrap_or(e))
+            }
         };
         let reply_topic =
             binding::reply_topic(&cfg.own_topic, link.response_information.as_deref());
@@ -256,9 +296,16 @@ impl MqttEndpoint {
                 mtp: MTP,
                 address: cfg.broker.clone(),
                 endpoint_id: None,
-                certificate_endpoint_id: None,
+                // With MQTT the TLS peer is the broker, not the Agent: its
+                // certificate says who the broker is, so R-SEC.10a (from_id
+                // must match the certificate) does not apply to the Agent's
+                // Records; see `certificate_names_the_peer`.
+                certificate_endpoint_id: relay
+                    .as_ref()
+                    .and_then(TlsRelay::broker_certificate_endpoint_id),
             },
             link,
+            _relay: relay,
         })
     }
 }
@@ -274,10 +321,15 @@ impl MtpConnector for MqttEndpoint {
 
     fn describe(&self) -> String {
         format!(
-            "{} client '{}' at {} subscribed to {}",
+            "{} client '{}' at {}{} subscribed to {}",
             self.config.version.label(),
             self.config.client_id(),
             self.config.broker,
+            if self.config.tls.is_some() {
+                " over TLS"
+            } else {
+                ""
+            },
             self.config.own_topic
         )
     }
