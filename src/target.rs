@@ -17,6 +17,16 @@ pub fn controller_topic(endpoint_id: &str) -> String {
     format!("usp/controllers/{endpoint_id}")
 }
 
+/// The default STOMP destination of a Controller (`plugfest agent --stomp-broker`).
+pub fn controller_destination(endpoint_id: &str) -> String {
+    format!("/queue/usp.controller.{endpoint_id}")
+}
+
+/// The default STOMP destination of an Agent.
+pub fn agent_destination(endpoint_id: &str) -> String {
+    format!("/queue/usp.agent.{endpoint_id}")
+}
+
 /// The default MQTT topic of an Agent.
 pub fn agent_topic(endpoint_id: &str) -> String {
     format!("usp/agents/{endpoint_id}")
@@ -41,7 +51,7 @@ pub struct Target {
     pub mqtt: Option<MqttTarget>,
     #[serde(default)]
     pub uds: Option<UdsTarget>,
-    /// TLS for the WebSocket MTP (`wss://`).
+    /// TLS for the WebSocket MTP (`wss://`) or towards the STOMP broker.
     #[serde(default)]
     pub tls: Option<TlsTarget>,
     #[serde(default)]
@@ -340,11 +350,17 @@ fn tls_problem(target: &Target) -> Option<String> {
     let Some(tls) = &target.tls else {
         return wss.then(|| "the websocket url is wss:// but there is no `tls:` section (ca: PATH, or insecure: true)".to_string());
     };
-    if target.mtp != MtpKind::Websocket {
-        return Some("a `tls:` section is supported with mtp: websocket only (MQTT over TLS is not available yet)".into());
+    if !matches!(target.mtp, MtpKind::Websocket | MtpKind::Stomp) {
+        return Some("a `tls:` section is supported with mtp: websocket and stomp only (MQTT over TLS is not available yet)".into());
     }
     if tls.cert.is_some() != tls.key.is_some() {
         return Some("tls.cert and tls.key go together".into());
+    }
+    // STOMP over TLS (R-STOMP.36): the harness is the broker's TLS client.
+    if target.mtp == MtpKind::Stomp {
+        return (tls.ca.is_none() && !tls.insecure).then(|| {
+            "tls needs `ca:` to verify the STOMP broker's certificate (or `insecure: true`)".into()
+        });
     }
     match &target.websocket {
         Some(WebSocketTarget::Client { url }) if !wss => Some(format!(
@@ -495,6 +511,19 @@ mod tests {
             "t.yaml",
         )
         .unwrap();
+        let stomp = "name: A\nmtp: stomp\nstomp:\n  broker: 127.0.0.1:61614\n";
+        Target::parse(&format!("{stomp}tls:\n  ca: ca.pem\n"), "t.yaml").unwrap();
+        let err = Target::parse(&format!("{stomp}tls: {{}}\n"), "t.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("STOMP broker"), "{err}");
+        let err = Target::parse(
+            "name: A\nmtp: mqtt\nmqtt:\n  broker: h:1\ntls:\n  ca: c\n",
+            "t.yaml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("stomp"), "{err}");
     }
 
     #[test]

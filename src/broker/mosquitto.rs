@@ -45,9 +45,20 @@ impl Mosquitto {
     /// Starts mosquitto on a free loopback port and waits until it accepts
     /// TCP connections.
     pub fn start() -> Result<Mosquitto, BrokerError> {
+        Self::start_with(true)
+    }
+
+    /// A broker that refuses anonymous clients and knows no user at all, so
+    /// every CONNECT is refused (R-MQTT.7 credentials, tested from the
+    /// refusing side).
+    pub fn start_refusing_everyone() -> Result<Mosquitto, BrokerError> {
+        Self::start_with(false)
+    }
+
+    fn start_with(allow_anonymous: bool) -> Result<Mosquitto, BrokerError> {
         let mut last = None;
         for _ in 0..ATTEMPTS {
-            match Self::start_once() {
+            match Self::start_once(allow_anonymous) {
                 Ok(m) => return Ok(m),
                 Err(e @ BrokerError::NotInstalled) => return Err(e),
                 Err(e) => last = Some(e),
@@ -56,7 +67,7 @@ impl Mosquitto {
         Err(last.unwrap_or_else(|| BrokerError::Spawn("no attempt was made".into())))
     }
 
-    fn start_once() -> Result<Mosquitto, BrokerError> {
+    fn start_once(allow_anonymous: bool) -> Result<Mosquitto, BrokerError> {
         let port = free_port().map_err(|e| BrokerError::Spawn(format!("no free port: {e}")))?;
         let address = SocketAddr::from(([127, 0, 0, 1], port));
         let dir = private_dir().map_err(|e| BrokerError::Spawn(e.to_string()))?;
@@ -65,7 +76,7 @@ impl Mosquitto {
         // Loopback only, anonymous (the harness's own broker), nothing on
         // disk; Nagle off so small PUBLISH/PUBACK chains are not delayed.
         let text = format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nset_tcp_nodelay true\n"
+            "listener {port} 127.0.0.1\nallow_anonymous {allow_anonymous}\npersistence false\nlog_dest stderr\nset_tcp_nodelay true\n"
         );
         let io = |e: std::io::Error| BrokerError::Spawn(e.to_string());
         std::fs::write(&conf, text).map_err(io)?;
@@ -127,6 +138,13 @@ impl Mosquitto {
 
     pub fn port(&self) -> u16 {
         self.address.port()
+    }
+
+    /// Ends the broker abruptly (SIGKILL), as a crash would: for tests of a
+    /// broker lost in the middle of a run.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
