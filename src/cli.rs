@@ -26,7 +26,8 @@ pub enum Command {
         path: PathBuf,
     },
     /// Run the built-in reference Agent on its own.
-    Agent(AgentArgs),
+    // Boxed: its many MTP options would make every Command as large.
+    Agent(Box<AgentArgs>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -87,7 +88,7 @@ pub struct RunArgs {
     /// instead of starting a RabbitMQ; lets tests share one broker.
     #[arg(long, hide = true)]
     pub stomp_broker: Option<String>,
-    /// Run the built-in Agent over TLS (wss) with throw-away certificates made in memory for this run.
+    /// Run the built-in Agent over TLS (wss, or STOMP over TLS with --mtp stomp) with throw-away certificates made in memory for this run.
     #[arg(long)]
     pub tls: bool,
     /// Accept any server certificate over TLS (no verification); the run header and results say so.
@@ -121,6 +122,9 @@ pub struct AgentArgs {
     /// Reach the Controller through this MQTT broker, e.g. 127.0.0.1:1883.
     #[arg(long, group = "meet")]
     pub mqtt_broker: Option<String>,
+    /// Reach the Controller through this STOMP broker, e.g. 127.0.0.1:61613 (STOMP over TLS with --tls-ca).
+    #[arg(long, group = "meet")]
+    pub stomp_broker: Option<String>,
     /// Be a UDS server on this socket path, e.g. /var/run/usp/broker_agent_path.
     #[arg(long, group = "meet")]
     pub uds_listen: Option<PathBuf>,
@@ -142,13 +146,25 @@ pub struct AgentArgs {
     /// The Controller's MQTT topic (default usp/controllers/<controller id>).
     #[arg(long)]
     pub controller_topic: Option<String>,
+    /// The Agent's own STOMP destination (default /queue/usp.agent.<endpoint id>).
+    #[arg(long, requires = "stomp_broker")]
+    pub agent_destination: Option<String>,
+    /// The Controller's STOMP destination (default /queue/usp.controller.<controller id>).
+    #[arg(long, requires = "stomp_broker")]
+    pub controller_destination: Option<String>,
+    /// STOMP login (R-STOMP.3; default guest).
+    #[arg(long, requires = "stomp_broker")]
+    pub stomp_login: Option<String>,
+    /// STOMP passcode (R-STOMP.3; default guest).
+    #[arg(long, requires = "stomp_broker")]
+    pub stomp_passcode: Option<String>,
     /// MQTT ClientId (default: the Endpoint ID).
     #[arg(long)]
     pub mqtt_client_id: Option<String>,
     /// The Agent's Endpoint ID.
     #[arg(long, default_value = crate::target::DEFAULT_AGENT_ID)]
     pub endpoint_id: String,
-    /// The Controller's Endpoint ID (for --connect, --mqtt-broker and --uds-connect).
+    /// The Controller's Endpoint ID (for --connect, --mqtt-broker, --stomp-broker and --uds-connect).
     #[arg(long, default_value = crate::target::DEFAULT_CONTROLLER_ID)]
     pub controller_id: String,
     /// TLS: the CA (PEM) whose certificates the Agent trusts; required with --tls-cert when listening (R-MTP.1), for a wss:// --connect; with --mqtt-broker it turns on TLS to the broker (R-MQTT.48), whose certificate it verifies.

@@ -9,6 +9,6 @@ async fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Run(args) => commands::run::run(args).await,
         Command::Validate { path } => commands::validate::validate(&path),
-        Command::Agent(args) => commands::agent::agent(args).await,
+        Command::Agent(args) => commands::agent::agent(*args).await,
     }
 }

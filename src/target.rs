@@ -17,6 +17,16 @@ pub fn controller_topic(endpoint_id: &str) -> String {
     format!("usp/controllers/{endpoint_id}")
 }
 
+/// The default STOMP destination of a Controller (`plugfest agent --stomp-broker`).
+pub fn controller_destination(endpoint_id: &str) -> String {
+    format!("/queue/usp.controller.{endpoint_id}")
+}
+
+/// The default STOMP destination of an Agent.
+pub fn agent_destination(endpoint_id: &str) -> String {
+    format!("/queue/usp.agent.{endpoint_id}")
+}
+
 /// The default MQTT topic of an Agent.
 pub fn agent_topic(endpoint_id: &str) -> String {
     format!("usp/agents/{endpoint_id}")
@@ -41,7 +51,7 @@ pub struct Target {
     pub mqtt: Option<MqttTarget>,
     #[serde(default)]
     pub uds: Option<UdsTarget>,
-    /// TLS for the WebSocket MTP (`wss://`) or to the MQTT broker.
+    /// TLS for the WebSocket MTP (`wss://`) or towards the MQTT or STOMP broker.
     #[serde(default)]
     pub tls: Option<TlsTarget>,
     #[serde(default)]
@@ -340,18 +350,23 @@ fn tls_problem(target: &Target) -> Option<String> {
     let Some(tls) = &target.tls else {
         return wss.then(|| "the websocket url is wss:// but there is no `tls:` section (ca: PATH, or insecure: true)".to_string());
     };
-    if !matches!(target.mtp, MtpKind::Websocket | MtpKind::Mqtt) {
-        return Some("a `tls:` section is supported with mtp: websocket and mtp: mqtt only".into());
+    if !matches!(
+        target.mtp,
+        MtpKind::Websocket | MtpKind::Mqtt | MtpKind::Stomp
+    ) {
+        return Some(
+            "a `tls:` section is supported with mtp: websocket, mqtt and stomp only".into(),
+        );
     }
     if tls.cert.is_some() != tls.key.is_some() {
         return Some("tls.cert and tls.key go together".into());
     }
-    // MQTT: the TLS peer is the broker (R-MQTT.48); cert/key are our client
-    // certificate for a broker that requires one.
-    if target.mtp == MtpKind::Mqtt && tls.ca.is_none() && !tls.insecure {
-        return Some(
-            "tls needs `ca:` to verify the broker's certificate (or `insecure: true`)".into(),
-        );
+    // MQTT (R-MQTT.48) and STOMP (R-STOMP.36): the TLS peer is the broker;
+    // cert/key are our client certificate for a broker that requires one.
+    if matches!(target.mtp, MtpKind::Mqtt | MtpKind::Stomp) {
+        return (tls.ca.is_none() && !tls.insecure).then(|| {
+            "tls needs `ca:` to verify the broker's certificate (or `insecure: true`)".into()
+        });
     }
     match &target.websocket {
         Some(WebSocketTarget::Client { url }) if !wss => Some(format!(
@@ -502,6 +517,19 @@ mod tests {
             "t.yaml",
         )
         .unwrap();
+        let stomp = "name: A\nmtp: stomp\nstomp:\n  broker: 127.0.0.1:61614\n";
+        Target::parse(&format!("{stomp}tls:\n  ca: ca.pem\n"), "t.yaml").unwrap();
+        let err = Target::parse(&format!("{stomp}tls: {{}}\n"), "t.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("STOMP broker"), "{err}");
+        let err = Target::parse(
+            "name: A\nmtp: mqtt\nmqtt:\n  broker: h:1\ntls:\n  ca: c\n",
+            "t.yaml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("stomp"), "{err}");
     }
 
     #[test]

@@ -1,22 +1,31 @@
 //! The STOMP binding against a real RabbitMQ on loopback: the shipped
-//! suite over `--mtp stomp`, two Agent faults caught over STOMP, and the
-//! frames on the wire as a raw STOMP client (our codec, no transport code)
-//! sees them. One broker serves every scenario: it takes seconds to start,
-//! so a single test starts it, runs the scenarios in parallel threads and
-//! stops it when it goes out of scope, even after a failure.
+//! suite over `--mtp stomp` (plain and over TLS), two Agent faults caught
+//! over STOMP, the frames on the wire as a raw STOMP client (our codec, no
+//! transport code) sees them, the standalone Agent over STOMP, and a broker
+//! that refuses us, presents an untrusted certificate or dies mid-run. One
+//! broker (plain and TLS listeners) serves most scenarios: it takes seconds
+//! to start, so a single test starts it, runs the scenarios in parallel
+//! threads and stops it when it goes out of scope, even after a failure.
 
 mod common;
 
-use std::time::Duration;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
-use common::{assert_fault_caught, assert_suite_passed, plugfest, shipped_case_count};
+use common::{
+    assert_broker_loss_reported, assert_fault_caught, assert_suite_passed, cases_so_far,
+    finish_within, long_case_list, plugfest, shipped_case_count, spawn_plugfest,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use usp_plugfest::agent::runtime::AgentHost;
 use usp_plugfest::agent::{faults::FaultSet, Agent, AgentConfig};
-use usp_plugfest::broker::rabbitmq::RabbitMq;
+use usp_plugfest::broker::rabbitmq::{BrokerTls, RabbitMq};
 use usp_plugfest::mtp::stomp::frame::{Decoder, Frame};
 use usp_plugfest::mtp::stomp::{StompClient, StompConfig, CONTENT_TYPE};
+use usp_plugfest::mtp::tls::pki::TestCa;
+use usp_plugfest::mtp::tls::{ClientTls, ServerTrust};
 use usp_plugfest::mtp::{Inbound, MtpConnection, MtpError};
 use usp_plugfest::usp::proto::msg::{request::ReqType, response::RespType, Get};
 use usp_plugfest::usp::proto::record::record::RecordType;
@@ -32,10 +41,38 @@ type Scenario<'a> = (&'static str, Box<dyn Fn() + Send + Sync + 'a>);
 #[test]
 fn stomp_binding_against_rabbitmq() {
     // Fails (never skips) when RabbitMQ is missing: the error says how to install it.
-    let broker = RabbitMq::start().unwrap_or_else(|e| panic!("{e}"));
+    let ca = TestCa::new("stomp test CA").unwrap();
+    let broker_tls = BrokerTls::issued_by(&ca).unwrap();
+    let broker = RabbitMq::start_with_tls(&broker_tls).unwrap_or_else(|e| panic!("{e}"));
     let address = broker.stomp_address();
     let a = address.as_str();
+    let tls_address = broker.stomp_tls_address().expect("a TLS listener");
+    let tls = (tls_address.as_str(), &ca);
     let scenarios: Vec<Scenario> = vec![
+        (
+            "shipped suite over --mtp stomp --tls (its own broker)",
+            Box::new(suite_passes_over_tls),
+        ),
+        (
+            "standalone Agent over STOMP, target file",
+            Box::new(|| standalone_agent(a, None)),
+        ),
+        (
+            "standalone Agent over STOMP+TLS, target file with tls:",
+            Box::new(|| standalone_agent(tls.0, Some(tls.1))),
+        ),
+        (
+            "untrusted broker certificate refused",
+            Box::new(|| block_on(untrusted_broker(tls.0, tls.1))),
+        ),
+        (
+            "bad passcode is a setup error",
+            Box::new(|| bad_passcode(a)),
+        ),
+        (
+            "broker lost mid-run (its own broker)",
+            Box::new(broker_lost_mid_run),
+        ),
         (
             "shipped suite over --mtp stomp",
             Box::new(|| suite_passes(a)),
@@ -386,4 +423,226 @@ async fn target_file(broker: &str) {
     assert_eq!(results["mtp"], "STOMP");
     assert_eq!(results["agent_endpoint_id"], AGENT);
     assert!(!run.cases().is_empty());
+}
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn write_ca(dir: &Path, ca: &TestCa) -> String {
+    let path = dir.join("ca.pem");
+    std::fs::write(&path, ca.cert_pem()).unwrap();
+    path.display().to_string()
+}
+
+/// `plugfest run --mtp stomp --tls`: a RabbitMQ of its own with a TLS
+/// listener, harness and in-process Agent both verifying its certificate.
+fn suite_passes_over_tls() {
+    let out = tempfile::tempdir().unwrap();
+    let run = plugfest(&["run", "--mtp", "stomp", "--tls", "--quiet"], out.path());
+    assert_suite_passed(&run, "STOMP", "STOMPConnectRecord");
+    let results = run.results.as_ref().unwrap();
+    assert!(
+        results["tls"]
+            .as_str()
+            .unwrap_or("")
+            .contains("STOMP over TLS"),
+        "{results}"
+    );
+    assert!(results["connection"]
+        .as_str()
+        .unwrap_or("")
+        .contains("over TLS"));
+}
+
+/// `plugfest agent --stomp-broker` in another process and `plugfest run
+/// --target` with `mtp: stomp` (and `tls:` when `ca` is given); the
+/// Agent's destination is learnt from its STOMPConnectRecord's reply-to-dest.
+fn standalone_agent(broker: &str, ca: Option<&TestCa>) {
+    let dir = tempfile::tempdir().unwrap();
+    let tag = if ca.is_some() { "tls" } else { "plain" };
+    let ctrl_dest = format!("/queue/standalone.{tag}.controller");
+    let agent_dest = format!("/queue/standalone.{tag}.agent");
+    let ca_file = ca.map(|c| write_ca(dir.path(), c));
+    let tls_section = ca_file
+        .as_ref()
+        .map(|f| format!("tls:\n  ca: {f}\n"))
+        .unwrap_or_default();
+    let target = dir.path().join("target.yaml");
+    std::fs::write(
+        &target,
+        format!(
+            "name: standalone STOMP Agent\nmtp: stomp\nstomp:\n  broker: {broker}\n  controller_destination: {ctrl_dest}\n{tls_section}timeouts:\n  request_ms: 3000\n  connect_ms: 10000\n"
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let run = spawn_plugfest(
+        &["run", "--target", target.to_str().unwrap(), "--quiet"],
+        &out,
+    );
+    // The harness subscribes first, as a Controller waiting for its Agents does.
+    std::thread::sleep(Duration::from_millis(1_000));
+    let mut args = vec![
+        "agent",
+        "--stomp-broker",
+        broker,
+        "--agent-destination",
+        &agent_dest,
+        "--controller-destination",
+        &ctrl_dest,
+        "--stomp-login",
+        "guest",
+        "--stomp-passcode",
+        "guest",
+    ];
+    if let Some(f) = &ca_file {
+        args.extend_from_slice(&["--tls-ca", f]);
+    }
+    let _agent = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_plugfest"))
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let run = finish_within(run, &out, Duration::from_secs(120));
+    assert_eq!(run.code, 0, "{}\n{}", run.failure_messages(), run.explain());
+    let results = run.results.as_ref().unwrap();
+    assert_eq!(
+        results["agent_endpoint_id"],
+        "proto::plugfest-reference-agent"
+    );
+    assert!(run.cases().len() >= 20);
+    if ca.is_some() {
+        assert!(results["tls"]
+            .as_str()
+            .unwrap_or("")
+            .contains("STOMP over TLS"));
+    }
+}
+
+/// A broker certificate from a CA the harness does not trust: a setup
+/// error saying so, naming the broker; with the right CA the connection's
+/// peer description notes the verified broker certificate.
+async fn untrusted_broker(broker: &str, ca: &TestCa) {
+    let dir = tempfile::tempdir().unwrap();
+    let stranger = TestCa::new("some other CA").unwrap();
+    let ca_file = write_ca(dir.path(), &stranger);
+    let target = dir.path().join("target.yaml");
+    std::fs::write(
+        &target,
+        format!(
+            "name: untrusted broker\nmtp: stomp\nstomp:\n  broker: {broker}\n  controller_destination: /queue/untrusted\ntls:\n  ca: {ca_file}\n"
+        ),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let run = tokio::task::spawn_blocking({
+        let out = dir.path().join("out");
+        move || {
+            plugfest(
+                &["run", "--target", target.to_str().unwrap(), "--quiet"],
+                &out,
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert_eq!(run.code, 2, "{}", run.explain());
+    for needle in ["STOMP broker", broker, "not signed by a trusted CA"] {
+        assert!(
+            run.stderr.contains(needle),
+            "no {needle:?}: {}",
+            run.explain()
+        );
+    }
+
+    let mut cfg = StompConfig::new(broker, CTRL);
+    cfg.own_destination = Some("/queue/trusted".into());
+    cfg.tls = Some(ClientTls::new(ServerTrust::Roots(vec![ca.cert()]), None).unwrap());
+    let mut conn = StompClient::new(cfg)
+        .connect()
+        .await
+        .expect("connected over TLS");
+    let peer = conn.peer().address.clone();
+    assert!(
+        peer.contains("broker certificate verified") && peer.contains(broker),
+        "{peer}"
+    );
+    assert_eq!(
+        conn.peer().certificate_endpoint_id,
+        None,
+        "the broker is not the Agent"
+    );
+    conn.close(None, "").await;
+}
+
+/// RabbitMQ refuses a wrong passcode with an ERROR frame: a setup error
+/// naming the broker and the refusal.
+fn bad_passcode(broker: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("target.yaml");
+    std::fs::write(
+        &target,
+        format!(
+            "name: bad passcode\nmtp: stomp\nstomp:\n  broker: {broker}\n  username: guest\n  password: wrong\n  controller_destination: /queue/refused\n"
+        ),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let run = plugfest(
+        &["run", "--target", target.to_str().unwrap(), "--quiet"],
+        &dir.path().join("out"),
+    );
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert_eq!(run.code, 2, "{}", run.explain());
+    for needle in ["STOMP broker", broker, "STOMP ERROR from the broker"] {
+        assert!(
+            run.stderr.contains(needle),
+            "no {needle:?}: {}",
+            run.explain()
+        );
+    }
+}
+
+/// A RabbitMQ of its own, killed after a few cases of a long list: the
+/// case in flight fails with the lost connection, the runner gives up
+/// after two unreachable cases, exit 1, complete reports, no hang.
+fn broker_lost_mid_run() {
+    let mut broker = RabbitMq::start().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
+    let total = 300;
+    let cases = long_case_list(dir.path(), total);
+    let out = dir.path().join("out");
+    let run = spawn_plugfest(
+        &[
+            "run",
+            "--mtp",
+            "stomp",
+            "--stomp-broker",
+            &broker.stomp_address(),
+            "--cases",
+            cases.to_str().unwrap(),
+            "--timeout-ms",
+            "500",
+            "--quiet",
+        ],
+        &out,
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while cases_so_far(&out) < 5 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    broker.kill();
+    let run = finish_within(run, &out, Duration::from_secs(90));
+    broker.stop();
+    assert_broker_loss_reported(&run, total, "lost the connection to the STOMP broker");
 }

@@ -59,19 +59,29 @@ impl Mosquitto {
     /// Starts mosquitto on a free loopback port and waits until it accepts
     /// TCP connections.
     pub fn start() -> Result<Mosquitto, BrokerError> {
-        Self::start_with(None)
+        Self::start_with(None, true)
     }
 
     /// Starts mosquitto with a plain listener and a TLS listener (R-MQTT.48:
     /// mosquitto offers TLS 1.2 and 1.3 by default).
     pub fn start_tls(tls: &MosquittoTls) -> Result<Mosquitto, BrokerError> {
-        Self::start_with(Some(tls))
+        Self::start_with(Some(tls), true)
     }
 
-    fn start_with(tls: Option<&MosquittoTls>) -> Result<Mosquitto, BrokerError> {
+    /// A broker that refuses anonymous clients and knows no user at all, so
+    /// every CONNECT is refused (R-MQTT.7 credentials, tested from the
+    /// refusing side).
+    pub fn start_refusing_everyone() -> Result<Mosquitto, BrokerError> {
+        Self::start_with(None, false)
+    }
+
+    fn start_with(
+        tls: Option<&MosquittoTls>,
+        allow_anonymous: bool,
+    ) -> Result<Mosquitto, BrokerError> {
         let mut last = None;
         for _ in 0..ATTEMPTS {
-            match Self::start_once(tls) {
+            match Self::start_once(tls, allow_anonymous) {
                 Ok(m) => return Ok(m),
                 Err(e @ BrokerError::NotInstalled) => return Err(e),
                 Err(e) => last = Some(e),
@@ -80,7 +90,10 @@ impl Mosquitto {
         Err(last.unwrap_or_else(|| BrokerError::Spawn("no attempt was made".into())))
     }
 
-    fn start_once(tls: Option<&MosquittoTls>) -> Result<Mosquitto, BrokerError> {
+    fn start_once(
+        tls: Option<&MosquittoTls>,
+        allow_anonymous: bool,
+    ) -> Result<Mosquitto, BrokerError> {
         let no_port = |e: std::io::Error| BrokerError::Spawn(format!("no free port: {e}"));
         let port = free_port().map_err(no_port)?;
         let address = SocketAddr::from(([127, 0, 0, 1], port));
@@ -94,7 +107,7 @@ impl Mosquitto {
         // Loopback only, anonymous (the harness's own broker), nothing on
         // disk; Nagle off so small PUBLISH/PUBACK chains are not delayed.
         let mut text = format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nset_tcp_nodelay true\n"
+            "listener {port} 127.0.0.1\nallow_anonymous {allow_anonymous}\npersistence false\nlog_dest stderr\nset_tcp_nodelay true\n"
         );
         let io = |e: std::io::Error| BrokerError::Spawn(e.to_string());
         if let (Some(tls), Some(tls_port)) = (tls, tls_port) {
@@ -167,6 +180,13 @@ impl Mosquitto {
     /// `127.0.0.1:PORT` of the TLS listener, when started with one.
     pub fn tls_address(&self) -> Option<String> {
         self.tls_address.map(|a| a.to_string())
+    }
+
+    /// Ends the broker abruptly (SIGKILL), as a crash would: for tests of a
+    /// broker lost in the middle of a run.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

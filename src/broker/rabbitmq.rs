@@ -1,6 +1,7 @@
 //! A private RabbitMQ with its STOMP plugin on 127.0.0.1, for loopback runs
 //! and tests: own base directory and ports, its own epmd, the server run as
-//! the `rabbitmq` user without the system service, stopped on drop.
+//! the `rabbitmq` user without the system service, stopped on drop. It can
+//! also listen for STOMP over TLS (R-STOMP.36) with PEMs from a `TestCa`.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -11,6 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::mtp::stomp::frame::{Decoder, Frame};
+use crate::mtp::tls::pki::TestCa;
+use crate::mtp::tls::TlsError;
 
 const BIN: &str = "/usr/lib/rabbitmq/bin";
 const INSTALL_HINT: &str = "RabbitMQ is not installed (no /usr/lib/rabbitmq/bin/rabbitmq-server); install it with `apt-get install -y --no-install-recommends rabbitmq-server` (the service need not run)";
@@ -31,9 +34,30 @@ pub enum BrokerError {
     },
 }
 
+/// The PEMs of the broker's TLS listener: the CA, and the broker's
+/// certificate and key (written to the broker's private directory only).
+pub struct BrokerTls {
+    pub ca_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl BrokerTls {
+    /// A broker certificate issued by `ca`, valid for 127.0.0.1 and localhost.
+    pub fn issued_by(ca: &TestCa) -> Result<BrokerTls, TlsError> {
+        let cert = ca.issue("proto::plugfest-stomp-broker")?;
+        Ok(BrokerTls {
+            ca_pem: ca.cert_pem().to_string(),
+            cert_pem: cert.cert_pem,
+            key_pem: cert.key_pem,
+        })
+    }
+}
+
 /// A running broker; dropping it stops the server and its epmd.
 pub struct RabbitMq {
     stomp_port: u16,
+    stomp_tls_port: Option<u16>,
     base: PathBuf,
     env: Vec<(String, String)>,
     server: Option<Child>,
@@ -63,6 +87,15 @@ fn is_root() -> bool {
 impl RabbitMq {
     /// Starts a broker and waits (bounded) until it answers a STOMP CONNECT.
     pub fn start() -> Result<RabbitMq, BrokerError> {
+        Self::start_with(None)
+    }
+
+    /// Also listens for STOMP over TLS with `tls`'s certificate.
+    pub fn start_with_tls(tls: &BrokerTls) -> Result<RabbitMq, BrokerError> {
+        Self::start_with(Some(tls))
+    }
+
+    fn start_with(tls: Option<&BrokerTls>) -> Result<RabbitMq, BrokerError> {
         if !Path::new(BIN).join("rabbitmq-server").exists() {
             return Err(BrokerError::NotInstalled(INSTALL_HINT));
         }
@@ -78,13 +111,33 @@ impl RabbitMq {
         ));
         fs::create_dir_all(base.join("mnesia")).map_err(setup)?;
         fs::create_dir_all(base.join("log")).map_err(setup)?;
-        fs::write(
-            base.join("rabbitmq.conf"),
-            format!(
-                "listeners.tcp.default = 127.0.0.1:{amqp}\nstomp.listeners.tcp.1 = 127.0.0.1:{stomp}\nloopback_users.guest = true\n"
-            ),
-        )
-        .map_err(setup)?;
+        let mut conf = format!(
+            "listeners.tcp.default = 127.0.0.1:{amqp}\nstomp.listeners.tcp.1 = 127.0.0.1:{stomp}\nloopback_users.guest = true\n"
+        );
+        let stomp_tls_port = match tls {
+            None => None,
+            Some(t) => {
+                let port = free_port()?;
+                for (file, pem) in [
+                    ("ca.pem", &t.ca_pem),
+                    ("broker.pem", &t.cert_pem),
+                    ("broker.key", &t.key_pem),
+                ] {
+                    fs::write(base.join(file), pem).map_err(setup)?;
+                }
+                let f = |p: &str| base.join(p).display().to_string();
+                // R-STOMP.36: TLS 1.2 or later only. Clients authenticate
+                // with login/passcode, so no client certificate is asked for.
+                conf.push_str(&format!(
+                    "stomp.listeners.ssl.1 = 127.0.0.1:{port}\nssl_options.cacertfile = {}\nssl_options.certfile = {}\nssl_options.keyfile = {}\nssl_options.verify = verify_none\nssl_options.fail_if_no_peer_cert = false\nssl_options.versions.1 = tlsv1.3\nssl_options.versions.2 = tlsv1.2\n",
+                    f("ca.pem"),
+                    f("broker.pem"),
+                    f("broker.key")
+                ));
+                Some(port)
+            }
+        };
+        fs::write(base.join("rabbitmq.conf"), conf).map_err(setup)?;
         let b = |p: &str| base.join(p).display().to_string();
         let env = vec![
             ("HOME".to_string(), b("")),
@@ -107,6 +160,7 @@ impl RabbitMq {
         let as_rabbitmq_user = is_root();
         let mut broker = RabbitMq {
             stomp_port: stomp,
+            stomp_tls_port,
             base,
             env,
             server: None,
@@ -188,6 +242,23 @@ impl RabbitMq {
         format!("127.0.0.1:{}", self.stomp_port)
     }
 
+    /// `127.0.0.1:<port>` of the STOMP-over-TLS listener, when started with TLS.
+    pub fn stomp_tls_address(&self) -> Option<String> {
+        self.stomp_tls_port.map(|p| format!("127.0.0.1:{p}"))
+    }
+
+    /// Ends the broker abruptly (SIGKILL to its process group), as a crash
+    /// would: for tests of a broker lost in the middle of a run.
+    pub fn kill(&mut self) {
+        if let Some(server) = self.server.as_mut() {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", server.id())])
+                .status();
+            let _ = server.wait();
+        }
+        self.server = None;
+    }
+
     fn wait_ready(&mut self) -> Result<(), BrokerError> {
         let start = Instant::now();
         let mut last = String::from("no attempt yet");
@@ -198,8 +269,13 @@ impl RabbitMq {
                     break;
                 }
             }
+            // The TLS listener comes up with the plugin; it must accept too.
+            let tls_listening = self
+                .stomp_tls_port
+                .is_none_or(|p| TcpStream::connect(("127.0.0.1", p)).is_ok());
             match stomp_probe(&self.stomp_address()) {
-                Ok(()) => return Ok(()),
+                Ok(()) if tls_listening => return Ok(()),
+                Ok(()) => last = "the STOMP TLS listener does not accept yet".into(),
                 Err(e) => last = e,
             }
             std::thread::sleep(Duration::from_millis(200));

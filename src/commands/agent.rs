@@ -1,5 +1,5 @@
 //! `plugfest agent`: the reference Agent on its own, as a WebSocket or UDS
-//! server or client, as an MQTT broker client, or on a legacy CoAP
+//! server or client, as an MQTT or STOMP broker client, or on a legacy CoAP
 //! resource, with optional faults.
 
 use std::process::ExitCode;
@@ -12,11 +12,12 @@ use crate::agent::{Agent, AgentConfig};
 use crate::cli::AgentArgs;
 use crate::mtp::coap::{CoapConfig, CoapEndpoint};
 use crate::mtp::mqtt::{MqttConfig, MqttEndpoint, MqttTls};
+use crate::mtp::stomp::{StompClient, StompConfig};
 use crate::mtp::tls::{load_certs, load_identity, ClientAuth, ClientTls, ServerTls, ServerTrust};
 use crate::mtp::uds::{UdsDialer, UdsListener};
 use crate::mtp::websocket::{WsDialer, WsServer};
 use crate::mtp::MtpConnector;
-use crate::target::{agent_topic, controller_topic};
+use crate::target::{agent_destination, agent_topic, controller_destination, controller_topic};
 
 pub async fn agent(args: AgentArgs) -> ExitCode {
     if args.list_faults {
@@ -41,11 +42,48 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
     let controller = Some(args.controller_id.clone());
     let eid = args.endpoint_id.clone();
     let wants_tls = args.tls_ca.is_some() || args.tls_cert.is_some();
-    if wants_tls && args.listen.is_none() && args.connect.is_none() && args.mqtt_broker.is_none() {
-        eprintln!("--tls-ca/--tls-cert/--tls-key apply to the WebSocket MTP (--listen, --connect wss://) and to --mqtt-broker only");
+    if wants_tls
+        && args.listen.is_none()
+        && args.connect.is_none()
+        && args.mqtt_broker.is_none()
+        && args.stomp_broker.is_none()
+    {
+        eprintln!("--tls-ca/--tls-cert/--tls-key apply to the WebSocket MTP (--listen, --connect wss://), --mqtt-broker and --stomp-broker only");
         return exit(EXIT_BAD_INPUT);
     }
-    if let Some(broker) = args.mqtt_broker.clone() {
+    if let Some(broker) = args.stomp_broker.clone() {
+        let mut config = StompConfig::new(&broker, &eid);
+        config.own_destination = Some(
+            args.agent_destination
+                .clone()
+                .unwrap_or_else(|| agent_destination(&eid)),
+        );
+        // The Agent knows its Controller's destination from configuration
+        // (Controller.{i}.MTP.{i}.STOMP.Destination) and sends its
+        // STOMPConnectRecord there (R-MTP.6).
+        config.peer_destination = Some(
+            args.controller_destination
+                .clone()
+                .unwrap_or_else(|| controller_destination(&args.controller_id)),
+        );
+        if let Some(login) = &args.stomp_login {
+            config.username = Some(login.clone());
+        }
+        if let Some(passcode) = &args.stomp_passcode {
+            config.password = Some(passcode.clone());
+        }
+        if wants_tls {
+            // STOMP over TLS (R-STOMP.36): the broker's certificate is
+            // verified against --tls-ca.
+            match client_tls(&args) {
+                Ok(tls) => config.tls = Some(tls),
+                Err(e) => return bad_input(e),
+            }
+        }
+        let client = StompClient::new(config);
+        eprintln!("reference Agent {eid} via {}", client.describe());
+        serve_until_interrupted(host.run_dialer(client, controller, retry)).await;
+    } else if let Some(broker) = args.mqtt_broker.clone() {
         let own = args
             .agent_topic
             .clone()
@@ -122,7 +160,7 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
         serve_until_interrupted(host.run_dialer(endpoint, controller, retry)).await;
     } else {
         eprintln!(
-            "say where to meet the Controller: --listen ADDR, --connect ws://HOST:PORT/PATH, --mqtt-broker HOST:PORT, --uds-listen PATH, --uds-connect PATH or --coap-listen ADDR"
+            "say where to meet the Controller: --listen ADDR, --connect ws://HOST:PORT/PATH, --mqtt-broker HOST:PORT, --stomp-broker HOST:PORT, --uds-listen PATH, --uds-connect PATH or --coap-listen ADDR"
         );
         return exit(EXIT_BAD_INPUT);
     }
@@ -144,11 +182,13 @@ fn server_tls(args: &AgentArgs) -> Result<ServerTls, String> {
 }
 
 /// As a wss client: the CA that signed the Controller's certificate, and
-/// the Agent's own certificate when given.
+/// the Agent's own certificate when given. As a STOMP client: the CA that
+/// signed the broker's certificate.
 fn client_tls(args: &AgentArgs) -> Result<ClientTls, String> {
     let Some(ca) = &args.tls_ca else {
         return Err(
-            "a wss:// --connect needs --tls-ca to verify the Controller's certificate".into(),
+            "a wss:// --connect needs --tls-ca to verify the Controller's certificate, STOMP over TLS to verify the broker's"
+                .into(),
         );
     };
     let roots = load_certs(ca).map_err(|e| e.to_string())?;

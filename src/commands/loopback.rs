@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use crate::agent::runtime::AgentHost;
-use crate::broker::rabbitmq::RabbitMq;
+use crate::broker::rabbitmq::{BrokerTls, RabbitMq};
 use crate::broker::{Mosquitto, MosquittoTls};
 use crate::cli::{MtpArg, Role};
 use crate::mtp::coap::{CoapConfig, CoapEndpoint};
@@ -74,7 +74,7 @@ pub struct LoopbackOptions {
     pub mqtt_version: MqttVersion,
     /// A running STOMP broker to use instead of starting one.
     pub stomp_broker: Option<String>,
-    /// `--tls`: throw-away certificates for this run (WebSocket and MQTT).
+    /// `--tls`: throw-away certificates for this run (WebSocket, MQTT, STOMP).
     pub tls: Option<LoopbackTls>,
 }
 
@@ -96,9 +96,9 @@ pub struct LoopbackTls {
 }
 
 pub async fn start(options: &LoopbackOptions, host: AgentHost) -> Result<Started, String> {
-    if options.tls.is_some() && !matches!(options.mtp, MtpArg::Ws | MtpArg::Mqtt) {
+    if options.tls.is_some() && !matches!(options.mtp, MtpArg::Ws | MtpArg::Mqtt | MtpArg::Stomp) {
         return Err(
-            "--tls works with --mtp ws and --mtp mqtt only so far; STOMP over TLS is not written yet, and UDS is local"
+            "--tls works with --mtp ws, mqtt and stomp; UDS is local to the device and CoAP's DTLS is not implemented"
                 .into(),
         );
     }
@@ -109,7 +109,7 @@ pub async fn start(options: &LoopbackOptions, host: AgentHost) -> Result<Started
         },
         // On the broker MTPs both ends are broker clients: no role applies.
         MtpArg::Mqtt => mqtt(options.mqtt_version, host, options.tls.as_ref()).await,
-        MtpArg::Stomp => stomp(host, options.stomp_broker.clone()).await,
+        MtpArg::Stomp => stomp(host, options.stomp_broker.clone(), options.tls.as_ref()).await,
         MtpArg::Uds => uds(options.role, host),
         // Both ends are CoAP servers and clients alike: the role does not apply.
         MtpArg::Coap => coap(host).await,
@@ -212,17 +212,49 @@ fn mqtt_pki(tls: &LoopbackTls) -> Result<MqttPki, String> {
 /// Both ends are clients of one broker. The destinations carry the process
 /// id so that runs sharing a broker never read each other's Records (queues
 /// outlive their subscribers).
-async fn stomp(host: AgentHost, broker_address: Option<String>) -> Result<Started, String> {
+async fn stomp(
+    host: AgentHost,
+    broker_address: Option<String>,
+    tls: Option<&LoopbackTls>,
+) -> Result<Started, String> {
+    if tls.is_some() && broker_address.is_some() {
+        return Err("--tls with --mtp stomp starts its own RabbitMQ (its certificate comes from this run's throw-away CA); leave out --stomp-broker".into());
+    }
+    // STOMP over TLS (R-STOMP.36): a throw-away CA issues the broker's
+    // certificate, and both clients verify it against that CA.
+    let ca = match tls {
+        Some(_) => Some(TestCa::new("usp-plugfest throw-away CA").map_err(|e| e.to_string())?),
+        None => None,
+    };
     let (broker, address): (Option<Box<dyn Send>>, String) = match broker_address {
         Some(a) => (None, a),
         None => {
-            let b = tokio::task::spawn_blocking(RabbitMq::start)
-                .await
-                .map_err(|e| e.to_string())?
+            let broker_tls = ca
+                .as_ref()
+                .map(BrokerTls::issued_by)
+                .transpose()
                 .map_err(|e| e.to_string())?;
-            let a = b.stomp_address();
+            let b = tokio::task::spawn_blocking(move || match &broker_tls {
+                Some(t) => RabbitMq::start_with_tls(t),
+                None => RabbitMq::start(),
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+            let a = b.stomp_tls_address().unwrap_or_else(|| b.stomp_address());
             (Some(Box::new(b)), a)
         }
+    };
+    let client_tls = |insecure: bool| -> Result<Option<ClientTls>, String> {
+        let Some(ca) = &ca else { return Ok(None) };
+        let trust = if insecure {
+            ServerTrust::Insecure
+        } else {
+            ServerTrust::Roots(vec![ca.cert()])
+        };
+        ClientTls::new(trust, None)
+            .map(Some)
+            .map_err(|e| e.to_string())
     };
     let tag = std::process::id();
     let controller_dest = format!("/queue/usp.controller.{tag}");
@@ -230,11 +262,13 @@ async fn stomp(host: AgentHost, broker_address: Option<String>) -> Result<Starte
     let mut harness = StompConfig::new(&address, DEFAULT_CONTROLLER_ID);
     harness.own_destination = Some(controller_dest.clone());
     harness.peer_destination = Some(agent_dest.clone());
+    harness.tls = client_tls(tls.is_some_and(|t| t.insecure))?;
     // The Agent knows its Controller's destination from its data model
     // (Controller.{i}.MTP.{i}.STOMP.Destination).
     let mut agent = StompConfig::new(&address, DEFAULT_AGENT_ID);
     agent.own_destination = Some(agent_dest);
     agent.peer_destination = Some(controller_dest);
+    agent.tls = client_tls(false)?;
     Ok(Started {
         broker,
         ..agent_dials(StompClient::new(harness), StompClient::new(agent), host)

@@ -218,7 +218,7 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
             Some(WebSocketTarget::Client { url }) => {
                 let mut dialer = WsDialer::new(&url, &target.controller_endpoint_id);
                 if let Some(t) = &tls {
-                    let (client_tls, summary) = harness_client_tls(t)?;
+                    let (client_tls, summary) = harness_client_tls(t, "wss client", "the Agent's")?;
                     dialer = dialer.with_tls(client_tls);
                     tls_summary = Some(summary);
                 }
@@ -248,19 +248,34 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
             let Some(s) = target.stomp.clone() else {
                 return Err(format!("{}: no stomp section", path.display()));
             };
-            (
-                Box::new(StompClient::new(StompConfig {
-                    broker: s.broker,
-                    virtual_host: s.virtual_host,
-                    username: s.username,
-                    password: s.password,
-                    own_endpoint_id: target.controller_endpoint_id.clone(),
-                    own_destination: s.controller_destination,
-                    peer_destination: s.agent_destination,
-                    heartbeat: s.heartbeat_ms,
-                })),
-                "STOMP".to_string(),
-            )
+            let client_tls = match &tls {
+                Some(t) => {
+                    let (client_tls, summary) =
+                        harness_client_tls(t, "STOMP over TLS", "the broker's")?;
+                    tls_summary = Some(summary);
+                    Some(client_tls)
+                }
+                None => None,
+            };
+            let broker = s.broker.clone();
+            let mut client = StompClient::new(StompConfig {
+                broker: s.broker,
+                virtual_host: s.virtual_host,
+                username: s.username,
+                password: s.password,
+                own_endpoint_id: target.controller_endpoint_id.clone(),
+                own_destination: s.controller_destination,
+                peer_destination: s.agent_destination,
+                heartbeat: s.heartbeat_ms,
+                tls: client_tls,
+            });
+            // A broker that is down or refuses us is a setup error (exit 2)
+            // naming the broker, not a run of unreachable cases.
+            client
+                .connect_early()
+                .await
+                .map_err(|e| format!("STOMP broker {broker}: {e}"))?;
+            (Box::new(client), "STOMP".to_string())
         }
         MtpKind::Uds => match target.uds.clone() {
             Some(UdsTarget::Server { path: socket }) => (
@@ -332,8 +347,13 @@ fn harness_server_tls(t: &TlsTarget) -> Result<(ServerTls, String), String> {
     Ok((tls, summary))
 }
 
-/// The harness as wss client: whom it trusts and its own certificate.
-fn harness_client_tls(t: &TlsTarget) -> Result<(ClientTls, String), String> {
+/// The harness as TLS client (of a wss Agent, or of a STOMP broker): whom
+/// it trusts and its own certificate. `role` and `whose` word the summary.
+fn harness_client_tls(
+    t: &TlsTarget,
+    role: &str,
+    whose: &str,
+) -> Result<(ClientTls, String), String> {
     let identity = match (&t.cert, &t.key) {
         (Some(cert), Some(key)) => Some(load_identity(cert, key).map_err(|e| e.to_string())?),
         _ => None,
@@ -342,14 +362,14 @@ fn harness_client_tls(t: &TlsTarget) -> Result<(ClientTls, String), String> {
         (ServerTrust::Insecure, INSECURE.to_string())
     } else {
         let Some(ca) = &t.ca else {
-            return Err(
-                "tls needs `ca:` to verify the Agent's certificate (or `insecure: true`)".into(),
-            );
+            return Err(format!(
+                "tls needs `ca:` to verify {whose} certificate (or `insecure: true`)"
+            ));
         };
         (
             ServerTrust::Roots(load_certs(ca).map_err(|e| e.to_string())?),
             format!(
-                "wss client; the Agent's certificate verified against {}",
+                "{role}; {whose} certificate verified against {}",
                 ca.display()
             ),
         )
@@ -442,6 +462,8 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
             INSECURE.to_string()
         } else if args.mtp == MtpArg::Mqtt {
             "MQTT over TLS to a private mosquitto, with a throw-away CA made for this run; the broker's and both clients' certificates verified".to_string()
+        } else if args.mtp == MtpArg::Stomp {
+            "STOMP over TLS with a throw-away CA made for this run; the broker's certificate verified by both clients".to_string()
         } else {
             "wss with a throw-away CA made for this run; both certificates verified".to_string()
         }

@@ -167,3 +167,97 @@ pub fn shipped_case_count() -> usize {
         })
         .sum()
 }
+
+/// A directory with one suite of `n` Get cases (`long-000`, ...), each
+/// quick to pass: a run long enough to lose its broker in the middle.
+pub fn long_case_list(dir: &Path, n: usize) -> std::path::PathBuf {
+    let cases = dir.join("long-cases");
+    std::fs::create_dir_all(&cases).expect("a case directory");
+    let mut yaml = String::from("suite: long\ncases:\n");
+    for i in 0..n {
+        yaml.push_str(&format!(
+            "  - id: long-{i:03}\n    title: Get of Device.DeviceInfo. number {i}\n    steps:\n      - get: {{ paths: [Device.DeviceInfo.] }}\n"
+        ));
+    }
+    std::fs::write(cases.join("long.yaml"), yaml).expect("the case file");
+    cases
+}
+
+/// How many cases results.json in `out` holds so far (0 while unwritten
+/// or half-written).
+pub fn cases_so_far(out: &Path) -> usize {
+    std::fs::read_to_string(out.join("results.json"))
+        .ok()
+        .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+        .and_then(|r| r["cases"].as_array().map(Vec::len))
+        .unwrap_or(0)
+}
+
+/// `plugfest` with `args` in the background, output captured.
+pub fn spawn_plugfest(args: &[&str], out: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_plugfest"))
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the plugfest binary starts")
+}
+
+/// Waits for a spawned run, killing it when it outlives `limit` (a hang is
+/// a failure, and must not leave a process behind).
+pub fn finish_within(child: std::process::Child, out: &Path, limit: std::time::Duration) -> Run {
+    let id = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(output) => {
+            let _ = waiter.join();
+            read_run(output.expect("the run's output"), out)
+        }
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", &id.to_string()])
+                .status();
+            let _ = waiter.join();
+            panic!("the run did not end within {limit:?}: a hang");
+        }
+    }
+}
+
+/// After a broker was lost mid-run: exit 1, complete reports holding every
+/// case, some passed before the loss, and every later one failed or not
+/// run with a message about the lost or unreachable broker.
+pub fn assert_broker_loss_reported(run: &Run, total: usize, needle: &str) {
+    assert_eq!(run.code, 1, "{}", run.explain());
+    let results = run.results.as_ref().expect("results.json written");
+    assert_eq!(results["complete"], true);
+    let verdicts = run.verdicts();
+    assert_eq!(verdicts.len(), total, "every case is in results.json");
+    let first_bad = verdicts
+        .iter()
+        .position(|(_, v)| v != "passed")
+        .expect("some case failed after the broker died");
+    assert!(
+        first_bad > 0,
+        "no case passed before the broker died:\n{}",
+        run.failure_messages()
+    );
+    assert!(
+        verdicts[first_bad..].iter().all(|(_, v)| v != "passed"),
+        "a case passed after the broker died:\n{}",
+        run.failure_messages()
+    );
+    let messages = run.failure_messages();
+    assert!(
+        messages.contains(needle),
+        "no message names {needle:?}:\n{messages}"
+    );
+    assert!(
+        messages.contains("not run: the Agent could not be reached"),
+        "the runner did not give up on the unreachable broker:\n{messages}"
+    );
+}

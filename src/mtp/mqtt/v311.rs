@@ -152,5 +152,11 @@ pub(super) async fn publish(
     client
         .publish(topic, qos(level), false, record.to_vec())
         .await
-        .map_err(|e| MtpError::Io(format!("cannot PUBLISH to '{topic}': {e}")))
+        // rumqttc refuses a request once its event loop has ended, which
+        // here means the connection to the broker was lost.
+        .map_err(|e| {
+            MtpError::Io(format!(
+                "cannot PUBLISH to '{topic}': the MQTT connection to the broker ended ({e})"
+            ))
+        })
 }

@@ -172,5 +172,11 @@ pub(super) async fn publish(
     client
         .publish_with_properties(peer_topic, qos(level), false, record.to_vec(), properties)
         .await
-        .map_err(|e| MtpError::Io(format!("cannot PUBLISH to '{peer_topic}': {e}")))
+        // rumqttc refuses a request once its event loop has ended, which
+        // here means the connection to the broker was lost.
+        .map_err(|e| {
+            MtpError::Io(format!(
+                "cannot PUBLISH to '{peer_topic}': the MQTT connection to the broker ended ({e})"
+            ))
+        })
 }

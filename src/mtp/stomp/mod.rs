@@ -10,14 +10,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use self::frame::{Decoder, Frame, FrameError, HEARTBEAT};
+use super::tls::{describe_handshake_error, peer_endpoint_id, ClientTls};
 use super::{Inbound, MtpConnection, MtpConnector, MtpError, PeerInfo};
 use crate::usp::proto::record::Record;
 use crate::usp::record;
@@ -27,6 +27,15 @@ pub const CONTENT_TYPE: &str = "application/vnd.bbf.usp.msg";
 const MTP: &str = "STOMP";
 const SUBSCRIPTION_ID: &str = "0";
 const SUBSCRIBE_RECEIPT: &str = "usp-subscribed";
+/// A broker that neither accepts nor refuses (a filtered port, a peer that
+/// is no STOMP broker) must not stall a run: TCP, TLS and the STOMP
+/// handshake up to the SUBSCRIBE receipt each get this long.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// TCP or TLS over TCP: the session code does not care which.
+trait BrokerStream: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> BrokerStream for T {}
+type Stream = Box<dyn BrokerStream>;
 
 /// How to reach the broker and which destinations to use.
 #[derive(Debug, Clone)]
@@ -48,6 +57,9 @@ pub struct StompConfig {
     /// Heart-beats we offer, `(outgoing ms, incoming ms)` (R-STOMP.8..10);
     /// `None` leaves the header out.
     pub heartbeat: Option<(u64, u64)>,
+    /// STOMP over TLS (R-STOMP.36: TLS 1.2 or later, which is all rustls
+    /// speaks); the broker's certificate is verified against its roots.
+    pub tls: Option<ClientTls>,
 }
 
 impl StompConfig {
@@ -62,6 +74,7 @@ impl StompConfig {
             own_destination: None,
             peer_destination: None,
             heartbeat: None,
+            tls: None,
         }
     }
 }
@@ -71,6 +84,8 @@ impl StompConfig {
 pub struct StompClient {
     config: StompConfig,
     last_problem: Option<String>,
+    /// A session opened ahead of time (see `connect_early`).
+    ready: Option<StompConnection>,
 }
 
 impl StompClient {
@@ -78,18 +93,30 @@ impl StompClient {
         StompClient {
             config,
             last_problem: None,
+            ready: None,
         }
+    }
+
+    /// Connects and subscribes now: a broker that is down or refuses us is
+    /// then a setup error before any case runs, and the subscription is in
+    /// place when the Agent sends its STOMPConnectRecord (R-MTP.6).
+    pub async fn connect_early(&mut self) -> Result<(), MtpError> {
+        self.ready = Some(self.connect().await?);
+        Ok(())
     }
 
     pub async fn connect(&self) -> Result<StompConnection, MtpError> {
         let c = &self.config;
-        let tcp = TcpStream::connect(&c.broker)
+        let (stream, address) = tokio::time::timeout(HANDSHAKE_TIMEOUT, self.open_stream())
             .await
-            .map_err(|e| MtpError::Connect {
+            .map_err(|_| MtpError::Connect {
                 address: c.broker.clone(),
-                reason: e.to_string(),
-            })?;
-        let (reader, writer) = tcp.into_split();
+                reason: format!(
+                    "no TCP/TLS connection within {} ms",
+                    HANDSHAKE_TIMEOUT.as_millis()
+                ),
+            })??;
+        let (reader, writer) = tokio::io::split(stream);
         let mut conn = StompConnection {
             reader,
             writer: Arc::new(Mutex::new(writer)),
@@ -98,13 +125,82 @@ impl StompClient {
             peer_destination: c.peer_destination.clone(),
             peer: PeerInfo {
                 mtp: MTP,
-                address: c.broker.clone(),
+                address,
                 endpoint_id: None,
+                // The broker's certificate names the broker, not the Agent:
+                // R-SEC.10a compares from_id with the *peer endpoint's*
+                // certificate, so it stays out of this field.
                 certificate_endpoint_id: None,
             },
             incoming_heartbeat: None,
             heartbeat_task: None,
         };
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, conn.stomp_handshake(c)).await {
+            Ok(Ok(())) => Ok(conn),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(handshake(format!(
+                "the broker {} did not complete CONNECTED and the SUBSCRIBE receipt within {} ms",
+                c.broker,
+                HANDSHAKE_TIMEOUT.as_millis()
+            ))),
+        }
+    }
+
+    /// TCP to the broker, wrapped in TLS when configured. Returns the
+    /// stream and how the peer is described (with the broker's certificate
+    /// over TLS).
+    async fn open_stream(&self) -> Result<(Stream, String), MtpError> {
+        let c = &self.config;
+        let connect_error = |reason: String| MtpError::Connect {
+            address: c.broker.clone(),
+            reason,
+        };
+        let tcp = TcpStream::connect(&c.broker)
+            .await
+            .map_err(|e| connect_error(e.to_string()))?;
+        let _ = tcp.set_nodelay(true);
+        let Some(tls) = &c.tls else {
+            return Ok((Box::new(tcp), c.broker.clone()));
+        };
+        let host = broker_host(&c.broker);
+        let name = rustls_pki_types::ServerName::try_from(host.to_string())
+            .map_err(|e| connect_error(format!("'{host}' is no TLS server name: {e}")))?;
+        let stream = tls
+            .connector()
+            .connect(name, tcp)
+            .await
+            .map_err(|e| connect_error(describe_handshake_error(&e)))?;
+        let (_, session) = stream.get_ref();
+        let version = session
+            .protocol_version()
+            .map(|v| format!("{v:?}"))
+            .unwrap_or_else(|| "TLS".into());
+        let broker_id = peer_endpoint_id(session.peer_certificates())
+            .map(|eid| format!(", certificate naming {eid}"))
+            .unwrap_or_default();
+        let verified = if tls.is_insecure() {
+            "NOT verified (insecure)"
+        } else {
+            "verified"
+        };
+        let address = format!(
+            "{} over {version} (broker certificate {verified}{broker_id})",
+            c.broker
+        );
+        Ok((Box::new(stream), address))
+    }
+}
+
+/// The host part of `host:port` (`[v6]:port` too), for the TLS server name.
+fn broker_host(broker: &str) -> &str {
+    let host = broker.rsplit_once(':').map_or(broker, |(h, _)| h);
+    host.trim_start_matches('[').trim_end_matches(']')
+}
+
+impl StompConnection {
+    /// R-STOMP.2..17: STOMP frame, CONNECTED, destination choice, SUBSCRIBE.
+    async fn stomp_handshake(&mut self, c: &StompConfig) -> Result<(), MtpError> {
+        let conn = self;
         // R-STOMP.2: the STOMP command, not CONNECT, so that the header
         // values are escaped (the `:` of the Endpoint ID becomes `\c`, R-STOMP.4).
         let mut hello = Frame::new("STOMP")
@@ -163,7 +259,7 @@ impl StompClient {
         }
         conn.own_destination = destination;
         conn.start_heartbeats(c.heartbeat, connected.get("heart-beat"));
-        Ok(conn)
+        Ok(())
     }
 }
 
@@ -174,6 +270,9 @@ fn handshake(reason: String) -> MtpError {
 #[async_trait]
 impl MtpConnector for StompClient {
     async fn establish(&mut self) -> Result<Box<dyn MtpConnection>, MtpError> {
+        if let Some(conn) = self.ready.take() {
+            return Ok(Box::new(conn));
+        }
         match self.connect().await {
             Ok(c) => Ok(Box::new(c)),
             Err(e) => {
@@ -186,7 +285,12 @@ impl MtpConnector for StompClient {
     fn describe(&self) -> String {
         let c = &self.config;
         format!(
-            "STOMP client of broker {} (own destination {}, peer destination {})",
+            "STOMP{} client of broker {} (own destination {}, peer destination {})",
+            match &c.tls {
+                Some(t) if t.is_insecure() => " over TLS (certificate NOT verified)",
+                Some(_) => " over TLS",
+                None => "",
+            },
             c.broker,
             c.own_destination.as_deref().unwrap_or("from the broker"),
             c.peer_destination
@@ -218,9 +322,9 @@ pub fn negotiate_heartbeat(ours: (u64, u64), broker: (u64, u64)) -> (Option<u64>
 
 /// One STOMP session with the broker, subscribed to our own destination.
 pub struct StompConnection {
-    reader: OwnedReadHalf,
+    reader: ReadHalf<Stream>,
     /// Shared with the heart-beat task, so a heart-beat never splits a frame.
-    writer: Arc<Mutex<OwnedWriteHalf>>,
+    writer: Arc<Mutex<WriteHalf<Stream>>>,
     decoder: Decoder,
     own_destination: String,
     peer_destination: Option<String>,
@@ -263,7 +367,8 @@ impl StompConnection {
                 loop {
                     tick.tick().await;
                     let mut w = writer.lock().await;
-                    if w.write_all(HEARTBEAT).await.is_err() {
+                    // Flushed, as TLS buffers what it is given.
+                    if w.write_all(HEARTBEAT).await.is_err() || w.flush().await.is_err() {
                         return;
                     }
                 }
@@ -292,11 +397,15 @@ impl StompConnection {
                     })?,
                 None => read.await,
             }
-            .map_err(|e| io_error(&e))?;
+            .map_err(|e| MtpError::Closed {
+                code: None,
+                reason: format!("lost the connection to the STOMP broker: {e}"),
+            })?;
             if n == 0 {
                 return Err(MtpError::Closed {
                     code: None,
-                    reason: "the broker closed the TCP connection".into(),
+                    reason: "lost the connection to the STOMP broker: it closed the connection"
+                        .into(),
                 });
             }
             self.decoder.push(&chunk[..n]);
@@ -313,8 +422,9 @@ impl StompConnection {
     }
 }
 
+/// A write that failed: the broker's socket is gone (or going).
 fn io_error(e: &std::io::Error) -> MtpError {
-    MtpError::Io(e.to_string())
+    MtpError::Io(format!("lost the connection to the STOMP broker: {e}"))
 }
 
 fn frame_error(e: FrameError) -> MtpError {
