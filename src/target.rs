@@ -522,14 +522,14 @@ mod tests {
         let err = Target::parse(&format!("{stomp}tls: {{}}\n"), "t.yaml")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("STOMP broker"), "{err}");
+        assert!(err.contains("broker's certificate"), "{err}");
         let err = Target::parse(
-            "name: A\nmtp: mqtt\nmqtt:\n  broker: h:1\ntls:\n  ca: c\n",
+            "name: A\nmtp: uds\nuds:\n  role: server\n  path: /p\ntls:\n  ca: c\n",
             "t.yaml",
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("stomp"), "{err}");
+        assert!(err.contains("websocket, mqtt and stomp only"), "{err}");
     }
 
     #[test]
