@@ -1,5 +1,5 @@
 //! The STOMP binding against a real RabbitMQ on loopback: the shipped
-//! suite over `--mtp stomp`, two Agent faults caught over STOMP, and the
+//! suite over `--mtp stomp`, four Agent faults caught over STOMP, and the
 //! frames on the wire as a raw STOMP client (our codec, no transport code)
 //! sees them. One broker serves every scenario: it takes seconds to start,
 //! so a single test starts it, runs the scenarios in parallel threads and
@@ -47,6 +47,20 @@ fn stomp_binding_against_rabbitmq() {
         (
             "malformed-protobuf caught over STOMP",
             Box::new(|| fault_caught(a, "malformed-protobuf", "not a protobuf USP Record")),
+        ),
+        (
+            "wrong-content-type caught over STOMP",
+            Box::new(|| fault_caught(a, "wrong-content-type", "\"text/plain\" (R-STOMP.20")),
+        ),
+        (
+            "no-reply-to-dest caught over STOMP",
+            Box::new(|| {
+                fault_caught(
+                    a,
+                    "no-reply-to-dest",
+                    "without a reply-to-dest header (R-STOMP.21",
+                )
+            }),
         ),
         (
             "Agent frames on the wire",

@@ -48,6 +48,12 @@ pub struct MqttConfig {
     pub peer_topic: Option<String>,
     /// 0 or 1 (R-MQTT.20).
     pub qos: u8,
+    /// Misbehaviour for the reference Agent's `no-response-topic` fault:
+    /// PUBLISH without reply-to (breaking R-MQTT.23 / R-MQTT.24).
+    pub omit_reply_to: bool,
+    /// Misbehaviour for the `wrong-content-type` fault: this MQTT 5
+    /// Content Type instead of `usp.msg` (breaking R-MQTT.27).
+    pub content_type: Option<String>,
 }
 
 impl MqttConfig {
@@ -62,6 +68,8 @@ impl MqttConfig {
             own_topic: own_topic.to_string(),
             peer_topic: None,
             qos: 1,
+            omit_reply_to: false,
+            content_type: None,
         }
     }
 
@@ -120,6 +128,9 @@ pub struct MqttConnection {
     reply_topic: String,
     peer_topic: Option<String>,
     peer: PeerInfo,
+    /// The fault knobs of `MqttConfig`.
+    omit_reply_to: bool,
+    content_type: Option<String>,
 }
 
 impl MqttConnection {
@@ -143,12 +154,26 @@ impl MtpConnection for MqttConnection {
                 "no MQTT topic is known for the peer: configure it, or wait for a PUBLISH from it that carries a reply-to topic (R-MQTT.26)".into(),
             ));
         };
+        let reply_topic = (!self.omit_reply_to).then_some(self.reply_topic.as_str());
         match &self.link.publisher {
             Publisher::V5(client) => {
-                v5::publish(client, peer_topic, &self.reply_topic, self.qos, record).await
+                let content_type = self
+                    .content_type
+                    .as_deref()
+                    .unwrap_or(binding::CONTENT_TYPE);
+                let out = v5::Outgoing {
+                    topic: peer_topic,
+                    reply_topic,
+                    content_type,
+                    qos: self.qos,
+                };
+                v5::publish(client, &out, record).await
             }
             Publisher::V311(client) => {
-                let topic = binding::v311_publish_topic(peer_topic, &self.reply_topic);
+                let topic = match reply_topic {
+                    Some(reply) => binding::v311_publish_topic(peer_topic, reply),
+                    None => peer_topic.to_string(),
+                };
                 v311::publish(client, &topic, self.qos, record).await
             }
         }
@@ -166,18 +191,20 @@ impl MtpConnection for MqttConnection {
                 })
             }
         };
-        let reply_to = match self.version {
-            MqttVersion::V5 => {
-                if let Err(why) = binding::check_content_type(delivery.content_type.as_deref()) {
-                    return Ok(Inbound::Unusable(why));
-                }
-                delivery.response_topic
+        if self.version == MqttVersion::V5 {
+            if let Err(why) = binding::check_content_type(delivery.content_type.as_deref()) {
+                return Ok(Inbound::Unusable(why));
             }
-            MqttVersion::V3_1_1 => binding::v311_reply_topic(&delivery.topic),
-        };
-        // R-MQTT.26: answers go to the reply-to of what we received.
-        if let Some(topic) = reply_to {
-            self.peer_topic = Some(topic);
+        }
+        // R-MQTT.26: answers go to the reply-to of what we received; a
+        // PUBLISH without one is set aside rather than answered elsewhere.
+        match binding::require_reply_to(
+            self.version,
+            &delivery.topic,
+            delivery.response_topic.as_deref(),
+        ) {
+            Ok(topic) => self.peer_topic = Some(topic),
+            Err(why) => return Ok(Inbound::Unusable(why)),
         }
         Ok(Inbound::Record(delivery.payload))
     }
@@ -252,6 +279,8 @@ impl MqttEndpoint {
             qos: cfg.qos,
             reply_topic,
             peer_topic: cfg.peer_topic.clone(),
+            omit_reply_to: cfg.omit_reply_to,
+            content_type: cfg.content_type.clone(),
             peer: PeerInfo {
                 mtp: MTP,
                 address: cfg.broker.clone(),
