@@ -23,8 +23,6 @@ fn run_with_fault(fault: &str) -> Run {
 
 /// The fault fails some case whose message contains `needle`, and every
 /// case still ran (the harness carried on).
-/// The fault fails some case whose message contains `needle`, and every
-/// case still ran (the harness carried on).
 fn assert_caught(fault: &str, needle: &str) {
     let run = run_with_fault(fault);
     assert_fault_caught(fault, &run, needle, shipped_case_count());
@@ -104,6 +102,63 @@ fn cert_eid_mismatch_is_caught_over_tls() {
     assert!(run.stderr.contains("--tls"), "{}", run.stderr);
 }
 
+/// R-WS.14: Records in text frames are set aside, whichever side dials.
+#[test]
+fn text_frames_are_caught_in_both_roles() {
+    for role in ["server", "client"] {
+        let out = tempfile::tempdir().unwrap();
+        let args = [
+            "run",
+            "--role",
+            role,
+            "--agent-fault",
+            "text-frames",
+            "--timeout-ms",
+            "400",
+            "--quiet",
+        ];
+        let run = plugfest(&args, out.path());
+        assert_fault_caught("text-frames", &run, "R-WS.14", shipped_case_count());
+        assert!(
+            run.failure_messages().contains("received a text frame"),
+            "harness as {role}: {}",
+            run.failure_messages()
+        );
+    }
+}
+
+/// A binding fault on an MTP without that rule would never happen, and the
+/// run would pass: it is refused as bad input, naming where it applies.
+/// (The MQTT 5 / STOMP runs of these faults are in tests/mqtt.rs and
+/// tests/stomp.rs, next to their brokers.)
+#[test]
+fn a_binding_fault_on_another_mtp_is_bad_input() {
+    let refused: [(&[&str], &str, &str); 6] = [
+        (&[], "no-response-topic", "--mtp mqtt"),
+        (&[], "wrong-content-type", "--mtp stomp"),
+        (&[], "no-reply-to-dest", "--mtp stomp"),
+        (&["--mtp", "uds"], "text-frames", "--mtp ws"),
+        (&["--mtp", "stomp"], "no-response-topic", "--mtp mqtt"),
+        (
+            &["--mtp", "mqtt", "--mqtt-version", "3.1.1"],
+            "wrong-content-type",
+            "MQTT 3.1.1 has no Content Type",
+        ),
+    ];
+    for (mtp, fault, hint) in refused {
+        let out = tempfile::tempdir().unwrap();
+        let mut args = vec!["run", "--agent-fault", fault];
+        args.extend_from_slice(mtp);
+        let run = plugfest(&args, out.path());
+        assert_eq!(run.code, 2, "{fault} {mtp:?}: {}", run.explain());
+        assert!(
+            run.stderr.contains(fault) && run.stderr.contains(hint),
+            "{fault} {mtp:?}: {}",
+            run.stderr
+        );
+    }
+}
+
 #[test]
 fn every_listed_fault_has_a_test_here() {
     let (code, stdout, _) = common::plugfest_plain(&["agent", "--list-faults"]);
@@ -121,6 +176,10 @@ fn every_listed_fault_has_a_test_here() {
         "disconnect-mid-exchange",
         "no-connect-record",
         "cert-eid-mismatch",
+        "text-frames",
+        "no-response-topic",
+        "wrong-content-type",
+        "no-reply-to-dest",
     ];
     assert_eq!(listed, tested);
 }

@@ -72,11 +72,42 @@ fn missing_mosquitto_is_bad_input_with_the_install_hint() {
 }
 
 fn assert_caught_over_mqtt(fault: &str, needle: &str) {
+    assert_caught_over(fault, "5", needle);
+}
+
+fn assert_caught_over(fault: &str, version: &str, needle: &str) {
     let run = run_over_mqtt(
-        "5",
+        version,
         &["--agent-fault", fault, "--timeout-ms", "400", "--quiet"],
     );
     assert_fault_caught(fault, &run, needle, shipped_case_count());
+}
+
+/// R-MQTT.23: a PUBLISH without Response Topic cannot be answered, so the
+/// harness sets it aside instead of answering to the configured topic.
+#[test]
+fn no_response_topic_is_caught_over_mqtt_5() {
+    assert_caught_over(
+        "no-response-topic",
+        "5",
+        "without a Response Topic (R-MQTT.23",
+    );
+}
+
+/// R-MQTT.24: on 3.1.1 the reply-to rides in the topic name.
+#[test]
+fn no_reply_to_in_the_topic_is_caught_over_mqtt_3_1_1() {
+    assert_caught_over("no-response-topic", "3.1.1", "R-MQTT.24");
+}
+
+/// R-MQTT.27/27a: Content Type text/plain is not a USP Record.
+#[test]
+fn wrong_content_type_is_caught_over_mqtt_5() {
+    assert_caught_over(
+        "wrong-content-type",
+        "5",
+        "Content Type 'text/plain' (R-MQTT.27",
+    );
 }
 
 #[test]

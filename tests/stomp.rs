@@ -1,5 +1,5 @@
 //! The STOMP binding against a real RabbitMQ on loopback: the shipped
-//! suite over `--mtp stomp` (plain and over TLS), two Agent faults caught
+//! suite over `--mtp stomp` (plain and over TLS), four Agent faults caught
 //! over STOMP, the frames on the wire as a raw STOMP client (our codec, no
 //! transport code) sees them, the standalone Agent over STOMP, and a broker
 //! that refuses us, presents an untrusted certificate or dies mid-run. One
@@ -84,6 +84,20 @@ fn stomp_binding_against_rabbitmq() {
         (
             "malformed-protobuf caught over STOMP",
             Box::new(|| fault_caught(a, "malformed-protobuf", "not a protobuf USP Record")),
+        ),
+        (
+            "wrong-content-type caught over STOMP",
+            Box::new(|| fault_caught(a, "wrong-content-type", "\"text/plain\" (R-STOMP.20")),
+        ),
+        (
+            "no-reply-to-dest caught over STOMP",
+            Box::new(|| {
+                fault_caught(
+                    a,
+                    "no-reply-to-dest",
+                    "without a reply-to-dest header (R-STOMP.21",
+                )
+            }),
         ),
         (
             "Agent frames on the wire",

@@ -6,7 +6,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// One deliberate misbehaviour. Msg-level faults are applied by `Agent::handle`;
-/// Record/transport-level ones by the runtime that owns the MTP.
+/// Record/transport-level ones by the runtime that owns the MTP; binding
+/// faults (`text-frames`, `no-response-topic`, `wrong-content-type`,
+/// `no-reply-to-dest`) by a knob in the Agent's transport configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Fault {
     WrongMsgId,
@@ -20,10 +22,14 @@ pub enum Fault {
     DisconnectMidExchange,
     NoConnectRecord,
     CertEidMismatch,
+    TextFrames,
+    NoResponseTopic,
+    WrongContentType,
+    NoReplyToDest,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 11] = [
+    pub const ALL: [Fault; 15] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -35,6 +41,10 @@ impl Fault {
         Fault::DisconnectMidExchange,
         Fault::NoConnectRecord,
         Fault::CertEidMismatch,
+        Fault::TextFrames,
+        Fault::NoResponseTopic,
+        Fault::WrongContentType,
+        Fault::NoReplyToDest,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -50,6 +60,10 @@ impl Fault {
             Fault::DisconnectMidExchange => "disconnect-mid-exchange",
             Fault::NoConnectRecord => "no-connect-record",
             Fault::CertEidMismatch => "cert-eid-mismatch",
+            Fault::TextFrames => "text-frames",
+            Fault::NoResponseTopic => "no-response-topic",
+            Fault::WrongContentType => "wrong-content-type",
+            Fault::NoReplyToDest => "no-reply-to-dest",
         }
     }
 
@@ -66,6 +80,10 @@ impl Fault {
             Fault::DisconnectMidExchange => "the transport drops the connection after receiving a request, before answering",
             Fault::NoConnectRecord => "the transport never sends the MTP's Connect Record (breaks R-MTP.6)",
             Fault::CertEidMismatch => "over TLS (--tls), the Agent's certificate names another Endpoint ID than its Records' from_id (breaks R-SEC.10a)",
+            Fault::TextFrames => "over WebSocket, every Record goes out in a text frame instead of a binary one (breaks R-WS.14)",
+            Fault::NoResponseTopic => "over MQTT, PUBLISHes carry no reply-to: no Response Topic in MQTT 5 (breaks R-MQTT.23), no \"/reply-to=\" in the 3.1.1 topic name (breaks R-MQTT.24)",
+            Fault::WrongContentType => "over MQTT 5 or STOMP, Records are sent with content type text/plain (breaks R-MQTT.27 / R-STOMP.20)",
+            Fault::NoReplyToDest => "over STOMP, SEND frames carry no reply-to-dest header (breaks R-STOMP.21)",
         }
     }
 }

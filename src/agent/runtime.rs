@@ -42,6 +42,12 @@ impl AgentHost {
         }
     }
 
+    /// The faults this Agent commits, so that whoever builds its transport
+    /// can switch on the binding-level ones.
+    pub fn faults(&self) -> &FaultSet {
+        &self.faults
+    }
+
     /// Print one line per connection event on stderr (standalone `plugfest agent`).
     pub fn with_log(mut self, log: bool) -> Self {
         self.log = log;

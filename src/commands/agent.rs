@@ -5,11 +5,12 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use super::loopback::{check_faults_apply, WRONG_CONTENT_TYPE};
 use super::{exit, mqtt_version, parse_faults, EXIT_BAD_INPUT, EXIT_PASSED};
 use crate::agent::faults::Fault;
 use crate::agent::runtime::AgentHost;
 use crate::agent::{Agent, AgentConfig};
-use crate::cli::AgentArgs;
+use crate::cli::{AgentArgs, MtpArg};
 use crate::mtp::coap::{CoapConfig, CoapEndpoint};
 use crate::mtp::mqtt::{MqttConfig, MqttEndpoint, MqttTls};
 use crate::mtp::stomp::{StompClient, StompConfig};
@@ -33,6 +34,20 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
             return exit(EXIT_BAD_INPUT);
         }
     };
+    // The binding faults only make sense on the MTP whose rule they break.
+    let mtp = if args.mqtt_broker.is_some() {
+        MtpArg::Mqtt
+    } else if args.uds_listen.is_some() || args.uds_connect.is_some() {
+        MtpArg::Uds
+    } else if args.coap_listen.is_some() {
+        MtpArg::Coap
+    } else {
+        MtpArg::Ws
+    };
+    if let Err(e) = check_faults_apply(&faults, mtp, mqtt_version(args.mqtt_version)) {
+        return bad_input(e);
+    }
+    let text_frames = faults.contains(Fault::TextFrames);
     let agent = Agent::new(AgentConfig {
         endpoint_id: args.endpoint_id.clone(),
         faults: faults.clone(),
@@ -104,12 +119,18 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
                 Err(e) => return bad_input(e),
             }
         }
+        // R-MQTT.23/24 and R-MQTT.27, broken on purpose.
+        config.omit_reply_to = host.faults().contains(Fault::NoResponseTopic);
+        config.content_type = host
+            .faults()
+            .contains(Fault::WrongContentType)
+            .then(|| WRONG_CONTENT_TYPE.to_string());
         let endpoint = MqttEndpoint::new(config);
         eprintln!("reference Agent {eid} via {}", endpoint.describe());
         serve_until_interrupted(host.run_dialer(endpoint, controller, retry)).await;
     } else if let Some(addr) = args.listen.clone() {
         let mut server = match WsServer::bind(&addr, None, &eid).await {
-            Ok(s) => s,
+            Ok(s) => s.with_text_frames(text_frames),
             Err(e) => return bad_input(e),
         };
         if wants_tls {
@@ -126,7 +147,7 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
         serve_until_interrupted(host.run_listener(server)).await;
     } else if let Some(url) = args.connect.clone() {
         eprintln!("reference Agent {eid} connecting to {url}");
-        let mut dialer = WsDialer::new(&url, &eid);
+        let mut dialer = WsDialer::new(&url, &eid).with_text_frames(text_frames);
         if wants_tls {
             match client_tls(&args) {
                 Ok(tls) => dialer = dialer.with_tls(tls),

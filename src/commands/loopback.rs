@@ -9,13 +9,14 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
+use crate::agent::faults::{Fault, FaultSet};
 use crate::agent::runtime::AgentHost;
 use crate::broker::rabbitmq::{BrokerTls, RabbitMq};
 use crate::broker::{Mosquitto, MosquittoTls};
 use crate::cli::{MtpArg, Role};
 use crate::mtp::coap::{CoapConfig, CoapEndpoint};
 use crate::mtp::mqtt::{MqttConfig, MqttEndpoint, MqttTls, MqttVersion};
-use crate::mtp::stomp::{StompClient, StompConfig};
+use crate::mtp::stomp::{SendFaults, StompClient, StompConfig};
 use crate::mtp::tls::pki::TestCa;
 use crate::mtp::tls::{ClientAuth, ClientTls, ServerTls, ServerTrust};
 use crate::mtp::uds::{UdsDialer, UdsListener};
@@ -95,7 +96,40 @@ pub struct LoopbackTls {
     pub agent_certificate_id: String,
 }
 
+/// The Content Type / content-type the `wrong-content-type` fault sends.
+pub const WRONG_CONTENT_TYPE: &str = "text/plain";
+
+/// Refuses a binding fault on an MTP whose binding has no such rule to
+/// break: saying so beats a run that passes because the fault never happened.
+pub fn check_faults_apply(
+    faults: &FaultSet,
+    mtp: MtpArg,
+    mqtt_version: MqttVersion,
+) -> Result<(), String> {
+    let mqtt5 = mtp == MtpArg::Mqtt && mqtt_version == MqttVersion::V5;
+    for fault in faults.iter() {
+        let (applies, where_it_does) = match fault {
+            Fault::TextFrames => (mtp == MtpArg::Ws, "--mtp ws"),
+            Fault::NoResponseTopic => (mtp == MtpArg::Mqtt, "--mtp mqtt (5 or 3.1.1)"),
+            Fault::WrongContentType => (
+                mtp == MtpArg::Stomp || mqtt5,
+                "--mtp stomp or --mtp mqtt with MQTT 5 (MQTT 3.1.1 has no Content Type)",
+            ),
+            Fault::NoReplyToDest => (mtp == MtpArg::Stomp, "--mtp stomp"),
+            _ => continue,
+        };
+        if !applies {
+            return Err(format!(
+                "the {fault} fault cannot happen over {}: it applies with {where_it_does} only",
+                label(mtp, mqtt_version)
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub async fn start(options: &LoopbackOptions, host: AgentHost) -> Result<Started, String> {
+    check_faults_apply(host.faults(), options.mtp, options.mqtt_version)?;
     if options.tls.is_some() && !matches!(options.mtp, MtpArg::Ws | MtpArg::Mqtt | MtpArg::Stomp) {
         return Err(
             "--tls works with --mtp ws, mqtt and stomp; UDS is local to the device and CoAP's DTLS is not implemented"
@@ -164,11 +198,16 @@ async fn mqtt(
     harness.connect_early().await.map_err(|e| e.to_string())?;
     // The Agent knows the Controller's topic from its configuration
     // (LocalAgent.Controller.{i}.MTP.{i}.MQTT.Topic).
-    let agent_side = MqttEndpoint::new(
-        MqttConfig::new(&address, version, DEFAULT_AGENT_ID, &agent_topic)
-            .with_peer_topic(Some(controller_topic))
-            .with_tls(pki.map(|p| p.agent)),
-    );
+    let mut agent_config = MqttConfig::new(&address, version, DEFAULT_AGENT_ID, &agent_topic)
+        .with_peer_topic(Some(controller_topic))
+        .with_tls(pki.map(|p| p.agent));
+    // The binding faults (R-MQTT.23/24, R-MQTT.27) are knobs of the Agent's transport.
+    agent_config.omit_reply_to = host.faults().contains(Fault::NoResponseTopic);
+    agent_config.content_type = host
+        .faults()
+        .contains(Fault::WrongContentType)
+        .then(|| WRONG_CONTENT_TYPE.to_string());
+    let agent_side = MqttEndpoint::new(agent_config);
     Ok(Started {
         broker: Some(Box::new(broker)),
         ..agent_dials(harness, agent_side, host)
@@ -269,14 +308,25 @@ async fn stomp(
     agent.own_destination = Some(agent_dest);
     agent.peer_destination = Some(controller_dest);
     agent.tls = client_tls(false)?;
+    // The binding faults (R-STOMP.20/21) are knobs of the Agent's SEND frames.
+    let send_faults = SendFaults {
+        omit_reply_to_dest: host.faults().contains(Fault::NoReplyToDest),
+        content_type: host
+            .faults()
+            .contains(Fault::WrongContentType)
+            .then(|| WRONG_CONTENT_TYPE.to_string()),
+    };
+    let agent = StompClient::new(agent).with_send_faults(send_faults);
     Ok(Started {
         broker,
-        ..agent_dials(StompClient::new(harness), StompClient::new(agent), host)
+        ..agent_dials(StompClient::new(harness), agent, host)
     })
 }
 
 async fn websocket(role: Role, host: AgentHost) -> Result<Started, String> {
     const PATH: &str = "/usp";
+    // The `text-frames` fault (R-WS.14) is a knob of the Agent's connections.
+    let text_frames = host.faults().contains(Fault::TextFrames);
     match role {
         Role::Server => {
             let server = WsServer::bind("127.0.0.1:0", Some(PATH.into()), DEFAULT_CONTROLLER_ID)
@@ -285,13 +335,15 @@ async fn websocket(role: Role, host: AgentHost) -> Result<Started, String> {
             let agent_side = WsDialer::new(
                 &format!("ws://{}{PATH}", server.local_addr()),
                 DEFAULT_AGENT_ID,
-            );
+            )
+            .with_text_frames(text_frames);
             Ok(agent_dials(server, agent_side, host))
         }
         Role::Client => {
             let agent_side = WsServer::bind("127.0.0.1:0", None, DEFAULT_AGENT_ID)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| e.to_string())?
+                .with_text_frames(text_frames);
             let url = format!("ws://{}/", agent_side.local_addr());
             let harness = WsDialer::new(&url, DEFAULT_CONTROLLER_ID);
             Ok(agent_listens(agent_side, harness, host))
@@ -312,6 +364,7 @@ async fn secure_websocket(
     let ca = TestCa::new("usp-plugfest throw-away CA").map_err(e)?;
     let controller = ca.issue(DEFAULT_CONTROLLER_ID).map_err(e)?.identity();
     let agent = ca.issue(&tls.agent_certificate_id).map_err(e)?.identity();
+    let text_frames = host.faults().contains(Fault::TextFrames);
     match role {
         Role::Server => {
             // The harness asks for the Agent's certificate to learn and
@@ -328,7 +381,8 @@ async fn secure_websocket(
                 &format!("wss://{}{PATH}", server.local_addr()),
                 DEFAULT_AGENT_ID,
             )
-            .with_tls(agent_tls);
+            .with_tls(agent_tls)
+            .with_text_frames(text_frames);
             Ok(agent_dials(server, agent_side, host))
         }
         Role::Client => {
@@ -338,7 +392,8 @@ async fn secure_websocket(
             let agent_side = WsServer::bind("127.0.0.1:0", None, DEFAULT_AGENT_ID)
                 .await
                 .map_err(|e| e.to_string())?
-                .with_tls(agent_tls);
+                .with_tls(agent_tls)
+                .with_text_frames(text_frames);
             let url = format!("wss://{}/", agent_side.local_addr());
             let trust = if tls.insecure {
                 ServerTrust::Insecure

@@ -44,6 +44,8 @@ const EID_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
 pub struct WsConnection<S> {
     stream: WebSocketStream<S>,
     peer: PeerInfo,
+    /// Misbehave for the `text-frames` fault: send Records in text frames.
+    text_frames: bool,
 }
 
 #[async_trait]
@@ -52,10 +54,16 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     async fn send(&mut self, record: &[u8]) -> Result<(), MtpError> {
-        self.stream
-            .send(Message::Binary(record.to_vec().into()))
-            .await
-            .map_err(closed_or_io)
+        let message = if self.text_frames {
+            // The reference Agent's `text-frames` fault: what a careless
+            // Agent does, breaking R-WS.14. A text frame must hold UTF-8,
+            // so bytes that are not become U+FFFD.
+            Message::Text(String::from_utf8_lossy(record).into_owned().into())
+        } else {
+            // R-WS.14: one Record per binary message.
+            Message::Binary(record.to_vec().into())
+        };
+        self.stream.send(message).await.map_err(closed_or_io)
     }
 
     async fn recv(&mut self) -> Result<Inbound, MtpError> {
@@ -71,7 +79,7 @@ where
                 Message::Binary(bytes) => return Ok(Inbound::Record(bytes.to_vec())),
                 Message::Text(text) => {
                     return Ok(Inbound::Unusable(format!(
-                        "a text frame of {} bytes (R-WS.14: a Record travels in a binary frame)",
+                        "a text frame of {} bytes (R-WS.14: a Record travels in a binary frame; a text frame must not be processed)",
                         text.len()
                     )))
                 }
@@ -125,6 +133,7 @@ pub struct WsServer {
     own_eid: String,
     last_rejection: Option<String>,
     tls: Option<ServerTls>,
+    text_frames: bool,
 }
 
 impl WsServer {
@@ -146,7 +155,15 @@ impl WsServer {
             own_eid: own_eid.to_string(),
             last_rejection: None,
             tls: None,
+            text_frames: false,
         })
+    }
+
+    /// Connections send Records in text frames (the reference Agent's
+    /// `text-frames` fault, breaking R-WS.14).
+    pub fn with_text_frames(mut self, text_frames: bool) -> Self {
+        self.text_frames = text_frames;
+        self
     }
 
     /// Serves `wss://`: every accepted connection first completes TLS.
@@ -236,6 +253,7 @@ impl WsServer {
                     endpoint_id: eid,
                     certificate_endpoint_id,
                 },
+                text_frames: self.text_frames,
             }),
             Err(e) => Err(problem.unwrap_or_else(|| format!("handshake failed: {e}"))),
         }
@@ -355,6 +373,7 @@ pub struct WsDialer {
     url: String,
     own_eid: String,
     tls: Option<ClientTls>,
+    text_frames: bool,
 }
 
 impl WsDialer {
@@ -365,7 +384,15 @@ impl WsDialer {
             url: url.to_string(),
             own_eid: own_eid.to_string(),
             tls: None,
+            text_frames: false,
         }
+    }
+
+    /// Connections send Records in text frames (the reference Agent's
+    /// `text-frames` fault, breaking R-WS.14).
+    pub fn with_text_frames(mut self, text_frames: bool) -> Self {
+        self.text_frames = text_frames;
+        self
     }
 
     /// The TLS settings a `wss://` URL is reached with.
@@ -477,6 +504,7 @@ impl WsDialer {
                 endpoint_id: peer_eid,
                 certificate_endpoint_id,
             },
+            text_frames: self.text_frames,
         })
     }
 }

@@ -140,6 +140,32 @@ pub fn v311_reply_topic(topic: &str) -> Option<String> {
     Some(encoded.replace("%2F", "/"))
 }
 
+/// The reply-to topic of a received PUBLISH (MQTT 5: its Response Topic;
+/// 3.1.1: the `/reply-to=` part of `topic`), or why it must be set aside:
+/// every USP PUBLISH names its reply-to (R-MQTT.22..24), and a Record
+/// without one cannot be answered (R-MQTT.26).
+pub fn require_reply_to(
+    version: MqttVersion,
+    topic: &str,
+    response_topic: Option<&str>,
+) -> Result<String, String> {
+    match version {
+        MqttVersion::V5 => response_topic
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                format!(
+                    "a PUBLISH on '{topic}' without a Response Topic (R-MQTT.23: every USP PUBLISH carries its reply-to topic there; without it the Record cannot be answered, R-MQTT.26)"
+                )
+            }),
+        MqttVersion::V3_1_1 => v311_reply_topic(topic).ok_or_else(|| {
+            format!(
+                "a PUBLISH on '{topic}' without '{REPLY_TO}' in its topic name (R-MQTT.24: an MQTT 3.1.1 PUBLISH carries its reply-to topic there; without it the Record cannot be answered, R-MQTT.26, and R-MQTT.26a treats it as a version mismatch)"
+            )
+        }),
+    }
+}
+
 /// Whether an MQTT 5 PUBLISH may carry a USP Record (R-MQTT.27a). No
 /// Content Type at all is tolerated: the Record itself is still checked.
 pub fn check_content_type(content_type: Option<&str>) -> Result<(), String> {
@@ -147,7 +173,7 @@ pub fn check_content_type(content_type: Option<&str>) -> Result<(), String> {
         None => Ok(()),
         Some(CONTENT_TYPE) | Some(LEGACY_CONTENT_TYPE) => Ok(()),
         Some(other) => Err(format!(
-            "a PUBLISH with Content Type '{other}' (R-MQTT.27a: USP Records travel as '{CONTENT_TYPE}' or '{LEGACY_CONTENT_TYPE}')"
+            "a PUBLISH with Content Type '{other}' (R-MQTT.27/27a: USP Records travel as '{CONTENT_TYPE}', and a receiver accepts only that or '{LEGACY_CONTENT_TYPE}')"
         )),
     }
 }
@@ -178,6 +204,30 @@ mod tests {
     }
 
     #[test]
+    fn a_publish_without_reply_to_is_refused_naming_the_rule() {
+        let v5 = MqttVersion::V5;
+        assert_eq!(
+            require_reply_to(v5, "usp/c", Some("usp/a")).as_deref(),
+            Ok("usp/a")
+        );
+        for missing in [None, Some("")] {
+            let err = require_reply_to(v5, "usp/c", missing).unwrap_err();
+            assert!(err.contains("R-MQTT.23") && err.contains("usp/c"), "{err}");
+        }
+        let v311 = MqttVersion::V3_1_1;
+        // A Response Topic means nothing to 3.1.1: only the topic name counts.
+        let err = require_reply_to(v311, "usp/c", Some("usp/a")).unwrap_err();
+        assert!(
+            err.contains("R-MQTT.24") && err.contains("R-MQTT.26a"),
+            "{err}"
+        );
+        assert_eq!(
+            require_reply_to(v311, "usp/c/reply-to=usp%2Fa", None).as_deref(),
+            Ok("usp/a")
+        );
+    }
+
+    #[test]
     fn subscriptions_follow_the_version() {
         assert_eq!(subscriptions(MqttVersion::V5, "usp/a", None), ["usp/a"]);
         assert_eq!(
@@ -199,8 +249,11 @@ mod tests {
         assert!(check_content_type(Some("usp.msg")).is_ok());
         assert!(check_content_type(Some("application/vnd.bbf.usp.msg")).is_ok());
         assert!(check_content_type(None).is_ok());
-        let err = check_content_type(Some("application/json")).unwrap_err();
-        assert!(err.contains("R-MQTT.27a"), "{err}");
+        let err = check_content_type(Some("text/plain")).unwrap_err();
+        assert!(
+            err.contains("R-MQTT.27") && err.contains("text/plain"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -53,6 +53,12 @@ pub struct MqttConfig {
     pub qos: u8,
     /// TLS to the broker (R-MQTT.48), through our own relay.
     pub tls: Option<MqttTls>,
+    /// Misbehaviour for the reference Agent's `no-response-topic` fault:
+    /// PUBLISH without reply-to (breaking R-MQTT.23 / R-MQTT.24).
+    pub omit_reply_to: bool,
+    /// Misbehaviour for the `wrong-content-type` fault: this MQTT 5
+    /// Content Type instead of `usp.msg` (breaking R-MQTT.27).
+    pub content_type: Option<String>,
 }
 
 impl MqttConfig {
@@ -68,6 +74,8 @@ impl MqttConfig {
             peer_topic: None,
             qos: 1,
             tls: None,
+            omit_reply_to: false,
+            content_type: None,
         }
     }
 
@@ -133,6 +141,9 @@ pub struct MqttConnection {
     peer: PeerInfo,
     /// The TLS relay this session runs through; dropped with it.
     _relay: Option<TlsRelay>,
+    /// The fault knobs of `MqttConfig`.
+    omit_reply_to: bool,
+    content_type: Option<String>,
 }
 
 impl MqttConnection {
@@ -156,12 +167,26 @@ impl MtpConnection for MqttConnection {
                 "no MQTT topic is known for the peer: configure it, or wait for a PUBLISH from it that carries a reply-to topic (R-MQTT.26)".into(),
             ));
         };
+        let reply_topic = (!self.omit_reply_to).then_some(self.reply_topic.as_str());
         match &self.link.publisher {
             Publisher::V5(client) => {
-                v5::publish(client, peer_topic, &self.reply_topic, self.qos, record).await
+                let content_type = self
+                    .content_type
+                    .as_deref()
+                    .unwrap_or(binding::CONTENT_TYPE);
+                let out = v5::Outgoing {
+                    topic: peer_topic,
+                    reply_topic,
+                    content_type,
+                    qos: self.qos,
+                };
+                v5::publish(client, &out, record).await
             }
             Publisher::V311(client) => {
-                let topic = binding::v311_publish_topic(peer_topic, &self.reply_topic);
+                let topic = match reply_topic {
+                    Some(reply) => binding::v311_publish_topic(peer_topic, reply),
+                    None => peer_topic.to_string(),
+                };
                 v311::publish(client, &topic, self.qos, record).await
             }
         }
@@ -179,18 +204,20 @@ impl MtpConnection for MqttConnection {
                 })
             }
         };
-        let reply_to = match self.version {
-            MqttVersion::V5 => {
-                if let Err(why) = binding::check_content_type(delivery.content_type.as_deref()) {
-                    return Ok(Inbound::Unusable(why));
-                }
-                delivery.response_topic
+        if self.version == MqttVersion::V5 {
+            if let Err(why) = binding::check_content_type(delivery.content_type.as_deref()) {
+                return Ok(Inbound::Unusable(why));
             }
-            MqttVersion::V3_1_1 => binding::v311_reply_topic(&delivery.topic),
-        };
-        // R-MQTT.26: answers go to the reply-to of what we received.
-        if let Some(topic) = reply_to {
-            self.peer_topic = Some(topic);
+        }
+        // R-MQTT.26: answers go to the reply-to of what we received; a
+        // PUBLISH without one is set aside rather than answered elsewhere.
+        match binding::require_reply_to(
+            self.version,
+            &delivery.topic,
+            delivery.response_topic.as_deref(),
+        ) {
+            Ok(topic) => self.peer_topic = Some(topic),
+            Err(why) => return Ok(Inbound::Unusable(why)),
         }
         Ok(Inbound::Record(delivery.payload))
     }
@@ -292,6 +319,8 @@ impl MqttEndpoint {
             qos: cfg.qos,
             reply_topic,
             peer_topic: cfg.peer_topic.clone(),
+            omit_reply_to: cfg.omit_reply_to,
+            content_type: cfg.content_type.clone(),
             peer: PeerInfo {
                 mtp: MTP,
                 address: cfg.broker.clone(),

@@ -155,28 +155,37 @@ fn delivery(p: Publish) -> Delivery {
     }
 }
 
+/// Where and how one Record is published.
+pub(super) struct Outgoing<'a> {
+    pub topic: &'a str,
+    /// Always set, except by the reference Agent's `no-response-topic` fault.
+    pub reply_topic: Option<&'a str>,
+    /// `usp.msg`, except under the `wrong-content-type` fault.
+    pub content_type: &'a str,
+    pub qos: u8,
+}
+
 pub(super) async fn publish(
     client: &AsyncClient,
-    peer_topic: &str,
-    reply_topic: &str,
-    level: u8,
+    out: &Outgoing<'_>,
     record: &[u8],
 ) -> Result<(), MtpError> {
     let properties = PublishProperties {
         // R-MQTT.22/23: every USP PUBLISH names where to answer.
-        response_topic: Some(reply_topic.to_string()),
+        response_topic: out.reply_topic.map(str::to_string),
         // R-MQTT.27
-        content_type: Some(binding::CONTENT_TYPE.to_string()),
+        content_type: Some(out.content_type.to_string()),
         ..Default::default()
     };
+    let topic = out.topic;
     client
-        .publish_with_properties(peer_topic, qos(level), false, record.to_vec(), properties)
+        .publish_with_properties(topic, qos(out.qos), false, record.to_vec(), properties)
         .await
         // rumqttc refuses a request once its event loop has ended, which
         // here means the connection to the broker was lost.
         .map_err(|e| {
             MtpError::Io(format!(
-                "cannot PUBLISH to '{peer_topic}': the MQTT connection to the broker ended ({e})"
+                "cannot PUBLISH to '{topic}': the MQTT connection to the broker ended ({e})"
             ))
         })
 }

@@ -79,6 +79,17 @@ impl StompConfig {
     }
 }
 
+/// How SEND frames break the binding, for the reference Agent's faults;
+/// the default breaks nothing.
+#[derive(Debug, Clone, Default)]
+pub struct SendFaults {
+    /// `no-reply-to-dest`: leave out `reply-to-dest` (breaking R-STOMP.21).
+    pub omit_reply_to_dest: bool,
+    /// `wrong-content-type`: this `content-type` instead of the USP one
+    /// (breaking R-STOMP.20).
+    pub content_type: Option<String>,
+}
+
 /// A client endpoint of the broker: every `establish` opens a new STOMP
 /// session and subscribes.
 pub struct StompClient {
@@ -86,6 +97,7 @@ pub struct StompClient {
     last_problem: Option<String>,
     /// A session opened ahead of time (see `connect_early`).
     ready: Option<StompConnection>,
+    send_faults: SendFaults,
 }
 
 impl StompClient {
@@ -94,6 +106,7 @@ impl StompClient {
             config,
             last_problem: None,
             ready: None,
+            send_faults: SendFaults::default(),
         }
     }
 
@@ -103,6 +116,12 @@ impl StompClient {
     pub async fn connect_early(&mut self) -> Result<(), MtpError> {
         self.ready = Some(self.connect().await?);
         Ok(())
+    }
+
+    /// Makes every connection's SEND frames misbehave (reference Agent faults).
+    pub fn with_send_faults(mut self, faults: SendFaults) -> Self {
+        self.send_faults = faults;
+        self
     }
 
     pub async fn connect(&self) -> Result<StompConnection, MtpError> {
@@ -134,6 +153,7 @@ impl StompClient {
             },
             incoming_heartbeat: None,
             heartbeat_task: None,
+            send_faults: self.send_faults.clone(),
         };
         match tokio::time::timeout(HANDSHAKE_TIMEOUT, conn.stomp_handshake(c)).await {
             Ok(Ok(())) => Ok(conn),
@@ -332,6 +352,7 @@ pub struct StompConnection {
     /// How long the broker may stay silent (twice the negotiated interval).
     incoming_heartbeat: Option<Duration>,
     heartbeat_task: Option<JoinHandle<()>>,
+    send_faults: SendFaults,
 }
 
 impl StompConnection {
@@ -442,6 +463,28 @@ fn describe_error(frame: &Frame) -> String {
     }
 }
 
+/// The `reply-to-dest` of a MESSAGE that may carry a USP Record, or why it
+/// must be set aside: a Record travels as the USP media type (R-STOMP.20)
+/// and names where to answer (R-STOMP.21), without which it cannot be
+/// answered (R-STOMP.23).
+fn usable_message(frame: &Frame) -> Result<&str, String> {
+    let from = frame.get("destination").unwrap_or("?");
+    if !is_usp_content_type(frame.get("content-type")) {
+        return Err(format!(
+            "a STOMP MESSAGE on {from} with content-type {:?} (R-STOMP.20: a Record travels as {CONTENT_TYPE})",
+            frame.get("content-type").unwrap_or("(none)")
+        ));
+    }
+    frame
+        .get("reply-to-dest")
+        .filter(|d| !d.is_empty())
+        .ok_or_else(|| {
+            format!(
+                "a STOMP MESSAGE on {from} without a reply-to-dest header (R-STOMP.21: every USP SEND names where to answer; without it the Record cannot be answered, R-STOMP.23)"
+            )
+        })
+}
+
 /// Whether a `content-type` names the USP media type (parameters allowed).
 fn is_usp_content_type(value: Option<&str>) -> bool {
     value
@@ -459,11 +502,19 @@ impl MtpConnection for StompConnection {
         };
         // R-STOMP.18..22: destination, USP content-type, our own destination
         // for replies, and content-length because a Record holds NUL octets.
-        let frame = Frame::new("SEND")
+        // The send faults (reference Agent only) break R-STOMP.20/21.
+        let content_type = self
+            .send_faults
+            .content_type
+            .as_deref()
+            .unwrap_or(CONTENT_TYPE);
+        let mut frame = Frame::new("SEND")
             .header("destination", &to)
-            .header("content-type", CONTENT_TYPE)
-            .header("reply-to-dest", &self.own_destination)
-            .body_with_length(record);
+            .header("content-type", content_type);
+        if !self.send_faults.omit_reply_to_dest {
+            frame = frame.header("reply-to-dest", &self.own_destination);
+        }
+        let frame = frame.body_with_length(record);
         self.write(&frame.encode()).await
     }
 
@@ -472,16 +523,10 @@ impl MtpConnection for StompConnection {
             let frame = self.next_frame().await?;
             match frame.command.as_str() {
                 "MESSAGE" => {
-                    let from = frame.get("destination").unwrap_or("?");
-                    if !is_usp_content_type(frame.get("content-type")) {
-                        return Ok(Inbound::Unusable(format!(
-                            "a STOMP MESSAGE on {from} with content-type {:?} (R-STOMP.20: a Record travels as {CONTENT_TYPE})",
-                            frame.get("content-type").unwrap_or("(none)")
-                        )));
-                    }
                     // R-STOMP.23: answers go where the sender said.
-                    if let Some(reply) = frame.get("reply-to-dest").filter(|d| !d.is_empty()) {
-                        self.peer_destination = Some(reply.to_string());
+                    match usable_message(&frame) {
+                        Ok(reply) => self.peer_destination = Some(reply.to_string()),
+                        Err(why) => return Ok(Inbound::Unusable(why)),
                     }
                     return Ok(Inbound::Record(frame.body));
                 }
@@ -560,6 +605,33 @@ mod tests {
         )));
         assert!(!is_usp_content_type(Some("text/plain")));
         assert!(!is_usp_content_type(None));
+    }
+
+    #[test]
+    fn a_message_needs_the_usp_content_type_and_a_reply_to_dest() {
+        let good = Frame::new("MESSAGE")
+            .header("destination", "/queue/c")
+            .header("content-type", CONTENT_TYPE)
+            .header("reply-to-dest", "/queue/a");
+        assert_eq!(usable_message(&good), Ok("/queue/a"));
+        let no_reply = Frame::new("MESSAGE")
+            .header("destination", "/queue/c")
+            .header("content-type", CONTENT_TYPE);
+        let err = usable_message(&no_reply).unwrap_err();
+        assert!(
+            err.contains("R-STOMP.21") && err.contains("reply-to-dest"),
+            "{err}"
+        );
+        let empty_reply = no_reply.clone().header("reply-to-dest", "");
+        assert!(usable_message(&empty_reply).is_err());
+        let text = Frame::new("MESSAGE")
+            .header("content-type", "text/plain")
+            .header("reply-to-dest", "/queue/a");
+        let err = usable_message(&text).unwrap_err();
+        assert!(
+            err.contains("R-STOMP.20") && err.contains("text/plain"),
+            "{err}"
+        );
     }
 
     #[test]
