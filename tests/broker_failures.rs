@@ -6,8 +6,10 @@
 
 mod common;
 
+use common::KillOnDrop;
+
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
@@ -20,15 +22,6 @@ use usp_plugfest::broker::Mosquitto;
 const QUICKLY: Duration = Duration::from_secs(15);
 const NO_HANG: Duration = Duration::from_secs(90);
 const AGENT: &str = "proto::plugfest-reference-agent";
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A 127.0.0.1 port nobody listens on (bound, then released).
 fn closed_port() -> u16 {

@@ -5,7 +5,9 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use common::KillOnDrop;
+
+use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -78,15 +80,6 @@ fn malformed_protobuf_is_caught_over_coap() {
 #[test]
 fn no_response_is_caught_over_coap() {
     assert_caught("no-response", "no response within 400 ms");
-}
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn free_udp_port() -> u16 {

@@ -6,8 +6,10 @@
 
 mod common;
 
+use common::KillOnDrop;
+
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -121,17 +123,8 @@ fn no_response_is_caught_over_mqtt() {
 }
 
 /// A child process killed when the test ends, pass or fail.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_agent(broker: &str, version: &str) -> Killed {
-    Killed(
+fn start_agent(broker: &str, version: &str) -> KillOnDrop {
+    KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_plugfest"))
             .args(["agent", "--mqtt-broker", broker, "--mqtt-version", version])
             .stdout(Stdio::null())

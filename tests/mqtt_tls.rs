@@ -7,8 +7,10 @@
 
 mod common;
 
+use common::KillOnDrop;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{assert_suite_passed, plugfest, Run};
@@ -215,15 +217,6 @@ async fn the_brokers_certificate_does_not_set_aside_the_agents_records() {
 }
 
 /// A child process killed when the test ends, pass or fail.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn write_pems(dir: &Path, ca: &TestCa, eid: &str, stem: &str) {
     let cert = ca.issue(eid).unwrap();
     std::fs::write(dir.join(format!("{stem}.pem")), cert.cert_pem).unwrap();
@@ -267,7 +260,7 @@ fn a_target_file_reaches_a_standalone_agent_through_a_tls_broker() {
     let broker = tls_broker(&ca, true);
     let address = broker.tls_address().unwrap();
     let path = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
-    let _agent = Killed(
+    let _agent = KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_plugfest"))
             .args(["agent", "--mqtt-broker", &address])
             .args(["--tls-ca", &path("ca.pem")])

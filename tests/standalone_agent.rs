@@ -4,28 +4,12 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use common::{free_port, KillOnDrop};
+
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::plugfest;
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn agent(args: &[&str]) -> KillOnDrop {
     KillOnDrop(

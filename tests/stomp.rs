@@ -9,8 +9,10 @@
 
 mod common;
 
+use common::KillOnDrop;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
@@ -437,15 +439,6 @@ async fn target_file(broker: &str) {
     assert_eq!(results["mtp"], "STOMP");
     assert_eq!(results["agent_endpoint_id"], AGENT);
     assert!(!run.cases().is_empty());
-}
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn write_ca(dir: &Path, ca: &TestCa) -> String {

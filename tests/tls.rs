@@ -5,8 +5,9 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use common::{free_port, KillOnDrop};
+
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::plugfest;
@@ -253,23 +254,6 @@ fn insecure_mode_is_loud_and_recorded() {
     let out = tempfile::tempdir().unwrap();
     let run = plugfest(&["run", "--insecure"], out.path());
     assert_eq!(run.code, 2, "--insecure without TLS: {}", run.explain());
-}
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A target file with a `tls:` section against `plugfest agent` serving

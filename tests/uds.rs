@@ -4,8 +4,10 @@
 
 mod common;
 
+use common::KillOnDrop;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -75,15 +77,6 @@ fn disconnect_mid_exchange_is_caught_over_uds_in_both_roles() {
 #[test]
 fn wrong_to_id_is_caught_over_uds() {
     assert_caught("client", "wrong-to-id", "proto::somebody-else");
-}
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn wait_for(path: &Path) {

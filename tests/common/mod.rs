@@ -261,3 +261,23 @@ pub fn assert_broker_loss_reported(run: &Run, total: usize, needle: &str) {
         "the runner did not give up on the unreachable broker:\n{messages}"
     );
 }
+
+/// A child process (a standalone Agent, a broker) ended when the test ends,
+/// pass or fail.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A 127.0.0.1 TCP port that was free a moment ago (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
