@@ -233,7 +233,8 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
             let label = m.version.label().to_string();
             let mqtt_tls = match &tls {
                 Some(t) => {
-                    let (client_tls, summary) = broker_client_tls(t)?;
+                    let (client_tls, summary) =
+                        harness_client_tls(t, "TLS to the MQTT broker", "the broker's")?;
                     tls_summary = Some(summary);
                     Some(MqttTls { client: client_tls })
                 }
@@ -347,7 +348,7 @@ fn harness_server_tls(t: &TlsTarget) -> Result<(ServerTls, String), String> {
     Ok((tls, summary))
 }
 
-/// The harness as TLS client (of a wss Agent, or of a STOMP broker): whom
+/// The harness as TLS client (of a wss Agent, or of an MQTT or STOMP broker): whom
 /// it trusts and its own certificate. `role` and `whose` word the summary.
 fn harness_client_tls(
     t: &TlsTarget,
@@ -370,33 +371,6 @@ fn harness_client_tls(
             ServerTrust::Roots(load_certs(ca).map_err(|e| e.to_string())?),
             format!(
                 "{role}; {whose} certificate verified against {}",
-                ca.display()
-            ),
-        )
-    };
-    let tls = ClientTls::new(trust, identity).map_err(|e| e.to_string())?;
-    Ok((tls, summary))
-}
-
-/// The harness as a TLS client of a broker (MQTT): whom it trusts and its
-/// own certificate, for a broker that requires one.
-fn broker_client_tls(t: &TlsTarget) -> Result<(ClientTls, String), String> {
-    let identity = match (&t.cert, &t.key) {
-        (Some(cert), Some(key)) => Some(load_identity(cert, key).map_err(|e| e.to_string())?),
-        _ => None,
-    };
-    let (trust, summary) = if t.insecure {
-        (ServerTrust::Insecure, INSECURE.to_string())
-    } else {
-        let Some(ca) = &t.ca else {
-            return Err(
-                "tls needs `ca:` to verify the broker's certificate (or `insecure: true`)".into(),
-            );
-        };
-        (
-            ServerTrust::Roots(load_certs(ca).map_err(|e| e.to_string())?),
-            format!(
-                "TLS to the broker; its certificate verified against {}",
                 ca.display()
             ),
         )
