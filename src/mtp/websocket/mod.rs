@@ -1,0 +1,179 @@
+//! The WebSocket MTP (RFC 6455 with the USP binding): subprotocol `v1.usp`
+//! enforced both ways (R-WS.10..12a), the client's Endpoint ID carried as
+//! `?eid=` (1.3+, R-WS.10b) or in the older `bbf-usp-protocol` extension
+//! header (R-WS.10a), one Record per binary message (R-WS.14). Either role
+//! may run over TLS (`wss://`, R-WS.22); the peer's certificate then names
+//! its Endpoint ID (R-SEC.0a).
+
+mod dialer;
+mod server;
+
+pub use dialer::WsDialer;
+pub use server::WsServer;
+
+use async_trait::async_trait;
+use futures_util::{SinkExt, StreamExt};
+use percent_encoding::{percent_decode_str, AsciiSet, NON_ALPHANUMERIC};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_tungstenite::tungstenite::{
+    self,
+    protocol::{frame::coding::CloseCode, CloseFrame},
+    Message,
+};
+use tokio_tungstenite::WebSocketStream;
+
+use super::{Inbound, MtpConnection, MtpError, PeerInfo};
+use crate::usp::proto::record::Record;
+use crate::usp::record;
+
+pub const SUBPROTOCOL: &str = "v1.usp";
+const EXTENSION: &str = "bbf-usp-protocol";
+pub const MTP: &str = "WebSocket";
+/// How long an accepted TCP connection may take to finish its TLS
+/// handshake, so that a silent client cannot hold up the listener.
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// RFC 3986 unreserved characters stay as they are; everything else,
+/// including `%` and `:`, is percent-encoded (R-WS.10c).
+const EID_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// One WebSocket session, either role.
+pub struct WsConnection<S> {
+    stream: WebSocketStream<S>,
+    peer: PeerInfo,
+    /// Misbehave for the `text-frames` fault: send Records in text frames.
+    text_frames: bool,
+}
+
+#[async_trait]
+impl<S> MtpConnection for WsConnection<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    async fn send(&mut self, record: &[u8]) -> Result<(), MtpError> {
+        let message = if self.text_frames {
+            // The reference Agent's `text-frames` fault: what a careless
+            // Agent does, breaking R-WS.14. A text frame must hold UTF-8,
+            // so bytes that are not become U+FFFD.
+            Message::Text(String::from_utf8_lossy(record).into_owned().into())
+        } else {
+            // R-WS.14: one Record per binary message.
+            Message::Binary(record.to_vec().into())
+        };
+        self.stream.send(message).await.map_err(closed_or_io)
+    }
+
+    async fn recv(&mut self) -> Result<Inbound, MtpError> {
+        loop {
+            // StreamExt::next is cancel-safe: a frame is never half-consumed.
+            let Some(item) = self.stream.next().await else {
+                return Err(MtpError::Closed {
+                    code: None,
+                    reason: "connection ended without a Close frame".into(),
+                });
+            };
+            match item.map_err(closed_or_io)? {
+                Message::Binary(bytes) => return Ok(Inbound::Record(bytes.to_vec())),
+                Message::Text(text) => {
+                    return Ok(Inbound::Unusable(format!(
+                        "a text frame of {} bytes (R-WS.14: a Record travels in a binary frame; a text frame must not be processed)",
+                        text.len()
+                    )))
+                }
+                // tungstenite answers Pings itself (R-WS.17); Pongs need nothing.
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+                Message::Close(frame) => {
+                    return Err(MtpError::Closed {
+                        code: frame.as_ref().map(|f| u16::from(f.code)),
+                        reason: frame.map(|f| f.reason.to_string()).unwrap_or_default(),
+                    })
+                }
+            }
+        }
+    }
+
+    async fn close(&mut self, code: Option<u16>, reason: &str) {
+        let frame = code.map(|c| CloseFrame {
+            code: CloseCode::from(c),
+            reason: reason.to_string().into(),
+        });
+        // Closing an already-closed socket is not worth reporting.
+        let _ = self.stream.close(frame).await;
+    }
+
+    fn peer(&self) -> &PeerInfo {
+        &self.peer
+    }
+
+    fn connect_record(&self, agent_id: &str, controller_id: &str) -> Option<Record> {
+        Some(record::websocket_connect(agent_id, controller_id))
+    }
+}
+
+fn closed_or_io(e: tungstenite::Error) -> MtpError {
+    match e {
+        tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
+            MtpError::Closed {
+                code: None,
+                reason: String::new(),
+            }
+        }
+        other => MtpError::Io(other.to_string()),
+    }
+}
+
+/// `eid` from a query string such as `eid=proto%3A%3Aagent&x=1`.
+pub fn query_eid(query: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let value = pair.strip_prefix("eid=")?;
+        percent_decode_str(value)
+            .decode_utf8()
+            .ok()
+            .map(|s| s.into_owned())
+    })
+}
+
+/// `eid` from `bbf-usp-protocol; eid="..."` (USP 1.1/1.2 form).
+pub fn extension_eid(header: &str) -> Option<String> {
+    header.split(',').find_map(|ext| {
+        let mut parts = ext.split(';').map(str::trim);
+        if parts.next()? != EXTENSION {
+            return None;
+        }
+        parts.find_map(|p| {
+            let v = p.strip_prefix("eid=")?;
+            Some(v.trim_matches('"').to_string())
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eid_is_percent_encoded_in_the_query() {
+        let d = WsDialer::new("ws://127.0.0.1:1/usp", "proto::a%b");
+        assert_eq!(
+            d.url_with_eid(),
+            "ws://127.0.0.1:1/usp?eid=proto%3A%3Aa%25b"
+        );
+        assert_eq!(
+            query_eid("x=1&eid=proto%3A%3Aa%25b").as_deref(),
+            Some("proto::a%b")
+        );
+    }
+
+    #[test]
+    fn legacy_extension_eid_is_read() {
+        assert_eq!(
+            extension_eid("permessage-deflate, bbf-usp-protocol; eid=\"os::0025-1\"").as_deref(),
+            Some("os::0025-1")
+        );
+        assert_eq!(extension_eid("permessage-deflate"), None);
+    }
+}

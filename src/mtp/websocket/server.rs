@@ -1,0 +1,233 @@
+//! The WebSocket server role: the harness waiting for Agents (the usual
+//! deployment), or the reference Agent waiting for a Controller.
+
+use async_trait::async_trait;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::{
+    handshake::server::{ErrorResponse, Request, Response},
+    http::{HeaderValue, StatusCode},
+};
+
+use crate::mtp::tls::{describe_handshake_error, peer_endpoint_id, ServerTls};
+use crate::mtp::{MtpConnection, MtpConnector, MtpError, PeerInfo};
+
+use super::*;
+
+/// The server role: waits for a peer to connect (the usual deployment has
+/// the Agent dial the Controller).
+pub struct WsServer {
+    listener: TcpListener,
+    path: Option<String>,
+    own_eid: String,
+    last_rejection: Option<String>,
+    tls: Option<ServerTls>,
+    text_frames: bool,
+}
+
+impl WsServer {
+    /// Binds `address`; with `path`, only that request path is accepted.
+    pub async fn bind(
+        address: &str,
+        path: Option<String>,
+        own_eid: &str,
+    ) -> Result<Self, MtpError> {
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|e| MtpError::Connect {
+                address: address.to_string(),
+                reason: format!("cannot listen: {e}"),
+            })?;
+        Ok(WsServer {
+            listener,
+            path,
+            own_eid: own_eid.to_string(),
+            last_rejection: None,
+            tls: None,
+            text_frames: false,
+        })
+    }
+
+    /// Connections send Records in text frames (the reference Agent's
+    /// `text-frames` fault, breaking R-WS.14).
+    pub fn with_text_frames(mut self, text_frames: bool) -> Self {
+        self.text_frames = text_frames;
+        self
+    }
+
+    /// Serves `wss://`: every accepted connection first completes TLS.
+    pub fn with_tls(mut self, tls: ServerTls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    pub fn local_addr(&self) -> String {
+        self.listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default()
+    }
+
+    /// Accepts connections until one completes TLS (when configured) and
+    /// a valid USP handshake; rejected attempts are remembered for the report.
+    async fn accept_one(&mut self) -> Result<Box<dyn MtpConnection>, MtpError> {
+        loop {
+            let (tcp, addr) = self
+                .listener
+                .accept()
+                .await
+                .map_err(|e| MtpError::Io(e.to_string()))?;
+            let outcome = match &self.tls {
+                None => self
+                    .upgrade(tcp, addr, None)
+                    .await
+                    .map(|c| Box::new(c) as Box<dyn MtpConnection>),
+                Some(tls) => {
+                    let accepting = tls.acceptor().accept(tcp);
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, accepting).await {
+                        Ok(Ok(stream)) => {
+                            let cert_eid = peer_endpoint_id(stream.get_ref().1.peer_certificates());
+                            self.upgrade(stream, addr, cert_eid)
+                                .await
+                                .map(|c| Box::new(c) as Box<dyn MtpConnection>)
+                        }
+                        Ok(Err(e)) => Err(describe_handshake_error(&e)),
+                        Err(_) => Err(format!(
+                            "TLS handshake not completed within {} s",
+                            TLS_HANDSHAKE_TIMEOUT.as_secs()
+                        )),
+                    }
+                }
+            };
+            match outcome {
+                Ok(conn) => return Ok(conn),
+                Err(why) => self.last_rejection = Some(format!("{addr}: {why}")),
+            }
+        }
+    }
+
+    /// The WebSocket opening handshake on an accepted stream (plain or TLS).
+    async fn upgrade<S>(
+        &self,
+        stream: S,
+        addr: std::net::SocketAddr,
+        certificate_endpoint_id: Option<String>,
+    ) -> Result<WsConnection<S>, String>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let mut eid = None;
+        let mut problem = None;
+        // The error type is tungstenite's HTTP response; its size is not ours to choose.
+        #[allow(clippy::result_large_err)]
+        let check = |req: &Request, resp: Response| {
+            let outcome = check_request(req, resp, self.path.as_deref(), &self.own_eid);
+            match outcome {
+                Ok((resp, peer_eid)) => {
+                    eid = peer_eid;
+                    Ok(resp)
+                }
+                Err((why, status)) => {
+                    problem = Some(why.clone());
+                    Err(reject(status, &why))
+                }
+            }
+        };
+        match tokio_tungstenite::accept_hdr_async(stream, check).await {
+            Ok(stream) => Ok(WsConnection {
+                stream,
+                peer: PeerInfo {
+                    mtp: MTP,
+                    address: addr.to_string(),
+                    endpoint_id: eid,
+                    certificate_endpoint_id,
+                },
+                text_frames: self.text_frames,
+            }),
+            Err(e) => Err(problem.unwrap_or_else(|| format!("handshake failed: {e}"))),
+        }
+    }
+}
+
+#[async_trait]
+impl MtpConnector for WsServer {
+    async fn establish(&mut self) -> Result<Box<dyn MtpConnection>, MtpError> {
+        self.accept_one().await
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "WebSocket server on {}://{}{}",
+            if self.tls.is_some() { "wss" } else { "ws" },
+            self.local_addr(),
+            self.path.as_deref().unwrap_or("/")
+        )
+    }
+
+    fn last_problem(&self) -> Option<String> {
+        self.last_rejection.clone()
+    }
+}
+
+type Rejection = (String, StatusCode);
+
+/// Validates an opening handshake against the USP binding and builds the
+/// answer: the echoed subprotocol, and the legacy extension when offered.
+fn check_request(
+    req: &Request,
+    mut resp: Response,
+    path: Option<&str>,
+    own_eid: &str,
+) -> Result<(Response, Option<String>), Rejection> {
+    if let Some(want) = path {
+        if req.uri().path() != want {
+            return Err((
+                format!(
+                    "request path '{}' is not the USP path '{want}'",
+                    req.uri().path()
+                ),
+                StatusCode::NOT_FOUND,
+            ));
+        }
+    }
+    let offered: Vec<String> = req
+        .headers()
+        .get_all("Sec-WebSocket-Protocol")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(',').map(|p| p.trim().to_string()))
+        .collect();
+    if !offered.iter().any(|p| p == SUBPROTOCOL) {
+        return Err((
+            format!(
+                "the client did not offer subprotocol {SUBPROTOCOL} (offered: {}); R-WS.12a requires refusing it",
+                if offered.is_empty() { "none".into() } else { offered.join(", ") }
+            ),
+            StatusCode::BAD_REQUEST,
+        ));
+    }
+    resp.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static(SUBPROTOCOL),
+    );
+    let legacy_eid = req
+        .headers()
+        .get_all("Sec-WebSocket-Extensions")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(extension_eid);
+    if legacy_eid.is_some() {
+        // R-WS.11a: answer the legacy extension with our own Endpoint ID.
+        if let Ok(v) = HeaderValue::from_str(&format!("{EXTENSION}; eid=\"{own_eid}\"")) {
+            resp.headers_mut().insert("Sec-WebSocket-Extensions", v);
+        }
+    }
+    let query_eid = req.uri().query().and_then(query_eid);
+    Ok((resp, query_eid.or(legacy_eid)))
+}
+
+fn reject(status: StatusCode, why: &str) -> ErrorResponse {
+    let mut resp = ErrorResponse::new(Some(why.to_string()));
+    *resp.status_mut() = status;
+    resp
+}
