@@ -235,6 +235,23 @@ fn usp_send(to: &str, reply_to: &str, body: &[u8]) -> Frame {
         .body_with_length(body)
 }
 
+/// The reference Agent (no faults) on its own task, dialing the broker
+/// with `cfg` and redialing 100 ms after a drop.
+fn spawn_reference_agent(cfg: StompConfig) -> tokio::task::JoinHandle<()> {
+    let host = AgentHost::new(
+        Agent::new(AgentConfig {
+            endpoint_id: AGENT.into(),
+            faults: FaultSet::default(),
+        }),
+        FaultSet::default(),
+    );
+    tokio::spawn(host.run_dialer(
+        StompClient::new(cfg),
+        Some(CTRL.into()),
+        Duration::from_millis(100),
+    ))
+}
+
 /// The reference Agent over STOMP: its STOMPConnectRecord goes to the
 /// configured Controller destination, its answers to the `reply-to-dest`
 /// of the request (R-STOMP.23), which here is a different queue.
@@ -246,18 +263,7 @@ async fn agent_on_the_wire(broker: &str) {
     let mut cfg = StompConfig::new(broker, AGENT);
     cfg.own_destination = Some(agent_dest.into());
     cfg.peer_destination = Some(configured.into());
-    let host = AgentHost::new(
-        Agent::new(AgentConfig {
-            endpoint_id: AGENT.into(),
-            faults: FaultSet::default(),
-        }),
-        FaultSet::default(),
-    );
-    let task = tokio::spawn(host.run_dialer(
-        StompClient::new(cfg),
-        Some(CTRL.into()),
-        Duration::from_millis(100),
-    ));
+    let task = spawn_reference_agent(cfg);
 
     let hello = raw.next().await;
     assert_usp_message(&hello, configured, agent_dest);
@@ -420,18 +426,7 @@ async fn target_file(broker: &str) {
     let mut cfg = StompConfig::new(broker, AGENT);
     cfg.own_destination = Some(agent_dest.into());
     cfg.peer_destination = Some(ctrl_dest.into());
-    let host = AgentHost::new(
-        Agent::new(AgentConfig {
-            endpoint_id: AGENT.into(),
-            faults: FaultSet::default(),
-        }),
-        FaultSet::default(),
-    );
-    let task = tokio::spawn(host.run_dialer(
-        StompClient::new(cfg),
-        Some(CTRL.into()),
-        Duration::from_millis(100),
-    ));
+    let task = spawn_reference_agent(cfg);
     let run = harness.await.unwrap();
     task.abort();
     assert_eq!(run.code, 0, "{}\n{}", run.failure_messages(), run.explain());
