@@ -475,12 +475,12 @@ mod tests {
             Some(del_status::OperStatus::OperFailure(f)) if f.err_code == 7026
         ));
         assert_eq!(
-            del(&mut m, false, "Device.LocalAgent.MTP.1.")
+            del(&mut m, false, "Device.DeviceInfo.FirmwareImage.1.")
                 .unwrap_err()
                 .param_errs[0]
                 .err_code,
             7024
         );
-        assert_eq!(m.instances("Device.LocalAgent.MTP.").len(), 2);
+        assert_eq!(m.instances("Device.DeviceInfo.FirmwareImage.").len(), 2);
     }
 }

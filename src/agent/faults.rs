@@ -26,10 +26,18 @@ pub enum Fault {
     NoResponseTopic,
     WrongContentType,
     NoReplyToDest,
+    BootWithoutCause,
+    NoTransferComplete,
+    NotifyWhenDisabled,
+    AcceptsBadChecksum,
+    SubscriptionsNotPersistent,
+    ChallengeAcceptsAnything,
+    NoPeriodic,
+    NoObjectCreation,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 15] = [
+    pub const ALL: [Fault; 23] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -45,6 +53,14 @@ impl Fault {
         Fault::NoResponseTopic,
         Fault::WrongContentType,
         Fault::NoReplyToDest,
+        Fault::BootWithoutCause,
+        Fault::NoTransferComplete,
+        Fault::NotifyWhenDisabled,
+        Fault::AcceptsBadChecksum,
+        Fault::SubscriptionsNotPersistent,
+        Fault::ChallengeAcceptsAnything,
+        Fault::NoPeriodic,
+        Fault::NoObjectCreation,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -64,6 +80,14 @@ impl Fault {
             Fault::NoResponseTopic => "no-response-topic",
             Fault::WrongContentType => "wrong-content-type",
             Fault::NoReplyToDest => "no-reply-to-dest",
+            Fault::BootWithoutCause => "boot-without-cause",
+            Fault::NoTransferComplete => "no-transfer-complete",
+            Fault::NotifyWhenDisabled => "notify-when-disabled",
+            Fault::AcceptsBadChecksum => "accepts-bad-checksum",
+            Fault::SubscriptionsNotPersistent => "subscriptions-not-persistent",
+            Fault::ChallengeAcceptsAnything => "challenge-accepts-anything",
+            Fault::NoPeriodic => "no-periodic",
+            Fault::NoObjectCreation => "no-object-creation",
         }
     }
 
@@ -84,6 +108,14 @@ impl Fault {
             Fault::NoResponseTopic => "over MQTT, PUBLISHes carry no reply-to: no Response Topic in MQTT 5 (breaks R-MQTT.23), no \"/reply-to=\" in the 3.1.1 topic name (breaks R-MQTT.24)",
             Fault::WrongContentType => "over MQTT 5 or STOMP, Records are sent with content type text/plain (breaks R-MQTT.27 / R-STOMP.20)",
             Fault::NoReplyToDest => "over STOMP, SEND frames carry no reply-to-dest header (breaks R-STOMP.21)",
+            Fault::BootWithoutCause => "Device.Boot! carries no Cause argument",
+            Fault::NoTransferComplete => "Device.LocalAgent.TransferComplete! is never sent after a Download()",
+            Fault::NotifyWhenDisabled => "Subscriptions with Enable false still notify",
+            Fault::AcceptsBadChecksum => "a Download() CheckSum mismatch is not detected: the image becomes Available",
+            Fault::SubscriptionsNotPersistent => "Persistent Subscriptions are lost at reboot too",
+            Fault::ChallengeAcceptsAnything => "ChallengeResponse() answers Status Success to any Value",
+            Fault::NoPeriodic => "Device.LocalAgent.Periodic! is never sent",
+            Fault::NoObjectCreation => "ObjectCreation notifications are never sent",
         }
     }
 }

@@ -216,7 +216,7 @@ mod tests {
             .iter()
             .map(|r| r.resolved_path.as_str())
             .collect();
-        assert!(paths.contains(&"Device.LocalAgent.MTP.1.WebSocket."));
+        assert!(paths.contains(&"Device.LocalAgent.MTP.1.CoAP."));
         assert!(paths.contains(&"Device.LocalAgent.Controller.1.MTP.1."));
         assert_eq!(
             all.resolved_path_results[0].result_params["EndpointID"],
@@ -230,8 +230,8 @@ mod tests {
             .iter()
             .map(|r| r.resolved_path.as_str())
             .collect();
-        assert!(paths.contains(&"Device.LocalAgent.MTP.2."));
-        assert!(!paths.contains(&"Device.LocalAgent.MTP.1.WebSocket."));
+        assert!(paths.contains(&"Device.LocalAgent.MTP.1."));
+        assert!(!paths.contains(&"Device.LocalAgent.MTP.1.CoAP."));
     }
 
     #[test]
@@ -255,7 +255,7 @@ mod tests {
         let none = get1(&m, "Device.LocalAgent.MTP.[Alias==\"none\"].", 0);
         assert_eq!(none.err_code, 0);
         assert!(none.resolved_path_results.is_empty());
-        let keyed = get1(&m, "Device.LocalAgent.MTP.[Alias==\"cpe-ws\"].Protocol", 0);
+        let keyed = get1(&m, "Device.LocalAgent.MTP.[Alias==\"cpe-1\"].Protocol", 0);
         assert_eq!(
             keyed.resolved_path_results[0].result_params["Protocol"],
             "WebSocket"
@@ -267,7 +267,7 @@ mod tests {
         let m = Model::new("proto::a");
         let req = GetInstances {
             obj_paths: vec![
-                "Device.LocalAgent.MTP.".into(),
+                "Device.DeviceInfo.FirmwareImage.".into(),
                 "Device.DeviceInfo.".into(),
                 "Device.Bad.".into(),
             ],
@@ -276,7 +276,7 @@ mod tests {
         let resp = get_instances(&m, &req);
         let mtp = &resp.req_path_results[0];
         assert_eq!(mtp.curr_insts.len(), 2);
-        assert_eq!(mtp.curr_insts[0].unique_keys["Alias"], "cpe-ws");
+        assert_eq!(mtp.curr_insts[0].unique_keys["Alias"], "cpe-1");
         assert_eq!(resp.req_path_results[1].err_code, 7018);
         assert_eq!(resp.req_path_results[2].err_code, 7026);
         let deep = get_instances(

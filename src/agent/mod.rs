@@ -3,20 +3,31 @@
 //! Transports and the event loop that feed it live elsewhere.
 
 mod add_delete;
+mod challenge;
+mod controllers;
+pub mod effects;
 mod failure;
 pub mod faults;
+mod firmware;
 mod get;
+pub mod http_fetch;
 mod inject;
+mod lifecycle;
 mod model;
 mod notify;
 mod operate;
 mod path;
+mod periodic;
+mod reboot;
+mod request_table;
 mod resolve;
 pub mod runtime;
 mod set;
+mod subscriptions;
 mod supported;
 mod types;
 
+pub use effects::{Clock, DownloadJob, Effect};
 pub use faults::{Fault, FaultSet, UnknownFault};
 pub use supported::{DATA_MODEL_INST_URI, SUPPORTED_PROTOCOL_VERSIONS};
 
@@ -26,6 +37,7 @@ use crate::usp::proto::msg::{
     body::MsgBody, request::ReqType, response::RespType, Error, GetSupportedProtocolResp, Msg,
 };
 use model::Model;
+use std::collections::BTreeMap;
 
 /// How to build an Agent: its Endpoint ID and the faults it should commit.
 #[derive(Clone, Debug)]
@@ -38,10 +50,25 @@ pub struct Agent {
     endpoint_id: String,
     faults: FaultSet,
     model: Model,
-    notify_count: u64,
+    notifier: notify::Notifier,
     /// Notifications caused by the last request, for the runtime to send
     /// after the response.
     outbox: Vec<(String, Msg)>,
+    /// What the runtime must do for the core (reboot, fetch).
+    effects: Vec<Effect>,
+    /// The last time the runtime passed in (`tick`).
+    clock: Clock,
+    /// The Protocol of the MTP in use (LocalAgent.MTP.{i}.Protocol).
+    protocol: String,
+    downloads: BTreeMap<u64, firmware::PendingDownload>,
+    next_job: u64,
+    /// The image an Activate() boots into at the next reboot.
+    activation: Option<String>,
+    challenges: challenge::Challenges,
+    periodic: periodic::PeriodicTimers,
+    lifetimes: subscriptions::Lifetimes,
+    /// The Boot! owed to Controllers after a reboot.
+    pending_boot: Option<reboot::PendingBoot>,
 }
 
 impl Agent {
@@ -50,8 +77,18 @@ impl Agent {
             model: Model::new(&config.endpoint_id),
             endpoint_id: config.endpoint_id,
             faults: config.faults,
-            notify_count: 0,
+            notifier: notify::Notifier::default(),
             outbox: Vec::new(),
+            effects: Vec::new(),
+            clock: Clock::now(),
+            protocol: model::DEFAULT_PROTOCOL.to_string(),
+            downloads: BTreeMap::new(),
+            next_job: 0,
+            activation: None,
+            challenges: Default::default(),
+            periodic: Default::default(),
+            lifetimes: Default::default(),
+            pending_boot: None,
         }
     }
 
@@ -76,6 +113,13 @@ impl Agent {
         if self.faults.contains(Fault::NoResponse) {
             return None;
         }
+        // A Controller the Agent does not know gets a row on first contact.
+        if let Some(row) = controllers::ensure(&mut self.model, controller_id, &self.protocol) {
+            let n = self
+                .notifier
+                .object_creation(&self.model, &self.faults, &row);
+            self.outbox.extend(n);
+        }
         let mut answer = match req {
             Some(req) if self.faults.contains(Fault::WrongMsgType) => {
                 inject::wrong_type_answer(&id, req)
@@ -88,6 +132,7 @@ impl Agent {
             ),
         };
         self.queue_value_changes(&answer);
+        self.queue_object_changes(&answer);
         inject::apply(&self.faults, &self.model, &mut answer);
         Some(answer)
     }
@@ -116,12 +161,10 @@ impl Agent {
             for inst in &ok.updated_inst_results {
                 for (name, value) in &inst.updated_params {
                     let path = format!("{}{name}", inst.affected_path);
-                    self.outbox.extend(notify::value_change_notifications(
-                        &self.model,
-                        &mut self.notify_count,
-                        &path,
-                        value,
-                    ));
+                    let n = self
+                        .notifier
+                        .value_change(&self.model, &self.faults, &path, value);
+                    self.outbox.extend(n);
                 }
             }
         }
@@ -133,9 +176,12 @@ impl Agent {
     pub fn event_notifications(
         &mut self,
         event_path: &str,
-        args: &std::collections::BTreeMap<String, String>,
+        args: &BTreeMap<String, String>,
     ) -> Vec<(String, Msg)> {
-        notify::event_notifications(&self.model, &mut self.notify_count, event_path, args)
+        self.notifier
+            .event(&self.model, &self.faults, event_path, None, |_| {
+                args.clone()
+            })
     }
 
     fn answer(&mut self, controller_id: &str, id: &str, req: &ReqType) -> Option<Msg> {
@@ -163,7 +209,7 @@ impl Agent {
             ReqType::Add(a) => either(add_delete::add(m, controller_id, a).map(RespType::AddResp)),
             ReqType::Delete(d) => either(add_delete::delete(m, d).map(RespType::DeleteResp)),
             ReqType::Operate(o) => {
-                msg::response(id, RespType::OperateResp(operate::operate(m, o)?))
+                msg::response(id, RespType::OperateResp(self.operate(controller_id, o)?))
             }
             // Notify, Register and Deregister are Agent-to-Controller requests (R-MSG.1).
             ReqType::Notify(_) | ReqType::Register(_) | ReqType::Deregister(_) => msg::error(

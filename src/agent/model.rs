@@ -39,6 +39,8 @@ pub struct ParamDef {
     pub count: Option<String>,
     #[serde(default)]
     pub value_change: Option<String>,
+    #[serde(default)]
+    pub hidden: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -143,71 +145,56 @@ impl Model {
             started: Instant::now(),
         };
         m.objects.insert("Device.".into(), BTreeMap::new());
-        m.objects.insert(
-            "Device.DeviceInfo.".into(),
-            values(&[
-                ("Manufacturer", "Plugfest Reference"),
-                ("ManufacturerOUI", "00256D"),
-                ("ProductClass", "ReferenceAgent"),
-                ("SerialNumber", "PF-0001"),
-                ("ModelName", "usp-plugfest agent"),
-                ("HardwareVersion", "1.0"),
-                ("SoftwareVersion", env!("CARGO_PKG_VERSION")),
-                ("FriendlyName", "Plugfest reference Agent"),
-            ]),
-        );
-        m.objects.insert(
-            "Device.LocalAgent.".into(),
-            values(&[
-                ("EndpointID", endpoint_id),
-                ("AdvertisedDeviceSubtypes", ""),
-                ("SupportedProtocols", "WebSocket,MQTT,STOMP,UDS"),
-            ]),
-        );
-        let rows: [(&str, &[(&str, &str)]); 4] = [
-            (
-                "Device.LocalAgent.MTP.",
-                &[
-                    ("Alias", "cpe-ws"),
-                    ("Enable", "true"),
-                    ("Protocol", "WebSocket"),
-                ],
-            ),
-            (
-                "Device.LocalAgent.MTP.",
-                &[
-                    ("Alias", "cpe-mqtt"),
-                    ("Enable", "false"),
-                    ("Protocol", "MQTT"),
-                ],
-            ),
-            (
-                "Device.LocalAgent.Controller.",
-                &[
-                    ("Alias", "cpe-1"),
-                    ("Enable", "true"),
-                    ("EndpointID", "proto::plugfest-controller"),
-                    ("AssignedRole", "Device.LocalAgent.ControllerTrust.Role.1"),
-                    ("PeriodicNotifInterval", "60"),
-                ],
-            ),
-            (
-                "Device.LocalAgent.Controller.1.MTP.",
-                &[("Alias", "cpe-1"), ("Enable", "true")],
-            ),
-        ];
-        for (table, vals) in rows {
-            let path = m.create_instance(table);
+        // The file is part of the crate, so a parse failure is a build defect caught by tests.
+        let start: Vec<StartEntry> = serde_saphyr::from_str(include_str!("start_values.yaml"))
+            .expect("src/agent/start_values.yaml is valid");
+        for entry in start {
+            let path = match (entry.table, entry.path) {
+                (Some(table), _) => m.create_instance(&table),
+                (None, Some(path)) => path,
+                (None, None) => continue,
+            };
             let obj = m.objects.entry(path).or_default();
-            for (k, v) in vals {
-                obj.insert((*k).into(), (*v).into());
+            for (k, v) in entry.values {
+                let v = v
+                    .replace("{endpoint_id}", endpoint_id)
+                    .replace("{protocol}", DEFAULT_PROTOCOL);
+                obj.insert(k, v);
             }
         }
-        if let Some(ws) = m.objects.get_mut("Device.LocalAgent.MTP.1.WebSocket.") {
-            ws.insert("Port".into(), "5683".into());
-            ws.insert("Path".into(), "/usp".into());
-        }
         m
+    }
+
+    /// Writes the Protocol of the MTP in use into `LocalAgent.MTP.{i}.` and every
+    /// `Controller.{i}.MTP.{i}.` row (the Agent has one MTP at a time).
+    pub fn set_mtp_protocol(&mut self, protocol: &str) {
+        let rows: Vec<String> = self
+            .objects
+            .keys()
+            .filter(|k| {
+                let sdm = supported_path(k);
+                sdm == "Device.LocalAgent.MTP.{i}."
+                    || sdm == "Device.LocalAgent.Controller.{i}.MTP.{i}."
+            })
+            .cloned()
+            .collect();
+        for row in rows {
+            if let Some(obj) = self.objects.get_mut(&row) {
+                obj.insert("Protocol".into(), protocol.to_string());
+            }
+        }
+    }
+
+    /// A stored value without hiding secrets (for the Agent's own checks).
+    pub fn raw_value(&self, obj: &str, name: &str) -> Option<String> {
+        self.objects.get(obj)?.get(name).cloned()
+    }
+
+    /// Sets a stored value (the Agent's own writes: Status, Version, ...).
+    pub fn put(&mut self, obj: &str, name: &str, value: impl Into<String>) {
+        if let Some(o) = self.objects.get_mut(obj) {
+            o.insert(name.to_string(), value.into());
+        }
     }
 
     /// Creates the next instance of `table` (`...Subscription.`) with default values and
@@ -257,6 +244,10 @@ impl Model {
         let def = self.dm.object_of(obj)?.param(name)?;
         if let Some(table) = &def.count {
             return Some(self.instances(&format!("{obj}{table}")).len().to_string());
+        }
+        if def.hidden {
+            // A secret (Challenge.{i}.Value): a Get returns "" (contract, DRAFT-Challenge:1).
+            return Some(String::new());
         }
         if obj == "Device.DeviceInfo." && name == "UpTime" {
             return Some(self.started.elapsed().as_secs().to_string());
@@ -347,11 +338,18 @@ impl Model {
     }
 }
 
-fn values(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).into(), (*v).into()))
-        .collect()
+/// The MTP the model names until the runtime says which one is in use.
+pub const DEFAULT_PROTOCOL: &str = "WebSocket";
+
+/// One entry of `start_values.yaml`.
+#[derive(Deserialize)]
+struct StartEntry {
+    #[serde(default)]
+    table: Option<String>,
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    values: BTreeMap<String, String>,
 }
 
 #[cfg(test)]
@@ -368,14 +366,32 @@ mod tests {
         assert_eq!(
             m.value("Device.LocalAgent.", "MTPNumberOfEntries")
                 .as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            m.value("Device.LocalAgent.MTP.1.CoAP.", "Port").as_deref(),
+            Some("5683")
+        );
+        assert_eq!(
+            m.value("Device.DeviceInfo.", "FirmwareImageNumberOfEntries")
+                .as_deref(),
             Some("2")
         );
         assert_eq!(
-            m.value("Device.LocalAgent.MTP.1.WebSocket.", "Port")
+            m.value("Device.DeviceInfo.FirmwareImage.2.", "Status")
+                .as_deref(),
+            Some("NoImage")
+        );
+        assert_eq!(
+            m.value("Device.LocalAgent.Controller.1.", "PeriodicNotifInterval")
+                .as_deref(),
+            Some("86400")
+        );
+        assert_eq!(
+            m.value("Device.LocalAgent.Controller.1.MTP.1.CoAP.", "Port")
                 .as_deref(),
             Some("5683")
         );
-        assert!(m.objects.contains_key("Device.LocalAgent.MTP.2.WebSocket."));
         assert_eq!(
             m.controller_path("proto::plugfest-controller").as_deref(),
             Some("Device.LocalAgent.Controller.1")
@@ -389,12 +405,38 @@ mod tests {
     #[test]
     fn instance_numbers_are_not_reused_and_delete_removes_subtree() {
         let mut m = Model::new("proto::agent");
-        let gone = m.delete("Device.LocalAgent.MTP.2.");
-        assert_eq!(gone, vec!["Device.LocalAgent.MTP.2.".to_string()]);
-        assert!(!m.objects.contains_key("Device.LocalAgent.MTP.2.WebSocket."));
+        let gone = m.delete("Device.LocalAgent.MTP.1.");
+        assert_eq!(gone, vec!["Device.LocalAgent.MTP.1.".to_string()]);
+        assert!(!m.objects.contains_key("Device.LocalAgent.MTP.1.CoAP."));
         assert_eq!(
             m.create_instance("Device.LocalAgent.MTP."),
-            "Device.LocalAgent.MTP.3."
+            "Device.LocalAgent.MTP.2."
+        );
+    }
+
+    #[test]
+    fn challenge_value_is_hidden_and_protocol_follows_the_mtp() {
+        let mut m = Model::new("proto::agent");
+        let ch = "Device.LocalAgent.ControllerTrust.Challenge.1.";
+        assert_eq!(m.value(ch, "Value").as_deref(), Some(""));
+        assert_eq!(m.raw_value(ch, "Value").as_deref(), Some("cGx1Z2Zlc3Q="));
+        assert_eq!(
+            m.value(
+                "Device.LocalAgent.ControllerTrust.",
+                "ChallengeNumberOfEntries"
+            )
+            .as_deref(),
+            Some("1")
+        );
+        m.set_mtp_protocol("STOMP");
+        assert_eq!(
+            m.value("Device.LocalAgent.MTP.1.", "Protocol").as_deref(),
+            Some("STOMP")
+        );
+        assert_eq!(
+            m.value("Device.LocalAgent.Controller.1.MTP.1.", "Protocol")
+                .as_deref(),
+            Some("STOMP")
         );
     }
 }

@@ -128,7 +128,7 @@ pub fn resolve(model: &Model, text: &str) -> Result<Resolved, PathError> {
     })
 }
 
-/// `WebSocket.Port` → (`WebSocket.`, `Port`).
+/// `CoAP.Port` → (`WebSocket.`, `Port`).
 fn split_rel(rel: &str) -> (&str, &str) {
     match rel.rfind('.') {
         Some(i) => (&rel[..=i], &rel[i + 1..]),
@@ -192,26 +192,26 @@ mod tests {
     fn resolves_instances_wildcards_and_searches() {
         let m = Model::new("proto::a");
         assert_eq!(
-            objs(&m, "Device.LocalAgent.MTP.*."),
-            ["Device.LocalAgent.MTP.1.", "Device.LocalAgent.MTP.2."]
+            objs(&m, "Device.DeviceInfo.FirmwareImage.*."),
+            [
+                "Device.DeviceInfo.FirmwareImage.1.",
+                "Device.DeviceInfo.FirmwareImage.2."
+            ]
         );
         assert_eq!(
-            objs(&m, "Device.LocalAgent.MTP.[Alias==\"cpe-mqtt\"]."),
-            ["Device.LocalAgent.MTP.2."]
+            objs(&m, "Device.DeviceInfo.FirmwareImage.[Alias==\"cpe-2\"]."),
+            ["Device.DeviceInfo.FirmwareImage.2."]
         );
         assert_eq!(
-            objs(&m, "Device.LocalAgent.MTP.[Enable==true].Protocol"),
+            objs(&m, "Device.DeviceInfo.FirmwareImage.[Available==true].Name"),
+            ["Device.DeviceInfo.FirmwareImage.1."]
+        );
+        assert_eq!(
+            objs(&m, "Device.LocalAgent.MTP.[CoAP.Port>1000&&Enable!=false]."),
             ["Device.LocalAgent.MTP.1."]
         );
         assert_eq!(
-            objs(
-                &m,
-                "Device.LocalAgent.MTP.[WebSocket.Port>1000&&Enable!=false]."
-            ),
-            ["Device.LocalAgent.MTP.1."]
-        );
-        assert_eq!(
-            objs(&m, "Device.LocalAgent.MTP.[WebSocket.Port<=80]."),
+            objs(&m, "Device.LocalAgent.MTP.[CoAP.Port<=80]."),
             Vec::<String>::new()
         );
         assert!(objs(&m, "Device.LocalAgent.MTP.9.").is_empty());

@@ -317,8 +317,8 @@ mod tests {
         let req = Set {
             allow_partial: false,
             update_objs: vec![upd(
-                "Device.LocalAgent.MTP.2.",
-                &[("Alias", "cpe-ws", true)],
+                "Device.DeviceInfo.FirmwareImage.2.",
+                &[("Alias", "cpe-1", true)],
             )],
         };
         assert_eq!(set(&mut m, &req).unwrap_err().param_errs[0].err_code, 7014);

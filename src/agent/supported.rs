@@ -297,7 +297,9 @@ mod tests {
                 "Device.LocalAgent.",
                 "Device.LocalAgent.MTP.{i}.",
                 "Device.LocalAgent.Controller.{i}.",
-                "Device.LocalAgent.Subscription.{i}."
+                "Device.LocalAgent.Subscription.{i}.",
+                "Device.LocalAgent.Request.{i}.",
+                "Device.LocalAgent.ControllerTrust."
             ]
         );
         let r = gsdm("Device.LocalAgent.", true, true);

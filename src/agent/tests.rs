@@ -174,12 +174,12 @@ fn fault_wrong_value_type() {
         .unwrap();
     let mtp = get_params(&answer, "Device.LocalAgent.MTP.1.");
     assert_eq!(mtp["Enable"], "yes");
-    assert_eq!(mtp["Alias"], "cpe-ws");
+    assert_eq!(mtp["Alias"], "cpe-1");
     assert_eq!(
         get_params(&answer, "Device.DeviceInfo.")["UpTime"],
         "not-a-number"
     );
-    let port = get_params(&answer, "Device.LocalAgent.MTP.1.WebSocket.");
+    let port = get_params(&answer, "Device.LocalAgent.MTP.1.CoAP.");
     assert_eq!(port["Port"], "not-a-number");
 }
 

@@ -110,7 +110,7 @@ mod tests {
         assert_eq!(check_value(p("NotifType"), "Bogus").unwrap_err().0, 7012);
         assert!(check_value(p("NotifType"), "ValueChange").is_ok());
         assert_eq!(check_value(p("ID"), &"x".repeat(65)).unwrap_err().0, 7012);
-        let ws = dm.object("Device.LocalAgent.MTP.{i}.WebSocket.").unwrap();
+        let ws = dm.object("Device.LocalAgent.MTP.{i}.CoAP.").unwrap();
         assert_eq!(
             check_value(ws.param("Port").unwrap(), "70000")
                 .unwrap_err()

@@ -1,0 +1,57 @@
+//! `Device.LocalAgent.Controller.{i}.` rows (DRAFT-Controllers:1): a Controller with an
+//! Endpoint ID the Agent does not know gets a row on first contact.
+
+use super::model::Model;
+
+const TABLE: &str = "Device.LocalAgent.Controller.";
+
+/// Adds a row for `eid` unless one exists; returns the new instance path.
+pub fn ensure(model: &mut Model, eid: &str, protocol: &str) -> Option<String> {
+    if eid.is_empty() || model.controller_path(eid).is_some() {
+        return None;
+    }
+    let row = model.create_instance(TABLE);
+    let number = row
+        .trim_end_matches('.')
+        .rsplit('.')
+        .next()
+        .unwrap_or("0")
+        .to_string();
+    model.put(&row, "Alias", format!("cpe-{number}"));
+    model.put(&row, "Enable", "true");
+    model.put(&row, "EndpointID", eid);
+    model.put(&row, "AssignedRole", "");
+    model.put(&row, "PeriodicNotifInterval", "86400");
+    let mtp = model.create_instance(&format!("{row}MTP."));
+    model.put(&mtp, "Alias", "cpe-1");
+    model.put(&mtp, "Enable", "true");
+    model.put(&mtp, "Protocol", protocol);
+    Some(row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_controller_gets_a_row_once() {
+        let mut m = Model::new("proto::a");
+        assert_eq!(
+            ensure(&mut m, "proto::plugfest-controller", "WebSocket"),
+            None
+        );
+        let row = ensure(&mut m, "proto::other", "MQTT").unwrap();
+        assert_eq!(row, "Device.LocalAgent.Controller.2.");
+        assert_eq!(m.value(&row, "MTPNumberOfEntries").as_deref(), Some("1"));
+        assert_eq!(
+            m.value(&format!("{row}MTP.1."), "Protocol").as_deref(),
+            Some("MQTT")
+        );
+        assert_eq!(ensure(&mut m, "proto::other", "MQTT"), None);
+        assert_eq!(
+            m.value("Device.LocalAgent.", "ControllerNumberOfEntries")
+                .as_deref(),
+            Some("2")
+        );
+    }
+}
