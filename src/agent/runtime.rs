@@ -4,16 +4,24 @@
 //! 1003 on frames it cannot use (R-WS.16; on UDS the close reason goes out
 //! as an Error TLV instead; CoAP has already answered 4.00), ignores Records for other
 //! endpoints (R-E2E.1) and, as the dialing side, reconnects after a drop.
+//! Each connection's task also sends the Notifys no request caused (a channel per
+//! connection), ticks the core's timers, and carries out its Effects: HTTP fetches
+//! for Download() and reboots (drop every connection, restart delay, come back).
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Mutex;
+use tokio::sync::{mpsc, watch, Mutex};
 
+use super::effects::{Clock, Effect};
 use super::faults::{Fault, FaultSet};
+use super::http_fetch;
 use super::Agent;
 use crate::mtp::{Inbound, MtpConnection, MtpConnector};
 use crate::usp::msg;
+use crate::usp::proto::msg::Msg;
 use crate::usp::record::{self, RecordError};
 
 /// Bytes that are not a protobuf Record: field 1 claims a 127-byte string
@@ -23,6 +31,33 @@ const GARBAGE: &[u8] = b"\x0a\x7fnot a USP record";
 const SOMEBODY_ELSE: &str = "proto::somebody-else";
 /// WebSocket close status for data that cannot be accepted (R-WS.16).
 const CLOSE_UNSUPPORTED_DATA: u16 = 1003;
+/// WebSocket close status of a normal closure (the Agent reboots).
+const CLOSE_NORMAL: u16 = 1000;
+/// How often the core is told that time has passed (Periodic!, TimeToLive).
+const TICK: Duration = Duration::from_millis(100);
+/// How long the Agent is away when it reboots, unless configured.
+pub const DEFAULT_RESTART_DELAY: Duration = Duration::from_millis(300);
+/// The largest firmware image Download() accepts.
+const MAX_IMAGE_BYTES: usize = 16 * 1024 * 1024;
+/// How long a Download() may take.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a connection's task is asked to do besides answering requests.
+enum Outgoing {
+    /// A Notify no request on this connection caused.
+    Notify(Msg),
+    /// Close the connection (the Agent reboots).
+    Close,
+}
+
+/// State shared by every connection of one Agent.
+struct Shared {
+    /// Live connections: id → (Controller Endpoint ID, channel to its task).
+    routes: std::sync::Mutex<HashMap<u64, (String, mpsc::UnboundedSender<Outgoing>)>>,
+    next_conn: AtomicU64,
+    /// false while the Agent is rebooting: no dialing, no accepting.
+    up: watch::Sender<bool>,
+}
 
 #[derive(Clone)]
 pub struct AgentHost {
@@ -30,6 +65,9 @@ pub struct AgentHost {
     endpoint_id: String,
     faults: FaultSet,
     log: bool,
+    restart_delay: Duration,
+    protocol: Option<String>,
+    shared: Arc<Shared>,
 }
 
 impl AgentHost {
@@ -39,6 +77,13 @@ impl AgentHost {
             agent: Arc::new(Mutex::new(agent)),
             faults,
             log: false,
+            restart_delay: DEFAULT_RESTART_DELAY,
+            protocol: None,
+            shared: Arc::new(Shared {
+                routes: Default::default(),
+                next_conn: AtomicU64::new(1),
+                up: watch::Sender::new(true),
+            }),
         }
     }
 
@@ -54,15 +99,39 @@ impl AgentHost {
         self
     }
 
+    /// How long a reboot keeps the Agent away (default 300 ms).
+    pub fn with_restart_delay(mut self, delay: Duration) -> Self {
+        self.restart_delay = delay;
+        self
+    }
+
+    /// The `MTP.{i}.Protocol` to report (CoAP, WebSocket, MQTT, STOMP, UDS); by
+    /// default the label of the connection's MTP.
+    pub fn with_protocol(mut self, protocol: &str) -> Self {
+        self.protocol = Some(protocol.to_string());
+        self
+    }
+
     fn say(&self, line: impl AsRef<str>) {
         if self.log {
             eprintln!("agent {}: {}", self.endpoint_id, line.as_ref());
         }
     }
 
+    /// Waits while the Agent is rebooting.
+    async fn wait_up(&self) {
+        let mut up = self.shared.up.subscribe();
+        let _ = up.wait_for(|u| *u).await;
+    }
+
+    fn is_up(&self) -> bool {
+        *self.shared.up.borrow()
+    }
+
     /// As the side that dials (a WebSocket client, a UDS client, a broker
     /// client): connect, serve, and reconnect after `retry` whenever the
-    /// connection drops. Runs until the task is dropped.
+    /// connection drops; after a reboot, as soon as the Agent is back.
+    /// Runs until the task is dropped.
     pub async fn run_dialer(
         self,
         mut connector: impl MtpConnector,
@@ -70,6 +139,7 @@ impl AgentHost {
         retry: Duration,
     ) {
         loop {
+            self.wait_up().await;
             match connector.establish().await {
                 Ok(conn) => {
                     self.say(format!("connected: {}", connector.describe()));
@@ -81,16 +151,24 @@ impl AgentHost {
                 }
                 Err(e) => self.say(format!("cannot connect: {e}")),
             }
-            tokio::time::sleep(retry).await;
+            if self.is_up() {
+                tokio::time::sleep(retry).await;
+            }
         }
     }
 
     /// As the side that listens: serve every Controller that connects, each
-    /// on its own task. Runs until the task is dropped.
+    /// on its own task; while rebooting, nobody is served. Runs until the
+    /// task is dropped.
     pub async fn run_listener(self, mut listener: impl MtpConnector) {
         loop {
+            self.wait_up().await;
             match listener.establish().await {
-                Ok(conn) => {
+                Ok(mut conn) => {
+                    if !self.is_up() {
+                        conn.close(None, "").await;
+                        continue;
+                    }
                     self.say(format!("accepted {}", conn.peer().address));
                     let me = self.clone();
                     // The certificate's identity is authenticated (R-SEC.0a);
@@ -110,9 +188,93 @@ impl AgentHost {
         }
     }
 
+    /// Hands Notify Msgs to the tasks of the connections of their Controllers;
+    /// one for a Controller that is not connected is lost.
+    fn route(&self, notes: Vec<(String, Msg)>) {
+        let routes = self.shared.routes.lock().unwrap_or_else(|e| e.into_inner());
+        for (controller, m) in notes {
+            let mut sent = false;
+            for (c, tx) in routes.values() {
+                if *c == controller && !sent {
+                    sent = tx.send(Outgoing::Notify(m.clone())).is_ok();
+                }
+            }
+            if !sent {
+                self.say(format!("a Notify for {controller} is lost: not connected"));
+            }
+        }
+    }
+
+    /// Carries out what the core asked for: reboots and HTTP fetches, each on its own task.
+    fn execute(&self, effects: Vec<Effect>) {
+        for effect in effects {
+            let me = self.clone();
+            match effect {
+                Effect::Reboot { cause, command_key } => {
+                    tokio::spawn(async move { me.reboot(cause, command_key).await });
+                }
+                Effect::Download(job) => {
+                    tokio::spawn(async move {
+                        let fetched = tokio::time::timeout(
+                            FETCH_TIMEOUT,
+                            http_fetch::get(
+                                &job.url,
+                                &job.username,
+                                &job.password,
+                                MAX_IMAGE_BYTES,
+                            ),
+                        )
+                        .await
+                        .map_err(|_| {
+                            format!("no complete answer within {} s", FETCH_TIMEOUT.as_secs())
+                        })
+                        .and_then(|r| r.map_err(|e| e.to_string()));
+                        let (notes, effects) = {
+                            let mut agent = me.agent.lock().await;
+                            let notes = agent.download_finished(job.id, fetched, Clock::now());
+                            (notes, agent.take_effects())
+                        };
+                        me.route(notes);
+                        me.execute(effects);
+                    });
+                }
+            }
+        }
+    }
+
+    /// Drops every MTP connection, stays away for the restart time, lets the core
+    /// forget what a reboot forgets, and comes back (DRAFT-Reboot:1).
+    async fn reboot(&self, cause: String, command_key: String) {
+        if !self.is_up() {
+            return;
+        }
+        self.say(format!("rebooting ({cause})"));
+        self.shared.up.send_replace(false);
+        {
+            let routes = self.shared.routes.lock().unwrap_or_else(|e| e.into_inner());
+            for (_, tx) in routes.values() {
+                let _ = tx.send(Outgoing::Close);
+            }
+        }
+        tokio::time::sleep(self.restart_delay).await;
+        self.agent
+            .lock()
+            .await
+            .reboot(&cause, &command_key, Clock::now());
+        self.say("back up");
+        self.shared.up.send_replace(true);
+    }
+
     /// Serves one connection until it ends. `controller_id` is the peer when
     /// known from the handshake; otherwise learnt from the first Record.
     async fn serve(&self, mut conn: Box<dyn MtpConnection>, mut controller_id: Option<String>) {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let conn_id = self.shared.next_conn.fetch_add(1, Ordering::Relaxed);
+        let protocol = self
+            .protocol
+            .clone()
+            .unwrap_or_else(|| conn.peer().mtp.to_string());
+        self.agent.lock().await.set_mtp_protocol(&protocol);
         let announce = !self.faults.contains(Fault::NoConnectRecord);
         if let Some(ctrl) = controller_id.as_ref().filter(|_| announce) {
             // An MTP without a Connect Record (CoAP) has nothing to send.
@@ -122,16 +284,46 @@ impl AgentHost {
                 }
             }
         }
+        if let Some(ctrl) = &controller_id {
+            self.register(conn_id, ctrl, &tx).await;
+        }
+        let mut ticker = tokio::time::interval(TICK);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
-            let bytes = match conn.recv().await {
+            // recv() is cancel-safe (MtpConnection contract), so select! loses nothing.
+            let inbound = tokio::select! {
+                inbound = conn.recv() => inbound,
+                out = rx.recv() => {
+                    match out {
+                        Some(Outgoing::Notify(m)) => {
+                            let ctrl = controller_id.clone().unwrap_or_default();
+                            let rec = record::no_session(&self.endpoint_id, &ctrl, &m);
+                            if conn.send(&record::encode(&rec)).await.is_ok() {
+                                continue;
+                            }
+                        }
+                        Some(Outgoing::Close) | None => {
+                            self.say("closing: rebooting");
+                            conn.close(Some(CLOSE_NORMAL), "rebooting").await;
+                        }
+                    }
+                    break;
+                }
+                _ = ticker.tick() => {
+                    let notes = self.agent.lock().await.tick(Clock::now());
+                    self.route(notes);
+                    continue;
+                }
+            };
+            let bytes = match inbound {
                 Ok(Inbound::Record(b)) => b,
                 Ok(Inbound::Unusable(what)) => {
                     self.say(format!("closing: received {what}"));
                     conn.close(Some(CLOSE_UNSUPPORTED_DATA), "binary USP Records only")
                         .await;
-                    return;
+                    break;
                 }
-                Err(_) => return,
+                Err(_) => break,
             };
             let rec = match record::decode(&bytes, Some(&self.endpoint_id)) {
                 Ok(r) => r,
@@ -141,7 +333,7 @@ impl AgentHost {
                     self.say(format!("closing: {e}"));
                     conn.close(Some(CLOSE_UNSUPPORTED_DATA), "undecodable USP Record")
                         .await;
-                    return;
+                    break;
                 }
             };
             // R-ARC.2: endpoints sharing our Endpoint ID are not talked to.
@@ -165,9 +357,11 @@ impl AgentHost {
                     continue;
                 }
             }
-            let from = controller_id
-                .get_or_insert_with(|| rec.from_id.clone())
-                .clone();
+            if controller_id.is_none() {
+                controller_id = Some(rec.from_id.clone());
+                self.register(conn_id, &rec.from_id, &tx).await;
+            }
+            let from = controller_id.clone().unwrap_or_default();
             let Ok(request) = record::payload_msg(&rec) else {
                 // R-MTP.5 allows silence when the Msg cannot be extracted.
                 continue;
@@ -177,34 +371,55 @@ impl AgentHost {
             {
                 self.say("fault disconnect-mid-exchange: dropping the connection");
                 conn.close(None, "").await;
-                return;
+                break;
             }
-            let Some(answer) = self.agent.lock().await.handle(&from, &request) else {
-                continue;
+            let (answer, notes, effects) = {
+                let mut agent = self.agent.lock().await;
+                // Time passes before the request is handled (TimeToLive counts from here).
+                let mut notes = agent.tick(Clock::now());
+                let answer = agent.handle(&from, &request);
+                notes.extend(agent.take_notifications());
+                (answer, notes, agent.take_effects())
             };
-            let to = if self.faults.contains(Fault::WrongToId) {
-                SOMEBODY_ELSE
-            } else {
-                from.as_str()
-            };
-            let mut out = record::encode(&record::no_session(&self.endpoint_id, to, &answer));
-            if self.faults.contains(Fault::MalformedProtobuf) {
-                out = GARBAGE.to_vec();
-            }
-            if conn.send(&out).await.is_err() {
-                return;
-            }
-            let notifications = self.agent.lock().await.take_notifications();
-            for (controller, notify) in notifications {
-                // Only this connection's Controller can be reached here.
-                if controller != from {
-                    continue;
+            if let Some(answer) = answer {
+                let to = if self.faults.contains(Fault::WrongToId) {
+                    SOMEBODY_ELSE
+                } else {
+                    from.as_str()
+                };
+                let mut out = record::encode(&record::no_session(&self.endpoint_id, to, &answer));
+                if self.faults.contains(Fault::MalformedProtobuf) {
+                    out = GARBAGE.to_vec();
                 }
-                let rec = record::no_session(&self.endpoint_id, &controller, &notify);
-                if conn.send(&record::encode(&rec)).await.is_err() {
-                    return;
+                if conn.send(&out).await.is_err() {
+                    break;
                 }
             }
+            // After the answer: its notifications (through the channels, so they
+            // follow it), then what must happen outside the core.
+            self.route(notes);
+            self.execute(effects);
         }
+        self.unregister(conn_id);
+    }
+
+    /// Makes the connection reachable for its Controller's Notifys and tells the
+    /// core it is connected (a Boot! may be owed).
+    async fn register(&self, conn_id: u64, controller: &str, tx: &mpsc::UnboundedSender<Outgoing>) {
+        self.shared
+            .routes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(conn_id, (controller.to_string(), tx.clone()));
+        let notes = self.agent.lock().await.connected(controller, Clock::now());
+        self.route(notes);
+    }
+
+    fn unregister(&self, conn_id: u64) {
+        self.shared
+            .routes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&conn_id);
     }
 }
