@@ -233,3 +233,5 @@ fn error(code: u32, text: &str) -> Error {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod usecase_tests;
