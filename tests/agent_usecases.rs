@@ -64,6 +64,30 @@ async fn rig(faults: &[Fault]) -> Rig {
     Rig { session, agent }
 }
 
+/// The Agent listens; the harness dials it (and dials again after a reboot).
+async fn listening_rig(faults: &[Fault]) -> Rig {
+    let faults: FaultSet = faults.iter().copied().collect();
+    let server = WsServer::bind("127.0.0.1:0", None, AGENT).await.unwrap();
+    let harness = WsDialer::new(&format!("ws://{}/", server.local_addr()), CTRL);
+    let agent = Agent::new(AgentConfig {
+        endpoint_id: AGENT.into(),
+        faults: faults.clone(),
+    });
+    let host = AgentHost::new(agent, faults);
+    let agent = tokio::spawn(host.run_listener(server));
+    let session = Session::new(
+        Box::new(harness),
+        SessionConfig {
+            controller_id: CTRL.into(),
+            agent_id: None,
+            request_timeout: Duration::from_secs(3),
+            connect_timeout: Duration::from_secs(3),
+            connect_record_timeout: Duration::from_secs(2),
+        },
+    );
+    Rig { session, agent }
+}
+
 async fn request(s: &mut Session, req: ReqType) -> Msg {
     s.request(req).await.map_err(|(_, e)| e).unwrap().response
 }
@@ -249,6 +273,20 @@ async fn reboot_reconnects_connect_record_then_boot_and_keeps_only_persistent_su
     let subs = get(s, "Device.LocalAgent.Subscription.").await;
     assert!(subs.values().any(|v| v == "Device.Boot!"), "{subs:?}");
     assert!(!subs.keys().any(|k| k.starts_with(&transient)), "{subs:?}");
+}
+
+#[tokio::test]
+async fn reboot_as_a_listener_accepts_again_and_sends_boot() {
+    let mut rig = listening_rig(&[]).await;
+    let s = &mut rig.session;
+    subscribe(s, "Event", "Device.Boot!", true, true).await;
+    let (boot, connect_record_seen) = reboot_and_boot(s).await;
+    let boot = boot.expect("a Boot! on the new connection");
+    assert!(connect_record_seen);
+    assert_eq!(
+        event(&boot, "Boot!").unwrap().params["Cause"],
+        "RemoteReboot"
+    );
 }
 
 #[tokio::test]

@@ -245,6 +245,62 @@ mod tests {
     }
 
     #[test]
+    fn draft_commands_have_their_types_and_arg_names() {
+        let r = gsdm("Device.", false, true);
+        let cmd = |obj: &str, name: &str| {
+            r.supported_objs
+                .iter()
+                .find(|o| o.supported_obj_path == obj)
+                .and_then(|o| o.supported_commands.iter().find(|c| c.command_name == name))
+                .cloned()
+                .unwrap_or_else(|| panic!("{obj}{name} listed"))
+        };
+        let fw = "Device.DeviceInfo.FirmwareImage.{i}.";
+        let download = cmd(fw, "Download()");
+        assert_eq!(download.command_type, CmdType::CmdAsync as i32);
+        assert!(download.input_arg_names.contains(&"URL".to_string()));
+        assert!(download
+            .input_arg_names
+            .contains(&"CheckSumAlgorithm".to_string()));
+        assert_eq!(cmd(fw, "Activate()").command_type, CmdType::CmdAsync as i32);
+        let trust = "Device.LocalAgent.ControllerTrust.";
+        let request = cmd(trust, "RequestChallenge()");
+        assert_eq!(request.command_type, CmdType::CmdSync as i32);
+        assert_eq!(
+            request.input_arg_names,
+            ["ChallengeRef", "RequestExpiration"]
+        );
+        assert_eq!(
+            request.output_arg_names,
+            ["Instruction", "InstructionType", "ValueType", "ChallengeID"]
+        );
+        let response = cmd(trust, "ChallengeResponse()");
+        assert_eq!(response.command_type, CmdType::CmdSync as i32);
+        assert_eq!(response.output_arg_names, ["Status"]);
+        let la = r
+            .supported_objs
+            .iter()
+            .find(|o| o.supported_obj_path == "Device.LocalAgent.")
+            .unwrap();
+        let tc = la
+            .supported_events
+            .iter()
+            .find(|e| e.event_name == "TransferComplete!")
+            .expect("TransferComplete! listed");
+        assert!(tc.arg_names.contains(&"FaultCode".to_string()));
+        let fw_obj = r
+            .supported_objs
+            .iter()
+            .find(|o| o.supported_obj_path == fw)
+            .unwrap();
+        assert_eq!(fw_obj.access, ObjAccessType::ObjReadOnly as i32);
+        assert!(r
+            .supported_objs
+            .iter()
+            .any(|o| o.supported_obj_path == "Device.LocalAgent.ControllerTrust.Challenge.{i}."));
+    }
+
+    #[test]
     fn full_tree_with_flags() {
         let r = gsdm("Device.", false, true);
         assert_eq!(r.err_code, 0);
