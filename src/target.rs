@@ -60,6 +60,40 @@ pub struct Target {
     pub coap: Option<CoapTarget>,
     #[serde(default)]
     pub timeouts: Timeouts,
+    /// Values test cases use as `${name}` (e.g. `challenge_value`); a case
+    /// listing a missing one in `needs_vars` is skipped. `--var` overrides.
+    #[serde(default)]
+    pub vars: std::collections::BTreeMap<String, String>,
+    /// The harness's HTTP file server (`serve_file` steps).
+    #[serde(default)]
+    pub file_server: FileServerTarget,
+}
+
+/// Where the harness serves files from; the Agent must be able to reach it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileServerTarget {
+    /// `host:port` to bind, e.g. `0.0.0.0:8081` for an Agent on another
+    /// host; default `127.0.0.1:0` (any free port, loopback only).
+    #[serde(default = "default_file_server_bind")]
+    pub bind: String,
+    /// `host:port` written into URLs when it differs from `bind` (e.g. the
+    /// harness's LAN address when binding 0.0.0.0).
+    #[serde(default)]
+    pub advertise: Option<String>,
+}
+
+pub fn default_file_server_bind() -> String {
+    "127.0.0.1:0".into()
+}
+
+impl Default for FileServerTarget {
+    fn default() -> Self {
+        FileServerTarget {
+            bind: default_file_server_bind(),
+            advertise: None,
+        }
+    }
 }
 
 /// TLS settings; relative paths are relative to the target file.
@@ -230,6 +264,14 @@ pub struct Timeouts {
     pub connect_ms: u64,
     #[serde(default = "default_connect_record_ms")]
     pub connect_record_ms: u64,
+    /// The window of `expect_no_notify` steps that give none: short, as
+    /// every such step waits it out in full.
+    #[serde(default = "default_silence_ms")]
+    pub silence_ms: u64,
+}
+
+pub fn default_silence_ms() -> u64 {
+    500
 }
 
 fn default_request_ms() -> u64 {
@@ -248,6 +290,7 @@ impl Default for Timeouts {
             request_ms: default_request_ms(),
             connect_ms: default_connect_ms(),
             connect_record_ms: default_connect_record_ms(),
+            silence_ms: default_silence_ms(),
         }
     }
 }
