@@ -101,3 +101,96 @@ impl Session {
         }
     }
 }
+
+/// Against the real reference Agent in-process over loopback WebSocket.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::faults::{Fault, FaultSet};
+    use crate::agent::runtime::AgentHost;
+    use crate::agent::{Agent, AgentConfig};
+    use crate::cli::{MtpArg, Role};
+    use crate::commands::loopback::{self, LoopbackOptions};
+    use crate::mtp::mqtt::MqttVersion;
+    use crate::session::SessionConfig;
+    use crate::target::{DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID};
+    use crate::usp::proto::msg::{request::ReqType, Get};
+
+    async fn session_with(faults: FaultSet, role: Role) -> (Session, tokio::task::JoinHandle<()>) {
+        let agent = Agent::new(AgentConfig {
+            endpoint_id: DEFAULT_AGENT_ID.into(),
+            faults: faults.clone(),
+        });
+        let options = LoopbackOptions {
+            mtp: MtpArg::Ws,
+            role,
+            mqtt_version: MqttVersion::V5,
+            stomp_broker: None,
+            tls: None,
+        };
+        let started = loopback::start(&options, AgentHost::new(agent, faults))
+            .await
+            .expect("loopback Agent starts");
+        let config = SessionConfig {
+            controller_id: DEFAULT_CONTROLLER_ID.into(),
+            agent_id: Some(DEFAULT_AGENT_ID.into()),
+            request_timeout: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(5),
+            connect_record_timeout: Duration::from_secs(2),
+        };
+        (Session::new(started.connector, config), started.agent_task)
+    }
+
+    fn get() -> ReqType {
+        ReqType::Get(Get {
+            param_paths: vec!["Device.DeviceInfo.FriendlyName".into()],
+            max_depth: 0,
+        })
+    }
+
+    /// disconnect-mid-exchange drops the connection; the session survives
+    /// it, sees the drop, and gets the Agent back with a fresh Connect
+    /// Record, in both roles (as server it waits; as client it redials).
+    #[tokio::test]
+    async fn survives_a_drop_and_reconnects() {
+        for role in [Role::Server, Role::Client] {
+            let faults: FaultSet = [Fault::DisconnectMidExchange].into_iter().collect();
+            let (mut s, task) = session_with(faults, role).await;
+            s.ensure_connected().await.expect("first connection");
+            assert!(s.connect_record_seen());
+            assert!(
+                s.request(get()).await.is_err(),
+                "the fault drops the exchange"
+            );
+            let end = s
+                .await_drop(Duration::from_secs(2))
+                .await
+                .expect("drop seen");
+            assert!(matches!(end, ConnectionEnd::Closed(_)), "{role:?}: {end:?}");
+            s.connect_record_seen = false;
+            let back = s.reconnect_within(Duration::from_secs(5)).await;
+            assert!(back.is_ok(), "{role:?}: {back:?}");
+            assert!(
+                s.connect_record_seen(),
+                "{role:?}: Connect Record on the new connection"
+            );
+            task.abort();
+        }
+    }
+
+    /// The negative twin: a healthy connection is not a drop.
+    #[tokio::test]
+    async fn a_connection_that_stays_up_is_reported() {
+        let (mut s, task) = session_with(FaultSet::default(), Role::Server).await;
+        s.ensure_connected().await.expect("connected");
+        let end = s.await_drop(Duration::from_millis(300)).await;
+        assert!(
+            matches!(end, Err(SessionError::StillConnected { waited_ms: 300 })),
+            "{end:?}"
+        );
+        // Silence on a quiet connection; nothing queued is invented.
+        let quiet = s.expect_silence(Duration::from_millis(200), |_| true).await;
+        assert!(matches!(quiet, Ok(None)), "{quiet:?}");
+        task.abort();
+    }
+}
