@@ -459,6 +459,29 @@ mod tests {
     }
 
     #[test]
+    fn parses_vars_file_server_and_silence() {
+        let base =
+            "name: A\nmtp: websocket\nwebsocket:\n  role: client\n  url: ws://127.0.0.1:1/usp\n";
+        let t = Target::parse(base, "t.yaml").unwrap();
+        assert!(t.vars.is_empty());
+        assert_eq!(t.file_server.bind, "127.0.0.1:0");
+        assert_eq!(t.timeouts.silence_ms, 500);
+        let t = Target::parse(
+            &format!("{base}vars:\n  challenge_value: abc=\nfile_server:\n  bind: 0.0.0.0:8081\n  advertise: 192.0.2.1:8081\ntimeouts:\n  silence_ms: 200\n"),
+            "t.yaml",
+        )
+        .unwrap();
+        assert_eq!(
+            t.vars.get("challenge_value").map(String::as_str),
+            Some("abc=")
+        );
+        assert_eq!(t.file_server.advertise.as_deref(), Some("192.0.2.1:8081"));
+        assert_eq!(t.timeouts.silence_ms, 200);
+        let err = Target::parse(&format!("{base}file_server:\n  port: 1\n"), "t.yaml").unwrap_err();
+        assert!(err.to_string().contains("port"), "{err}");
+    }
+
+    #[test]
     fn parses_a_server_role_target() {
         let t = Target::parse(
             "name: Acme\nmtp: websocket\nwebsocket:\n  role: server\n  listen: 127.0.0.1:8080\n  path: /usp\ntimeouts:\n  request_ms: 500\n",
