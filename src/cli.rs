@@ -103,6 +103,12 @@ pub struct RunArgs {
     /// Per-request timeout in milliseconds (overrides the target's).
     #[arg(long)]
     pub timeout_ms: Option<u64>,
+    /// A variable for test cases, NAME=VALUE (repeatable); overrides the target's `vars:`.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// How long an `expect_no_notify` step without timeout_ms listens (overrides the target's timeouts.silence_ms; default 500).
+    #[arg(long)]
+    pub silence_ms: Option<u64>,
     /// Directory of extra profile YAML files (the shipped profiles are built in).
     #[arg(long)]
     pub profiles_dir: Option<PathBuf>,

@@ -17,7 +17,30 @@ use crate::suite::model::{Action, Case, Step, Suite};
 use crate::suite::request::build_request;
 use crate::suite::vars::Vars;
 use crate::suite::{capture, evaluate_notify};
+use crate::target::FileServerTarget;
 use crate::trace::describe_msg;
+
+mod more_steps;
+
+/// What the run brings to every case besides the session: variables from
+/// the target file and `--var`, the silence window, the file server's place.
+#[derive(Debug, Clone)]
+pub struct RunContext {
+    pub vars: Vars,
+    /// The window of an `expect_no_notify` step that gives none.
+    pub silence: Duration,
+    pub file_server: FileServerTarget,
+}
+
+impl Default for RunContext {
+    fn default() -> Self {
+        RunContext {
+            vars: Vars::default(),
+            silence: Duration::from_millis(crate::target::default_silence_ms()),
+            file_server: FileServerTarget::default(),
+        }
+    }
+}
 
 /// Which cases to run.
 #[derive(Debug, Clone, Default)]
@@ -59,6 +82,11 @@ pub struct Runner<'a> {
     /// Cases in a row that could not reach the Agent, and the last reason.
     unreachable_cases: u32,
     last_unreachable: String,
+    context: RunContext,
+    /// Started by the first `serve_file` step; serves for the rest of the run.
+    file_server: Option<crate::http_server::FileServer>,
+    /// The rule the current case's checks cite when they have none.
+    case_rule: Option<String>,
 }
 
 impl<'a> Runner<'a> {
@@ -76,7 +104,15 @@ impl<'a> Runner<'a> {
             unreachable: None,
             unreachable_cases: 0,
             last_unreachable: String::new(),
+            context: RunContext::default(),
+            file_server: None,
+            case_rule: None,
         }
+    }
+
+    pub fn with_context(mut self, context: RunContext) -> Self {
+        self.context = context;
+        self
     }
 
     /// Runs every selected case of `suites` in order, appending to `run` and
@@ -84,7 +120,9 @@ impl<'a> Runner<'a> {
     pub async fn run(&mut self, suites: &[Suite], selection: &Selection, run: &mut RunResult) {
         for suite in suites {
             for case in suite.cases.iter().filter(|c| selection.admits(c)) {
-                let result = if self.unreachable_cases >= GIVE_UP_AFTER_UNREACHABLE_CASES {
+                let result = if let Some(skip) = self.missing_vars(suite, case) {
+                    skip
+                } else if self.unreachable_cases >= GIVE_UP_AFTER_UNREACHABLE_CASES {
                     self.not_run(suite, case)
                 } else {
                     self.run_case(suite, case).await
@@ -113,13 +151,35 @@ impl<'a> Runner<'a> {
         r
     }
 
+    /// A case whose `needs_vars` the run does not define is skipped, saying
+    /// which and where to set them.
+    fn missing_vars(&self, suite: &Suite, case: &Case) -> Option<CaseResult> {
+        let missing: Vec<&str> = case
+            .needs_vars
+            .iter()
+            .filter(|v| self.context.vars.get(v).is_none())
+            .map(String::as_str)
+            .collect();
+        if missing.is_empty() {
+            return None;
+        }
+        let mut r = empty_result(suite, case);
+        r.verdict = Verdict::Skipped;
+        r.message = format!(
+            "skipped: the case needs variable(s) {} which this run does not define (set `vars:` in the target file or pass --var NAME=VALUE)",
+            missing.join(", ")
+        );
+        Some(r)
+    }
+
     async fn run_case(&mut self, suite: &Suite, case: &Case) -> CaseResult {
         let started_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
         let started = Instant::now();
         self.unreachable = None;
         self.session.clear_notifications();
         self.session.take_trace();
-        let mut vars = Vars::default();
+        self.case_rule = case.rule();
+        let mut vars = self.context.vars.clone();
         vars.set("controller_id", self.session.controller_id());
         if let Some(agent) = self.session.agent_id() {
             vars.set("agent_id", agent);
@@ -239,6 +299,9 @@ impl<'a> Runner<'a> {
                     }
                 }
             }
+            Action::ExpectNoNotify(spec) => self.expect_no_notify(spec, vars, &mut result).await,
+            Action::ServeFile(spec) => self.serve_file(step, spec, vars, &mut result).await,
+            Action::Reboot(spec) => self.reboot(step, spec, vars, &mut result).await,
             Action::ConnectRecord(_) => match self.session.ensure_connected().await {
                 Ok(()) if !self.session.mtp_defines_connect_record() => {
                     // Not a pass: the requirement cannot be checked here.
@@ -261,6 +324,7 @@ impl<'a> Runner<'a> {
                 }
             },
         }
+        self.trace_file_requests();
         if result.error.is_some() || result.checks.iter().any(|c| !c.passed) {
             result.verdict = Verdict::Failed;
         }
@@ -304,7 +368,7 @@ fn step_name(step: &Step) -> String {
             .unwrap_or("request")
             .to_string(),
         Action::WaitNotify(_) => "wait_notify".to_string(),
-        Action::ConnectRecord(_) => "connect_record".to_string(),
+        other => other.keyword().to_string(),
     })
 }
 

@@ -17,6 +17,9 @@ use crate::usp::proto::msg::{
 use crate::usp::proto::record::record::RecordType;
 use crate::usp::record;
 
+mod lifecycle;
+pub use lifecycle::ConnectionEnd;
+
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
     pub controller_id: String,
@@ -56,6 +59,8 @@ pub enum SessionError {
         detail: String,
         ignored: Vec<String>,
     },
+    #[error("the Agent's connection was still up after {waited_ms} ms (and no new Connect Record arrived)")]
+    StillConnected { waited_ms: u64 },
     #[error("could not send: {0}")]
     Send(String),
     #[error("the Agent's Endpoint ID is unknown: set agent_endpoint_id in the target file")]
@@ -151,6 +156,12 @@ impl Session {
         self.connector.describe()
     }
 
+    /// Adds something the harness saw outside USP (an HTTP request to its
+    /// file server) to the trace.
+    pub fn push_trace(&mut self, entry: TraceEntry) {
+        self.trace.push(entry);
+    }
+
     /// Everything traced since the last call.
     pub fn take_trace(&mut self) -> Vec<TraceEntry> {
         std::mem::take(&mut self.trace)
@@ -159,10 +170,14 @@ impl Session {
     /// Connects (or waits for the Agent to connect) unless already connected,
     /// then gives the Agent a moment to send its Connect Record (R-MTP.6).
     pub async fn ensure_connected(&mut self) -> Result<(), SessionError> {
+        self.connect_within(self.config.connect_timeout).await
+    }
+
+    /// `ensure_connected` with its own time limit.
+    async fn connect_within(&mut self, timeout: Duration) -> Result<(), SessionError> {
         if self.conn.is_some() {
             return Ok(());
         }
-        let timeout = self.config.connect_timeout;
         let conn = match tokio::time::timeout(timeout, self.connector.establish()).await {
             Ok(Ok(conn)) => conn,
             Ok(Err(e)) => {

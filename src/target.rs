@@ -60,6 +60,40 @@ pub struct Target {
     pub coap: Option<CoapTarget>,
     #[serde(default)]
     pub timeouts: Timeouts,
+    /// Values test cases use as `${name}` (e.g. `challenge_value`); a case
+    /// listing a missing one in `needs_vars` is skipped. `--var` overrides.
+    #[serde(default)]
+    pub vars: std::collections::BTreeMap<String, String>,
+    /// The harness's HTTP file server (`serve_file` steps).
+    #[serde(default)]
+    pub file_server: FileServerTarget,
+}
+
+/// Where the harness serves files from; the Agent must be able to reach it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileServerTarget {
+    /// `host:port` to bind, e.g. `0.0.0.0:8081` for an Agent on another
+    /// host; default `127.0.0.1:0` (any free port, loopback only).
+    #[serde(default = "default_file_server_bind")]
+    pub bind: String,
+    /// `host:port` written into URLs when it differs from `bind` (e.g. the
+    /// harness's LAN address when binding 0.0.0.0).
+    #[serde(default)]
+    pub advertise: Option<String>,
+}
+
+pub fn default_file_server_bind() -> String {
+    "127.0.0.1:0".into()
+}
+
+impl Default for FileServerTarget {
+    fn default() -> Self {
+        FileServerTarget {
+            bind: default_file_server_bind(),
+            advertise: None,
+        }
+    }
 }
 
 /// TLS settings; relative paths are relative to the target file.
@@ -230,6 +264,14 @@ pub struct Timeouts {
     pub connect_ms: u64,
     #[serde(default = "default_connect_record_ms")]
     pub connect_record_ms: u64,
+    /// The window of `expect_no_notify` steps that give none: short, as
+    /// every such step waits it out in full.
+    #[serde(default = "default_silence_ms")]
+    pub silence_ms: u64,
+}
+
+pub fn default_silence_ms() -> u64 {
+    500
 }
 
 fn default_request_ms() -> u64 {
@@ -248,6 +290,7 @@ impl Default for Timeouts {
             request_ms: default_request_ms(),
             connect_ms: default_connect_ms(),
             connect_record_ms: default_connect_record_ms(),
+            silence_ms: default_silence_ms(),
         }
     }
 }
@@ -413,6 +456,29 @@ mod tests {
         assert_eq!(t.mtp, MtpKind::Stomp);
         let err = Target::parse("name: A\nmtp: stomp\n", "t.yaml").unwrap_err();
         assert!(err.to_string().contains("stomp:"), "{err}");
+    }
+
+    #[test]
+    fn parses_vars_file_server_and_silence() {
+        let base =
+            "name: A\nmtp: websocket\nwebsocket:\n  role: client\n  url: ws://127.0.0.1:1/usp\n";
+        let t = Target::parse(base, "t.yaml").unwrap();
+        assert!(t.vars.is_empty());
+        assert_eq!(t.file_server.bind, "127.0.0.1:0");
+        assert_eq!(t.timeouts.silence_ms, 500);
+        let t = Target::parse(
+            &format!("{base}vars:\n  challenge_value: abc=\nfile_server:\n  bind: 0.0.0.0:8081\n  advertise: 192.0.2.1:8081\ntimeouts:\n  silence_ms: 200\n"),
+            "t.yaml",
+        )
+        .unwrap();
+        assert_eq!(
+            t.vars.get("challenge_value").map(String::as_str),
+            Some("abc=")
+        );
+        assert_eq!(t.file_server.advertise.as_deref(), Some("192.0.2.1:8081"));
+        assert_eq!(t.timeouts.silence_ms, 200);
+        let err = Target::parse(&format!("{base}file_server:\n  port: 1\n"), "t.yaml").unwrap_err();
+        assert!(err.to_string().contains("port"), "{err}");
     }
 
     #[test]

@@ -23,12 +23,13 @@ use crate::mtp::uds::{UdsDialer, UdsListener};
 use crate::mtp::websocket::{WsDialer, WsServer};
 use crate::mtp::MtpConnector;
 use crate::results::{Counts, InputProblem, RunResult};
-use crate::runner::{Progress, Runner, Selection};
+use crate::runner::{Progress, RunContext, Runner, Selection};
 use crate::session::{Session, SessionConfig};
 use crate::suite::loader;
+use crate::suite::Vars;
 use crate::target::{
-    controller_topic, MqttTarget, MtpKind, Target, Timeouts, TlsTarget, UdsTarget, WebSocketTarget,
-    DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID,
+    controller_topic, FileServerTarget, MqttTarget, MtpKind, Target, Timeouts, TlsTarget,
+    UdsTarget, WebSocketTarget, DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID,
 };
 
 /// Where the run's Agent is and who talks to it.
@@ -44,6 +45,8 @@ struct Setup {
     broker: Option<Box<dyn Send>>,
     /// How TLS is set up, for the header and results; None without TLS.
     tls: Option<String>,
+    /// Variables, the silence window and the file server's place.
+    context: RunContext,
 }
 
 /// What results say when server certificates are not verified.
@@ -118,7 +121,8 @@ pub async fn run(args: RunArgs) -> ExitCode {
     } else {
         Progress::Lines
     };
-    let mut runner = Runner::new(session, &profiles, args.out.clone(), progress);
+    let mut runner = Runner::new(session, &profiles, args.out.clone(), progress)
+        .with_context(setup.context.clone());
     let interrupted = tokio::select! {
         _ = runner.run(&suites, &selection, &mut result) => false,
         _ = tokio::signal::ctrl_c() => true,
@@ -321,7 +325,48 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
         agent_task: None,
         broker: None,
         tls: tls_summary,
+        context: run_context(
+            &target.vars,
+            &target.timeouts,
+            target.file_server.clone(),
+            args,
+        )?,
     })
+}
+
+/// The target's variables with `--var` on top, and the silence window.
+fn run_context(
+    vars: &std::collections::BTreeMap<String, String>,
+    timeouts: &Timeouts,
+    file_server: FileServerTarget,
+    args: &RunArgs,
+) -> Result<RunContext, String> {
+    let mut all = Vars::default();
+    for (k, v) in vars {
+        all.set(k.clone(), v.clone());
+    }
+    for given in &args.vars {
+        let Some((name, value)) = given.split_once('=') else {
+            return Err(format!("--var {given:?}: write it as NAME=VALUE"));
+        };
+        if name.is_empty() {
+            return Err(format!("--var {given:?}: the name is empty"));
+        }
+        all.set(name, value);
+    }
+    Ok(RunContext {
+        vars: all,
+        silence: Duration::from_millis(args.silence_ms.unwrap_or(timeouts.silence_ms)),
+        file_server,
+    })
+}
+
+/// What the embedded default target defines for cases: the reference
+/// Agent's challenge answer, base64 of "plugfest" (DRAFT-Challenge:1 cases).
+fn builtin_vars() -> std::collections::BTreeMap<String, String> {
+    [("challenge_value".to_string(), "cGx1Z2Zlc3Q=".to_string())]
+        .into_iter()
+        .collect()
 }
 
 /// The harness as wss server: its certificate, and the Agents' client
@@ -453,6 +498,7 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
         request_ms: 2_000,
         connect_ms: 10_000,
         connect_record_ms: 2_000,
+        silence_ms: crate::target::default_silence_ms(),
     };
     let version = mqtt_version(args.mqtt_version);
     let options = loopback::LoopbackOptions {
@@ -477,5 +523,11 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
         agent_task: Some(started.agent_task),
         broker: started.broker,
         tls: tls_summary,
+        context: run_context(
+            &builtin_vars(),
+            &timeouts,
+            FileServerTarget::default(),
+            args,
+        )?,
     })
 }

@@ -11,6 +11,8 @@
 //! | SetResp | affected_path + param | updated value |
 //! | DeleteResp | each affected path | "" |
 //! | OperateResp | executed_command / + "." + output arg | req_obj_path or "" / value |
+//! | OperateResp (async) | `req_obj_path` | the Request row's path |
+//! | OperateResp (cmd_failure) | executed_command + ".err_code" / ".err_msg" | code / message |
 //! | Error | each ParamError param_path | its err_code |
 //! | Notify | see `notify_facts` | |
 
@@ -130,7 +132,16 @@ pub fn facts(m: &Msg) -> Facts {
                 use operate_resp::operation_result::OperationResp;
                 match &o.operation_resp {
                     Some(OperationResp::ReqObjPath(p)) => {
-                        f.push((o.executed_command.clone(), p.clone()))
+                        f.push((o.executed_command.clone(), p.clone()));
+                        // R-OPR: the Request row an async command runs as.
+                        f.push(("req_obj_path".into(), p.clone()));
+                    }
+                    Some(OperationResp::CmdFailure(c)) => {
+                        f.push((
+                            format!("{}.err_code", o.executed_command),
+                            c.err_code.to_string(),
+                        ));
+                        f.push((format!("{}.err_msg", o.executed_command), c.err_msg.clone()));
                     }
                     Some(OperationResp::ReqOutputArgs(a)) => {
                         f.push((o.executed_command.clone(), String::new()));

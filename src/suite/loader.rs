@@ -5,7 +5,8 @@
 use super::model::{Action, Case, ConnectRecordSpec, Expect, Location, RequestSpec, Step, Suite};
 use super::model::{
     AddSpec, DeleteSpec, GetInstancesSpec, GetSpec, GetSupportedDmSpec, GetSupportedProtocolSpec,
-    OperateSpec, SetSpec, WaitSpec,
+    NoNotifySpec, OperateSpec, RebootSpec, ServeFileSpec, SetSpec, WaitSpec, REBOOT_CAPTURES,
+    SERVE_FILE_CAPTURES,
 };
 use crate::datamodel::Profiles;
 use miette::{NamedSource, SourceSpan};
@@ -58,9 +59,12 @@ impl LoadError {
     }
 }
 
+/// A file that keeps its directory out of a parent directory's load.
+pub const OPT_IN_MARKER: &str = ".opt-in";
+
 /// The actions a step can hold, for messages.
 const ACTIONS: &str =
-    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record";
+    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, expect_no_notify, serve_file, reboot";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -88,6 +92,8 @@ struct RawCase {
     purpose: Option<String>,
     #[serde(default)]
     condition: Option<String>,
+    #[serde(default)]
+    needs_vars: Vec<String>,
     #[serde(default)]
     setup: Vec<Spanned<RawStep>>,
     steps: Vec<Spanned<RawStep>>,
@@ -120,6 +126,12 @@ struct RawStep {
     wait_notify: Option<WaitSpec>,
     #[serde(default)]
     connect_record: Option<ConnectRecordSpec>,
+    #[serde(default)]
+    expect_no_notify: Option<NoNotifySpec>,
+    #[serde(default)]
+    serve_file: Option<ServeFileSpec>,
+    #[serde(default)]
+    reboot: Option<RebootSpec>,
     #[serde(default)]
     expect: Option<Spanned<Expect>>,
     #[serde(default)]
@@ -224,7 +236,11 @@ fn collect_files(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<LoadErro
     for entry in entries.flatten() {
         let p = entry.path();
         if p.is_dir() {
-            collect_files(&p, files, errors);
+            // Disruptive suites (reboots, firmware) sit in a directory marked
+            // opt-in: loaded when named with --cases, not from a parent.
+            if !p.join(OPT_IN_MARKER).exists() {
+                collect_files(&p, files, errors);
+            }
         } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
             files.push(p);
         }
@@ -287,6 +303,7 @@ pub fn load_str(file: &Path, text: &str, profiles: &Profiles) -> Result<Suite, V
             tags: rc.tags,
             purpose: rc.purpose,
             condition: rc.condition,
+            needs_vars: rc.needs_vars,
             setup,
             steps: body,
             teardown,
@@ -329,6 +346,9 @@ fn step(
     actions.extend(r.operate.map(RequestSpec::Operate).map(req));
     actions.extend(r.wait_notify.map(Action::WaitNotify));
     actions.extend(r.connect_record.map(Action::ConnectRecord));
+    actions.extend(r.expect_no_notify.map(Action::ExpectNoNotify));
+    actions.extend(r.serve_file.map(Action::ServeFile));
+    actions.extend(r.reboot.map(Action::Reboot));
     if actions.len() != 1 {
         let found: Vec<&str> = actions.iter().map(Action::keyword).collect();
         let message = if found.is_empty() {
@@ -368,7 +388,54 @@ fn step(
                     "connect_record checks one thing: that the Connect Record arrived first",
                 ))
             }
-            (Action::WaitNotify(_), None) | (Action::ConnectRecord(_), None) => None,
+            (Action::ExpectNoNotify(_), Some(e)) => return Err(expect_not_allowed(
+                file,
+                text,
+                &e,
+                "expect_no_notify",
+                "put the notification matchers inside expect_no_notify",
+            )),
+            (Action::ServeFile(_), Some(e)) => return Err(expect_not_allowed(
+                file,
+                text,
+                &e,
+                "serve_file",
+                "serve_file only publishes a file; capture its url, sha256, size, ...",
+            )),
+            (Action::Reboot(_), Some(e)) => return Err(expect_not_allowed(
+                file,
+                text,
+                &e,
+                "reboot",
+                "reboot checks the OperateResp, the drop and the reconnection itself; use disconnect_within_ms / reconnect_within_ms",
+            )),
+            (Action::ServeFile(f), None) => {
+                if f.username.is_some() != f.password.is_some() {
+                    return Err(Box::new(LoadError::at(
+                        file,
+                        text,
+                        loc.line,
+                        loc.column,
+                        "serve_file: `username` and `password` go together",
+                        Some("give both for Basic auth, or neither".into()),
+                    )));
+                }
+                if f.name.is_empty() || f.name.contains(['/', '?', '#', ' ']) {
+                    return Err(Box::new(LoadError::at(
+                        file,
+                        text,
+                        loc.line,
+                        loc.column,
+                        format!("serve_file: name {:?} is not one URL path segment", f.name),
+                        Some("use a plain file name such as fw.bin".into()),
+                    )));
+                }
+                None
+            }
+            (Action::WaitNotify(_), None)
+            | (Action::ConnectRecord(_), None)
+            | (Action::ExpectNoNotify(_), None)
+            | (Action::Reboot(_), None) => None,
             (Action::Request(_), Some(e)) => {
                 if let Some(p) = &e.value.profile {
                     let mut errs = Vec::new();
@@ -381,6 +448,28 @@ fn step(
             }
             (Action::Request(_), None) => Some(Expect::default()),
         };
+    let capture_sources: Option<(&str, &[&str])> = match &action {
+        Action::ServeFile(_) => Some(("serve_file", SERVE_FILE_CAPTURES)),
+        Action::Reboot(_) => Some(("reboot", REBOOT_CAPTURES)),
+        Action::ExpectNoNotify(_) => Some(("expect_no_notify", &[])),
+        _ => None,
+    };
+    if let Some((keyword, known)) = capture_sources {
+        if let Some((var, what)) = r.capture.iter().find(|(_, w)| !known.contains(&w.as_str())) {
+            return Err(Box::new(LoadError::at(
+                file,
+                text,
+                loc.line,
+                loc.column,
+                format!("{keyword} cannot capture `{what}` (into `{var}`)"),
+                Some(if known.is_empty() {
+                    format!("{keyword} captures nothing")
+                } else {
+                    format!("{keyword} captures: {}", known.join(", "))
+                }),
+            )));
+        }
+    }
     if let (Action::Request(spec), Some(e)) = (&action, expect.as_mut()) {
         // The automatic first check: the response the request calls for.
         e.msg_type.get_or_insert(spec.response_type());

@@ -31,6 +31,9 @@ pub struct Case {
     /// For TP-469 Conditional cases: what the Agent must support for the
     /// case to apply (reported with a *skipped* result otherwise).
     pub condition: Option<String>,
+    /// Variables the run must define (target `vars:` or `--var`); a case
+    /// whose variable is missing is reported SKIPPED with the reason.
+    pub needs_vars: Vec<String>,
     pub setup: Vec<Step>,
     pub steps: Vec<Step>,
     pub teardown: Vec<Step>,
@@ -82,6 +85,12 @@ pub enum Action {
     /// Checks that the Agent sent its MTP's Connect Record when the current
     /// connection opened (R-MTP.6).
     ConnectRecord(ConnectRecordSpec),
+    /// Passes when no matching Notify arrives within a short window.
+    ExpectNoNotify(NoNotifySpec),
+    /// Puts a file on the harness's HTTP server for the Agent to fetch.
+    ServeFile(ServeFileSpec),
+    /// Operate a reboot command and follow the Agent down and back up.
+    Reboot(RebootSpec),
 }
 
 impl Action {
@@ -90,6 +99,9 @@ impl Action {
             Action::Request(r) => r.keyword(),
             Action::WaitNotify(_) => "wait_notify",
             Action::ConnectRecord(_) => "connect_record",
+            Action::ExpectNoNotify(_) => "expect_no_notify",
+            Action::ServeFile(_) => "serve_file",
+            Action::Reboot(_) => "reboot",
         }
     }
 }
@@ -266,6 +278,121 @@ pub struct WaitSpec {
     /// Event params / OperationComplete output args / ObjectCreation keys.
     #[serde(default)]
     pub args: BTreeMap<String, Matcher>,
+    /// OperationComplete: `success` (req_output_args) or `failure` (cmd_failure).
+    #[serde(default)]
+    pub outcome: Option<OperOutcome>,
+    /// OperationComplete cmd_failure: its err_code.
+    #[serde(default)]
+    pub err_code: Option<CodeMatcher>,
+    /// OperationComplete cmd_failure: its err_msg.
+    #[serde(default)]
+    pub err_msg: Option<Matcher>,
+}
+
+/// `expect_no_notify`: the matchers of `wait_notify`; the step passes when
+/// no Notify satisfying all of them is queued or arrives within the window.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoNotifySpec {
+    #[serde(rename = "type")]
+    pub kind: NotifKind,
+    /// The window; the run's silence window (`timeouts.silence_ms`,
+    /// `--silence-ms`, 500 ms) when absent.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub path: Option<Matcher>,
+    #[serde(default)]
+    pub value: Option<Matcher>,
+    #[serde(default)]
+    pub name: Option<Matcher>,
+    #[serde(default)]
+    pub command_key: Option<Matcher>,
+    #[serde(default)]
+    pub subscription_id: Option<Matcher>,
+    #[serde(default)]
+    pub args: BTreeMap<String, Matcher>,
+}
+
+impl NoNotifySpec {
+    /// The same matchers as a `wait_notify`, for judging each Notify.
+    pub fn as_wait(&self, window_ms: u64) -> WaitSpec {
+        WaitSpec {
+            kind: self.kind,
+            timeout_ms: window_ms,
+            path: self.path.clone(),
+            value: self.value.clone(),
+            name: self.name.clone(),
+            command_key: self.command_key.clone(),
+            subscription_id: self.subscription_id.clone(),
+            args: self.args.clone(),
+            outcome: None,
+            err_code: None,
+            err_msg: None,
+        }
+    }
+}
+
+/// `serve_file`: a file the harness's HTTP server hands out at
+/// `http://<host:port>/<name>` for the rest of the run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeFileSpec {
+    /// The last path segment of the URL, e.g. `fw.bin`.
+    pub name: String,
+    #[serde(default)]
+    pub content: String,
+    /// Pad the content with zero bytes up to this size.
+    #[serde(default)]
+    pub size: Option<u64>,
+    /// With `password`: requests without these Basic credentials get 401.
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// What a `serve_file` step can capture.
+pub const SERVE_FILE_CAPTURES: &[&str] = &[
+    "url", "name", "size", "sha1", "sha256", "sha384", "sha512", "username", "password",
+];
+
+/// What a `reboot` step can capture.
+pub const REBOOT_CAPTURES: &[&str] = &["disconnect_ms", "reconnect_ms"];
+
+fn thirty_seconds() -> u64 {
+    30_000
+}
+
+/// `reboot`: Operate the command, then follow the Agent through the drop
+/// of its MTP connection and back.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RebootSpec {
+    #[serde(default = "default_reboot_command")]
+    pub command: String,
+    #[serde(default)]
+    pub command_key: String,
+    #[serde(default)]
+    pub args: BTreeMap<String, ScalarString>,
+    /// Whether to send the Operate at all; false only follows a reboot
+    /// that an earlier step (e.g. `Activate()`) started.
+    #[serde(default = "yes")]
+    pub operate: bool,
+    /// Whole budget: drop plus reconnection.
+    #[serde(default = "thirty_seconds")]
+    pub timeout_ms: u64,
+    /// The connection must drop within this many ms of the OperateResp.
+    #[serde(default)]
+    pub disconnect_within_ms: Option<u64>,
+    /// The Agent must be back (Connect Record received) within this many
+    /// ms of the drop.
+    #[serde(default)]
+    pub reconnect_within_ms: Option<u64>,
+}
+
+fn default_reboot_command() -> String {
+    "Device.Reboot()".into()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

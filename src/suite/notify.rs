@@ -2,7 +2,7 @@
 
 use super::expect::Check;
 use super::matchers::Matcher;
-use super::model::{NotifKind, WaitSpec};
+use super::model::{NotifKind, OperOutcome, WaitSpec};
 use super::vars::Vars;
 use crate::usp::msg;
 use crate::usp::proto::msg::{notify, request::ReqType, Msg};
@@ -100,6 +100,9 @@ pub fn evaluate_notify(wait: &WaitSpec, notify_msg: &Msg, vars: &Vars) -> Vec<Ch
         &wait.subscription_id,
         Some(&n.subscription_id),
     );
+    if let Some(N::OperComplete(o)) = &n.notification {
+        oper_complete_outcome(wait, o, vars, &mut checks);
+    }
     for (k, m) in &wait.args {
         let actual = args.iter().find(|(a, _)| *a == k).map(|(_, v)| v.as_str());
         let r = m.check(actual, vars);
@@ -116,4 +119,63 @@ pub fn evaluate_notify(wait: &WaitSpec, notify_msg: &Msg, vars: &Vars) -> Vec<Ch
         ));
     }
     checks
+}
+
+/// OperationComplete: success (req_output_args) or cmd_failure, and the
+/// failure's err_code / err_msg (R-OPR: an async command ends in one of the two).
+fn oper_complete_outcome(
+    wait: &WaitSpec,
+    o: &notify::OperationComplete,
+    vars: &Vars,
+    checks: &mut Vec<Check>,
+) {
+    use notify::operation_complete::OperationResp as R;
+    let failure = match &o.operation_resp {
+        Some(R::CmdFailure(f)) => Some(f),
+        _ => None,
+    };
+    let shown = match &o.operation_resp {
+        Some(R::CmdFailure(f)) => format!("cmd_failure {} {:?}", f.err_code, f.err_msg),
+        Some(R::ReqOutputArgs(_)) => "req_output_args".to_string(),
+        None => "no operation_resp".to_string(),
+    };
+    if let Some(want) = wait.outcome {
+        let ok = match want {
+            OperOutcome::Success => matches!(o.operation_resp, Some(R::ReqOutputArgs(_))),
+            OperOutcome::Failure => failure.is_some(),
+        };
+        let expected = match want {
+            OperOutcome::Success => "req_output_args",
+            OperOutcome::Failure => "cmd_failure",
+        };
+        checks.push(Check::new(
+            "operation outcome",
+            ok,
+            expected,
+            shown.clone(),
+            None,
+        ));
+    }
+    if let Some(code) = &wait.err_code {
+        let ok = failure.is_some_and(|f| code.matches(f.err_code));
+        checks.push(Check::new(
+            "cmd_failure err_code",
+            ok,
+            code.describe(),
+            shown.clone(),
+            None,
+        ));
+    }
+    if let Some(m) = &wait.err_msg {
+        let actual = failure.map(|f| f.err_msg.as_str());
+        let r = m.check(actual, vars);
+        let ok = r.is_ok();
+        checks.push(Check::new(
+            "cmd_failure err_msg",
+            ok,
+            m.describe(vars),
+            r.err().unwrap_or(shown),
+            None,
+        ));
+    }
 }

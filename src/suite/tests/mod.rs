@@ -5,6 +5,7 @@
 mod expect;
 mod loader;
 mod shipped;
+mod usecase_steps;
 
 use super::*;
 use crate::usp::msg;

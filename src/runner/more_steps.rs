@@ -1,0 +1,317 @@
+//! The steps that are not one request and one answer: `expect_no_notify`
+//! (silence is the pass), `serve_file` (the harness's HTTP server) and
+//! `reboot` (an Operate followed through the Agent's drop and return).
+
+use std::time::Duration;
+
+use super::{explain_session_error, to_result, Runner};
+use crate::http_server::FileServer;
+use crate::results::{CheckResult, StepResult};
+use crate::session::ConnectionEnd;
+use crate::suite::evaluate_notify;
+use crate::suite::expect;
+use crate::suite::model::{
+    Expect, NoNotifySpec, OperateSpec, RebootSpec, RequestSpec, ResponseType, ServeFileSpec, Step,
+};
+use crate::suite::request::build_request;
+use crate::suite::vars::Vars;
+use crate::trace::{describe_msg, Direction, TraceEntry};
+use crate::usp::msg;
+use crate::usp::proto::msg::{operate_resp::operation_result::OperationResp, response::RespType};
+
+fn check(
+    description: impl Into<String>,
+    passed: bool,
+    expected: impl Into<String>,
+    actual: impl Into<String>,
+    rule: Option<String>,
+) -> CheckResult {
+    CheckResult {
+        description: description.into(),
+        passed,
+        expected: expected.into(),
+        actual: actual.into(),
+        rule,
+    }
+}
+
+impl Runner<'_> {
+    pub(super) async fn expect_no_notify(
+        &mut self,
+        spec: &NoNotifySpec,
+        vars: &Vars,
+        result: &mut StepResult,
+    ) {
+        let window = spec
+            .timeout_ms
+            .map(Duration::from_millis)
+            .unwrap_or(self.context.silence);
+        let wait = spec.as_wait(window.as_millis() as u64);
+        let wanted = |m: &_| evaluate_notify(&wait, m, vars).iter().all(|c| c.passed);
+        let expected = format!(
+            "no {:?} Notify matching the step within {} ms",
+            spec.kind,
+            window.as_millis()
+        );
+        match self.session.expect_silence(window, wanted).await {
+            Ok(None) => result.checks.push(check(
+                "no matching notification",
+                true,
+                expected,
+                "none arrived",
+                self.case_rule.clone(),
+            )),
+            Ok(Some(m)) => {
+                result.received = Some(describe_msg(&m));
+                result.checks.push(check(
+                    "no matching notification",
+                    false,
+                    expected,
+                    "a matching Notify arrived (see received)",
+                    self.case_rule.clone(),
+                ));
+            }
+            Err(e) => {
+                self.note_unreachable(&e);
+                result.error = Some(explain_session_error(&e));
+            }
+        }
+    }
+
+    pub(super) async fn serve_file(
+        &mut self,
+        step: &Step,
+        spec: &ServeFileSpec,
+        vars: &mut Vars,
+        result: &mut StepResult,
+    ) {
+        let content = match vars.substitute(&spec.content) {
+            Ok(c) => c.into_bytes(),
+            Err(e) => {
+                result.error = Some(format!("serve_file content: {e}"));
+                return;
+            }
+        };
+        let mut content = content;
+        if let Some(size) = spec.size {
+            let size = size as usize;
+            if size < content.len() {
+                result.error = Some(format!(
+                    "serve_file: size {size} is smaller than the content ({} bytes)",
+                    content.len()
+                ));
+                return;
+            }
+            content.resize(size, 0);
+        }
+        if self.file_server.is_none() {
+            let fs = &self.context.file_server;
+            match FileServer::bind(&fs.bind, fs.advertise.as_deref()).await {
+                Ok(server) => self.file_server = Some(server),
+                Err(e) => {
+                    result.error = Some(format!(
+                        "cannot start the file server on {}: {e} (set file_server.bind in the target file)",
+                        fs.bind
+                    ));
+                    return;
+                }
+            }
+        }
+        let Some(server) = &self.file_server else {
+            return;
+        };
+        let auth = spec.username.as_deref().zip(spec.password.as_deref());
+        let published = server.publish(&spec.name, content, auth);
+        let mut sources: Vec<(&str, String)> = vec![
+            ("url", published.url.clone()),
+            ("name", published.name.clone()),
+            ("size", published.size.to_string()),
+            ("username", spec.username.clone().unwrap_or_default()),
+            ("password", spec.password.clone().unwrap_or_default()),
+        ];
+        sources.extend(published.digests.iter().map(|(k, v)| (*k, v.clone())));
+        let sha256 = sources
+            .iter()
+            .find(|(k, _)| *k == "sha256")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        result.sent = Some(format!(
+            "serving {} ({} bytes, sha256 {sha256}{})",
+            published.url,
+            published.size,
+            if auth.is_some() { ", Basic auth" } else { "" }
+        ));
+        for (var, what) in &step.capture {
+            // The loader admits only SERVE_FILE_CAPTURES.
+            if let Some((_, v)) = sources.iter().find(|(k, _)| k == what) {
+                vars.set(var.clone(), v.clone());
+            }
+        }
+    }
+
+    /// Logs what the file server served since the last step into the trace.
+    pub(super) fn trace_file_requests(&mut self) {
+        let Some(server) = &self.file_server else {
+            return;
+        };
+        for r in server.take_log() {
+            self.session.push_trace(
+                TraceEntry::new(
+                    Direction::Received,
+                    format!("HTTP {} from {}", r.request, r.peer),
+                    0,
+                )
+                .with_note(format!(
+                    "file server answered {} ({} bytes)",
+                    r.status, r.bytes
+                )),
+            );
+        }
+    }
+
+    pub(super) async fn reboot(
+        &mut self,
+        step: &Step,
+        spec: &RebootSpec,
+        vars: &mut Vars,
+        result: &mut StepResult,
+    ) {
+        let rule = self.case_rule.clone();
+        if spec.operate && !self.operate_reboot(spec, vars, result).await {
+            return;
+        }
+        let budget = Duration::from_millis(spec.timeout_ms);
+        let started = std::time::Instant::now();
+        let end = match self.session.await_drop(budget).await {
+            Ok(end) => end,
+            Err(e) => {
+                result.checks.push(check(
+                    "the Agent went down",
+                    false,
+                    "its MTP connection closes (or it reconnects through the broker)",
+                    e.to_string(),
+                    rule,
+                ));
+                return;
+            }
+        };
+        let (dropped_after, back_after) = match end {
+            ConnectionEnd::ReconnectedThroughBroker(d) => (d, Duration::ZERO),
+            ConnectionEnd::Closed(d) => {
+                let left = budget.saturating_sub(started.elapsed());
+                match self.session.reconnect_within(left).await {
+                    Ok(back) => (d, back),
+                    Err(e) => {
+                        self.note_unreachable(&e);
+                        result.checks.push(check(
+                            "the Agent came back",
+                            false,
+                            format!("a new connection within {} ms", budget.as_millis()),
+                            e.to_string(),
+                            rule,
+                        ));
+                        return;
+                    }
+                }
+            }
+        };
+        if let Some(ms) = spec.disconnect_within_ms {
+            result.checks.push(check(
+                "the connection dropped in time",
+                dropped_after.as_millis() as u64 <= ms,
+                format!("within {ms} ms of the OperateResp"),
+                format!("after {} ms", dropped_after.as_millis()),
+                rule.clone(),
+            ));
+        }
+        if let Some(ms) = spec.reconnect_within_ms {
+            result.checks.push(check(
+                "the Agent reconnected in time",
+                back_after.as_millis() as u64 <= ms,
+                format!("within {ms} ms of the drop"),
+                format!("after {} ms", back_after.as_millis()),
+                rule.clone(),
+            ));
+        }
+        if self.session.mtp_defines_connect_record() {
+            result.checks.push(super::connect_record_check(
+                self.session.connect_record_seen(),
+                self.session.records_before_connect_record(),
+                &self.session.describe_connector(),
+            ));
+        }
+        let facts = [
+            ("disconnect_ms", dropped_after.as_millis().to_string()),
+            ("reconnect_ms", back_after.as_millis().to_string()),
+        ];
+        result.received = Some(format!(
+            "connection dropped after {} ms; Agent back after {} ms",
+            facts[0].1, facts[1].1
+        ));
+        for (var, what) in &step.capture {
+            if let Some((_, v)) = facts.iter().find(|(k, _)| k == what) {
+                vars.set(var.clone(), v.clone());
+            }
+        }
+    }
+
+    /// Sends the reboot Operate and checks its OperateResp; false when the
+    /// step cannot go on.
+    async fn operate_reboot(
+        &mut self,
+        spec: &RebootSpec,
+        vars: &Vars,
+        result: &mut StepResult,
+    ) -> bool {
+        let op = RequestSpec::Operate(OperateSpec {
+            command: spec.command.clone(),
+            command_key: spec.command_key.clone(),
+            send_resp: true,
+            args: spec.args.clone(),
+        });
+        let req = match build_request(&op, vars) {
+            Ok(r) => r,
+            Err(e) => {
+                result.error = Some(format!("the reboot Operate could not be built: {e}"));
+                return false;
+            }
+        };
+        let exchange = match self.session.request(req).await {
+            Ok(x) => x,
+            Err((sent, e)) => {
+                result.sent = Some(describe_msg(&sent));
+                self.note_unreachable(&e);
+                result.error = Some(explain_session_error(&e));
+                return false;
+            }
+        };
+        result.sent = Some(describe_msg(&exchange.sent));
+        let expectation = Expect {
+            msg_type: Some(ResponseType::OperateResp),
+            rule: self.case_rule.clone(),
+            ..Expect::default()
+        };
+        let checks = expect::evaluate(&expectation, &exchange.response, vars, self.profiles);
+        result.checks.extend(checks.into_iter().map(to_result));
+        let failure =
+            match msg::response_body(&exchange.response) {
+                Some(RespType::OperateResp(r)) => r.operation_results.iter().find_map(|o| match &o
+                    .operation_resp
+                {
+                    Some(OperationResp::CmdFailure(f)) => {
+                        Some(format!("cmd_failure {} {:?}", f.err_code, f.err_msg))
+                    }
+                    _ => None,
+                }),
+                _ => None,
+            };
+        result.checks.push(check(
+            "the reboot command was accepted",
+            failure.is_none(),
+            "OperateResp without cmd_failure",
+            failure.clone().unwrap_or_else(|| "accepted".into()),
+            self.case_rule.clone(),
+        ));
+        result.checks.iter().all(|c| c.passed)
+    }
+}

@@ -1,0 +1,196 @@
+//! Session behaviour across time rather than per request: waiting for
+//! silence (`expect_no_notify`), and following an Agent through a reboot —
+//! its connection drops, it comes back, and the Notifys it sends on the way
+//! (Boot!) are queued for the next `wait_notify`, never lost.
+
+use std::time::{Duration, Instant};
+
+use super::{Received, Session, SessionError};
+use crate::usp::msg;
+use crate::usp::proto::msg::{header::MsgType, Msg};
+
+/// How the Agent's connection ended during a reboot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectionEnd {
+    /// The MTP connection closed after this long.
+    Closed(Duration),
+    /// On a broker MTP the harness's own connection stays up; the Agent's
+    /// new Connect Record (after this long) shows it went away and came back.
+    ReconnectedThroughBroker(Duration),
+}
+
+impl Session {
+    /// The first Notify that `matches`, queued or arriving within `window`;
+    /// `None` when the window passes in silence. Non-matching Notifys stay
+    /// queued for later steps.
+    pub async fn expect_silence(
+        &mut self,
+        window: Duration,
+        matches: impl Fn(&Msg) -> bool,
+    ) -> Result<Option<Msg>, SessionError> {
+        if let Some(pos) = self.notifications.iter().position(&matches) {
+            return Ok(self.notifications.remove(pos));
+        }
+        self.ensure_connected().await?;
+        let deadline = Instant::now() + window;
+        loop {
+            match self.receive_until(deadline).await {
+                Ok(Some(Received::Msg(m))) if msg::body_type(&m) == Some(MsgType::Notify) => {
+                    self.acknowledge(&m).await;
+                    if matches(&m) {
+                        return Ok(Some(m));
+                    }
+                    self.notifications.push_back(m);
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => return Ok(None),
+                Err(e) => {
+                    return Err(SessionError::Closed {
+                        detail: e.to_string(),
+                        ignored: Vec::new(),
+                    })
+                }
+            }
+        }
+    }
+
+    /// Waits up to `timeout` for the Agent's connection to end (or, on a
+    /// broker MTP, for its next Connect Record), queueing Notifys meanwhile.
+    pub async fn await_drop(&mut self, timeout: Duration) -> Result<ConnectionEnd, SessionError> {
+        let started = Instant::now();
+        if self.conn.is_none() {
+            return Ok(ConnectionEnd::Closed(Duration::ZERO));
+        }
+        let deadline = started + timeout;
+        loop {
+            match self.receive_until(deadline).await {
+                Ok(Some(Received::Msg(m))) => self.on_unsolicited(m).await,
+                Ok(Some(Received::ConnectRecord)) => {
+                    // A fresh Connect Record on a live connection: the Agent
+                    // reconnected to the broker (R-MTP.6 on its new session).
+                    self.connect_record_seen = true;
+                    self.records_before_connect = 0;
+                    return Ok(ConnectionEnd::ReconnectedThroughBroker(started.elapsed()));
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    return Err(SessionError::StillConnected {
+                        waited_ms: timeout.as_millis() as u64,
+                    })
+                }
+                // receive_until has dropped the connection and traced why.
+                Err(_) => return Ok(ConnectionEnd::Closed(started.elapsed())),
+            }
+        }
+    }
+
+    /// Gets a connection back within `timeout`: as server, waits for the
+    /// Agent to dial; as client, redials (an Agent that is restarting
+    /// refuses for a while). Returns how long it took; the Connect Record
+    /// and any Notifys that follow it are handled as on any connection.
+    pub async fn reconnect_within(&mut self, timeout: Duration) -> Result<Duration, SessionError> {
+        let started = Instant::now();
+        let deadline = started + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.connect_within(left).await {
+                Ok(()) => return Ok(started.elapsed()),
+                Err(e) if Instant::now() >= deadline => return Err(e),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+}
+
+/// Against the real reference Agent in-process over loopback WebSocket.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::faults::{Fault, FaultSet};
+    use crate::agent::runtime::AgentHost;
+    use crate::agent::{Agent, AgentConfig};
+    use crate::cli::{MtpArg, Role};
+    use crate::commands::loopback::{self, LoopbackOptions};
+    use crate::mtp::mqtt::MqttVersion;
+    use crate::session::SessionConfig;
+    use crate::target::{DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID};
+    use crate::usp::proto::msg::{request::ReqType, Get};
+
+    async fn session_with(faults: FaultSet, role: Role) -> (Session, tokio::task::JoinHandle<()>) {
+        let agent = Agent::new(AgentConfig {
+            endpoint_id: DEFAULT_AGENT_ID.into(),
+            faults: faults.clone(),
+        });
+        let options = LoopbackOptions {
+            mtp: MtpArg::Ws,
+            role,
+            mqtt_version: MqttVersion::V5,
+            stomp_broker: None,
+            tls: None,
+        };
+        let started = loopback::start(&options, AgentHost::new(agent, faults))
+            .await
+            .expect("loopback Agent starts");
+        let config = SessionConfig {
+            controller_id: DEFAULT_CONTROLLER_ID.into(),
+            agent_id: Some(DEFAULT_AGENT_ID.into()),
+            request_timeout: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(5),
+            connect_record_timeout: Duration::from_secs(2),
+        };
+        (Session::new(started.connector, config), started.agent_task)
+    }
+
+    fn get() -> ReqType {
+        ReqType::Get(Get {
+            param_paths: vec!["Device.DeviceInfo.FriendlyName".into()],
+            max_depth: 0,
+        })
+    }
+
+    /// disconnect-mid-exchange drops the connection; the session survives
+    /// it, sees the drop, and gets the Agent back with a fresh Connect
+    /// Record, in both roles (as server it waits; as client it redials).
+    #[tokio::test]
+    async fn survives_a_drop_and_reconnects() {
+        for role in [Role::Server, Role::Client] {
+            let faults: FaultSet = [Fault::DisconnectMidExchange].into_iter().collect();
+            let (mut s, task) = session_with(faults, role).await;
+            s.ensure_connected().await.expect("first connection");
+            assert!(s.connect_record_seen());
+            assert!(
+                s.request(get()).await.is_err(),
+                "the fault drops the exchange"
+            );
+            let end = s
+                .await_drop(Duration::from_secs(2))
+                .await
+                .expect("drop seen");
+            assert!(matches!(end, ConnectionEnd::Closed(_)), "{role:?}: {end:?}");
+            s.connect_record_seen = false;
+            let back = s.reconnect_within(Duration::from_secs(5)).await;
+            assert!(back.is_ok(), "{role:?}: {back:?}");
+            assert!(
+                s.connect_record_seen(),
+                "{role:?}: Connect Record on the new connection"
+            );
+            task.abort();
+        }
+    }
+
+    /// The negative twin: a healthy connection is not a drop.
+    #[tokio::test]
+    async fn a_connection_that_stays_up_is_reported() {
+        let (mut s, task) = session_with(FaultSet::default(), Role::Server).await;
+        s.ensure_connected().await.expect("connected");
+        let end = s.await_drop(Duration::from_millis(300)).await;
+        assert!(
+            matches!(end, Err(SessionError::StillConnected { waited_ms: 300 })),
+            "{end:?}"
+        );
+        // Silence on a quiet connection; nothing queued is invented.
+        let quiet = s.expect_silence(Duration::from_millis(200), |_| true).await;
+        assert!(matches!(quiet, Ok(None)), "{quiet:?}");
+        task.abort();
+    }
+}
