@@ -28,6 +28,44 @@ pub enum Command {
     /// Run the built-in reference Agent on its own.
     // Boxed: its many MTP options would make every Command as large.
     Agent(Box<AgentArgs>),
+    /// Data-model profiles: `profiles import FILE.xml` writes profile YAML from BBF data-model XML.
+    Profiles {
+        #[command(subcommand)]
+        command: ProfilesCommand,
+    },
+    /// List the test cases per profile (id, TP-469 id, title) with a total per profile.
+    List(ListArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfilesCommand {
+    /// Turn a BBF cwmp-datamodel XML (a *-full.xml model) into one profile YAML per <profile>.
+    Import {
+        /// The data-model XML, e.g. tr-181-2-12-usp-full.xml.
+        file: PathBuf,
+        /// Directory to write the YAML files into (created if missing).
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// Only profiles whose name starts with this (repeatable), e.g. DRAFT.
+        #[arg(long)]
+        only: Vec<String>,
+        /// Overwrite files that already exist.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// Test-case file or directory.
+    #[arg(long, default_value = "test-cases")]
+    pub cases: PathBuf,
+    /// Only cases for this profile (repeatable); a released name (DeviceInfo:1) or a union (USPAgent:1, DRAFT:1) selects its DRAFT profiles.
+    #[arg(long = "profile")]
+    pub profiles: Vec<String>,
+    /// Directory of profile YAML files instead of the built-in ones.
+    #[arg(long)]
+    pub profiles_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -10,5 +10,7 @@ async fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args).await,
         Command::Validate { path } => commands::validate::validate(&path),
         Command::Agent(args) => commands::agent::agent(*args).await,
+        Command::Profiles { command } => commands::profiles::profiles(command),
+        Command::List(args) => commands::list::list(&args),
     }
 }

@@ -2,7 +2,9 @@
 //! (0 all passed, 1 some failed, 2 bad input or setup).
 
 pub mod agent;
+pub mod list;
 pub mod loopback;
+pub mod profiles;
 pub mod run;
 pub mod validate;
 

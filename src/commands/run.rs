@@ -77,7 +77,8 @@ pub async fn run(args: RunArgs) -> ExitCode {
     };
     let selection = Selection {
         case_ids: args.case_ids.clone(),
-        profiles: args.profiles.clone(),
+        // Released names and unions select their DRAFT profiles' cases.
+        profiles: profiles.expand_selection(&args.profiles),
     };
     let mut result = RunResult {
         tool: format!("usp-plugfest {}", env!("CARGO_PKG_VERSION")),

@@ -1,11 +1,10 @@
-//! Data-model profiles (which objects, parameters, commands and events an
-//! Agent must support, with what access and TR-106 syntax), loaded from the
-//! YAML files in `profiles/` and queried by path.
+//! One data-model profile (which objects, parameters, commands and events an
+//! Agent must support, with what access and TR-106 syntax), as written in the
+//! YAML files of `profiles/`, and the union that `extends`/`base` make of them.
+//! The registry of loaded profiles is `super::registry`.
 
 use super::types::TypeSpec;
 use serde::Deserialize;
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 
 /// One profile file (format in `profiles/README.md`).
 #[derive(Debug, Clone, Deserialize)]
@@ -20,19 +19,61 @@ pub struct Profile {
     /// A file that only describes types (not a profile a case can demand).
     #[serde(default)]
     pub types_only: bool,
+    /// Profiles whose every item this one also requires (TR-106 `extends`,
+    /// e.g. DRAFT:1 extends the seven DRAFT profiles).
+    #[serde(default)]
+    pub extends: Vec<String>,
+    /// The previous version this one builds on (TR-106 `base`, e.g. X:2 on X:1);
+    /// resolved like `extends`.
+    #[serde(default)]
+    pub base: Option<String>,
+    #[serde(default)]
     pub objects: Vec<ObjectReq>,
 }
 
-/// What a profile requires of an object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+impl Profile {
+    /// The profiles this one includes, `base` first.
+    pub fn parents(&self) -> impl Iterator<Item = &str> {
+        self.base
+            .iter()
+            .chain(self.extends.iter())
+            .map(String::as_str)
+    }
+
+    /// Adds `other`'s items to this profile's: an object both list keeps the
+    /// stronger requirement, a parameter the stronger access (TR-106: an
+    /// extending profile may only add or strengthen requirements).
+    pub fn absorb(&mut self, other: &Profile) {
+        for obj in &other.objects {
+            match self.objects.iter_mut().find(|o| o.path == obj.path) {
+                Some(mine) => mine.absorb(obj),
+                None => self.objects.push(obj.clone()),
+            }
+        }
+    }
+}
+
+/// What a profile requires of an object, weakest first (the order `absorb`
+/// relies on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ObjectRequirement {
+    /// Types only; no requirement.
+    NotSpecified,
     /// Must exist (tables: may have zero rows).
     Present,
     /// The Controller must be able to Add and Delete instances.
     CreateDelete,
-    /// Types only; no requirement.
-    NotSpecified,
+}
+
+impl ObjectRequirement {
+    pub fn name(self) -> &'static str {
+        match self {
+            ObjectRequirement::NotSpecified => "notSpecified",
+            ObjectRequirement::Present => "present",
+            ObjectRequirement::CreateDelete => "createDelete",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -57,14 +98,47 @@ impl ObjectReq {
     pub fn is_table(&self) -> bool {
         self.path.ends_with(".{i}.")
     }
+
+    fn absorb(&mut self, other: &ObjectReq) {
+        self.requirement = self.requirement.max(other.requirement);
+        if other.obsolete.is_none() {
+            // Another profile demands it without the excuse.
+            self.obsolete = None;
+        }
+        for p in &other.parameters {
+            match self.parameters.iter_mut().find(|m| m.name == p.name) {
+                Some(mine) => mine.access = mine.access.max(p.access),
+                None => self.parameters.push(p.clone()),
+            }
+        }
+        for c in &other.commands {
+            if !self.commands.iter().any(|m| m.name == c.name) {
+                self.commands.push(c.clone());
+            }
+        }
+        for e in &other.events {
+            if !self.events.iter().any(|m| m.name == e.name) {
+                self.events.push(e.clone());
+            }
+        }
+    }
 }
 
-/// Access a profile requires of a parameter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// Access a profile requires of a parameter, weakest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Access {
     Read,
     Write,
+}
+
+impl Access {
+    pub fn name(self) -> &'static str {
+        match self {
+            Access::Read => "read",
+            Access::Write => "write",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -95,125 +169,6 @@ pub struct EventReq {
     pub name: String,
     #[serde(default)]
     pub args: Vec<String>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ProfileError {
-    #[error("cannot read {file}: {source}")]
-    Read {
-        file: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{file}: {message}")]
-    Parse { file: PathBuf, message: String },
-    #[error("{file}: profile {name} is defined twice")]
-    Duplicate { file: PathBuf, name: String },
-}
-
-/// All loaded profiles plus an index from normalised parameter path to type.
-#[derive(Debug, Clone, Default)]
-pub struct Profiles {
-    profiles: Vec<Profile>,
-    types: HashMap<String, TypeSpec>,
-}
-
-const BUILTIN: &[(&str, &str)] = &[
-    (
-        "DRAFT-DeviceInfo-1.yaml",
-        include_str!("../../profiles/DRAFT-DeviceInfo-1.yaml"),
-    ),
-    (
-        "DRAFT-LocalAgent-1.yaml",
-        include_str!("../../profiles/DRAFT-LocalAgent-1.yaml"),
-    ),
-    (
-        "TR-181-extras.yaml",
-        include_str!("../../profiles/TR-181-extras.yaml"),
-    ),
-];
-
-impl Profiles {
-    /// The profiles shipped in `profiles/`, embedded at build time.
-    pub fn builtin() -> Profiles {
-        let mut p = Profiles::default();
-        for (name, text) in BUILTIN {
-            // Embedded files are ours and a unit test parses them, so a
-            // failure here is a build defect, not a user error.
-            if let Err(e) = p.add_text(Path::new(name), text) {
-                panic!("built-in profile is broken: {e}");
-            }
-        }
-        p
-    }
-
-    /// Every `*.yaml` in `dir` (not recursive), in name order.
-    pub fn load_dir(dir: &Path) -> Result<Profiles, ProfileError> {
-        let read_err = |source| ProfileError::Read {
-            file: dir.to_path_buf(),
-            source,
-        };
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(read_err)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-            .collect();
-        files.sort();
-        let mut p = Profiles::default();
-        for f in files {
-            let text = std::fs::read_to_string(&f).map_err(|source| ProfileError::Read {
-                file: f.clone(),
-                source,
-            })?;
-            p.add_text(&f, &text)?;
-        }
-        Ok(p)
-    }
-
-    /// Parses one profile file and adds it.
-    pub fn add_text(&mut self, file: &Path, text: &str) -> Result<(), ProfileError> {
-        let profile: Profile = serde_saphyr::from_str(text).map_err(|e| ProfileError::Parse {
-            file: file.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        if self.profiles.iter().any(|p| p.name == profile.name) {
-            return Err(ProfileError::Duplicate {
-                file: file.to_path_buf(),
-                name: profile.name,
-            });
-        }
-        for obj in &profile.objects {
-            for param in &obj.parameters {
-                let key = normalize_path(&format!("{}{}", obj.path, param.name));
-                // The first definition wins: profiles before the extras file.
-                self.types
-                    .entry(key)
-                    .or_insert_with(|| param.syntax.clone());
-            }
-        }
-        self.profiles.push(profile);
-        Ok(())
-    }
-
-    /// A profile a case can demand (types-only files are not returned).
-    pub fn get(&self, name: &str) -> Option<&Profile> {
-        self.profiles
-            .iter()
-            .find(|p| p.name == name && !p.types_only)
-    }
-
-    pub fn names(&self) -> Vec<&str> {
-        self.profiles
-            .iter()
-            .filter(|p| !p.types_only)
-            .map(|p| p.name.as_str())
-            .collect()
-    }
-
-    /// The type of a parameter path, instance numbers and `{i}` treated alike:
-    /// Device.LocalAgent.MTP.3.Alias → Alias type.
-    pub fn param_type(&self, path: &str) -> Option<&TypeSpec> {
-        self.types.get(&normalize_path(path))
-    }
 }
 
 /// Replaces every instance segment (number, `*`, `{i}`, search expression
@@ -251,74 +206,4 @@ pub fn split_path(path: &str) -> Vec<&str> {
     }
     segs.push(&path[start..]);
     segs
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::datamodel::types::BaseType;
-
-    #[test]
-    fn builtin_profiles_load() {
-        let p = Profiles::builtin();
-        assert!(p.get("DRAFT-DeviceInfo:1").is_some());
-        assert!(p.get("DRAFT-LocalAgent:1").is_some());
-        assert!(
-            p.get("TR-181-extras").is_none(),
-            "types-only file is not a profile"
-        );
-        assert!(p.get("DRAFT-Nope:1").is_none());
-    }
-
-    #[test]
-    fn shipped_profile_dir_loads() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles");
-        let p = Profiles::load_dir(&dir).expect("profiles/ loads");
-        assert_eq!(p.names().len(), 2);
-    }
-
-    #[test]
-    fn param_type_ignores_instance_numbers() {
-        let p = Profiles::builtin();
-        let alias = p
-            .param_type("Device.LocalAgent.MTP.3.Alias")
-            .expect("Alias type");
-        assert_eq!(alias.base, BaseType::String);
-        assert_eq!(alias.max_length, Some(64));
-        assert_eq!(
-            p.param_type("Device.LocalAgent.MTP.*.Alias"),
-            p.param_type("Device.LocalAgent.MTP.{i}.Alias")
-        );
-        let oui = p
-            .param_type("Device.DeviceInfo.ManufacturerOUI")
-            .expect("OUI");
-        assert_eq!(oui.pattern.as_deref(), Some("[0-9A-F]{6}"));
-        assert_eq!(
-            p.param_type("Device.LocalAgent.MTPNumberOfEntries")
-                .map(|t| t.base),
-            Some(BaseType::UnsignedInt)
-        );
-        assert!(p.param_type("Device.DeviceInfo.Bogus").is_none());
-    }
-
-    #[test]
-    fn normalizes_search_paths() {
-        assert_eq!(
-            normalize_path("Device.LocalAgent.MTP.[Alias==\"a.b\"].Enable"),
-            "Device.LocalAgent.MTP.{i}.Enable"
-        );
-        assert_eq!(normalize_path("Device.X.12."), "Device.X.{i}.");
-    }
-
-    #[test]
-    fn bad_profile_text_is_an_error_not_a_panic() {
-        let mut p = Profiles::default();
-        let e = p
-            .add_text(
-                Path::new("x.yaml"),
-                "name: X\ndmr_version: '2.12'\nobjects: []\nbogus: 1\n",
-            )
-            .unwrap_err();
-        assert!(e.to_string().contains("x.yaml"), "{e}");
-    }
 }

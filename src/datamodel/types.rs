@@ -67,6 +67,53 @@ pub struct TypeSpec {
     pub min: Option<i64>,
     #[serde(default)]
     pub max: Option<i64>,
+    /// Lists: the maximum length of each item (TR-106 `<list/>` followed by
+    /// `<string><size maxLength/>`; `max_length` is the whole list's).
+    #[serde(default)]
+    pub item_max_length: Option<usize>,
+    /// A reference to rows of a table (TR-106 `pathRef targetType="row"`).
+    #[serde(default)]
+    pub reference: Option<Reference>,
+}
+
+/// What a path-reference parameter may point at.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reference {
+    /// Absolute table path the referenced rows live in, e.g.
+    /// `Device.DeviceInfo.FirmwareImage.` (may hold `{i}`).
+    pub target_parent: String,
+    /// `strong` (cleared when the row goes) or `weak`; documentary.
+    #[serde(default)]
+    pub ref_type: Option<String>,
+}
+
+impl Reference {
+    /// TR-106: a reference is "" (nothing referenced) or the path of a row,
+    /// written without the trailing dot (a trailing dot is tolerated, as
+    /// Agents differ). Relative parents (`#.`) are not checked.
+    fn check(&self, value: &str) -> Result<(), String> {
+        if value.is_empty() || !self.target_parent.starts_with("Device.") {
+            return Ok(());
+        }
+        let mut re = String::from("^");
+        for seg in self.target_parent.split("{i}") {
+            if re.len() > 1 {
+                re.push_str(r"\d+");
+            }
+            re.push_str(&regex::escape(seg));
+        }
+        re.push_str(r"\d+\.?$");
+        let ok = regex::Regex::new(&re).is_ok_and(|r| r.is_match(value));
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "not a reference to a row of {} (nor empty)",
+                self.target_parent
+            ))
+        }
+    }
 }
 
 impl TypeSpec {
@@ -80,6 +127,8 @@ impl TypeSpec {
             pattern: None,
             min: None,
             max: None,
+            item_max_length: None,
+            reference: None,
         }
     }
 }
@@ -107,6 +156,12 @@ impl fmt::Display for TypeSpec {
         if let Some(p) = &self.pattern {
             write!(f, " pattern {p}")?;
         }
+        if let Some(m) = self.item_max_length {
+            write!(f, " items({m})")?;
+        }
+        if let Some(r) = &self.reference {
+            write!(f, " reference to {}{{i}}", r.target_parent)?;
+        }
         Ok(())
     }
 }
@@ -125,7 +180,16 @@ pub fn check_value(ty: &TypeSpec, value: &str) -> Result<(), String> {
             return Ok(());
         }
         for item in value.split(',') {
-            check_item(ty, item.trim(), false).map_err(|e| format!("list item {item:?}: {e}"))?;
+            let item = item.trim();
+            check_item(ty, item, false).map_err(|e| format!("list item {item:?}: {e}"))?;
+            if let Some(max) = ty.item_max_length {
+                let len = item.chars().count();
+                if len > max {
+                    return Err(format!(
+                        "list item {item:?} is {len} characters long, more than {max}"
+                    ));
+                }
+            }
         }
         return Ok(());
     }
@@ -134,6 +198,9 @@ pub fn check_value(ty: &TypeSpec, value: &str) -> Result<(), String> {
 
 fn check_item(ty: &TypeSpec, value: &str, apply_length: bool) -> Result<(), String> {
     check_base(ty.base, value)?;
+    if let Some(r) = &ty.reference {
+        r.check(value)?;
+    }
     let len = value.chars().count();
     if apply_length {
         if let Some(max) = ty.max_length {
@@ -342,5 +409,54 @@ mod tests {
         s.list = true;
         s.max_length = Some(5);
         assert!(ok(&s, "a,b,c") && !ok(&s, "ab,cd,e"));
+        let mut items = TypeSpec::of(BaseType::String);
+        items.list = true;
+        items.item_max_length = Some(3);
+        assert!(ok(&items, "abc,de,fgh,ijk"));
+        assert!(check_value(&items, "abc,defg")
+            .unwrap_err()
+            .contains("\"defg\""));
+    }
+
+    #[test]
+    fn references() {
+        let mut r = TypeSpec::of(BaseType::String);
+        r.reference = Some(Reference {
+            target_parent: "Device.DeviceInfo.FirmwareImage.".into(),
+            ref_type: Some("strong".into()),
+        });
+        assert!(ok(&r, "") && ok(&r, "Device.DeviceInfo.FirmwareImage.2"));
+        assert!(ok(&r, "Device.DeviceInfo.FirmwareImage.2."));
+        for bad in [
+            "Device.DeviceInfo.FirmwareImage.",
+            "Device.DeviceInfo.FirmwareImage.x",
+            "Device.LocalAgent.Controller.1",
+            "FirmwareImage.1",
+        ] {
+            assert!(!ok(&r, bad), "{bad}");
+        }
+        let mut nested = TypeSpec::of(BaseType::String);
+        nested.list = true;
+        nested.reference = Some(Reference {
+            target_parent: "Device.LocalAgent.Controller.{i}.MTP.".into(),
+            ref_type: None,
+        });
+        assert!(ok(
+            &nested,
+            "Device.LocalAgent.Controller.1.MTP.2, Device.LocalAgent.Controller.3.MTP.1"
+        ));
+        assert!(!ok(
+            &nested,
+            "Device.LocalAgent.Controller.1.MTP.2,Device.X.1"
+        ));
+        let mut relative = TypeSpec::of(BaseType::String);
+        relative.reference = Some(Reference {
+            target_parent: "#.Controller.".into(),
+            ref_type: None,
+        });
+        assert!(
+            ok(&relative, "anything"),
+            "relative parents are not checked"
+        );
     }
 }
