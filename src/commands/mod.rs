@@ -2,7 +2,9 @@
 //! (0 all passed, 1 some failed, 2 bad input or setup).
 
 pub mod agent;
+pub mod decode;
 pub mod loopback;
+pub mod report;
 pub mod run;
 pub mod validate;
 

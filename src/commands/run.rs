@@ -60,6 +60,17 @@ pub async fn run(args: RunArgs) -> ExitCode {
             }
         },
     };
+    // Bad templates are a setup error before anything runs, not a run
+    // whose reports cannot be written.
+    let report_options = crate::report::ReportOptions {
+        templates: args.templates.clone(),
+    };
+    if let Err(e) = crate::report::TemplateSet::load(args.templates.as_deref())
+        .and_then(|t| t.environment().map(drop))
+    {
+        eprintln!("{e}");
+        return exit(EXIT_BAD_INPUT);
+    }
     // A bad file is reported and the good ones still run (each loads alone).
     let (suites, load_errors) = loader::load_path_partial(&args.cases, &profiles);
     if !load_errors.is_empty() {
@@ -119,6 +130,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         Progress::Lines
     };
     let mut runner = Runner::new(session, &profiles, args.out.clone(), progress);
+    runner.set_report_options(report_options.clone());
     let interrupted = tokio::select! {
         _ = runner.run(&suites, &selection, &mut result) => false,
         _ = tokio::signal::ctrl_c() => true,
@@ -133,7 +145,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         let _ = tokio::task::spawn_blocking(move || drop(broker)).await;
     }
     result.complete = !interrupted;
-    if let Err(e) = crate::report::write_all(&args.out, &result) {
+    if let Err(e) = crate::report::write_with(&args.out, &result, &report_options) {
         eprintln!("cannot write reports to {}: {e}", args.out.display());
         return exit(EXIT_BAD_INPUT);
     }
