@@ -36,6 +36,18 @@ pub enum Command {
         #[arg(long)]
         templates: Option<PathBuf>,
     },
+    /// Merge results.json files (one per Agent and MTP) into matrix.html, matrix.md and matrix.csv.
+    Matrix {
+        /// results.json files written by `plugfest run`.
+        #[arg(required = true)]
+        results: Vec<PathBuf>,
+        /// Directory for the matrix files.
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
+        /// Directory whose matrix.html or report.css replace the built-in ones.
+        #[arg(long)]
+        templates: Option<PathBuf>,
+    },
     /// Show a USP Record (or a bare Msg) in readable form.
     Decode {
         /// The Record's bytes as hex or base64.

@@ -14,6 +14,11 @@ async fn main() -> ExitCode {
             out,
             templates,
         } => commands::report::report(&results, out.as_deref(), templates.as_deref()),
+        Command::Matrix {
+            results,
+            out,
+            templates,
+        } => commands::matrix::matrix(&results, &out, templates.as_deref()),
         Command::Decode { bytes, file } => {
             commands::decode::decode(bytes.as_deref(), file.as_deref())
         }

@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod decode;
 pub mod loopback;
+pub mod matrix;
 pub mod report;
 pub mod run;
 pub mod validate;

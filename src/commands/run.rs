@@ -479,7 +479,16 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
     Ok(Setup {
         connector: started.connector,
         mtp_label,
-        target_name: format!("built-in reference Agent {DEFAULT_AGENT_ID}"),
+        // The faults belong to the name: results (and the matrix's rows)
+        // of a faulty run must not pass for the sound Agent's.
+        target_name: if args.agent_faults.is_empty() {
+            format!("built-in reference Agent {DEFAULT_AGENT_ID}")
+        } else {
+            format!(
+                "built-in reference Agent {DEFAULT_AGENT_ID} with fault {}",
+                args.agent_faults.join(", ")
+            )
+        },
         session: session_config(
             DEFAULT_CONTROLLER_ID,
             Some(DEFAULT_AGENT_ID.into()),

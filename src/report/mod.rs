@@ -5,6 +5,7 @@
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod matrix;
 pub mod templates;
 
 use std::io;

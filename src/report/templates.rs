@@ -11,6 +11,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("report.html", include_str!("../../templates/report.html")),
     ("report.css", include_str!("../../templates/report.css")),
     ("report.js", include_str!("../../templates/report.js")),
+    ("matrix.html", include_str!("../../templates/matrix.html")),
 ];
 
 #[derive(Debug, Error)]
