@@ -145,10 +145,17 @@ fn report_shows_failures_traces_and_escapes_agent_values() {
         .expect("a case passes");
     assert!(case_block(&html, &passed.0).contains("class=\"case v-passed\""));
 
-    // The hostile value came back from the Agent (the case failed on it)...
+    // The short hostile value came back from the Agent (the case failed
+    // on it: expected a name without markup, got the markup)...
     let hostile = case_block(&html, "hostile-friendly-name");
     assert!(hostile.contains("v-failed"), "{hostile}");
-    // ...and is shown as text, never as markup.
+    let echoed = escape(&format!("\"{HOSTILE_ECHOED}\" is not"));
+    assert!(
+        hostile.contains("<td class=\"actual\">") && hostile.contains(&echoed),
+        "the echoed value is the failed check's actual, escaped ({echoed}):\n{hostile}"
+    );
+    // ...and both values are shown as text, never as markup (the long
+    // one in the trace's sent Set).
     assert!(
         !html.contains("<script>window.__pwned"),
         "raw <script> in the page"
@@ -156,7 +163,7 @@ fn report_shows_failures_traces_and_escapes_agent_values() {
     assert!(!html.contains("<img src=x"), "raw <img> in the page");
     assert!(
         hostile.contains("&lt;script&gt;window.__pwned=1"),
-        "the value is shown escaped:\n{hostile}"
+        "the long value is shown escaped:\n{hostile}"
     );
     assert_eq!(
         html.matches("<script>").count(),
