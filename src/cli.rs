@@ -25,6 +25,38 @@ pub enum Command {
         #[arg(default_value = "test-cases")]
         path: PathBuf,
     },
+    /// Regenerate junit.xml and report.html from a results.json.
+    Report {
+        /// A results.json written by `plugfest run`.
+        results: PathBuf,
+        /// Directory for the reports (default: the results file's directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Directory whose report.html, report.css or report.js replace the built-in report templates.
+        #[arg(long)]
+        templates: Option<PathBuf>,
+    },
+    /// Merge results.json files (one per Agent and MTP) into matrix.html, matrix.md and matrix.csv.
+    Matrix {
+        /// results.json files written by `plugfest run`.
+        #[arg(required = true)]
+        results: Vec<PathBuf>,
+        /// Directory for the matrix files.
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
+        /// Directory whose matrix.html or report.css replace the built-in ones.
+        #[arg(long)]
+        templates: Option<PathBuf>,
+    },
+    /// Show a USP Record (or a bare Msg) in readable form.
+    Decode {
+        /// The Record's bytes as hex or base64.
+        #[arg(required_unless_present = "file", conflicts_with = "file")]
+        bytes: Option<String>,
+        /// A file holding the bytes (raw, or as hex or base64 text).
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
     /// Run the built-in reference Agent on its own.
     // Boxed: its many MTP options would make every Command as large.
     Agent(Box<AgentArgs>),
@@ -132,9 +164,12 @@ pub struct RunArgs {
     /// Accept any server certificate over TLS (no verification); the run header and results say so.
     #[arg(long)]
     pub insecure: bool,
-    /// Directory for junit.xml and results.json.
+    /// Directory for junit.xml, results.json and report.html.
     #[arg(long, default_value = "reports")]
     pub out: PathBuf,
+    /// Directory whose report.html, report.css or report.js replace the built-in report templates.
+    #[arg(long)]
+    pub templates: Option<PathBuf>,
     /// Inject a fault into the built-in Agent (repeatable); see `plugfest agent --list-faults`.
     #[arg(long = "agent-fault")]
     pub agent_faults: Vec<String>,

@@ -1,11 +1,12 @@
 //! What a run produced, as plain data: the runner fills it in, the report
-//! writers read it. Serialized as-is into results.json.
+//! writers read it. Serialized as-is into results.json, and read back by
+//! `plugfest report`, so it carries everything a report shows.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::trace::TraceEntry;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Passed,
@@ -26,7 +27,7 @@ impl Verdict {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckResult {
     pub description: String,
     pub passed: bool,
@@ -36,7 +37,7 @@ pub struct CheckResult {
     pub rule: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     Setup,
@@ -44,7 +45,7 @@ pub enum Phase {
     Teardown,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepResult {
     pub phase: Phase,
     pub name: String,
@@ -62,7 +63,7 @@ pub struct StepResult {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CaseResult {
     pub id: String,
     pub title: String,
@@ -83,7 +84,7 @@ pub struct CaseResult {
     pub trace: Vec<TraceEntry>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Counts {
     pub passed: usize,
     pub failed: usize,
@@ -110,7 +111,7 @@ impl Counts {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunResult {
     pub tool: String,
     pub started_at: String,
@@ -131,12 +132,12 @@ pub struct RunResult {
     pub counts: Counts,
     pub cases: Vec<CaseResult>,
     /// Test-case files that could not be loaded, so CI sees them too.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub input_problems: Vec<InputProblem>,
 }
 
 /// A problem in a test-case file: where, and what is wrong.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InputProblem {
     /// `file:line:column`.
     pub location: String,

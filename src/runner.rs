@@ -76,6 +76,7 @@ pub struct Runner<'a> {
     pub session: Session,
     profiles: &'a Profiles,
     out_dir: PathBuf,
+    report_options: report::ReportOptions,
     progress: Progress,
     /// Why the Agent could not be reached during the current case, if so.
     unreachable: Option<String>,
@@ -100,6 +101,7 @@ impl<'a> Runner<'a> {
             session,
             profiles,
             out_dir,
+            report_options: report::ReportOptions::default(),
             progress,
             unreachable: None,
             unreachable_cases: 0,
@@ -113,6 +115,11 @@ impl<'a> Runner<'a> {
     pub fn with_context(mut self, context: RunContext) -> Self {
         self.context = context;
         self
+    }
+
+    /// How the reports written after each case are made (`--templates`).
+    pub fn set_report_options(&mut self, options: report::ReportOptions) {
+        self.report_options = options;
     }
 
     /// Runs every selected case of `suites` in order, appending to `run` and
@@ -132,7 +139,7 @@ impl<'a> Runner<'a> {
                 }
                 run.agent_endpoint_id = self.session.agent_id().map(str::to_string);
                 run.push(result);
-                if let Err(e) = report::write_all(&self.out_dir, run) {
+                if let Err(e) = report::write_with(&self.out_dir, run, &self.report_options) {
                     eprintln!("cannot write reports to {}: {e}", self.out_dir.display());
                 }
             }

@@ -2,20 +2,20 @@
 //! for people. Sessions append; reports print.
 
 use chrono::{SecondsFormat, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::usp::proto::msg::Msg;
 use crate::usp::proto::record::Record;
 use crate::usp::record::record_kind;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     Sent,
     Received,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TraceEntry {
     /// RFC 3339 UTC time with milliseconds.
     pub at: String,

@@ -5,6 +5,9 @@ pub mod agent;
 pub mod list;
 pub mod loopback;
 pub mod profiles;
+pub mod decode;
+pub mod matrix;
+pub mod report;
 pub mod run;
 pub mod validate;
 

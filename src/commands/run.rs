@@ -63,6 +63,17 @@ pub async fn run(args: RunArgs) -> ExitCode {
             }
         },
     };
+    // Bad templates are a setup error before anything runs, not a run
+    // whose reports cannot be written.
+    let report_options = crate::report::ReportOptions {
+        templates: args.templates.clone(),
+    };
+    if let Err(e) = crate::report::TemplateSet::load(args.templates.as_deref())
+        .and_then(|t| t.environment().map(drop))
+    {
+        eprintln!("{e}");
+        return exit(EXIT_BAD_INPUT);
+    }
     // A bad file is reported and the good ones still run (each loads alone).
     let (suites, load_errors) = loader::load_path_partial(&args.cases, &profiles);
     if !load_errors.is_empty() {
@@ -124,6 +135,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
     };
     let mut runner = Runner::new(session, &profiles, args.out.clone(), progress)
         .with_context(setup.context.clone());
+    runner.set_report_options(report_options.clone());
     let interrupted = tokio::select! {
         _ = runner.run(&suites, &selection, &mut result) => false,
         _ = tokio::signal::ctrl_c() => true,
@@ -138,7 +150,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         let _ = tokio::task::spawn_blocking(move || drop(broker)).await;
     }
     result.complete = !interrupted;
-    if let Err(e) = crate::report::write_all(&args.out, &result) {
+    if let Err(e) = crate::report::write_with(&args.out, &result, &report_options) {
         eprintln!("cannot write reports to {}: {e}", args.out.display());
         return exit(EXIT_BAD_INPUT);
     }
@@ -514,7 +526,16 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
     Ok(Setup {
         connector: started.connector,
         mtp_label,
-        target_name: format!("built-in reference Agent {DEFAULT_AGENT_ID}"),
+        // The faults belong to the name: results (and the matrix's rows)
+        // of a faulty run must not pass for the sound Agent's.
+        target_name: if args.agent_faults.is_empty() {
+            format!("built-in reference Agent {DEFAULT_AGENT_ID}")
+        } else {
+            format!(
+                "built-in reference Agent {DEFAULT_AGENT_ID} with fault {}",
+                args.agent_faults.join(", ")
+            )
+        },
         session: session_config(
             DEFAULT_CONTROLLER_ID,
             Some(DEFAULT_AGENT_ID.into()),
