@@ -149,7 +149,8 @@ pub async fn run(args: RunArgs) -> ExitCode {
         args.out.display()
     );
     if !load_errors.is_empty() || c.total() == 0 {
-        if c.total() == 0 {
+        // With a bad file the one message is the file's problem.
+        if c.total() == 0 && load_errors.is_empty() {
             eprintln!("no test case matched the selection");
         }
         return exit(EXIT_BAD_INPUT);
