@@ -9,6 +9,7 @@ pub mod broker;
 pub mod cli;
 pub mod commands;
 pub mod datamodel;
+pub mod fuzz_entry;
 pub mod mtp;
 pub mod report;
 pub mod results;

@@ -7,11 +7,11 @@ mod failure;
 pub mod faults;
 mod get;
 mod inject;
-mod model;
+pub(crate) mod model;
 mod notify;
 mod operate;
-mod path;
-mod resolve;
+pub(crate) mod path; // pub(crate) for crate::fuzz_entry
+pub(crate) mod resolve;
 pub mod runtime;
 mod set;
 mod supported;
