@@ -14,6 +14,8 @@ pub enum Verdict {
     /// The case could not be carried out (bad input, no connection).
     Error,
     Skipped,
+    /// The run was stopped (SIGINT) while this case was running.
+    Interrupted,
 }
 
 impl Verdict {
@@ -23,6 +25,7 @@ impl Verdict {
             Verdict::Failed => "FAIL",
             Verdict::Error => "ERROR",
             Verdict::Skipped => "SKIP",
+            Verdict::Interrupted => "INTERRUPTED",
         }
     }
 }
@@ -90,6 +93,7 @@ pub struct Counts {
     pub failed: usize,
     pub error: usize,
     pub skipped: usize,
+    pub interrupted: usize,
 }
 
 impl Counts {
@@ -99,15 +103,16 @@ impl Counts {
             Verdict::Failed => self.failed += 1,
             Verdict::Error => self.error += 1,
             Verdict::Skipped => self.skipped += 1,
+            Verdict::Interrupted => self.interrupted += 1,
         }
     }
 
     pub fn total(&self) -> usize {
-        self.passed + self.failed + self.error + self.skipped
+        self.passed + self.failed + self.error + self.skipped + self.interrupted
     }
 
     pub fn all_passed(&self) -> bool {
-        self.failed == 0 && self.error == 0
+        self.failed == 0 && self.error == 0 && self.interrupted == 0
     }
 }
 

@@ -88,6 +88,9 @@ pub struct Runner<'a> {
     file_server: Option<crate::http_server::FileServer>,
     /// The rule the current case's checks cite when they have none.
     case_rule: Option<String>,
+    /// The case being run, so that a run stopped in the middle (SIGINT,
+    /// which drops `run`) can still report it as interrupted.
+    in_flight: Option<(CaseResult, Instant)>,
 }
 
 impl<'a> Runner<'a> {
@@ -109,6 +112,7 @@ impl<'a> Runner<'a> {
             context: RunContext::default(),
             file_server: None,
             case_rule: None,
+            in_flight: None,
         }
     }
 
@@ -132,7 +136,12 @@ impl<'a> Runner<'a> {
                 } else if self.unreachable_cases >= GIVE_UP_AFTER_UNREACHABLE_CASES {
                     self.not_run(suite, case)
                 } else {
-                    self.run_case(suite, case).await
+                    let mut started = empty_result(suite, case);
+                    started.started_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+                    self.in_flight = Some((started, Instant::now()));
+                    let result = self.run_case(suite, case).await;
+                    self.in_flight = None;
+                    result
                 };
                 if self.progress == Progress::Lines {
                     print_case_line(&result);
@@ -144,6 +153,17 @@ impl<'a> Runner<'a> {
                 }
             }
         }
+    }
+
+    /// The case that was running when `run` was dropped (the run was
+    /// stopped), with verdict `Interrupted` and the Records exchanged so far.
+    pub fn interrupted_case(&mut self, why: &str) -> Option<CaseResult> {
+        let (mut r, started) = self.in_flight.take()?;
+        r.verdict = Verdict::Interrupted;
+        r.duration_ms = started.elapsed().as_millis() as u64;
+        r.message = format!("interrupted: {why} while this case was running; it has no verdict");
+        r.trace = self.session.take_trace();
+        Some(r)
     }
 
     /// A case skipped because the Agent has been unreachable: an error

@@ -8,6 +8,8 @@ use serde::Deserialize;
 
 use crate::mtp::mqtt::MqttVersion;
 
+mod checks;
+
 pub const DEFAULT_CONTROLLER_ID: &str = "proto::plugfest-controller";
 /// The built-in reference Agent's Endpoint ID (`proto` scheme: for prototyping only).
 pub const DEFAULT_AGENT_ID: &str = "proto::plugfest-reference-agent";
@@ -318,20 +320,64 @@ pub enum TargetError {
     Parse { path: String, message: String },
 }
 
+impl TargetError {
+    fn at(origin: &str, p: checks::Problem) -> TargetError {
+        TargetError::Parse {
+            path: match p.position {
+                Some((line, column)) => format!("{origin}:{line}:{column}"),
+                None => origin.to_string(),
+            },
+            message: p.message,
+        }
+    }
+}
+
 impl Target {
     pub fn load(path: &Path) -> Result<Target, TargetError> {
         let text = std::fs::read_to_string(path).map_err(|source| TargetError::Read {
             path: path.display().to_string(),
             source,
         })?;
-        Self::parse(&text, &path.display().to_string())
+        let origin = path.display().to_string();
+        let target = Self::parse(&text, &origin)?;
+        // Checked here, not in `parse`: only a file has a directory that
+        // relative TLS paths resolve against.
+        let dir = path.parent().unwrap_or(Path::new("."));
+        if let Some(p) = checks::missing_tls_file(&target, &text, dir) {
+            return Err(TargetError::at(&origin, p));
+        }
+        Ok(target)
     }
 
     pub fn parse(text: &str, origin: &str) -> Result<Target, TargetError> {
-        let target: Target = serde_saphyr::from_str(text).map_err(|e| TargetError::Parse {
-            path: origin.to_string(),
-            message: e.to_string(),
+        // No snippet: it would echo the lines around the error, and a
+        // password may be on one of them. Our message names file:line:column.
+        if text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim().starts_with('#'))
+        {
+            return Err(TargetError::Parse {
+                path: origin.to_string(),
+                message: "the file is empty; a target needs at least `name:` and `mtp:`".into(),
+            });
+        }
+        let options = serde_saphyr::options! { with_snippet: false };
+        let target: Target = serde_saphyr::from_str_with_options(text, options).map_err(|e| {
+            let (line, column) = e
+                .location()
+                .map(|l| (l.line() as usize, l.column() as usize))
+                .unwrap_or((1, 1));
+            let message = e.render_with_formatter(&serde_saphyr::UserMessageFormatter);
+            TargetError::Parse {
+                path: format!("{origin}:{}:{}", line.max(1), column.max(1)),
+                message: crate::suite::loader::plain_type_words(
+                    &crate::suite::loader::strip_location(&message),
+                ),
+            }
         })?;
+        if let Some(p) = checks::bad_address(&target, text) {
+            return Err(TargetError::at(origin, p));
+        }
         let missing = match target.mtp {
             MtpKind::Websocket if target.websocket.is_none() => Some(
                 "mtp is websocket but there is no `websocket:` section (role: server with listen, or role: client with url)",
@@ -377,10 +423,13 @@ impl Target {
         }
         if let Some(m) = &target.mqtt {
             if m.qos > 1 {
-                return Err(TargetError::Parse {
-                    path: origin.to_string(),
-                    message: format!("mqtt.qos is {}; USP uses QoS 0 or 1 (R-MQTT.20)", m.qos),
-                });
+                return Err(TargetError::at(
+                    origin,
+                    checks::Problem {
+                        position: checks::position_of(text, "qos", &m.qos.to_string()),
+                        message: format!("mqtt.qos is {}; USP uses QoS 0 or 1 (R-MQTT.20)", m.qos),
+                    },
+                ));
             }
         }
         Ok(target)

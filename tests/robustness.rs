@@ -99,7 +99,7 @@ fn an_interrupted_run_keeps_the_finished_cases() {
         .unwrap();
     assert!(status.success());
     let code = child.wait().unwrap().code();
-    assert_eq!(code, Some(1));
+    assert_eq!(code, Some(130), "128 + SIGINT");
     let text = std::fs::read_to_string(out.path().join("results.json")).unwrap();
     let results: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(results["complete"], false);

@@ -13,14 +13,14 @@ mod get;
 pub mod http_fetch;
 mod inject;
 mod lifecycle;
-mod model;
+pub(crate) mod model;
 mod notify;
 mod operate;
-mod path;
+pub(crate) mod path; // pub(crate) for crate::fuzz_entry
 mod periodic;
 mod reboot;
 mod request_table;
-mod resolve;
+pub(crate) mod resolve;
 pub mod runtime;
 mod set;
 mod subscriptions;

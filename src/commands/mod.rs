@@ -1,5 +1,5 @@
 //! The subcommands: each turns parsed arguments into work and an exit code
-//! (0 all passed, 1 some failed, 2 bad input or setup).
+//! (0 all passed, 1 some failed, 2 bad input or setup, 130 interrupted).
 
 pub mod agent;
 pub mod list;
@@ -16,6 +16,8 @@ use std::process::ExitCode;
 pub const EXIT_PASSED: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_BAD_INPUT: u8 = 2;
+/// `plugfest run` stopped by SIGINT: 128 + 2, the shell's convention.
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 pub fn exit(code: u8) -> ExitCode {
     ExitCode::from(code)

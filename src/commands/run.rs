@@ -9,7 +9,9 @@ use chrono::{SecondsFormat, Utc};
 
 use super::loopback;
 use super::validate::print_load_errors;
-use super::{exit, mqtt_version, parse_faults, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_PASSED};
+use super::{
+    exit, mqtt_version, parse_faults, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PASSED,
+};
 use crate::agent::faults::Fault;
 use crate::agent::runtime::AgentHost;
 use crate::agent::{Agent, AgentConfig};
@@ -140,6 +142,14 @@ pub async fn run(args: RunArgs) -> ExitCode {
         _ = runner.run(&suites, &selection, &mut result) => false,
         _ = tokio::signal::ctrl_c() => true,
     };
+    if interrupted {
+        if let Some(case) = runner.interrupted_case("SIGINT (Ctrl-C)") {
+            if !args.quiet {
+                crate::say!("INTERRUPTED {} {}", case.id, case.title);
+            }
+            result.push(case);
+        }
+    }
     runner.session.close().await;
     if let Some(task) = setup.agent_task.take() {
         task.abort();
@@ -165,13 +175,18 @@ pub async fn run(args: RunArgs) -> ExitCode {
         c.total(),
         args.out.display()
     );
+    if interrupted {
+        // 128 + SIGINT, as a shell reports a program that Ctrl-C stopped.
+        return exit(EXIT_INTERRUPTED);
+    }
     if !load_errors.is_empty() || c.total() == 0 {
-        if c.total() == 0 {
+        // With a bad file the one message is the file's problem.
+        if c.total() == 0 && load_errors.is_empty() {
             eprintln!("no test case matched the selection");
         }
         return exit(EXIT_BAD_INPUT);
     }
-    exit(if c.all_passed() && !interrupted {
+    exit(if c.all_passed() {
         EXIT_PASSED
     } else {
         EXIT_FAILED

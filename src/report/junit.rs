@@ -45,7 +45,8 @@ fn test_case(case: &CaseResult, mtp: &str) -> TestCase {
             s.set_message(case.message.clone());
             s
         }
-        Verdict::Failed | Verdict::Error => {
+        // An interrupted case proved nothing either way: a JUnit error.
+        Verdict::Failed | Verdict::Error | Verdict::Interrupted => {
             let kind = if case.verdict == Verdict::Failed {
                 NonSuccessKind::Failure
             } else {

@@ -249,6 +249,20 @@ fn collect_files(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<LoadErro
 
 /// Parses one file's text. All errors of the file are returned together.
 pub fn load_str(file: &Path, text: &str, profiles: &Profiles) -> Result<Suite, Vec<LoadError>> {
+    if text.lines().all(|l| {
+        let l = l.trim();
+        l.is_empty() || l.starts_with('#')
+    }) {
+        let end = text.lines().count().max(1);
+        return Err(vec![LoadError::at(
+            file,
+            text,
+            end,
+            1,
+            "the file is empty (only comments or blank lines)",
+            Some("a suite needs `suite: NAME` and `cases: [...]`; see test-cases/README.md".into()),
+        )]);
+    }
     let options = serde_saphyr::options! { with_snippet: false };
     let raw: RawSuite = serde_saphyr::from_str_with_options(text, options)
         .map_err(|e| vec![yaml_error(file, text, &e)])?;
@@ -309,6 +323,12 @@ pub fn load_str(file: &Path, text: &str, profiles: &Profiles) -> Result<Suite, V
             teardown,
             location: loc,
         });
+    }
+    if errors.is_empty() {
+        for p in super::var_check::check(&cases, &super::var_check::uses(text)) {
+            let e = LoadError::at(file, text, p.line, p.column, p.message, Some(p.help));
+            errors.push(e);
+        }
     }
     if !errors.is_empty() {
         return Err(errors);
@@ -539,7 +559,7 @@ fn yaml_error(file: &Path, text: &str, e: &serde_saphyr::Error) -> LoadError {
         .map(|l| (l.line() as usize, l.column() as usize))
         .unwrap_or((1, 1));
     let message = e.render_with_formatter(&serde_saphyr::UserMessageFormatter);
-    let message = strip_location(&message);
+    let message = plain_type_words(&strip_location(&message));
     let help = if message.contains("unknown field") {
         Some("check the spelling; test-cases/README.md lists every key".to_string())
     } else if message.contains("invalid regex") {
@@ -550,8 +570,21 @@ fn yaml_error(file: &Path, text: &str, e: &serde_saphyr::Error) -> LoadError {
     LoadError::at(file, text, line.max(1), column.max(1), message, help)
 }
 
+/// serde's "invalid u32" says what Rust wanted; say what the file needs.
+pub(crate) fn plain_type_words(message: &str) -> String {
+    let word = match message {
+        "invalid u8" | "invalid u16" | "invalid u32" | "invalid u64" | "invalid usize" => {
+            "a whole number, 0 or more and not too large"
+        }
+        "invalid i32" | "invalid i64" => "a whole number, not too large",
+        "invalid boolean" => "true or false",
+        _ => return message.to_string(),
+    };
+    format!("{message}: expected {word}")
+}
+
 /// Drops the location serde-saphyr appends or prepends (we show our own).
-fn strip_location(message: &str) -> String {
+pub(crate) fn strip_location(message: &str) -> String {
     let first = message.lines().next().unwrap_or(message);
     let re =
         regex::Regex::new(r"(?i)^(error: )?(line \d+ column \d+: )?|( at line \d+,? column \d+)$");

@@ -1,0 +1,127 @@
+//! Entry points for the fuzz targets (fuzz/) and tests/fuzz_smoke.rs: each
+//! takes arbitrary bytes as they would arrive from an Agent, a broker or a
+//! person's file, drives one pure parser, and must return without
+//! panicking whatever the bytes are. Errors are fine; panics are bugs.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use prost::Message;
+
+use crate::agent::model::Model;
+use crate::agent::{path, resolve};
+use crate::datamodel::Profiles;
+use crate::mtp::{stomp, uds};
+use crate::usp::proto::msg::Msg;
+use crate::usp::record;
+
+/// A Record from an Agent: decode, take its Msg, describe both for the
+/// trace (what the harness does with every received Record).
+pub fn record_decode(data: &[u8]) {
+    if let Ok(r) = record::decode(data, None) {
+        let _ = crate::trace::describe_record(&r);
+        if let Ok(msg) = record::payload_msg(&r) {
+            let _ = crate::trace::describe_msg(&msg);
+        }
+        // What we decoded, we can encode again.
+        let _ = record::decode(&record::encode(&r), None);
+    }
+}
+
+/// A Msg on its own (the payload of a Record).
+pub fn msg_decode(data: &[u8]) {
+    if let Ok(msg) = Msg::decode(data) {
+        let _ = crate::trace::describe_msg(&msg);
+        let _ = crate::usp::msg::body_type(&msg);
+        let _ = crate::usp::msg::header_type(&msg);
+    }
+}
+
+/// Cuts `data` into pieces at the sizes its first byte suggests, as a
+/// socket would deliver them; every piece at least one byte.
+fn chunks(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let size = data.first().map_or(1, |b| usize::from(*b % 64) + 1);
+    data.chunks(size)
+}
+
+/// STOMP frames arriving in pieces (R-STOMP: the broker's byte stream).
+pub fn stomp_frames(data: &[u8]) {
+    let mut decoder = stomp::frame::Decoder::new(64 * 1024);
+    for piece in chunks(data) {
+        decoder.push(piece);
+        loop {
+            match decoder.next_frame() {
+                Ok(Some(frame)) => {
+                    let _ = frame.get("content-type");
+                    let _ = frame.encode();
+                }
+                Ok(None) => break,
+                Err(_) => return, // the connection would be closed
+            }
+        }
+        let _ = decoder.take_heartbeats();
+    }
+}
+
+/// UDS frames (sync bytes, length, TLVs) arriving in pieces.
+pub fn uds_frames(data: &[u8]) {
+    let mut decoder = uds::frame::Decoder::new();
+    for piece in chunks(data) {
+        decoder.push(piece);
+        loop {
+            match decoder.next_frame() {
+                Ok(Some(frame)) => {
+                    let _ = uds::frame::encode(&frame.tlvs);
+                }
+                Ok(None) => break,
+                Err(_) => return,
+            }
+        }
+    }
+    let _ = decoder.finish();
+}
+
+fn model() -> &'static Model {
+    static MODEL: OnceLock<Model> = OnceLock::new();
+    MODEL.get_or_init(|| Model::new("proto::fuzz-agent"))
+}
+
+/// A path or search expression as a Controller may send it, parsed both
+/// ways and resolved against the reference Agent's data model.
+pub fn path_expression(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = path::parse(text, false);
+        let _ = path::parse(text, true);
+        let _ = resolve::resolve(model(), text);
+    }
+}
+
+fn profiles() -> &'static Profiles {
+    static PROFILES: OnceLock<Profiles> = OnceLock::new();
+    PROFILES.get_or_init(Profiles::builtin)
+}
+
+/// A test-case file as a person writes it.
+pub fn case_yaml(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = crate::suite::loader::load_str(Path::new("fuzz.yaml"), text, profiles());
+    }
+}
+
+/// A target file as a person writes it.
+pub fn target_yaml(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = crate::target::Target::parse(text, "fuzz.yaml");
+    }
+}
+
+/// Every target by the name fuzz/ and tests/fuzz_smoke.rs use for it.
+pub const TARGETS: [(&str, fn(&[u8])); 7] = [
+    ("record_decode", record_decode),
+    ("msg_decode", msg_decode),
+    ("stomp_frames", stomp_frames),
+    ("uds_frames", uds_frames),
+    ("path_expression", path_expression),
+    ("case_yaml", case_yaml),
+    ("target_yaml", target_yaml),
+];
