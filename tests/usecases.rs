@@ -16,7 +16,7 @@ fn suite(dir: &Path, cases: &str) -> PathBuf {
     file
 }
 
-fn case<'a>(run: &'a Run, id: &str) -> serde_json::Value {
+fn case(run: &Run, id: &str) -> serde_json::Value {
     run.cases()
         .into_iter()
         .find(|c| c["id"] == id)
