@@ -249,6 +249,72 @@ fn reboot_step_reports_a_refused_reboot() {
     );
 }
 
+/// The reboot step's mechanics on today's Agent: disconnect-mid-exchange
+/// drops the connection instead of answering, and (as client) the Agent
+/// dials again. The step fails for the missing OperateResp, yet follows the
+/// Agent back: a second Connect Record, the times, and the next case runs.
+#[test]
+fn reboot_step_follows_a_dropped_connection_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = suite(
+        dir.path(),
+        r#"  - id: dropped
+    title: the Agent drops instead of answering
+    steps:
+      - reboot: { timeout_ms: 8000, reconnect_within_ms: 8000 }
+"#,
+    );
+    for role in ["server", "client"] {
+        let out = tempfile::tempdir().unwrap();
+        let run = plugfest(
+            &[
+                "run",
+                "--cases",
+                file.to_str().unwrap(),
+                "--role",
+                role,
+                "--agent-fault",
+                "disconnect-mid-exchange",
+            ],
+            out.path(),
+        );
+        let c = case(&run, "dropped");
+        assert_eq!(c["verdict"], "failed", "{role}: {}", run.explain());
+        let msg = c["message"].as_str().unwrap_or_default();
+        assert!(
+            msg.contains("OperateResp before the connection dropped"),
+            "{role}: {msg}"
+        );
+        let step = &c["steps"][0];
+        let received = step["received"].as_str().unwrap_or_default();
+        assert!(received.contains("Agent back after"), "{role}: {step}");
+        let checks = step["checks"].as_array().cloned().unwrap_or_default();
+        let passed = |d: &str| {
+            checks.iter().any(|k| {
+                k["description"].as_str().is_some_and(|x| x.contains(d)) && k["passed"] == true
+            })
+        };
+        assert!(passed("reconnected in time"), "{role}: {step}");
+        assert!(passed("Connect Record"), "{role}: {step}");
+        let connects = c["trace"]
+            .as_array()
+            .map(|t| {
+                t.iter()
+                    .filter(|e| {
+                        e["record"]
+                            .as_str()
+                            .is_some_and(|r| r.contains("WebSocketConnect"))
+                    })
+                    .count()
+            })
+            .unwrap_or(0);
+        assert!(
+            connects >= 1,
+            "{role}: a Connect Record on the new connection"
+        );
+    }
+}
+
 // ---- These need the Agent side of issue #4 (another branch). ----
 
 fn usecases(extra: &[&str]) -> Run {
