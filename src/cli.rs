@@ -18,7 +18,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run test cases against an Agent (with no --target: the built-in reference Agent over loopback).
-    Run(RunArgs),
+    // Boxed for the same reason as Agent: RunArgs has grown large.
+    Run(Box<RunArgs>),
     /// Check test-case files without running them.
     Validate {
         /// A YAML file or a directory of them.

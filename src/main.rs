@@ -7,7 +7,7 @@ use usp_plugfest::commands;
 #[tokio::main]
 async fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Run(args) => commands::run::run(args).await,
+        Command::Run(args) => commands::run::run(*args).await,
         Command::Validate { path } => commands::validate::validate(&path),
         Command::Report {
             results,

@@ -16,7 +16,7 @@ fn suite(dir: &Path, cases: &str) -> PathBuf {
     file
 }
 
-fn case<'a>(run: &'a Run, id: &str) -> serde_json::Value {
+fn case(run: &Run, id: &str) -> serde_json::Value {
     run.cases()
         .into_iter()
         .find(|c| c["id"] == id)
@@ -75,7 +75,8 @@ fn silence_window_comes_from_the_flag() {
     let dir = tempfile::tempdir().unwrap();
     let file = suite(
         dir.path(),
-        "  - id: silent\n    title: t\n    steps:\n      - expect_no_notify: { type: event }\n",
+        // The Get connects first, so the window alone is timed.
+        "  - id: silent\n    title: t\n    steps:\n      - get: { paths: [Device.DeviceInfo.UpTime] }\n      - expect_no_notify: { type: event }\n",
     );
     let elapsed = |extra: &[&str]| {
         let out = tempfile::tempdir().unwrap();
@@ -83,7 +84,7 @@ fn silence_window_comes_from_the_flag() {
         args.extend_from_slice(extra);
         let run = plugfest(&args, out.path());
         assert_eq!(run.code, 0, "{}", run.explain());
-        case(&run, "silent")["steps"][0]["elapsed_ms"]
+        case(&run, "silent")["steps"][1]["elapsed_ms"]
             .as_u64()
             .expect("elapsed_ms")
     };
@@ -247,6 +248,72 @@ fn reboot_step_reports_a_refused_reboot() {
             || msg.contains("reboot command"),
         "{msg}"
     );
+}
+
+/// The reboot step's mechanics on today's Agent: disconnect-mid-exchange
+/// drops the connection instead of answering, and (as client) the Agent
+/// dials again. The step fails for the missing OperateResp, yet follows the
+/// Agent back: a second Connect Record, the times, and the next case runs.
+#[test]
+fn reboot_step_follows_a_dropped_connection_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = suite(
+        dir.path(),
+        r#"  - id: dropped
+    title: the Agent drops instead of answering
+    steps:
+      - reboot: { timeout_ms: 8000, reconnect_within_ms: 8000 }
+"#,
+    );
+    for role in ["server", "client"] {
+        let out = tempfile::tempdir().unwrap();
+        let run = plugfest(
+            &[
+                "run",
+                "--cases",
+                file.to_str().unwrap(),
+                "--role",
+                role,
+                "--agent-fault",
+                "disconnect-mid-exchange",
+            ],
+            out.path(),
+        );
+        let c = case(&run, "dropped");
+        assert_eq!(c["verdict"], "failed", "{role}: {}", run.explain());
+        let msg = c["message"].as_str().unwrap_or_default();
+        assert!(
+            msg.contains("OperateResp before the connection dropped"),
+            "{role}: {msg}"
+        );
+        let step = &c["steps"][0];
+        let received = step["received"].as_str().unwrap_or_default();
+        assert!(received.contains("Agent back after"), "{role}: {step}");
+        let checks = step["checks"].as_array().cloned().unwrap_or_default();
+        let passed = |d: &str| {
+            checks.iter().any(|k| {
+                k["description"].as_str().is_some_and(|x| x.contains(d)) && k["passed"] == true
+            })
+        };
+        assert!(passed("reconnected in time"), "{role}: {step}");
+        assert!(passed("Connect Record"), "{role}: {step}");
+        let connects = c["trace"]
+            .as_array()
+            .map(|t| {
+                t.iter()
+                    .filter(|e| {
+                        e["record"]
+                            .as_str()
+                            .is_some_and(|r| r.contains("WebSocketConnect"))
+                    })
+                    .count()
+            })
+            .unwrap_or(0);
+        assert!(
+            connects >= 1,
+            "{role}: a Connect Record on the new connection"
+        );
+    }
 }
 
 // ---- These need the Agent side of issue #4 (another branch). ----

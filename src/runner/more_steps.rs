@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::{explain_session_error, to_result, Runner};
 use crate::http_server::FileServer;
 use crate::results::{CheckResult, StepResult};
-use crate::session::ConnectionEnd;
+use crate::session::{ConnectionEnd, SessionError};
 use crate::suite::evaluate_notify;
 use crate::suite::expect;
 use crate::suite::model::{
@@ -256,7 +256,8 @@ impl Runner<'_> {
     }
 
     /// Sends the reboot Operate and checks its OperateResp; false when the
-    /// step cannot go on.
+    /// step cannot go on (true also when the connection dropped before the
+    /// answer: the failed check is recorded and the reboot still followed).
     async fn operate_reboot(
         &mut self,
         spec: &RebootSpec,
@@ -278,6 +279,20 @@ impl Runner<'_> {
         };
         let exchange = match self.session.request(req).await {
             Ok(x) => x,
+            Err((sent, SessionError::Closed { detail, .. })) => {
+                // The Agent went down before answering: a failure (the
+                // OperateResp must come first), but the reboot is still
+                // followed so the case's later steps find it back.
+                result.sent = Some(describe_msg(&sent));
+                result.checks.push(check(
+                    "OperateResp before the connection dropped",
+                    false,
+                    "an OperateResp to the reboot Operate",
+                    format!("the connection ended first: {detail}"),
+                    self.case_rule.clone(),
+                ));
+                return true;
+            }
             Err((sent, e)) => {
                 result.sent = Some(describe_msg(&sent));
                 self.note_unreachable(&e);
