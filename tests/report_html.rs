@@ -406,3 +406,36 @@ fn chromium_check_catches_script_errors() {
     );
     assert!(!rendered.dom.contains("data-ready"));
 }
+
+/// The page's Content-Security-Policy admits only its own script (by
+/// hash): with the same unescaping template plus the built-in policy, the
+/// hostile markup lands in the DOM but its handler never runs, while the
+/// page's script still does.
+#[test]
+fn content_security_policy_stops_markup_that_escaping_missed() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join("unsafe-with-csp");
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::write(
+        templates.join("report.html"),
+        "<!DOCTYPE html><html><head><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src '{{ script_hash }}'\"></head><body>{% for c in run.cases %}{% for s in c.steps %}{% for k in s.checks %}<p>{{ k.actual|safe }}</p>{% endfor %}{% endfor %}{% endfor %}<script>{{ script|safe }}</script></body></html>",
+    )
+    .unwrap();
+    std::fs::write(
+        templates.join("report.js"),
+        "document.body.setAttribute(\"data-ready\", \"1\");",
+    )
+    .unwrap();
+    let (out, _) = run_with_failures(dir.path(), &["--templates", templates.to_str().unwrap()]);
+    let rendered = dump_dom(&out.join("report.html"), &dir.path().join("chromium"));
+    assert!(rendered.dom.contains("<img"), "the markup is in the DOM");
+    let body = opening_tag(&rendered.dom, "body");
+    assert!(
+        body.contains("data-ready=\"1\""),
+        "the hashed script ran: {body}"
+    );
+    assert!(
+        !body.contains("id="),
+        "the inline handler was blocked: {body}"
+    );
+}
