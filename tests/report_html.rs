@@ -261,7 +261,12 @@ struct Rendered {
 }
 
 fn dump_dom(page: &Path, profile: &Path) -> Rendered {
-    let url = format!("file://{}", page.display());
+    dump_dom_query(page, "", profile)
+}
+
+/// `query` presets the page's filters, e.g. `?failed=1`.
+fn dump_dom_query(page: &Path, query: &str, profile: &Path) -> Rendered {
+    let url = format!("file://{}{query}", page.display());
     let out = chromium(
         profile,
         &["--enable-logging=stderr", "--v=0", "--dump-dom", &url],
@@ -438,4 +443,39 @@ fn content_security_policy_stops_markup_that_escaping_missed() {
         !body.contains("id="),
         "the inline handler was blocked: {body}"
     );
+}
+
+/// The "failed only" filter (preset through the address) hides every
+/// passed case and no failed one; without it nothing is hidden.
+#[test]
+fn failed_only_filter_hides_exactly_the_passed_cases() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, run) = run_with_failures(dir.path(), &[]);
+    let page = out.join("report.html");
+    let verdicts = run.verdicts();
+    let hidden = |dom: &str, id: &str| opening_tag_of_case(dom, id).contains("hidden");
+
+    let filtered = dump_dom_query(&page, "?failed=1", &dir.path().join("chromium-f"));
+    let all = dump_dom(&page, &dir.path().join("chromium-a"));
+    for (id, verdict) in &verdicts {
+        assert_eq!(
+            hidden(&filtered.dom, id),
+            verdict == "passed",
+            "{id} ({verdict}) with failed only"
+        );
+        assert!(!hidden(&all.dom, id), "{id} hidden without a filter");
+    }
+    assert!(
+        verdicts.iter().any(|(_, v)| v == "passed") && verdicts.iter().any(|(_, v)| v == "failed")
+    );
+}
+
+/// The `<details ...>` opening tag of one case in a dumped DOM.
+fn opening_tag_of_case<'a>(dom: &'a str, id: &str) -> &'a str {
+    let at = dom
+        .find(&format!("id=\"case-{id}\""))
+        .unwrap_or_else(|| panic!("case {id}"));
+    let start = dom[..at].rfind("<details").unwrap();
+    let end = dom[start..].find('>').map_or(dom.len(), |e| start + e + 1);
+    &dom[start..end]
 }
