@@ -24,6 +24,14 @@
     shown.textContent = count + " of " + cases.length + " cases shown";
   }
 
+  // Filters can be preset in the address (report.html?failed=1&profile=P&mtp=M&q=text),
+  // so a link can point at just the failures.
+  var preset = new URLSearchParams(window.location.search);
+  if (preset.get("failed") === "1") failedOnly.checked = true;
+  if (preset.has("profile")) profile.value = preset.get("profile");
+  if (preset.has("mtp")) mtp.value = preset.get("mtp");
+  if (preset.has("q")) search.value = preset.get("q");
+
   [failedOnly, profile, mtp].forEach(function (el) { el.addEventListener("change", apply); });
   search.addEventListener("input", apply);
   document.getElementById("f-expand").addEventListener("click", function () {

@@ -261,7 +261,12 @@ struct Rendered {
 }
 
 fn dump_dom(page: &Path, profile: &Path) -> Rendered {
-    let url = format!("file://{}", page.display());
+    dump_dom_query(page, "", profile)
+}
+
+/// `query` presets the page's filters, e.g. `?failed=1`.
+fn dump_dom_query(page: &Path, query: &str, profile: &Path) -> Rendered {
+    let url = format!("file://{}{query}", page.display());
     let out = chromium(
         profile,
         &["--enable-logging=stderr", "--v=0", "--dump-dom", &url],
@@ -405,4 +410,72 @@ fn chromium_check_catches_script_errors() {
         rendered.log
     );
     assert!(!rendered.dom.contains("data-ready"));
+}
+
+/// The page's Content-Security-Policy admits only its own script (by
+/// hash): with the same unescaping template plus the built-in policy, the
+/// hostile markup lands in the DOM but its handler never runs, while the
+/// page's script still does.
+#[test]
+fn content_security_policy_stops_markup_that_escaping_missed() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join("unsafe-with-csp");
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::write(
+        templates.join("report.html"),
+        "<!DOCTYPE html><html><head><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src '{{ script_hash }}'\"></head><body>{% for c in run.cases %}{% for s in c.steps %}{% for k in s.checks %}<p>{{ k.actual|safe }}</p>{% endfor %}{% endfor %}{% endfor %}<script>{{ script|safe }}</script></body></html>",
+    )
+    .unwrap();
+    std::fs::write(
+        templates.join("report.js"),
+        "document.body.setAttribute(\"data-ready\", \"1\");",
+    )
+    .unwrap();
+    let (out, _) = run_with_failures(dir.path(), &["--templates", templates.to_str().unwrap()]);
+    let rendered = dump_dom(&out.join("report.html"), &dir.path().join("chromium"));
+    assert!(rendered.dom.contains("<img"), "the markup is in the DOM");
+    let body = opening_tag(&rendered.dom, "body");
+    assert!(
+        body.contains("data-ready=\"1\""),
+        "the hashed script ran: {body}"
+    );
+    assert!(
+        !body.contains("id="),
+        "the inline handler was blocked: {body}"
+    );
+}
+
+/// The "failed only" filter (preset through the address) hides every
+/// passed case and no failed one; without it nothing is hidden.
+#[test]
+fn failed_only_filter_hides_exactly_the_passed_cases() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, run) = run_with_failures(dir.path(), &[]);
+    let page = out.join("report.html");
+    let verdicts = run.verdicts();
+    let hidden = |dom: &str, id: &str| opening_tag_of_case(dom, id).contains("hidden");
+
+    let filtered = dump_dom_query(&page, "?failed=1", &dir.path().join("chromium-f"));
+    let all = dump_dom(&page, &dir.path().join("chromium-a"));
+    for (id, verdict) in &verdicts {
+        assert_eq!(
+            hidden(&filtered.dom, id),
+            verdict == "passed",
+            "{id} ({verdict}) with failed only"
+        );
+        assert!(!hidden(&all.dom, id), "{id} hidden without a filter");
+    }
+    assert!(
+        verdicts.iter().any(|(_, v)| v == "passed") && verdicts.iter().any(|(_, v)| v == "failed")
+    );
+}
+
+/// The `<details ...>` opening tag of one case in a dumped DOM.
+fn opening_tag_of_case<'a>(dom: &'a str, id: &str) -> &'a str {
+    let at = dom
+        .find(&format!("id=\"case-{id}\""))
+        .unwrap_or_else(|| panic!("case {id}"));
+    let start = dom[..at].rfind("<details").unwrap();
+    let end = dom[start..].find('>').map_or(dom.len(), |e| start + e + 1);
+    &dom[start..end]
 }

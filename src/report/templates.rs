@@ -53,6 +53,14 @@ impl TemplateSet {
         Ok(TemplateSet { sources })
     }
 
+    /// The text in use for `name` (built-in or override).
+    pub fn source(&self, name: &str) -> &str {
+        self.sources
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or("", |(_, text)| text.as_str())
+    }
+
     /// A template environment over these texts. HTML files are
     /// auto-escaped (minijinja's default for `.html`): every value an Agent
     /// or a test-case file supplied is escaped unless a template says
