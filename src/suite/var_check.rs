@@ -59,9 +59,14 @@ pub fn uses(text: &str) -> Vec<VarUse> {
     found
 }
 
+/// Variables the runner defines for every case (see `Runner::run_case`).
+pub const BUILTIN: [&str; 2] = ["controller_id", "agent_id"];
+
 /// Problems of the uses inside `cases` (in file order). A use belongs to the
-/// last step starting at or before its line; it may name what any step run
-/// before that one captures (setup, then steps, then teardown).
+/// last step starting at or before its line; it may name a built-in variable,
+/// one the case declares in `needs_vars` (given by the target file or
+/// `--var`), or what any step run before that one captures (setup, then
+/// steps, then teardown).
 pub fn check(cases: &[Case], uses: &[VarUse]) -> Vec<VarProblem> {
     let mut problems = Vec::new();
     for u in uses {
@@ -77,6 +82,9 @@ pub fn check(cases: &[Case], uses: &[VarUse]) -> Vec<VarProblem> {
         let Some(case) = cases.iter().rev().find(|c| c.location.line <= u.line) else {
             continue;
         };
+        if BUILTIN.contains(&name.as_str()) || case.needs_vars.contains(name) {
+            continue;
+        }
         let order: Vec<&Step> = case
             .setup
             .iter()
@@ -105,7 +113,7 @@ pub fn check(cases: &[Case], uses: &[VarUse]) -> Vec<VarProblem> {
                     case.id
                 ),
                 help: if known.is_empty() {
-                    "capture it first: `capture: { name: source }` on an earlier step".into()
+                    "capture it first (`capture: { name: source }` on an earlier step), or declare it in the case's `needs_vars` when the target file or `--var` gives it".into()
                 } else {
                     format!("captured before this step: {}", known.join(", "))
                 },
