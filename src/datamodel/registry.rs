@@ -263,9 +263,10 @@ impl Profiles {
         out
     }
 
-    /// What `--profile` names select: each known name becomes the canonical
-    /// names of itself and every profile it extends (so `USPAgent:1` selects
-    /// the cases of all seven DRAFT profiles); unknown names stay as given.
+    /// What `--profile` names select: each known name becomes the names
+    /// (canonical and released) of itself and every profile it extends (so
+    /// `USPAgent:1` selects the cases of all seven DRAFT profiles, whichever
+    /// name a case uses); unknown names stay as given.
     pub fn expand_selection(&self, names: &[String]) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for n in names {
@@ -273,7 +274,11 @@ impl Profiles {
             let add: Vec<String> = if members.is_empty() {
                 vec![n.clone()]
             } else {
-                members.into_iter().map(String::from).collect()
+                members
+                    .into_iter()
+                    .filter_map(|m| self.written_by_name(m))
+                    .flat_map(|p| std::iter::once(p.name.clone()).chain(p.released_as.clone()))
+                    .collect()
             };
             for m in add {
                 if !out.contains(&m) {

@@ -96,13 +96,14 @@ fn the_union_has_every_item_of_the_seven() {
 fn selection_expands_unions_and_released_names() {
     let p = Profiles::builtin();
     let all = p.expand_selection(&["USPAgent:1".into()]);
-    assert_eq!(all.len(), 8, "{all:?}");
+    assert_eq!(all.len(), 16, "8 profiles, each by both names: {all:?}");
     for n in SEVEN {
         assert!(all.iter().any(|a| a == n), "{n} in {all:?}");
     }
+    assert!(all.iter().any(|a| a == "Challenge:1"), "{all:?}");
     assert_eq!(
         p.expand_selection(&["DeviceInfo:1".into(), "DRAFT-DeviceInfo:1".into()]),
-        vec!["DRAFT-DeviceInfo:1".to_string()]
+        vec!["DRAFT-DeviceInfo:1".to_string(), "DeviceInfo:1".to_string()]
     );
     assert_eq!(
         p.expand_selection(&["Nope:1".into()]),

@@ -2,7 +2,7 @@
 //! its access, TR-106 syntax, command arguments or event arguments.
 
 use super::model::{attr, elements, pos, DataTypes, Model, ObjectDef};
-use super::syntax::type_spec;
+use super::syntax::{resolve_target, type_spec};
 use super::ImportError;
 use crate::datamodel::profile::{
     Access, CommandReq, EventReq, ObjectReq, ObjectRequirement, ParamReq, Profile,
@@ -144,10 +144,14 @@ fn object(
                         pos: pos(*d),
                         message: format!("parameter {path}{r} has no <syntax>"),
                     })?;
+                let mut spec = type_spec(syntax, path, types)?;
+                if spec.enumeration.is_empty() {
+                    spec.enumeration = referenced_enumeration(syntax, path, index, types);
+                }
                 obj.parameters.push(ParamReq {
                     name: r.to_string(),
                     access,
-                    syntax: type_spec(syntax, path, types)?,
+                    syntax: spec,
                 });
             }
             "command" => {
@@ -176,6 +180,36 @@ fn object(
         }
     }
     Ok(obj)
+}
+
+/// TR-106 `enumerationRef targetParam`: the values come from another
+/// parameter's enumeration (MTP.{i}.Protocol from SupportedProtocols). One
+/// level only; an unresolvable reference leaves the value unconstrained.
+fn referenced_enumeration(
+    syntax: Node,
+    object_path: &str,
+    index: &Model,
+    types: &DataTypes,
+) -> Vec<String> {
+    let target = syntax
+        .descendants()
+        .find(|n| n.is_element() && n.tag_name().name() == "enumerationRef")
+        .and_then(|n| n.attribute("targetParam"));
+    let Some(target) = target else {
+        return Vec::new();
+    };
+    let full = resolve_target(object_path, target);
+    let Some((obj, param)) = full.rsplit_once('.') else {
+        return Vec::new();
+    };
+    index
+        .objects
+        .get(format!("{obj}.").as_str())
+        .and_then(|o| o.params.get(param))
+        .and_then(|p| elements(*p, "syntax").next())
+        .and_then(|syn| type_spec(syn, object_path, types).ok())
+        .map(|t| t.enumeration)
+        .unwrap_or_default()
 }
 
 fn arg_names(command: Node, which: &str) -> Vec<String> {

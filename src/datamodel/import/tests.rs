@@ -37,6 +37,12 @@ const DOC: &str = r##"<?xml version="1.0" encoding="UTF-8"?>
       <parameter name="Current" access="readOnly">
         <syntax><string><pathRef refType="strong" targetParent="Part." targetType="row"/></string></syntax>
       </parameter>
+      <parameter name="Modes" access="readOnly">
+        <syntax><list/><string><enumeration value="Fast"/><enumeration value="Slow"/></string></syntax>
+      </parameter>
+      <parameter name="Mode" access="readWrite">
+        <syntax><string><enumerationRef targetParam="Modes"/></string></syntax>
+      </parameter>
       <parameter name="PartNumberOfEntries" access="readOnly">
         <syntax><unsignedInt/></syntax>
       </parameter>
@@ -72,6 +78,7 @@ const DOC: &str = r##"<?xml version="1.0" encoding="UTF-8"?>
       <object ref="Device.Gadget." requirement="present">
         <parameter ref="Name" requirement="readWrite"/>
         <parameter ref="Tags" requirement="readWrite"/>
+        <parameter ref="Mode" requirement="readOnly"/>
       </object>
     </profile>
     <profile name="Boot:1" dmr:version="2.12">
@@ -195,7 +202,7 @@ fn emitted_yaml_loads_back_and_resolves() {
         .unwrap();
     let name = gadget.parameters.iter().find(|p| p.name == "Name").unwrap();
     assert_eq!(name.access, Access::Write);
-    assert_eq!(gadget.parameters.len(), 4, "Name Level Current Tags");
+    assert_eq!(gadget.parameters.len(), 5, "Name Level Current Tags Mode");
     let part = all
         .objects
         .iter()
