@@ -59,9 +59,6 @@ impl LoadError {
     }
 }
 
-/// A file that keeps its directory out of a parent directory's load.
-pub const OPT_IN_MARKER: &str = ".opt-in";
-
 /// The actions a step can hold, for messages.
 const ACTIONS: &str =
     "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, expect_no_notify, serve_file, reboot";
@@ -236,11 +233,7 @@ fn collect_files(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<LoadErro
     for entry in entries.flatten() {
         let p = entry.path();
         if p.is_dir() {
-            // Disruptive suites (reboots, firmware) sit in a directory marked
-            // opt-in: loaded when named with --cases, not from a parent.
-            if !p.join(OPT_IN_MARKER).exists() {
-                collect_files(&p, files, errors);
-            }
+            collect_files(&p, files, errors);
         } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
             files.push(p);
         }

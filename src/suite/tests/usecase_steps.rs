@@ -151,16 +151,18 @@ fn no_notify_spec_judges_with_the_wait_matchers() {
 }
 
 #[test]
-fn shipped_use_cases_load_and_are_opt_in() {
+fn shipped_use_cases_load_with_the_other_suites() {
     let (suites, errors) =
         load_path_partial(Path::new("test-cases/usecases"), &Profiles::builtin());
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(suites.len(), 5);
     let (all, _) = load_path_partial(Path::new("test-cases"), &Profiles::builtin());
-    assert!(
+    assert_eq!(
         all.iter()
-            .all(|s| !s.file.starts_with("test-cases/usecases")),
-        "test-cases/usecases is opt-in"
+            .filter(|s| s.file.starts_with("test-cases/usecases"))
+            .count(),
+        5,
+        "the embedded default run includes the use cases"
     );
 }
 
