@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::{explain_session_error, to_result, Runner};
 use crate::http_server::FileServer;
-use crate::results::{CheckResult, StepResult};
+use crate::results::{CheckResult, StepResult, Verdict};
 use crate::session::{ConnectionEnd, SessionError};
 use crate::suite::evaluate_notify;
 use crate::suite::expect;
@@ -177,6 +177,19 @@ impl Runner<'_> {
         result: &mut StepResult,
     ) {
         let rule = self.case_rule.clone();
+        // Only CoAP defines no Connect Record, and it is the one MTP without
+        // a connection: there is no drop and return to watch, so a reboot
+        // case cannot be judged on it.
+        if self.session.ensure_connected().await.is_ok()
+            && !self.session.mtp_defines_connect_record()
+        {
+            result.verdict = Verdict::Skipped;
+            result.error = Some(format!(
+                "not applicable: {} has no connection whose drop and return would show the reboot",
+                self.session.mtp_name().unwrap_or("this MTP")
+            ));
+            return;
+        }
         if spec.operate && !self.operate_reboot(spec, vars, result).await {
             return;
         }

@@ -154,16 +154,26 @@ pub fn assert_fault_caught(fault: &str, run: &Run, needle: &str, expected_cases:
 
 /// How many cases the shipped suite has (every `- id:` under test-cases/).
 pub fn shipped_case_count() -> usize {
-    std::fs::read_dir("test-cases")
-        .expect("test-cases/ exists")
+    case_count_under(Path::new("test-cases"))
+}
+
+fn case_count_under(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .expect("a readable test-case directory")
         .filter_map(|e| e.ok())
-        .filter(|e| e.path().extension().is_some_and(|x| x == "yaml"))
-        .map(|e| {
-            std::fs::read_to_string(e.path())
-                .unwrap_or_default()
-                .lines()
-                .filter(|l| l.trim_start().starts_with("- id:"))
-                .count()
+        .map(|e| e.path())
+        .map(|p| {
+            if p.is_dir() {
+                case_count_under(&p)
+            } else if p.extension().is_some_and(|x| x == "yaml") {
+                std::fs::read_to_string(&p)
+                    .unwrap_or_default()
+                    .lines()
+                    .filter(|l| l.trim_start().starts_with("- id:"))
+                    .count()
+            } else {
+                0
+            }
         })
         .sum()
 }

@@ -155,17 +155,18 @@ impl AgentHost {
     }
 
     /// As the side that listens: serve every Controller that connects, each
-    /// on its own task; while rebooting, nobody is served. Runs until the
-    /// task is dropped.
+    /// on its own task; while rebooting, nobody is served (a connection that
+    /// arrives meanwhile waits). Runs until the task is dropped.
     pub async fn run_listener(self, mut listener: impl MtpConnector) {
         loop {
             self.wait_up().await;
             match listener.establish().await {
-                Ok(mut conn) => {
-                    if !self.is_up() {
-                        conn.close(None, "").await;
-                        continue;
-                    }
+                Ok(conn) => {
+                    // A Controller that dialed while the Agent was rebooting
+                    // is served once it is back, as a real device's listen
+                    // backlog would (closing it at once made a redialing
+                    // Controller see a connection without a Connect Record).
+                    self.wait_up().await;
                     self.say(format!("accepted {}", conn.peer().address));
                     let me = self.clone();
                     // The certificate's identity is authenticated (R-SEC.0a);

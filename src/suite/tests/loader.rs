@@ -206,14 +206,21 @@ fn shipped_test_cases_load_without_errors() {
             panic!("{} load errors in test-cases/", errors.len());
         }
     };
-    // One suite per YAML file in the folder.
-    let files = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter(|e| {
-            let p = e.as_ref().unwrap().path();
-            p.extension().is_some_and(|x| x == "yaml" || x == "yml")
-        })
-        .count();
+    // One suite per YAML file in the folder and its sub-folders.
+    fn yaml_files(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| {
+                if p.is_dir() {
+                    yaml_files(&p)
+                } else {
+                    usize::from(p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+                }
+            })
+            .sum()
+    }
+    let files = yaml_files(&dir);
     assert_eq!(suites.len(), files);
     let cases: usize = suites.iter().map(|s| s.cases.len()).sum();
     assert!(cases >= 30, "only {cases} cases");
