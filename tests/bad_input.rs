@@ -217,7 +217,7 @@ fn the_corrected_files_are_accepted() {
     let case = dir.path().join("good.yaml");
     std::fs::write(
         &case,
-        "suite: good\ncases:\n  - id: GOOD-1\n    title: t\n    steps:\n      - get: { paths: [Device.DeviceInfo.], max_depth: 2 }\n        capture: { maker: Device.DeviceInfo.Manufacturer }\n      - get: { paths: [\"Device.DeviceInfo.${maker}$${x}\"] }\n",
+        "suite: good\ncases:\n  - id: GOOD-1\n    title: t\n    steps:\n      - get: { paths: [Device.DeviceInfo.], max_depth: 2 }\n        capture: { maker: Device.DeviceInfo.Manufacturer }\n      - get: { paths: [\"Device.DeviceInfo.${maker}$${x}\", \"${controller_id}\"] }\n",
     )
     .unwrap();
     let (code, output) = run(&["validate", case.to_str().unwrap()]);

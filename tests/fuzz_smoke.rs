@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use usp_plugfest::fuzz_entry::TARGETS;
 
 /// Mutated inputs per target (the YAML parsers are slower: fewer).
-const BINARY_RUNS: usize = 5_000;
-const YAML_RUNS: usize = 1_500;
+const BINARY_RUNS: usize = 10_000;
+const YAML_RUNS: usize = 2_000;
 
 fn corpus_dir(target: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

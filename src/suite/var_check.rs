@@ -5,6 +5,9 @@
 
 use super::model::{Case, Step};
 
+/// Variables the runner sets before a case's first step.
+const PREDEFINED: [&str; 2] = ["controller_id", "agent_id"];
+
 /// A `${...}` use in the file: where, and the name (None: no closing `}`).
 #[derive(Debug, PartialEq, Eq)]
 pub struct VarUse {
@@ -100,7 +103,8 @@ pub fn check(cases: &[Case], uses: &[VarUse]) -> Vec<VarProblem> {
         else {
             continue; // in the case's title or purpose: not substituted
         };
-        if !order[..here].iter().any(|s| s.capture.contains_key(name)) {
+        let predefined = PREDEFINED.contains(&name.as_str());
+        if !predefined && !order[..here].iter().any(|s| s.capture.contains_key(name)) {
             let known: Vec<&str> = order[..here]
                 .iter()
                 .flat_map(|s| s.capture.keys().map(String::as_str))
