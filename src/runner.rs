@@ -20,6 +20,7 @@ use crate::suite::{capture, evaluate_notify};
 use crate::target::FileServerTarget;
 use crate::trace::describe_msg;
 
+mod identity;
 mod more_steps;
 
 /// What the run brings to every case besides the session: variables from
@@ -329,6 +330,15 @@ impl<'a> Runner<'a> {
             Action::ExpectNoNotify(spec) => self.expect_no_notify(spec, vars, &mut result).await,
             Action::ServeFile(spec) => self.serve_file(step, spec, vars, &mut result).await,
             Action::Reboot(spec) => self.reboot(step, spec, vars, &mut result).await,
+            Action::EndpointIds(_) => match self.session.ensure_connected().await {
+                Ok(()) => result.checks.extend(identity::endpoint_id_checks(
+                    self.session.seen_endpoint_ids(),
+                )),
+                Err(e) => {
+                    self.note_unreachable(&e);
+                    result.error = Some(explain_session_error(&e));
+                }
+            },
             Action::ConnectRecord(_) => match self.session.ensure_connected().await {
                 Ok(()) if !self.session.mtp_defines_connect_record() => {
                     // Not a pass: the requirement cannot be checked here.

@@ -99,6 +99,16 @@ pub struct Session {
     /// The Endpoint ID in the Agent's TLS certificate on the current
     /// connection; Records from any other from_id are set aside (R-SEC.10a).
     certificate_endpoint_id: Option<String>,
+    /// Every Endpoint ID the Agent presented, with where it was seen, for
+    /// the `endpoint_ids` step (R-ARC.2a/5/6).
+    seen_ids: Vec<SeenEndpointId>,
+}
+
+/// An Endpoint ID the Agent presented, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenEndpointId {
+    pub source: &'static str,
+    pub id: String,
 }
 
 impl Session {
@@ -118,6 +128,7 @@ impl Session {
             connect_record_seen: false,
             records_before_connect: 0,
             certificate_endpoint_id: None,
+            seen_ids: Vec::new(),
         }
     }
 
@@ -127,6 +138,21 @@ impl Session {
 
     pub fn controller_id(&self) -> &str {
         &self.config.controller_id
+    }
+
+    /// Every distinct (where, Endpoint ID) the Agent presented so far.
+    pub fn seen_endpoint_ids(&self) -> &[SeenEndpointId] {
+        &self.seen_ids
+    }
+
+    fn saw_id(&mut self, source: &'static str, id: &str) {
+        let seen = SeenEndpointId {
+            source,
+            id: id.to_string(),
+        };
+        if !self.seen_ids.contains(&seen) {
+            self.seen_ids.push(seen);
+        }
     }
 
     pub fn connect_record_seen(&self) -> bool {
@@ -203,6 +229,12 @@ impl Session {
             .certificate_names_the_peer()
             .then(|| conn.peer().certificate_endpoint_id.clone())
             .flatten();
+        if let Some(eid) = conn.peer().endpoint_id.clone() {
+            self.saw_id("the MTP handshake", &eid);
+        }
+        if let Some(eid) = self.certificate_endpoint_id.clone() {
+            self.saw_id("the TLS certificate's subjectAltName", &eid);
+        }
         if self.agent_id.is_none() {
             // A certificate's identity is authenticated (R-SEC.0a); the
             // handshake's eid is only claimed, so the certificate wins.
@@ -503,6 +535,12 @@ impl Session {
                 | Some(RecordType::StompConnect(_))
                 | Some(RecordType::UdsConnect(_))
         );
+        let source = if is_connect {
+            "a Connect Record's from_id"
+        } else {
+            "a Record's from_id"
+        };
+        self.saw_id(source, &rec.from_id.clone());
         if !is_connect && !self.connect_record_seen {
             self.records_before_connect += 1;
         }

@@ -34,10 +34,11 @@ pub enum Fault {
     ChallengeAcceptsAnything,
     NoPeriodic,
     NoObjectCreation,
+    MalformedEndpointId,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 23] = [
+    pub const ALL: [Fault; 24] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -61,6 +62,7 @@ impl Fault {
         Fault::ChallengeAcceptsAnything,
         Fault::NoPeriodic,
         Fault::NoObjectCreation,
+        Fault::MalformedEndpointId,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -88,6 +90,7 @@ impl Fault {
             Fault::ChallengeAcceptsAnything => "challenge-accepts-anything",
             Fault::NoPeriodic => "no-periodic",
             Fault::NoObjectCreation => "no-object-creation",
+            Fault::MalformedEndpointId => "malformed-endpoint-id",
         }
     }
 
@@ -116,6 +119,7 @@ impl Fault {
             Fault::ChallengeAcceptsAnything => "ChallengeResponse() answers Status Success to any Value",
             Fault::NoPeriodic => "Device.LocalAgent.Periodic! is never sent",
             Fault::NoObjectCreation => "ObjectCreation notifications are never sent",
+            Fault::MalformedEndpointId => "the Agent's Records (and, as `plugfest agent`, its handshake) carry an Endpoint ID whose instance-id is longer than 50 characters (breaks R-ARC.6)",
         }
     }
 }
@@ -124,6 +128,14 @@ impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// The Endpoint ID the `malformed-endpoint-id` fault presents instead of
+/// `eid`: the same id with its instance-id padded past the 50 characters
+/// R-ARC.6 allows. Only unreserved characters are added, so every MTP can
+/// still carry it (topics, STOMP headers, the WebSocket `eid` query).
+pub fn malformed_endpoint_id(eid: &str) -> String {
+    format!("{eid}-{}", "x".repeat(51))
 }
 
 /// A fault name that is not one of `Fault::ALL`.

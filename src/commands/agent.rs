@@ -48,14 +48,20 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
         return bad_input(e);
     }
     let text_frames = faults.contains(Fault::TextFrames);
+    // malformed-endpoint-id: the id is malformed everywhere the Agent
+    // presents it (handshake, Connect Record, Records).
+    let eid = if faults.contains(Fault::MalformedEndpointId) {
+        crate::agent::faults::malformed_endpoint_id(&args.endpoint_id)
+    } else {
+        args.endpoint_id.clone()
+    };
     let agent = Agent::new(AgentConfig {
-        endpoint_id: args.endpoint_id.clone(),
+        endpoint_id: eid.clone(),
         faults: faults.clone(),
     });
     let host = AgentHost::new(agent, faults).with_log(true);
     let retry = Duration::from_secs(5);
     let controller = Some(args.controller_id.clone());
-    let eid = args.endpoint_id.clone();
     let wants_tls = args.tls_ca.is_some() || args.tls_cert.is_some();
     if wants_tls
         && args.listen.is_none()

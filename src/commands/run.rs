@@ -515,8 +515,15 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
             "wss with a throw-away CA made for this run; both certificates verified".to_string()
         }
     });
+    // malformed-endpoint-id: the Agent's Records carry a malformed from_id;
+    // the session is told to expect it so only the identity check fails.
+    let agent_id = if faults.contains(Fault::MalformedEndpointId) {
+        crate::agent::faults::malformed_endpoint_id(DEFAULT_AGENT_ID)
+    } else {
+        DEFAULT_AGENT_ID.to_string()
+    };
     let agent = Agent::new(AgentConfig {
-        endpoint_id: DEFAULT_AGENT_ID.to_string(),
+        endpoint_id: agent_id.clone(),
         faults: faults.clone(),
     });
     let host = AgentHost::new(agent, faults);
@@ -551,12 +558,7 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
                 args.agent_faults.join(", ")
             )
         },
-        session: session_config(
-            DEFAULT_CONTROLLER_ID,
-            Some(DEFAULT_AGENT_ID.into()),
-            &timeouts,
-            args,
-        ),
+        session: session_config(DEFAULT_CONTROLLER_ID, Some(agent_id), &timeouts, args),
         agent_task: Some(started.agent_task),
         broker: started.broker,
         tls: tls_summary,

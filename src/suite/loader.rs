@@ -61,7 +61,7 @@ impl LoadError {
 
 /// The actions a step can hold, for messages.
 const ACTIONS: &str =
-    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, expect_no_notify, serve_file, reboot";
+    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -123,6 +123,7 @@ struct RawStep {
     wait_notify: Option<WaitSpec>,
     #[serde(default)]
     connect_record: Option<ConnectRecordSpec>,
+    endpoint_ids: Option<ConnectRecordSpec>,
     #[serde(default)]
     expect_no_notify: Option<NoNotifySpec>,
     #[serde(default)]
@@ -359,6 +360,7 @@ fn step(
     actions.extend(r.operate.map(RequestSpec::Operate).map(req));
     actions.extend(r.wait_notify.map(Action::WaitNotify));
     actions.extend(r.connect_record.map(Action::ConnectRecord));
+    actions.extend(r.endpoint_ids.map(Action::EndpointIds));
     actions.extend(r.expect_no_notify.map(Action::ExpectNoNotify));
     actions.extend(r.serve_file.map(Action::ServeFile));
     actions.extend(r.reboot.map(Action::Reboot));
@@ -399,6 +401,15 @@ fn step(
                     &e,
                     "connect_record",
                     "connect_record checks one thing: that the Connect Record arrived first",
+                ))
+            }
+            (Action::EndpointIds(_), Some(e)) => {
+                return Err(expect_not_allowed(
+                    file,
+                    text,
+                    &e,
+                    "endpoint_ids",
+                    "endpoint_ids checks one thing: that every Endpoint ID the Agent presented is well-formed",
                 ))
             }
             (Action::ExpectNoNotify(_), Some(e)) => return Err(expect_not_allowed(
@@ -447,6 +458,7 @@ fn step(
             }
             (Action::WaitNotify(_), None)
             | (Action::ConnectRecord(_), None)
+            | (Action::EndpointIds(_), None)
             | (Action::ExpectNoNotify(_), None)
             | (Action::Reboot(_), None) => None,
             (Action::Request(_), Some(e)) => {

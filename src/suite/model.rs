@@ -85,6 +85,9 @@ pub enum Action {
     /// Checks that the Agent sent its MTP's Connect Record when the current
     /// connection opened (R-MTP.6).
     ConnectRecord(ConnectRecordSpec),
+    /// Checks every Endpoint ID the Agent presented so far against the
+    /// Endpoint ID syntax (R-ARC.2a/5/6).
+    EndpointIds(ConnectRecordSpec),
     /// Passes when no matching Notify arrives within a short window.
     ExpectNoNotify(NoNotifySpec),
     /// Puts a file on the harness's HTTP server for the Agent to fetch.
@@ -99,6 +102,7 @@ impl Action {
             Action::Request(r) => r.keyword(),
             Action::WaitNotify(_) => "wait_notify",
             Action::ConnectRecord(_) => "connect_record",
+            Action::EndpointIds(_) => "endpoint_ids",
             Action::ExpectNoNotify(_) => "expect_no_notify",
             Action::ServeFile(_) => "serve_file",
             Action::Reboot(_) => "reboot",
