@@ -20,6 +20,8 @@ pub enum Command {
     /// Run test cases against an Agent (with no --target: the built-in reference Agent over loopback).
     // Boxed for the same reason as Agent: RunArgs has grown large.
     Run(Box<RunArgs>),
+    /// Browse DNS-SD (mDNS, loopback interface only) for USP Agents, validate each advertisement and print a table.
+    Discover(DiscoverArgs),
     /// Check test-case files without running them.
     Validate {
         /// A YAML file or a directory of them.
@@ -192,7 +194,23 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct DiscoverArgs {
+    /// How long to browse, in seconds.
+    #[arg(long, default_value_t = 3.0)]
+    pub timeout: f64,
+    /// Write a target file (for `plugfest run --target`) for the first valid WebSocket Agent found.
+    #[arg(long)]
+    pub target_out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct AgentArgs {
+    /// With --listen: advertise the Agent over DNS-SD (mDNS on the loopback interface only) as _usp-agt-ws._tcp.
+    #[arg(long, requires = "listen")]
+    pub advertise: bool,
+    /// With --advertise: the TXT `name` (R-DIS.10; DeviceInfo.FriendlyName).
+    #[arg(long, default_value = "plugfest reference Agent")]
+    pub advertise_name: String,
     /// Listen for Controllers on this address, e.g. 127.0.0.1:5683.
     #[arg(long, group = "meet")]
     pub listen: Option<String>,

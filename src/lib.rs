@@ -9,6 +9,7 @@ pub mod broker;
 pub mod cli;
 pub mod commands;
 pub mod datamodel;
+pub mod discovery;
 pub mod fuzz_entry;
 pub mod http_server;
 pub mod mtp;

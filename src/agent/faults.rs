@@ -35,10 +35,11 @@ pub enum Fault {
     NoPeriodic,
     NoObjectCreation,
     MalformedEndpointId,
+    AdvertisementWithoutName,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 24] = [
+    pub const ALL: [Fault; 25] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -63,6 +64,7 @@ impl Fault {
         Fault::NoPeriodic,
         Fault::NoObjectCreation,
         Fault::MalformedEndpointId,
+        Fault::AdvertisementWithoutName,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -91,6 +93,7 @@ impl Fault {
             Fault::NoPeriodic => "no-periodic",
             Fault::NoObjectCreation => "no-object-creation",
             Fault::MalformedEndpointId => "malformed-endpoint-id",
+            Fault::AdvertisementWithoutName => "advertisement-without-name",
         }
     }
 
@@ -119,6 +122,7 @@ impl Fault {
             Fault::ChallengeAcceptsAnything => "ChallengeResponse() answers Status Success to any Value",
             Fault::NoPeriodic => "Device.LocalAgent.Periodic! is never sent",
             Fault::NoObjectCreation => "ObjectCreation notifications are never sent",
+            Fault::AdvertisementWithoutName => "with `plugfest agent --advertise`, the DNS-SD TXT record has no `name` key (breaks R-DIS.10)",
             Fault::MalformedEndpointId => "the Agent's Records (and, as `plugfest agent`, its handshake) carry an Endpoint ID whose instance-id is longer than 50 characters (breaks R-ARC.6)",
         }
     }

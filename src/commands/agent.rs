@@ -150,6 +150,34 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
             if wants_tls { "wss" } else { "ws" },
             server.local_addr()
         );
+        // DNS-SD: instance name = Endpoint ID (R-DIS.8), TXT path/name
+        // (R-DIS.9/10), `encrypt` when the port speaks TLS (R-DIS.11a).
+        let _advertiser = if args.advertise {
+            let path = "/";
+            let advert = crate::discovery::mdns::AgentAdvert {
+                service_type: crate::discovery::WS_AGENT_SERVICE,
+                endpoint_id: &eid,
+                port: server
+                    .local_addr()
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(0),
+                path: Some(path),
+                name: (!host.faults().contains(Fault::AdvertisementWithoutName))
+                    .then_some(args.advertise_name.as_str()),
+                encrypt: wants_tls,
+            };
+            match crate::discovery::mdns::advertise(&advert) {
+                Ok(a) => {
+                    eprintln!("advertised {eid} as {} on loopback", advert.service_type);
+                    Some(a)
+                }
+                Err(e) => return bad_input(e),
+            }
+        } else {
+            None
+        };
         serve_until_interrupted(host.run_listener(server)).await;
     } else if let Some(url) = args.connect.clone() {
         eprintln!("reference Agent {eid} connecting to {url}");

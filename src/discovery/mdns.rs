@@ -1,0 +1,168 @@
+//! mDNS I/O through mdns-sd, on the loopback interface only: every
+//! interface is disabled and only loopback enabled before anything is sent,
+//! so no query or announcement leaves the machine. (mdns-sd joins the mDNS
+//! group on the machine's interfaces when it starts; the tests run inside a
+//! network namespace that has only `lo`.)
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+use mdns_sd::{IfKind, ServiceDaemon, ServiceEvent, ServiceInfo, TxtProperty};
+
+use super::Advertisement;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MdnsError {
+    #[error("mDNS: {0}")]
+    Daemon(#[from] mdns_sd::Error),
+}
+
+/// A daemon bound to loopback only.
+fn loopback_daemon() -> Result<ServiceDaemon, MdnsError> {
+    let daemon = ServiceDaemon::new()?;
+    daemon.disable_interface(IfKind::All)?;
+    daemon.enable_interface(IfKind::LoopbackV4)?;
+    Ok(daemon)
+}
+
+/// Whether the loopback interface can carry multicast (`ip link show lo`
+/// lists MULTICAST); without it nothing can be found.
+pub fn loopback_multicast() -> Result<bool, String> {
+    let flags = std::fs::read_to_string("/sys/class/net/lo/flags")
+        .map_err(|e| format!("cannot read /sys/class/net/lo/flags: {e}"))?;
+    let bits = u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16)
+        .map_err(|e| format!("unexpected lo flags {flags:?}: {e}"))?;
+    // IFF_MULTICAST = 0x1000 (linux/if.h)
+    Ok(bits & 0x1000 != 0)
+}
+
+/// Browses every Agent service type for `timeout` and returns what resolved.
+pub fn browse(timeout: Duration) -> Result<Vec<Advertisement>, MdnsError> {
+    let daemon = loopback_daemon()?;
+    let receivers = super::AGENT_SERVICE_TYPES
+        .iter()
+        .map(|ty| daemon.browse(ty))
+        .collect::<Result<Vec<_>, _>>()?;
+    let deadline = Instant::now() + timeout;
+    let mut found: BTreeMap<String, Advertisement> = BTreeMap::new();
+    while Instant::now() < deadline {
+        let mut idle = true;
+        for rx in &receivers {
+            while let Ok(event) = rx.try_recv() {
+                idle = false;
+                if let ServiceEvent::ServiceResolved(s) = event {
+                    let ad = Advertisement {
+                        instance: instance_name(&s.fullname, &s.ty_domain),
+                        service_type: s.ty_domain.clone(),
+                        host: s.host.clone(),
+                        port: s.port,
+                        addresses: s.addresses.iter().map(|a| a.to_ip_addr()).collect(),
+                        txt: s
+                            .txt_properties
+                            .iter()
+                            .map(|p| {
+                                let v = p.val().map(|b| String::from_utf8_lossy(b).into_owned());
+                                (p.key().to_string(), v)
+                            })
+                            .collect(),
+                        tls_observed: None,
+                    };
+                    found.insert(s.fullname.clone(), ad);
+                }
+            }
+        }
+        if idle {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let _ = daemon.shutdown();
+    Ok(found.into_values().collect())
+}
+
+/// The instance label of `fullname`, with DNS-SD escapes (`\.`, `\\`) undone.
+fn instance_name(fullname: &str, ty_domain: &str) -> String {
+    let label = fullname
+        .strip_suffix(ty_domain)
+        .map(|l| l.trim_end_matches('.'))
+        .unwrap_or(fullname);
+    let mut out = String::new();
+    let mut chars = label.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(n) = chars.next() {
+                out.push(n);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A registered advertisement; dropping it stops the daemon (the record
+/// simply expires for browsers).
+pub struct Advertiser {
+    daemon: ServiceDaemon,
+}
+
+impl Drop for Advertiser {
+    fn drop(&mut self) {
+        let _ = self.daemon.shutdown();
+    }
+}
+
+/// What the reference Agent advertises for one MTP.
+pub struct AgentAdvert<'a> {
+    pub service_type: &'a str,
+    pub endpoint_id: &'a str,
+    pub port: u16,
+    /// TXT `path` (R-DIS.9); `None` leaves the key out (a fault).
+    pub path: Option<&'a str>,
+    /// TXT `name` (R-DIS.10); `None` leaves the key out (a fault).
+    pub name: Option<&'a str>,
+    /// TXT `encrypt` (R-DIS.11a): the MTP requires encryption.
+    pub encrypt: bool,
+}
+
+/// Registers `advert` on loopback (127.0.0.1) under the instance name = its
+/// Endpoint ID (R-DIS.8).
+pub fn advertise(advert: &AgentAdvert) -> Result<Advertiser, MdnsError> {
+    let daemon = loopback_daemon()?;
+    let mut txt: Vec<TxtProperty> = Vec::new();
+    if let Some(p) = advert.path {
+        txt.push(("path", p).into());
+    }
+    if let Some(n) = advert.name {
+        txt.push(("name", n).into());
+    }
+    if advert.encrypt {
+        txt.push("encrypt".into());
+    }
+    let info = ServiceInfo::new(
+        advert.service_type,
+        advert.endpoint_id,
+        "plugfest-agent.local.",
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        advert.port,
+        txt,
+    )?;
+    daemon.register(info)?;
+    Ok(Advertiser { daemon })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_names_are_unescaped() {
+        assert_eq!(
+            instance_name(
+                "proto::a\\.b._usp-agt-ws._tcp.local.",
+                "_usp-agt-ws._tcp.local."
+            ),
+            "proto::a.b"
+        );
+    }
+}

@@ -1,0 +1,134 @@
+//! What a USP Agent's DNS-SD advertisement must carry, and the target file a
+//! valid WebSocket advertisement becomes.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use crate::usp::endpoint_id;
+
+/// One resolved advertisement: PTR -> SRV (host, port) + TXT, with the
+/// addresses of the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Advertisement {
+    pub service_type: String,
+    /// The DNS-SD instance name, unescaped: it must be the Endpoint ID (R-DIS.8).
+    pub instance: String,
+    pub host: String,
+    pub port: u16,
+    pub addresses: Vec<IpAddr>,
+    /// TXT keys; `None` is a boolean key present without a value.
+    pub txt: BTreeMap<String, Option<String>>,
+    /// Whether a TLS handshake on the port succeeded, when it was tried.
+    pub tls_observed: Option<bool>,
+}
+
+/// One thing wrong with an advertisement, with the rule it breaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub rule: &'static str,
+    pub detail: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.detail, self.rule)
+    }
+}
+
+/// Every problem of an Agent advertisement (empty = valid).
+pub fn validate(ad: &Advertisement) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if let Err(e) = endpoint_id::validate(&ad.instance) {
+        problems.push(Problem {
+            rule: "R-DIS.8",
+            detail: format!("the instance name must be the Agent's Endpoint ID: {e}"),
+        });
+    }
+    // R-DIS.9/10: an Agent's TXT record carries `path` and `name`.
+    for (key, rule) in [("path", "R-DIS.9"), ("name", "R-DIS.10")] {
+        match ad.txt.get(key) {
+            None => problems.push(Problem {
+                rule,
+                detail: format!("the TXT record has no `{key}` key"),
+            }),
+            Some(None) => problems.push(Problem {
+                rule,
+                detail: format!("the TXT key `{key}` has no value"),
+            }),
+            Some(Some(_)) => {}
+        }
+    }
+    // R-DIS.11a: `encrypt` is a boolean key, present without a value.
+    if let Some(Some(v)) = ad.txt.get("encrypt") {
+        problems.push(Problem {
+            rule: "R-DIS.11a",
+            detail: format!("`encrypt` is a boolean key without a value, got `encrypt={v}`"),
+        });
+    }
+    let encrypt = ad.txt.contains_key("encrypt");
+    match ad.tls_observed {
+        Some(false) if encrypt => problems.push(Problem {
+            rule: "R-DIS.11a",
+            detail: "`encrypt` is advertised but the port did not complete a TLS handshake".into(),
+        }),
+        Some(true) if !encrypt => problems.push(Problem {
+            rule: "R-DIS.11a",
+            detail: "the port speaks TLS but `encrypt` is not advertised".into(),
+        }),
+        _ => {}
+    }
+    if ad.port == 0 {
+        problems.push(Problem {
+            rule: "RFC 6763",
+            detail: "the SRV record names port 0".into(),
+        });
+    }
+    problems
+}
+
+/// The target file (YAML, as `plugfest run --target` reads it) for a
+/// WebSocket Agent advertisement: the harness dials the advertised host and
+/// port with the TXT `path` (R-WS.3). None for other MTPs, which need a
+/// broker's details that DNS-SD does not carry in full.
+pub fn target_file(ad: &Advertisement) -> Option<String> {
+    if ad.service_type != super::WS_AGENT_SERVICE {
+        return None;
+    }
+    let path = ad.txt.get("path").cloned().flatten()?;
+    let path = if path.starts_with('/') {
+        path
+    } else {
+        format!("/{path}")
+    };
+    let scheme = if ad.txt.contains_key("encrypt") {
+        "wss"
+    } else {
+        "ws"
+    };
+    // Prefer a loopback or IPv4 address: discovery runs on loopback.
+    let addr = ad
+        .addresses
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(ad.addresses.first())?;
+    let host = match addr {
+        IpAddr::V4(a) => a.to_string(),
+        IpAddr::V6(a) => format!("[{a}]"),
+    };
+    let name = ad.txt.get("name").cloned().flatten().unwrap_or_default();
+    Some(format!(
+        "# Written by `plugfest discover` from a DNS-SD advertisement.\nname: {}\nagent_endpoint_id: {}\nmtp: websocket\nwebsocket:\n  role: client\n  url: {scheme}://{host}:{}{path}\n",
+        yaml_string(&format!("{name} ({})", ad.instance)),
+        yaml_string(&ad.instance),
+        ad.port,
+    ))
+}
+
+/// A double-quoted YAML scalar (JSON strings are valid YAML).
+fn yaml_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+#[cfg(test)]
+#[path = "validate_tests.rs"]
+mod tests;

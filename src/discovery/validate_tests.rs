@@ -1,0 +1,84 @@
+use super::*;
+use crate::target::Target;
+
+fn ad(txt: &[(&str, Option<&str>)]) -> Advertisement {
+    Advertisement {
+        service_type: crate::discovery::WS_AGENT_SERVICE.into(),
+        instance: "proto::plugfest-reference-agent".into(),
+        host: "agent.local.".into(),
+        port: 5684,
+        addresses: vec!["127.0.0.1".parse().unwrap()],
+        txt: txt
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
+            .collect(),
+        tls_observed: None,
+    }
+}
+
+fn rules(a: &Advertisement) -> Vec<&'static str> {
+    validate(a).iter().map(|p| p.rule).collect()
+}
+
+#[test]
+fn a_complete_advertisement_is_valid() {
+    assert!(validate(&ad(&[("path", Some("/usp")), ("name", Some("Agent"))])).is_empty());
+    let mut tls = ad(&[("path", Some("/")), ("name", Some("A")), ("encrypt", None)]);
+    tls.tls_observed = Some(true);
+    assert!(validate(&tls).is_empty());
+}
+
+#[test]
+fn missing_or_empty_required_keys_are_reported() {
+    assert_eq!(rules(&ad(&[("name", Some("A"))])), ["R-DIS.9"]);
+    assert_eq!(rules(&ad(&[("path", Some("/"))])), ["R-DIS.10"]);
+    assert_eq!(
+        rules(&ad(&[("path", None), ("name", Some("A"))])),
+        ["R-DIS.9"]
+    );
+    let msg = validate(&ad(&[("path", Some("/"))]))[0].to_string();
+    assert!(
+        msg.contains("no `name` key") && msg.contains("R-DIS.10"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn instance_name_must_be_an_endpoint_id() {
+    let mut a = ad(&[("path", Some("/")), ("name", Some("A"))]);
+    a.instance = "My Agent".into();
+    let p = validate(&a);
+    assert_eq!(p[0].rule, "R-DIS.8");
+    assert!(p[0].detail.contains("R-ARC.2a"), "{}", p[0].detail);
+}
+
+#[test]
+fn encrypt_is_a_boolean_key_and_must_match_the_port() {
+    let base = [("path", Some("/")), ("name", Some("A"))];
+    let mut valued = ad(&[base[0], base[1], ("encrypt", Some("1"))]);
+    assert_eq!(rules(&valued), ["R-DIS.11a"]);
+    valued.txt.insert("encrypt".into(), None);
+    valued.tls_observed = Some(false);
+    assert_eq!(rules(&valued), ["R-DIS.11a"]);
+    let mut plain = ad(&base);
+    plain.tls_observed = Some(true);
+    assert_eq!(rules(&plain), ["R-DIS.11a"]);
+}
+
+#[test]
+fn a_websocket_advertisement_becomes_a_target_file_run_accepts() {
+    let a = ad(&[("path", Some("/usp")), ("name", Some("Ref \"Agent\""))]);
+    let yaml = target_file(&a).unwrap();
+    let t = Target::parse(&yaml, "discovered.yaml").unwrap();
+    assert_eq!(
+        t.agent_endpoint_id.as_deref(),
+        Some("proto::plugfest-reference-agent")
+    );
+    assert!(yaml.contains("url: ws://127.0.0.1:5684/usp"), "{yaml}");
+    let mut secure = a.clone();
+    secure.txt.insert("encrypt".into(), None);
+    assert!(target_file(&secure).unwrap().contains("wss://"));
+    let mut mqtt = a;
+    mqtt.service_type = "_usp-agt-mqtt._tcp.local.".into();
+    assert!(target_file(&mqtt).is_none());
+}
