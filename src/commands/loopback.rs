@@ -116,8 +116,6 @@ pub fn check_faults_apply(
                 "--mtp stomp or --mtp mqtt with MQTT 5 (MQTT 3.1.1 has no Content Type)",
             ),
             Fault::NoReplyToDest => (mtp == MtpArg::Stomp, "--mtp stomp"),
-            // Only a standalone Agent advertises itself over DNS-SD.
-            Fault::AdvertisementWithoutName => (false, "`plugfest agent --listen --advertise`"),
             _ => continue,
         };
         if !applies {

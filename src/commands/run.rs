@@ -481,6 +481,11 @@ async fn mqtt_endpoint(
 /// The embedded default: the reference Agent in-process over loopback.
 async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
     let faults = parse_faults(&args.agent_faults)?;
+    // The built-in Agent does not advertise over DNS-SD: the fault could
+    // not happen, and a run that passes because of that would mislead.
+    if faults.contains(Fault::AdvertisementWithoutName) {
+        return Err("the advertisement-without-name fault applies to `plugfest agent --listen --advertise` only (the built-in Agent of `run` does not advertise)".into());
+    }
     if faults.contains(Fault::CertEidMismatch) && !args.tls {
         return Err(
             "the cert-eid-mismatch fault needs --tls (it is about the Agent's TLS certificate)"

@@ -1,0 +1,211 @@
+//! DNS-SD discovery end to end, on loopback only: inside a network namespace
+//! this test creates (whose only interface is `lo`, with multicast turned on
+//! there), the reference Agent advertises itself (`plugfest agent --listen
+//! --advertise`), `plugfest discover --target-out` finds and validates it,
+//! and the written target runs the DRAFT-DeviceInfo:1 suite green. Its
+//! negative twin: an Agent whose TXT record lacks `name` is reported invalid
+//! (R-DIS.10) and gets no target file. Needs root (`ip netns add`); without
+//! it each test prints why it is skipped and returns.
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_plugfest");
+const AGENT_ID: &str = "proto::plugfest-reference-agent";
+
+/// A network namespace with only loopback, multicast on; deleted on drop.
+struct Netns(String);
+
+impl Netns {
+    fn create() -> Result<Netns, String> {
+        let uid = Command::new("id")
+            .arg("-u")
+            .output()
+            .map_err(|e| format!("id -u: {e}"))?;
+        if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+            return Err("not root: `ip netns add` needs it".into());
+        }
+        static N: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "plugfest-disc-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        ip(&["netns", "add", &name])?;
+        let ns = Netns(name);
+        ip(&["-n", &ns.0, "link", "set", "lo", "up"])?;
+        ip(&["-n", &ns.0, "link", "set", "lo", "multicast", "on"])?;
+        // Multicast sent in the namespace leaves through lo, its only interface.
+        ip(&["-n", &ns.0, "route", "add", "224.0.0.0/4", "dev", "lo"])?;
+        Ok(ns)
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.0, BIN]).args(args);
+        c
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = ip(&["netns", "del", &self.0]);
+    }
+}
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("ip {args:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn namespace_or_skip(test: &str) -> Option<Netns> {
+    match Netns::create() {
+        Ok(ns) => Some(ns),
+        Err(why) => {
+            println!("SKIPPED {test}: {why}");
+            None
+        }
+    }
+}
+
+fn advertising_agent(ns: &Netns, faults: &[&str]) -> KillOnDrop {
+    let mut args = vec!["agent", "--listen", "127.0.0.1:0", "--advertise"];
+    for f in faults {
+        args.extend(["--fault", f]);
+    }
+    let child = ns
+        .command(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ip netns exec plugfest agent starts");
+    // Give it time to bind and announce.
+    std::thread::sleep(Duration::from_millis(500));
+    KillOnDrop(child)
+}
+
+fn discover(ns: &Netns, target_out: &Path) -> Output {
+    ns.command(&["discover", "--timeout", "3", "--target-out"])
+        .arg(target_out)
+        .output()
+        .expect("plugfest discover runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn a_discovered_agent_is_valid_and_its_target_runs_deviceinfo_green() {
+    let Some(ns) = namespace_or_skip("discovery end to end") else {
+        return;
+    };
+    let _agent = advertising_agent(&ns, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("discovered.yaml");
+    let found = discover(&ns, &target);
+    let shown = text(&found);
+    assert_eq!(found.status.code(), Some(0), "{shown}");
+    let table = String::from_utf8_lossy(&found.stdout);
+    let row = table
+        .lines()
+        .find(|l| l.contains(AGENT_ID))
+        .unwrap_or_else(|| panic!("{shown}"));
+    assert!(
+        row.starts_with("websocket") && row.ends_with("valid"),
+        "{row}"
+    );
+    assert!(
+        row.contains("plugfest reference Agent") && row.contains("127.0.0.1:"),
+        "{row}"
+    );
+
+    let yaml = std::fs::read_to_string(&target).expect("discover wrote the target file");
+    assert!(
+        yaml.contains(&format!("agent_endpoint_id: \"{AGENT_ID}\"")),
+        "{yaml}"
+    );
+
+    let out = dir.path().join("reports");
+    let run = ns
+        .command(&["run", "--target"])
+        .arg(&target)
+        .args(["--cases", "test-cases/deviceinfo.yaml", "--out"])
+        .arg(&out)
+        .output()
+        .expect("plugfest run starts");
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let cases = results["cases"].as_array().unwrap();
+    assert!(!cases.is_empty());
+    assert!(
+        cases.iter().all(|c| c["verdict"] == "passed"),
+        "{}",
+        text(&run)
+    );
+}
+
+#[test]
+fn an_advertisement_without_name_is_reported_invalid() {
+    let Some(ns) = namespace_or_skip("discovery negative twin") else {
+        return;
+    };
+    let _agent = advertising_agent(&ns, &["advertisement-without-name"]);
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("discovered.yaml");
+    let found = discover(&ns, &target);
+    let shown = text(&found);
+    assert_eq!(found.status.code(), Some(1), "{shown}");
+    let table = String::from_utf8_lossy(&found.stdout);
+    let row = table
+        .lines()
+        .find(|l| l.contains(AGENT_ID))
+        .unwrap_or_else(|| panic!("{shown}"));
+    assert!(
+        row.contains("INVALID") && row.contains("no `name` key") && row.contains("R-DIS.10"),
+        "{row}"
+    );
+    assert!(
+        !target.exists(),
+        "no target file for an invalid advertisement"
+    );
+}
+
+#[test]
+fn nothing_advertised_finds_nothing() {
+    let Some(ns) = namespace_or_skip("discovery with no Agent") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let found = discover(&ns, &dir.path().join("t.yaml"));
+    assert_eq!(found.status.code(), Some(1), "{}", text(&found));
+    assert!(String::from_utf8_lossy(&found.stdout).contains("no USP Agent advertisement"));
+}
