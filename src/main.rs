@@ -22,7 +22,7 @@ async fn main() -> ExitCode {
         Command::Decode { bytes, file } => {
             commands::decode::decode(bytes.as_deref(), file.as_deref())
         }
-        Command::Discover(args) => commands::discover::discover(&args),
+        Command::Discover(args) => commands::discover::discover(&args).await,
         Command::Agent(args) => commands::agent::agent(*args).await,
         Command::Profiles { command } => commands::profiles::profiles(command),
         Command::List(args) => commands::list::list(&args),

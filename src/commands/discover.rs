@@ -9,7 +9,7 @@ use super::{exit, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_PASSED};
 use crate::cli::DiscoverArgs;
 use crate::discovery::{self, mdns, Advertisement};
 
-pub fn discover(args: &DiscoverArgs) -> ExitCode {
+pub async fn discover(args: &DiscoverArgs) -> ExitCode {
     if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout <= 600.0) {
         eprintln!("--timeout must be a number of seconds in (0, 600]");
         return exit(EXIT_BAD_INPUT);
@@ -25,13 +25,33 @@ pub fn discover(args: &DiscoverArgs) -> ExitCode {
             return exit(EXIT_BAD_INPUT);
         }
     }
-    let found = match mdns::browse(Duration::from_secs_f64(args.timeout)) {
-        Ok(f) => f,
-        Err(e) => {
+    let browse_for = Duration::from_secs_f64(args.timeout);
+    let mut found = match tokio::task::spawn_blocking(move || mdns::browse(browse_for)).await {
+        Ok(Ok(f)) => f,
+        Ok(Err(e)) => {
             eprintln!("{e}");
             return exit(EXIT_BAD_INPUT);
         }
+        Err(e) => {
+            eprintln!("mDNS browse stopped: {e}");
+            return exit(EXIT_BAD_INPUT);
+        }
     };
+    // R-DIS.11a: hold `encrypt` against the port (TCP MTPs; CoAP is UDP).
+    for ad in found
+        .iter_mut()
+        .filter(|a| a.service_type.ends_with("._tcp.local."))
+    {
+        if let Some(ip) = ad
+            .addresses
+            .iter()
+            .find(|a| a.is_ipv4())
+            .or(ad.addresses.first())
+        {
+            let addr = std::net::SocketAddr::new(*ip, ad.port);
+            ad.tls_observed = discovery::tls_probe::speaks_tls(addr, Duration::from_secs(2)).await;
+        }
+    }
     if found.is_empty() {
         crate::say!(
             "no USP Agent advertisement ({}) found on loopback within {} s",
@@ -42,19 +62,20 @@ pub fn discover(args: &DiscoverArgs) -> ExitCode {
     }
     let mut all_valid = true;
     crate::say!(
-        "{:<10} {:<40} {:<22} {:<12} {:<24} {:<8} verdict",
+        "{:<10} {:<40} {:<22} {:<12} {:<24} {:<8} {:<5} verdict",
         "MTP",
         "Endpoint ID",
         "address",
         "path",
         "name",
-        "encrypt"
+        "encrypt",
+        "TLS"
     );
     for ad in &found {
         let problems = discovery::validate(ad);
         all_valid &= problems.is_empty();
         crate::say!(
-            "{:<10} {:<40} {:<22} {:<12} {:<24} {:<8} {}",
+            "{:<10} {:<40} {:<22} {:<12} {:<24} {:<8} {:<5} {}",
             discovery::mtp_of(&ad.service_type),
             ad.instance,
             address(ad),
@@ -64,6 +85,11 @@ pub fn discover(args: &DiscoverArgs) -> ExitCode {
                 "yes"
             } else {
                 "no"
+            },
+            match ad.tls_observed {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "?",
             },
             if problems.is_empty() {
                 "valid".to_string()

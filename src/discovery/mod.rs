@@ -3,6 +3,7 @@
 //! a found WebSocket Agent becomes. Pure; the mDNS I/O is in `mdns`.
 
 pub mod mdns;
+pub mod tls_probe;
 mod validate;
 
 pub use validate::{target_file, validate, Advertisement, Problem};
