@@ -91,7 +91,12 @@ fn namespace_or_skip(test: &str) -> Option<Netns> {
 }
 
 fn advertising_agent(ns: &Netns, faults: &[&str]) -> KillOnDrop {
+    advertising_agent_with(ns, faults, &[])
+}
+
+fn advertising_agent_with(ns: &Netns, faults: &[&str], extra: &[&str]) -> KillOnDrop {
     let mut args = vec!["agent", "--listen", "127.0.0.1:0", "--advertise"];
+    args.extend(extra);
     for f in faults {
         args.extend(["--fault", f]);
     }
@@ -208,4 +213,52 @@ fn nothing_advertised_finds_nothing() {
     let found = discover(&ns, &dir.path().join("t.yaml"));
     assert_eq!(found.status.code(), Some(1), "{}", text(&found));
     assert!(String::from_utf8_lossy(&found.stdout).contains("no USP Agent advertisement"));
+}
+
+#[test]
+fn a_wss_agent_advertises_encrypt_and_its_port_speaks_tls() {
+    let Some(ns) = namespace_or_skip("discovery over wss") else {
+        return;
+    };
+    use usp_plugfest::mtp::tls::pki::TestCa;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("discovery CA").unwrap();
+    let leaf = ca.issue(AGENT_ID).unwrap();
+    let (ca_pem, cert_pem, key_pem) = (
+        dir.path().join("ca.pem"),
+        dir.path().join("agent.pem"),
+        dir.path().join("agent.key"),
+    );
+    std::fs::write(&ca_pem, ca.cert_pem()).unwrap();
+    std::fs::write(&cert_pem, &leaf.cert_pem).unwrap();
+    std::fs::write(&key_pem, &leaf.key_pem).unwrap();
+    let _agent = advertising_agent_with(
+        &ns,
+        &[],
+        &[
+            "--tls-ca",
+            ca_pem.to_str().unwrap(),
+            "--tls-cert",
+            cert_pem.to_str().unwrap(),
+            "--tls-key",
+            key_pem.to_str().unwrap(),
+        ],
+    );
+    let target = dir.path().join("discovered.yaml");
+    let found = discover(&ns, &target);
+    let shown = text(&found);
+    assert_eq!(found.status.code(), Some(0), "{shown}");
+    let table = String::from_utf8_lossy(&found.stdout);
+    let row = table
+        .lines()
+        .find(|l| l.contains(AGENT_ID))
+        .unwrap_or_else(|| panic!("{shown}"));
+    // encrypt advertised, and the TLS probe agrees: no R-DIS.11a problem.
+    let yes = row.split_whitespace().filter(|w| *w == "yes").count();
+    assert!(
+        yes == 2 && row.ends_with("valid"),
+        "encrypt and TLS both yes: {row}"
+    );
+    let yaml = std::fs::read_to_string(&target).unwrap();
+    assert!(yaml.contains("url: wss://127.0.0.1:"), "{yaml}");
 }
