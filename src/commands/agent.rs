@@ -47,6 +47,12 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
     if let Err(e) = check_faults_apply(&faults, mtp, mqtt_version(args.mqtt_version)) {
         return bad_input(e);
     }
+    // Without multicast on loopback nothing can be announced there; and
+    // mdns-sd is never started then (it would join the mDNS group on the
+    // machine's other interfaces before being told to use loopback only).
+    if args.advertise && !matches!(crate::discovery::mdns::loopback_multicast(), Ok(true)) {
+        return bad_input("--advertise: the loopback interface has no MULTICAST flag (`ip link show lo`); run the Agent in a network namespace with `ip link set lo multicast on`");
+    }
     let text_frames = faults.contains(Fault::TextFrames);
     // malformed-endpoint-id: the id is malformed everywhere the Agent
     // presents it (handshake, Connect Record, Records).
@@ -152,12 +158,6 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
         );
         // DNS-SD: instance name = Endpoint ID (R-DIS.8), TXT path/name
         // (R-DIS.9/10), `encrypt` when the port speaks TLS (R-DIS.11a).
-        // Without multicast on loopback nothing can be announced there; and
-        // mdns-sd is never started then (it would join the mDNS group on the
-        // machine's other interfaces before being told to use loopback only).
-        if args.advertise && !matches!(crate::discovery::mdns::loopback_multicast(), Ok(true)) {
-            return bad_input("--advertise: the loopback interface has no MULTICAST flag (`ip link show lo`); run the Agent in a network namespace with `ip link set lo multicast on`");
-        }
         let _advertiser = if args.advertise {
             let path = "/";
             let advert = crate::discovery::mdns::AgentAdvert {
