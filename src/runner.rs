@@ -322,7 +322,17 @@ impl<'a> Runner<'a> {
                     }
                     Err(e) => {
                         self.note_unreachable(&e);
-                        result.error = Some(explain_session_error(&e));
+                        result.error = Some(format!(
+                            "{} (awaited: {})",
+                            explain_session_error(&e),
+                            describe_wait(wait, vars)
+                        ));
+                        // A Notify that came but did not match is the likely
+                        // culprit: show it and what it lacked.
+                        if let Some((notify, failed)) = self.closest_notify(wait, vars) {
+                            result.received = Some(describe_msg(notify));
+                            result.checks = failed;
+                        }
                     }
                 }
             }
@@ -361,6 +371,34 @@ impl<'a> Runner<'a> {
 }
 
 impl Runner<'_> {
+    /// The queued Notify of the awaited type that fails fewest of `wait`'s
+    /// checks, with the checks it fails (None when no such Notify came).
+    fn closest_notify(
+        &self,
+        wait: &crate::suite::model::WaitSpec,
+        vars: &Vars,
+    ) -> Option<(&crate::usp::proto::msg::Msg, Vec<CheckResult>)> {
+        self.session
+            .queued_notifications()
+            .map(|m| {
+                let failed: Vec<CheckResult> = evaluate_notify(wait, m, vars)
+                    .into_iter()
+                    .filter(|c| !c.passed)
+                    .map(to_result)
+                    .collect();
+                (m, failed)
+            })
+            // The first check is the notification type: another type is no
+            // near miss.
+            .filter(|(m, failed)| {
+                !failed.is_empty()
+                    && evaluate_notify(wait, m, vars)
+                        .first()
+                        .is_some_and(|c| c.passed)
+            })
+            .min_by_key(|(_, failed)| failed.len())
+    }
+
     fn note_unreachable(&mut self, e: &SessionError) {
         if let SessionError::NotConnected { reason } = e {
             self.unreachable = Some(reason.clone());
@@ -425,6 +463,21 @@ fn to_result(c: Check) -> CheckResult {
     }
 }
 
+/// The Notify a `wait_notify` step waits for, in words.
+fn describe_wait(wait: &crate::suite::model::WaitSpec, vars: &Vars) -> String {
+    let mut text = format!("Notify of type {:?}", wait.kind);
+    for (what, matcher) in [
+        ("name", &wait.name),
+        ("path", &wait.path),
+        ("command_key", &wait.command_key),
+    ] {
+        if let Some(m) = matcher {
+            text.push_str(&format!(", {what} {}", m.describe(vars)));
+        }
+    }
+    text
+}
+
 fn explain_session_error(e: &SessionError) -> String {
     match e {
         SessionError::Timeout { .. } => format!(
@@ -443,16 +496,22 @@ fn explain(step: &StepResult) -> String {
         step.name,
         step.location
     );
-    if let Some(e) = &step.error {
-        msg.push_str(e);
-    } else if let Some(c) = step.checks.iter().find(|c| !c.passed) {
-        msg.push_str(&format!(
+    let failed = step.checks.iter().find(|c| !c.passed).map(|c| {
+        let mut text = format!(
             "{}: expected {}, got {}",
             c.description, c.expected, c.actual
-        ));
+        );
         if let Some(rule) = &c.rule {
-            msg.push_str(&format!(" [{rule}]"));
+            text.push_str(&format!(" [{rule}]"));
         }
+        text
+    });
+    match (&step.error, failed) {
+        // A wait that timed out beside a Notify that nearly matched.
+        (Some(e), Some(check)) => msg.push_str(&format!("{e}; the nearest Notify failed {check}")),
+        (Some(e), None) => msg.push_str(e),
+        (None, Some(check)) => msg.push_str(&check),
+        (None, None) => {}
     }
     msg
 }

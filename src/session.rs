@@ -365,6 +365,11 @@ impl Session {
         }
     }
 
+    /// Notifications that arrived and no step has taken yet, oldest first.
+    pub fn queued_notifications(&self) -> impl Iterator<Item = &Msg> {
+        self.notifications.iter()
+    }
+
     /// Drops notifications queued so far (a new test case starts clean).
     pub fn clear_notifications(&mut self) {
         self.notifications.clear();

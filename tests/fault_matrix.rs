@@ -131,6 +131,95 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("it applies with --mtp stomp only"),
         Refused("it applies with --mtp stomp only"),
     ),
+    (
+        "boot-without-cause",
+        Fails(Cases::Only(BOOT_EVENT_CASES), &["argument Cause"]),
+        Fails(Cases::Only(BOOT_EVENT_CASES), &["argument Cause"]),
+    ),
+    (
+        "no-transfer-complete",
+        Fails(
+            Cases::Only(&["fw-download-bad-url", "fw-download-success"]),
+            &["TransferComplete!"],
+        ),
+        Fails(
+            Cases::Only(&["fw-download-bad-url", "fw-download-success"]),
+            &["TransferComplete!"],
+        ),
+    ),
+    (
+        "notify-when-disabled",
+        Fails(
+            Cases::Only(&["subs-value-change-stops-when-disabled"]),
+            &["expected no ValueChange Notify"],
+        ),
+        Fails(
+            Cases::Only(&["subs-value-change-stops-when-disabled"]),
+            &["expected no ValueChange Notify"],
+        ),
+    ),
+    (
+        "accepts-bad-checksum",
+        Fails(
+            Cases::Only(&["fw-download-wrong-checksum"]),
+            &["expected cmd_failure, got req_output_args"],
+        ),
+        Fails(
+            Cases::Only(&["fw-download-wrong-checksum"]),
+            &["expected cmd_failure, got req_output_args"],
+        ),
+    ),
+    (
+        "subscriptions-not-persistent",
+        Fails(Cases::Only(PERSISTENT_CASES), &["name = \"Boot!\""]),
+        Fails(Cases::Only(PERSISTENT_CASES), &["name = \"Boot!\""]),
+    ),
+    (
+        "challenge-accepts-anything",
+        Fails(
+            Cases::Only(&[
+                "challenge-request-then-wrong-answer",
+                "challenge-wrong-answer",
+            ]),
+            &["ChallengeResponse().Status"],
+        ),
+        Fails(
+            Cases::Only(&[
+                "challenge-request-then-wrong-answer",
+                "challenge-wrong-answer",
+            ]),
+            &["ChallengeResponse().Status"],
+        ),
+    ),
+    (
+        "no-periodic",
+        Fails(Cases::Only(&["localagent-periodic-event"]), &["Periodic!"]),
+        Fails(Cases::Only(&["localagent-periodic-event"]), &["Periodic!"]),
+    ),
+    (
+        "no-object-creation",
+        Fails(
+            Cases::Only(&["subs-object-creation"]),
+            &["type ObjectCreation"],
+        ),
+        Fails(
+            Cases::Only(&["subs-object-creation"]),
+            &["type ObjectCreation"],
+        ),
+    ),
+];
+
+/// Cases that wait for Boot! with its Cause.
+const BOOT_EVENT_CASES: &[&str] = &[
+    "fw-activate-reboots-into-new-image",
+    "reboot-boot-event-and-parameters",
+];
+
+/// Cases whose Boot! subscription must survive the reboot.
+const PERSISTENT_CASES: &[&str] = &[
+    "fw-activate-reboots-into-new-image",
+    "reboot-boot-event-and-parameters",
+    "subs-persistent-survives-reboot",
 ];
 
 /// Cases that read Device.DeviceInfo.Manufacturer.

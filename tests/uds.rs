@@ -21,7 +21,7 @@ use usp_plugfest::usp::proto::msg::{request::ReqType, Get};
 use usp_plugfest::usp::proto::record::record::RecordType;
 use usp_plugfest::usp::{msg, record};
 
-use common::{assert_fault_caught, assert_suite_passed, plugfest, shipped_case_count, Run};
+use common::{assert_fault_caught, assert_suite_passed, core_cases, plugfest, Run};
 
 const CTRL: &str = "proto::test-controller";
 const AGENT: &str = "proto::uds-agent";
@@ -51,8 +51,20 @@ fn shipped_cases_pass_with_the_harness_as_uds_client() {
 }
 
 fn assert_caught(role: &str, fault: &str, needle: &str) {
-    let run = run_uds(role, &["--agent-fault", fault, "--timeout-ms", "400"]);
-    assert_fault_caught(fault, &run, needle, shipped_case_count());
+    let dir = tempfile::tempdir().unwrap();
+    let (cases, count) = core_cases(dir.path());
+    let run = run_uds(
+        role,
+        &[
+            "--cases",
+            cases.to_str().unwrap(),
+            "--agent-fault",
+            fault,
+            "--timeout-ms",
+            "400",
+        ],
+    );
+    assert_fault_caught(fault, &run, needle, count);
 }
 
 #[test]

@@ -152,6 +152,29 @@ pub fn assert_fault_caught(fault: &str, run: &Run, needle: &str, expected_cases:
     );
 }
 
+/// The shipped suites that exercise every Msg type (Get, Set, Add, Delete,
+/// GetInstances, GetSupportedDM, Notify) and the Connect Record: enough to
+/// catch a Msg- or Record-level fault without the use cases' waits.
+pub const CORE_SUITES: [&str; 3] = ["deviceinfo.yaml", "messages.yaml", "mtp.yaml"];
+
+/// A directory under `dir` holding copies of the `CORE_SUITES`, and how
+/// many cases they have.
+pub fn core_cases(dir: &Path) -> (std::path::PathBuf, usize) {
+    let cases = dir.join("core-cases");
+    std::fs::create_dir_all(&cases).expect("a case directory");
+    let mut count = 0;
+    for file in CORE_SUITES {
+        let text =
+            std::fs::read_to_string(Path::new("test-cases").join(file)).expect("a shipped suite");
+        count += text
+            .lines()
+            .filter(|l| l.trim_start().starts_with("- id:"))
+            .count();
+        std::fs::write(cases.join(file), text).expect("a copy of the suite");
+    }
+    (cases, count)
+}
+
 /// How many cases the shipped suite has (every `- id:` under test-cases/).
 pub fn shipped_case_count() -> usize {
     case_count_under(Path::new("test-cases"))
