@@ -362,7 +362,9 @@ impl<'a> Runner<'a> {
             },
         }
         self.trace_file_requests();
-        if result.error.is_some() || result.checks.iter().any(|c| !c.passed) {
+        // A step that found itself not applicable (Skipped) keeps its verdict.
+        let failed = result.error.is_some() || result.checks.iter().any(|c| !c.passed);
+        if failed && result.verdict == Verdict::Passed {
             result.verdict = Verdict::Failed;
         }
         result.elapsed_ms = started.elapsed().as_millis() as u64;

@@ -10,13 +10,13 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::{finish_within, shipped_case_count, spawn_plugfest, Run};
+use common::{finish_within, spawn_plugfest, Run};
 use usp_plugfest::agent::Fault;
 
 /// Loopback answers come in milliseconds; a silent Agent costs this much
 /// per request.
-const REQUEST_MS: &str = "400";
-const RUN_LIMIT: Duration = Duration::from_secs(90);
+const REQUEST_MS: &str = "200";
+const RUN_LIMIT: Duration = Duration::from_secs(180);
 /// Runs of one MTP at a time: they mostly wait out request timeouts.
 const PARALLEL: usize = 8;
 
@@ -88,23 +88,23 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         "no-response",
         Fails(
             Cases::All,
-            &["no response within 400 ms (the Agent must answer"],
+            &["no response within 200 ms (the Agent must answer"],
         ),
         Fails(
             Cases::All,
-            &["no response within 400 ms (the Agent must answer"],
+            &["no response within 200 ms (the Agent must answer"],
         ),
     ),
     (
         "disconnect-mid-exchange",
         Fails(Cases::All, &["connection to the Agent ended"]),
         // The Agent leaves the broker, not our connection: silence.
-        Fails(Cases::All, &["no response within 400 ms"]),
+        Fails(Cases::All, &["no response within 200 ms"]),
     ),
     (
         "no-connect-record",
-        Fails(Cases::Only(&["mtp-connect-record"]), &[NO_CONNECT_RECORD]),
-        Fails(Cases::Only(&["mtp-connect-record"]), &[NO_CONNECT_RECORD]),
+        Fails(Cases::Only(CONNECT_RECORD_CASES), &[NO_CONNECT_RECORD]),
+        Fails(Cases::Only(CONNECT_RECORD_CASES), &[NO_CONNECT_RECORD]),
     ),
     (
         "cert-eid-mismatch",
@@ -209,6 +209,16 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
     ),
 ];
 
+/// Cases that check the Connect Record: on connecting, and after a reboot.
+const CONNECT_RECORD_CASES: &[&str] = &[
+    "mtp-connect-record",
+    "fw-activate-reboots-into-new-image",
+    "reboot-operate-send-resp-true",
+    "reboot-boot-event-and-parameters",
+    "reboot-forgets-non-persistent-subscriptions",
+    "subs-persistent-survives-reboot",
+];
+
 /// Cases that wait for Boot! with its Cause.
 const BOOT_EVENT_CASES: &[&str] = &[
     "fw-activate-reboots-into-new-image",
@@ -253,9 +263,52 @@ const ERROR_CODE_CASES: &[&str] = &[
     "messages-set-unknown-parameter",
 ];
 
+/// The suites the matrix runs: those that exercise every Msg type and the
+/// Connect Record, and the use cases (their faults, and reboots that must
+/// bring the Connect Record back). The per-profile suites add more cases of
+/// the same Msg types, not more kinds of failure, and would make each of
+/// the 46 runs wait out hundreds more request timeouts.
+const MATRIX_SUITES: [&str; 5] = [
+    "deviceinfo.yaml",
+    "localagent.yaml",
+    "messages.yaml",
+    "mtp.yaml",
+    "usecases",
+];
+
+/// Copies of `MATRIX_SUITES` under `dir`.
+fn matrix_cases(dir: &std::path::Path) -> std::path::PathBuf {
+    let cases = dir.join("matrix-cases");
+    for name in MATRIX_SUITES {
+        let from = std::path::Path::new("test-cases").join(name);
+        let to = cases.join(name);
+        if from.is_dir() {
+            std::fs::create_dir_all(&to).unwrap();
+            for entry in std::fs::read_dir(&from).unwrap() {
+                let entry = entry.unwrap();
+                std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+            }
+        } else {
+            std::fs::create_dir_all(&cases).unwrap();
+            std::fs::copy(&from, &to).unwrap();
+        }
+    }
+    cases
+}
+
 fn run(mtp: &str, fault: Option<&str>) -> (Run, Duration) {
     let out = tempfile::tempdir().unwrap();
-    let mut args = vec!["run", "--mtp", mtp, "--timeout-ms", REQUEST_MS, "--quiet"];
+    let cases = matrix_cases(out.path());
+    let mut args = vec![
+        "run",
+        "--mtp",
+        mtp,
+        "--cases",
+        cases.to_str().unwrap(),
+        "--timeout-ms",
+        REQUEST_MS,
+        "--quiet",
+    ];
     if let Some(f) = fault {
         args.extend(["--agent-fault", f]);
         if f == "cert-eid-mismatch" {
@@ -263,7 +316,8 @@ fn run(mtp: &str, fault: Option<&str>) -> (Run, Duration) {
         }
     }
     let started = Instant::now();
-    let run = finish_within(spawn_plugfest(&args, out.path()), out.path(), RUN_LIMIT);
+    let results = out.path().join("out");
+    let run = finish_within(spawn_plugfest(&args, &results), &results, RUN_LIMIT);
     (run, started.elapsed())
 }
 
@@ -328,7 +382,7 @@ fn matrix(mtp: &str, pick: fn(&(&str, Outcome, Outcome)) -> Outcome) {
         clean_run.explain()
     );
     let clean: BTreeMap<String, String> = clean_run.verdicts().into_iter().collect();
-    assert_eq!(clean.len(), shipped_case_count());
+    assert!(clean.len() >= 50, "only {} cases ran", clean.len());
 
     let mut rows = Vec::new();
     for chunk in EXPECTED.chunks(PARALLEL) {

@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{assert_fault_caught, assert_suite_passed, core_cases, plugfest, Run};
+use common::{assert_caught_on_core_suites, assert_suite_passed, plugfest, Run};
 use rumqttc::v5::mqttbytes::v5::{Packet, Publish};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
@@ -78,21 +78,9 @@ fn assert_caught_over_mqtt(fault: &str, needle: &str) {
 }
 
 fn assert_caught_over(fault: &str, version: &str, needle: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let (cases, count) = core_cases(dir.path());
-    let run = run_over_mqtt(
-        version,
-        &[
-            "--cases",
-            cases.to_str().unwrap(),
-            "--agent-fault",
-            fault,
-            "--timeout-ms",
-            "400",
-            "--quiet",
-        ],
-    );
-    assert_fault_caught(fault, &run, needle, count);
+    assert_caught_on_core_suites(fault, needle, |args| {
+        run_over_mqtt(version, &[args, &["--quiet"]].concat())
+    });
 }
 
 /// R-MQTT.23: a PUBLISH without Response Topic cannot be answered, so the

@@ -175,6 +175,23 @@ pub fn core_cases(dir: &Path) -> (std::path::PathBuf, usize) {
     (cases, count)
 }
 
+/// Runs the core suites through `run` (given the extra arguments: the case
+/// directory, the fault and a short request timeout) and checks that the
+/// fault is caught with `needle` in a failure and every case still ran.
+pub fn assert_caught_on_core_suites(fault: &str, needle: &str, run: impl FnOnce(&[&str]) -> Run) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (cases, count) = core_cases(dir.path());
+    let args = [
+        "--cases",
+        cases.to_str().expect("a UTF-8 path"),
+        "--agent-fault",
+        fault,
+        "--timeout-ms",
+        "400",
+    ];
+    assert_fault_caught(fault, &run(&args), needle, count);
+}
+
 /// How many cases the shipped suite has (every `- id:` under test-cases/).
 pub fn shipped_case_count() -> usize {
     case_count_under(Path::new("test-cases"))
