@@ -27,3 +27,37 @@ pub const RULE_RETRANSMIT: &str =
 /// payload_sar_state / payloadrec_sar_state: NONE alone, else BEGIN,
 /// INPROCESS..., COMPLETE; for PLAINTEXT both are equal.
 pub const RULE_SAR: &str = "E2E Segmentation and Reassembly: payload_sar_state / payloadrec_sar_state (spec section 'SAR', unnumbered)";
+
+use crate::usp::proto::record::{
+    record::{PayloadSecurity, RecordType},
+    Record, SessionContextRecord,
+};
+
+/// A PLAINTEXT Record carrying one SessionContextRecord.
+pub fn record(from_id: &str, to_id: &str, sc: SessionContextRecord) -> Record {
+    Record {
+        version: crate::usp::record::USP_VERSION.to_string(),
+        to_id: to_id.to_string(),
+        from_id: from_id.to_string(),
+        payload_security: PayloadSecurity::Plaintext as i32,
+        mac_signature: Vec::new(),
+        sender_cert: Vec::new(),
+        record_type: Some(RecordType::SessionContext(sc)),
+    }
+}
+
+/// The Msg in a reassembled payload, with the same checks as a
+/// NoSessionContext payload (R-E2E.26 non-empty, header and body present).
+pub fn payload_msg(
+    payload: &[u8],
+) -> Result<crate::usp::proto::msg::Msg, crate::usp::record::RecordError> {
+    let wrapper = Record {
+        record_type: Some(RecordType::NoSessionContext(
+            crate::usp::proto::record::NoSessionContextRecord {
+                payload: payload.to_vec(),
+            },
+        )),
+        ..Default::default()
+    };
+    crate::usp::record::payload_msg(&wrapper)
+}

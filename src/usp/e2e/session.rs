@@ -131,6 +131,11 @@ impl E2eSession {
         self.expected
     }
 
+    /// How many Records were sent in this context.
+    pub fn sent_count(&self) -> u64 {
+        self.next_seq - 1
+    }
+
     /// Sequence ids sent and not yet acknowledged (kept for retransmission).
     pub fn unacknowledged(&self) -> Vec<u64> {
         self.sent.keys().copied().collect()
