@@ -562,7 +562,7 @@ impl Session {
             }
             _ => match record::payload_msg(&rec) {
                 Ok(m) => {
-                    self.e2e_note_plain(&rec);
+                    self.e2e_note_plain(&rec, &m);
                     entry = entry.with_msg(&m);
                     Received::Msg(m)
                 }

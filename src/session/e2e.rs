@@ -114,9 +114,13 @@ impl Session {
 
     /// A Record that is not a SessionContextRecord but carries a Msg while
     /// the context is on: R-MSG.0a is broken (the Msg is still used).
-    pub(super) fn e2e_note_plain(&mut self, rec: &Record) {
-        // Before the first Record of the context (a Boot! on connect) the
-        // Agent has no context to answer in.
+    pub(super) fn e2e_note_plain(&mut self, rec: &Record, m: &Msg) {
+        // Only answers must follow the request's record_type; a Notify the
+        // Agent sends before it has seen the context (a Boot! on connect)
+        // has no context to go in.
+        if crate::usp::msg::request_body(m).is_some() {
+            return;
+        }
         if let Some(e2e) = self.e2e.as_mut().filter(|e| e.session.sent_count() > 0) {
             e2e.violations.push(Violation {
                 rule: RULE_SAME_RECORD_TYPE,

@@ -40,7 +40,13 @@ impl AgentE2e {
         self.session.is_some()
     }
 
-    pub fn receive(&mut self, me: &str, ctrl: &str, sc: &SessionContextRecord) -> Inbound {
+    pub fn receive(
+        &mut self,
+        me: &str,
+        ctrl: &str,
+        sc: &SessionContextRecord,
+        faults: &FaultSet,
+    ) -> Inbound {
         // R-E2E.3/R-E2E.6: the Controller's session_id names the context;
         // the Agent follows it, restarting when it changes.
         let session = self.session.get_or_insert_with(|| {
@@ -54,6 +60,9 @@ impl AgentE2e {
         for ev in session.receive(sc) {
             match ev {
                 E2eEvent::Payload(p) => out.payloads.push(p),
+                // With e2e-wrong-sequence the skipped ids were never sent,
+                // so there is nothing to resend for them.
+                E2eEvent::Retransmit(_) if faults.contains(Fault::E2eWrongSequence) => {}
                 E2eEvent::Retransmit(r) => {
                     out.replies.push(record::encode(&e2e::record(me, ctrl, r)))
                 }

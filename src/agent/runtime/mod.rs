@@ -317,7 +317,7 @@ impl AgentHost {
             }
             let from = controller_id.clone().unwrap_or_default();
             let requests = if let Some(RecordType::SessionContext(sc)) = &rec.record_type {
-                let got = e2e.receive(&self.endpoint_id, &from, sc);
+                let got = e2e.receive(&self.endpoint_id, &from, sc, &self.faults);
                 for p in &got.problems {
                     self.say(format!("E2E: {p}"));
                 }
