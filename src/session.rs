@@ -545,6 +545,11 @@ impl Session {
             | Some(RecordType::StompConnect(_))
             | Some(RecordType::UdsConnect(_)) => {
                 self.connect_record_seen = true;
+                // A Connect Record starts a new MTP session on the Agent's
+                // side (R-MTP.8); the E2E context starts over with it.
+                if let Some(e2e) = self.e2e.as_mut() {
+                    e2e.restart();
+                }
                 Received::ConnectRecord
             }
             Some(RecordType::Disconnect(d)) => {
