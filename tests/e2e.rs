@@ -60,6 +60,8 @@ fn assert_all_in_context(run: &Run) {
         segmented_answers > 10,
         "only {segmented_answers} segmented answers"
     );
+    // Every case sends at least one request, each with its E2E check.
+    assert!(e2e_checks >= run.cases().len(), "{e2e_checks} E2E checks");
     let gsdm = run
         .cases()
         .into_iter()
