@@ -177,6 +177,14 @@ pub struct RunArgs {
     /// Per-request timeout in milliseconds (overrides the target's).
     #[arg(long)]
     pub timeout_ms: Option<u64>,
+    /// Wrap every request in an E2E session context (SessionContextRecord) and
+    /// reassemble the Agent's answers, checking sequence ids and SAR states.
+    #[arg(long)]
+    pub e2e: bool,
+    /// With --e2e: payload bytes per SessionContextRecord (segments larger
+    /// payloads, SAR; 0 = never). The built-in Agent answers at the same size.
+    #[arg(long, value_name = "N", requires = "e2e")]
+    pub segment_size: Option<usize>,
     /// A variable for test cases, NAME=VALUE (repeatable); overrides the target's `vars:`.
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,

@@ -192,6 +192,10 @@ impl<'a> Runner<'a> {
         }
         let mut r = empty_result(suite, case);
         r.verdict = Verdict::Skipped;
+        if missing.contains(&E2E_VAR) {
+            r.message = format!("skipped: the case needs an E2E session context (run with --e2e, or `e2e:` in the target file; it defines `{E2E_VAR}`)");
+            return Some(r);
+        }
         r.message = format!(
             "skipped: the case needs variable(s) {} which this run does not define (set `vars:` in the target file or pass --var NAME=VALUE)",
             missing.join(", ")
@@ -308,6 +312,20 @@ impl<'a> Runner<'a> {
                         result.error = Some(explain_session_error(&e));
                     }
                 }
+                // --e2e: the Agent's Records of this exchange keep the
+                // session context's rules (src/session/e2e.rs).
+                if let Some(check) = self.session.e2e_check() {
+                    // A broken context usually also loses the answer: say why
+                    // next to the timeout.
+                    if let (Some(err), false) = (result.error.as_mut(), check.passed) {
+                        err.push_str(&format!(
+                            "; E2E session context broken: {} ({})",
+                            check.actual,
+                            check.rule.as_deref().unwrap_or_default()
+                        ));
+                    }
+                    result.checks.push(check);
+                }
             }
             Action::WaitNotify(wait) => {
                 let timeout = Duration::from_millis(wait.timeout_ms);
@@ -371,6 +389,10 @@ impl<'a> Runner<'a> {
         result
     }
 }
+
+/// The variable a run with `--e2e` defines (its segment size); cases that
+/// need an E2E session context list it in `needs_vars`.
+pub const E2E_VAR: &str = "e2e_segment_size";
 
 impl Runner<'_> {
     /// The queued Notify of the awaited type that fails fewest of `wait`'s

@@ -17,6 +17,7 @@ use crate::usp::proto::msg::{
 use crate::usp::proto::record::record::RecordType;
 use crate::usp::record;
 
+mod e2e;
 mod lifecycle;
 pub use lifecycle::ConnectionEnd;
 
@@ -82,6 +83,8 @@ enum Received {
     Disconnect(String),
     /// Set aside, with the reason (already traced).
     Ignored(String),
+    /// An E2E Record that completed no Msg (a segment, a retransmission).
+    Segment,
 }
 
 pub struct Session {
@@ -99,6 +102,8 @@ pub struct Session {
     /// The Endpoint ID in the Agent's TLS certificate on the current
     /// connection; Records from any other from_id are set aside (R-SEC.10a).
     certificate_endpoint_id: Option<String>,
+    /// The E2E session context (`--e2e`), if any.
+    e2e: Option<e2e::HarnessE2e>,
 }
 
 impl Session {
@@ -118,6 +123,7 @@ impl Session {
             connect_record_seen: false,
             records_before_connect: 0,
             certificate_endpoint_id: None,
+            e2e: None,
         }
     }
 
@@ -212,6 +218,10 @@ impl Session {
                 .or_else(|| conn.peer().endpoint_id.clone());
         }
         self.conn = Some(conn);
+        // R-E2E.6: a new connection gets a new context.
+        if let Some(e2e) = self.e2e.as_mut() {
+            e2e.restart();
+        }
         self.connect_record_seen = false;
         self.records_before_connect = 0;
         self.await_connect_record().await;
@@ -293,7 +303,7 @@ impl Session {
                 }
                 Ok(Some(Received::Ignored(why))) => ignored.push(why),
                 Ok(Some(Received::Disconnect(why))) => ignored.push(why),
-                Ok(Some(Received::ConnectRecord)) => {}
+                Ok(Some(Received::ConnectRecord)) | Ok(Some(Received::Segment)) => {}
                 Ok(None) => {
                     return Err((
                         sent,
@@ -348,7 +358,7 @@ impl Session {
                 Ok(Some(Received::Ignored(why))) | Ok(Some(Received::Disconnect(why))) => {
                     ignored.push(why)
                 }
-                Ok(Some(Received::ConnectRecord)) => {}
+                Ok(Some(Received::ConnectRecord)) | Ok(Some(Received::Segment)) => {}
                 Ok(None) => {
                     return Err(SessionError::NotifyTimeout {
                         waited_ms: timeout.as_millis() as u64,
@@ -409,19 +419,33 @@ impl Session {
 
     async fn send_msg(&mut self, m: &Msg) -> Result<(), SessionError> {
         let agent = self.agent_id.clone().ok_or(SessionError::UnknownAgent)?;
-        let rec = record::no_session(&self.config.controller_id, &agent, m);
-        let bytes = record::encode(&rec);
-        self.trace
-            .push(TraceEntry::new(Direction::Sent, describe_record(&rec), bytes.len()).with_msg(m));
+        let all = match self.e2e_wrap(m, &agent) {
+            Some(records) => records,
+            None => {
+                let rec = record::no_session(&self.config.controller_id, &agent, m);
+                let bytes = record::encode(&rec);
+                self.trace.push(
+                    TraceEntry::new(Direction::Sent, describe_record(&rec), bytes.len())
+                        .with_msg(m),
+                );
+                vec![bytes]
+            }
+        };
+        self.send_bytes(all).await
+    }
+
+    async fn send_bytes(&mut self, all: Vec<Vec<u8>>) -> Result<(), SessionError> {
         let conn = self
             .conn
             .as_mut()
             .ok_or_else(|| SessionError::NotConnected {
                 reason: "not connected".into(),
             })?;
-        if let Err(e) = conn.send(&bytes).await {
-            self.conn = None;
-            return Err(SessionError::Send(e.to_string()));
+        for bytes in all {
+            if let Err(e) = conn.send(&bytes).await {
+                self.conn = None;
+                return Err(SessionError::Send(e.to_string()));
+            }
         }
         Ok(())
     }
@@ -434,6 +458,9 @@ impl Session {
 
     /// Receives and classifies one Record; `Ok(None)` when the deadline passes.
     async fn receive_until(&mut self, deadline: Instant) -> Result<Option<Received>, MtpError> {
+        if let Some(ready) = self.e2e.as_mut().and_then(|e| e.ready.pop_front()) {
+            return Ok(Some(ready));
+        }
         let Some(conn) = self.conn.as_mut() else {
             return Err(MtpError::Closed {
                 code: None,
@@ -452,7 +479,13 @@ impl Session {
             }
             Ok(Ok(inbound)) => inbound,
         };
-        Ok(Some(self.classify(inbound)))
+        let received = self.classify(inbound);
+        let owed = self.e2e_outbox();
+        if !owed.is_empty() {
+            // A failed send shows as a closed connection on the next receive.
+            let _ = self.send_bytes(owed).await;
+        }
+        Ok(Some(received))
     }
 
     fn classify(&mut self, inbound: Inbound) -> Received {
@@ -517,6 +550,11 @@ impl Session {
             | Some(RecordType::StompConnect(_))
             | Some(RecordType::UdsConnect(_)) => {
                 self.connect_record_seen = true;
+                // A Connect Record starts a new MTP session on the Agent's
+                // side (R-MTP.8); the E2E context starts over with it.
+                if let Some(e2e) = self.e2e.as_mut() {
+                    e2e.restart();
+                }
                 Received::ConnectRecord
             }
             Some(RecordType::Disconnect(d)) => {
@@ -524,8 +562,17 @@ impl Session {
                 entry = entry.with_note(&why);
                 Received::Disconnect(why)
             }
+            Some(RecordType::SessionContext(sc)) => {
+                let (got, note) = self.e2e_receive(sc);
+                if let Received::Msg(m) = &got {
+                    entry = entry.with_msg(m);
+                }
+                entry = entry.with_note(note);
+                got
+            }
             _ => match record::payload_msg(&rec) {
                 Ok(m) => {
+                    self.e2e_note_plain(&rec, &m);
                     entry = entry.with_msg(&m);
                     Received::Msg(m)
                 }

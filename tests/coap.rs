@@ -63,13 +63,16 @@ fn shipped_cases_pass_over_coap_with_the_connect_record_case_skipped() {
             assert_eq!(c["verdict"], "skipped", "{c}");
             let why = c["message"].as_str().unwrap_or_default();
             assert!(why.contains("CoAP has no connection"), "{why}");
+        } else if c["id"].as_str().is_some_and(|id| id.starts_with("e2e-")) {
+            // The E2E session-context cases run only with --e2e.
+            assert_eq!(c["verdict"], "skipped", "{c}");
         } else {
             assert_eq!(c["verdict"], "passed", "{}: {}", c["id"], c["message"]);
         }
     }
     assert_eq!(
-        results["counts"]["skipped"],
-        1 + REBOOT_CASES.len(),
+        results["counts"]["skipped"].as_u64(),
+        Some((1 + REBOOT_CASES.len() + e2e_case_count()) as u64),
         "{}",
         results["counts"]
     );
@@ -140,9 +143,13 @@ fn a_target_file_reaches_a_standalone_agent_on_its_coap_resource() {
     assert_eq!(run.code, 0, "{}\n{}", run.failure_messages(), run.explain());
     let results = run.results.as_ref().unwrap();
     assert_eq!(results["mtp"], "CoAP");
-    // The connect-record case, the reboot cases, and the challenge case
-    // whose answer the target file does not give (`challenge_value`).
-    assert_eq!(results["counts"]["skipped"], 2 + REBOOT_CASES.len());
+    // The connect-record case, the reboot cases, the E2E cases (no --e2e)
+    // and the challenge case whose answer the target file does not give
+    // (`challenge_value`).
+    assert_eq!(
+        results["counts"]["skipped"].as_u64(),
+        Some((2 + REBOOT_CASES.len() + e2e_case_count()) as u64)
+    );
     let cases = run.cases();
     let challenge = cases
         .iter()
@@ -500,4 +507,13 @@ async fn libcoap_client_posts_a_record_block_wise_to_the_reference_agent() {
     );
     let blocks = agent_stats.blocks_received.load(Ordering::Relaxed);
     assert_eq!(blocks as usize, record.len().div_ceil(512), "Block1 blocks");
+}
+
+/// The E2E session-context cases, skipped in a run without --e2e.
+fn e2e_case_count() -> u64 {
+    std::fs::read_to_string("test-cases/e2e.yaml")
+        .unwrap()
+        .lines()
+        .filter(|l| l.trim_start().starts_with("- id: e2e-"))
+        .count() as u64
 }

@@ -176,6 +176,9 @@ fn every_listed_fault_has_a_test_here() {
         "challenge-accepts-anything",
         "no-periodic",
         "no-object-creation",
+        // E2E session-context faults (need --e2e): tests/e2e.rs.
+        "e2e-wrong-sequence",
+        "e2e-bad-sar",
     ];
     assert_eq!(listed, tested);
 }

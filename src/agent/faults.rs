@@ -34,10 +34,12 @@ pub enum Fault {
     ChallengeAcceptsAnything,
     NoPeriodic,
     NoObjectCreation,
+    E2eWrongSequence,
+    E2eBadSar,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 23] = [
+    pub const ALL: [Fault; 25] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -61,6 +63,8 @@ impl Fault {
         Fault::ChallengeAcceptsAnything,
         Fault::NoPeriodic,
         Fault::NoObjectCreation,
+        Fault::E2eWrongSequence,
+        Fault::E2eBadSar,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -88,6 +92,8 @@ impl Fault {
             Fault::ChallengeAcceptsAnything => "challenge-accepts-anything",
             Fault::NoPeriodic => "no-periodic",
             Fault::NoObjectCreation => "no-object-creation",
+            Fault::E2eWrongSequence => "e2e-wrong-sequence",
+            Fault::E2eBadSar => "e2e-bad-sar",
         }
     }
 
@@ -116,6 +122,8 @@ impl Fault {
             Fault::ChallengeAcceptsAnything => "ChallengeResponse() answers Status Success to any Value",
             Fault::NoPeriodic => "Device.LocalAgent.Periodic! is never sent",
             Fault::NoObjectCreation => "ObjectCreation notifications are never sent",
+            Fault::E2eWrongSequence => "in an E2E session context, the Agent's sequence_ids skip (1, 3, 5, ...) instead of incrementing by 1",
+            Fault::E2eBadSar => "in an E2E session context, the last segment of a segmented payload says INPROCESS: COMPLETE never comes",
         }
     }
 }

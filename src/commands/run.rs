@@ -49,6 +49,8 @@ struct Setup {
     tls: Option<String>,
     /// Variables, the silence window and the file server's place.
     context: RunContext,
+    /// `--e2e` / `e2e:`: the segment size of the session context.
+    e2e: Option<usize>,
 }
 
 /// What results say when server certificates are not verified.
@@ -129,7 +131,10 @@ pub async fn run(args: RunArgs) -> ExitCode {
             "WARNING: TLS server certificate verification is OFF; anyone could have answered"
         );
     }
-    let session = Session::new(setup.connector, setup.session.clone());
+    let mut session = Session::new(setup.connector, setup.session.clone());
+    if let Some(size) = setup.e2e {
+        session = session.with_e2e(size);
+    }
     let progress = if args.quiet {
         Progress::Quiet
     } else {
@@ -358,7 +363,9 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
             &target.timeouts,
             target.file_server.clone(),
             args,
+            e2e_setting(args, target.e2e.as_ref().map(|e| e.segment_size)),
         )?,
+        e2e: e2e_setting(args, target.e2e.as_ref().map(|e| e.segment_size)),
     })
 }
 
@@ -368,10 +375,15 @@ fn run_context(
     timeouts: &Timeouts,
     file_server: FileServerTarget,
     args: &RunArgs,
+    e2e: Option<usize>,
 ) -> Result<RunContext, String> {
     let mut all = Vars::default();
     for (k, v) in vars {
         all.set(k.clone(), v.clone());
+    }
+    // Cases that need a session context list this in `needs_vars`.
+    if let Some(size) = e2e {
+        all.set(crate::runner::E2E_VAR, size.to_string());
     }
     for given in &args.vars {
         let Some((name, value)) = given.split_once('=') else {
@@ -519,7 +531,16 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
         endpoint_id: DEFAULT_AGENT_ID.to_string(),
         faults: faults.clone(),
     });
-    let host = AgentHost::new(agent, faults);
+    let e2e_faults = [Fault::E2eWrongSequence, Fault::E2eBadSar];
+    if !args.e2e && e2e_faults.iter().any(|f| faults.contains(*f)) {
+        return Err(
+            "the e2e-wrong-sequence and e2e-bad-sar faults need --e2e (they are about the E2E session context)"
+                .into(),
+        );
+    }
+    let host = AgentHost::new(agent, faults).with_e2e_segment_size(
+        e2e_setting(args, None).unwrap_or(crate::agent::runtime::DEFAULT_SEGMENT_SIZE),
+    );
     // Loopback answers in microseconds; short waits keep a faulty Agent's
     // run short without risking a false timeout.
     let timeouts = Timeouts {
@@ -565,6 +586,22 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
             &timeouts,
             FileServerTarget::default(),
             args,
+            e2e_setting(args, None),
         )?,
+        e2e: e2e_setting(args, None),
     })
+}
+
+/// The run's E2E segment size: `--e2e [--segment-size N]` over the target
+/// file's `e2e:`; None when neither asks for a session context.
+fn e2e_setting(args: &RunArgs, target: Option<usize>) -> Option<usize> {
+    if args.e2e {
+        Some(
+            args.segment_size
+                .or(target)
+                .unwrap_or(crate::agent::runtime::DEFAULT_SEGMENT_SIZE),
+        )
+    } else {
+        target
+    }
 }

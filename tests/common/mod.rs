@@ -104,6 +104,14 @@ pub fn assert_suite_passed(run: &Run, mtp: &str, connect_record: &str) {
     let cases = run.cases();
     assert!(cases.len() >= 20, "only {} cases ran", cases.len());
     for c in &cases {
+        // Without --e2e the E2E session-context cases are skipped, saying so.
+        if c["verdict"] == "skipped"
+            && c["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("needs an E2E session context"))
+        {
+            continue;
+        }
         assert_eq!(c["verdict"], "passed", "{}", c["id"]);
         let trace = c["trace"].as_array().expect("a trace per case");
         assert!(
