@@ -26,6 +26,8 @@ pub enum Command {
         #[arg(default_value = "test-cases")]
         path: PathBuf,
     },
+    /// Print the JSON Schema of test-case files (shipped as schemas/test-case.schema.json).
+    Schema,
     /// Regenerate junit.xml and report.html from a results.json.
     Report {
         /// A results.json written by `plugfest run`.
