@@ -188,9 +188,12 @@ pub struct RunArgs {
     /// Directory of extra profile YAML files (the shipped profiles are built in).
     #[arg(long)]
     pub profiles_dir: Option<PathBuf>,
-    /// Print only the summary.
-    #[arg(long, short)]
+    /// Print only the final summary.
+    #[arg(long, short, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Also print every Record sent and received, decoded, as the run goes.
+    #[arg(long, short)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, clap::Args)]

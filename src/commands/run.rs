@@ -25,7 +25,7 @@ use crate::mtp::uds::{UdsDialer, UdsListener};
 use crate::mtp::websocket::{WsDialer, WsServer};
 use crate::mtp::MtpConnector;
 use crate::results::{Counts, InputProblem, RunResult};
-use crate::runner::{Progress, RunContext, Runner, Selection};
+use crate::runner::{RunContext, Runner, Selection};
 use crate::session::{Session, SessionConfig};
 use crate::suite::loader;
 use crate::suite::Vars;
@@ -33,6 +33,7 @@ use crate::target::{
     controller_topic, FileServerTarget, MqttTarget, MtpKind, Target, Timeouts, TlsTarget,
     UdsTarget, WebSocketTarget, DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID,
 };
+use crate::terminal::{summary_table, Detail, Progress, Style};
 
 /// Where the run's Agent is and who talks to it.
 struct Setup {
@@ -130,11 +131,13 @@ pub async fn run(args: RunArgs) -> ExitCode {
         );
     }
     let session = Session::new(setup.connector, setup.session.clone());
-    let progress = if args.quiet {
-        Progress::Quiet
-    } else {
-        Progress::Lines
-    };
+    let style = Style::detect();
+    let total = suites
+        .iter()
+        .flat_map(|s| s.cases.iter())
+        .filter(|c| selection.admits(c))
+        .count();
+    let progress = Progress::for_target(detail(&args), style, None, total, None);
     let mut runner = Runner::new(session, &profiles, args.out.clone(), progress)
         .with_context(setup.context.clone());
     runner.set_report_options(report_options.clone());
@@ -150,6 +153,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
             result.push(case);
         }
     }
+    runner.progress_finish();
     runner.session.close().await;
     if let Some(task) = setup.agent_task.take() {
         task.abort();
@@ -165,6 +169,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         return exit(EXIT_BAD_INPUT);
     }
     let c = &result.counts;
+    crate::say!("{}", summary_table(&result, style).trim_end());
     crate::say!(
         "{}{} passed, {} failed, {} errors, {} skipped ({} cases); reports in {}",
         if interrupted { "interrupted: " } else { "" },
@@ -191,6 +196,17 @@ pub async fn run(args: RunArgs) -> ExitCode {
     } else {
         EXIT_FAILED
     })
+}
+
+/// How much `--quiet` / `--verbose` ask to see while cases run.
+pub(crate) fn detail(args: &RunArgs) -> Detail {
+    if args.quiet {
+        Detail::Quiet
+    } else if args.verbose {
+        Detail::Records
+    } else {
+        Detail::Cases
+    }
 }
 
 async fn prepare(args: &RunArgs) -> Result<Setup, String> {
