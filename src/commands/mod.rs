@@ -10,6 +10,7 @@ pub mod profiles;
 pub mod report;
 pub mod run;
 pub mod schema;
+pub mod targets;
 pub mod validate;
 
 use std::process::ExitCode;
