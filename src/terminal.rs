@@ -123,6 +123,13 @@ impl Progress {
         }
     }
 
+    /// A line about the run (its header), unless quiet.
+    pub fn note(&self, text: &str) {
+        if self.detail != Detail::Quiet {
+            self.line(text);
+        }
+    }
+
     /// A case ended: its verdict line (with a bar, only the cases that did
     /// not pass are printed above it).
     pub fn case_done(&self, r: &CaseResult) {

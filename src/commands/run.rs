@@ -171,12 +171,6 @@ pub(crate) async fn execute(args: &RunArgs, group: Option<&MultiProgress>) -> Ou
             })
             .collect(),
     };
-    if !args.quiet {
-        crate::say!("usp-plugfest: {} via {}", result.target, result.connection);
-        if let Some(tls) = &result.tls {
-            crate::say!("TLS: {tls}");
-        }
-    }
     if result
         .tls
         .as_deref()
@@ -201,6 +195,14 @@ pub(crate) async fn execute(args: &RunArgs, group: Option<&MultiProgress>) -> Ou
         total,
         group,
     );
+    // Through the progress display: above its bar, prefixed in an interop run.
+    progress.note(&format!(
+        "usp-plugfest: {} via {}",
+        result.target, result.connection
+    ));
+    if let Some(tls) = &result.tls {
+        progress.note(&format!("TLS: {tls}"));
+    }
     let mut runner = Runner::new(session, &profiles, args.out.clone(), progress)
         .with_context(setup.context.clone());
     runner.set_report_options(report_options.clone());
