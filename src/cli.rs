@@ -26,6 +26,8 @@ pub enum Command {
         #[arg(default_value = "test-cases")]
         path: PathBuf,
     },
+    /// Print the JSON Schema of test-case files (shipped as schemas/test-case.schema.json).
+    Schema,
     /// Regenerate junit.xml and report.html from a results.json.
     Report {
         /// A results.json written by `plugfest run`.
@@ -132,11 +134,20 @@ pub enum Role {
     Client,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
     /// Target file describing the Agent under test; without it the built-in reference Agent runs in-process.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "targets")]
     pub target: Option<PathBuf>,
+    /// Interop run: a file listing several targets (target files or built-in Agents with faults), run concurrently, each into OUT/<name>/, then OUT/matrix.{html,md,csv}.
+    #[arg(long)]
+    pub targets: Option<PathBuf>,
+    /// With --targets: how many targets run at once.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: u16,
+    /// The entry's name when run from a --targets file (leads the results' target name).
+    #[arg(skip)]
+    pub target_label: Option<String>,
     /// Test-case file or directory.
     #[arg(long, default_value = "test-cases")]
     pub cases: PathBuf,
@@ -194,9 +205,12 @@ pub struct RunArgs {
     /// Directory of extra profile YAML files (the shipped profiles are built in).
     #[arg(long)]
     pub profiles_dir: Option<PathBuf>,
-    /// Print only the summary.
-    #[arg(long, short)]
+    /// Print only the final summary.
+    #[arg(long, short, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Also print every Record sent and received, decoded, as the run goes.
+    #[arg(long, short)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -19,5 +19,6 @@ pub mod say;
 pub mod session;
 pub mod suite;
 pub mod target;
+pub mod terminal;
 pub mod trace;
 pub mod usp;

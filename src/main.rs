@@ -9,6 +9,7 @@ async fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Run(args) => commands::run::run(*args).await,
         Command::Validate { path } => commands::validate::validate(&path),
+        Command::Schema => commands::schema::schema(),
         Command::Report {
             results,
             out,

@@ -61,12 +61,7 @@ impl Selection {
     }
 }
 
-/// How progress is shown while cases run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Progress {
-    Quiet,
-    Lines,
-}
+pub use crate::terminal::Progress;
 
 /// After this many cases in a row could not reach the Agent, the rest are
 /// reported as not run instead of each waiting out the connect timeout.
@@ -88,6 +83,8 @@ pub struct Runner<'a> {
     file_server: Option<crate::http_server::FileServer>,
     /// The rule the current case's checks cite when they have none.
     case_rule: Option<String>,
+    /// Trace entries of the current case already shown (`--verbose`).
+    shown_records: usize,
     /// The case being run, so that a run stopped in the middle (SIGINT,
     /// which drops `run`) can still report it as interrupted.
     in_flight: Option<(CaseResult, Instant)>,
@@ -112,6 +109,7 @@ impl<'a> Runner<'a> {
             context: RunContext::default(),
             file_server: None,
             case_rule: None,
+            shown_records: 0,
             in_flight: None,
         }
     }
@@ -143,9 +141,7 @@ impl<'a> Runner<'a> {
                     self.in_flight = None;
                     result
                 };
-                if self.progress == Progress::Lines {
-                    print_case_line(&result);
-                }
+                self.progress.case_done(&result);
                 run.agent_endpoint_id = self.session.agent_id().map(str::to_string);
                 run.push(result);
                 if let Err(e) = report::write_with(&self.out_dir, run, &self.report_options) {
@@ -153,6 +149,21 @@ impl<'a> Runner<'a> {
                 }
             }
         }
+    }
+
+    /// Clears the progress bar, if any, before the summary is printed.
+    pub fn progress_finish(&self) {
+        self.progress.finish();
+    }
+
+    /// Prints (with `--verbose`) the Records traced since the last call,
+    /// step by step as the case runs.
+    fn show_new_records(&mut self) {
+        let trace = self.session.trace();
+        for entry in trace.iter().skip(self.shown_records) {
+            self.progress.record(entry);
+        }
+        self.shown_records = trace.len();
     }
 
     /// The case that was running when `run` was dropped (the run was
@@ -209,6 +220,7 @@ impl<'a> Runner<'a> {
         self.unreachable = None;
         self.session.clear_notifications();
         self.session.take_trace();
+        self.shown_records = 0;
         self.case_rule = case.rule();
         let mut vars = self.context.vars.clone();
         vars.set("controller_id", self.session.controller_id());
@@ -221,6 +233,7 @@ impl<'a> Runner<'a> {
         for (phase, list) in [(Phase::Setup, &case.setup), (Phase::Step, &case.steps)] {
             for step in list {
                 let r = self.run_step(phase, step, &mut vars).await;
+                self.show_new_records();
                 failed = r.verdict != Verdict::Passed;
                 steps.push(r);
                 if failed {
@@ -235,6 +248,7 @@ impl<'a> Runner<'a> {
         // in a state that fails the next.
         for step in &case.teardown {
             steps.push(self.run_step(Phase::Teardown, step, &mut vars).await);
+            self.show_new_records();
         }
 
         let first_bad = steps.iter().find(|s| s.verdict != Verdict::Passed);
@@ -545,18 +559,5 @@ fn phase_word(p: Phase) -> &'static str {
         Phase::Setup => "setup step",
         Phase::Step => "step",
         Phase::Teardown => "teardown step",
-    }
-}
-
-fn print_case_line(r: &CaseResult) {
-    crate::say!(
-        "{:<5} {:<14} {} ({} ms)",
-        r.verdict.label(),
-        r.id,
-        r.title,
-        r.duration_ms
-    );
-    if r.verdict != Verdict::Passed && !r.message.is_empty() {
-        crate::say!("      {}", r.message);
     }
 }

@@ -168,6 +168,11 @@ impl Session {
         self.trace.push(entry);
     }
 
+    /// What is traced so far (since the last `take_trace`).
+    pub fn trace(&self) -> &[TraceEntry] {
+        &self.trace
+    }
+
     /// Everything traced since the last call.
     pub fn take_trace(&mut self) -> Vec<TraceEntry> {
         std::mem::take(&mut self.trace)

@@ -9,6 +9,8 @@ pub mod matrix;
 pub mod profiles;
 pub mod report;
 pub mod run;
+pub mod schema;
+pub mod targets;
 pub mod validate;
 
 use std::process::ExitCode;

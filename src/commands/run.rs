@@ -25,7 +25,7 @@ use crate::mtp::uds::{UdsDialer, UdsListener};
 use crate::mtp::websocket::{WsDialer, WsServer};
 use crate::mtp::MtpConnector;
 use crate::results::{Counts, InputProblem, RunResult};
-use crate::runner::{Progress, RunContext, Runner, Selection};
+use crate::runner::{RunContext, Runner, Selection};
 use crate::session::{Session, SessionConfig};
 use crate::suite::loader;
 use crate::suite::Vars;
@@ -33,6 +33,8 @@ use crate::target::{
     controller_topic, FileServerTarget, MqttTarget, MtpKind, Target, Timeouts, TlsTarget,
     UdsTarget, WebSocketTarget, DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID,
 };
+use crate::terminal::{summary_table, Detail, Progress, Style};
+use indicatif::MultiProgress;
 
 /// Where the run's Agent is and who talks to it.
 struct Setup {
@@ -57,13 +59,65 @@ struct Setup {
 const INSECURE: &str = "INSECURE: server certificates are not verified (--insecure / tls.insecure)";
 
 pub async fn run(args: RunArgs) -> ExitCode {
+    if let Some(file) = &args.targets {
+        return super::targets::run_targets(file, &args).await;
+    }
+    let outcome = execute(&args, None).await;
+    if let Some(result) = &outcome.result {
+        print_summary(result, outcome.interrupted, &args.out, Style::detect());
+    }
+    if let Some(why) = &outcome.why {
+        eprintln!("{why}");
+    }
+    exit(outcome.code)
+}
+
+/// What one target's run came to: its exit code, its results when it got
+/// as far as writing them, and a note for stderr after the summary.
+pub(crate) struct Outcome {
+    pub code: u8,
+    pub result: Option<RunResult>,
+    pub interrupted: bool,
+    pub why: Option<String>,
+}
+
+impl Outcome {
+    fn setup_error() -> Outcome {
+        Outcome {
+            code: EXIT_BAD_INPUT,
+            result: None,
+            interrupted: false,
+            why: None,
+        }
+    }
+}
+
+/// The table per profile and the closing line.
+pub(crate) fn print_summary(result: &RunResult, interrupted: bool, out: &Path, style: Style) {
+    let c = &result.counts;
+    crate::say!("{}", summary_table(result, style).trim_end());
+    crate::say!(
+        "{}{} passed, {} failed, {} errors, {} skipped ({} cases); reports in {}",
+        if interrupted { "interrupted: " } else { "" },
+        c.passed,
+        c.failed,
+        c.error,
+        c.skipped,
+        c.total(),
+        out.display()
+    );
+}
+
+/// Runs one target into `args.out`; prints progress (into `group`, a bar
+/// among several, when running many targets) but not the summary.
+pub(crate) async fn execute(args: &RunArgs, group: Option<&MultiProgress>) -> Outcome {
     let profiles = match &args.profiles_dir {
         None => Profiles::builtin(),
         Some(dir) => match Profiles::load_dir(dir) {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("cannot load profiles from {}: {e}", dir.display());
-                return exit(EXIT_BAD_INPUT);
+                return Outcome::setup_error();
             }
         },
     };
@@ -76,18 +130,18 @@ pub async fn run(args: RunArgs) -> ExitCode {
         .and_then(|t| t.environment().map(drop))
     {
         eprintln!("{e}");
-        return exit(EXIT_BAD_INPUT);
+        return Outcome::setup_error();
     }
     // A bad file is reported and the good ones still run (each loads alone).
     let (suites, load_errors) = loader::load_path_partial(&args.cases, &profiles);
     if !load_errors.is_empty() {
         print_load_errors(&load_errors);
     }
-    let mut setup = match prepare(&args).await {
+    let mut setup = match prepare(args).await {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
-            return exit(EXIT_BAD_INPUT);
+            return Outcome::setup_error();
         }
     };
     let selection = Selection {
@@ -98,7 +152,11 @@ pub async fn run(args: RunArgs) -> ExitCode {
     let mut result = RunResult {
         tool: format!("usp-plugfest {}", env!("CARGO_PKG_VERSION")),
         started_at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
-        target: setup.target_name.clone(),
+        // In a targets file the entry's name leads, so matrix rows read well.
+        target: match &args.target_label {
+            Some(label) => format!("{label} ({})", setup.target_name),
+            None => setup.target_name.clone(),
+        },
         mtp: setup.mtp_label.clone(),
         connection: setup.connector.describe(),
         controller_endpoint_id: setup.session.controller_id.clone(),
@@ -115,12 +173,6 @@ pub async fn run(args: RunArgs) -> ExitCode {
             })
             .collect(),
     };
-    if !args.quiet {
-        crate::say!("usp-plugfest: {} via {}", result.target, result.connection);
-        if let Some(tls) = &result.tls {
-            crate::say!("TLS: {tls}");
-        }
-    }
     if result
         .tls
         .as_deref()
@@ -135,11 +187,27 @@ pub async fn run(args: RunArgs) -> ExitCode {
     if let Some(size) = setup.e2e {
         session = session.with_e2e(size);
     }
-    let progress = if args.quiet {
-        Progress::Quiet
-    } else {
-        Progress::Lines
-    };
+    let style = Style::detect();
+    let total = suites
+        .iter()
+        .flat_map(|s| s.cases.iter())
+        .filter(|c| selection.admits(c))
+        .count();
+    let progress = Progress::for_target(
+        detail(args),
+        style,
+        args.target_label.as_deref(),
+        total,
+        group,
+    );
+    // Through the progress display: above its bar, prefixed in an interop run.
+    progress.note(&format!(
+        "usp-plugfest: {} via {}",
+        result.target, result.connection
+    ));
+    if let Some(tls) = &result.tls {
+        progress.note(&format!("TLS: {tls}"));
+    }
     let mut runner = Runner::new(session, &profiles, args.out.clone(), progress)
         .with_context(setup.context.clone());
     runner.set_report_options(report_options.clone());
@@ -155,6 +223,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
             result.push(case);
         }
     }
+    runner.progress_finish();
     runner.session.close().await;
     if let Some(task) = setup.agent_task.take() {
         task.abort();
@@ -167,35 +236,41 @@ pub async fn run(args: RunArgs) -> ExitCode {
     result.complete = !interrupted;
     if let Err(e) = crate::report::write_with(&args.out, &result, &report_options) {
         eprintln!("cannot write reports to {}: {e}", args.out.display());
-        return exit(EXIT_BAD_INPUT);
+        return Outcome::setup_error();
     }
-    let c = &result.counts;
-    crate::say!(
-        "{}{} passed, {} failed, {} errors, {} skipped ({} cases); reports in {}",
-        if interrupted { "interrupted: " } else { "" },
-        c.passed,
-        c.failed,
-        c.error,
-        c.skipped,
-        c.total(),
-        args.out.display()
-    );
-    if interrupted {
+    let c = result.counts.clone();
+    let mut outcome = Outcome {
+        code: EXIT_PASSED,
+        result: Some(result),
+        interrupted,
+        why: None,
+    };
+    outcome.code = if interrupted {
         // 128 + SIGINT, as a shell reports a program that Ctrl-C stopped.
-        return exit(EXIT_INTERRUPTED);
-    }
-    if !load_errors.is_empty() || c.total() == 0 {
+        EXIT_INTERRUPTED
+    } else if !load_errors.is_empty() || c.total() == 0 {
         // With a bad file the one message is the file's problem.
         if c.total() == 0 && load_errors.is_empty() {
-            eprintln!("no test case matched the selection");
+            outcome.why = Some("no test case matched the selection".into());
         }
-        return exit(EXIT_BAD_INPUT);
-    }
-    exit(if c.all_passed() {
+        EXIT_BAD_INPUT
+    } else if c.all_passed() {
         EXIT_PASSED
     } else {
         EXIT_FAILED
-    })
+    };
+    outcome
+}
+
+/// How much `--quiet` / `--verbose` ask to see while cases run.
+pub(crate) fn detail(args: &RunArgs) -> Detail {
+    if args.quiet {
+        Detail::Quiet
+    } else if args.verbose {
+        Detail::Records
+    } else {
+        Detail::Cases
+    }
 }
 
 async fn prepare(args: &RunArgs) -> Result<Setup, String> {

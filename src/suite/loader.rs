@@ -63,21 +63,27 @@ impl LoadError {
 const ACTIONS: &str =
     "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, expect_no_notify, serve_file, reboot";
 
-#[derive(Deserialize)]
+/// A test-case file: one suite of cases (format in test-cases/README.md).
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "usp-plugfest test-case file")]
 struct RawSuite {
     suite: String,
     #[serde(default)]
     description: Option<String>,
+    #[schemars(with = "Vec<RawCase>")]
     cases: Vec<Spanned<RawCase>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Case")]
 struct RawCase {
+    #[schemars(with = "String")]
     id: Spanned<String>,
     title: String,
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     profile: Option<Spanned<String>>,
     #[serde(default)]
     tp469: Option<String>,
@@ -92,14 +98,18 @@ struct RawCase {
     #[serde(default)]
     needs_vars: Vec<String>,
     #[serde(default)]
+    #[schemars(with = "Vec<RawStep>")]
     setup: Vec<Spanned<RawStep>>,
+    #[schemars(with = "Vec<RawStep>")]
     steps: Vec<Spanned<RawStep>>,
     #[serde(default)]
+    #[schemars(with = "Vec<RawStep>")]
     teardown: Vec<Spanned<RawStep>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Step")]
 struct RawStep {
     #[serde(default)]
     name: Option<String>,
@@ -130,9 +140,16 @@ struct RawStep {
     #[serde(default)]
     reboot: Option<RebootSpec>,
     #[serde(default)]
+    #[schemars(with = "Option<Expect>")]
     expect: Option<Spanned<Expect>>,
     #[serde(default)]
     capture: BTreeMap<String, String>,
+}
+
+/// The JSON Schema of a test-case file, generated from the types the
+/// loader reads (shipped as schemas/test-case.schema.json for editors).
+pub fn schema() -> schemars::Schema {
+    schemars::schema_for!(RawSuite)
 }
 
 /// Loads a file or a directory (recursively `*.yaml`/`*.yml`, sorted),

@@ -13,6 +13,7 @@ pub mod notify;
 pub mod profile_check;
 pub mod request;
 pub mod results;
+pub mod schema;
 pub mod var_check;
 pub mod vars;
 

@@ -4,6 +4,7 @@
 
 use super::matchers::{CodeMatcher, CountMatcher, Matcher};
 use crate::usp::proto::msg::header::MsgType;
+use schemars::JsonSchema;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -108,7 +109,7 @@ impl Action {
 
 /// `connect_record: {}`: nothing to configure yet; a mapping so that
 /// options can be added without changing the form.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectRecordSpec {}
 
@@ -153,7 +154,7 @@ impl RequestSpec {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetSpec {
     pub paths: Vec<String>,
@@ -161,7 +162,7 @@ pub struct GetSpec {
     pub max_depth: u32,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetSpec {
     #[serde(default)]
@@ -169,7 +170,7 @@ pub struct SetSpec {
     pub objects: Vec<ObjectParams>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddSpec {
     #[serde(default)]
@@ -178,7 +179,7 @@ pub struct AddSpec {
 }
 
 /// One object of a Set (UpdateObject) or Add (CreateObject).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ObjectParams {
     pub path: String,
@@ -193,7 +194,7 @@ pub struct ParamSetting {
     pub required: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteSpec {
     #[serde(default)]
@@ -201,7 +202,7 @@ pub struct DeleteSpec {
     pub paths: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetInstancesSpec {
     pub paths: Vec<String>,
@@ -209,7 +210,7 @@ pub struct GetInstancesSpec {
     pub first_level_only: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetSupportedDmSpec {
     pub paths: Vec<String>,
@@ -225,14 +226,14 @@ pub struct GetSupportedDmSpec {
     pub return_unique_key_sets: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetSupportedProtocolSpec {
     /// Comma-separated "major.minor" list; quote it in YAML.
     pub versions: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OperateSpec {
     pub command: String,
@@ -254,7 +255,7 @@ fn ten_seconds() -> u64 {
 }
 
 /// Waits for a Notify of one kind and checks its fields.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WaitSpec {
     #[serde(rename = "type")]
@@ -291,7 +292,7 @@ pub struct WaitSpec {
 
 /// `expect_no_notify`: the matchers of `wait_notify`; the step passes when
 /// no Notify satisfying all of them is queued or arrives within the window.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoNotifySpec {
     #[serde(rename = "type")]
@@ -335,7 +336,7 @@ impl NoNotifySpec {
 
 /// `serve_file`: a file the harness's HTTP server hands out at
 /// `http://<host:port>/<name>` for the rest of the run.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServeFileSpec {
     /// The last path segment of the URL, e.g. `fw.bin`.
@@ -366,7 +367,7 @@ fn thirty_seconds() -> u64 {
 
 /// `reboot`: Operate the command, then follow the Agent through the drop
 /// of its MTP connection and back.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RebootSpec {
     #[serde(default = "default_reboot_command")]
@@ -395,7 +396,7 @@ fn default_reboot_command() -> String {
     "Device.Reboot()".into()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NotifKind {
     ValueChange,
@@ -407,7 +408,7 @@ pub enum NotifKind {
 }
 
 /// The Msg kinds a step can expect back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ResponseType {
     GetResp,
@@ -439,7 +440,7 @@ impl ResponseType {
 }
 
 /// Outcome of every object in a Set/Add/Delete response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OperOutcome {
     Success,
@@ -447,7 +448,7 @@ pub enum OperOutcome {
 }
 
 /// What a response must look like; every present key is checked (AND).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     #[serde(rename = "type", default)]
@@ -476,13 +477,14 @@ pub struct Expect {
     pub oper_err_code: Option<CodeMatcher>,
     /// A profile the GetResp / GetSupportedDMResp must satisfy.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub profile: Option<Spanned<String>>,
     /// The requirement the explicit checks cite; defaults to the case's.
     #[serde(default)]
     pub rule: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ParamErrExpect {
     pub path: String,
@@ -490,7 +492,7 @@ pub struct ParamErrExpect {
     pub err_code: Option<CodeMatcher>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PathResultExpect {
     pub path: String,
@@ -502,7 +504,7 @@ pub struct PathResultExpect {
     pub resolved: Option<CountMatcher>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CountExpect {
     /// Requested-path (or object) results in the response.
@@ -551,7 +553,7 @@ impl<'de> Deserialize<'de> for ScalarString {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ParamSettingMap {
     value: ScalarString,
