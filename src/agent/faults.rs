@@ -34,10 +34,12 @@ pub enum Fault {
     ChallengeAcceptsAnything,
     NoPeriodic,
     NoObjectCreation,
+    IgnoresSubscribeTopic,
+    NoRequestResponseInformation,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 23] = [
+    pub const ALL: [Fault; 25] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -61,6 +63,8 @@ impl Fault {
         Fault::ChallengeAcceptsAnything,
         Fault::NoPeriodic,
         Fault::NoObjectCreation,
+        Fault::IgnoresSubscribeTopic,
+        Fault::NoRequestResponseInformation,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -88,6 +92,8 @@ impl Fault {
             Fault::ChallengeAcceptsAnything => "challenge-accepts-anything",
             Fault::NoPeriodic => "no-periodic",
             Fault::NoObjectCreation => "no-object-creation",
+            Fault::IgnoresSubscribeTopic => "ignores-subscribe-topic",
+            Fault::NoRequestResponseInformation => "no-request-response-information",
         }
     }
 
@@ -116,6 +122,8 @@ impl Fault {
             Fault::ChallengeAcceptsAnything => "ChallengeResponse() answers Status Success to any Value",
             Fault::NoPeriodic => "Device.LocalAgent.Periodic! is never sent",
             Fault::NoObjectCreation => "ObjectCreation notifications are never sent",
+            Fault::IgnoresSubscribeTopic => "over MQTT 5, the CONNACK User Property subscribe-topic is not subscribed to (breaks R-MQTT.15); seen only through the interposer (--interpose)",
+            Fault::NoRequestResponseInformation => "over MQTT 5, CONNECT carries no Request Response Information (breaks R-MQTT.12); seen only through the interposer (--interpose)",
         }
     }
 }

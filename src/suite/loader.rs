@@ -61,7 +61,7 @@ impl LoadError {
 
 /// The actions a step can hold, for messages.
 const ACTIONS: &str =
-    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, expect_no_notify, serve_file, reboot";
+    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -129,6 +129,10 @@ struct RawStep {
     serve_file: Option<ServeFileSpec>,
     #[serde(default)]
     reboot: Option<RebootSpec>,
+    #[serde(default)]
+    mqtt_steer: Option<crate::interpose::mqtt_steer::Steering>,
+    #[serde(default)]
+    expect_mqtt: Option<crate::interpose::mqtt_log::PacketPattern>,
     #[serde(default)]
     expect: Option<Spanned<Expect>>,
     #[serde(default)]
@@ -362,6 +366,8 @@ fn step(
     actions.extend(r.expect_no_notify.map(Action::ExpectNoNotify));
     actions.extend(r.serve_file.map(Action::ServeFile));
     actions.extend(r.reboot.map(Action::Reboot));
+    actions.extend(r.mqtt_steer.map(Action::MqttSteer));
+    actions.extend(r.expect_mqtt.map(Action::ExpectMqtt));
     if actions.len() != 1 {
         let found: Vec<&str> = actions.iter().map(Action::keyword).collect();
         let message = if found.is_empty() {
@@ -441,6 +447,28 @@ fn step(
                         loc.column,
                         format!("serve_file: name {:?} is not one URL path segment", f.name),
                         Some("use a plain file name such as fw.bin".into()),
+                    )));
+                }
+                None
+            }
+            (Action::MqttSteer(_) | Action::ExpectMqtt(_), Some(e)) => {
+                return Err(expect_not_allowed(
+                    file,
+                    text,
+                    &e,
+                    action.keyword(),
+                    "mqtt_steer only steers; expect_mqtt holds its packet fields itself",
+                ))
+            }
+            (Action::MqttSteer(_) | Action::ExpectMqtt(_), None) => {
+                if let Err(why) = crate::suite::mqtt_steps::validate(&action) {
+                    return Err(Box::new(LoadError::at(
+                        file,
+                        text,
+                        loc.line,
+                        loc.column,
+                        why,
+                        Some(crate::suite::mqtt_steps::HELP.into()),
                     )));
                 }
                 None
