@@ -127,7 +127,7 @@ fn a_target_file_reaches_a_standalone_agent_on_its_coap_resource() {
         &out,
     );
     assert_eq!(run.code, 0, "{}\n{}", run.failure_messages(), run.explain());
-    let results = run.results.unwrap();
+    let results = run.results.clone().unwrap();
     assert_eq!(results["mtp"], "CoAP");
     let interposer_skips = run
         .cases()

@@ -8,8 +8,6 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::{plugfest, plugfest_plain, Run};
 use usp_plugfest::broker::Mosquitto;
 
@@ -207,83 +205,4 @@ fn step_language_errors_carry_their_position() {
         assert!(all.contains(needle), "{needle}: {all}");
         assert!(all.contains("bad.yaml:6:"), "no file:line:column in {all}");
     }
-}
-
-/// Interposer cost: QoS 1 request/response round trips between two MQTT 5
-/// clients, straight to mosquitto and through the interposer, in one run.
-/// `cargo test --release --test mqtt_interpose -- --ignored --nocapture`
-#[test]
-#[ignore]
-fn benchmark_round_trips_through_the_interposer_vs_straight() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let broker = Mosquitto::start().unwrap_or_else(|e| panic!("{e}"));
-        let interposer = usp_plugfest::interpose::MqttInterposer::start(&broker.address())
-            .await
-            .unwrap();
-        const N: u32 = 2000;
-        let direct = round_trips(&broker.address(), N).await;
-        let through = round_trips(&interposer.address(), N).await;
-        let rate = |d: Duration| N as f64 / d.as_secs_f64();
-        eprintln!(
-            "{N} round trips: straight {:.0}/s, through the interposer {:.0}/s, ratio {:.2}",
-            rate(direct),
-            rate(through),
-            rate(through) / rate(direct)
-        );
-    });
-}
-
-async fn round_trips(address: &str, n: u32) -> Duration {
-    use rumqttc::v5::mqttbytes::v5::Packet;
-    use rumqttc::v5::mqttbytes::QoS;
-    use rumqttc::v5::{AsyncClient, Event, MqttOptions};
-    let (host, port) = address.rsplit_once(':').unwrap();
-    let port: u16 = port.parse().unwrap();
-    let client = |id: &str| {
-        let mut o = MqttOptions::new(id, host, port);
-        o.set_keep_alive(Duration::from_secs(30));
-        AsyncClient::new(o, 64)
-    };
-    let (req, mut req_events) = client("bench-req");
-    let (resp, mut resp_events) = client("bench-resp");
-    req.subscribe("bench/resp", QoS::AtLeastOnce).await.unwrap();
-    resp.subscribe("bench/req", QoS::AtLeastOnce).await.unwrap();
-    // Responder: echo every request.
-    let responder = tokio::spawn(async move {
-        while let Ok(ev) = resp_events.poll().await {
-            if let Event::Incoming(Packet::Publish(p)) = ev {
-                let _ = resp
-                    .publish("bench/resp", QoS::AtLeastOnce, false, p.payload)
-                    .await;
-            }
-        }
-    });
-    // Let both SUBACKs come back.
-    let mut subacked = false;
-    while !subacked {
-        if let Event::Incoming(Packet::SubAck(_)) = req_events.poll().await.unwrap() {
-            subacked = true;
-        }
-    }
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let started = Instant::now();
-    for i in 0..n {
-        req.publish(
-            "bench/req",
-            QoS::AtLeastOnce,
-            false,
-            i.to_be_bytes().to_vec(),
-        )
-        .await
-        .unwrap();
-        loop {
-            if let Event::Incoming(Packet::Publish(_)) = req_events.poll().await.unwrap() {
-                break;
-            }
-        }
-    }
-    let took = started.elapsed();
-    responder.abort();
-    took
 }
