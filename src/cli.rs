@@ -176,6 +176,9 @@ pub struct RunArgs {
     /// Accept any server certificate over TLS (no verification); the run header and results say so.
     #[arg(long)]
     pub insecure: bool,
+    /// With `--mtp mqtt`: the built-in Agent reaches the broker through the MQTT interposer, which records every packet in the case traces and lets `mqtt_steer` / `expect_mqtt` steps run (without it they are skipped).
+    #[arg(long)]
+    pub interpose: bool,
     /// Directory for junit.xml, results.json and report.html.
     #[arg(long, default_value = "reports")]
     pub out: PathBuf,

@@ -11,6 +11,7 @@ pub mod commands;
 pub mod datamodel;
 pub mod fuzz_entry;
 pub mod http_server;
+pub mod interpose;
 pub mod mtp;
 pub mod report;
 pub mod results;

@@ -21,6 +21,7 @@ use crate::target::FileServerTarget;
 use crate::trace::describe_msg;
 
 mod more_steps;
+mod mqtt_steps;
 
 /// What the run brings to every case besides the session: variables from
 /// the target file and `--var`, the silence window, the file server's place.
@@ -30,6 +31,10 @@ pub struct RunContext {
     /// The window of an `expect_no_notify` step that gives none.
     pub silence: Duration,
     pub file_server: FileServerTarget,
+    /// The MQTT interposer in front of the Agent (`--interpose`), if any:
+    /// `mqtt_steer` / `expect_mqtt` steps need it, and its packets join
+    /// each case's trace.
+    pub mqtt_interposer: Option<crate::interpose::InterposerHandle>,
 }
 
 impl Default for RunContext {
@@ -38,6 +43,7 @@ impl Default for RunContext {
             vars: Vars::default(),
             silence: Duration::from_millis(crate::target::default_silence_ms()),
             file_server: FileServerTarget::default(),
+            mqtt_interposer: None,
         }
     }
 }
@@ -88,6 +94,10 @@ pub struct Runner<'a> {
     /// The case being run, so that a run stopped in the middle (SIGINT,
     /// which drops `run`) can still report it as interrupted.
     in_flight: Option<(CaseResult, Instant)>,
+    /// Interposer log positions: where the current case's packets begin,
+    /// and where `expect_mqtt` looks from (moved by `mqtt_steer`).
+    mqtt_case_start: usize,
+    mqtt_from: usize,
 }
 
 impl<'a> Runner<'a> {
@@ -111,6 +121,8 @@ impl<'a> Runner<'a> {
             case_rule: None,
             shown_records: 0,
             in_flight: None,
+            mqtt_case_start: 0,
+            mqtt_from: 0,
         }
     }
 
@@ -221,6 +233,7 @@ impl<'a> Runner<'a> {
         self.session.clear_notifications();
         self.session.take_trace();
         self.shown_records = 0;
+        self.mqtt_case_starts();
         self.case_rule = case.rule();
         let mut vars = self.context.vars.clone();
         vars.set("controller_id", self.session.controller_id());
@@ -273,7 +286,10 @@ impl<'a> Runner<'a> {
             duration_ms: started.elapsed().as_millis() as u64,
             message,
             steps,
-            trace: self.session.take_trace(),
+            trace: {
+                let trace = self.session.take_trace();
+                self.with_mqtt_packets(trace)
+            },
             ..empty_result(suite, case)
         }
     }
@@ -371,6 +387,8 @@ impl<'a> Runner<'a> {
             Action::ExpectNoNotify(spec) => self.expect_no_notify(spec, vars, &mut result).await,
             Action::ServeFile(spec) => self.serve_file(step, spec, vars, &mut result).await,
             Action::Reboot(spec) => self.reboot(step, spec, vars, &mut result).await,
+            Action::MqttSteer(steering) => self.mqtt_steer(steering, &mut result),
+            Action::ExpectMqtt(pattern) => self.expect_mqtt(pattern, vars, &mut result).await,
             Action::ConnectRecord(_) => match self.session.ensure_connected().await {
                 Ok(()) if !self.session.mtp_defines_connect_record() => {
                     // Not a pass: the requirement cannot be checked here.

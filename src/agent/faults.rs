@@ -36,10 +36,12 @@ pub enum Fault {
     NoObjectCreation,
     E2eWrongSequence,
     E2eBadSar,
+    IgnoresSubscribeTopic,
+    NoRequestResponseInformation,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 25] = [
+    pub const ALL: [Fault; 27] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -65,6 +67,8 @@ impl Fault {
         Fault::NoObjectCreation,
         Fault::E2eWrongSequence,
         Fault::E2eBadSar,
+        Fault::IgnoresSubscribeTopic,
+        Fault::NoRequestResponseInformation,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -94,6 +98,8 @@ impl Fault {
             Fault::NoObjectCreation => "no-object-creation",
             Fault::E2eWrongSequence => "e2e-wrong-sequence",
             Fault::E2eBadSar => "e2e-bad-sar",
+            Fault::IgnoresSubscribeTopic => "ignores-subscribe-topic",
+            Fault::NoRequestResponseInformation => "no-request-response-information",
         }
     }
 
@@ -124,6 +130,8 @@ impl Fault {
             Fault::NoObjectCreation => "ObjectCreation notifications are never sent",
             Fault::E2eWrongSequence => "in an E2E session context, the Agent's sequence_ids skip (1, 3, 5, ...) instead of incrementing by 1",
             Fault::E2eBadSar => "in an E2E session context, the last segment of a segmented payload says INPROCESS: COMPLETE never comes",
+            Fault::IgnoresSubscribeTopic => "over MQTT 5, the CONNACK User Property subscribe-topic is not subscribed to (breaks R-MQTT.15); seen only through the interposer (--interpose)",
+            Fault::NoRequestResponseInformation => "over MQTT 5, CONNECT carries no Request Response Information (breaks R-MQTT.12); seen only through the interposer (--interpose)",
         }
     }
 }

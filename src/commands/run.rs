@@ -473,6 +473,7 @@ fn run_context(
         vars: all,
         silence: Duration::from_millis(args.silence_ms.unwrap_or(timeouts.silence_ms)),
         file_server,
+        mqtt_interposer: None,
     })
 }
 
@@ -631,8 +632,17 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
         mqtt_version: version,
         stomp_broker: args.stomp_broker.clone(),
         tls,
+        interpose: args.interpose,
     };
     let started = loopback::start(&options, host).await?;
+    let mut context = run_context(
+        &builtin_vars(),
+        &timeouts,
+        FileServerTarget::default(),
+        args,
+        e2e_setting(args, None),
+    )?;
+    context.mqtt_interposer = started.mqtt_interposer.clone();
     let mtp_label = loopback::label(args.mtp, version).to_string();
     Ok(Setup {
         connector: started.connector,
@@ -656,13 +666,7 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
         agent_task: Some(started.agent_task),
         broker: started.broker,
         tls: tls_summary,
-        context: run_context(
-            &builtin_vars(),
-            &timeouts,
-            FileServerTarget::default(),
-            args,
-            e2e_setting(args, None),
-        )?,
+        context,
         e2e: e2e_setting(args, None),
     })
 }

@@ -127,6 +127,7 @@ mod tests {
             mqtt_version: MqttVersion::V5,
             stomp_broker: None,
             tls: None,
+            interpose: false,
         };
         let started = loopback::start(&options, AgentHost::new(agent, faults))
             .await

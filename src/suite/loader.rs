@@ -61,7 +61,7 @@ impl LoadError {
 
 /// The actions a step can hold, for messages.
 const ACTIONS: &str =
-    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, expect_no_notify, serve_file, reboot";
+    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt";
 
 /// A test-case file: one suite of cases (format in test-cases/README.md).
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -139,6 +139,14 @@ struct RawStep {
     serve_file: Option<ServeFileSpec>,
     #[serde(default)]
     reboot: Option<RebootSpec>,
+    #[serde(default)]
+    // The interposer's own types: the schema accepts any mapping here and
+    // `plugfest validate` checks the keys.
+    #[schemars(with = "Option<serde_json::Value>")]
+    mqtt_steer: Option<crate::interpose::mqtt_steer::Steering>,
+    #[serde(default)]
+    #[schemars(with = "Option<serde_json::Value>")]
+    expect_mqtt: Option<crate::interpose::mqtt_log::PacketPattern>,
     #[serde(default)]
     #[schemars(with = "Option<Expect>")]
     expect: Option<Spanned<Expect>>,
@@ -379,6 +387,8 @@ fn step(
     actions.extend(r.expect_no_notify.map(Action::ExpectNoNotify));
     actions.extend(r.serve_file.map(Action::ServeFile));
     actions.extend(r.reboot.map(Action::Reboot));
+    actions.extend(r.mqtt_steer.map(Action::MqttSteer));
+    actions.extend(r.expect_mqtt.map(Action::ExpectMqtt));
     if actions.len() != 1 {
         let found: Vec<&str> = actions.iter().map(Action::keyword).collect();
         let message = if found.is_empty() {
@@ -458,6 +468,28 @@ fn step(
                         loc.column,
                         format!("serve_file: name {:?} is not one URL path segment", f.name),
                         Some("use a plain file name such as fw.bin".into()),
+                    )));
+                }
+                None
+            }
+            (Action::MqttSteer(_) | Action::ExpectMqtt(_), Some(e)) => {
+                return Err(expect_not_allowed(
+                    file,
+                    text,
+                    &e,
+                    action.keyword(),
+                    "mqtt_steer only steers; expect_mqtt holds its packet fields itself",
+                ))
+            }
+            (Action::MqttSteer(_) | Action::ExpectMqtt(_), None) => {
+                if let Err(why) = crate::suite::mqtt_steps::validate(&action) {
+                    return Err(Box::new(LoadError::at(
+                        file,
+                        text,
+                        loc.line,
+                        loc.column,
+                        why,
+                        Some(crate::suite::mqtt_steps::HELP.into()),
                     )));
                 }
                 None

@@ -9,6 +9,7 @@ pub mod facts;
 pub mod loader;
 pub mod matchers;
 pub mod model;
+pub mod mqtt_steps;
 pub mod notify;
 pub mod profile_check;
 pub mod request;

@@ -92,6 +92,10 @@ pub enum Action {
     ServeFile(ServeFileSpec),
     /// Operate a reboot command and follow the Agent down and back up.
     Reboot(RebootSpec),
+    /// Steer the MQTT interposer for the Agent's next connection.
+    MqttSteer(crate::interpose::mqtt_steer::Steering),
+    /// Passes when the interposer logged a matching MQTT packet.
+    ExpectMqtt(crate::interpose::mqtt_log::PacketPattern),
 }
 
 impl Action {
@@ -103,6 +107,8 @@ impl Action {
             Action::ExpectNoNotify(_) => "expect_no_notify",
             Action::ServeFile(_) => "serve_file",
             Action::Reboot(_) => "reboot",
+            Action::MqttSteer(_) => "mqtt_steer",
+            Action::ExpectMqtt(_) => "expect_mqtt",
         }
     }
 }
