@@ -2,11 +2,12 @@
 //! (0 all passed, 1 some failed, 2 bad input or setup, 130 interrupted).
 
 pub mod agent;
+pub mod bench;
+pub mod decode;
 pub mod list;
 pub mod loopback;
-pub mod profiles;
-pub mod decode;
 pub mod matrix;
+pub mod profiles;
 pub mod report;
 pub mod run;
 pub mod validate;
