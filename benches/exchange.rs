@@ -162,6 +162,15 @@ fn bench(c: &mut Criterion) {
     g.bench_function("raw tokio-tungstenite, same bytes", |b| {
         b.iter_custom(|n| rt.block_on(raw(&mut client, &request, n)))
     });
+    // Where the time goes: the reference Agent's sans-I/O core alone
+    // answering the same Get (no transport, no Session).
+    let mut core = Agent::new(AgentConfig {
+        endpoint_id: DEFAULT_AGENT_ID.to_string(),
+        faults: FaultSet::new(),
+    });
+    g.bench_function("reference Agent core alone (Agent::handle)", |b| {
+        b.iter(|| core.handle(DEFAULT_CONTROLLER_ID, std::hint::black_box(&exchange.sent)))
+    });
     g.finish();
 
     // Interleaved rounds of 2,000 exchanges each; median ratio.

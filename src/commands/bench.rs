@@ -85,7 +85,7 @@ async fn one_run(
     args: crate::cli::RunArgs,
     suites: Arc<Vec<Suite>>,
     profiles: &'static Profiles,
-) -> Result<Counts, String> {
+) -> Result<(Counts, Option<String>), String> {
     let mut setup = prepare(&args).await?;
     let session = Session::new(setup.connector, setup.session.clone());
     let mut runner = Runner::new(session, profiles, args.out.clone(), Progress::Quiet)
@@ -117,7 +117,13 @@ async fn one_run(
     if let Some(broker) = setup.broker.take() {
         let _ = tokio::task::spawn_blocking(move || drop(broker)).await;
     }
-    Ok(result.counts)
+    // The first case that did not pass, to say why a session failed.
+    let failure = result
+        .cases
+        .iter()
+        .find(|c| c.verdict != crate::results::Verdict::Passed)
+        .map(|c| format!("{} {:?}: {}", c.id, c.verdict, c.message));
+    Ok((result.counts, failure))
 }
 
 struct Figure {
@@ -127,6 +133,7 @@ struct Figure {
     cases_passed: u64,
     cases_total: u64,
     first_error: Option<String>,
+    first_failure: Option<String>,
     rss_growth_kib: u64,
 }
 
@@ -155,11 +162,15 @@ async fn concurrent(
         cases_passed: 0,
         cases_total: 0,
         first_error: None,
+        first_failure: None,
         rss_growth_kib: 0,
     };
     for t in tasks {
         match t.await.map_err(|e| e.to_string()).and_then(|r| r) {
-            Ok(c) => {
+            Ok((c, failure)) => {
+                if let Some(f) = failure {
+                    figure.first_failure.get_or_insert(f);
+                }
                 figure.cases_passed += c.passed as u64;
                 figure.cases_total += c.total() as u64;
                 if c.all_passed() {
@@ -209,7 +220,10 @@ pub async fn bench(args: BenchArgs) -> ExitCode {
             f.rss_growth_kib as f64 / f.n as f64
         );
         if let Some(e) = f.first_error {
-            println!("  first error: {e}");
+            println!("  first session that could not run: {e}");
+        }
+        if let Some(e) = f.first_failure {
+            println!("  first case that did not pass: {e}");
         }
         let _ = std::fs::remove_dir_all(&scratch);
     }
@@ -230,7 +244,7 @@ pub async fn bench(args: BenchArgs) -> ExitCode {
         let after = wait_stats::snapshot();
         let _ = std::fs::remove_dir_all(&scratch);
         match counts {
-            Ok(c) => println!(
+            Ok((c, _)) => println!(
                 "\nfull suite {} over ws, one session: {:.2} s wall, {}/{} passed",
                 args.full.display(),
                 wall.as_secs_f64(),
