@@ -29,6 +29,8 @@ enum Behaviour {
     Silent,
     /// Answers each request correctly but from another Agent's Endpoint ID.
     OtherEndpointId,
+    /// Answers the first request with a flood of unsolicited Notifys, then nothing.
+    NotifyFlood,
 }
 
 /// Starts the hostile peer on its own thread and runtime; returns its port.
@@ -66,6 +68,14 @@ fn hostile(behaviour: Behaviour) -> u16 {
                                 return;
                             }
                         }
+                        if let (Behaviour::NotifyFlood, Message::Binary(b)) = (behaviour, &m) {
+                            for i in 0..FLOOD {
+                                let n = notify_for(b, i);
+                                if ws.send(Message::Binary(n.into())).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
                         if let (Behaviour::RandomBytes, true) = (behaviour, m.is_binary()) {
                             let junk: Vec<u8> = (0..64)
                                 .map(|_| {
@@ -97,6 +107,28 @@ fn answer_as(from_id: &str, bytes: &[u8]) -> Vec<u8> {
     let m = record::payload_msg(&request).unwrap();
     let resp = msg::response(msg::msg_id(&m), RespType::GetResp(GetResp::default()));
     record::encode(&record::no_session(from_id, &request.from_id, &resp))
+}
+
+const FLOOD: u32 = 20_000;
+
+/// An unsolicited Event Notify from the Agent to the sender of `bytes`.
+fn notify_for(bytes: &[u8], i: u32) -> Vec<u8> {
+    use usp_plugfest::usp::proto::msg::{notify, request::ReqType, Notify};
+    use usp_plugfest::usp::{msg, record};
+    let request = record::decode(bytes, None).unwrap();
+    let n = msg::request(
+        format!("flood-{i}"),
+        ReqType::Notify(Notify {
+            subscription_id: "flood".into(),
+            send_resp: false,
+            notification: Some(notify::Notification::Event(notify::Event {
+                obj_path: "Device.".into(),
+                event_name: "Boot!".into(),
+                ..Default::default()
+            })),
+        }),
+    );
+    record::encode(&record::no_session("proto::hostile", &request.from_id, &n))
 }
 
 fn run_against(behaviour: Behaviour, limit: Duration) -> common::Run {
@@ -171,6 +203,19 @@ fn an_answer_from_another_endpoint_id_is_set_aside_and_named() {
     println!("{messages}");
     assert!(
         messages.contains("a Record from 'proto::somebody-else', not from the Agent under test"),
+        "{messages}"
+    );
+}
+
+#[test]
+fn a_notify_flood_does_not_stop_the_run_from_ending() {
+    let run = run_against(Behaviour::NotifyFlood, Duration::from_secs(30));
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert!(!run.explain().contains("panicked"), "{}", run.explain());
+    let messages = run.failure_messages();
+    println!("{}", &messages[..messages.len().min(600)]);
+    assert!(
+        messages.contains("no response within 1500 ms"),
         "{messages}"
     );
 }
