@@ -20,6 +20,8 @@ pub enum Command {
     /// Run test cases against an Agent (with no --target: the built-in reference Agent over loopback).
     // Boxed for the same reason as Agent: RunArgs has grown large.
     Run(Box<RunArgs>),
+    /// Whole-run figures: N concurrent reference Agents and sessions, and the full suite's wait share (BENCHMARKS.md).
+    Bench(crate::commands::bench::BenchArgs),
     /// Check test-case files without running them.
     Validate {
         /// A YAML file or a directory of them.

@@ -26,5 +26,6 @@ async fn main() -> ExitCode {
         Command::Agent(args) => commands::agent::agent(*args).await,
         Command::Profiles { command } => commands::profiles::profiles(command),
         Command::List(args) => commands::list::list(&args),
+        Command::Bench(args) => commands::bench::bench(args).await,
     }
 }

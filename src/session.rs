@@ -19,6 +19,7 @@ use crate::usp::record;
 
 mod e2e;
 mod lifecycle;
+pub mod wait_stats;
 pub use lifecycle::ConnectionEnd;
 
 #[derive(Debug, Clone)]
@@ -310,13 +311,14 @@ impl Session {
                 Ok(Some(Received::Disconnect(why))) => ignored.push(why),
                 Ok(Some(Received::ConnectRecord)) | Ok(Some(Received::Segment)) => {}
                 Ok(None) => {
+                    wait_stats::add(wait_stats::WaitKind::RequestTimeout, started.elapsed());
                     return Err((
                         sent,
                         SessionError::Timeout {
                             waited_ms: self.config.request_timeout.as_millis() as u64,
                             ignored,
                         },
-                    ))
+                    ));
                 }
                 Err(e) => {
                     return Err((
@@ -337,6 +339,7 @@ impl Session {
         timeout: Duration,
         matches: impl Fn(&Msg) -> bool,
     ) -> Result<Msg, SessionError> {
+        let _waiting = wait_stats::timer(wait_stats::WaitKind::Notify);
         if let Some(pos) = self.notifications.iter().position(&matches) {
             return Ok(self
                 .notifications

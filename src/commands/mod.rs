@@ -2,6 +2,7 @@
 //! (0 all passed, 1 some failed, 2 bad input or setup, 130 interrupted).
 
 pub mod agent;
+pub mod bench;
 pub mod decode;
 pub mod list;
 pub mod loopback;

@@ -37,22 +37,22 @@ use crate::terminal::{summary_table, Detail, Progress, Style};
 use indicatif::MultiProgress;
 
 /// Where the run's Agent is and who talks to it.
-struct Setup {
-    connector: Box<dyn MtpConnector>,
+pub(crate) struct Setup {
+    pub(crate) connector: Box<dyn MtpConnector>,
     /// The MTP's name for reports: `WebSocket`, `MQTT 5`, `MQTT 3.1.1`.
-    mtp_label: String,
-    target_name: String,
-    session: SessionConfig,
+    pub(crate) mtp_label: String,
+    pub(crate) target_name: String,
+    pub(crate) session: SessionConfig,
     /// The in-process Agent's task, ended when the run ends.
-    agent_task: Option<tokio::task::JoinHandle<()>>,
+    pub(crate) agent_task: Option<tokio::task::JoinHandle<()>>,
     /// The loopback broker, stopped when the run ends (also on drop).
-    broker: Option<Box<dyn Send>>,
+    pub(crate) broker: Option<Box<dyn Send>>,
     /// How TLS is set up, for the header and results; None without TLS.
-    tls: Option<String>,
+    pub(crate) tls: Option<String>,
     /// Variables, the silence window and the file server's place.
-    context: RunContext,
+    pub(crate) context: RunContext,
     /// `--e2e` / `e2e:`: the segment size of the session context.
-    e2e: Option<usize>,
+    pub(crate) e2e: Option<usize>,
 }
 
 /// What results say when server certificates are not verified.
@@ -273,7 +273,7 @@ pub(crate) fn detail(args: &RunArgs) -> Detail {
     }
 }
 
-async fn prepare(args: &RunArgs) -> Result<Setup, String> {
+pub(crate) async fn prepare(args: &RunArgs) -> Result<Setup, String> {
     match &args.target {
         Some(path) => from_target(path, args).await,
         None => with_builtin_agent(args).await,
