@@ -20,6 +20,8 @@ pub enum Command {
     /// Run test cases against an Agent (with no --target: the built-in reference Agent over loopback).
     // Boxed for the same reason as Agent: RunArgs has grown large.
     Run(Box<RunArgs>),
+    /// Whole-run figures: N concurrent reference Agents and sessions, and the full suite's wait share (BENCHMARKS.md).
+    Bench(crate::commands::bench::BenchArgs),
     /// Browse DNS-SD (mDNS, loopback interface only) for USP Agents, validate each advertisement and print a table.
     Discover(DiscoverArgs),
     /// Check test-case files without running them.
@@ -28,6 +30,8 @@ pub enum Command {
         #[arg(default_value = "test-cases")]
         path: PathBuf,
     },
+    /// Print the JSON Schema of test-case files (shipped as schemas/test-case.schema.json).
+    Schema,
     /// Regenerate junit.xml and report.html from a results.json.
     Report {
         /// A results.json written by `plugfest run`.
@@ -134,11 +138,20 @@ pub enum Role {
     Client,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
     /// Target file describing the Agent under test; without it the built-in reference Agent runs in-process.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "targets")]
     pub target: Option<PathBuf>,
+    /// Interop run: a file listing several targets (target files or built-in Agents with faults), run concurrently, each into OUT/<name>/, then OUT/matrix.{html,md,csv}.
+    #[arg(long)]
+    pub targets: Option<PathBuf>,
+    /// With --targets: how many targets run at once.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: u16,
+    /// The entry's name when run from a --targets file (leads the results' target name).
+    #[arg(skip)]
+    pub target_label: Option<String>,
     /// Test-case file or directory.
     #[arg(long, default_value = "test-cases")]
     pub cases: PathBuf,
@@ -167,6 +180,9 @@ pub struct RunArgs {
     /// Accept any server certificate over TLS (no verification); the run header and results say so.
     #[arg(long)]
     pub insecure: bool,
+    /// With `--mtp mqtt`: the built-in Agent reaches the broker through the MQTT interposer, which records every packet in the case traces and lets `mqtt_steer` / `expect_mqtt` steps run (without it they are skipped).
+    #[arg(long)]
+    pub interpose: bool,
     /// Directory for junit.xml, results.json and report.html.
     #[arg(long, default_value = "reports")]
     pub out: PathBuf,
@@ -179,6 +195,14 @@ pub struct RunArgs {
     /// Per-request timeout in milliseconds (overrides the target's).
     #[arg(long)]
     pub timeout_ms: Option<u64>,
+    /// Wrap every request in an E2E session context (SessionContextRecord) and
+    /// reassemble the Agent's answers, checking sequence ids and SAR states.
+    #[arg(long)]
+    pub e2e: bool,
+    /// With --e2e: payload bytes per SessionContextRecord (segments larger
+    /// payloads, SAR; 0 = never). The built-in Agent answers at the same size.
+    #[arg(long, value_name = "N", requires = "e2e")]
+    pub segment_size: Option<usize>,
     /// A variable for test cases, NAME=VALUE (repeatable); overrides the target's `vars:`.
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
@@ -188,9 +212,12 @@ pub struct RunArgs {
     /// Directory of extra profile YAML files (the shipped profiles are built in).
     #[arg(long)]
     pub profiles_dir: Option<PathBuf>,
-    /// Print only the summary.
-    #[arg(long, short)]
+    /// Print only the final summary.
+    #[arg(long, short, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Also print every Record sent and received, decoded, as the run goes.
+    #[arg(long, short)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, clap::Args)]

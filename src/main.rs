@@ -9,6 +9,7 @@ async fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Run(args) => commands::run::run(*args).await,
         Command::Validate { path } => commands::validate::validate(&path),
+        Command::Schema => commands::schema::schema(),
         Command::Report {
             results,
             out,
@@ -26,5 +27,6 @@ async fn main() -> ExitCode {
         Command::Agent(args) => commands::agent::agent(*args).await,
         Command::Profiles { command } => commands::profiles::profiles(command),
         Command::List(args) => commands::list::list(&args),
+        Command::Bench(args) => commands::bench::bench(args).await,
     }
 }

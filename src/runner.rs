@@ -22,6 +22,7 @@ use crate::trace::describe_msg;
 
 mod identity;
 mod more_steps;
+mod mqtt_steps;
 
 /// What the run brings to every case besides the session: variables from
 /// the target file and `--var`, the silence window, the file server's place.
@@ -31,6 +32,10 @@ pub struct RunContext {
     /// The window of an `expect_no_notify` step that gives none.
     pub silence: Duration,
     pub file_server: FileServerTarget,
+    /// The MQTT interposer in front of the Agent (`--interpose`), if any:
+    /// `mqtt_steer` / `expect_mqtt` steps need it, and its packets join
+    /// each case's trace.
+    pub mqtt_interposer: Option<crate::interpose::InterposerHandle>,
 }
 
 impl Default for RunContext {
@@ -39,6 +44,7 @@ impl Default for RunContext {
             vars: Vars::default(),
             silence: Duration::from_millis(crate::target::default_silence_ms()),
             file_server: FileServerTarget::default(),
+            mqtt_interposer: None,
         }
     }
 }
@@ -62,12 +68,7 @@ impl Selection {
     }
 }
 
-/// How progress is shown while cases run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Progress {
-    Quiet,
-    Lines,
-}
+pub use crate::terminal::Progress;
 
 /// After this many cases in a row could not reach the Agent, the rest are
 /// reported as not run instead of each waiting out the connect timeout.
@@ -89,9 +90,15 @@ pub struct Runner<'a> {
     file_server: Option<crate::http_server::FileServer>,
     /// The rule the current case's checks cite when they have none.
     case_rule: Option<String>,
+    /// Trace entries of the current case already shown (`--verbose`).
+    shown_records: usize,
     /// The case being run, so that a run stopped in the middle (SIGINT,
     /// which drops `run`) can still report it as interrupted.
     in_flight: Option<(CaseResult, Instant)>,
+    /// Interposer log positions: where the current case's packets begin,
+    /// and where `expect_mqtt` looks from (moved by `mqtt_steer`).
+    mqtt_case_start: usize,
+    mqtt_from: usize,
 }
 
 impl<'a> Runner<'a> {
@@ -113,7 +120,10 @@ impl<'a> Runner<'a> {
             context: RunContext::default(),
             file_server: None,
             case_rule: None,
+            shown_records: 0,
             in_flight: None,
+            mqtt_case_start: 0,
+            mqtt_from: 0,
         }
     }
 
@@ -144,9 +154,7 @@ impl<'a> Runner<'a> {
                     self.in_flight = None;
                     result
                 };
-                if self.progress == Progress::Lines {
-                    print_case_line(&result);
-                }
+                self.progress.case_done(&result);
                 run.agent_endpoint_id = self.session.agent_id().map(str::to_string);
                 run.push(result);
                 if let Err(e) = report::write_with(&self.out_dir, run, &self.report_options) {
@@ -154,6 +162,21 @@ impl<'a> Runner<'a> {
                 }
             }
         }
+    }
+
+    /// Clears the progress bar, if any, before the summary is printed.
+    pub fn progress_finish(&self) {
+        self.progress.finish();
+    }
+
+    /// Prints (with `--verbose`) the Records traced since the last call,
+    /// step by step as the case runs.
+    fn show_new_records(&mut self) {
+        let trace = self.session.trace();
+        for entry in trace.iter().skip(self.shown_records) {
+            self.progress.record(entry);
+        }
+        self.shown_records = trace.len();
     }
 
     /// The case that was running when `run` was dropped (the run was
@@ -193,6 +216,10 @@ impl<'a> Runner<'a> {
         }
         let mut r = empty_result(suite, case);
         r.verdict = Verdict::Skipped;
+        if missing.contains(&E2E_VAR) {
+            r.message = format!("skipped: the case needs an E2E session context (run with --e2e, or `e2e:` in the target file; it defines `{E2E_VAR}`)");
+            return Some(r);
+        }
         r.message = format!(
             "skipped: the case needs variable(s) {} which this run does not define (set `vars:` in the target file or pass --var NAME=VALUE)",
             missing.join(", ")
@@ -206,6 +233,8 @@ impl<'a> Runner<'a> {
         self.unreachable = None;
         self.session.clear_notifications();
         self.session.take_trace();
+        self.shown_records = 0;
+        self.mqtt_case_starts();
         self.case_rule = case.rule();
         let mut vars = self.context.vars.clone();
         vars.set("controller_id", self.session.controller_id());
@@ -218,6 +247,7 @@ impl<'a> Runner<'a> {
         for (phase, list) in [(Phase::Setup, &case.setup), (Phase::Step, &case.steps)] {
             for step in list {
                 let r = self.run_step(phase, step, &mut vars).await;
+                self.show_new_records();
                 failed = r.verdict != Verdict::Passed;
                 steps.push(r);
                 if failed {
@@ -232,6 +262,7 @@ impl<'a> Runner<'a> {
         // in a state that fails the next.
         for step in &case.teardown {
             steps.push(self.run_step(Phase::Teardown, step, &mut vars).await);
+            self.show_new_records();
         }
 
         let first_bad = steps.iter().find(|s| s.verdict != Verdict::Passed);
@@ -256,7 +287,10 @@ impl<'a> Runner<'a> {
             duration_ms: started.elapsed().as_millis() as u64,
             message,
             steps,
-            trace: self.session.take_trace(),
+            trace: {
+                let trace = self.session.take_trace();
+                self.with_mqtt_packets(trace)
+            },
             ..empty_result(suite, case)
         }
     }
@@ -309,6 +343,20 @@ impl<'a> Runner<'a> {
                         result.error = Some(explain_session_error(&e));
                     }
                 }
+                // --e2e: the Agent's Records of this exchange keep the
+                // session context's rules (src/session/e2e.rs).
+                if let Some(check) = self.session.e2e_check() {
+                    // A broken context usually also loses the answer: say why
+                    // next to the timeout.
+                    if let (Some(err), false) = (result.error.as_mut(), check.passed) {
+                        err.push_str(&format!(
+                            "; E2E session context broken: {} ({})",
+                            check.actual,
+                            check.rule.as_deref().unwrap_or_default()
+                        ));
+                    }
+                    result.checks.push(check);
+                }
             }
             Action::WaitNotify(wait) => {
                 let timeout = Duration::from_millis(wait.timeout_ms);
@@ -323,13 +371,25 @@ impl<'a> Runner<'a> {
                     }
                     Err(e) => {
                         self.note_unreachable(&e);
-                        result.error = Some(explain_session_error(&e));
+                        result.error = Some(format!(
+                            "{} (awaited: {})",
+                            explain_session_error(&e),
+                            describe_wait(wait, vars)
+                        ));
+                        // A Notify that came but did not match is the likely
+                        // culprit: show it and what it lacked.
+                        if let Some((notify, failed)) = self.closest_notify(wait, vars) {
+                            result.received = Some(describe_msg(notify));
+                            result.checks = failed;
+                        }
                     }
                 }
             }
             Action::ExpectNoNotify(spec) => self.expect_no_notify(spec, vars, &mut result).await,
             Action::ServeFile(spec) => self.serve_file(step, spec, vars, &mut result).await,
             Action::Reboot(spec) => self.reboot(step, spec, vars, &mut result).await,
+            Action::MqttSteer(steering) => self.mqtt_steer(steering, &mut result),
+            Action::ExpectMqtt(pattern) => self.expect_mqtt(pattern, vars, &mut result).await,
             Action::EndpointIds(_) => match self.session.ensure_connected().await {
                 Ok(()) => result.checks.extend(identity::endpoint_id_checks(
                     self.session.seen_endpoint_ids(),
@@ -362,7 +422,9 @@ impl<'a> Runner<'a> {
             },
         }
         self.trace_file_requests();
-        if result.error.is_some() || result.checks.iter().any(|c| !c.passed) {
+        // A step that found itself not applicable (Skipped) keeps its verdict.
+        let failed = result.error.is_some() || result.checks.iter().any(|c| !c.passed);
+        if failed && result.verdict == Verdict::Passed {
             result.verdict = Verdict::Failed;
         }
         result.elapsed_ms = started.elapsed().as_millis() as u64;
@@ -370,7 +432,39 @@ impl<'a> Runner<'a> {
     }
 }
 
+/// The variable a run with `--e2e` defines (its segment size); cases that
+/// need an E2E session context list it in `needs_vars`.
+pub const E2E_VAR: &str = "e2e_segment_size";
+
 impl Runner<'_> {
+    /// The queued Notify of the awaited type that fails fewest of `wait`'s
+    /// checks, with the checks it fails (None when no such Notify came).
+    fn closest_notify(
+        &self,
+        wait: &crate::suite::model::WaitSpec,
+        vars: &Vars,
+    ) -> Option<(&crate::usp::proto::msg::Msg, Vec<CheckResult>)> {
+        self.session
+            .queued_notifications()
+            .map(|m| {
+                let failed: Vec<CheckResult> = evaluate_notify(wait, m, vars)
+                    .into_iter()
+                    .filter(|c| !c.passed)
+                    .map(to_result)
+                    .collect();
+                (m, failed)
+            })
+            // The first check is the notification type: another type is no
+            // near miss.
+            .filter(|(m, failed)| {
+                !failed.is_empty()
+                    && evaluate_notify(wait, m, vars)
+                        .first()
+                        .is_some_and(|c| c.passed)
+            })
+            .min_by_key(|(_, failed)| failed.len())
+    }
+
     fn note_unreachable(&mut self, e: &SessionError) {
         if let SessionError::NotConnected { reason } = e {
             self.unreachable = Some(reason.clone());
@@ -435,6 +529,21 @@ fn to_result(c: Check) -> CheckResult {
     }
 }
 
+/// The Notify a `wait_notify` step waits for, in words.
+fn describe_wait(wait: &crate::suite::model::WaitSpec, vars: &Vars) -> String {
+    let mut text = format!("Notify of type {:?}", wait.kind);
+    for (what, matcher) in [
+        ("name", &wait.name),
+        ("path", &wait.path),
+        ("command_key", &wait.command_key),
+    ] {
+        if let Some(m) = matcher {
+            text.push_str(&format!(", {what} {}", m.describe(vars)));
+        }
+    }
+    text
+}
+
 fn explain_session_error(e: &SessionError) -> String {
     match e {
         SessionError::Timeout { .. } => format!(
@@ -453,16 +562,22 @@ fn explain(step: &StepResult) -> String {
         step.name,
         step.location
     );
-    if let Some(e) = &step.error {
-        msg.push_str(e);
-    } else if let Some(c) = step.checks.iter().find(|c| !c.passed) {
-        msg.push_str(&format!(
+    let failed = step.checks.iter().find(|c| !c.passed).map(|c| {
+        let mut text = format!(
             "{}: expected {}, got {}",
             c.description, c.expected, c.actual
-        ));
+        );
         if let Some(rule) = &c.rule {
-            msg.push_str(&format!(" [{rule}]"));
+            text.push_str(&format!(" [{rule}]"));
         }
+        text
+    });
+    match (&step.error, failed) {
+        // A wait that timed out beside a Notify that nearly matched.
+        (Some(e), Some(check)) => msg.push_str(&format!("{e}; the nearest Notify failed {check}")),
+        (Some(e), None) => msg.push_str(e),
+        (None, Some(check)) => msg.push_str(&check),
+        (None, None) => {}
     }
     msg
 }
@@ -472,18 +587,5 @@ fn phase_word(p: Phase) -> &'static str {
         Phase::Setup => "setup step",
         Phase::Step => "step",
         Phase::Teardown => "teardown step",
-    }
-}
-
-fn print_case_line(r: &CaseResult) {
-    crate::say!(
-        "{:<5} {:<14} {} ({} ms)",
-        r.verdict.label(),
-        r.id,
-        r.title,
-        r.duration_ms
-    );
-    if r.verdict != Verdict::Passed && !r.message.is_empty() {
-        crate::say!("      {}", r.message);
     }
 }

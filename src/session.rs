@@ -17,7 +17,9 @@ use crate::usp::proto::msg::{
 use crate::usp::proto::record::record::RecordType;
 use crate::usp::record;
 
+mod e2e;
 mod lifecycle;
+pub mod wait_stats;
 pub use lifecycle::ConnectionEnd;
 
 #[derive(Debug, Clone)]
@@ -82,6 +84,8 @@ enum Received {
     Disconnect(String),
     /// Set aside, with the reason (already traced).
     Ignored(String),
+    /// An E2E Record that completed no Msg (a segment, a retransmission).
+    Segment,
 }
 
 pub struct Session {
@@ -99,6 +103,8 @@ pub struct Session {
     /// The Endpoint ID in the Agent's TLS certificate on the current
     /// connection; Records from any other from_id are set aside (R-SEC.10a).
     certificate_endpoint_id: Option<String>,
+    /// The E2E session context (`--e2e`), if any.
+    e2e: Option<e2e::HarnessE2e>,
     /// Every Endpoint ID the Agent presented, with where it was seen, for
     /// the `endpoint_ids` step (R-ARC.2a/5/6).
     seen_ids: Vec<SeenEndpointId>,
@@ -128,6 +134,7 @@ impl Session {
             connect_record_seen: false,
             records_before_connect: 0,
             certificate_endpoint_id: None,
+            e2e: None,
             seen_ids: Vec::new(),
         }
     }
@@ -188,6 +195,11 @@ impl Session {
         self.trace.push(entry);
     }
 
+    /// What is traced so far (since the last `take_trace`).
+    pub fn trace(&self) -> &[TraceEntry] {
+        &self.trace
+    }
+
     /// Everything traced since the last call.
     pub fn take_trace(&mut self) -> Vec<TraceEntry> {
         std::mem::take(&mut self.trace)
@@ -244,6 +256,10 @@ impl Session {
                 .or_else(|| conn.peer().endpoint_id.clone());
         }
         self.conn = Some(conn);
+        // R-E2E.6: a new connection gets a new context.
+        if let Some(e2e) = self.e2e.as_mut() {
+            e2e.restart();
+        }
         self.connect_record_seen = false;
         self.records_before_connect = 0;
         self.await_connect_record().await;
@@ -325,15 +341,16 @@ impl Session {
                 }
                 Ok(Some(Received::Ignored(why))) => ignored.push(why),
                 Ok(Some(Received::Disconnect(why))) => ignored.push(why),
-                Ok(Some(Received::ConnectRecord)) => {}
+                Ok(Some(Received::ConnectRecord)) | Ok(Some(Received::Segment)) => {}
                 Ok(None) => {
+                    wait_stats::add(wait_stats::WaitKind::RequestTimeout, started.elapsed());
                     return Err((
                         sent,
                         SessionError::Timeout {
                             waited_ms: self.config.request_timeout.as_millis() as u64,
                             ignored,
                         },
-                    ))
+                    ));
                 }
                 Err(e) => {
                     return Err((
@@ -354,6 +371,7 @@ impl Session {
         timeout: Duration,
         matches: impl Fn(&Msg) -> bool,
     ) -> Result<Msg, SessionError> {
+        let _waiting = wait_stats::timer(wait_stats::WaitKind::Notify);
         if let Some(pos) = self.notifications.iter().position(&matches) {
             return Ok(self
                 .notifications
@@ -380,7 +398,7 @@ impl Session {
                 Ok(Some(Received::Ignored(why))) | Ok(Some(Received::Disconnect(why))) => {
                     ignored.push(why)
                 }
-                Ok(Some(Received::ConnectRecord)) => {}
+                Ok(Some(Received::ConnectRecord)) | Ok(Some(Received::Segment)) => {}
                 Ok(None) => {
                     return Err(SessionError::NotifyTimeout {
                         waited_ms: timeout.as_millis() as u64,
@@ -395,6 +413,11 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// Notifications that arrived and no step has taken yet, oldest first.
+    pub fn queued_notifications(&self) -> impl Iterator<Item = &Msg> {
+        self.notifications.iter()
     }
 
     /// Drops notifications queued so far (a new test case starts clean).
@@ -436,19 +459,33 @@ impl Session {
 
     async fn send_msg(&mut self, m: &Msg) -> Result<(), SessionError> {
         let agent = self.agent_id.clone().ok_or(SessionError::UnknownAgent)?;
-        let rec = record::no_session(&self.config.controller_id, &agent, m);
-        let bytes = record::encode(&rec);
-        self.trace
-            .push(TraceEntry::new(Direction::Sent, describe_record(&rec), bytes.len()).with_msg(m));
+        let all = match self.e2e_wrap(m, &agent) {
+            Some(records) => records,
+            None => {
+                let rec = record::no_session(&self.config.controller_id, &agent, m);
+                let bytes = record::encode(&rec);
+                self.trace.push(
+                    TraceEntry::new(Direction::Sent, describe_record(&rec), bytes.len())
+                        .with_msg(m),
+                );
+                vec![bytes]
+            }
+        };
+        self.send_bytes(all).await
+    }
+
+    async fn send_bytes(&mut self, all: Vec<Vec<u8>>) -> Result<(), SessionError> {
         let conn = self
             .conn
             .as_mut()
             .ok_or_else(|| SessionError::NotConnected {
                 reason: "not connected".into(),
             })?;
-        if let Err(e) = conn.send(&bytes).await {
-            self.conn = None;
-            return Err(SessionError::Send(e.to_string()));
+        for bytes in all {
+            if let Err(e) = conn.send(&bytes).await {
+                self.conn = None;
+                return Err(SessionError::Send(e.to_string()));
+            }
         }
         Ok(())
     }
@@ -461,6 +498,9 @@ impl Session {
 
     /// Receives and classifies one Record; `Ok(None)` when the deadline passes.
     async fn receive_until(&mut self, deadline: Instant) -> Result<Option<Received>, MtpError> {
+        if let Some(ready) = self.e2e.as_mut().and_then(|e| e.ready.pop_front()) {
+            return Ok(Some(ready));
+        }
         let Some(conn) = self.conn.as_mut() else {
             return Err(MtpError::Closed {
                 code: None,
@@ -479,7 +519,13 @@ impl Session {
             }
             Ok(Ok(inbound)) => inbound,
         };
-        Ok(Some(self.classify(inbound)))
+        let received = self.classify(inbound);
+        let owed = self.e2e_outbox();
+        if !owed.is_empty() {
+            // A failed send shows as a closed connection on the next receive.
+            let _ = self.send_bytes(owed).await;
+        }
+        Ok(Some(received))
     }
 
     fn classify(&mut self, inbound: Inbound) -> Received {
@@ -550,6 +596,11 @@ impl Session {
             | Some(RecordType::StompConnect(_))
             | Some(RecordType::UdsConnect(_)) => {
                 self.connect_record_seen = true;
+                // A Connect Record starts a new MTP session on the Agent's
+                // side (R-MTP.8); the E2E context starts over with it.
+                if let Some(e2e) = self.e2e.as_mut() {
+                    e2e.restart();
+                }
                 Received::ConnectRecord
             }
             Some(RecordType::Disconnect(d)) => {
@@ -557,8 +608,17 @@ impl Session {
                 entry = entry.with_note(&why);
                 Received::Disconnect(why)
             }
+            Some(RecordType::SessionContext(sc)) => {
+                let (got, note) = self.e2e_receive(sc);
+                if let Received::Msg(m) = &got {
+                    entry = entry.with_msg(m);
+                }
+                entry = entry.with_note(note);
+                got
+            }
             _ => match record::payload_msg(&rec) {
                 Ok(m) => {
+                    self.e2e_note_plain(&rec, &m);
                     entry = entry.with_msg(&m);
                     Received::Msg(m)
                 }

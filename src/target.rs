@@ -69,6 +69,23 @@ pub struct Target {
     /// The harness's HTTP file server (`serve_file` steps).
     #[serde(default)]
     pub file_server: FileServerTarget,
+    /// Run in an E2E session context (like `--e2e`).
+    #[serde(default)]
+    pub e2e: Option<E2eTarget>,
+}
+
+/// `e2e:` in a target file: the session context's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct E2eTarget {
+    /// Payload bytes per SessionContextRecord (0 = never segment);
+    /// default 1024.
+    #[serde(default = "default_segment_size")]
+    pub segment_size: usize,
+}
+
+fn default_segment_size() -> usize {
+    crate::agent::runtime::DEFAULT_SEGMENT_SIZE
 }
 
 /// Where the harness serves files from; the Agent must be able to reach it.

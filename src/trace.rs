@@ -29,6 +29,25 @@ pub struct TraceEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     pub bytes: usize,
+    /// An MTP packet seen by an interposer (not a Record), decoded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtp_packet: Option<MtpPacket>,
+}
+
+/// One MTP packet relayed by an interposer (`src/interpose/`), so that
+/// results.json shows MQTT packets beside the USP Records in time order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MtpPacket {
+    /// `MQTT`.
+    pub mtp: String,
+    /// `CONNECT`, `PUBLISH`, ...
+    pub packet: String,
+    /// The fixed header's low four bits.
+    pub flags: u8,
+    /// Which Agent connection through the interposer (1 = first).
+    pub connection: u32,
+    /// Decoded fields as (name, value); names may repeat.
+    pub fields: Vec<(String, String)>,
 }
 
 impl TraceEntry {
@@ -40,6 +59,7 @@ impl TraceEntry {
             msg: None,
             note: None,
             bytes,
+            mtp_packet: None,
         }
     }
 

@@ -10,13 +10,13 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::{finish_within, shipped_case_count, spawn_plugfest, Run};
+use common::{finish_within, spawn_plugfest, Run};
 use usp_plugfest::agent::Fault;
 
 /// Loopback answers come in milliseconds; a silent Agent costs this much
 /// per request.
-const REQUEST_MS: &str = "400";
-const RUN_LIMIT: Duration = Duration::from_secs(90);
+const REQUEST_MS: &str = "200";
+const RUN_LIMIT: Duration = Duration::from_secs(240);
 /// Runs of one MTP at a time: they mostly wait out request timeouts.
 const PARALLEL: usize = 8;
 
@@ -45,8 +45,17 @@ const NO_CONNECT_RECORD: &str = "expected a Connect Record for this MTP";
 const EXPECTED: &[(&str, Outcome, Outcome)] = &[
     (
         "wrong-msg-id",
-        Fails(Cases::All, &["-x' that answers no outstanding request"]),
-        Fails(Cases::All, &["-x' that answers no outstanding request"]),
+        Fails(
+            Cases::All,
+            &[
+                "-x' that answers no outstanding request",
+                REBOOT_ANSWER_LOST,
+            ],
+        ),
+        Fails(
+            Cases::All,
+            &["-x' that answers no outstanding request", MQTT_SILENCE],
+        ),
     ),
     (
         "wrong-msg-type",
@@ -76,44 +85,61 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
     ),
     (
         "malformed-protobuf",
-        Fails(Cases::All, &["not a protobuf USP Record"]),
-        Fails(Cases::All, &["not a protobuf USP Record"]),
+        Fails(
+            Cases::All,
+            &["not a protobuf USP Record", REBOOT_ANSWER_LOST],
+        ),
+        Fails(Cases::All, &["not a protobuf USP Record", MQTT_SILENCE]),
     ),
     (
         "wrong-to-id",
-        Fails(Cases::All, &["'proto::somebody-else'"]),
-        Fails(Cases::All, &["'proto::somebody-else'"]),
+        Fails(Cases::All, &["'proto::somebody-else'", REBOOT_ANSWER_LOST]),
+        Fails(Cases::All, &["'proto::somebody-else'", MQTT_SILENCE]),
     ),
     (
         "no-response",
         Fails(
             Cases::All,
-            &["no response within 400 ms (the Agent must answer"],
+            &["no response within 200 ms (the Agent must answer"],
         ),
         Fails(
             Cases::All,
-            &["no response within 400 ms (the Agent must answer"],
+            &["no response within 200 ms (the Agent must answer"],
         ),
     ),
     (
         "disconnect-mid-exchange",
-        Fails(Cases::All, &["connection to the Agent ended"]),
+        Fails(
+            Cases::All,
+            &["connection to the Agent ended", REBOOT_ANSWER_LOST],
+        ),
         // The Agent leaves the broker, not our connection: silence.
-        Fails(Cases::All, &["no response within 400 ms"]),
+        Fails(Cases::All, &["no response within 200 ms"]),
     ),
     (
         "no-connect-record",
-        Fails(Cases::Only(&["mtp-connect-record"]), &[NO_CONNECT_RECORD]),
-        Fails(Cases::Only(&["mtp-connect-record"]), &[NO_CONNECT_RECORD]),
+        Fails(Cases::Only(CONNECT_RECORD_CASES), &[NO_CONNECT_RECORD]),
+        // Over a broker the harness's own connection stays up: the new
+        // Connect Record is the only sign of a reboot, and it never comes.
+        Fails(
+            Cases::Only(CONNECT_RECORD_CASES),
+            &[NO_CONNECT_RECORD, "no new Connect Record arrived"],
+        ),
     ),
     (
         "cert-eid-mismatch",
-        Fails(Cases::All, &["R-SEC.10a", NO_CONNECT_RECORD]),
+        Fails(
+            Cases::All,
+            &["R-SEC.10a", NO_CONNECT_RECORD, REBOOT_ANSWER_LOST],
+        ),
         Refused("over MQTT the TLS peer is the broker"),
     ),
     (
         "text-frames",
-        Fails(Cases::All, &["R-WS.14", NO_CONNECT_RECORD]),
+        Fails(
+            Cases::All,
+            &["R-WS.14", NO_CONNECT_RECORD, REBOOT_ANSWER_LOST],
+        ),
         Refused("it applies with --mtp ws only"),
     ),
     (
@@ -131,10 +157,145 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("it applies with --mtp stomp only"),
         Refused("it applies with --mtp stomp only"),
     ),
+    (
+        "boot-without-cause",
+        Fails(Cases::Only(BOOT_EVENT_CASES), &["argument Cause"]),
+        Fails(Cases::Only(BOOT_EVENT_CASES), &["argument Cause"]),
+    ),
+    (
+        "no-transfer-complete",
+        Fails(
+            Cases::Only(&["fw-download-bad-url", "fw-download-success"]),
+            &["TransferComplete!"],
+        ),
+        Fails(
+            Cases::Only(&["fw-download-bad-url", "fw-download-success"]),
+            &["TransferComplete!"],
+        ),
+    ),
+    (
+        "notify-when-disabled",
+        Fails(
+            Cases::Only(&["subs-value-change-stops-when-disabled"]),
+            &["expected no ValueChange Notify"],
+        ),
+        Fails(
+            Cases::Only(&["subs-value-change-stops-when-disabled"]),
+            &["expected no ValueChange Notify"],
+        ),
+    ),
+    (
+        "accepts-bad-checksum",
+        Fails(
+            Cases::Only(&["fw-download-wrong-checksum"]),
+            &["expected cmd_failure, got req_output_args"],
+        ),
+        Fails(
+            Cases::Only(&["fw-download-wrong-checksum"]),
+            &["expected cmd_failure, got req_output_args"],
+        ),
+    ),
+    (
+        "subscriptions-not-persistent",
+        Fails(Cases::Only(PERSISTENT_CASES), &["name = \"Boot!\""]),
+        Fails(Cases::Only(PERSISTENT_CASES), &["name = \"Boot!\""]),
+    ),
+    (
+        "challenge-accepts-anything",
+        Fails(
+            Cases::Only(&[
+                "challenge-request-then-wrong-answer",
+                "challenge-wrong-answer",
+            ]),
+            &["ChallengeResponse().Status"],
+        ),
+        Fails(
+            Cases::Only(&[
+                "challenge-request-then-wrong-answer",
+                "challenge-wrong-answer",
+            ]),
+            &["ChallengeResponse().Status"],
+        ),
+    ),
+    (
+        "no-periodic",
+        Fails(Cases::Only(&["localagent-periodic-event"]), &["Periodic!"]),
+        Fails(Cases::Only(&["localagent-periodic-event"]), &["Periodic!"]),
+    ),
+    (
+        "no-object-creation",
+        Fails(
+            Cases::Only(&["subs-object-creation"]),
+            &["type ObjectCreation"],
+        ),
+        Fails(
+            Cases::Only(&["subs-object-creation"]),
+            &["type ObjectCreation"],
+        ),
+    ),
+    (
+        "e2e-wrong-sequence",
+        Refused("need --e2e"),
+        Refused("need --e2e"),
+    ),
+    ("e2e-bad-sar", Refused("need --e2e"), Refused("need --e2e")),
+    // Seen only through the MQTT interposer: tests/mqtt_interpose.rs.
+    (
+        "ignores-subscribe-topic",
+        Refused("--mtp mqtt --interpose"),
+        Refused("--mtp mqtt --interpose"),
+    ),
+    (
+        "no-request-response-information",
+        Refused("--mtp mqtt --interpose"),
+        Refused("--mtp mqtt --interpose"),
+    ),
+    (
+        "malformed-endpoint-id",
+        Fails(Cases::Only(&["endpoint-id-well-formed"]), &["R-ARC.6"]),
+        Fails(Cases::Only(&["endpoint-id-well-formed"]), &["R-ARC.6"]),
+    ),
+    (
+        "advertisement-without-name",
+        Refused("does not advertise"),
+        Refused("does not advertise"),
+    ),
+];
+
+/// A reboot case whose OperateResp was set aside (the fault's symptom is
+/// then in the trace): the Agent rebooted before an answer the harness
+/// could use arrived.
+const REBOOT_ANSWER_LOST: &str = "OperateResp before the connection dropped";
+
+/// Over MQTT an answer the harness sets aside leaves it waiting.
+const MQTT_SILENCE: &str = "no response within 200 ms";
+
+/// Cases that check the Connect Record: on connecting, and after a reboot.
+const CONNECT_RECORD_CASES: &[&str] = &[
+    "mtp-connect-record",
+    "fw-activate-reboots-into-new-image",
+    "reboot-operate-send-resp-true",
+    "reboot-boot-event-and-parameters",
+    "reboot-forgets-non-persistent-subscriptions",
+    "subs-persistent-survives-reboot",
+];
+
+/// Cases that wait for Boot! with its Cause.
+const BOOT_EVENT_CASES: &[&str] = &[
+    "fw-activate-reboots-into-new-image",
+    "reboot-boot-event-and-parameters",
+];
+
+/// Cases whose Boot! subscription must survive the reboot.
+const PERSISTENT_CASES: &[&str] = &[
+    "fw-activate-reboots-into-new-image",
+    "reboot-boot-event-and-parameters",
+    "subs-persistent-survives-reboot",
 ];
 
 /// Cases that read Device.DeviceInfo.Manufacturer.
 const MISSING_MANUFACTURER: &[&str] = &[
+    "uspagent-gsdm-root-union",
     "deviceinfo-get-full-parameter-path",
     "deviceinfo-get-multiple-parameters-same-object",
     "deviceinfo-get-object-path",
@@ -146,6 +307,12 @@ const MISSING_MANUFACTURER: &[&str] = &[
 
 /// Cases that type-check or compare boolean / integer values.
 const WRONG_VALUE_TYPE: &[&str] = &[
+    "controllers-table-names-the-harness",
+    "localagent-mtp-table",
+    "localagent-periodic-event",
+    "fw-download-wrong-checksum",
+    "fw-download-success",
+    "fw-activate-reboots-into-new-image",
     "deviceinfo-get-object-path",
     "localagent-get-object-profile",
     "localagent-get-instance-path",
@@ -164,9 +331,53 @@ const ERROR_CODE_CASES: &[&str] = &[
     "messages-set-unknown-parameter",
 ];
 
+/// The suites the matrix runs: those that exercise every Msg type and the
+/// Connect Record, and the use cases (their faults, and reboots that must
+/// bring the Connect Record back). The per-profile suites add more cases of
+/// the same Msg types, not more kinds of failure, and would make each of
+/// the 46 runs wait out hundreds more request timeouts.
+const MATRIX_SUITES: [&str; 6] = [
+    "deviceinfo.yaml",
+    "endpoint-id.yaml",
+    "localagent.yaml",
+    "messages.yaml",
+    "mtp.yaml",
+    "usecases",
+];
+
+/// Copies of `MATRIX_SUITES` under `dir`.
+fn matrix_cases(dir: &std::path::Path) -> std::path::PathBuf {
+    let cases = dir.join("matrix-cases");
+    for name in MATRIX_SUITES {
+        let from = std::path::Path::new("test-cases").join(name);
+        let to = cases.join(name);
+        if from.is_dir() {
+            std::fs::create_dir_all(&to).unwrap();
+            for entry in std::fs::read_dir(&from).unwrap() {
+                let entry = entry.unwrap();
+                std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+            }
+        } else {
+            std::fs::create_dir_all(&cases).unwrap();
+            std::fs::copy(&from, &to).unwrap();
+        }
+    }
+    cases
+}
+
 fn run(mtp: &str, fault: Option<&str>) -> (Run, Duration) {
     let out = tempfile::tempdir().unwrap();
-    let mut args = vec!["run", "--mtp", mtp, "--timeout-ms", REQUEST_MS, "--quiet"];
+    let cases = matrix_cases(out.path());
+    let mut args = vec![
+        "run",
+        "--mtp",
+        mtp,
+        "--cases",
+        cases.to_str().unwrap(),
+        "--timeout-ms",
+        REQUEST_MS,
+        "--quiet",
+    ];
     if let Some(f) = fault {
         args.extend(["--agent-fault", f]);
         if f == "cert-eid-mismatch" {
@@ -174,7 +385,8 @@ fn run(mtp: &str, fault: Option<&str>) -> (Run, Duration) {
         }
     }
     let started = Instant::now();
-    let run = finish_within(spawn_plugfest(&args, out.path()), out.path(), RUN_LIMIT);
+    let results = out.path().join("out");
+    let run = finish_within(spawn_plugfest(&args, &results), &results, RUN_LIMIT);
     (run, started.elapsed())
 }
 
@@ -202,8 +414,10 @@ fn judge(outcome: Outcome, run: &Run, clean: &BTreeMap<String, String>) -> Vec<S
             for c in run.cases() {
                 let id = c["id"].as_str().unwrap_or_default();
                 let message = c["message"].as_str().unwrap_or_default();
+                // A case the clean run skipped (no interposer) cannot be
+                // broken by a fault: it never runs.
                 let broken = match cases {
-                    Cases::All => true,
+                    Cases::All => clean.get(id).map(String::as_str) != Some("skipped"),
                     Cases::Only(ids) => ids.contains(&id),
                 };
                 if broken {
@@ -239,7 +453,7 @@ fn matrix(mtp: &str, pick: fn(&(&str, Outcome, Outcome)) -> Outcome) {
         clean_run.explain()
     );
     let clean: BTreeMap<String, String> = clean_run.verdicts().into_iter().collect();
-    assert_eq!(clean.len(), shipped_case_count());
+    assert!(clean.len() >= 50, "only {} cases ran", clean.len());
 
     let mut rows = Vec::new();
     for chunk in EXPECTED.chunks(PARALLEL) {

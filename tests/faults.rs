@@ -1,31 +1,37 @@
-//! One run per reference-Agent fault: the harness must fail at least one
-//! shipped case with a message that names the problem, and carry on through
-//! every other case.
+//! One run per Msg- and Record-level fault of the reference Agent, on the
+//! core suites (`common::CORE_SUITES`): the harness must fail at least one
+//! case with a message that names the problem, and carry on through every
+//! other case. tests/fault_matrix.rs runs every fault on every shipped suite;
+//! the use-case faults are caught in tests/usecases.rs.
 
 mod common;
 
-use common::{assert_fault_caught, plugfest, shipped_case_count, Run};
+use common::{assert_fault_caught, core_cases, plugfest, Run};
 
-fn run_with_fault(fault: &str) -> Run {
+/// Runs the core suites against the Agent with `fault` and `extra` flags;
+/// also returns how many cases the suites have.
+fn run_core(fault: &str, extra: &[&str]) -> (Run, usize) {
     let out = tempfile::tempdir().unwrap();
-    plugfest(
-        &[
-            "run",
-            "--agent-fault",
-            fault,
-            "--timeout-ms",
-            "400",
-            "--quiet",
-        ],
-        out.path(),
-    )
+    let (cases, count) = core_cases(out.path());
+    let mut args = vec![
+        "run",
+        "--cases",
+        cases.to_str().expect("a UTF-8 path"),
+        "--agent-fault",
+        fault,
+        "--timeout-ms",
+        "400",
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    (plugfest(&args, &out.path().join("out")), count)
 }
 
 /// The fault fails some case whose message contains `needle`, and every
 /// case still ran (the harness carried on).
 fn assert_caught(fault: &str, needle: &str) {
-    let run = run_with_fault(fault);
-    assert_fault_caught(fault, &run, needle, shipped_case_count());
+    let (run, count) = run_core(fault, &[]);
+    assert_fault_caught(fault, &run, needle, count);
 }
 
 #[test]
@@ -82,18 +88,8 @@ fn no_connect_record_is_caught() {
 /// Endpoint ID than its Records, which must be set aside (R-SEC.10a).
 #[test]
 fn cert_eid_mismatch_is_caught_over_tls() {
-    let out = tempfile::tempdir().unwrap();
-    let args = [
-        "run",
-        "--tls",
-        "--agent-fault",
-        "cert-eid-mismatch",
-        "--timeout-ms",
-        "400",
-        "--quiet",
-    ];
-    let run = plugfest(&args, out.path());
-    assert_fault_caught("cert-eid-mismatch", &run, "R-SEC.10a", shipped_case_count());
+    let (run, count) = run_core("cert-eid-mismatch", &["--tls"]);
+    assert_fault_caught("cert-eid-mismatch", &run, "R-SEC.10a", count);
     assert!(run.failure_messages().contains("proto::plugfest-impostor"));
     // Without --tls the fault cannot apply, and saying so beats a silent pass.
     let out = tempfile::tempdir().unwrap();
@@ -106,19 +102,8 @@ fn cert_eid_mismatch_is_caught_over_tls() {
 #[test]
 fn text_frames_are_caught_in_both_roles() {
     for role in ["server", "client"] {
-        let out = tempfile::tempdir().unwrap();
-        let args = [
-            "run",
-            "--role",
-            role,
-            "--agent-fault",
-            "text-frames",
-            "--timeout-ms",
-            "400",
-            "--quiet",
-        ];
-        let run = plugfest(&args, out.path());
-        assert_fault_caught("text-frames", &run, "R-WS.14", shipped_case_count());
+        let (run, count) = run_core("text-frames", &["--role", role]);
+        assert_fault_caught("text-frames", &run, "R-WS.14", count);
         assert!(
             run.failure_messages().contains("received a text frame"),
             "harness as {role}: {}",
@@ -191,6 +176,9 @@ fn every_listed_fault_has_a_test_here() {
         "challenge-accepts-anything",
         "no-periodic",
         "no-object-creation",
+        // E2E session-context faults (need --e2e): tests/e2e.rs.
+        "e2e-wrong-sequence",
+        "e2e-bad-sar",
         // Caught in tests/endpoint_id.rs (the endpoint-id-well-formed case)
         // and tests/discovery.rs (`plugfest discover` reports R-DIS.10).
         "malformed-endpoint-id",

@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{assert_fault_caught, assert_suite_passed, plugfest, shipped_case_count, Run};
+use common::{assert_caught_on_core_suites, assert_suite_passed, plugfest, Run};
 use rumqttc::v5::mqttbytes::v5::{Packet, Publish};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
@@ -78,11 +78,9 @@ fn assert_caught_over_mqtt(fault: &str, needle: &str) {
 }
 
 fn assert_caught_over(fault: &str, version: &str, needle: &str) {
-    let run = run_over_mqtt(
-        version,
-        &["--agent-fault", fault, "--timeout-ms", "400", "--quiet"],
-    );
-    assert_fault_caught(fault, &run, needle, shipped_case_count());
+    assert_caught_on_core_suites(fault, needle, |args| {
+        run_over_mqtt(version, &[args, &["--quiet"]].concat())
+    });
 }
 
 /// R-MQTT.23: a PUBLISH without Response Topic cannot be answered, so the

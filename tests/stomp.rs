@@ -16,8 +16,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    assert_broker_loss_reported, assert_fault_caught, assert_suite_passed, cases_so_far,
-    finish_within, long_case_list, plugfest, shipped_case_count, spawn_plugfest,
+    assert_broker_loss_reported, assert_caught_on_core_suites, assert_suite_passed, cases_so_far,
+    finish_within, long_case_list, plugfest, spawn_plugfest,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -154,8 +154,7 @@ fn suite_passes(broker: &str) {
 }
 
 fn fault_caught(broker: &str, fault: &str, needle: &str) {
-    let run = run_stomp(broker, &["--agent-fault", fault, "--timeout-ms", "400"]);
-    assert_fault_caught(fault, &run, needle, shipped_case_count());
+    assert_caught_on_core_suites(fault, needle, |args| run_stomp(broker, args));
 }
 
 /// A STOMP client written with the codec alone, to see frames as they are.

@@ -21,7 +21,7 @@ use usp_plugfest::usp::proto::msg::{request::ReqType, Get};
 use usp_plugfest::usp::proto::record::record::RecordType;
 use usp_plugfest::usp::{msg, record};
 
-use common::{assert_fault_caught, assert_suite_passed, plugfest, shipped_case_count, Run};
+use common::{assert_caught_on_core_suites, assert_suite_passed, core_cases, plugfest, Run};
 
 const CTRL: &str = "proto::test-controller";
 const AGENT: &str = "proto::uds-agent";
@@ -51,8 +51,7 @@ fn shipped_cases_pass_with_the_harness_as_uds_client() {
 }
 
 fn assert_caught(role: &str, fault: &str, needle: &str) {
-    let run = run_uds(role, &["--agent-fault", fault, "--timeout-ms", "400"]);
-    assert_fault_caught(fault, &run, needle, shipped_case_count());
+    assert_caught_on_core_suites(fault, needle, |args| run_uds(role, args));
 }
 
 #[test]
@@ -109,8 +108,18 @@ fn a_target_file_reaches_a_standalone_agent_on_its_socket() {
     )
     .unwrap();
     let out = dir.path().join("out");
+    // The core suites: this is about reaching the Agent through a target
+    // file; the use cases over UDS run in-process in both roles above.
+    let (cases, _) = core_cases(dir.path());
     let run = plugfest(
-        &["run", "--target", target.to_str().unwrap(), "--quiet"],
+        &[
+            "run",
+            "--target",
+            target.to_str().unwrap(),
+            "--cases",
+            cases.to_str().unwrap(),
+            "--quiet",
+        ],
         &out,
     );
     assert_eq!(run.code, 0, "{}\n{}", run.failure_messages(), run.explain());

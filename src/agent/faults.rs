@@ -34,12 +34,16 @@ pub enum Fault {
     ChallengeAcceptsAnything,
     NoPeriodic,
     NoObjectCreation,
+    E2eWrongSequence,
+    E2eBadSar,
+    IgnoresSubscribeTopic,
+    NoRequestResponseInformation,
     MalformedEndpointId,
     AdvertisementWithoutName,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 25] = [
+    pub const ALL: [Fault; 29] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -63,6 +67,10 @@ impl Fault {
         Fault::ChallengeAcceptsAnything,
         Fault::NoPeriodic,
         Fault::NoObjectCreation,
+        Fault::E2eWrongSequence,
+        Fault::E2eBadSar,
+        Fault::IgnoresSubscribeTopic,
+        Fault::NoRequestResponseInformation,
         Fault::MalformedEndpointId,
         Fault::AdvertisementWithoutName,
     ];
@@ -92,6 +100,10 @@ impl Fault {
             Fault::ChallengeAcceptsAnything => "challenge-accepts-anything",
             Fault::NoPeriodic => "no-periodic",
             Fault::NoObjectCreation => "no-object-creation",
+            Fault::E2eWrongSequence => "e2e-wrong-sequence",
+            Fault::E2eBadSar => "e2e-bad-sar",
+            Fault::IgnoresSubscribeTopic => "ignores-subscribe-topic",
+            Fault::NoRequestResponseInformation => "no-request-response-information",
             Fault::MalformedEndpointId => "malformed-endpoint-id",
             Fault::AdvertisementWithoutName => "advertisement-without-name",
         }
@@ -122,6 +134,10 @@ impl Fault {
             Fault::ChallengeAcceptsAnything => "ChallengeResponse() answers Status Success to any Value",
             Fault::NoPeriodic => "Device.LocalAgent.Periodic! is never sent",
             Fault::NoObjectCreation => "ObjectCreation notifications are never sent",
+            Fault::E2eWrongSequence => "in an E2E session context, the Agent's sequence_ids skip (1, 3, 5, ...) instead of incrementing by 1",
+            Fault::E2eBadSar => "in an E2E session context, the last segment of a segmented payload says INPROCESS: COMPLETE never comes",
+            Fault::IgnoresSubscribeTopic => "over MQTT 5, the CONNACK User Property subscribe-topic is not subscribed to (breaks R-MQTT.15); seen only through the interposer (--interpose)",
+            Fault::NoRequestResponseInformation => "over MQTT 5, CONNECT carries no Request Response Information (breaks R-MQTT.12); seen only through the interposer (--interpose)",
             Fault::AdvertisementWithoutName => "with `plugfest agent --advertise`, the DNS-SD TXT record has no `name` key (breaks R-DIS.10)",
             Fault::MalformedEndpointId => "the Agent's Records (and, as `plugfest agent`, its handshake) carry an Endpoint ID whose instance-id is longer than 50 characters (breaks R-ARC.6)",
         }

@@ -14,6 +14,7 @@ use crate::agent::runtime::AgentHost;
 use crate::broker::rabbitmq::{BrokerTls, RabbitMq};
 use crate::broker::{Mosquitto, MosquittoTls};
 use crate::cli::{MtpArg, Role};
+use crate::interpose::MqttInterposer;
 use crate::mtp::coap::{CoapConfig, CoapEndpoint};
 use crate::mtp::mqtt::{MqttConfig, MqttEndpoint, MqttTls, MqttVersion};
 use crate::mtp::stomp::{SendFaults, StompClient, StompConfig};
@@ -33,6 +34,8 @@ pub struct Started {
     /// The broker started for this run; dropping it stops it (which may
     /// block, so drop it off the async threads).
     pub broker: Option<Box<dyn Send>>,
+    /// `--interpose`: the MQTT interposer between the Agent and the broker.
+    pub mqtt_interposer: Option<crate::interpose::InterposerHandle>,
 }
 
 /// The harness waits on `harness`; the Agent dials it with `agent_side`
@@ -51,6 +54,7 @@ fn agent_dials(
         connector: Box::new(harness),
         agent_task,
         broker: None,
+        mqtt_interposer: None,
     }
 }
 
@@ -64,6 +68,7 @@ fn agent_listens(
         connector: Box::new(harness),
         agent_task: tokio::spawn(host.run_listener(agent_side)),
         broker: None,
+        mqtt_interposer: None,
     }
 }
 
@@ -77,6 +82,9 @@ pub struct LoopbackOptions {
     pub stomp_broker: Option<String>,
     /// `--tls`: throw-away certificates for this run (WebSocket, MQTT, STOMP).
     pub tls: Option<LoopbackTls>,
+    /// `--interpose`: the Agent reaches the broker through the MQTT
+    /// interposer (src/interpose/), which logs and steers its packets.
+    pub interpose: bool,
 }
 
 /// The Endpoint ID the `cert-eid-mismatch` fault puts in the Agent's certificate.
@@ -128,8 +136,30 @@ pub fn check_faults_apply(
     Ok(())
 }
 
+/// `--interpose` runs MQTT 5 over plain TCP only (for now), and the faults
+/// only the interposer can see are refused without it: a run that passes
+/// because the fault was never observable would mislead.
+fn check_interposer_faults(faults: &FaultSet, options: &LoopbackOptions) -> Result<(), String> {
+    if options.interpose && (options.mtp != MtpArg::Mqtt || options.tls.is_some()) {
+        return Err("--interpose works with --mtp mqtt without --tls only (the STOMP interposer and TLS in front of the interposer are not built yet)".into());
+    }
+    for fault in [
+        Fault::IgnoresSubscribeTopic,
+        Fault::NoRequestResponseInformation,
+    ] {
+        if faults.contains(fault) && !(options.interpose && options.mqtt_version == MqttVersion::V5)
+        {
+            return Err(format!(
+                "the {fault} fault can only be seen through the MQTT interposer: it applies with --mtp mqtt --interpose (MQTT 5) only"
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub async fn start(options: &LoopbackOptions, host: AgentHost) -> Result<Started, String> {
     check_faults_apply(host.faults(), options.mtp, options.mqtt_version)?;
+    check_interposer_faults(host.faults(), options)?;
     if options.tls.is_some() && !matches!(options.mtp, MtpArg::Ws | MtpArg::Mqtt | MtpArg::Stomp) {
         return Err(
             "--tls works with --mtp ws, mqtt and stomp; UDS is local to the device and CoAP's DTLS is not implemented"
@@ -142,7 +172,10 @@ pub async fn start(options: &LoopbackOptions, host: AgentHost) -> Result<Started
             Some(tls) => secure_websocket(options.role, host, tls).await,
         },
         // On the broker MTPs both ends are broker clients: no role applies.
-        MtpArg::Mqtt => mqtt(options.mqtt_version, host, options.tls.as_ref()).await,
+        MtpArg::Mqtt => {
+            let interpose = options.interpose;
+            mqtt(options.mqtt_version, host, options.tls.as_ref(), interpose).await
+        }
         MtpArg::Stomp => stomp(host, options.stomp_broker.clone(), options.tls.as_ref()).await,
         MtpArg::Uds => uds(options.role, host),
         // Both ends are CoAP servers and clients alike: the role does not apply.
@@ -173,6 +206,7 @@ async fn mqtt(
     version: MqttVersion,
     host: AgentHost,
     tls: Option<&LoopbackTls>,
+    interpose: bool,
 ) -> Result<Started, String> {
     let pki = tls.map(mqtt_pki).transpose()?;
     let broker_tls = pki.as_ref().map(|p| p.broker.clone());
@@ -198,7 +232,17 @@ async fn mqtt(
     harness.connect_early().await.map_err(|e| e.to_string())?;
     // The Agent knows the Controller's topic from its configuration
     // (LocalAgent.Controller.{i}.MTP.{i}.MQTT.Topic).
-    let mut agent_config = MqttConfig::new(&address, version, DEFAULT_AGENT_ID, &agent_topic)
+    // With --interpose the Agent dials the interposer, which dials the broker.
+    let interposer = match interpose {
+        true => Some(
+            MqttInterposer::start(&address)
+                .await
+                .map_err(|e| format!("cannot start the MQTT interposer: {e}"))?,
+        ),
+        false => None,
+    };
+    let agent_broker = interposer.as_ref().map_or(address.clone(), |i| i.address());
+    let mut agent_config = MqttConfig::new(&agent_broker, version, DEFAULT_AGENT_ID, &agent_topic)
         .with_peer_topic(Some(controller_topic))
         .with_tls(pki.map(|p| p.agent));
     // The binding faults (R-MQTT.23/24, R-MQTT.27) are knobs of the Agent's transport.
@@ -207,9 +251,15 @@ async fn mqtt(
         .faults()
         .contains(Fault::WrongContentType)
         .then(|| WRONG_CONTENT_TYPE.to_string());
+    agent_config.ignore_subscribe_topic = host.faults().contains(Fault::IgnoresSubscribeTopic);
+    agent_config.omit_request_response_information =
+        host.faults().contains(Fault::NoRequestResponseInformation);
     let agent_side = MqttEndpoint::new(agent_config);
+    let mqtt_interposer = interposer.as_ref().map(MqttInterposer::handle);
     Ok(Started {
-        broker: Some(Box::new(broker)),
+        // The interposer lives (and relays) as long as the broker.
+        broker: Some(Box::new((broker, interposer))),
+        mqtt_interposer,
         ..agent_dials(harness, agent_side, host)
     })
 }

@@ -27,31 +27,38 @@ pub fn matrix(files: &[PathBuf], out: &Path, templates: Option<&Path>) -> ExitCo
         }
         return exit(EXIT_BAD_INPUT);
     }
-    let m = matrix::build(&runs);
-    let html = TemplateSet::load(templates).and_then(|t| matrix::to_html(&m, &t));
-    let html = match html {
-        Ok(h) => h,
+    match write_all(&runs, out, templates) {
+        Ok(()) => exit(EXIT_PASSED),
         Err(e) => {
             eprintln!("{e}");
-            return exit(EXIT_BAD_INPUT);
+            exit(EXIT_BAD_INPUT)
         }
-    };
+    }
+}
+
+/// Builds the matrix of `runs` (`(source, results)`) and writes
+/// matrix.html, matrix.md and matrix.csv into `out`, saying each file's
+/// name; `plugfest run --targets` uses it too.
+pub(crate) fn write_all(
+    runs: &[(String, crate::results::RunResult)],
+    out: &Path,
+    templates: Option<&Path>,
+) -> Result<(), String> {
+    let m = matrix::build(runs);
+    let html = TemplateSet::load(templates)
+        .and_then(|t| matrix::to_html(&m, &t))
+        .map_err(|e| e.to_string())?;
     let outputs = [
         ("matrix.html", html),
         ("matrix.md", matrix::to_markdown(&m)),
         ("matrix.csv", matrix::to_csv(&m)),
     ];
-    if let Err(e) = std::fs::create_dir_all(out) {
-        eprintln!("{}: {e}", out.display());
-        return exit(EXIT_BAD_INPUT);
-    }
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     for (name, text) in outputs {
         let path = out.join(name);
-        if let Err(e) = write_atomically(&path, text.as_bytes()) {
-            eprintln!("cannot write {}: {e}", path.display());
-            return exit(EXIT_BAD_INPUT);
-        }
+        write_atomically(&path, text.as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         crate::say!("wrote {}", path.display());
     }
-    exit(EXIT_PASSED)
+    Ok(())
 }

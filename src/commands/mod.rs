@@ -2,6 +2,7 @@
 //! (0 all passed, 1 some failed, 2 bad input or setup, 130 interrupted).
 
 pub mod agent;
+pub mod bench;
 pub mod decode;
 pub mod discover;
 pub mod list;
@@ -10,6 +11,8 @@ pub mod matrix;
 pub mod profiles;
 pub mod report;
 pub mod run;
+pub mod schema;
+pub mod targets;
 pub mod validate;
 
 use std::process::ExitCode;

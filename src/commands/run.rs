@@ -25,7 +25,7 @@ use crate::mtp::uds::{UdsDialer, UdsListener};
 use crate::mtp::websocket::{WsDialer, WsServer};
 use crate::mtp::MtpConnector;
 use crate::results::{Counts, InputProblem, RunResult};
-use crate::runner::{Progress, RunContext, Runner, Selection};
+use crate::runner::{RunContext, Runner, Selection};
 use crate::session::{Session, SessionConfig};
 use crate::suite::loader;
 use crate::suite::Vars;
@@ -33,35 +33,91 @@ use crate::target::{
     controller_topic, FileServerTarget, MqttTarget, MtpKind, Target, Timeouts, TlsTarget,
     UdsTarget, WebSocketTarget, DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID,
 };
+use crate::terminal::{summary_table, Detail, Progress, Style};
+use indicatif::MultiProgress;
 
 /// Where the run's Agent is and who talks to it.
-struct Setup {
-    connector: Box<dyn MtpConnector>,
+pub(crate) struct Setup {
+    pub(crate) connector: Box<dyn MtpConnector>,
     /// The MTP's name for reports: `WebSocket`, `MQTT 5`, `MQTT 3.1.1`.
-    mtp_label: String,
-    target_name: String,
-    session: SessionConfig,
+    pub(crate) mtp_label: String,
+    pub(crate) target_name: String,
+    pub(crate) session: SessionConfig,
     /// The in-process Agent's task, ended when the run ends.
-    agent_task: Option<tokio::task::JoinHandle<()>>,
+    pub(crate) agent_task: Option<tokio::task::JoinHandle<()>>,
     /// The loopback broker, stopped when the run ends (also on drop).
-    broker: Option<Box<dyn Send>>,
+    pub(crate) broker: Option<Box<dyn Send>>,
     /// How TLS is set up, for the header and results; None without TLS.
-    tls: Option<String>,
+    pub(crate) tls: Option<String>,
     /// Variables, the silence window and the file server's place.
-    context: RunContext,
+    pub(crate) context: RunContext,
+    /// `--e2e` / `e2e:`: the segment size of the session context.
+    pub(crate) e2e: Option<usize>,
 }
 
 /// What results say when server certificates are not verified.
 const INSECURE: &str = "INSECURE: server certificates are not verified (--insecure / tls.insecure)";
 
 pub async fn run(args: RunArgs) -> ExitCode {
+    if let Some(file) = &args.targets {
+        return super::targets::run_targets(file, &args).await;
+    }
+    let outcome = execute(&args, None).await;
+    if let Some(result) = &outcome.result {
+        print_summary(result, outcome.interrupted, &args.out, Style::detect());
+    }
+    if let Some(why) = &outcome.why {
+        eprintln!("{why}");
+    }
+    exit(outcome.code)
+}
+
+/// What one target's run came to: its exit code, its results when it got
+/// as far as writing them, and a note for stderr after the summary.
+pub(crate) struct Outcome {
+    pub code: u8,
+    pub result: Option<RunResult>,
+    pub interrupted: bool,
+    pub why: Option<String>,
+}
+
+impl Outcome {
+    fn setup_error() -> Outcome {
+        Outcome {
+            code: EXIT_BAD_INPUT,
+            result: None,
+            interrupted: false,
+            why: None,
+        }
+    }
+}
+
+/// The table per profile and the closing line.
+pub(crate) fn print_summary(result: &RunResult, interrupted: bool, out: &Path, style: Style) {
+    let c = &result.counts;
+    crate::say!("{}", summary_table(result, style).trim_end());
+    crate::say!(
+        "{}{} passed, {} failed, {} errors, {} skipped ({} cases); reports in {}",
+        if interrupted { "interrupted: " } else { "" },
+        c.passed,
+        c.failed,
+        c.error,
+        c.skipped,
+        c.total(),
+        out.display()
+    );
+}
+
+/// Runs one target into `args.out`; prints progress (into `group`, a bar
+/// among several, when running many targets) but not the summary.
+pub(crate) async fn execute(args: &RunArgs, group: Option<&MultiProgress>) -> Outcome {
     let profiles = match &args.profiles_dir {
         None => Profiles::builtin(),
         Some(dir) => match Profiles::load_dir(dir) {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("cannot load profiles from {}: {e}", dir.display());
-                return exit(EXIT_BAD_INPUT);
+                return Outcome::setup_error();
             }
         },
     };
@@ -74,18 +130,18 @@ pub async fn run(args: RunArgs) -> ExitCode {
         .and_then(|t| t.environment().map(drop))
     {
         eprintln!("{e}");
-        return exit(EXIT_BAD_INPUT);
+        return Outcome::setup_error();
     }
     // A bad file is reported and the good ones still run (each loads alone).
     let (suites, load_errors) = loader::load_path_partial(&args.cases, &profiles);
     if !load_errors.is_empty() {
         print_load_errors(&load_errors);
     }
-    let mut setup = match prepare(&args).await {
+    let mut setup = match prepare(args).await {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
-            return exit(EXIT_BAD_INPUT);
+            return Outcome::setup_error();
         }
     };
     let selection = Selection {
@@ -96,7 +152,11 @@ pub async fn run(args: RunArgs) -> ExitCode {
     let mut result = RunResult {
         tool: format!("usp-plugfest {}", env!("CARGO_PKG_VERSION")),
         started_at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
-        target: setup.target_name.clone(),
+        // In a targets file the entry's name leads, so matrix rows read well.
+        target: match &args.target_label {
+            Some(label) => format!("{label} ({})", setup.target_name),
+            None => setup.target_name.clone(),
+        },
         mtp: setup.mtp_label.clone(),
         connection: setup.connector.describe(),
         controller_endpoint_id: setup.session.controller_id.clone(),
@@ -113,12 +173,6 @@ pub async fn run(args: RunArgs) -> ExitCode {
             })
             .collect(),
     };
-    if !args.quiet {
-        crate::say!("usp-plugfest: {} via {}", result.target, result.connection);
-        if let Some(tls) = &result.tls {
-            crate::say!("TLS: {tls}");
-        }
-    }
     if result
         .tls
         .as_deref()
@@ -129,12 +183,31 @@ pub async fn run(args: RunArgs) -> ExitCode {
             "WARNING: TLS server certificate verification is OFF; anyone could have answered"
         );
     }
-    let session = Session::new(setup.connector, setup.session.clone());
-    let progress = if args.quiet {
-        Progress::Quiet
-    } else {
-        Progress::Lines
-    };
+    let mut session = Session::new(setup.connector, setup.session.clone());
+    if let Some(size) = setup.e2e {
+        session = session.with_e2e(size);
+    }
+    let style = Style::detect();
+    let total = suites
+        .iter()
+        .flat_map(|s| s.cases.iter())
+        .filter(|c| selection.admits(c))
+        .count();
+    let progress = Progress::for_target(
+        detail(args),
+        style,
+        args.target_label.as_deref(),
+        total,
+        group,
+    );
+    // Through the progress display: above its bar, prefixed in an interop run.
+    progress.note(&format!(
+        "usp-plugfest: {} via {}",
+        result.target, result.connection
+    ));
+    if let Some(tls) = &result.tls {
+        progress.note(&format!("TLS: {tls}"));
+    }
     let mut runner = Runner::new(session, &profiles, args.out.clone(), progress)
         .with_context(setup.context.clone());
     runner.set_report_options(report_options.clone());
@@ -150,6 +223,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
             result.push(case);
         }
     }
+    runner.progress_finish();
     runner.session.close().await;
     if let Some(task) = setup.agent_task.take() {
         task.abort();
@@ -162,38 +236,44 @@ pub async fn run(args: RunArgs) -> ExitCode {
     result.complete = !interrupted;
     if let Err(e) = crate::report::write_with(&args.out, &result, &report_options) {
         eprintln!("cannot write reports to {}: {e}", args.out.display());
-        return exit(EXIT_BAD_INPUT);
+        return Outcome::setup_error();
     }
-    let c = &result.counts;
-    crate::say!(
-        "{}{} passed, {} failed, {} errors, {} skipped ({} cases); reports in {}",
-        if interrupted { "interrupted: " } else { "" },
-        c.passed,
-        c.failed,
-        c.error,
-        c.skipped,
-        c.total(),
-        args.out.display()
-    );
-    if interrupted {
+    let c = result.counts.clone();
+    let mut outcome = Outcome {
+        code: EXIT_PASSED,
+        result: Some(result),
+        interrupted,
+        why: None,
+    };
+    outcome.code = if interrupted {
         // 128 + SIGINT, as a shell reports a program that Ctrl-C stopped.
-        return exit(EXIT_INTERRUPTED);
-    }
-    if !load_errors.is_empty() || c.total() == 0 {
+        EXIT_INTERRUPTED
+    } else if !load_errors.is_empty() || c.total() == 0 {
         // With a bad file the one message is the file's problem.
         if c.total() == 0 && load_errors.is_empty() {
-            eprintln!("no test case matched the selection");
+            outcome.why = Some("no test case matched the selection".into());
         }
-        return exit(EXIT_BAD_INPUT);
-    }
-    exit(if c.all_passed() {
+        EXIT_BAD_INPUT
+    } else if c.all_passed() {
         EXIT_PASSED
     } else {
         EXIT_FAILED
-    })
+    };
+    outcome
 }
 
-async fn prepare(args: &RunArgs) -> Result<Setup, String> {
+/// How much `--quiet` / `--verbose` ask to see while cases run.
+pub(crate) fn detail(args: &RunArgs) -> Detail {
+    if args.quiet {
+        Detail::Quiet
+    } else if args.verbose {
+        Detail::Records
+    } else {
+        Detail::Cases
+    }
+}
+
+pub(crate) async fn prepare(args: &RunArgs) -> Result<Setup, String> {
     match &args.target {
         Some(path) => from_target(path, args).await,
         None => with_builtin_agent(args).await,
@@ -358,7 +438,9 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
             &target.timeouts,
             target.file_server.clone(),
             args,
+            e2e_setting(args, target.e2e.as_ref().map(|e| e.segment_size)),
         )?,
+        e2e: e2e_setting(args, target.e2e.as_ref().map(|e| e.segment_size)),
     })
 }
 
@@ -368,10 +450,15 @@ fn run_context(
     timeouts: &Timeouts,
     file_server: FileServerTarget,
     args: &RunArgs,
+    e2e: Option<usize>,
 ) -> Result<RunContext, String> {
     let mut all = Vars::default();
     for (k, v) in vars {
         all.set(k.clone(), v.clone());
+    }
+    // Cases that need a session context list this in `needs_vars`.
+    if let Some(size) = e2e {
+        all.set(crate::runner::E2E_VAR, size.to_string());
     }
     for given in &args.vars {
         let Some((name, value)) = given.split_once('=') else {
@@ -386,6 +473,7 @@ fn run_context(
         vars: all,
         silence: Duration::from_millis(args.silence_ms.unwrap_or(timeouts.silence_ms)),
         file_server,
+        mqtt_interposer: None,
     })
 }
 
@@ -531,7 +619,16 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
         endpoint_id: agent_id.clone(),
         faults: faults.clone(),
     });
-    let host = AgentHost::new(agent, faults);
+    let e2e_faults = [Fault::E2eWrongSequence, Fault::E2eBadSar];
+    if !args.e2e && e2e_faults.iter().any(|f| faults.contains(*f)) {
+        return Err(
+            "the e2e-wrong-sequence and e2e-bad-sar faults need --e2e (they are about the E2E session context)"
+                .into(),
+        );
+    }
+    let host = AgentHost::new(agent, faults).with_e2e_segment_size(
+        e2e_setting(args, None).unwrap_or(crate::agent::runtime::DEFAULT_SEGMENT_SIZE),
+    );
     // Loopback answers in microseconds; short waits keep a faulty Agent's
     // run short without risking a false timeout.
     let timeouts = Timeouts {
@@ -547,8 +644,17 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
         mqtt_version: version,
         stomp_broker: args.stomp_broker.clone(),
         tls,
+        interpose: args.interpose,
     };
     let started = loopback::start(&options, host).await?;
+    let mut context = run_context(
+        &builtin_vars(),
+        &timeouts,
+        FileServerTarget::default(),
+        args,
+        e2e_setting(args, None),
+    )?;
+    context.mqtt_interposer = started.mqtt_interposer.clone();
     let mtp_label = loopback::label(args.mtp, version).to_string();
     Ok(Setup {
         connector: started.connector,
@@ -567,11 +673,21 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
         agent_task: Some(started.agent_task),
         broker: started.broker,
         tls: tls_summary,
-        context: run_context(
-            &builtin_vars(),
-            &timeouts,
-            FileServerTarget::default(),
-            args,
-        )?,
+        context,
+        e2e: e2e_setting(args, None),
     })
+}
+
+/// The run's E2E segment size: `--e2e [--segment-size N]` over the target
+/// file's `e2e:`; None when neither asks for a session context.
+fn e2e_setting(args: &RunArgs, target: Option<usize>) -> Option<usize> {
+    if args.e2e {
+        Some(
+            args.segment_size
+                .or(target)
+                .unwrap_or(crate::agent::runtime::DEFAULT_SEGMENT_SIZE),
+        )
+    } else {
+        target
+    }
 }

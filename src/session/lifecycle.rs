@@ -28,6 +28,7 @@ impl Session {
         window: Duration,
         matches: impl Fn(&Msg) -> bool,
     ) -> Result<Option<Msg>, SessionError> {
+        let _waiting = super::wait_stats::timer(super::wait_stats::WaitKind::Silence);
         if let Some(pos) = self.notifications.iter().position(&matches) {
             return Ok(self.notifications.remove(pos));
         }
@@ -57,6 +58,7 @@ impl Session {
     /// Waits up to `timeout` for the Agent's connection to end (or, on a
     /// broker MTP, for its next Connect Record), queueing Notifys meanwhile.
     pub async fn await_drop(&mut self, timeout: Duration) -> Result<ConnectionEnd, SessionError> {
+        let _waiting = super::wait_stats::timer(super::wait_stats::WaitKind::Lifecycle);
         let started = Instant::now();
         if self.conn.is_none() {
             return Ok(ConnectionEnd::Closed(Duration::ZERO));
@@ -89,6 +91,7 @@ impl Session {
     /// refuses for a while). Returns how long it took; the Connect Record
     /// and any Notifys that follow it are handled as on any connection.
     pub async fn reconnect_within(&mut self, timeout: Duration) -> Result<Duration, SessionError> {
+        let _waiting = super::wait_stats::timer(super::wait_stats::WaitKind::Lifecycle);
         let started = Instant::now();
         let deadline = started + timeout;
         loop {
@@ -127,6 +130,7 @@ mod tests {
             mqtt_version: MqttVersion::V5,
             stomp_broker: None,
             tls: None,
+            interpose: false,
         };
         let started = loopback::start(&options, AgentHost::new(agent, faults))
             .await

@@ -61,23 +61,29 @@ impl LoadError {
 
 /// The actions a step can hold, for messages.
 const ACTIONS: &str =
-    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot";
+    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt";
 
-#[derive(Deserialize)]
+/// A test-case file: one suite of cases (format in test-cases/README.md).
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "usp-plugfest test-case file")]
 struct RawSuite {
     suite: String,
     #[serde(default)]
     description: Option<String>,
+    #[schemars(with = "Vec<RawCase>")]
     cases: Vec<Spanned<RawCase>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Case")]
 struct RawCase {
+    #[schemars(with = "String")]
     id: Spanned<String>,
     title: String,
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     profile: Option<Spanned<String>>,
     #[serde(default)]
     tp469: Option<String>,
@@ -92,14 +98,18 @@ struct RawCase {
     #[serde(default)]
     needs_vars: Vec<String>,
     #[serde(default)]
+    #[schemars(with = "Vec<RawStep>")]
     setup: Vec<Spanned<RawStep>>,
+    #[schemars(with = "Vec<RawStep>")]
     steps: Vec<Spanned<RawStep>>,
     #[serde(default)]
+    #[schemars(with = "Vec<RawStep>")]
     teardown: Vec<Spanned<RawStep>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Step")]
 struct RawStep {
     #[serde(default)]
     name: Option<String>,
@@ -131,9 +141,24 @@ struct RawStep {
     #[serde(default)]
     reboot: Option<RebootSpec>,
     #[serde(default)]
+    // The interposer's own types: the schema accepts any mapping here and
+    // `plugfest validate` checks the keys.
+    #[schemars(with = "Option<serde_json::Value>")]
+    mqtt_steer: Option<crate::interpose::mqtt_steer::Steering>,
+    #[serde(default)]
+    #[schemars(with = "Option<serde_json::Value>")]
+    expect_mqtt: Option<crate::interpose::mqtt_log::PacketPattern>,
+    #[serde(default)]
+    #[schemars(with = "Option<Expect>")]
     expect: Option<Spanned<Expect>>,
     #[serde(default)]
     capture: BTreeMap<String, String>,
+}
+
+/// The JSON Schema of a test-case file, generated from the types the
+/// loader reads (shipped as schemas/test-case.schema.json for editors).
+pub fn schema() -> schemars::Schema {
+    schemars::schema_for!(RawSuite)
 }
 
 /// Loads a file or a directory (recursively `*.yaml`/`*.yml`, sorted),
@@ -364,6 +389,8 @@ fn step(
     actions.extend(r.expect_no_notify.map(Action::ExpectNoNotify));
     actions.extend(r.serve_file.map(Action::ServeFile));
     actions.extend(r.reboot.map(Action::Reboot));
+    actions.extend(r.mqtt_steer.map(Action::MqttSteer));
+    actions.extend(r.expect_mqtt.map(Action::ExpectMqtt));
     if actions.len() != 1 {
         let found: Vec<&str> = actions.iter().map(Action::keyword).collect();
         let message = if found.is_empty() {
@@ -452,6 +479,28 @@ fn step(
                         loc.column,
                         format!("serve_file: name {:?} is not one URL path segment", f.name),
                         Some("use a plain file name such as fw.bin".into()),
+                    )));
+                }
+                None
+            }
+            (Action::MqttSteer(_) | Action::ExpectMqtt(_), Some(e)) => {
+                return Err(expect_not_allowed(
+                    file,
+                    text,
+                    &e,
+                    action.keyword(),
+                    "mqtt_steer only steers; expect_mqtt holds its packet fields itself",
+                ))
+            }
+            (Action::MqttSteer(_) | Action::ExpectMqtt(_), None) => {
+                if let Err(why) = crate::suite::mqtt_steps::validate(&action) {
+                    return Err(Box::new(LoadError::at(
+                        file,
+                        text,
+                        loc.line,
+                        loc.column,
+                        why,
+                        Some(crate::suite::mqtt_steps::HELP.into()),
                     )));
                 }
                 None

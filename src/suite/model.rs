@@ -4,6 +4,7 @@
 
 use super::matchers::{CodeMatcher, CountMatcher, Matcher};
 use crate::usp::proto::msg::header::MsgType;
+use schemars::JsonSchema;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -94,6 +95,10 @@ pub enum Action {
     ServeFile(ServeFileSpec),
     /// Operate a reboot command and follow the Agent down and back up.
     Reboot(RebootSpec),
+    /// Steer the MQTT interposer for the Agent's next connection.
+    MqttSteer(crate::interpose::mqtt_steer::Steering),
+    /// Passes when the interposer logged a matching MQTT packet.
+    ExpectMqtt(crate::interpose::mqtt_log::PacketPattern),
 }
 
 impl Action {
@@ -106,13 +111,15 @@ impl Action {
             Action::ExpectNoNotify(_) => "expect_no_notify",
             Action::ServeFile(_) => "serve_file",
             Action::Reboot(_) => "reboot",
+            Action::MqttSteer(_) => "mqtt_steer",
+            Action::ExpectMqtt(_) => "expect_mqtt",
         }
     }
 }
 
 /// `connect_record: {}`: nothing to configure yet; a mapping so that
 /// options can be added without changing the form.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectRecordSpec {}
 
@@ -157,7 +164,7 @@ impl RequestSpec {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetSpec {
     pub paths: Vec<String>,
@@ -165,7 +172,7 @@ pub struct GetSpec {
     pub max_depth: u32,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetSpec {
     #[serde(default)]
@@ -173,7 +180,7 @@ pub struct SetSpec {
     pub objects: Vec<ObjectParams>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddSpec {
     #[serde(default)]
@@ -182,7 +189,7 @@ pub struct AddSpec {
 }
 
 /// One object of a Set (UpdateObject) or Add (CreateObject).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ObjectParams {
     pub path: String,
@@ -197,7 +204,7 @@ pub struct ParamSetting {
     pub required: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteSpec {
     #[serde(default)]
@@ -205,7 +212,7 @@ pub struct DeleteSpec {
     pub paths: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetInstancesSpec {
     pub paths: Vec<String>,
@@ -213,7 +220,7 @@ pub struct GetInstancesSpec {
     pub first_level_only: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetSupportedDmSpec {
     pub paths: Vec<String>,
@@ -229,14 +236,14 @@ pub struct GetSupportedDmSpec {
     pub return_unique_key_sets: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetSupportedProtocolSpec {
     /// Comma-separated "major.minor" list; quote it in YAML.
     pub versions: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OperateSpec {
     pub command: String,
@@ -258,7 +265,7 @@ fn ten_seconds() -> u64 {
 }
 
 /// Waits for a Notify of one kind and checks its fields.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WaitSpec {
     #[serde(rename = "type")]
@@ -295,7 +302,7 @@ pub struct WaitSpec {
 
 /// `expect_no_notify`: the matchers of `wait_notify`; the step passes when
 /// no Notify satisfying all of them is queued or arrives within the window.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoNotifySpec {
     #[serde(rename = "type")]
@@ -339,7 +346,7 @@ impl NoNotifySpec {
 
 /// `serve_file`: a file the harness's HTTP server hands out at
 /// `http://<host:port>/<name>` for the rest of the run.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServeFileSpec {
     /// The last path segment of the URL, e.g. `fw.bin`.
@@ -370,7 +377,7 @@ fn thirty_seconds() -> u64 {
 
 /// `reboot`: Operate the command, then follow the Agent through the drop
 /// of its MTP connection and back.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RebootSpec {
     #[serde(default = "default_reboot_command")]
@@ -399,7 +406,7 @@ fn default_reboot_command() -> String {
     "Device.Reboot()".into()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NotifKind {
     ValueChange,
@@ -411,7 +418,7 @@ pub enum NotifKind {
 }
 
 /// The Msg kinds a step can expect back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ResponseType {
     GetResp,
@@ -443,7 +450,7 @@ impl ResponseType {
 }
 
 /// Outcome of every object in a Set/Add/Delete response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OperOutcome {
     Success,
@@ -451,7 +458,7 @@ pub enum OperOutcome {
 }
 
 /// What a response must look like; every present key is checked (AND).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     #[serde(rename = "type", default)]
@@ -480,13 +487,14 @@ pub struct Expect {
     pub oper_err_code: Option<CodeMatcher>,
     /// A profile the GetResp / GetSupportedDMResp must satisfy.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub profile: Option<Spanned<String>>,
     /// The requirement the explicit checks cite; defaults to the case's.
     #[serde(default)]
     pub rule: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ParamErrExpect {
     pub path: String,
@@ -494,7 +502,7 @@ pub struct ParamErrExpect {
     pub err_code: Option<CodeMatcher>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PathResultExpect {
     pub path: String,
@@ -506,7 +514,7 @@ pub struct PathResultExpect {
     pub resolved: Option<CountMatcher>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CountExpect {
     /// Requested-path (or object) results in the response.
@@ -555,7 +563,7 @@ impl<'de> Deserialize<'de> for ScalarString {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ParamSettingMap {
     value: ScalarString,

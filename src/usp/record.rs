@@ -153,9 +153,10 @@ pub fn decode(bytes: &[u8], own_id: Option<&str>) -> Result<Record, RecordError>
 /// The Msg inside a NoSessionContext Record (or the single plaintext payload
 /// of a SessionContext Record), checked for the parts every Msg must have.
 pub fn payload_msg(record: &Record) -> Result<Msg, RecordError> {
-    let payload: Vec<u8> = match &record.record_type {
-        Some(RecordType::NoSessionContext(r)) => r.payload.clone(),
-        Some(RecordType::SessionContext(r)) => r.payload.concat(),
+    // Borrowed when there is one payload: no copy on the hot path (benches/codec.rs).
+    let payload: std::borrow::Cow<[u8]> = match &record.record_type {
+        Some(RecordType::NoSessionContext(r)) => std::borrow::Cow::Borrowed(&r.payload),
+        Some(RecordType::SessionContext(r)) => std::borrow::Cow::Owned(r.payload.concat()),
         Some(other) => {
             return Err(RecordError::NoMsgInRecord {
                 kind: record_kind(other),
@@ -166,7 +167,7 @@ pub fn payload_msg(record: &Record) -> Result<Msg, RecordError> {
     if payload.is_empty() {
         return Err(RecordError::EmptyPayload);
     }
-    let msg = Msg::decode(payload.as_slice()).map_err(|e| RecordError::PayloadNotProtobuf {
+    let msg = Msg::decode(payload.as_ref()).map_err(|e| RecordError::PayloadNotProtobuf {
         reason: e.to_string(),
     })?;
     let body = msg

@@ -15,7 +15,10 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch, Mutex};
 
+mod e2e;
 mod effects;
+
+pub use e2e::DEFAULT_SEGMENT_SIZE;
 
 use super::effects::Clock;
 use super::faults::{Fault, FaultSet};
@@ -23,6 +26,7 @@ use super::Agent;
 use crate::mtp::{Inbound, MtpConnection, MtpConnector};
 use crate::usp::msg;
 use crate::usp::proto::msg::Msg;
+use crate::usp::proto::record::record::RecordType;
 use crate::usp::record::{self, RecordError};
 
 /// Bytes that are not a protobuf Record: field 1 claims a 127-byte string
@@ -64,6 +68,8 @@ pub struct AgentHost {
     log: bool,
     restart_delay: Duration,
     protocol: Option<String>,
+    /// Payload bytes per E2E SessionContextRecord (SAR).
+    e2e_segment_size: usize,
     shared: Arc<Shared>,
 }
 
@@ -76,6 +82,7 @@ impl AgentHost {
             log: false,
             restart_delay: DEFAULT_RESTART_DELAY,
             protocol: None,
+            e2e_segment_size: DEFAULT_SEGMENT_SIZE,
             shared: Arc::new(Shared {
                 routes: Default::default(),
                 next_conn: AtomicU64::new(1),
@@ -106,6 +113,13 @@ impl AgentHost {
     /// default the label of the connection's MTP.
     pub fn with_protocol(mut self, protocol: &str) -> Self {
         self.protocol = Some(protocol.to_string());
+        self
+    }
+
+    /// Payload bytes per Record when answering in an E2E session context
+    /// (default `DEFAULT_SEGMENT_SIZE`; 0 = never segment).
+    pub fn with_e2e_segment_size(mut self, size: usize) -> Self {
+        self.e2e_segment_size = size;
         self
     }
 
@@ -225,6 +239,9 @@ impl AgentHost {
         if let Some(ctrl) = &controller_id {
             self.register(conn_id, ctrl, &tx).await;
         }
+        // R-MSG.0a: a Controller that opened an E2E session context is
+        // answered (and notified) in it.
+        let mut e2e = e2e::AgentE2e::new(self.e2e_segment_size);
         let mut ticker = tokio::time::interval(TICK);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
@@ -235,8 +252,7 @@ impl AgentHost {
                     match out {
                         Some(Outgoing::Notify(m)) => {
                             let ctrl = controller_id.clone().unwrap_or_default();
-                            let rec = record::no_session(&self.endpoint_id, &ctrl, &m);
-                            if conn.send(&record::encode(&rec)).await.is_ok() {
+                            if self.send_msg(&mut conn, &mut e2e, &ctrl, &m).await {
                                 continue;
                             }
                         }
@@ -300,22 +316,85 @@ impl AgentHost {
                 self.register(conn_id, &rec.from_id, &tx).await;
             }
             let from = controller_id.clone().unwrap_or_default();
-            let Ok(request) = record::payload_msg(&rec) else {
-                // R-MTP.5 allows silence when the Msg cannot be extracted.
-                continue;
+            let requests = if let Some(RecordType::SessionContext(sc)) = &rec.record_type {
+                let got = e2e.receive(&self.endpoint_id, &from, sc, &self.faults);
+                for p in &got.problems {
+                    self.say(format!("E2E: {p}"));
+                }
+                for r in &got.replies {
+                    if conn.send(r).await.is_err() {
+                        break;
+                    }
+                }
+                got.payloads
+                    .iter()
+                    .filter_map(|p| crate::usp::e2e::payload_msg(p).ok())
+                    .collect()
+            } else {
+                match record::payload_msg(&rec) {
+                    Ok(m) => vec![m],
+                    // R-MTP.5 allows silence when the Msg cannot be extracted.
+                    Err(_) => Vec::new(),
+                }
             };
+            let mut gone = false;
+            for request in requests {
+                if !self.answer(&mut conn, &mut e2e, &from, &request).await {
+                    gone = true;
+                    break;
+                }
+            }
+            if gone {
+                break;
+            }
+        }
+        self.unregister(conn_id);
+    }
+
+    /// Sends a Msg the Agent originates (a Notify) in the connection's E2E
+    /// context if there is one; false when the connection is gone.
+    async fn send_msg(
+        &self,
+        conn: &mut Box<dyn MtpConnection>,
+        e2e: &mut e2e::AgentE2e,
+        ctrl: &str,
+        m: &Msg,
+    ) -> bool {
+        if e2e.active() {
+            use prost::Message;
+            for r in e2e.send(&self.endpoint_id, ctrl, &m.encode_to_vec(), &self.faults) {
+                if conn.send(&r).await.is_err() {
+                    return false;
+                }
+            }
+            return true;
+        }
+        let rec = record::no_session(&self.endpoint_id, ctrl, m);
+        conn.send(&record::encode(&rec)).await.is_ok()
+    }
+
+    /// Handles one request and sends its answer; false when the connection
+    /// is gone (or dropped on purpose).
+    async fn answer(
+        &self,
+        conn: &mut Box<dyn MtpConnection>,
+        e2e: &mut e2e::AgentE2e,
+        from: &str,
+        request: &Msg,
+    ) -> bool {
+        {
             if self.faults.contains(Fault::DisconnectMidExchange)
-                && msg::request_body(&request).is_some()
+                && msg::request_body(request).is_some()
             {
                 self.say("fault disconnect-mid-exchange: dropping the connection");
                 conn.close(None, "").await;
-                break;
+                return false;
             }
             let (answer, notes, effects) = {
                 let mut agent = self.agent.lock().await;
                 // Time passes before the request is handled (TimeToLive counts from here).
                 let mut notes = agent.tick(Clock::now());
-                let answer = agent.handle(&from, &request);
+                let answer = agent.handle(from, request);
                 notes.extend(agent.take_notifications());
                 (answer, notes, agent.take_effects())
             };
@@ -323,14 +402,14 @@ impl AgentHost {
                 let to = if self.faults.contains(Fault::WrongToId) {
                     SOMEBODY_ELSE
                 } else {
-                    from.as_str()
+                    from
                 };
-                let mut out = record::encode(&record::no_session(&self.endpoint_id, to, &answer));
                 if self.faults.contains(Fault::MalformedProtobuf) {
-                    out = GARBAGE.to_vec();
-                }
-                if conn.send(&out).await.is_err() {
-                    break;
+                    if conn.send(GARBAGE).await.is_err() {
+                        return false;
+                    }
+                } else if !self.send_msg(conn, e2e, to, &answer).await {
+                    return false;
                 }
             }
             // After the answer: its notifications (through the channels, so they
@@ -338,7 +417,7 @@ impl AgentHost {
             self.route(notes);
             self.execute(effects);
         }
-        self.unregister(conn_id);
+        true
     }
 
     /// Makes the connection reachable for its Controller's Notifys and tells the

@@ -59,6 +59,12 @@ pub struct MqttConfig {
     /// Misbehaviour for the `wrong-content-type` fault: this MQTT 5
     /// Content Type instead of `usp.msg` (breaking R-MQTT.27).
     pub content_type: Option<String>,
+    /// Misbehaviour for the `ignores-subscribe-topic` fault: CONNACK's
+    /// `subscribe-topic` User Properties are not subscribed to (R-MQTT.15).
+    pub ignore_subscribe_topic: bool,
+    /// Misbehaviour for the `no-request-response-information` fault: no
+    /// Request Response Information in CONNECT (R-MQTT.12).
+    pub omit_request_response_information: bool,
 }
 
 impl MqttConfig {
@@ -76,6 +82,8 @@ impl MqttConfig {
             tls: None,
             omit_reply_to: false,
             content_type: None,
+            ignore_subscribe_topic: false,
+            omit_request_response_information: false,
         }
     }
 

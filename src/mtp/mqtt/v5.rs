@@ -31,7 +31,7 @@ pub(super) async fn open(cfg: &MqttConfig, host: &str, port: u16) -> Result<Link
         .set_max_packet_size(Some(MAX_PACKET))
         .set_network_options(network_options())
         // R-MQTT.12: ask the broker for a reply-to topic.
-        .set_request_response_info(Some(1))
+        .set_request_response_info((!cfg.omit_request_response_information).then_some(1))
         // R-MQTT.13: name ourselves to the broker.
         .set_user_properties(binding::connect_user_properties(&cfg.endpoint_id));
     if let Some(user) = &cfg.username {
@@ -48,8 +48,20 @@ pub(super) async fn open(cfg: &MqttConfig, host: &str, port: u16) -> Result<Link
             }
             other => connect_failed(cfg, other),
         })?;
-    let response_information = connack.properties.and_then(|p| p.response_information);
-    let topics = topics_to_subscribe(cfg, response_information.as_deref());
+    let response_information = connack
+        .properties
+        .as_ref()
+        .and_then(|p| p.response_information.clone());
+    let mut topics = topics_to_subscribe(cfg, response_information.as_deref());
+    if !cfg.ignore_subscribe_topic {
+        // R-MQTT.15: also every topic the broker names in `subscribe-topic`.
+        let named = connack.properties.iter().flat_map(|p| &p.user_properties);
+        for (_, topic) in named.filter(|(k, _)| k == "subscribe-topic") {
+            if !topics.contains(topic) {
+                topics.push(topic.clone());
+            }
+        }
+    }
     for topic in &topics {
         client
             .subscribe(topic.clone(), qos(cfg.qos))
@@ -65,7 +77,18 @@ pub(super) async fn open(cfg: &MqttConfig, host: &str, port: u16) -> Result<Link
     .map_err(|_| MtpError::Timeout(HANDSHAKE_TIMEOUT.as_millis() as u64))?;
     if let Err(why) = subscribed {
         // R-MQTT.16/17: without a subscription there is nothing to serve.
-        let _ = client.disconnect().await;
+        // The event loop must run for DISCONNECT to reach the wire (the
+        // interposer showed it never did).
+        if client.disconnect().await.is_ok() {
+            let _ = tokio::time::timeout(super::CLOSE_GRACE, async {
+                while let Ok(event) = events.poll().await {
+                    if matches!(event, Event::Outgoing(rumqttc::Outgoing::Disconnect)) {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
         return Err(handshake_failed(format!(
             "SUBSCRIBE to {} failed: {why}",
             topics.join(", ")

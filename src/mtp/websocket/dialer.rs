@@ -85,6 +85,8 @@ impl WsDialer {
         let tcp = TcpStream::connect((host.as_str(), port))
             .await
             .map_err(|e| self.connect_error(e.to_string()))?;
+        // One Record per frame, answered at once: Nagle only adds latency (benches/exchange.rs).
+        let _ = tcp.set_nodelay(true);
         match (&self.tls, secure) {
             (None, false) => Ok(Box::new(self.upgrade(request, tcp, None).await?)),
             (Some(tls), true) => {

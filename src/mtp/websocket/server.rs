@@ -77,6 +77,8 @@ impl WsServer {
                 .accept()
                 .await
                 .map_err(|e| MtpError::Io(e.to_string()))?;
+            // One Record per frame, answered at once: Nagle only adds latency.
+            let _ = tcp.set_nodelay(true);
             let outcome = match &self.tls {
                 None => self
                     .upgrade(tcp, addr, None)

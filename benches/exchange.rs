@@ -1,0 +1,205 @@
+//! Get request/response exchanges per second over loopback WebSocket: the
+//! harness's Session against the in-process reference Agent (wired as
+//! `plugfest run` wires it: src/commands/loopback.rs) vs. a raw
+//! tokio-tungstenite peer answering the same request bytes with the same
+//! response bytes (the limit: WebSocket and loopback TCP alone).
+//! `cargo bench --bench exchange`; target ratio >= 0.8 (issue #7).
+
+#[allow(dead_code)] // exchange.rs uses its printer only
+mod common;
+
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::Message;
+use usp_plugfest::agent::faults::FaultSet;
+use usp_plugfest::agent::runtime::AgentHost;
+use usp_plugfest::agent::{Agent, AgentConfig};
+use usp_plugfest::cli::{MtpArg, Role};
+use usp_plugfest::commands::loopback::{self, LoopbackOptions};
+use usp_plugfest::mtp::mqtt::MqttVersion;
+use usp_plugfest::session::{Session, SessionConfig};
+use usp_plugfest::target::{DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID};
+use usp_plugfest::usp::proto::msg::{request::ReqType, Get};
+use usp_plugfest::usp::record;
+
+fn get() -> ReqType {
+    ReqType::Get(Get {
+        param_paths: vec!["Device.DeviceInfo.".into()],
+        max_depth: 0,
+    })
+}
+
+async fn harness_session() -> (Session, loopback::Started) {
+    let agent = Agent::new(AgentConfig {
+        endpoint_id: DEFAULT_AGENT_ID.to_string(),
+        faults: FaultSet::new(),
+    });
+    let options = LoopbackOptions {
+        mtp: MtpArg::Ws,
+        role: Role::Server,
+        mqtt_version: MqttVersion::V5,
+        stomp_broker: None,
+        tls: None,
+        interpose: false,
+    };
+    let mut started = loopback::start(&options, AgentHost::new(agent, FaultSet::new()))
+        .await
+        .expect("loopback starts");
+    let connector = std::mem::replace(
+        &mut started.connector,
+        Box::new(usp_plugfest::mtp::websocket::WsDialer::new(
+            "ws://127.0.0.1:1/",
+            "unused",
+        )),
+    );
+    let mut session = Session::new(
+        connector,
+        SessionConfig {
+            controller_id: DEFAULT_CONTROLLER_ID.to_string(),
+            agent_id: None,
+            request_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(10),
+            connect_record_timeout: Duration::from_secs(5),
+        },
+    );
+    session.ensure_connected().await.expect("Agent connects");
+    (session, started)
+}
+
+async fn ours(session: &mut Session, n: u64) -> Duration {
+    let start = Instant::now();
+    for _ in 0..n {
+        session
+            .request(get())
+            .await
+            .map_err(|(_, e)| e)
+            .expect("GetResp");
+        // The runner drains the trace per case; keep it from growing here.
+        drop(session.take_trace());
+    }
+    start.elapsed()
+}
+
+/// A raw WebSocket peer that answers every binary message with `reply`,
+/// and a client connected to it.
+async fn raw_pair(
+    reply: Vec<u8>,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        tcp.set_nodelay(true).unwrap();
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        while let Some(Ok(m)) = ws.next().await {
+            if m.is_binary()
+                && ws
+                    .send(Message::Binary(reply.clone().into()))
+                    .await
+                    .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let (client, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/"))
+        .await
+        .unwrap();
+    client
+}
+
+async fn raw(
+    client: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    request: &[u8],
+    n: u64,
+) -> Duration {
+    let start = Instant::now();
+    for _ in 0..n {
+        client
+            .send(Message::Binary(request.to_vec().into()))
+            .await
+            .unwrap();
+        let m = client.next().await.unwrap().unwrap();
+        assert!(m.is_binary());
+    }
+    start.elapsed()
+}
+
+fn bench(c: &mut Criterion) {
+    // Two workers, as `plugfest run` has on this 2-core machine.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (mut session, _started) = rt.block_on(harness_session());
+    // The same bytes for the raw peer: the Record the harness sent and the
+    // one the Agent answered with.
+    let exchange = rt
+        .block_on(session.request(get()))
+        .map_err(|(_, e)| e)
+        .unwrap();
+    let request = record::encode(&record::no_session(
+        DEFAULT_CONTROLLER_ID,
+        DEFAULT_AGENT_ID,
+        &exchange.sent,
+    ));
+    let response = record::encode(&record::no_session(
+        DEFAULT_AGENT_ID,
+        DEFAULT_CONTROLLER_ID,
+        &exchange.response,
+    ));
+    let mut client = rt.block_on(raw_pair(response));
+
+    let mut g = c.benchmark_group("exchange/Get over loopback WebSocket");
+    g.bench_function("plugfest Session + reference Agent", |b| {
+        b.iter_custom(|n| rt.block_on(ours(&mut session, n)))
+    });
+    g.bench_function("raw tokio-tungstenite, same bytes", |b| {
+        b.iter_custom(|n| rt.block_on(raw(&mut client, &request, n)))
+    });
+    // Where the time goes: the reference Agent's sans-I/O core alone
+    // answering the same Get (no transport, no Session).
+    let mut core = Agent::new(AgentConfig {
+        endpoint_id: DEFAULT_AGENT_ID.to_string(),
+        faults: FaultSet::new(),
+    });
+    g.bench_function("reference Agent core alone (Agent::handle)", |b| {
+        b.iter(|| core.handle(DEFAULT_CONTROLLER_ID, std::hint::black_box(&exchange.sent)))
+    });
+    g.finish();
+
+    // Interleaved rounds of 2,000 exchanges each; median ratio.
+    const N: u64 = 2_000;
+    let mut samples: Vec<(f64, f64)> = (0..7)
+        .map(|_| {
+            let o = N as f64 / rt.block_on(ours(&mut session, N)).as_secs_f64();
+            let t = N as f64 / rt.block_on(raw(&mut client, &request, N)).as_secs_f64();
+            (o, t)
+        })
+        .collect();
+    samples.sort_by(|a, b| (a.0 / a.1).total_cmp(&(b.0 / b.1)));
+    let (o, t) = samples[samples.len() / 2];
+    common::print_ratio(
+        "Get exchanges over loopback WebSocket vs raw tokio-tungstenite",
+        o,
+        t,
+        o / t,
+        0.8,
+    );
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(20);
+    targets = bench
+}
+criterion_main!(benches);

@@ -1,0 +1,181 @@
+//! E2E session context (`--e2e`) end to end: the shipped suite passes with
+//! SAR forced on (64-byte segments) over WebSocket and over MQTT (a private
+//! mosquitto), every Agent answer travelling in SessionContextRecords; each
+//! E2E fault of the reference Agent makes the E2E cases fail with the rule
+//! named; without --e2e the E2E cases are skipped with the reason and the
+//! E2E faults are refused.
+
+mod common;
+
+use common::{assert_suite_passed, plugfest, shipped_case_count, Run};
+
+const E2E_CASES: &[&str] = &[
+    "e2e-establish-session-context",
+    "e2e-sequence-and-expected-ids",
+    "e2e-sar-large-supported-dm",
+];
+
+fn run(args: &[&str]) -> Run {
+    let out = tempfile::tempdir().unwrap();
+    plugfest(args, out.path())
+}
+
+/// Every request step of every case carries a passed E2E check, and the
+/// traces show segmented SessionContextRecords both ways.
+fn assert_all_in_context(run: &Run) {
+    let mut segmented_answers = 0;
+    let mut e2e_checks = 0;
+    for c in run.cases() {
+        for s in c["steps"].as_array().unwrap() {
+            for k in s["checks"].as_array().unwrap() {
+                if k["description"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("E2E session context")
+                {
+                    e2e_checks += 1;
+                    assert_eq!(k["passed"], true, "{}: {k}", c["id"]);
+                }
+            }
+        }
+        let trace = c["trace"].as_array().unwrap();
+        segmented_answers += trace
+            .iter()
+            .filter(|t| {
+                t["direction"] == "received"
+                    && t["note"]
+                        .as_str()
+                        .is_some_and(|n| n.contains("payload_sar_state 1 (BEGIN)"))
+            })
+            .count();
+        let plain_answers = trace.iter().any(|t| {
+            t["direction"] == "sent"
+                && t["record"]
+                    .as_str()
+                    .is_some_and(|r| r.starts_with("NoSessionContextRecord"))
+        });
+        assert!(!plain_answers, "{}: a request went out of context", c["id"]);
+    }
+    assert!(
+        segmented_answers > 10,
+        "only {segmented_answers} segmented answers"
+    );
+    // Every case sends at least one request, each with its E2E check.
+    assert!(e2e_checks >= run.cases().len(), "{e2e_checks} E2E checks");
+    let gsdm = run
+        .cases()
+        .into_iter()
+        .find(|c| c["id"] == "e2e-sar-large-supported-dm")
+        .unwrap();
+    let segments = gsdm["trace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| {
+            t["direction"] == "received"
+                && t["note"]
+                    .as_str()
+                    .is_some_and(|n| n.contains("SessionContextRecord{"))
+        })
+        .count();
+    assert!(
+        segments > 20,
+        "the whole supported DM came in {segments} Records"
+    );
+}
+
+#[test]
+fn shipped_suite_passes_in_a_session_context_over_websocket() {
+    let run = run(&["run", "--e2e", "--segment-size", "64"]);
+    assert_suite_passed(&run, "WebSocket", "WebSocketConnectRecord");
+    assert_eq!(run.cases().len(), shipped_case_count());
+    for id in E2E_CASES {
+        let c = run.cases().into_iter().find(|c| c["id"] == *id).unwrap();
+        assert_eq!(c["verdict"], "passed", "{c}");
+    }
+    assert_all_in_context(&run);
+}
+
+#[test]
+fn shipped_suite_passes_in_a_session_context_over_mqtt() {
+    // Fails with the install hint rather than deep inside a run.
+    drop(usp_plugfest::broker::Mosquitto::start().unwrap_or_else(|e| panic!("{e}")));
+    let run = run(&["run", "--mtp", "mqtt", "--e2e", "--segment-size", "64"]);
+    assert_suite_passed(&run, "MQTT 5", "MQTTConnectRecord");
+    assert_eq!(run.cases().len(), shipped_case_count());
+    assert_all_in_context(&run);
+}
+
+fn fault_run(fault: &str, mtp: &str) -> Run {
+    run(&[
+        "run",
+        "--mtp",
+        mtp,
+        "--e2e",
+        "--segment-size",
+        "64",
+        "--agent-fault",
+        fault,
+        "--cases",
+        "test-cases/e2e.yaml",
+        "--timeout-ms",
+        "800",
+    ])
+}
+
+fn assert_e2e_cases_fail(run: &Run, fault: &str, needles: &[&str]) {
+    assert_eq!(run.code, 1, "{fault}: {}", run.explain());
+    let cases = run.cases();
+    assert_eq!(cases.len(), E2E_CASES.len());
+    for c in &cases {
+        assert_eq!(c["verdict"], "failed", "{fault}: {c}");
+        let message = c["message"].as_str().unwrap();
+        assert!(
+            needles.iter().all(|n| message.contains(n)),
+            "{fault}: {needles:?} not all in {message}"
+        );
+    }
+}
+
+#[test]
+fn skipped_sequence_ids_fail_the_e2e_cases() {
+    for mtp in ["ws", "mqtt"] {
+        let run = fault_run("e2e-wrong-sequence", mtp);
+        assert_e2e_cases_fail(
+            &run,
+            "e2e-wrong-sequence",
+            &[
+                "never arrived",
+                "sequence_id / expected_id",
+                "SessionContextRecord{",
+            ],
+        );
+    }
+}
+
+#[test]
+fn a_missing_complete_fails_the_e2e_cases() {
+    for mtp in ["ws", "mqtt"] {
+        let run = fault_run("e2e-bad-sar", mtp);
+        assert_e2e_cases_fail(&run, "e2e-bad-sar", &["COMPLETE", "payload_sar_state"]);
+    }
+}
+
+#[test]
+fn without_e2e_the_cases_are_skipped_and_the_faults_refused() {
+    let plain = run(&["run", "--cases", "test-cases/e2e.yaml"]);
+    assert_eq!(plain.code, 0, "{}", plain.explain());
+    for c in plain.cases() {
+        assert_eq!(c["verdict"], "skipped", "{c}");
+        assert!(
+            c["message"].as_str().unwrap().contains("run with --e2e"),
+            "{c}"
+        );
+        assert!(c["trace"].as_array().unwrap().is_empty());
+    }
+    for fault in ["e2e-wrong-sequence", "e2e-bad-sar"] {
+        let refused = run(&["run", "--agent-fault", fault]);
+        assert_eq!(refused.code, 2, "{fault}");
+        assert!(refused.stderr.contains("need --e2e"), "{}", refused.stderr);
+    }
+}
