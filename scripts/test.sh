@@ -16,6 +16,7 @@ declare -A PACKAGES=(
   [/usr/bin/coap-client-notls]=libcoap3-bin
   [/usr/bin/xmllint]=libxml2-utils
   [/usr/bin/chromium]=chromium
+  [/usr/sbin/ip]=iproute2
 )
 
 missing=()
