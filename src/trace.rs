@@ -91,16 +91,18 @@ pub fn describe_record(record: &Record) -> String {
 /// wants; `compact_debug` then drops the `Some(...)` and oneof wrappers that
 /// only add noise.
 pub fn describe_msg(msg: &Msg) -> String {
-    name_error_codes(&compact_debug(&format!("{msg:#?}")))
+    name_codes(&compact_debug(&format!("{msg:#?}")), "err_code")
 }
 
-/// `err_code: 7026,` becomes `err_code: 7026, // Invalid path`.
-fn name_error_codes(text: &str) -> String {
+/// `err_code: 7026,` (for `field` = `err_code`) becomes
+/// `err_code: 7026, // Invalid path`.
+pub(crate) fn name_codes(text: &str, field: &str) -> String {
+    let prefix = format!("{field}: ");
     text.lines()
         .map(|line| {
             let code = line
                 .trim()
-                .strip_prefix("err_code: ")
+                .strip_prefix(prefix.as_str())
                 .and_then(|rest| rest.trim_end_matches(',').parse::<u32>().ok());
             match code {
                 Some(c) if c != 0 => format!("{line} // {}", crate::usp::errors::error_name(c)),

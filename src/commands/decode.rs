@@ -138,19 +138,7 @@ fn describe_full_record(record: &Record, size: usize) -> String {
 
 /// `reason_code: 7100,` in a DisconnectRecord gets the error code's name.
 fn name_reason_codes(text: &str) -> String {
-    text.lines()
-        .map(|line| {
-            let code = line
-                .trim()
-                .strip_prefix("reason_code: ")
-                .and_then(|rest| rest.trim_end_matches(',').parse::<u32>().ok());
-            match code {
-                Some(c) if c != 0 => format!("{line} // {}", crate::usp::errors::error_name(c)),
-                _ => line.to_string(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    crate::trace::name_codes(text, "reason_code")
 }
 
 pub fn decode(text: Option<&str>, file: Option<&Path>) -> ExitCode {
