@@ -115,45 +115,48 @@ fn judge(file: &Path, code: i32, output: &str, exp: &Expectation) -> Vec<String>
     wrong
 }
 
-fn report(failures: Vec<String>, checked: usize) {
+/// Answers every file of one corpus directory (`answer` gives the output
+/// and what was wrong with it) and fails naming each file answered badly.
+fn check_corpus(
+    dir: &str,
+    at_least: usize,
+    answer: impl Fn(&Path, &Expectation) -> (String, Vec<String>),
+) {
+    let files = corpus(dir);
+    assert!(files.len() >= at_least, "only {} {dir} files", files.len());
+    let failures: Vec<String> = files
+        .iter()
+        .filter_map(|file| {
+            let (output, wrong) = answer(file, &expectation(file));
+            (!wrong.is_empty())
+                .then(|| format!("{}: {}\n{output}", file.display(), wrong.join("; ")))
+        })
+        .collect();
     assert!(
         failures.is_empty(),
-        "{} of {checked} files answered badly:\n{}",
+        "{} of {} files answered badly:\n{}",
         failures.len(),
+        files.len(),
         failures.join("\n\n")
     );
 }
 
 #[test]
 fn validate_reports_each_bad_case_file_once_with_its_position() {
-    let files = corpus("cases");
-    assert!(files.len() >= 40, "only {} case files", files.len());
-    let mut failures = Vec::new();
-    for file in &files {
-        let exp = expectation(file);
+    check_corpus("cases", 40, |file, exp| {
         let (code, output) = run(&["validate", file.to_str().unwrap()]);
-        let mut wrong = judge(file, code, &output, &exp);
+        let mut wrong = judge(file, code, &output, exp);
         if !output.contains("\n1 problem(s) in test-case files") {
             wrong.push("not exactly one problem".into());
         }
-        if !wrong.is_empty() {
-            failures.push(format!(
-                "{}: {}\n{output}",
-                file.display(),
-                wrong.join("; ")
-            ));
-        }
-    }
-    report(failures, files.len());
+        (output, wrong)
+    });
 }
 
 #[test]
 fn run_reports_each_bad_case_file_and_runs_nothing() {
-    let files = corpus("cases");
     let out = tempfile::tempdir().unwrap();
-    let mut failures = Vec::new();
-    for file in &files {
-        let exp = expectation(file);
+    check_corpus("cases", 40, |file, exp| {
         let (code, output) = run(&[
             "run",
             "--quiet",
@@ -162,29 +165,18 @@ fn run_reports_each_bad_case_file_and_runs_nothing() {
             "--out",
             out.path().to_str().unwrap(),
         ]);
-        let mut wrong = judge(file, code, &output, &exp);
+        let mut wrong = judge(file, code, &output, exp);
         if output.contains("no test case matched") {
             wrong.push("blames the selection instead of the file".into());
         }
-        if !wrong.is_empty() {
-            failures.push(format!(
-                "{}: {}\n{output}",
-                file.display(),
-                wrong.join("; ")
-            ));
-        }
-    }
-    report(failures, files.len());
+        (output, wrong)
+    });
 }
 
 #[test]
 fn run_refuses_each_bad_target_file_with_one_line() {
-    let files = corpus("targets");
-    assert!(files.len() >= 20, "only {} target files", files.len());
     let out = tempfile::tempdir().unwrap();
-    let mut failures = Vec::new();
-    for file in &files {
-        let exp = expectation(file);
+    check_corpus("targets", 20, |file, exp| {
         let (code, output) = run(&[
             "run",
             "--quiet",
@@ -193,20 +185,13 @@ fn run_refuses_each_bad_target_file_with_one_line() {
             "--out",
             out.path().to_str().unwrap(),
         ]);
-        let mut wrong = judge(file, code, &output, &exp);
+        let mut wrong = judge(file, code, &output, exp);
         let lines = output.lines().filter(|l| !l.trim().is_empty()).count();
         if lines != 1 {
             wrong.push(format!("{lines} lines, not one error"));
         }
-        if !wrong.is_empty() {
-            failures.push(format!(
-                "{}: {}\n{output}",
-                file.display(),
-                wrong.join("; ")
-            ));
-        }
-    }
-    report(failures, files.len());
+        (output, wrong)
+    });
 }
 
 /// The negative twin of the corpus: the same kinds of file, without the

@@ -162,17 +162,21 @@ fn run_against(behaviour: Behaviour, limit: Duration) -> common::Run {
     run
 }
 
-#[test]
-fn random_bytes_fail_the_case_and_say_they_were_no_record() {
-    let run = run_against(Behaviour::RandomBytes, Duration::from_secs(30));
+/// Runs against `behaviour`: the run ends within its bound with exit 1 and
+/// no panic; returns the failure messages (printed, shortened, for the log).
+fn failure_messages_against(behaviour: Behaviour) -> String {
+    let run = run_against(behaviour, Duration::from_secs(30));
     assert_eq!(run.code, 1, "{}", run.explain());
     assert!(!run.explain().contains("panicked"), "{}", run.explain());
     let messages = run.failure_messages();
-    println!("{messages}");
-    assert!(
-        messages.contains("no response within 1500 ms"),
-        "{messages}"
-    );
+    println!("{}", &messages[..messages.len().min(600)]);
+    messages
+}
+
+#[test]
+fn random_bytes_fail_the_case_and_say_they_were_no_record() {
+    let messages = failure_messages_against(Behaviour::RandomBytes);
+    assert!(messages.contains("no response within 1500 ms"), "{messages}");
     assert!(
         messages.contains("the bytes are not a protobuf USP Record"),
         "{messages}"
@@ -181,15 +185,8 @@ fn random_bytes_fail_the_case_and_say_they_were_no_record() {
 
 #[test]
 fn a_silent_agent_times_out_within_the_bound() {
-    let run = run_against(Behaviour::Silent, Duration::from_secs(30));
-    assert_eq!(run.code, 1, "{}", run.explain());
-    assert!(!run.explain().contains("panicked"), "{}", run.explain());
-    let messages = run.failure_messages();
-    println!("{messages}");
-    assert!(
-        messages.contains("no response within 1500 ms"),
-        "{messages}"
-    );
+    let messages = failure_messages_against(Behaviour::Silent);
+    assert!(messages.contains("no response within 1500 ms"), "{messages}");
     // Nothing arrived, so nothing was set aside: the verdict must not
     // invent a cause.
     assert!(!messages.contains("set aside"), "{messages}");
@@ -197,10 +194,7 @@ fn a_silent_agent_times_out_within_the_bound() {
 
 #[test]
 fn an_answer_from_another_endpoint_id_is_set_aside_and_named() {
-    let run = run_against(Behaviour::OtherEndpointId, Duration::from_secs(30));
-    assert_eq!(run.code, 1, "{}", run.explain());
-    let messages = run.failure_messages();
-    println!("{messages}");
+    let messages = failure_messages_against(Behaviour::OtherEndpointId);
     assert!(
         messages.contains("a Record from 'proto::somebody-else', not from the Agent under test"),
         "{messages}"
@@ -209,13 +203,6 @@ fn an_answer_from_another_endpoint_id_is_set_aside_and_named() {
 
 #[test]
 fn a_notify_flood_does_not_stop_the_run_from_ending() {
-    let run = run_against(Behaviour::NotifyFlood, Duration::from_secs(30));
-    assert_eq!(run.code, 1, "{}", run.explain());
-    assert!(!run.explain().contains("panicked"), "{}", run.explain());
-    let messages = run.failure_messages();
-    println!("{}", &messages[..messages.len().min(600)]);
-    assert!(
-        messages.contains("no response within 1500 ms"),
-        "{messages}"
-    );
+    let messages = failure_messages_against(Behaviour::NotifyFlood);
+    assert!(messages.contains("no response within 1500 ms"), "{messages}");
 }
