@@ -7,8 +7,11 @@
 //! (R-DIS.10) and gets no target file. Needs root (`ip netns add`); without
 //! it each test prints why it is skipped and returns.
 
+mod common;
+
+use common::KillOnDrop;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -71,15 +74,6 @@ fn ip(args: &[&str]) -> Result<(), String> {
     }
 }
 
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn namespace_or_skip(test: &str) -> Option<Netns> {
     match Netns::create() {
         Ok(ns) => Some(ns),
@@ -127,6 +121,19 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// Runs `discover` (writing `target`), checks its exit code and returns the
+/// table row of the reference Agent.
+fn discovered_row(ns: &Netns, target: &Path, code: i32) -> String {
+    let found = discover(ns, target);
+    let shown = text(&found);
+    assert_eq!(found.status.code(), Some(code), "{shown}");
+    String::from_utf8_lossy(&found.stdout)
+        .lines()
+        .find(|l| l.contains(AGENT_ID))
+        .unwrap_or_else(|| panic!("{shown}"))
+        .to_string()
+}
+
 #[test]
 fn a_discovered_agent_is_valid_and_its_target_runs_deviceinfo_green() {
     let Some(ns) = namespace_or_skip("discovery end to end") else {
@@ -135,14 +142,7 @@ fn a_discovered_agent_is_valid_and_its_target_runs_deviceinfo_green() {
     let _agent = advertising_agent(&ns, &[]);
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("discovered.yaml");
-    let found = discover(&ns, &target);
-    let shown = text(&found);
-    assert_eq!(found.status.code(), Some(0), "{shown}");
-    let table = String::from_utf8_lossy(&found.stdout);
-    let row = table
-        .lines()
-        .find(|l| l.contains(AGENT_ID))
-        .unwrap_or_else(|| panic!("{shown}"));
+    let row = discovered_row(&ns, &target, 0);
     assert!(
         row.starts_with("websocket") && row.ends_with("valid"),
         "{row}"
@@ -186,14 +186,7 @@ fn an_advertisement_without_name_is_reported_invalid() {
     let _agent = advertising_agent(&ns, &["advertisement-without-name"]);
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("discovered.yaml");
-    let found = discover(&ns, &target);
-    let shown = text(&found);
-    assert_eq!(found.status.code(), Some(1), "{shown}");
-    let table = String::from_utf8_lossy(&found.stdout);
-    let row = table
-        .lines()
-        .find(|l| l.contains(AGENT_ID))
-        .unwrap_or_else(|| panic!("{shown}"));
+    let row = discovered_row(&ns, &target, 1);
     assert!(
         row.contains("INVALID") && row.contains("no `name` key") && row.contains("R-DIS.10"),
         "{row}"
