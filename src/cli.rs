@@ -183,6 +183,9 @@ pub struct RunArgs {
     /// With `--mtp mqtt`: the built-in Agent reaches the broker through the MQTT interposer, which records every packet in the case traces and lets `mqtt_steer` / `expect_mqtt` steps run (without it they are skipped).
     #[arg(long)]
     pub interpose: bool,
+    /// With a --target whose WebSocket role is server: advertise the harness as a Controller over DNS-SD (_usp-ctr-ws._tcp, instance name = its Endpoint ID, TXT path; mDNS on the loopback interface only), for Agents that look their Controller up.
+    #[arg(long, requires = "target")]
+    pub advertise_controller: bool,
     /// Directory for junit.xml, results.json and report.html.
     #[arg(long, default_value = "reports")]
     pub out: PathBuf,
@@ -244,6 +247,12 @@ pub struct AgentArgs {
     /// Connect to a Controller's WebSocket server, e.g. ws://127.0.0.1:8080/usp.
     #[arg(long, group = "meet")]
     pub connect: Option<String>,
+    /// Look the Controller (--controller-id) up over DNS-SD as _usp-ctr-ws._tcp (mDNS on the loopback interface only) and connect to where it advertises.
+    #[arg(long, group = "meet")]
+    pub find_controller: bool,
+    /// With --find-controller: how long to look, in seconds.
+    #[arg(long, default_value_t = 10.0, requires = "find_controller")]
+    pub find_timeout: f64,
     /// Reach the Controller through this MQTT broker, e.g. 127.0.0.1:1883.
     #[arg(long, group = "meet")]
     pub mqtt_broker: Option<String>,

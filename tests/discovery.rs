@@ -255,3 +255,73 @@ fn a_wss_agent_advertises_encrypt_and_its_port_speaks_tls() {
     let yaml = std::fs::read_to_string(&target).unwrap();
     assert!(yaml.contains("url: wss://127.0.0.1:"), "{yaml}");
 }
+
+/// The harness as a Controller that Agents look up (R-DIS.7): `run
+/// --advertise-controller` announces its WebSocket server as
+/// `_usp-ctr-ws._tcp` (instance = its Endpoint ID, TXT `path`); the
+/// reference Agent, told only the Controller's Endpoint ID, finds it, dials
+/// the advertised URL, and the DeviceInfo suite runs green.
+#[test]
+fn an_agent_finds_the_advertised_controller_and_the_run_goes_green() {
+    let Some(ns) = namespace_or_skip("controller advertisement") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("controller.yaml");
+    std::fs::write(
+        &target,
+        format!("name: found by DNS-SD\nagent_endpoint_id: {AGENT_ID}\nmtp: websocket\nwebsocket:\n  role: server\n  listen: 127.0.0.1:18765\n  path: /usp-controller\ntimeouts:\n  connect_ms: 15000\n"),
+    )
+    .unwrap();
+    let agent = ns
+        .command(&["agent", "--find-controller", "--find-timeout", "15"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ip netns exec plugfest agent starts");
+    let _agent = KillOnDrop(agent);
+    let out = dir.path().join("reports");
+    let run = ns
+        .command(&["run", "--advertise-controller", "--target"])
+        .arg(&target)
+        .args(["--cases", "test-cases/deviceinfo.yaml", "--out"])
+        .arg(&out)
+        .output()
+        .expect("plugfest run starts");
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let cases = results["cases"].as_array().unwrap();
+    assert!(!cases.is_empty());
+    assert!(
+        cases.iter().all(|c| c["verdict"] == "passed"),
+        "{}",
+        text(&run)
+    );
+}
+
+/// Its negative twin: a Controller nobody advertises is not found; the
+/// Agent says which service and name it looked for, and exits 2.
+#[test]
+fn an_unadvertised_controller_is_not_found() {
+    let Some(ns) = namespace_or_skip("controller lookup, nothing advertised") else {
+        return;
+    };
+    let found = ns
+        .command(&[
+            "agent",
+            "--find-controller",
+            "--controller-id",
+            "proto::nobody-advertises-me",
+            "--find-timeout",
+            "1",
+        ])
+        .output()
+        .expect("plugfest agent runs");
+    let shown = text(&found);
+    assert_eq!(found.status.code(), Some(2), "{shown}");
+    assert!(
+        shown.contains("no _usp-ctr-ws._tcp.local. advertisement named proto::nobody-advertises-me"),
+        "{shown}"
+    );
+}

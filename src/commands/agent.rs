@@ -53,6 +53,14 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
     if args.advertise && !matches!(crate::discovery::mdns::loopback_multicast(), Ok(true)) {
         return bad_input("--advertise: the loopback interface has no MULTICAST flag (`ip link show lo`); run the Agent in a network namespace with `ip link set lo multicast on`");
     }
+    let mut args = args;
+    if args.find_controller {
+        match find_controller_url(&args.controller_id, Duration::from_secs_f64(args.find_timeout)).await
+        {
+            Ok(url) => args.connect = Some(url),
+            Err(e) => return bad_input(e),
+        }
+    }
     let text_frames = faults.contains(Fault::TextFrames);
     // malformed-endpoint-id: the id is malformed everywhere the Agent
     // presents it (handshake, Connect Record, Records).
@@ -160,15 +168,10 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
         // (R-DIS.9/10), `encrypt` when the port speaks TLS (R-DIS.11a).
         let _advertiser = if args.advertise {
             let path = "/";
-            let advert = crate::discovery::mdns::AgentAdvert {
+            let advert = crate::discovery::mdns::ServiceAdvert {
                 service_type: crate::discovery::WS_AGENT_SERVICE,
                 endpoint_id: &eid,
-                port: server
-                    .local_addr()
-                    .rsplit(':')
-                    .next()
-                    .and_then(|p| p.parse().ok())
-                    .unwrap_or(0),
+                port: server.local_port(),
                 path: Some(path),
                 name: (!host.faults().contains(Fault::AdvertisementWithoutName))
                     .then_some(args.advertise_name.as_str()),
@@ -285,4 +288,27 @@ async fn serve_until_interrupted(serving: impl std::future::Future<Output = ()>)
         _ = serving => {}
         _ = tokio::signal::ctrl_c() => {}
     }
+}
+
+/// `--find-controller`: the WebSocket URL of the Controller named
+/// `controller_id`, from its DNS-SD advertisement on loopback (R-DIS.7).
+async fn find_controller_url(controller_id: &str, wait: Duration) -> Result<String, String> {
+    use crate::discovery::{controller_url, mdns, WS_CONTROLLER_SERVICE};
+    if !matches!(mdns::loopback_multicast(), Ok(true)) {
+        return Err("--find-controller: the loopback interface has no MULTICAST flag (`ip link show lo`); run the Agent in a network namespace with `ip link set lo multicast on`".into());
+    }
+    let id = controller_id.to_string();
+    let found = tokio::task::spawn_blocking(move || mdns::find_controller(&id, wait))
+        .await
+        .map_err(|e| format!("--find-controller: {e}"))?
+        .map_err(|e| e.to_string())?;
+    let ad = found.ok_or_else(|| {
+        format!(
+            "--find-controller: no {WS_CONTROLLER_SERVICE} advertisement named {controller_id} within {:.1} s",
+            wait.as_secs_f64()
+        )
+    })?;
+    let url = controller_url(&ad).map_err(|p| format!("--find-controller: {p}"))?;
+    eprintln!("found Controller {controller_id} at {url} (DNS-SD)");
+    Ok(url)
 }

@@ -53,6 +53,8 @@ pub(crate) struct Setup {
     pub(crate) context: RunContext,
     /// `--e2e` / `e2e:`: the segment size of the session context.
     pub(crate) e2e: Option<usize>,
+    /// `--advertise-controller`: the DNS-SD record, withdrawn when the run ends.
+    pub(crate) _advertiser: Option<crate::discovery::mdns::Advertiser>,
 }
 
 /// What results say when server certificates are not verified.
@@ -314,9 +316,11 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
         }
     }
     let mut tls_summary = None;
+    let mut advertiser = None;
     let (connector, mtp_label): (Box<dyn MtpConnector>, String) = match target.mtp {
         MtpKind::Websocket => match target.websocket.clone() {
             Some(WebSocketTarget::Server { listen, path }) => {
+                let resource = path.clone().unwrap_or_else(|| "/".into());
                 let mut server = WsServer::bind(&listen, path, &target.controller_endpoint_id)
                     .await
                     .map_err(|e| e.to_string())?;
@@ -324,6 +328,14 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
                     let (server_tls, summary) = harness_server_tls(t)?;
                     server = server.with_tls(server_tls);
                     tls_summary = Some(summary);
+                }
+                if args.advertise_controller {
+                    advertiser = Some(advertise_controller(
+                        &server,
+                        &resource,
+                        &target.controller_endpoint_id,
+                        tls.is_some(),
+                    )?);
                 }
                 (Box::new(server), "WebSocket".into())
             }
@@ -420,6 +432,9 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
             )
         }
     };
+    if args.advertise_controller && advertiser.is_none() {
+        return Err("--advertise-controller needs a target whose websocket role is server (the harness listens where the Agent connects)".into());
+    }
     Ok(Setup {
         connector,
         mtp_label,
@@ -441,7 +456,34 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
             e2e_setting(args, target.e2e.as_ref().map(|e| e.segment_size)),
         )?,
         e2e: e2e_setting(args, target.e2e.as_ref().map(|e| e.segment_size)),
+        _advertiser: advertiser,
     })
+}
+
+/// `--advertise-controller`: the harness's WebSocket server as a DNS-SD
+/// `_usp-ctr-ws._tcp` service: instance name = its Endpoint ID (R-DIS.8),
+/// TXT `path` (R-DIS.11), `encrypt` over wss (R-DIS.11a); loopback only.
+fn advertise_controller(
+    server: &WsServer,
+    resource: &str,
+    endpoint_id: &str,
+    tls: bool,
+) -> Result<crate::discovery::mdns::Advertiser, String> {
+    use crate::discovery::{mdns, WS_CONTROLLER_SERVICE};
+    // Without multicast on loopback mdns-sd would only reach the
+    // machine's other interfaces, which it must never use.
+    if !matches!(mdns::loopback_multicast(), Ok(true)) {
+        return Err("--advertise-controller: the loopback interface has no MULTICAST flag (`ip link show lo`); run in a network namespace with `ip link set lo multicast on`".into());
+    }
+    mdns::advertise(&mdns::ServiceAdvert {
+        service_type: WS_CONTROLLER_SERVICE,
+        endpoint_id,
+        port: server.local_port(),
+        path: Some(resource),
+        name: None,
+        encrypt: tls,
+    })
+    .map_err(|e| format!("--advertise-controller: {e}"))
 }
 
 /// The target's variables with `--var` on top, and the silence window.
@@ -675,6 +717,7 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
         tls: tls_summary,
         context,
         e2e: e2e_setting(args, None),
+        _advertiser: None,
     })
 }
 

@@ -39,14 +39,38 @@ pub fn loopback_multicast() -> Result<bool, String> {
 
 /// Browses every Agent service type for `timeout` and returns what resolved.
 pub fn browse(timeout: Duration) -> Result<Vec<Advertisement>, MdnsError> {
+    browse_types(&super::AGENT_SERVICE_TYPES, timeout, |_| false)
+}
+
+/// Looks up the WebSocket Controller whose instance name is `endpoint_id`
+/// (R-DIS.7: an Agent that knows its Controller's Endpoint ID but not where
+/// it is asks for its SRV and TXT records); `None` when it did not show
+/// within `timeout`.
+pub fn find_controller(
+    endpoint_id: &str,
+    timeout: Duration,
+) -> Result<Option<Advertisement>, MdnsError> {
+    let found = browse_types(&[super::WS_CONTROLLER_SERVICE], timeout, |ad| {
+        ad.instance == endpoint_id
+    })?;
+    Ok(found.into_iter().find(|ad| ad.instance == endpoint_id))
+}
+
+/// Browses `types` until `timeout`, or until an advertisement satisfies
+/// `enough`, and returns what resolved.
+fn browse_types(
+    types: &[&str],
+    timeout: Duration,
+    enough: impl Fn(&Advertisement) -> bool,
+) -> Result<Vec<Advertisement>, MdnsError> {
     let daemon = loopback_daemon()?;
-    let receivers = super::AGENT_SERVICE_TYPES
+    let receivers = types
         .iter()
         .map(|ty| daemon.browse(ty))
         .collect::<Result<Vec<_>, _>>()?;
     let deadline = Instant::now() + timeout;
     let mut found: BTreeMap<String, Advertisement> = BTreeMap::new();
-    while Instant::now() < deadline {
+    'browsing: while Instant::now() < deadline {
         let mut idle = true;
         for rx in &receivers {
             while let Ok(event) = rx.try_recv() {
@@ -68,7 +92,11 @@ pub fn browse(timeout: Duration) -> Result<Vec<Advertisement>, MdnsError> {
                             .collect(),
                         tls_observed: None,
                     };
+                    let done = enough(&ad);
                     found.insert(s.fullname.clone(), ad);
+                    if done {
+                        break 'browsing;
+                    }
                 }
             }
         }
@@ -112,14 +140,16 @@ impl Drop for Advertiser {
     }
 }
 
-/// What the reference Agent advertises for one MTP.
-pub struct AgentAdvert<'a> {
+/// What the reference Agent (an `_usp-agt-*` service) or the harness as a
+/// Controller (an `_usp-ctr-*` service) advertises for one MTP.
+pub struct ServiceAdvert<'a> {
     pub service_type: &'a str,
     pub endpoint_id: &'a str,
     pub port: u16,
     /// TXT `path` (R-DIS.9); `None` leaves the key out (a fault).
     pub path: Option<&'a str>,
-    /// TXT `name` (R-DIS.10); `None` leaves the key out (a fault).
+    /// TXT `name` (R-DIS.10, Agents only); `None` leaves the key out (for
+    /// an Agent, a fault).
     pub name: Option<&'a str>,
     /// TXT `encrypt` (R-DIS.11a): the MTP requires encryption.
     pub encrypt: bool,
@@ -127,7 +157,7 @@ pub struct AgentAdvert<'a> {
 
 /// Registers `advert` on loopback (127.0.0.1) under the instance name = its
 /// Endpoint ID (R-DIS.8).
-pub fn advertise(advert: &AgentAdvert) -> Result<Advertiser, MdnsError> {
+pub fn advertise(advert: &ServiceAdvert) -> Result<Advertiser, MdnsError> {
     let daemon = loopback_daemon()?;
     let mut txt: Vec<TxtProperty> = Vec::new();
     if let Some(p) = advert.path {
@@ -142,7 +172,11 @@ pub fn advertise(advert: &AgentAdvert) -> Result<Advertiser, MdnsError> {
     let info = ServiceInfo::new(
         advert.service_type,
         advert.endpoint_id,
-        "plugfest-agent.local.",
+        if advert.service_type.starts_with("_usp-ctr-") {
+            "plugfest-controller.local."
+        } else {
+            "plugfest-agent.local."
+        },
         IpAddr::V4(Ipv4Addr::LOCALHOST),
         advert.port,
         txt,

@@ -1,12 +1,13 @@
-//! DNS-SD discovery of USP Agents (TR-369 discovery section): the service
-//! types, what an advertisement must carry (R-DIS.8-11a), and the target file
-//! a found WebSocket Agent becomes. Pure; the mDNS I/O is in `mdns`.
+//! DNS-SD discovery (TR-369 discovery section): the service types, what an
+//! Agent's or a Controller's advertisement must carry (R-DIS.8-11a), the
+//! target file a found WebSocket Agent becomes and the URL a found WebSocket
+//! Controller is reached at. Pure; the mDNS I/O is in `mdns`.
 
 pub mod mdns;
 pub mod tls_probe;
 mod validate;
 
-pub use validate::{target_file, validate, Advertisement, Problem};
+pub use validate::{controller_url, target_file, validate, Advertisement, Problem};
 
 /// The IANA-registered Agent service types (discovery section); CoAP is the
 /// only one over UDP. UDS has no DNS-SD service.
@@ -20,6 +21,11 @@ pub const AGENT_SERVICE_TYPES: [&str; 4] = [
 /// The service type of the WebSocket MTP, the one the reference Agent
 /// advertises and the one a target file can be written for.
 pub const WS_AGENT_SERVICE: &str = "_usp-agt-ws._tcp.local.";
+
+/// The WebSocket Controller service: the harness advertises itself under it
+/// (`run --advertise-controller`) for Agents that look their Controller up
+/// (R-DIS.7); the reference Agent finds it with `agent --find-controller`.
+pub const WS_CONTROLLER_SERVICE: &str = "_usp-ctr-ws._tcp.local.";
 
 /// The MTP a service type names, for the table.
 pub fn mtp_of(service_type: &str) -> &'static str {

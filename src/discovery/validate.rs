@@ -94,6 +94,35 @@ pub fn target_file(ad: &Advertisement) -> Option<String> {
     if ad.service_type != super::WS_AGENT_SERVICE {
         return None;
     }
+    let url = ws_url(ad)?;
+    let name = ad.txt.get("name").cloned().flatten().unwrap_or_default();
+    Some(format!(
+        "# Written by `plugfest discover` from a DNS-SD advertisement.\nname: {}\nagent_endpoint_id: {}\nmtp: websocket\nwebsocket:\n  role: client\n  url: {url}\n",
+        yaml_string(&format!("{name} ({})", ad.instance)),
+        yaml_string(&ad.instance),
+    ))
+}
+
+/// Where a Controller's WebSocket advertisement says to connect, or the
+/// problem that stops an Agent from using it: a Controller's TXT record must
+/// carry `path` (R-DIS.11).
+pub fn controller_url(ad: &Advertisement) -> Result<String, Problem> {
+    if !matches!(ad.txt.get("path"), Some(Some(_))) {
+        return Err(Problem {
+            rule: "R-DIS.11",
+            detail: format!("the Controller's TXT record for {} has no `path` value", ad.instance),
+        });
+    }
+    ws_url(ad).ok_or_else(|| Problem {
+        rule: "RFC 6763",
+        detail: format!("the SRV target of {} resolved to no address", ad.instance),
+    })
+}
+
+/// `ws[s]://host:port/path` of a WebSocket advertisement: `wss` when the
+/// `encrypt` key is there (R-DIS.11a), an IPv4 address first (discovery runs
+/// on loopback), the TXT `path` as the resource (R-WS.3).
+fn ws_url(ad: &Advertisement) -> Option<String> {
     let path = ad.txt.get("path").cloned().flatten()?;
     let path = if path.starts_with('/') {
         path
@@ -105,7 +134,6 @@ pub fn target_file(ad: &Advertisement) -> Option<String> {
     } else {
         "ws"
     };
-    // Prefer a loopback or IPv4 address: discovery runs on loopback.
     let addr = ad
         .addresses
         .iter()
@@ -115,13 +143,7 @@ pub fn target_file(ad: &Advertisement) -> Option<String> {
         IpAddr::V4(a) => a.to_string(),
         IpAddr::V6(a) => format!("[{a}]"),
     };
-    let name = ad.txt.get("name").cloned().flatten().unwrap_or_default();
-    Some(format!(
-        "# Written by `plugfest discover` from a DNS-SD advertisement.\nname: {}\nagent_endpoint_id: {}\nmtp: websocket\nwebsocket:\n  role: client\n  url: {scheme}://{host}:{}{path}\n",
-        yaml_string(&format!("{name} ({})", ad.instance)),
-        yaml_string(&ad.instance),
-        ad.port,
-    ))
+    Some(format!("{scheme}://{host}:{}{path}", ad.port))
 }
 
 /// A double-quoted YAML scalar (JSON strings are valid YAML).

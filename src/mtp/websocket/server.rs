@@ -68,6 +68,11 @@ impl WsServer {
             .unwrap_or_default()
     }
 
+    /// The bound port (what a DNS-SD SRV record advertises).
+    pub fn local_port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
     /// Accepts connections until one completes TLS (when configured) and
     /// a valid USP handshake; rejected attempts are remembered for the report.
     async fn accept_one(&mut self) -> Result<Box<dyn MtpConnection>, MtpError> {
