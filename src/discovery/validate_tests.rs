@@ -82,3 +82,27 @@ fn a_websocket_advertisement_becomes_a_target_file_run_accepts() {
     mqtt.service_type = "_usp-agt-mqtt._tcp.local.".into();
     assert!(target_file(&mqtt).is_none());
 }
+
+#[test]
+fn a_controller_is_reached_where_its_path_and_encrypt_say() {
+    let mut ctr = ad(&[("path", Some("usp-controller"))]);
+    ctr.service_type = crate::discovery::WS_CONTROLLER_SERVICE.into();
+    assert_eq!(
+        controller_url(&ctr).unwrap(),
+        "ws://127.0.0.1:5684/usp-controller"
+    );
+    ctr.txt.insert("encrypt".into(), None);
+    assert_eq!(
+        controller_url(&ctr).unwrap(),
+        "wss://127.0.0.1:5684/usp-controller"
+    );
+}
+
+#[test]
+fn a_controller_without_path_cannot_be_used() {
+    for txt in [vec![], vec![("path", None)]] {
+        let problem = controller_url(&ad(&txt)).unwrap_err();
+        assert_eq!(problem.rule, "R-DIS.11");
+        assert!(problem.detail.contains("no `path` value"), "{problem}");
+    }
+}
