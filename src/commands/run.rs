@@ -53,6 +53,8 @@ pub(crate) struct Setup {
     pub(crate) context: RunContext,
     /// `--e2e` / `e2e:`: the segment size of the session context.
     pub(crate) e2e: Option<usize>,
+    /// The other Controllers the harness can act as (`controllers:`).
+    pub(crate) controllers: Vec<loopback::ExtraController>,
 }
 
 /// What results say when server certificates are not verified.
@@ -208,8 +210,11 @@ pub(crate) async fn execute(args: &RunArgs, group: Option<&MultiProgress>) -> Ou
     if let Some(tls) = &result.tls {
         progress.note(&format!("TLS: {tls}"));
     }
+    let (sessions, unavailable) =
+        controller_sessions(std::mem::take(&mut setup.controllers), &setup.session);
     let mut runner = Runner::new(session, &profiles, args.out.clone(), progress)
-        .with_context(setup.context.clone());
+        .with_context(setup.context.clone())
+        .with_controllers(sessions, unavailable);
     runner.set_report_options(report_options.clone());
     let interrupted = tokio::select! {
         _ = runner.run(&suites, &selection, &mut result) => false,
@@ -225,6 +230,7 @@ pub(crate) async fn execute(args: &RunArgs, group: Option<&MultiProgress>) -> Ou
     }
     runner.progress_finish();
     runner.session.close().await;
+    runner.close_controllers().await;
     if let Some(task) = setup.agent_task.take() {
         task.abort();
         let _ = task.await;
@@ -260,6 +266,89 @@ pub(crate) async fn execute(args: &RunArgs, group: Option<&MultiProgress>) -> Ou
         EXIT_FAILED
     };
     outcome
+}
+
+/// One session per other Controller the run can act as, and the reasons
+/// for those it cannot (name → why).
+fn controller_sessions(
+    controllers: Vec<loopback::ExtraController>,
+    base: &SessionConfig,
+) -> (
+    std::collections::BTreeMap<String, Session>,
+    std::collections::BTreeMap<String, String>,
+) {
+    let mut sessions = std::collections::BTreeMap::new();
+    let mut unavailable = std::collections::BTreeMap::new();
+    for c in controllers {
+        match c.connector {
+            Ok(connector) => {
+                let config = SessionConfig {
+                    controller_id: c.entry.endpoint_id.clone(),
+                    ..base.clone()
+                };
+                sessions.insert(c.entry.name.clone(), Session::new(connector, config));
+            }
+            Err(why) => {
+                unavailable.insert(c.entry.name.clone(), why);
+            }
+        }
+    }
+    (sessions, unavailable)
+}
+
+/// `controller_id_NAME` for each listed Controller, so cases can name it
+/// (e.g. in a search path for its `Controller.{i}.` row).
+fn controller_vars(context: &mut RunContext, controllers: &[loopback::ExtraController]) {
+    for c in controllers {
+        context
+            .vars
+            .set(&format!("controller_id_{}", c.entry.name), &c.entry.endpoint_id);
+    }
+}
+
+/// How the harness reaches the Agent as each of the target's other
+/// Controllers: over WebSocket, dialing the Agent's url again with the
+/// Controller's Endpoint ID (role client) or listening on the Controller's
+/// own `listen` address (role server); other MTPs are not built yet.
+async fn target_controllers(
+    target: &Target,
+    tls: Option<&TlsTarget>,
+) -> Result<Vec<loopback::ExtraController>, String> {
+    let mut out = Vec::new();
+    for entry in &target.controllers {
+        let connector: Result<Box<dyn MtpConnector>, String> = match (&target.mtp, &target.websocket) {
+            (MtpKind::Websocket, Some(WebSocketTarget::Client { url })) => {
+                let mut dialer = WsDialer::new(url, &entry.endpoint_id);
+                if let Some(t) = tls {
+                    let (client_tls, _) = harness_client_tls(t, "wss client", "the Agent's")?;
+                    dialer = dialer.with_tls(client_tls);
+                }
+                Ok(Box::new(dialer))
+            }
+            (MtpKind::Websocket, Some(WebSocketTarget::Server { path, .. })) => match &entry.listen {
+                Some(listen) => {
+                    let mut server = WsServer::bind(listen, path.clone(), &entry.endpoint_id)
+                        .await
+                        .map_err(|e| format!("controllers: {}: {e}", entry.name))?;
+                    if let Some(t) = tls {
+                        let (server_tls, _) = harness_server_tls(t)?;
+                        server = server.with_tls(server_tls);
+                    }
+                    Ok(Box::new(server))
+                }
+                None => Err(format!(
+                    "with websocket role server the harness needs an address to listen on as `{}`: set `listen:` on its `controllers:` entry (and point the Agent's Controller.{{i}}.MTP.{{i}} for {} at it)",
+                    entry.name, entry.endpoint_id
+                )),
+            },
+            _ => Err("acting as another Controller is built for the WebSocket MTP only (not yet MQTT, STOMP, UDS or CoAP)".into()),
+        };
+        out.push(loopback::ExtraController {
+            entry: entry.clone(),
+            connector,
+        });
+    }
+    Ok(out)
 }
 
 /// How much `--quiet` / `--verbose` ask to see while cases run.
@@ -420,6 +509,15 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
             )
         }
     };
+    let controllers = target_controllers(&target, tls.as_ref()).await?;
+    let mut context = run_context(
+        &target.vars,
+        &target.timeouts,
+        target.file_server.clone(),
+        args,
+        e2e_setting(args, target.e2e.as_ref().map(|e| e.segment_size)),
+    )?;
+    controller_vars(&mut context, &controllers);
     Ok(Setup {
         connector,
         mtp_label,
@@ -433,14 +531,9 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
         agent_task: None,
         broker: None,
         tls: tls_summary,
-        context: run_context(
-            &target.vars,
-            &target.timeouts,
-            target.file_server.clone(),
-            args,
-            e2e_setting(args, target.e2e.as_ref().map(|e| e.segment_size)),
-        )?,
+        context,
         e2e: e2e_setting(args, target.e2e.as_ref().map(|e| e.segment_size)),
+        controllers,
     })
 }
 
@@ -655,6 +748,7 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
         e2e_setting(args, None),
     )?;
     context.mqtt_interposer = started.mqtt_interposer.clone();
+    controller_vars(&mut context, &started.controllers);
     let mtp_label = loopback::label(args.mtp, version).to_string();
     Ok(Setup {
         connector: started.connector,
@@ -675,6 +769,7 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
         tls: tls_summary,
         context,
         e2e: e2e_setting(args, None),
+        controllers: started.controllers,
     })
 }
 
