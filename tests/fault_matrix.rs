@@ -260,6 +260,39 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("does not advertise"),
         Refused("does not advertise"),
     ),
+    (
+        "ignores-permissions",
+        Fails(
+            Cases::Only(PERMISSION_DENIED_CASES),
+            &["expected ERROR, got", "err_code: expected"],
+        ),
+        Refused("can only be seen by a second Controller"),
+    ),
+    (
+        "hidden-params-readable",
+        Fails(
+            Cases::Only(&["trust-hidden-params-get", "trust-hidden-params-gsdm"]),
+            &["SerialNumber"],
+        ),
+        Refused("can only be seen by a second Controller"),
+    ),
+    (
+        "notify-without-permission",
+        Fails(
+            Cases::Only(&["trust-notify-not-allowed"]),
+            &["plugfest-trust-2-20"],
+        ),
+        Refused("can only be seen by a second Controller"),
+    ),
+];
+
+/// trust.yaml cases where the read-only Controller must get 7006.
+const PERMISSION_DENIED_CASES: &[&str] = &[
+    "trust-set-not-allowed",
+    "trust-add-not-allowed",
+    "trust-delete-not-allowed",
+    "trust-operate-not-allowed",
+    "trust-assigned-role-change",
 ];
 
 /// A reboot case whose OperateResp was set aside (the fault's symptom is
@@ -303,6 +336,9 @@ const MISSING_MANUFACTURER: &[&str] = &[
     "deviceinfo-set-read-only-parameter",
     "deviceinfo-gsdm-all-options",
     "localagent-get-parameters-different-objects",
+    "trust-readonly-can-get",
+    "trust-hidden-params-get",
+    "trust-hidden-params-gsdm",
 ];
 
 /// Cases that type-check or compare boolean / integer values.
@@ -319,6 +355,7 @@ const WRONG_VALUE_TYPE: &[&str] = &[
     "localagent-get-wildcard-object",
     "localagent-get-max-depth",
     "messages-add-subscription",
+    "trust-hidden-params-get",
 ];
 
 /// Cases that expect a specific non-zero error code.
@@ -329,6 +366,12 @@ const ERROR_CODE_CASES: &[&str] = &[
     "deviceinfo-gsdm-unsupported-object",
     "messages-get-invalid-object",
     "messages-set-unknown-parameter",
+    "trust-set-not-allowed",
+    "trust-add-not-allowed",
+    "trust-delete-not-allowed",
+    "trust-operate-not-allowed",
+    "trust-hidden-params-get",
+    "trust-assigned-role-change",
 ];
 
 /// The suites the matrix runs: those that exercise every Msg type and the
@@ -336,13 +379,15 @@ const ERROR_CODE_CASES: &[&str] = &[
 /// bring the Connect Record back). The per-profile suites add more cases of
 /// the same Msg types, not more kinds of failure, and would make each of
 /// the 46 runs wait out hundreds more request timeouts.
-const MATRIX_SUITES: [&str; 6] = [
+const MATRIX_SUITES: [&str; 7] = [
     "deviceinfo.yaml",
     "endpoint-id.yaml",
     "localagent.yaml",
     "messages.yaml",
     "mtp.yaml",
     "usecases",
+    // Last: the permission faults are seen only here (a second Controller).
+    "trust.yaml",
 ];
 
 /// Copies of `MATRIX_SUITES` under `dir`.

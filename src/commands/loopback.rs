@@ -65,7 +65,7 @@ fn readonly_unreachable() -> Vec<ExtraController> {
     vec![ExtraController {
         entry: readonly_entry(),
         connector: Err(
-            "the built-in Agent's second Controller is reachable over plain WebSocket only (--mtp ws without --tls): acting as another Controller is not built for this MTP yet"
+            "the built-in Agent's second Controller is reachable over WebSocket only (--mtp ws): acting as another Controller is not built for this MTP yet"
                 .into(),
         ),
     }]
@@ -89,6 +89,40 @@ fn agent_dials(
         broker: None,
         mqtt_interposer: None,
         controllers: readonly_unreachable(),
+    }
+}
+
+/// Like `agent_dials`, and the Agent also dials the read-only Controller's
+/// `readonly` server with `readonly_agent_side` (its Controller.2.MTP.1),
+/// as it would a second Controller in the field.
+fn two_dialers(
+    harness: impl MtpConnector + 'static,
+    agent_side: impl MtpConnector + 'static,
+    readonly: impl MtpConnector + 'static,
+    readonly_agent_side: impl MtpConnector + 'static,
+    host: AgentHost,
+) -> Started {
+    let second = host.clone();
+    // One task for both, so aborting it ends both dialers.
+    let agent_task = tokio::spawn(async move {
+        tokio::join!(
+            host.run_dialer(agent_side, Some(DEFAULT_CONTROLLER_ID.to_string()), RECONNECT),
+            second.run_dialer(
+                readonly_agent_side,
+                Some(READONLY_CONTROLLER_ID.to_string()),
+                RECONNECT
+            ),
+        );
+    });
+    Started {
+        connector: Box::new(harness),
+        agent_task,
+        broker: None,
+        mqtt_interposer: None,
+        controllers: vec![ExtraController {
+            entry: readonly_entry(),
+            connector: Ok(Box::new(readonly)),
+        }],
     }
 }
 
@@ -192,8 +226,27 @@ fn check_interposer_faults(faults: &FaultSet, options: &LoopbackOptions) -> Resu
     Ok(())
 }
 
+/// The permission faults are seen only by the read-only Controller, which
+/// the harness can be over WebSocket only: elsewhere they are refused, as a
+/// run that passes because nobody could see them would mislead.
+fn check_trust_faults(faults: &FaultSet, mtp: MtpArg) -> Result<(), String> {
+    for fault in [
+        Fault::IgnoresPermissions,
+        Fault::HiddenParamsReadable,
+        Fault::NotifyWithoutPermission,
+    ] {
+        if faults.contains(fault) && mtp != MtpArg::Ws {
+            return Err(format!(
+                "the {fault} fault can only be seen by a second Controller, which the harness can act as over WebSocket only: it applies with --mtp ws only"
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub async fn start(options: &LoopbackOptions, host: AgentHost) -> Result<Started, String> {
     check_faults_apply(host.faults(), options.mtp, options.mqtt_version)?;
+    check_trust_faults(host.faults(), options.mtp)?;
     check_interposer_faults(host.faults(), options)?;
     if options.tls.is_some() && !matches!(options.mtp, MtpArg::Ws | MtpArg::Mqtt | MtpArg::Stomp) {
         return Err(
@@ -433,28 +486,13 @@ async fn websocket(role: Role, host: AgentHost) -> Result<Started, String> {
                 DEFAULT_AGENT_ID,
             )
             .with_text_frames(text_frames);
-            let second = host.clone();
-            // One task for both, so aborting it ends both dialers.
-            let agent_task = tokio::spawn(async move {
-                tokio::join!(
-                    host.run_dialer(agent_side, Some(DEFAULT_CONTROLLER_ID.to_string()), RECONNECT),
-                    second.run_dialer(
-                        readonly_agent_side,
-                        Some(READONLY_CONTROLLER_ID.to_string()),
-                        RECONNECT
-                    ),
-                );
-            });
-            Ok(Started {
-                connector: Box::new(server),
-                agent_task,
-                broker: None,
-                mqtt_interposer: None,
-                controllers: vec![ExtraController {
-                    entry: readonly_entry(),
-                    connector: Ok(Box::new(readonly)),
-                }],
-            })
+            Ok(two_dialers(
+                server,
+                agent_side,
+                readonly,
+                readonly_agent_side,
+                host,
+            ))
         }
         Role::Client => {
             let agent_side = WsServer::bind("127.0.0.1:0", None, DEFAULT_AGENT_ID)
@@ -508,7 +546,33 @@ async fn secure_websocket(
             )
             .with_tls(agent_tls)
             .with_text_frames(text_frames);
-            Ok(agent_dials(server, agent_side, host))
+            // The read-only Controller: its own certificate, port and dialer.
+            let readonly_identity = ca.issue(READONLY_CONTROLLER_ID).map_err(e)?.identity();
+            let readonly_tls =
+                ServerTls::new(readonly_identity, ClientAuth::Optional(vec![ca.cert()]))
+                    .map_err(e)?;
+            let readonly =
+                WsServer::bind("127.0.0.1:0", Some(PATH.into()), READONLY_CONTROLLER_ID)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .with_tls(readonly_tls);
+            let agent_again = ca.issue(&tls.agent_certificate_id).map_err(e)?.identity();
+            let readonly_agent_side = WsDialer::new(
+                &format!("wss://{}{PATH}", readonly.local_addr()),
+                DEFAULT_AGENT_ID,
+            )
+            .with_tls(
+                ClientTls::new(ServerTrust::Roots(vec![ca.cert()]), Some(agent_again))
+                    .map_err(e)?,
+            )
+            .with_text_frames(text_frames);
+            Ok(two_dialers(
+                server,
+                agent_side,
+                readonly,
+                readonly_agent_side,
+                host,
+            ))
         }
         Role::Client => {
             // R-MTP.1: the Agent requires the Controller's certificate.
@@ -525,9 +589,24 @@ async fn secure_websocket(
             } else {
                 ServerTrust::Roots(vec![ca.cert()])
             };
+            let readonly_identity = ca.issue(READONLY_CONTROLLER_ID).map_err(e)?.identity();
+            let readonly_trust = if tls.insecure {
+                ServerTrust::Insecure
+            } else {
+                ServerTrust::Roots(vec![ca.cert()])
+            };
+            let readonly_tls =
+                ClientTls::new(readonly_trust, Some(readonly_identity)).map_err(e)?;
             let harness_tls = ClientTls::new(trust, Some(controller)).map_err(e)?;
             let harness = WsDialer::new(&url, DEFAULT_CONTROLLER_ID).with_tls(harness_tls);
-            Ok(agent_listens(agent_side, harness, host))
+            let readonly = WsDialer::new(&url, READONLY_CONTROLLER_ID).with_tls(readonly_tls);
+            Ok(Started {
+                controllers: vec![ExtraController {
+                    entry: readonly_entry(),
+                    connector: Ok(Box::new(readonly)),
+                }],
+                ..agent_listens(agent_side, harness, host)
+            })
         }
     }
 }
