@@ -286,6 +286,62 @@ mod tests {
     }
 
     #[test]
+    fn hidden_instances_and_items_leave_get_instances_and_gsdm() {
+        use crate::usp::proto::msg::{GetInstances, GetSupportedDm};
+        let m = Model::new("proto::agent");
+        let req = GetInstances {
+            obj_paths: vec!["Device.LocalAgent.ControllerTrust.Challenge.".into()],
+            first_level_only: true,
+        };
+        let mut resp = super::super::get::get_instances(&m, &req);
+        assert_eq!(resp.req_path_results[0].curr_insts.len(), 1);
+        filter_get_instances(&m, READONLY, &mut resp);
+        assert!(resp.req_path_results[0].curr_insts.is_empty());
+        let req = GetSupportedDm {
+            obj_paths: vec!["Device.DeviceInfo.".into()],
+            first_level_only: true,
+            return_commands: true,
+            return_events: true,
+            return_params: true,
+            return_unique_key_sets: false,
+        };
+        let mut resp = super::super::supported::get_supported_dm(&m, &req);
+        filter_supported_dm(&m, READONLY, &mut resp);
+        let obj = &resp.req_obj_results[0].supported_objs[0];
+        let names: Vec<&str> = obj.supported_params.iter().map(|p| p.param_name.as_str()).collect();
+        assert!(names.contains(&"Manufacturer") && !names.contains(&"SerialNumber"));
+        assert!(obj
+            .supported_params
+            .iter()
+            .all(|p| p.access == ParamAccessType::ParamReadOnly as i32));
+    }
+
+    #[test]
+    fn read_only_operate_fails_in_cmd_failure_and_delete_with_7006() {
+        use crate::usp::proto::msg::{Delete, Operate};
+        let m = Model::new("proto::agent");
+        let op = ReqType::Operate(Operate {
+            command: "Device.LocalAgent.ControllerTrust.RequestChallenge()".into(),
+            command_key: String::new(),
+            send_resp: true,
+            input_args: Default::default(),
+        });
+        assert!(refuse(&m, FULL, &op).is_none());
+        let Some(Refusal::Operate(r)) = refuse(&m, READONLY, &op) else {
+            panic!("expected a cmd_failure");
+        };
+        assert!(matches!(
+            &r.operation_results[0].operation_resp,
+            Some(OperationResp::CmdFailure(f)) if f.err_code == 7006
+        ));
+        let del = ReqType::Delete(Delete {
+            allow_partial: false,
+            obj_paths: vec!["Device.DeviceInfo.FirmwareImage.2.".into()],
+        });
+        assert!(matches!(refuse(&m, READONLY, &del), Some(Refusal::Error(e)) if e.err_code == 7006));
+    }
+
+    #[test]
     fn notify_right_follows_the_role() {
         let m = Model::new("proto::agent");
         assert!(may_notify(&m, READONLY, "ValueChange", "Device.DeviceInfo.FriendlyName"));

@@ -211,7 +211,11 @@ pub(crate) async fn execute(args: &RunArgs, group: Option<&MultiProgress>) -> Ou
         progress.note(&format!("TLS: {tls}"));
     }
     let (sessions, unavailable) =
-        controller_sessions(std::mem::take(&mut setup.controllers), &setup.session);
+        controller_sessions(
+        std::mem::take(&mut setup.controllers),
+        &setup.session,
+        setup.e2e,
+    );
     let mut runner = Runner::new(session, &profiles, args.out.clone(), progress)
         .with_context(setup.context.clone())
         .with_controllers(sessions, unavailable);
@@ -273,6 +277,7 @@ pub(crate) async fn execute(args: &RunArgs, group: Option<&MultiProgress>) -> Ou
 fn controller_sessions(
     controllers: Vec<loopback::ExtraController>,
     base: &SessionConfig,
+    e2e: Option<usize>,
 ) -> (
     std::collections::BTreeMap<String, Session>,
     std::collections::BTreeMap<String, String>,
@@ -286,7 +291,12 @@ fn controller_sessions(
                     controller_id: c.entry.endpoint_id.clone(),
                     ..base.clone()
                 };
-                sessions.insert(c.entry.name.clone(), Session::new(connector, config));
+                let mut session = Session::new(connector, config);
+                // Every Controller talks in a session context when the run does.
+                if let Some(size) = e2e {
+                    session = session.with_e2e(size);
+                }
+                sessions.insert(c.entry.name.clone(), session);
             }
             Err(why) => {
                 unavailable.insert(c.entry.name.clone(), why);
