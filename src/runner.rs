@@ -99,6 +99,11 @@ pub struct Runner<'a> {
     /// and where `expect_mqtt` looks from (moved by `mqtt_steer`).
     mqtt_case_start: usize,
     mqtt_from: usize,
+    /// The sessions of the target's other Controllers (`controllers:`), by
+    /// `as:` name; a step acting as one runs on its session.
+    controllers: std::collections::BTreeMap<String, Session>,
+    /// Listed Controllers the harness cannot act as on this run, and why.
+    unavailable_controllers: std::collections::BTreeMap<String, String>,
 }
 
 impl<'a> Runner<'a> {
@@ -124,6 +129,27 @@ impl<'a> Runner<'a> {
             in_flight: None,
             mqtt_case_start: 0,
             mqtt_from: 0,
+            controllers: Default::default(),
+            unavailable_controllers: Default::default(),
+        }
+    }
+
+    /// The other Controllers the run can act as (`as: NAME`), and those the
+    /// target lists but this run cannot reach as (name → why).
+    pub fn with_controllers(
+        mut self,
+        sessions: std::collections::BTreeMap<String, Session>,
+        unavailable: std::collections::BTreeMap<String, String>,
+    ) -> Self {
+        self.controllers = sessions;
+        self.unavailable_controllers = unavailable;
+        self
+    }
+
+    /// Closes the other Controllers' sessions at the end of the run.
+    pub async fn close_controllers(&mut self) {
+        for s in self.controllers.values_mut() {
+            s.close().await;
         }
     }
 
@@ -142,7 +168,9 @@ impl<'a> Runner<'a> {
     pub async fn run(&mut self, suites: &[Suite], selection: &Selection, run: &mut RunResult) {
         for suite in suites {
             for case in suite.cases.iter().filter(|c| selection.admits(c)) {
-                let result = if let Some(skip) = self.missing_vars(suite, case) {
+                let result = if let Some(skip) = self.missing_sender(suite, case) {
+                    skip
+                } else if let Some(skip) = self.missing_vars(suite, case) {
                     skip
                 } else if self.unreachable_cases >= GIVE_UP_AFTER_UNREACHABLE_CASES {
                     self.not_run(suite, case)
@@ -202,6 +230,53 @@ impl<'a> Runner<'a> {
         r
     }
 
+    /// A case acting as a Controller (`as:`) the run cannot act as is
+    /// skipped, saying which and why: not listed, or not reachable here.
+    fn missing_sender(&self, suite: &Suite, case: &Case) -> Option<CaseResult> {
+        let name = case
+            .senders()
+            .into_iter()
+            .find(|n| !self.controllers.contains_key(*n))?;
+        let mut r = empty_result(suite, case);
+        r.verdict = Verdict::Skipped;
+        r.message = match self.unavailable_controllers.get(name) {
+            Some(why) => format!("skipped: the case acts as Controller `{name}`, which this run cannot: {why}"),
+            None => format!("skipped: the case acts as Controller `{name}`, which the target does not list (add it under `controllers:` in the target file: name, endpoint_id, and the Role the Agent gives it)"),
+        };
+        Some(r)
+    }
+
+    /// Runs a step as the Controller it names (its session swapped in for
+    /// the step), or as the target's own Controller.
+    async fn run_step_as(
+        &mut self,
+        phase: Phase,
+        step: &Step,
+        sender: Option<&str>,
+        vars: &mut Vars,
+    ) -> StepResult {
+        let Some(name) = sender else {
+            return self.run_step(phase, step, vars).await;
+        };
+        let Some(mut other) = self.controllers.remove(name) else {
+            // missing_sender skips such cases before they start.
+            let mut r = self.run_step(phase, step, vars).await;
+            r.verdict = Verdict::Error;
+            r.error = Some(format!("no session for Controller `{name}`"));
+            return r;
+        };
+        std::mem::swap(&mut self.session, &mut other);
+        let mut r = self.run_step(phase, step, vars).await;
+        std::mem::swap(&mut self.session, &mut other);
+        // Its Records join the case's trace.
+        for entry in other.take_trace() {
+            self.session.push_trace(entry);
+        }
+        self.controllers.insert(name.to_string(), other);
+        r.name = format!("{} (as {name})", r.name);
+        r
+    }
+
     /// A case whose `needs_vars` the run does not define is skipped, saying
     /// which and where to set them.
     fn missing_vars(&self, suite: &Suite, case: &Case) -> Option<CaseResult> {
@@ -233,6 +308,10 @@ impl<'a> Runner<'a> {
         self.unreachable = None;
         self.session.clear_notifications();
         self.session.take_trace();
+        for other in self.controllers.values_mut() {
+            other.clear_notifications();
+            other.take_trace();
+        }
         self.shown_records = 0;
         self.mqtt_case_starts();
         self.case_rule = case.rule();
@@ -246,7 +325,9 @@ impl<'a> Runner<'a> {
         let mut failed = false;
         for (phase, list) in [(Phase::Setup, &case.setup), (Phase::Step, &case.steps)] {
             for step in list {
-                let r = self.run_step(phase, step, &mut vars).await;
+                let r = self
+                    .run_step_as(phase, step, case.sender_of(step), &mut vars)
+                    .await;
                 self.show_new_records();
                 failed = r.verdict != Verdict::Passed;
                 steps.push(r);
@@ -261,7 +342,10 @@ impl<'a> Runner<'a> {
         // Teardown always runs, so one failed case does not leave the Agent
         // in a state that fails the next.
         for step in &case.teardown {
-            steps.push(self.run_step(Phase::Teardown, step, &mut vars).await);
+            let r = self
+                .run_step_as(Phase::Teardown, step, case.sender_of(step), &mut vars)
+                .await;
+            steps.push(r);
             self.show_new_records();
         }
 

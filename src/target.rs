@@ -72,7 +72,36 @@ pub struct Target {
     /// Run in an E2E session context (like `--e2e`).
     #[serde(default)]
     pub e2e: Option<E2eTarget>,
+    /// More Controllers the harness can act as (cases and steps say
+    /// `as: NAME`), each with its own Endpoint ID, e.g. one the Agent gives
+    /// a read-only Role. A case acting as a Controller not listed here is
+    /// skipped.
+    #[serde(default)]
+    pub controllers: Vec<ControllerEntry>,
 }
+
+/// One more Controller identity (`controllers:` in a target file).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControllerEntry {
+    /// What cases call it in `as:`, e.g. `readonly`.
+    pub name: String,
+    pub endpoint_id: String,
+    /// A label for reports: the Role the Agent is configured to give it.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// With `websocket: { role: server }`: `host:port` the harness listens
+    /// on as this Controller (the Agent's `Controller.{i}.MTP.{i}` for it
+    /// must point there). With `role: client` the harness dials the Agent's
+    /// url again with this Endpoint ID, and `listen` is not needed.
+    #[serde(default)]
+    pub listen: Option<String>,
+}
+
+/// The read-only Controller the built-in Agent knows (its Role 2).
+pub const READONLY_CONTROLLER_ID: &str = "proto::plugfest-readonly";
+/// Its `as:` name in the shipped cases.
+pub const READONLY_CONTROLLER_NAME: &str = "readonly";
 
 /// `e2e:` in a target file: the session context's settings.
 #[derive(Debug, Clone, Deserialize)]

@@ -54,7 +54,9 @@ fn shipped_cases_pass_over_coap_with_the_connect_record_case_skipped() {
     let cases = run.cases();
     assert!(cases.len() >= 20, "only {} cases ran", cases.len());
     for c in &cases {
-        if common::skipped_for_want_of_interposer(c) {
+        if common::skipped_for_want_of_interposer(c)
+            || common::skipped_for_want_of_second_controller(c)
+        {
             continue;
         } else if c["id"] == "mtp-connect-record" {
             // Skipped, not passed: R-MTP.6 cannot be checked on CoAP.
@@ -74,7 +76,7 @@ fn shipped_cases_pass_over_coap_with_the_connect_record_case_skipped() {
     }
     assert_eq!(
         results["counts"]["skipped"].as_u64(),
-        Some(1 + REBOOT_CASES.len() as u64 + e2e_case_count() + interposer_skips(&run)),
+        Some(1 + REBOOT_CASES.len() as u64 + e2e_case_count() + interposer_skips(&run) + second_controller_skips(&run)),
         "{}",
         results["counts"]
     );
@@ -150,7 +152,7 @@ fn a_target_file_reaches_a_standalone_agent_on_its_coap_resource() {
     // the target file does not give (`challenge_value`).
     assert_eq!(
         results["counts"]["skipped"].as_u64(),
-        Some(2 + REBOOT_CASES.len() as u64 + e2e_case_count() + interposer_skips(&run))
+        Some(2 + REBOOT_CASES.len() as u64 + e2e_case_count() + interposer_skips(&run) + second_controller_skips(&run))
     );
     let cases = run.cases();
     let challenge = cases
@@ -513,6 +515,14 @@ async fn libcoap_client_posts_a_record_block_wise_to_the_reference_agent() {
 
 /// The E2E session-context cases, skipped in a run without --e2e.
 /// Cases skipped because the run has no MQTT interposer.
+/// Cases skipped because the harness cannot act as a second Controller here.
+fn second_controller_skips(run: &common::Run) -> u64 {
+    run.cases()
+        .iter()
+        .filter(|c| common::skipped_for_want_of_second_controller(c))
+        .count() as u64
+}
+
 fn interposer_skips(run: &Run) -> u64 {
     run.cases()
         .iter()

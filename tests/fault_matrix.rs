@@ -261,6 +261,39 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("does not advertise"),
         Refused("does not advertise"),
     ),
+    (
+        "ignores-permissions",
+        Fails(
+            Cases::Only(PERMISSION_DENIED_CASES),
+            &["expected ERROR, got", "err_code: expected"],
+        ),
+        Refused("can only be seen by a second Controller"),
+    ),
+    (
+        "hidden-params-readable",
+        Fails(
+            Cases::Only(&["trust-hidden-params-get", "trust-hidden-params-gsdm"]),
+            &["SerialNumber", "PARAM_READ_WRITE"],
+        ),
+        Refused("can only be seen by a second Controller"),
+    ),
+    (
+        "notify-without-permission",
+        Fails(
+            Cases::Only(&["trust-notify-not-allowed"]),
+            &["expected no ValueChange Notify"],
+        ),
+        Refused("can only be seen by a second Controller"),
+    ),
+];
+
+/// trust.yaml cases where the read-only Controller must get 7006.
+const PERMISSION_DENIED_CASES: &[&str] = &[
+    "trust-set-not-allowed",
+    "trust-add-not-allowed",
+    "trust-delete-not-allowed",
+    "trust-operate-not-allowed",
+    "trust-assigned-role-change",
 ];
 
 /// A reboot case whose OperateResp was set aside (the fault's symptom is
@@ -304,6 +337,9 @@ const MISSING_MANUFACTURER: &[&str] = &[
     "deviceinfo-set-read-only-parameter",
     "deviceinfo-gsdm-all-options",
     "localagent-get-parameters-different-objects",
+    "trust-readonly-can-get",
+    "trust-hidden-params-get",
+    "trust-hidden-params-gsdm",
 ];
 
 /// Cases that type-check or compare boolean / integer values.
@@ -320,6 +356,7 @@ const WRONG_VALUE_TYPE: &[&str] = &[
     "localagent-get-wildcard-object",
     "localagent-get-max-depth",
     "messages-add-subscription",
+    "trust-hidden-params-get",
 ];
 
 /// Cases that expect a specific non-zero error code.
@@ -330,6 +367,12 @@ const ERROR_CODE_CASES: &[&str] = &[
     "deviceinfo-gsdm-unsupported-object",
     "messages-get-invalid-object",
     "messages-set-unknown-parameter",
+    "trust-set-not-allowed",
+    "trust-add-not-allowed",
+    "trust-delete-not-allowed",
+    "trust-operate-not-allowed",
+    "trust-hidden-params-get",
+    "trust-assigned-role-change",
 ];
 
 /// The suites the matrix runs: those that exercise every Msg type and the
@@ -337,13 +380,15 @@ const ERROR_CODE_CASES: &[&str] = &[
 /// bring the Connect Record back). The per-profile suites add more cases of
 /// the same Msg types, not more kinds of failure, and would make each of
 /// the 46 runs wait out hundreds more request timeouts.
-const MATRIX_SUITES: [&str; 6] = [
+const MATRIX_SUITES: [&str; 7] = [
     "deviceinfo.yaml",
     "endpoint-id.yaml",
     "localagent.yaml",
     "messages.yaml",
     "mtp.yaml",
     "usecases",
+    // Last: the permission faults are seen only here (a second Controller).
+    "trust.yaml",
 ];
 
 /// Copies of `MATRIX_SUITES` under `dir`.
@@ -417,10 +462,12 @@ fn judge(outcome: Outcome, run: &Run, clean: &BTreeMap<String, String>) -> Vec<S
                 let message = c["message"].as_str().unwrap_or_default();
                 // A case the clean run skipped (no interposer) cannot be
                 // broken by a fault: it never runs.
-                let broken = match cases {
-                    Cases::All => clean.get(id).map(String::as_str) != Some("skipped"),
-                    Cases::Only(ids) => ids.contains(&id),
-                };
+                let broken = clean.get(id).map(String::as_str) != Some("skipped")
+                    && match cases {
+                        Cases::All => true,
+                        // Over MQTT the trust cases are skipped (no second Controller).
+                        Cases::Only(ids) => ids.contains(&id),
+                    };
                 if broken {
                     if c["verdict"] != "failed" {
                         wrong.push(format!("{id}: {}, not failed", c["verdict"]));

@@ -41,7 +41,7 @@ mod tests {
             None
         );
         let row = ensure(&mut m, "proto::other", "MQTT").unwrap();
-        assert_eq!(row, "Device.LocalAgent.Controller.2.");
+        assert_eq!(row, "Device.LocalAgent.Controller.3.");
         assert_eq!(m.value(&row, "MTPNumberOfEntries").as_deref(), Some("1"));
         assert_eq!(
             m.value(&format!("{row}MTP.1."), "Protocol").as_deref(),
@@ -51,7 +51,7 @@ mod tests {
         assert_eq!(
             m.value("Device.LocalAgent.", "ControllerNumberOfEntries")
                 .as_deref(),
-            Some("2")
+            Some("3")
         );
     }
 }

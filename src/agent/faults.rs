@@ -40,10 +40,13 @@ pub enum Fault {
     NoRequestResponseInformation,
     MalformedEndpointId,
     AdvertisementWithoutName,
+    IgnoresPermissions,
+    HiddenParamsReadable,
+    NotifyWithoutPermission,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 29] = [
+    pub const ALL: [Fault; 32] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -73,6 +76,9 @@ impl Fault {
         Fault::NoRequestResponseInformation,
         Fault::MalformedEndpointId,
         Fault::AdvertisementWithoutName,
+        Fault::IgnoresPermissions,
+        Fault::HiddenParamsReadable,
+        Fault::NotifyWithoutPermission,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -106,6 +112,9 @@ impl Fault {
             Fault::NoRequestResponseInformation => "no-request-response-information",
             Fault::MalformedEndpointId => "malformed-endpoint-id",
             Fault::AdvertisementWithoutName => "advertisement-without-name",
+            Fault::IgnoresPermissions => "ignores-permissions",
+            Fault::HiddenParamsReadable => "hidden-params-readable",
+            Fault::NotifyWithoutPermission => "notify-without-permission",
         }
     }
 
@@ -140,6 +149,9 @@ impl Fault {
             Fault::NoRequestResponseInformation => "over MQTT 5, CONNECT carries no Request Response Information (breaks R-MQTT.12); seen only through the interposer (--interpose)",
             Fault::AdvertisementWithoutName => "with `plugfest agent --advertise`, the DNS-SD TXT record has no `name` key (breaks R-DIS.10)",
             Fault::MalformedEndpointId => "the Agent's Records (and, as `plugfest agent`, its handshake) carry an Endpoint ID whose instance-id is longer than 50 characters (breaks R-ARC.6)",
+            Fault::IgnoresPermissions => "Set, Add, Delete and Operate are carried out whatever the sending Controller's Role permits (a read-only Controller can Set: no 7006)",
+            Fault::HiddenParamsReadable => "Get, GetInstances and GetSupportedDM show a Controller what its Role gives it no read permission on (e.g. the read-only Controller sees Device.DeviceInfo.SerialNumber)",
+            Fault::NotifyWithoutPermission => "Notifys go to a subscribed Controller even where its Role grants no notify (n) permission",
         }
     }
 }

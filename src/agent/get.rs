@@ -295,7 +295,9 @@ mod tests {
             paths,
             [
                 "Device.LocalAgent.Controller.1.",
-                "Device.LocalAgent.Controller.1.MTP.1."
+                "Device.LocalAgent.Controller.1.MTP.1.",
+                "Device.LocalAgent.Controller.2.",
+                "Device.LocalAgent.Controller.2.MTP.1."
             ]
         );
     }

@@ -25,6 +25,8 @@ pub mod runtime;
 mod set;
 mod subscriptions;
 mod supported;
+mod trust;
+mod trust_enforce;
 mod types;
 
 pub use effects::{Clock, DownloadJob, Effect};
@@ -185,20 +187,45 @@ impl Agent {
     }
 
     fn answer(&mut self, controller_id: &str, id: &str, req: &ReqType) -> Option<Msg> {
+        // ControllerTrust: refuse what the Controller's Role does not permit
+        // (unless a fault says to ignore it); filter what it may not read.
+        if !self.faults.contains(Fault::IgnoresPermissions) {
+            match trust_enforce::refuse(&self.model, controller_id, req) {
+                Some(trust_enforce::Refusal::Error(e)) => return Some(msg::error(id, e)),
+                Some(trust_enforce::Refusal::Operate(r)) => {
+                    return Some(msg::response(id, RespType::OperateResp(r)))
+                }
+                None => {}
+            }
+        }
+        let hide = !self.faults.contains(Fault::HiddenParamsReadable);
         let m = &mut self.model;
         let either = |r: Result<RespType, Error>| match r {
             Ok(resp) => msg::response(id, resp),
             Err(e) => msg::error(id, e),
         };
         Some(match req {
-            ReqType::Get(g) => msg::response(id, RespType::GetResp(get::get(m, g))),
-            ReqType::GetInstances(g) => {
-                msg::response(id, RespType::GetInstancesResp(get::get_instances(m, g)))
+            ReqType::Get(g) => {
+                let mut resp = get::get(m, g);
+                if hide {
+                    trust_enforce::filter_get(m, controller_id, &mut resp);
+                }
+                msg::response(id, RespType::GetResp(resp))
             }
-            ReqType::GetSupportedDm(g) => msg::response(
-                id,
-                RespType::GetSupportedDmResp(supported::get_supported_dm(m, g)),
-            ),
+            ReqType::GetInstances(g) => {
+                let mut resp = get::get_instances(m, g);
+                if hide {
+                    trust_enforce::filter_get_instances(m, controller_id, &mut resp);
+                }
+                msg::response(id, RespType::GetInstancesResp(resp))
+            }
+            ReqType::GetSupportedDm(g) => {
+                let mut resp = supported::get_supported_dm(m, g);
+                if hide {
+                    trust_enforce::filter_supported_dm(m, controller_id, &mut resp);
+                }
+                msg::response(id, RespType::GetSupportedDmResp(resp))
+            }
             ReqType::GetSupportedProtocol(_) => msg::response(
                 id,
                 RespType::GetSupportedProtocolResp(GetSupportedProtocolResp {

@@ -53,6 +53,12 @@ impl Notifier {
             if what.only.is_some_and(|only| only != eid) {
                 continue;
             }
+            // ControllerTrust: only a Controller whose Role grants `n` hears it.
+            if !faults.contains(Fault::NotifyWithoutPermission)
+                && !super::trust_enforce::may_notify(model, &eid, what.notif_type, what.path)
+            {
+                continue;
+            }
             let Some(notification) = make(&eid) else {
                 continue;
             };

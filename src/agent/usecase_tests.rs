@@ -284,7 +284,7 @@ fn periodic_follows_the_interval_and_only_its_controller() {
         assert!(notes.iter().all(|(c, _)| c == CTRL));
         assert_eq!(
             a.model
-                .value("Device.LocalAgent.Controller.2.", "EndpointID")
+                .value("Device.LocalAgent.Controller.3.", "EndpointID")
                 .as_deref(),
             Some("proto::other")
         );

@@ -23,7 +23,10 @@ use crate::mtp::tls::{ClientAuth, ClientTls, ServerTls, ServerTrust};
 use crate::mtp::uds::{UdsDialer, UdsListener};
 use crate::mtp::websocket::{WsDialer, WsServer};
 use crate::mtp::MtpConnector;
-use crate::target::{agent_topic, controller_topic, DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID};
+use crate::target::{
+    agent_topic, controller_topic, ControllerEntry, DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID,
+    READONLY_CONTROLLER_ID, READONLY_CONTROLLER_NAME,
+};
 
 /// How soon a dropped in-process Agent dials again.
 const RECONNECT: Duration = Duration::from_millis(100);
@@ -36,6 +39,36 @@ pub struct Started {
     pub broker: Option<Box<dyn Send>>,
     /// `--interpose`: the MQTT interposer between the Agent and the broker.
     pub mqtt_interposer: Option<crate::interpose::InterposerHandle>,
+    /// The read-only Controller the built-in Agent knows, and how the
+    /// harness reaches the Agent as it (an Err says why it cannot).
+    pub controllers: Vec<ExtraController>,
+}
+
+/// One more Controller identity and the harness's way to the Agent as it.
+pub struct ExtraController {
+    pub entry: ControllerEntry,
+    pub connector: Result<Box<dyn MtpConnector>, String>,
+}
+
+/// The loopback's read-only Controller (the Agent's Role 2).
+fn readonly_entry() -> ControllerEntry {
+    ControllerEntry {
+        name: READONLY_CONTROLLER_NAME.to_string(),
+        endpoint_id: READONLY_CONTROLLER_ID.to_string(),
+        role: Some("Read Only (Device.LocalAgent.ControllerTrust.Role.2)".to_string()),
+        listen: None,
+    }
+}
+
+/// The read-only Controller on an MTP where the harness cannot (yet) act as it.
+fn readonly_unreachable() -> Vec<ExtraController> {
+    vec![ExtraController {
+        entry: readonly_entry(),
+        connector: Err(
+            "the built-in Agent's second Controller is reachable over WebSocket only (--mtp ws): acting as another Controller is not built for this MTP yet"
+                .into(),
+        ),
+    }]
 }
 
 /// The harness waits on `harness`; the Agent dials it with `agent_side`
@@ -55,6 +88,41 @@ fn agent_dials(
         agent_task,
         broker: None,
         mqtt_interposer: None,
+        controllers: readonly_unreachable(),
+    }
+}
+
+/// Like `agent_dials`, and the Agent also dials the read-only Controller's
+/// `readonly` server with `readonly_agent_side` (its Controller.2.MTP.1),
+/// as it would a second Controller in the field.
+fn two_dialers(
+    harness: impl MtpConnector + 'static,
+    agent_side: impl MtpConnector + 'static,
+    readonly: impl MtpConnector + 'static,
+    readonly_agent_side: impl MtpConnector + 'static,
+    host: AgentHost,
+) -> Started {
+    let second = host.clone();
+    // One task for both, so aborting it ends both dialers.
+    let agent_task = tokio::spawn(async move {
+        tokio::join!(
+            host.run_dialer(agent_side, Some(DEFAULT_CONTROLLER_ID.to_string()), RECONNECT),
+            second.run_dialer(
+                readonly_agent_side,
+                Some(READONLY_CONTROLLER_ID.to_string()),
+                RECONNECT
+            ),
+        );
+    });
+    Started {
+        connector: Box::new(harness),
+        agent_task,
+        broker: None,
+        mqtt_interposer: None,
+        controllers: vec![ExtraController {
+            entry: readonly_entry(),
+            connector: Ok(Box::new(readonly)),
+        }],
     }
 }
 
@@ -69,6 +137,7 @@ fn agent_listens(
         agent_task: tokio::spawn(host.run_listener(agent_side)),
         broker: None,
         mqtt_interposer: None,
+        controllers: readonly_unreachable(),
     }
 }
 
@@ -157,8 +226,27 @@ fn check_interposer_faults(faults: &FaultSet, options: &LoopbackOptions) -> Resu
     Ok(())
 }
 
+/// The permission faults are seen only by the read-only Controller, which
+/// the harness can be over WebSocket only: elsewhere they are refused, as a
+/// run that passes because nobody could see them would mislead.
+fn check_trust_faults(faults: &FaultSet, mtp: MtpArg) -> Result<(), String> {
+    for fault in [
+        Fault::IgnoresPermissions,
+        Fault::HiddenParamsReadable,
+        Fault::NotifyWithoutPermission,
+    ] {
+        if faults.contains(fault) && mtp != MtpArg::Ws {
+            return Err(format!(
+                "the {fault} fault can only be seen by a second Controller, which the harness can act as over WebSocket only: it applies with --mtp ws only"
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub async fn start(options: &LoopbackOptions, host: AgentHost) -> Result<Started, String> {
     check_faults_apply(host.faults(), options.mtp, options.mqtt_version)?;
+    check_trust_faults(host.faults(), options.mtp)?;
     check_interposer_faults(host.faults(), options)?;
     if options.tls.is_some() && !matches!(options.mtp, MtpArg::Ws | MtpArg::Mqtt | MtpArg::Stomp) {
         return Err(
@@ -387,7 +475,24 @@ async fn websocket(role: Role, host: AgentHost) -> Result<Started, String> {
                 DEFAULT_AGENT_ID,
             )
             .with_text_frames(text_frames);
-            Ok(agent_dials(server, agent_side, host))
+            // The read-only Controller listens on its own port, and the Agent
+            // dials it too (its Controller.2.MTP.1), as it would a second
+            // Controller in the field.
+            let readonly = WsServer::bind("127.0.0.1:0", Some(PATH.into()), READONLY_CONTROLLER_ID)
+                .await
+                .map_err(|e| e.to_string())?;
+            let readonly_agent_side = WsDialer::new(
+                &format!("ws://{}{PATH}", readonly.local_addr()),
+                DEFAULT_AGENT_ID,
+            )
+            .with_text_frames(text_frames);
+            Ok(two_dialers(
+                server,
+                agent_side,
+                readonly,
+                readonly_agent_side,
+                host,
+            ))
         }
         Role::Client => {
             let agent_side = WsServer::bind("127.0.0.1:0", None, DEFAULT_AGENT_ID)
@@ -396,7 +501,15 @@ async fn websocket(role: Role, host: AgentHost) -> Result<Started, String> {
                 .with_text_frames(text_frames);
             let url = format!("ws://{}/", agent_side.local_addr());
             let harness = WsDialer::new(&url, DEFAULT_CONTROLLER_ID);
-            Ok(agent_listens(agent_side, harness, host))
+            // The read-only Controller dials the same Agent with its own eid.
+            let readonly = WsDialer::new(&url, READONLY_CONTROLLER_ID);
+            Ok(Started {
+                controllers: vec![ExtraController {
+                    entry: readonly_entry(),
+                    connector: Ok(Box::new(readonly)),
+                }],
+                ..agent_listens(agent_side, harness, host)
+            })
         }
     }
 }
@@ -433,7 +546,33 @@ async fn secure_websocket(
             )
             .with_tls(agent_tls)
             .with_text_frames(text_frames);
-            Ok(agent_dials(server, agent_side, host))
+            // The read-only Controller: its own certificate, port and dialer.
+            let readonly_identity = ca.issue(READONLY_CONTROLLER_ID).map_err(e)?.identity();
+            let readonly_tls =
+                ServerTls::new(readonly_identity, ClientAuth::Optional(vec![ca.cert()]))
+                    .map_err(e)?;
+            let readonly =
+                WsServer::bind("127.0.0.1:0", Some(PATH.into()), READONLY_CONTROLLER_ID)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .with_tls(readonly_tls);
+            let agent_again = ca.issue(&tls.agent_certificate_id).map_err(e)?.identity();
+            let readonly_agent_side = WsDialer::new(
+                &format!("wss://{}{PATH}", readonly.local_addr()),
+                DEFAULT_AGENT_ID,
+            )
+            .with_tls(
+                ClientTls::new(ServerTrust::Roots(vec![ca.cert()]), Some(agent_again))
+                    .map_err(e)?,
+            )
+            .with_text_frames(text_frames);
+            Ok(two_dialers(
+                server,
+                agent_side,
+                readonly,
+                readonly_agent_side,
+                host,
+            ))
         }
         Role::Client => {
             // R-MTP.1: the Agent requires the Controller's certificate.
@@ -450,9 +589,24 @@ async fn secure_websocket(
             } else {
                 ServerTrust::Roots(vec![ca.cert()])
             };
+            let readonly_identity = ca.issue(READONLY_CONTROLLER_ID).map_err(e)?.identity();
+            let readonly_trust = if tls.insecure {
+                ServerTrust::Insecure
+            } else {
+                ServerTrust::Roots(vec![ca.cert()])
+            };
+            let readonly_tls =
+                ClientTls::new(readonly_trust, Some(readonly_identity)).map_err(e)?;
             let harness_tls = ClientTls::new(trust, Some(controller)).map_err(e)?;
             let harness = WsDialer::new(&url, DEFAULT_CONTROLLER_ID).with_tls(harness_tls);
-            Ok(agent_listens(agent_side, harness, host))
+            let readonly = WsDialer::new(&url, READONLY_CONTROLLER_ID).with_tls(readonly_tls);
+            Ok(Started {
+                controllers: vec![ExtraController {
+                    entry: readonly_entry(),
+                    connector: Ok(Box::new(readonly)),
+                }],
+                ..agent_listens(agent_side, harness, host)
+            })
         }
     }
 }

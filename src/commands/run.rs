@@ -55,6 +55,8 @@ pub(crate) struct Setup {
     pub(crate) e2e: Option<usize>,
     /// `--advertise-controller`: the DNS-SD record, withdrawn when the run ends.
     pub(crate) _advertiser: Option<crate::discovery::mdns::Advertiser>,
+    /// The other Controllers the harness can act as (`controllers:`).
+    pub(crate) controllers: Vec<loopback::ExtraController>,
 }
 
 /// What results say when server certificates are not verified.
@@ -210,8 +212,15 @@ pub(crate) async fn execute(args: &RunArgs, group: Option<&MultiProgress>) -> Ou
     if let Some(tls) = &result.tls {
         progress.note(&format!("TLS: {tls}"));
     }
+    let (sessions, unavailable) =
+        controller_sessions(
+        std::mem::take(&mut setup.controllers),
+        &setup.session,
+        setup.e2e,
+    );
     let mut runner = Runner::new(session, &profiles, args.out.clone(), progress)
-        .with_context(setup.context.clone());
+        .with_context(setup.context.clone())
+        .with_controllers(sessions, unavailable);
     runner.set_report_options(report_options.clone());
     let interrupted = tokio::select! {
         _ = runner.run(&suites, &selection, &mut result) => false,
@@ -227,6 +236,7 @@ pub(crate) async fn execute(args: &RunArgs, group: Option<&MultiProgress>) -> Ou
     }
     runner.progress_finish();
     runner.session.close().await;
+    runner.close_controllers().await;
     if let Some(task) = setup.agent_task.take() {
         task.abort();
         let _ = task.await;
@@ -262,6 +272,95 @@ pub(crate) async fn execute(args: &RunArgs, group: Option<&MultiProgress>) -> Ou
         EXIT_FAILED
     };
     outcome
+}
+
+/// One session per other Controller the run can act as, and the reasons
+/// for those it cannot (name → why).
+fn controller_sessions(
+    controllers: Vec<loopback::ExtraController>,
+    base: &SessionConfig,
+    e2e: Option<usize>,
+) -> (
+    std::collections::BTreeMap<String, Session>,
+    std::collections::BTreeMap<String, String>,
+) {
+    let mut sessions = std::collections::BTreeMap::new();
+    let mut unavailable = std::collections::BTreeMap::new();
+    for c in controllers {
+        match c.connector {
+            Ok(connector) => {
+                let config = SessionConfig {
+                    controller_id: c.entry.endpoint_id.clone(),
+                    ..base.clone()
+                };
+                let mut session = Session::new(connector, config);
+                // Every Controller talks in a session context when the run does.
+                if let Some(size) = e2e {
+                    session = session.with_e2e(size);
+                }
+                sessions.insert(c.entry.name.clone(), session);
+            }
+            Err(why) => {
+                unavailable.insert(c.entry.name.clone(), why);
+            }
+        }
+    }
+    (sessions, unavailable)
+}
+
+/// `controller_id_NAME` for each listed Controller, so cases can name it
+/// (e.g. in a search path for its `Controller.{i}.` row).
+fn controller_vars(context: &mut RunContext, controllers: &[loopback::ExtraController]) {
+    for c in controllers {
+        context
+            .vars
+            .set(&format!("controller_id_{}", c.entry.name), &c.entry.endpoint_id);
+    }
+}
+
+/// How the harness reaches the Agent as each of the target's other
+/// Controllers: over WebSocket, dialing the Agent's url again with the
+/// Controller's Endpoint ID (role client) or listening on the Controller's
+/// own `listen` address (role server); other MTPs are not built yet.
+async fn target_controllers(
+    target: &Target,
+    tls: Option<&TlsTarget>,
+) -> Result<Vec<loopback::ExtraController>, String> {
+    let mut out = Vec::new();
+    for entry in &target.controllers {
+        let connector: Result<Box<dyn MtpConnector>, String> = match (&target.mtp, &target.websocket) {
+            (MtpKind::Websocket, Some(WebSocketTarget::Client { url })) => {
+                let mut dialer = WsDialer::new(url, &entry.endpoint_id);
+                if let Some(t) = tls {
+                    let (client_tls, _) = harness_client_tls(t, "wss client", "the Agent's")?;
+                    dialer = dialer.with_tls(client_tls);
+                }
+                Ok(Box::new(dialer))
+            }
+            (MtpKind::Websocket, Some(WebSocketTarget::Server { path, .. })) => match &entry.listen {
+                Some(listen) => {
+                    let mut server = WsServer::bind(listen, path.clone(), &entry.endpoint_id)
+                        .await
+                        .map_err(|e| format!("controllers: {}: {e}", entry.name))?;
+                    if let Some(t) = tls {
+                        let (server_tls, _) = harness_server_tls(t)?;
+                        server = server.with_tls(server_tls);
+                    }
+                    Ok(Box::new(server))
+                }
+                None => Err(format!(
+                    "with websocket role server the harness needs an address to listen on as `{}`: set `listen:` on its `controllers:` entry (and point the Agent's Controller.{{i}}.MTP.{{i}} for {} at it)",
+                    entry.name, entry.endpoint_id
+                )),
+            },
+            _ => Err("acting as another Controller is built for the WebSocket MTP only (not yet MQTT, STOMP, UDS or CoAP)".into()),
+        };
+        out.push(loopback::ExtraController {
+            entry: entry.clone(),
+            connector,
+        });
+    }
+    Ok(out)
 }
 
 /// How much `--quiet` / `--verbose` ask to see while cases run.
@@ -435,6 +534,15 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
     if args.advertise_controller && advertiser.is_none() {
         return Err("--advertise-controller needs a target whose websocket role is server (the harness listens where the Agent connects)".into());
     }
+    let controllers = target_controllers(&target, tls.as_ref()).await?;
+    let mut context = run_context(
+        &target.vars,
+        &target.timeouts,
+        target.file_server.clone(),
+        args,
+        e2e_setting(args, target.e2e.as_ref().map(|e| e.segment_size)),
+    )?;
+    controller_vars(&mut context, &controllers);
     Ok(Setup {
         connector,
         mtp_label,
@@ -448,15 +556,10 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
         agent_task: None,
         broker: None,
         tls: tls_summary,
-        context: run_context(
-            &target.vars,
-            &target.timeouts,
-            target.file_server.clone(),
-            args,
-            e2e_setting(args, target.e2e.as_ref().map(|e| e.segment_size)),
-        )?,
+        context,
         e2e: e2e_setting(args, target.e2e.as_ref().map(|e| e.segment_size)),
         _advertiser: advertiser,
+        controllers,
     })
 }
 
@@ -697,6 +800,7 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
         e2e_setting(args, None),
     )?;
     context.mqtt_interposer = started.mqtt_interposer.clone();
+    controller_vars(&mut context, &started.controllers);
     let mtp_label = loopback::label(args.mtp, version).to_string();
     Ok(Setup {
         connector: started.connector,
@@ -718,6 +822,7 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
         context,
         e2e: e2e_setting(args, None),
         _advertiser: None,
+        controllers: started.controllers,
     })
 }
 

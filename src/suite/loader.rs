@@ -97,6 +97,11 @@ struct RawCase {
     condition: Option<String>,
     #[serde(default)]
     needs_vars: Vec<String>,
+    /// The Controller (a name under the target's `controllers:`) that sends
+    /// every step of the case unless a step says otherwise; the target's
+    /// own Controller when absent.
+    #[serde(default, rename = "as")]
+    sender: Option<String>,
     #[serde(default)]
     #[schemars(with = "Vec<RawStep>")]
     setup: Vec<Spanned<RawStep>>,
@@ -113,6 +118,11 @@ struct RawCase {
 struct RawStep {
     #[serde(default)]
     name: Option<String>,
+    /// The Controller (a name under the target's `controllers:`, or
+    /// `default`) this step acts as: it sends the request, or waits for the
+    /// Notify, on that Controller's own session with the Agent.
+    #[serde(default, rename = "as")]
+    sender: Option<String>,
     #[serde(default)]
     get: Option<GetSpec>,
     #[serde(default)]
@@ -337,6 +347,7 @@ pub fn load_str(file: &Path, text: &str, profiles: &Profiles) -> Result<Suite, V
             purpose: rc.purpose,
             condition: rc.condition,
             needs_vars: rc.needs_vars,
+            sender: rc.sender,
             setup,
             steps: body,
             teardown,
@@ -553,6 +564,7 @@ fn step(
     }
     Ok(Step {
         name: r.name,
+        sender: r.sender,
         action,
         expect,
         capture: r.capture,

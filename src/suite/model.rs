@@ -35,6 +35,9 @@ pub struct Case {
     /// Variables the run must define (target `vars:` or `--var`); a case
     /// whose variable is missing is reported SKIPPED with the reason.
     pub needs_vars: Vec<String>,
+    /// `as:` — the Controller (from the target's `controllers:`) that
+    /// sends the case's steps; None = the target's own Controller.
+    pub sender: Option<String>,
     pub setup: Vec<Step>,
     pub steps: Vec<Step>,
     pub teardown: Vec<Step>,
@@ -42,6 +45,26 @@ pub struct Case {
 }
 
 impl Case {
+    /// The Controller a step acts as: its own `as:`, else the case's; None
+    /// (or `default`) is the target's own Controller.
+    pub fn sender_of<'a>(&'a self, step: &'a Step) -> Option<&'a str> {
+        step.sender
+            .as_deref()
+            .or(self.sender.as_deref())
+            .filter(|s| *s != DEFAULT_SENDER)
+    }
+
+    /// Every Controller other than the target's own that the case acts as.
+    pub fn senders(&self) -> Vec<&str> {
+        let mut all: Vec<&str> = [&self.setup, &self.steps, &self.teardown]
+            .into_iter()
+            .flatten()
+            .filter_map(|s| self.sender_of(s))
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
     /// The rule a check from this case cites when it has none of its own.
     pub fn rule(&self) -> Option<String> {
         self.requirement
@@ -49,6 +72,9 @@ impl Case {
             .or_else(|| self.tp469.as_ref().map(|t| format!("TP-469 {t}")))
     }
 }
+
+/// The `as:` name of the target's own Controller.
+pub const DEFAULT_SENDER: &str = "default";
 
 /// Where something was written: `file:line:column`, 1-based.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +93,8 @@ impl fmt::Display for Location {
 #[derive(Debug, Clone)]
 pub struct Step {
     pub name: Option<String>,
+    /// `as:` — the Controller this step acts as; None = the case's.
+    pub sender: Option<String>,
     pub action: Action,
     /// Always `Some` for request steps after loading: the loader adds the
     /// expected response type when the file does not say.

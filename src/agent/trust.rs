@@ -1,0 +1,221 @@
+//! Controller trust (`Device.LocalAgent.ControllerTrust.`, TR-181 ControllerTrust:1):
+//! which of `rwxn` a Controller holds on a path, from the Roles named in its
+//! `Controller.{i}.AssignedRole`. Pure reads of the model; the message hooks
+//! that apply the answer live in `trust_enforce.rs`.
+
+use super::model::Model;
+
+const ROLE_TABLE: &str = "Device.LocalAgent.ControllerTrust.Role.";
+
+/// The four Permission columns: what kind of thing a path names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `Param`: r = Get/GSDM, w = Set/Add values, n = ValueChange.
+    Param,
+    /// `Obj`: r = GSDM of the object, w = Add instances, n = ObjectCreation.
+    Obj,
+    /// `InstantiatedObj`: r = Get/GetInstances of instances, w = Delete, n = ObjectDeletion.
+    InstantiatedObj,
+    /// `CommandEvent`: r = GSDM, x = Operate, n = OperationComplete / Event.
+    CommandEvent,
+}
+
+impl Kind {
+    fn column(self) -> &'static str {
+        match self {
+            Kind::Param => "Param",
+            Kind::Obj => "Obj",
+            Kind::InstantiatedObj => "InstantiatedObj",
+            Kind::CommandEvent => "CommandEvent",
+        }
+    }
+}
+
+/// One `rwxn` string: read, write, execute, notify; `-` where absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rights {
+    pub read: bool,
+    pub write: bool,
+    pub execute: bool,
+    pub notify: bool,
+}
+
+impl Rights {
+    pub const ALL: Rights = Rights {
+        read: true,
+        write: true,
+        execute: true,
+        notify: true,
+    };
+
+    /// Parses the 4-character form in its fixed order (`r--n`); anything else
+    /// grants nothing, so a malformed Permission never opens access.
+    pub fn parse(s: &str) -> Rights {
+        let c: Vec<char> = s.chars().collect();
+        if c.len() != 4 {
+            return Rights::default();
+        }
+        Rights {
+            read: c[0] == 'r',
+            write: c[1] == 'w',
+            execute: c[2] == 'x',
+            notify: c[3] == 'n',
+        }
+    }
+
+    fn union(self, o: Rights) -> Rights {
+        Rights {
+            read: self.read || o.read,
+            write: self.write || o.write,
+            execute: self.execute || o.execute,
+            notify: self.notify || o.notify,
+        }
+    }
+}
+
+/// What `controller` (an Endpoint ID) may do with `path` as a `kind`.
+///
+/// Within one Role, the enabled Permission with the highest Order among those
+/// whose Targets cover the path decides; across the Roles of AssignedRole the
+/// result is their union (TR-181 ControllerTrust.Role.{i}.Permission.{i}.Order).
+/// A Controller the Agent has no row for, or whose AssignedRole is empty, is
+/// not restricted: this Agent has no UntrustedRole configured (a documented gap).
+pub fn rights(model: &Model, controller: &str, kind: Kind, path: &str) -> Rights {
+    let Some(row) = model.controller_path(controller) else {
+        return Rights::ALL;
+    };
+    let assigned = model
+        .value(&format!("{row}."), "AssignedRole")
+        .unwrap_or_default();
+    let roles: Vec<String> = assigned
+        .split(',')
+        .map(|r| r.trim().trim_end_matches('.'))
+        .filter(|r| !r.is_empty())
+        .map(|r| format!("{r}."))
+        .collect();
+    if roles.is_empty() {
+        return Rights::ALL;
+    }
+    roles
+        .iter()
+        .filter(|role| role.starts_with(ROLE_TABLE) && enabled(model, role, "Enable"))
+        .map(|role| role_rights(model, role, kind, path))
+        .fold(Rights::default(), Rights::union)
+}
+
+fn enabled(model: &Model, obj: &str, name: &str) -> bool {
+    matches!(model.value(obj, name).as_deref(), Some("true" | "1"))
+}
+
+/// The rights one Role grants: the covering Permission with the highest Order.
+fn role_rights(model: &Model, role: &str, kind: Kind, path: &str) -> Rights {
+    model
+        .instances(&format!("{role}Permission."))
+        .into_iter()
+        .filter(|p| enabled(model, p, "Enable"))
+        .filter(|p| {
+            model
+                .value(p, "Targets")
+                .unwrap_or_default()
+                .split(',')
+                .any(|t| covers(t.trim(), path))
+        })
+        .max_by_key(|p| {
+            model
+                .value(p, "Order")
+                .and_then(|o| o.parse::<u32>().ok())
+                .unwrap_or(0)
+        })
+        .map(|p| Rights::parse(&model.value(&p, kind.column()).unwrap_or_default()))
+        .unwrap_or_default()
+}
+
+/// Whether a Permission Target covers `path`. A Target ending in `.` covers
+/// everything below it; any other Target only the item it names. `*` and `{i}`
+/// stand for any instance number, on either side (GSDM paths carry `{i}`).
+pub fn covers(target: &str, path: &str) -> bool {
+    if target.is_empty() {
+        return false;
+    }
+    let split = |s: &str| -> Vec<String> {
+        s.trim_end_matches('.')
+            .split('.')
+            .map(str::to_string)
+            .collect()
+    };
+    let (t, p) = (split(target), split(path));
+    let prefix = target.ends_with('.');
+    if p.len() < t.len() || (!prefix && p.len() != t.len()) {
+        return false;
+    }
+    t.iter().zip(&p).all(|(t, p)| {
+        let any = |s: &str| s == "*" || s == "{i}";
+        t == p || (any(t) && (any(p) || p.parse::<u32>().is_ok())) || (any(p) && t.parse::<u32>().is_ok())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = "proto::plugfest-controller";
+    const READONLY: &str = "proto::plugfest-readonly";
+
+    #[test]
+    fn rights_parse_in_fixed_order() {
+        assert_eq!(Rights::parse("rwxn"), Rights::ALL);
+        let r = Rights::parse("r--n");
+        assert!(r.read && !r.write && !r.execute && r.notify);
+        assert_eq!(Rights::parse("rw"), Rights::default());
+        assert_eq!(Rights::parse("nxwr"), Rights::default());
+    }
+
+    #[test]
+    fn targets_cover_subtrees_items_and_instances() {
+        assert!(covers("Device.", "Device.DeviceInfo.SerialNumber"));
+        assert!(covers("Device.DeviceInfo.", "Device.DeviceInfo."));
+        assert!(!covers("Device.DeviceInfo.", "Device.LocalAgent.EndpointID"));
+        assert!(covers("Device.DeviceInfo.SerialNumber", "Device.DeviceInfo.SerialNumber"));
+        assert!(!covers("Device.DeviceInfo.SerialNumber", "Device.DeviceInfo.SerialNumberX"));
+        assert!(covers("Device.LocalAgent.Subscription.*.", "Device.LocalAgent.Subscription.3.ID"));
+        assert!(covers("Device.LocalAgent.Subscription.", "Device.LocalAgent.Subscription.{i}."));
+        assert!(covers("Device.LocalAgent.Controller.2.", "Device.LocalAgent.Controller.{i}.Enable"));
+        assert!(!covers("", "Device."));
+    }
+
+    #[test]
+    fn default_roles_full_and_read_only() {
+        let m = Model::new("proto::agent");
+        let serial = "Device.DeviceInfo.SerialNumber";
+        assert_eq!(rights(&m, FULL, Kind::Param, serial), Rights::ALL);
+        let ro = rights(&m, READONLY, Kind::Param, "Device.DeviceInfo.Manufacturer");
+        assert!(ro.read && !ro.write && ro.notify);
+        // A higher-Order Permission hides the serial number from the read-only role.
+        assert!(!rights(&m, READONLY, Kind::Param, serial).read);
+        assert!(!rights(&m, READONLY, Kind::CommandEvent, "Device.Reboot()").execute);
+        assert!(!rights(&m, READONLY, Kind::Obj, "Device.LocalAgent.Controller.{i}.").write);
+        // ... but it may manage Subscriptions (its own notifications).
+        assert!(rights(&m, READONLY, Kind::Obj, "Device.LocalAgent.Subscription.").write);
+        // No notify on AdvertisedDeviceSubtypes.
+        let subtypes = "Device.LocalAgent.AdvertisedDeviceSubtypes";
+        assert!(!rights(&m, READONLY, Kind::Param, subtypes).notify);
+        // Unknown Controllers are not restricted (no UntrustedRole configured).
+        assert_eq!(rights(&m, "proto::stranger", Kind::Param, serial), Rights::ALL);
+    }
+
+    #[test]
+    fn assigned_role_change_and_role_union_and_disable() {
+        let mut m = Model::new("proto::agent");
+        let row = format!("{}.", m.controller_path(READONLY).unwrap());
+        let full = "Device.LocalAgent.ControllerTrust.Role.1";
+        let ro = "Device.LocalAgent.ControllerTrust.Role.2";
+        m.put(&row, "AssignedRole", format!("{ro},{full}"));
+        assert_eq!(rights(&m, READONLY, Kind::Param, "Device.DeviceInfo.SerialNumber"), Rights::ALL);
+        m.put(&row, "AssignedRole", ro);
+        m.put(&format!("{ro}."), "Enable", "false");
+        assert_eq!(
+            rights(&m, READONLY, Kind::Param, "Device.DeviceInfo.Manufacturer"),
+            Rights::default()
+        );
+    }
+}

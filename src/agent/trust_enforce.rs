@@ -1,0 +1,351 @@
+//! Where Controller trust meets the messages: requests a Controller's Role
+//! does not permit are refused with 7006 (Permission denied) before they touch
+//! the model, and what it may not read is left out of responses as if absent
+//! (R-GET.1/R-GSP.0/R-GIN.0). Rights come from `trust.rs`.
+
+use super::model::supported_path;
+use super::model::Model;
+use super::path::Leaf;
+use super::resolve::resolve;
+use super::trust::{rights, Kind};
+use crate::usp::errors;
+use crate::usp::proto::msg::error::ParamError;
+use crate::usp::proto::msg::get_supported_dm_resp::{ObjAccessType, ParamAccessType};
+use crate::usp::proto::msg::operate_resp::operation_result::{CommandFailure, OperationResp};
+use crate::usp::proto::msg::operate_resp::OperationResult;
+use crate::usp::proto::msg::request::ReqType;
+use crate::usp::proto::msg::{Error, GetInstancesResp, GetResp, GetSupportedDmResp, OperateResp};
+
+/// What a refused request gets instead of being carried out.
+pub enum Refusal {
+    /// Set/Add/Delete: an Error Msg 7006 naming each forbidden path.
+    Error(Error),
+    /// Operate: command failures go in `cmd_failure`, never in an Error (R-OPR.1).
+    Operate(OperateResp),
+}
+
+/// Checks the write (Set/Add/Delete) and execute (Operate) rights a request
+/// needs; None when it may go ahead. Paths that do not resolve are left to
+/// the handler, which reports them as usual (7008/7026).
+pub fn refuse(model: &Model, controller: &str, req: &ReqType) -> Option<Refusal> {
+    let mut denied: Vec<(String, String)> = Vec::new();
+    match req {
+        ReqType::Set(s) => {
+            for upd in &s.update_objs {
+                let Ok(r) = resolve(model, &upd.obj_path) else {
+                    continue;
+                };
+                for obj in &r.objects {
+                    for p in &upd.param_settings {
+                        let path = format!("{obj}{}", p.param);
+                        if !rights(model, controller, Kind::Param, &path).write {
+                            denied.push((path, "no write permission (Param w) on the parameter".into()));
+                        }
+                    }
+                }
+            }
+        }
+        ReqType::Add(a) => {
+            for create in &a.create_objs {
+                let Ok(r) = resolve(model, &create.obj_path) else {
+                    continue;
+                };
+                // The table as a Supported DM path: `...Subscription.{i}.`.
+                let table = r.sdm_path.clone();
+                if !rights(model, controller, Kind::Obj, &table).write {
+                    denied.push((
+                        create.obj_path.clone(),
+                        "no permission to create instances (Obj w) of the table".into(),
+                    ));
+                    continue;
+                }
+                for p in &create.param_settings {
+                    let path = format!("{table}{}", p.param);
+                    if !rights(model, controller, Kind::Param, &path).write {
+                        denied.push((
+                            format!("{}{}", create.obj_path, p.param),
+                            "no write permission (Param w) on the parameter".into(),
+                        ));
+                    }
+                }
+            }
+        }
+        ReqType::Delete(d) => {
+            for obj_path in &d.obj_paths {
+                let Ok(r) = resolve(model, obj_path) else {
+                    continue;
+                };
+                for inst in &r.objects {
+                    if !rights(model, controller, Kind::InstantiatedObj, inst).write {
+                        denied.push((
+                            inst.clone(),
+                            "no permission to delete the instance (InstantiatedObj w)".into(),
+                        ));
+                    }
+                }
+            }
+        }
+        ReqType::Operate(o) => {
+            let commands: Vec<String> = match resolve(model, &o.command) {
+                Ok(r) => match &r.leaf {
+                    Leaf::Command(name) => r.objects.iter().map(|obj| format!("{obj}{name}")).collect(),
+                    _ => return None,
+                },
+                Err(_) => return None,
+            };
+            let forbidden = commands
+                .iter()
+                .find(|c| !rights(model, controller, Kind::CommandEvent, c).execute)?;
+            return Some(Refusal::Operate(OperateResp {
+                operation_results: vec![OperationResult {
+                    executed_command: o.command.clone(),
+                    operation_resp: Some(OperationResp::CmdFailure(CommandFailure {
+                        err_code: errors::PERMISSION_DENIED,
+                        err_msg: format!(
+                            "Permission denied: this Controller's Role has no execute permission (CommandEvent x) on {forbidden}"
+                        ),
+                    })),
+                }],
+            }));
+        }
+        _ => return None,
+    }
+    if denied.is_empty() {
+        return None;
+    }
+    Some(Refusal::Error(Error {
+        err_code: errors::PERMISSION_DENIED,
+        err_msg: format!(
+            "Permission denied: this Controller's Role does not allow {}",
+            denied.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+        param_errs: denied
+            .into_iter()
+            .map(|(param_path, why)| ParamError {
+                param_path,
+                err_code: errors::PERMISSION_DENIED,
+                err_msg: format!("Permission denied: {why}"),
+            })
+            .collect(),
+    }))
+}
+
+/// Whether the last segment of an object path is an instance number.
+fn is_instance(obj: &str) -> bool {
+    obj.trim_end_matches('.')
+        .rsplit('.')
+        .next()
+        .is_some_and(|s| s.parse::<u32>().is_ok())
+}
+
+/// Leaves out of a GetResp what the Controller may not read: parameters
+/// without Param r, instances without InstantiatedObj r. A parameter path
+/// that leaves nothing readable is answered as a path not in the Supported
+/// DM (7026), as if it did not exist (R-GET.1).
+pub fn filter_get(model: &Model, controller: &str, resp: &mut GetResp) {
+    for req in &mut resp.req_path_results {
+        if req.err_code != 0 {
+            continue;
+        }
+        let had_params = req
+            .resolved_path_results
+            .iter()
+            .any(|r| !r.result_params.is_empty());
+        req.resolved_path_results.retain(|r| {
+            !is_instance(&r.resolved_path)
+                || rights(model, controller, Kind::InstantiatedObj, &r.resolved_path).read
+        });
+        for r in &mut req.resolved_path_results {
+            let obj = r.resolved_path.clone();
+            r.result_params
+                .retain(|name, _| rights(model, controller, Kind::Param, &format!("{obj}{name}")).read);
+        }
+        let param_path = !req.requested_path.ends_with('.');
+        let is_search = req.requested_path.contains('*') || req.requested_path.contains('[');
+        let left = req
+            .resolved_path_results
+            .iter()
+            .any(|r| !r.result_params.is_empty());
+        if param_path && !is_search && had_params && !left {
+            req.resolved_path_results.clear();
+            req.err_code = errors::INVALID_PATH;
+            req.err_msg = format!(
+                "Invalid path: \"{}\" is not in the supported data model",
+                req.requested_path
+            );
+        } else if param_path {
+            // A search for a parameter drops the instances it may not read.
+            req.resolved_path_results.retain(|r| !r.result_params.is_empty());
+        }
+    }
+}
+
+/// Leaves out of a GetInstancesResp the instances without InstantiatedObj r (R-GIN.0).
+pub fn filter_get_instances(model: &Model, controller: &str, resp: &mut GetInstancesResp) {
+    for req in &mut resp.req_path_results {
+        req.curr_insts.retain(|i| {
+            rights(model, controller, Kind::InstantiatedObj, &i.instantiated_obj_path).read
+        });
+        for inst in &mut req.curr_insts {
+            let obj = inst.instantiated_obj_path.clone();
+            inst.unique_keys
+                .retain(|k, _| rights(model, controller, Kind::Param, &format!("{obj}{k}")).read);
+        }
+    }
+}
+
+/// The Supported DM as this Controller may see it: objects without Obj r,
+/// parameters without Param r, commands and events without CommandEvent r
+/// are absent (R-GSP.0); what it may not write is reported read-only.
+pub fn filter_supported_dm(model: &Model, controller: &str, resp: &mut GetSupportedDmResp) {
+    for req in &mut resp.req_obj_results {
+        req.supported_objs
+            .retain(|o| rights(model, controller, Kind::Obj, &o.supported_obj_path).read);
+        for obj in &mut req.supported_objs {
+            let path = supported_path(&obj.supported_obj_path);
+            let at = |name: &str| format!("{path}{name}");
+            if !rights(model, controller, Kind::Obj, &path).write
+                && obj.access == ObjAccessType::ObjAddDelete as i32
+            {
+                obj.access = ObjAccessType::ObjReadOnly as i32;
+            }
+            obj.supported_params
+                .retain(|p| rights(model, controller, Kind::Param, &at(&p.param_name)).read);
+            for p in &mut obj.supported_params {
+                if !rights(model, controller, Kind::Param, &at(&p.param_name)).write {
+                    p.access = ParamAccessType::ParamReadOnly as i32;
+                }
+            }
+            obj.supported_commands
+                .retain(|c| rights(model, controller, Kind::CommandEvent, &at(&c.command_name)).read);
+            obj.supported_events
+                .retain(|e| rights(model, controller, Kind::CommandEvent, &at(&e.event_name)).read);
+        }
+    }
+}
+
+/// Whether a Notify of `notif_type` about `path` may go to `controller`: the
+/// `n` right of the column that notification type belongs to.
+pub fn may_notify(model: &Model, controller: &str, notif_type: &str, path: &str) -> bool {
+    let kind = match notif_type {
+        "ValueChange" => Kind::Param,
+        "ObjectCreation" => Kind::Obj,
+        "ObjectDeletion" => Kind::InstantiatedObj,
+        _ => Kind::CommandEvent,
+    };
+    rights(model, controller, kind, path).notify
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usp::proto::msg::{Get, Set};
+    use crate::usp::proto::msg::set::{UpdateObject, UpdateParamSetting};
+
+    const READONLY: &str = "proto::plugfest-readonly";
+    const FULL: &str = "proto::plugfest-controller";
+
+    fn set_friendly_name() -> ReqType {
+        ReqType::Set(Set {
+            allow_partial: false,
+            update_objs: vec![UpdateObject {
+                obj_path: "Device.DeviceInfo.".into(),
+                param_settings: vec![UpdateParamSetting {
+                    param: "FriendlyName".into(),
+                    value: "x".into(),
+                    required: true,
+                }],
+            }],
+        })
+    }
+
+    #[test]
+    fn read_only_set_is_refused_with_7006() {
+        let m = Model::new("proto::agent");
+        assert!(refuse(&m, FULL, &set_friendly_name()).is_none());
+        let Some(Refusal::Error(e)) = refuse(&m, READONLY, &set_friendly_name()) else {
+            panic!("expected an Error");
+        };
+        assert_eq!(e.err_code, 7006);
+        assert_eq!(e.param_errs[0].param_path, "Device.DeviceInfo.FriendlyName");
+    }
+
+    #[test]
+    fn hidden_parameter_is_absent_from_get() {
+        let m = Model::new("proto::agent");
+        let req = Get {
+            param_paths: vec!["Device.DeviceInfo.".into(), "Device.DeviceInfo.SerialNumber".into()],
+            max_depth: 0,
+        };
+        let mut resp = super::super::get::get(&m, &req);
+        filter_get(&m, READONLY, &mut resp);
+        let first = &resp.req_path_results[0];
+        assert!(first.resolved_path_results[0].result_params.contains_key("Manufacturer"));
+        assert!(!first.resolved_path_results[0].result_params.contains_key("SerialNumber"));
+        assert_eq!(resp.req_path_results[1].err_code, 7026);
+    }
+
+    #[test]
+    fn hidden_instances_and_items_leave_get_instances_and_gsdm() {
+        use crate::usp::proto::msg::{GetInstances, GetSupportedDm};
+        let m = Model::new("proto::agent");
+        let req = GetInstances {
+            obj_paths: vec!["Device.LocalAgent.ControllerTrust.Challenge.".into()],
+            first_level_only: true,
+        };
+        let mut resp = super::super::get::get_instances(&m, &req);
+        assert_eq!(resp.req_path_results[0].curr_insts.len(), 1);
+        filter_get_instances(&m, READONLY, &mut resp);
+        assert!(resp.req_path_results[0].curr_insts.is_empty());
+        let req = GetSupportedDm {
+            obj_paths: vec!["Device.DeviceInfo.".into()],
+            first_level_only: true,
+            return_commands: true,
+            return_events: true,
+            return_params: true,
+            return_unique_key_sets: false,
+        };
+        let mut resp = super::super::supported::get_supported_dm(&m, &req);
+        filter_supported_dm(&m, READONLY, &mut resp);
+        let obj = &resp.req_obj_results[0].supported_objs[0];
+        let names: Vec<&str> = obj.supported_params.iter().map(|p| p.param_name.as_str()).collect();
+        assert!(names.contains(&"Manufacturer") && !names.contains(&"SerialNumber"));
+        assert!(obj
+            .supported_params
+            .iter()
+            .all(|p| p.access == ParamAccessType::ParamReadOnly as i32));
+    }
+
+    #[test]
+    fn read_only_operate_fails_in_cmd_failure_and_delete_with_7006() {
+        use crate::usp::proto::msg::{Delete, Operate};
+        let m = Model::new("proto::agent");
+        let op = ReqType::Operate(Operate {
+            command: "Device.LocalAgent.ControllerTrust.RequestChallenge()".into(),
+            command_key: String::new(),
+            send_resp: true,
+            input_args: Default::default(),
+        });
+        assert!(refuse(&m, FULL, &op).is_none());
+        let Some(Refusal::Operate(r)) = refuse(&m, READONLY, &op) else {
+            panic!("expected a cmd_failure");
+        };
+        assert!(matches!(
+            &r.operation_results[0].operation_resp,
+            Some(OperationResp::CmdFailure(f)) if f.err_code == 7006
+        ));
+        let del = ReqType::Delete(Delete {
+            allow_partial: false,
+            obj_paths: vec!["Device.DeviceInfo.FirmwareImage.2.".into()],
+        });
+        assert!(matches!(refuse(&m, READONLY, &del), Some(Refusal::Error(e)) if e.err_code == 7006));
+    }
+
+    #[test]
+    fn notify_right_follows_the_role() {
+        let m = Model::new("proto::agent");
+        assert!(may_notify(&m, READONLY, "ValueChange", "Device.DeviceInfo.FriendlyName"));
+        assert!(!may_notify(&m, READONLY, "ValueChange", "Device.LocalAgent.AdvertisedDeviceSubtypes"));
+        assert!(may_notify(&m, FULL, "ValueChange", "Device.LocalAgent.AdvertisedDeviceSubtypes"));
+    }
+}
