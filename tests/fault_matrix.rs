@@ -260,7 +260,21 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("does not advertise"),
         Refused("does not advertise"),
     ),
+    (
+        "wrong-command-args",
+        Fails(Cases::Only(WRONG_COMMAND_ARGS), WRONG_ARGS_SYMPTOMS),
+        Fails(Cases::Only(WRONG_COMMAND_ARGS), WRONG_ARGS_SYMPTOMS),
+    ),
 ];
+
+/// GetSupportedDM cases whose `profile:` covers Download()'s arguments
+/// (firmware-gsdm-profile, reboot-gsdm-root and reboot-gsdm-root-event-args
+/// fail too, with "missing Cause; extra Reason", outside the matrix's suites).
+const WRONG_COMMAND_ARGS: &[&str] = &[
+    "uspagent-gsdm-root-union",
+    "uspagent-gsdm-root-command-args",
+];
+const WRONG_ARGS_SYMPTOMS: &[&str] = &["missing URL; extra Url", "missing Cause; extra Reason"];
 
 /// A reboot case whose OperateResp was set aside (the fault's symptom is
 /// then in the trace): the Agent rebooted before an answer the harness

@@ -185,6 +185,9 @@ fn every_listed_fault_has_a_test_here() {
         // and tests/discovery.rs (`plugfest discover` reports R-DIS.10).
         "malformed-endpoint-id",
         "advertisement-without-name",
+        // Fails the GetSupportedDM `profile:` cases (TP-469 1.97): the
+        // fault matrix (tests/fault_matrix.rs) shows it.
+        "wrong-command-args",
     ];
     assert_eq!(listed, tested);
 }

@@ -40,10 +40,11 @@ pub enum Fault {
     NoRequestResponseInformation,
     MalformedEndpointId,
     AdvertisementWithoutName,
+    WrongCommandArgs,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 29] = [
+    pub const ALL: [Fault; 30] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -73,6 +74,7 @@ impl Fault {
         Fault::NoRequestResponseInformation,
         Fault::MalformedEndpointId,
         Fault::AdvertisementWithoutName,
+        Fault::WrongCommandArgs,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -106,6 +108,7 @@ impl Fault {
             Fault::NoRequestResponseInformation => "no-request-response-information",
             Fault::MalformedEndpointId => "malformed-endpoint-id",
             Fault::AdvertisementWithoutName => "advertisement-without-name",
+            Fault::WrongCommandArgs => "wrong-command-args",
         }
     }
 
@@ -140,6 +143,7 @@ impl Fault {
             Fault::NoRequestResponseInformation => "over MQTT 5, CONNECT carries no Request Response Information (breaks R-MQTT.12); seen only through the interposer (--interpose)",
             Fault::AdvertisementWithoutName => "with `plugfest agent --advertise`, the DNS-SD TXT record has no `name` key (breaks R-DIS.10)",
             Fault::MalformedEndpointId => "the Agent's Records (and, as `plugfest agent`, its handshake) carry an Endpoint ID whose instance-id is longer than 50 characters (breaks R-ARC.6)",
+            Fault::WrongCommandArgs => "GetSupportedDMResp lists FirmwareImage.{i}.Download()'s input argument URL as \"Url\" and Device.Boot!'s argument Cause as \"Reason\" (breaks TP-469 1.97 / 1.98)",
         }
     }
 }
