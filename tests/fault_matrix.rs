@@ -265,6 +265,16 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Fails(Cases::Only(WRONG_COMMAND_ARGS), WRONG_ARGS_SYMPTOMS),
         Fails(Cases::Only(WRONG_COMMAND_ARGS), WRONG_ARGS_SYMPTOMS),
     ),
+    (
+        "answers-send-resp-false",
+        Fails(Cases::Only(SEND_RESP_FALSE_CASES), &["send_resp false"]),
+        Fails(Cases::Only(SEND_RESP_FALSE_CASES), &["send_resp false"]),
+    ),
+];
+
+const SEND_RESP_FALSE_CASES: &[&str] = &[
+    "reboot-operate-send-resp-false",
+    "fw-download-send-resp-false",
 ];
 
 /// GetSupportedDM cases whose `profile:` covers Download()'s arguments

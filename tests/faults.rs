@@ -188,6 +188,9 @@ fn every_listed_fault_has_a_test_here() {
         // Fails the GetSupportedDM `profile:` cases (TP-469 1.97): the
         // fault matrix (tests/fault_matrix.rs) shows it.
         "wrong-command-args",
+        // Fails the send_resp false cases of the use cases (TP-469 1.62,
+        // 1.65): the fault matrix shows it.
+        "answers-send-resp-false",
     ];
     assert_eq!(listed, tested);
 }

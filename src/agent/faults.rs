@@ -41,10 +41,11 @@ pub enum Fault {
     MalformedEndpointId,
     AdvertisementWithoutName,
     WrongCommandArgs,
+    AnswersSendRespFalse,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 30] = [
+    pub const ALL: [Fault; 31] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -75,6 +76,7 @@ impl Fault {
         Fault::MalformedEndpointId,
         Fault::AdvertisementWithoutName,
         Fault::WrongCommandArgs,
+        Fault::AnswersSendRespFalse,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -109,6 +111,7 @@ impl Fault {
             Fault::MalformedEndpointId => "malformed-endpoint-id",
             Fault::AdvertisementWithoutName => "advertisement-without-name",
             Fault::WrongCommandArgs => "wrong-command-args",
+            Fault::AnswersSendRespFalse => "answers-send-resp-false",
         }
     }
 
@@ -144,6 +147,7 @@ impl Fault {
             Fault::AdvertisementWithoutName => "with `plugfest agent --advertise`, the DNS-SD TXT record has no `name` key (breaks R-DIS.10)",
             Fault::MalformedEndpointId => "the Agent's Records (and, as `plugfest agent`, its handshake) carry an Endpoint ID whose instance-id is longer than 50 characters (breaks R-ARC.6)",
             Fault::WrongCommandArgs => "GetSupportedDMResp lists FirmwareImage.{i}.Download()'s input argument URL as \"Url\" and Device.Boot!'s argument Cause as \"Reason\" (breaks TP-469 1.97 / 1.98)",
+            Fault::AnswersSendRespFalse => "an Operate with send_resp false is answered with an OperateResp anyway (breaks R-OPR.1, TP-469 1.62 / 1.65)",
         }
     }
 }

@@ -29,7 +29,7 @@ impl Agent {
                 Some(operation_result::OperationResp::CmdFailure(_))
             )
         });
-        if !req.send_resp && !failed {
+        if !req.send_resp && !failed && !self.faults.contains(Fault::AnswersSendRespFalse) {
             return None;
         }
         Some(OperateResp {
@@ -182,6 +182,23 @@ mod tests {
             matches!(&r.operation_resp, Some(operation_result::OperationResp::ReqOutputArgs(o)) if o.output_args.is_empty())
         );
         assert!(op("Device.Reboot()", false).is_none());
+    }
+
+    #[test]
+    fn answers_send_resp_false_fault_answers_anyway() {
+        let mut a = Agent::new(crate::agent::AgentConfig {
+            endpoint_id: "proto::a".into(),
+            faults: [Fault::AnswersSendRespFalse].into_iter().collect(),
+        });
+        let resp = a.operate(
+            "proto::c",
+            &Operate {
+                command: "Device.Reboot()".into(),
+                send_resp: false,
+                ..Default::default()
+            },
+        );
+        assert!(resp.is_some());
     }
 
     #[test]

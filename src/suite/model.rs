@@ -390,6 +390,10 @@ pub struct RebootSpec {
     /// that an earlier step (e.g. `Activate()`) started.
     #[serde(default = "yes")]
     pub operate: bool,
+    /// The Operate's send_resp. False (TP-469 1.62): no OperateResp may
+    /// come, before the drop or after the return.
+    #[serde(default = "yes")]
+    pub send_resp: bool,
     /// Whole budget: drop plus reconnection.
     #[serde(default = "thirty_seconds")]
     pub timeout_ms: u64,
