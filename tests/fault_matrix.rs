@@ -270,6 +270,17 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Fails(Cases::Only(SEND_RESP_FALSE_CASES), &["send_resp false"]),
         Fails(Cases::Only(SEND_RESP_FALSE_CASES), &["send_resp false"]),
     ),
+    (
+        "cancel-ignored",
+        Fails(
+            Cases::Only(&["fw-download-cancel"]),
+            &["expected cmd_failure"],
+        ),
+        Fails(
+            Cases::Only(&["fw-download-cancel"]),
+            &["expected cmd_failure"],
+        ),
+    ),
 ];
 
 const SEND_RESP_FALSE_CASES: &[&str] = &[

@@ -42,10 +42,11 @@ pub enum Fault {
     AdvertisementWithoutName,
     WrongCommandArgs,
     AnswersSendRespFalse,
+    CancelIgnored,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 31] = [
+    pub const ALL: [Fault; 32] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -77,6 +78,7 @@ impl Fault {
         Fault::AdvertisementWithoutName,
         Fault::WrongCommandArgs,
         Fault::AnswersSendRespFalse,
+        Fault::CancelIgnored,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -112,6 +114,7 @@ impl Fault {
             Fault::AdvertisementWithoutName => "advertisement-without-name",
             Fault::WrongCommandArgs => "wrong-command-args",
             Fault::AnswersSendRespFalse => "answers-send-resp-false",
+            Fault::CancelIgnored => "cancel-ignored",
         }
     }
 
@@ -148,6 +151,7 @@ impl Fault {
             Fault::MalformedEndpointId => "the Agent's Records (and, as `plugfest agent`, its handshake) carry an Endpoint ID whose instance-id is longer than 50 characters (breaks R-ARC.6)",
             Fault::WrongCommandArgs => "GetSupportedDMResp lists FirmwareImage.{i}.Download()'s input argument URL as \"Url\" and Device.Boot!'s argument Cause as \"Reason\" (breaks TP-469 1.97 / 1.98)",
             Fault::AnswersSendRespFalse => "an Operate with send_resp false is answered with an OperateResp anyway (breaks R-OPR.1, TP-469 1.62 / 1.65)",
+            Fault::CancelIgnored => "Device.LocalAgent.Request.{i}.Cancel() is answered but does nothing: the operation runs on, no OperationComplete with 7023 (breaks TP-469 9.8)",
         }
     }
 }

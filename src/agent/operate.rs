@@ -1,4 +1,4 @@
-//! Operate: the sync `Device.Reboot()` and ControllerTrust challenge commands, the async
+//! Operate: the sync `Device.Reboot()`, `Request.{i}.Cancel()` and ControllerTrust challenge commands, the async
 //! `FirmwareImage.{i}.Download()` / `Activate()` (a Request row, R-OPR). Every failure is a
 //! CommandFailure inside the OperateResp, never an Error Msg (R-OPR.1). What must happen
 //! outside the core (reboot, HTTP fetch) is queued as an Effect.
@@ -117,6 +117,9 @@ impl Agent {
                     command_key: key.into(),
                 });
                 Ok(operation_result::OperationResp::ReqObjPath(request))
+            }
+            ("Device.LocalAgent.Request.{i}.", "Cancel()") => {
+                self.cancel_request(obj).map(|()| output(BTreeMap::new()))
             }
             ("Device.LocalAgent.ControllerTrust.", "RequestChallenge()") => {
                 self.challenges.request(&self.model, args, now).map(output)

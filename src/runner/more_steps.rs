@@ -169,6 +169,9 @@ impl Runner<'_> {
         };
         let auth = spec.username.as_deref().zip(spec.password.as_deref());
         let published = server.publish(&spec.name, content, auth);
+        if let Some(ms) = spec.delay_ms {
+            server.set_delay(&spec.name, Duration::from_millis(ms));
+        }
         let mut sources: Vec<(&str, String)> = vec![
             ("url", published.url.clone()),
             ("name", published.name.clone()),
@@ -183,10 +186,13 @@ impl Runner<'_> {
             .map(|(_, v)| v.clone())
             .unwrap_or_default();
         result.sent = Some(format!(
-            "serving {} ({} bytes, sha256 {sha256}{})",
+            "serving {} ({} bytes, sha256 {sha256}{}{})",
             published.url,
             published.size,
-            if auth.is_some() { ", Basic auth" } else { "" }
+            if auth.is_some() { ", Basic auth" } else { "" },
+            spec.delay_ms
+                .map(|ms| format!(", answered after {ms} ms"))
+                .unwrap_or_default()
         ));
         for (var, what) in &step.capture {
             // The loader admits only SERVE_FILE_CAPTURES.

@@ -361,6 +361,10 @@ pub struct ServeFileSpec {
     pub username: Option<String>,
     #[serde(default)]
     pub password: Option<String>,
+    /// Answer a download only after this many ms (keeps an async
+    /// Download() running, e.g. for Request.{i}.Cancel()).
+    #[serde(default)]
+    pub delay_ms: Option<u64>,
 }
 
 /// What a `serve_file` step can capture.
