@@ -19,6 +19,9 @@ struct ServedFile {
     content: Arc<Vec<u8>>,
     /// The expected `Authorization: Basic ...` token, when protected.
     basic_token: Option<String>,
+    /// How long a 200 answer waits before its head goes out: a download
+    /// that stays in progress, so a case can cancel it.
+    delay: std::time::Duration,
 }
 
 /// One request as the server saw it, for the case trace.
@@ -95,6 +98,7 @@ impl FileServer {
                 ServedFile {
                     content: Arc::new(content),
                     basic_token,
+                    delay: std::time::Duration::ZERO,
                 },
             );
         }
@@ -103,6 +107,16 @@ impl FileServer {
             name: name.to_string(),
             size,
             digests,
+        }
+    }
+
+    /// Makes successful answers for `/<name>` wait `delay` first (the
+    /// download stays in progress that long).
+    pub fn set_delay(&self, name: &str, delay: std::time::Duration) {
+        if let Ok(mut files) = self.files.lock() {
+            if let Some(f) = files.get_mut(name) {
+                f.delay = delay;
+            }
         }
     }
 
@@ -165,8 +179,21 @@ async fn serve_one(mut stream: TcpStream, peer: SocketAddr, files: Files, log: L
         }
     }
     let text = String::from_utf8_lossy(&head).to_string();
-    let file = |name: &str| files.lock().ok().and_then(|f| f.get(name).cloned());
-    let (status, body, request) = respond(&text, file);
+    let (status, body, request, delay) = {
+        let delay = std::cell::Cell::new(std::time::Duration::ZERO);
+        let file = |name: &str| {
+            let f = files.lock().ok().and_then(|f| f.get(name).cloned());
+            if let Some(f) = &f {
+                delay.set(f.delay);
+            }
+            f
+        };
+        let (status, body, request) = respond(&text, file);
+        (status, body, request, delay.get())
+    };
+    if status == 200 && !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
@@ -249,6 +276,7 @@ mod tests {
             (name == "fw.bin").then(|| ServedFile {
                 content: Arc::new(b"version=2.0\n".to_vec()),
                 basic_token: token.clone(),
+                delay: std::time::Duration::ZERO,
             })
         }
     }

@@ -13,7 +13,7 @@ use crate::report;
 use crate::results::{CaseResult, CheckResult, Phase, RunResult, StepResult, Verdict};
 use crate::session::{Session, SessionError};
 use crate::suite::expect::{self, Check};
-use crate::suite::model::{Action, Case, Step, Suite};
+use crate::suite::model::{Action, Case, RequestSpec, Step, Suite};
 use crate::suite::request::build_request;
 use crate::suite::vars::Vars;
 use crate::suite::{capture, evaluate_notify};
@@ -393,6 +393,10 @@ impl<'a> Runner<'a> {
             error: None,
         };
         match &step.action {
+            // R-OPR: send_resp false means no OperateResp; silence is the pass.
+            Action::Request(RequestSpec::Operate(op)) if !op.send_resp => {
+                self.operate_without_response(op, vars, &mut result).await
+            }
             Action::Request(spec) => {
                 let req = match build_request(spec, vars) {
                     Ok(r) => r,

@@ -108,7 +108,14 @@ pub struct Session {
     /// Every Endpoint ID the Agent presented, with where it was seen, for
     /// the `endpoint_ids` step (R-ARC.2a/5/6).
     seen_ids: Vec<SeenEndpointId>,
+    /// Answers (responses, Errors) that arrived while no request was
+    /// waiting, newest last, at most `SET_ASIDE_ANSWERS`: an Operate sent
+    /// with send_resp false must find none to its msg_id.
+    answers_set_aside: VecDeque<Msg>,
 }
+
+/// How many unawaited answers `Session` keeps.
+const SET_ASIDE_ANSWERS: usize = 16;
 
 /// An Endpoint ID the Agent presented, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,6 +143,7 @@ impl Session {
             certificate_endpoint_id: None,
             e2e: None,
             seen_ids: Vec::new(),
+            answers_set_aside: VecDeque::new(),
         }
     }
 
@@ -435,6 +443,11 @@ impl Session {
         if msg::body_type(&m) == Some(MsgType::Notify) {
             self.acknowledge(&m).await;
             self.notifications.push_back(m);
+        } else if msg::request_body(&m).is_none() {
+            if self.answers_set_aside.len() == SET_ASIDE_ANSWERS {
+                self.answers_set_aside.pop_front();
+            }
+            self.answers_set_aside.push_back(m);
         }
     }
 

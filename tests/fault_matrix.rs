@@ -285,6 +285,27 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         ),
         Refused("can only be seen by a second Controller"),
     ),
+    (
+        "wrong-command-args",
+        Fails(Cases::Only(WRONG_COMMAND_ARGS), WRONG_ARGS_SYMPTOMS),
+        Fails(Cases::Only(WRONG_COMMAND_ARGS), WRONG_ARGS_SYMPTOMS),
+    ),
+    (
+        "answers-send-resp-false",
+        Fails(Cases::Only(SEND_RESP_FALSE_CASES), &["send_resp false"]),
+        Fails(Cases::Only(SEND_RESP_FALSE_CASES), &["send_resp false"]),
+    ),
+    (
+        "cancel-ignored",
+        Fails(
+            Cases::Only(&["fw-download-cancel"]),
+            &["expected cmd_failure"],
+        ),
+        Fails(
+            Cases::Only(&["fw-download-cancel"]),
+            &["expected cmd_failure"],
+        ),
+    ),
 ];
 
 /// trust.yaml cases where the read-only Controller must get 7006.
@@ -295,6 +316,20 @@ const PERMISSION_DENIED_CASES: &[&str] = &[
     "trust-operate-not-allowed",
     "trust-assigned-role-change",
 ];
+
+const SEND_RESP_FALSE_CASES: &[&str] = &[
+    "reboot-operate-send-resp-false",
+    "fw-download-send-resp-false",
+];
+
+/// GetSupportedDM cases whose `profile:` covers Download()'s arguments
+/// (firmware-gsdm-profile, reboot-gsdm-root and reboot-gsdm-root-event-args
+/// fail too, with "missing Cause; extra Reason", outside the matrix's suites).
+const WRONG_COMMAND_ARGS: &[&str] = &[
+    "uspagent-gsdm-root-union",
+    "uspagent-gsdm-root-command-args",
+];
+const WRONG_ARGS_SYMPTOMS: &[&str] = &["missing URL; extra Url", "missing Cause; extra Reason"];
 
 /// A reboot case whose OperateResp was set aside (the fault's symptom is
 /// then in the trace): the Agent rebooted before an answer the harness

@@ -43,10 +43,13 @@ pub enum Fault {
     IgnoresPermissions,
     HiddenParamsReadable,
     NotifyWithoutPermission,
+    WrongCommandArgs,
+    AnswersSendRespFalse,
+    CancelIgnored,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 32] = [
+    pub const ALL: [Fault; 35] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -79,6 +82,9 @@ impl Fault {
         Fault::IgnoresPermissions,
         Fault::HiddenParamsReadable,
         Fault::NotifyWithoutPermission,
+        Fault::WrongCommandArgs,
+        Fault::AnswersSendRespFalse,
+        Fault::CancelIgnored,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -115,6 +121,9 @@ impl Fault {
             Fault::IgnoresPermissions => "ignores-permissions",
             Fault::HiddenParamsReadable => "hidden-params-readable",
             Fault::NotifyWithoutPermission => "notify-without-permission",
+            Fault::WrongCommandArgs => "wrong-command-args",
+            Fault::AnswersSendRespFalse => "answers-send-resp-false",
+            Fault::CancelIgnored => "cancel-ignored",
         }
     }
 
@@ -152,6 +161,9 @@ impl Fault {
             Fault::IgnoresPermissions => "Set, Add, Delete and Operate are carried out whatever the sending Controller's Role permits (a read-only Controller can Set: no 7006)",
             Fault::HiddenParamsReadable => "Get, GetInstances and GetSupportedDM show a Controller what its Role gives it no read permission on (e.g. the read-only Controller sees Device.DeviceInfo.SerialNumber)",
             Fault::NotifyWithoutPermission => "Notifys go to a subscribed Controller even where its Role grants no notify (n) permission",
+            Fault::WrongCommandArgs => "GetSupportedDMResp lists FirmwareImage.{i}.Download()'s input argument URL as \"Url\" and Device.Boot!'s argument Cause as \"Reason\" (breaks TP-469 1.97 / 1.98)",
+            Fault::AnswersSendRespFalse => "an Operate with send_resp false is answered with an OperateResp anyway (breaks R-OPR.1, TP-469 1.62 / 1.65)",
+            Fault::CancelIgnored => "Device.LocalAgent.Request.{i}.Cancel() is answered but does nothing: the operation runs on, no OperationComplete with 7023 (breaks TP-469 9.8)",
         }
     }
 }

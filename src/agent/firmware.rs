@@ -30,6 +30,9 @@ pub struct PendingDownload {
     pub checksum: String,
     pub auto_activate: bool,
     pub started: String,
+    /// The row's Status and Available before the download, restored when
+    /// the operation is canceled (Request.{i}.Cancel()).
+    pub previous: (String, String),
 }
 
 /// A failure: USP error code and message.
@@ -70,6 +73,10 @@ pub fn start(
         return Err(bad("CheckSum given without CheckSumAlgorithm".into()));
     }
     let auto_activate = matches!(arg("AutoActivate").as_str(), "true" | "1");
+    let previous = (
+        model.value(image, "Status").unwrap_or_default(),
+        model.value(image, "Available").unwrap_or_default(),
+    );
     model.put(image, "Status", "Downloading");
     model.put(image, "Available", "false");
     Ok(PendingDownload {
@@ -86,6 +93,7 @@ pub fn start(
         checksum,
         auto_activate,
         started: clock.date_time(),
+        previous,
     })
 }
 
@@ -306,4 +314,10 @@ mod tests {
         assert!(check_activate(&m, IMG).is_err());
         assert!(check_activate(&m, "Device.DeviceInfo.FirmwareImage.1.").is_ok());
     }
+}
+
+/// A canceled Download(): the row goes back to what it was before.
+pub fn cancel(model: &mut Model, job: &PendingDownload) {
+    model.put(&job.image, "Status", &job.previous.0);
+    model.put(&job.image, "Available", &job.previous.1);
 }

@@ -39,6 +39,13 @@ pub fn apply(faults: &FaultSet, model: &Model, answer: &mut Msg) {
     if faults.contains(Fault::WrongValueType) {
         mistype_values(model, body);
     }
+    if faults.contains(Fault::WrongCommandArgs) {
+        if let MsgBody::Response(r) = &mut *body {
+            if let Some(RespType::GetSupportedDmResp(g)) = r.resp_type.as_mut() {
+                super::supported::misname_arguments(g);
+            }
+        }
+    }
     if faults.contains(Fault::WrongErrorCode) {
         each_error_code(body, &mut |c| {
             if *c != 0 {

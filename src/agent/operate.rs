@@ -1,4 +1,4 @@
-//! Operate: the sync `Device.Reboot()` and ControllerTrust challenge commands, the async
+//! Operate: the sync `Device.Reboot()`, `Request.{i}.Cancel()` and ControllerTrust challenge commands, the async
 //! `FirmwareImage.{i}.Download()` / `Activate()` (a Request row, R-OPR). Every failure is a
 //! CommandFailure inside the OperateResp, never an Error Msg (R-OPR.1). What must happen
 //! outside the core (reboot, HTTP fetch) is queued as an Effect.
@@ -29,7 +29,7 @@ impl Agent {
                 Some(operation_result::OperationResp::CmdFailure(_))
             )
         });
-        if !req.send_resp && !failed {
+        if !req.send_resp && !failed && !self.faults.contains(Fault::AnswersSendRespFalse) {
             return None;
         }
         Some(OperateResp {
@@ -118,6 +118,9 @@ impl Agent {
                 });
                 Ok(operation_result::OperationResp::ReqObjPath(request))
             }
+            ("Device.LocalAgent.Request.{i}.", "Cancel()") => {
+                self.cancel_request(obj).map(|()| output(BTreeMap::new()))
+            }
             ("Device.LocalAgent.ControllerTrust.", "RequestChallenge()") => {
                 self.challenges.request(&self.model, args, now).map(output)
             }
@@ -182,6 +185,23 @@ mod tests {
             matches!(&r.operation_resp, Some(operation_result::OperationResp::ReqOutputArgs(o)) if o.output_args.is_empty())
         );
         assert!(op("Device.Reboot()", false).is_none());
+    }
+
+    #[test]
+    fn answers_send_resp_false_fault_answers_anyway() {
+        let mut a = Agent::new(crate::agent::AgentConfig {
+            endpoint_id: "proto::a".into(),
+            faults: [Fault::AnswersSendRespFalse].into_iter().collect(),
+        });
+        let resp = a.operate(
+            "proto::c",
+            &Operate {
+                command: "Device.Reboot()".into(),
+                send_resp: false,
+                ..Default::default()
+            },
+        );
+        assert!(resp.is_some());
     }
 
     #[test]

@@ -227,6 +227,37 @@ fn event(e: &super::model::EventDef) -> SupportedEventResult {
     }
 }
 
+/// The `wrong-command-args` fault: Download() lists its URL input argument
+/// as `Url` and Boot! its Cause argument as `Reason` (argument names are
+/// case-sensitive), so a GetSupportedDM check of argument names against the
+/// profile (TP-469 1.97 / 1.98) must catch it.
+pub fn misname_arguments(resp: &mut GetSupportedDmResp) {
+    for obj in resp
+        .req_obj_results
+        .iter_mut()
+        .flat_map(|r| r.supported_objs.iter_mut())
+    {
+        let commands = obj
+            .supported_commands
+            .iter_mut()
+            .filter(|c| c.command_name == "Download()");
+        for a in commands.flat_map(|c| c.input_arg_names.iter_mut()) {
+            if a == "URL" {
+                *a = "Url".into();
+            }
+        }
+        let events = obj
+            .supported_events
+            .iter_mut()
+            .filter(|e| e.event_name == "Boot!");
+        for a in events.flat_map(|e| e.arg_names.iter_mut()) {
+            if a == "Cause" {
+                *a = "Reason".into();
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,6 +273,42 @@ mod tests {
             return_unique_key_sets: all_flags,
         };
         get_supported_dm(&m, &req).req_obj_results.remove(0)
+    }
+
+    #[test]
+    fn wrong_command_args_misnames_download_url_and_boot_cause() {
+        let m = Model::new("proto::a");
+        let req = GetSupportedDm {
+            obj_paths: vec!["Device.".into()],
+            return_commands: true,
+            return_events: true,
+            ..Default::default()
+        };
+        let mut resp = get_supported_dm(&m, &req);
+        misname_arguments(&mut resp);
+        let cmds: Vec<&SupportedCommandResult> = resp.req_obj_results[0]
+            .supported_objs
+            .iter()
+            .flat_map(|o| o.supported_commands.iter())
+            .collect();
+        let download = cmds
+            .iter()
+            .find(|c| c.command_name == "Download()")
+            .unwrap();
+        assert!(download.input_arg_names.contains(&"Url".to_string()));
+        assert!(!download.input_arg_names.contains(&"URL".to_string()));
+        let others = cmds.iter().filter(|c| c.command_name != "Download()");
+        assert!(others
+            .flat_map(|c| c.input_arg_names.iter())
+            .all(|a| a != "Url"));
+        let boot = resp.req_obj_results[0]
+            .supported_objs
+            .iter()
+            .flat_map(|o| o.supported_events.iter())
+            .find(|e| e.event_name == "Boot!")
+            .unwrap();
+        assert!(boot.arg_names.contains(&"Reason".to_string()));
+        assert!(!boot.arg_names.contains(&"Cause".to_string()));
     }
 
     #[test]

@@ -78,6 +78,53 @@ impl Runner<'_> {
         }
     }
 
+    /// An `operate` step with send_resp false (TP-469 1.62 / 1.65): the
+    /// Operate is sent and the run's silence window must pass without an
+    /// answer to it. The step's `expect` and `capture` have nothing to
+    /// judge; a later step finds the effect (the Request row, a Notify).
+    pub(super) async fn operate_without_response(
+        &mut self,
+        spec: &OperateSpec,
+        vars: &Vars,
+        result: &mut StepResult,
+    ) {
+        let req = match build_request(&RequestSpec::Operate(spec.clone()), vars) {
+            Ok(r) => r,
+            Err(e) => {
+                result.error = Some(format!("the step's request could not be built: {e}"));
+                return;
+            }
+        };
+        let sent = match self.session.send_unawaited(req).await {
+            Ok(sent) => sent,
+            Err((sent, e)) => {
+                result.sent = Some(describe_msg(&sent));
+                self.note_unreachable(&e);
+                result.error = Some(explain_session_error(&e));
+                return;
+            }
+        };
+        result.sent = Some(describe_msg(&sent));
+        let window = self.context.silence;
+        match self
+            .session
+            .await_no_answer(msg::msg_id(&sent), window)
+            .await
+        {
+            Ok(answer) => {
+                let c = no_answer_check(answer.as_ref(), window, self.case_rule.clone());
+                if let Some(m) = &answer {
+                    result.received = Some(describe_msg(m));
+                }
+                result.checks.push(c);
+            }
+            Err(e) => {
+                self.note_unreachable(&e);
+                result.error = Some(explain_session_error(&e));
+            }
+        }
+    }
+
     pub(super) async fn serve_file(
         &mut self,
         step: &Step,
@@ -122,6 +169,9 @@ impl Runner<'_> {
         };
         let auth = spec.username.as_deref().zip(spec.password.as_deref());
         let published = server.publish(&spec.name, content, auth);
+        if let Some(ms) = spec.delay_ms {
+            server.set_delay(&spec.name, Duration::from_millis(ms));
+        }
         let mut sources: Vec<(&str, String)> = vec![
             ("url", published.url.clone()),
             ("name", published.name.clone()),
@@ -136,10 +186,13 @@ impl Runner<'_> {
             .map(|(_, v)| v.clone())
             .unwrap_or_default();
         result.sent = Some(format!(
-            "serving {} ({} bytes, sha256 {sha256}{})",
+            "serving {} ({} bytes, sha256 {sha256}{}{})",
             published.url,
             published.size,
-            if auth.is_some() { ", Basic auth" } else { "" }
+            if auth.is_some() { ", Basic auth" } else { "" },
+            spec.delay_ms
+                .map(|ms| format!(", answered after {ms} ms"))
+                .unwrap_or_default()
         ));
         for (var, what) in &step.capture {
             // The loader admits only SERVE_FILE_CAPTURES.
@@ -190,7 +243,13 @@ impl Runner<'_> {
             ));
             return;
         }
-        if spec.operate && !self.operate_reboot(spec, vars, result).await {
+        // The msg_id of an Operate sent with send_resp false.
+        let mut unawaited = None;
+        if spec.operate
+            && !self
+                .operate_reboot(spec, vars, result, &mut unawaited)
+                .await
+        {
             return;
         }
         let budget = Duration::from_millis(spec.timeout_ms);
@@ -253,6 +312,24 @@ impl Runner<'_> {
                 &self.session.describe_connector(),
             ));
         }
+        if let Some(msg_id) = unawaited {
+            // Whatever came before the drop was set aside; after the return
+            // a late answer gets the silence window.
+            let answer = match self.session.take_answer_to(&msg_id) {
+                Some(m) => Some(m),
+                None => self
+                    .session
+                    .await_no_answer(&msg_id, self.context.silence)
+                    .await
+                    .ok()
+                    .flatten(),
+            };
+            result.checks.push(no_answer_check(
+                answer.as_ref(),
+                self.context.silence,
+                rule.clone(),
+            ));
+        }
         let facts = [
             ("disconnect_ms", dropped_after.as_millis().to_string()),
             ("reconnect_ms", back_after.as_millis().to_string()),
@@ -276,11 +353,12 @@ impl Runner<'_> {
         spec: &RebootSpec,
         vars: &Vars,
         result: &mut StepResult,
+        unawaited: &mut Option<String>,
     ) -> bool {
         let op = RequestSpec::Operate(OperateSpec {
             command: spec.command.clone(),
             command_key: spec.command_key.clone(),
-            send_resp: true,
+            send_resp: spec.send_resp,
             args: spec.args.clone(),
         });
         let req = match build_request(&op, vars) {
@@ -290,6 +368,23 @@ impl Runner<'_> {
                 return false;
             }
         };
+        if !spec.send_resp {
+            // TP-469 1.62: nothing answers; the step's end checks that no
+            // OperateResp came (`take_answer_to`).
+            return match self.session.send_unawaited(req).await {
+                Ok(sent) => {
+                    result.sent = Some(describe_msg(&sent));
+                    *unawaited = Some(msg::msg_id(&sent).to_string());
+                    true
+                }
+                Err((sent, e)) => {
+                    result.sent = Some(describe_msg(&sent));
+                    self.note_unreachable(&e);
+                    result.error = Some(explain_session_error(&e));
+                    false
+                }
+            };
+        }
         let exchange = match self.session.request(req).await {
             Ok(x) => x,
             Err((sent, SessionError::Closed { detail, .. })) => {
@@ -342,4 +437,48 @@ impl Runner<'_> {
         ));
         result.checks.iter().all(|c| c.passed)
     }
+}
+
+/// The check of an Operate sent with send_resp false: no answer to it.
+/// R-OPR: the Agent SHOULD NOT send an OperateResp; TP-469 1.62 / 1.65 fail
+/// on one. A cmd_failure answer is named as such (the spec lets an Agent
+/// report an error that way), but still fails: the command should have run.
+fn no_answer_check(
+    answer: Option<&crate::usp::proto::msg::Msg>,
+    window: Duration,
+    rule: Option<String>,
+) -> CheckResult {
+    let expected = format!(
+        "no OperateResp to an Operate with send_resp false (listened {} ms)",
+        window.as_millis()
+    );
+    let actual = match answer {
+        None => "none arrived".to_string(),
+        Some(m) => {
+            let failure = match msg::response_body(m) {
+                Some(RespType::OperateResp(r)) => r.operation_results.iter().find_map(|o| match &o
+                    .operation_resp
+                {
+                    Some(OperationResp::CmdFailure(f)) => {
+                        Some(format!(" with cmd_failure {} {:?}", f.err_code, f.err_msg))
+                    }
+                    _ => None,
+                }),
+                _ => None,
+            };
+            format!(
+                "{} with msg_id '{}'{}",
+                msg::body_type(m).map(msg::type_name).unwrap_or("Msg"),
+                msg::msg_id(m),
+                failure.unwrap_or_default()
+            )
+        }
+    };
+    check(
+        "no OperateResp (send_resp false)",
+        answer.is_none(),
+        expected,
+        actual,
+        rule,
+    )
 }

@@ -55,6 +55,65 @@ impl Session {
         }
     }
 
+    /// Sends a request whose answer is not awaited (an Operate with
+    /// send_resp false); returns the Msg sent. An answer that comes anyway
+    /// is found by `await_no_answer` or `take_answer_to`.
+    pub async fn send_unawaited(
+        &mut self,
+        req: crate::usp::proto::msg::request::ReqType,
+    ) -> Result<Msg, (Msg, SessionError)> {
+        let sent = msg::request(self.new_msg_id(), req);
+        if let Err(e) = self.ensure_connected().await {
+            return Err((sent, e));
+        }
+        match self.send_msg(&sent).await {
+            Ok(()) => Ok(sent),
+            Err(e) => Err((sent, e)),
+        }
+    }
+
+    /// Listens up to `window` for an answer to `msg_id`, which must not
+    /// come (R-OPR: with send_resp false the Agent SHOULD NOT send an
+    /// OperateResp). Notifys are queued meanwhile. None when the window,
+    /// or the connection, ended without one.
+    pub async fn await_no_answer(
+        &mut self,
+        msg_id: &str,
+        window: Duration,
+    ) -> Result<Option<Msg>, SessionError> {
+        let _waiting = super::wait_stats::timer(super::wait_stats::WaitKind::Silence);
+        if let Some(m) = self.take_answer_to(msg_id) {
+            return Ok(Some(m));
+        }
+        let deadline = Instant::now() + window;
+        loop {
+            match self.receive_until(deadline).await {
+                Ok(Some(Received::Msg(m))) => {
+                    let is_answer = msg::body_type(&m) != Some(MsgType::Notify)
+                        && msg::request_body(&m).is_none();
+                    if is_answer && msg::msg_id(&m) == msg_id {
+                        return Ok(Some(m));
+                    }
+                    self.on_unsolicited(m).await;
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => return Ok(None),
+                // receive_until has dropped the connection and traced why.
+                Err(_) => return Ok(None),
+            }
+        }
+    }
+
+    /// Removes and returns an answer to `msg_id` that arrived while no
+    /// step was waiting for it (e.g. during a reboot's `await_drop`).
+    pub fn take_answer_to(&mut self, msg_id: &str) -> Option<Msg> {
+        let pos = self
+            .answers_set_aside
+            .iter()
+            .position(|m| msg::msg_id(m) == msg_id)?;
+        self.answers_set_aside.remove(pos)
+    }
+
     /// Waits up to `timeout` for the Agent's connection to end (or, on a
     /// broker MTP, for its next Connect Record), queueing Notifys meanwhile.
     pub async fn await_drop(&mut self, timeout: Duration) -> Result<ConnectionEnd, SessionError> {

@@ -389,6 +389,10 @@ pub struct ServeFileSpec {
     pub username: Option<String>,
     #[serde(default)]
     pub password: Option<String>,
+    /// Answer a download only after this many ms (keeps an async
+    /// Download() running, e.g. for Request.{i}.Cancel()).
+    #[serde(default)]
+    pub delay_ms: Option<u64>,
 }
 
 /// What a `serve_file` step can capture.
@@ -418,6 +422,10 @@ pub struct RebootSpec {
     /// that an earlier step (e.g. `Activate()`) started.
     #[serde(default = "yes")]
     pub operate: bool,
+    /// The Operate's send_resp. False (TP-469 1.62): no OperateResp may
+    /// come, before the drop or after the return.
+    #[serde(default = "yes")]
+    pub send_resp: bool,
     /// Whole budget: drop plus reconnection.
     #[serde(default = "thirty_seconds")]
     pub timeout_ms: u64,

@@ -1,6 +1,7 @@
 //! The `profile:` expectation: a GetResp must carry every readable item of
 //! the profile (for each instance of its tables), and a GetSupportedDMResp
-//! must list every item with at least the access the profile requires.
+//! must list every item with at least the access the profile requires, and
+//! each command's input/output and each event's argument names.
 
 use super::expect::Check;
 use super::facts;
@@ -174,29 +175,40 @@ fn gsdm_checks(
             }
         }
         for cmd in &obj.commands {
-            if so
+            let item = format!("{}{}", obj.path, cmd.name);
+            match so
                 .supported_commands
                 .iter()
-                .any(|c| c.command_name == cmd.name)
+                .find(|c| c.command_name == cmd.name)
             {
-                listed += 1;
-            } else {
-                fail(
-                    format!("{}{}", obj.path, cmd.name),
-                    "listed".into(),
-                    "not listed".into(),
-                );
+                None => fail(item, "listed".into(), "not listed".into()),
+                Some(c) => {
+                    listed += 1;
+                    for (which, want, got) in [
+                        ("input", &cmd.input, &c.input_arg_names),
+                        ("output", &cmd.output, &c.output_arg_names),
+                    ] {
+                        if let Some(actual) = arg_mismatch(want, got) {
+                            fail(
+                                format!("{item} {which} arguments"),
+                                expected_args(want),
+                                actual,
+                            );
+                        }
+                    }
+                }
             }
         }
         for ev in &obj.events {
-            if so.supported_events.iter().any(|e| e.event_name == ev.name) {
-                listed += 1;
-            } else {
-                fail(
-                    format!("{}{}", obj.path, ev.name),
-                    "listed".into(),
-                    "not listed".into(),
-                );
+            let item = format!("{}{}", obj.path, ev.name);
+            match so.supported_events.iter().find(|e| e.event_name == ev.name) {
+                None => fail(item, "listed".into(), "not listed".into()),
+                Some(e) => {
+                    listed += 1;
+                    if let Some(actual) = arg_mismatch(&ev.args, &e.arg_names) {
+                        fail(format!("{item} arguments"), expected_args(&ev.args), actual);
+                    }
+                }
             }
         }
     }
@@ -204,12 +216,51 @@ fn gsdm_checks(
         out.push(Check::new(
             format!("{}: supported with required access", p.name),
             true,
-            "every object, parameter, command and event of the profile",
+            "every object, parameter, command (with its arguments) and event (with its arguments) of the profile",
             format!("{listed} items listed"),
             Some(rule),
         ));
     }
     out
+}
+
+/// TP-469 1.97 / 1.98: every argument the profile names must be listed.
+/// Arguments the profile does not name fail only next to a missing one
+/// (then they are most likely its misspelling): an Agent may implement a
+/// later version of the model, which adds arguments (Download()'s
+/// AutoActivate, Boot!'s FirmwareUpdated in the released TR-181 2.12).
+/// None when nothing is missing; else what the Agent listed, with the
+/// missing and the extra names.
+fn arg_mismatch(want: &[String], got: &[String]) -> Option<String> {
+    let missing: Vec<&str> = want
+        .iter()
+        .filter(|w| !got.contains(w))
+        .map(String::as_str)
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let extra: Vec<&str> = got
+        .iter()
+        .filter(|g| !want.contains(g))
+        .map(String::as_str)
+        .collect();
+    let mut out = format!(
+        "listed [{}]; missing {}",
+        got.join(", "),
+        missing.join(", ")
+    );
+    if !extra.is_empty() {
+        out.push_str(&format!("; extra {}", extra.join(", ")));
+    }
+    Some(out)
+}
+
+fn expected_args(want: &[String]) -> String {
+    format!(
+        "the argument names [{}] listed (TP-469 1.97/1.98)",
+        want.join(", ")
+    )
 }
 
 fn obj_access(a: i32) -> String {
@@ -222,4 +273,105 @@ fn param_access(a: i32) -> String {
     gsdm::ParamAccessType::try_from(a)
         .map(|x| x.as_str_name().to_string())
         .unwrap_or_else(|_| a.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usp::proto::msg::GetSupportedDmResp;
+
+    /// A GetSupportedDMResp for DRAFT-Reboot:1 whose Boot! lists `boot_args`
+    /// and whose Reboot() lists `reboot_in` as input arguments.
+    fn reboot_dm(boot_args: &[&str], reboot_in: &[&str]) -> GetSupportedDmResp {
+        let s = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        let param = |n: &str| gsdm::SupportedParamResult {
+            param_name: n.into(),
+            access: gsdm::ParamAccessType::ParamReadWrite as i32,
+            ..Default::default()
+        };
+        GetSupportedDmResp {
+            req_obj_results: vec![gsdm::RequestedObjectResult {
+                req_obj_path: "Device.".into(),
+                supported_objs: vec![
+                    gsdm::SupportedObjectResult {
+                        supported_obj_path: "Device.".into(),
+                        supported_commands: vec![gsdm::SupportedCommandResult {
+                            command_name: "Reboot()".into(),
+                            input_arg_names: s(reboot_in),
+                            ..Default::default()
+                        }],
+                        supported_events: vec![gsdm::SupportedEventResult {
+                            event_name: "Boot!".into(),
+                            arg_names: s(boot_args),
+                        }],
+                        ..Default::default()
+                    },
+                    gsdm::SupportedObjectResult {
+                        supported_obj_path: "Device.LocalAgent.Controller.{i}.BootParameter.{i}."
+                            .into(),
+                        access: gsdm::ObjAccessType::ObjAddDelete as i32,
+                        supported_params: vec![param("Enable"), param("ParameterName")],
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            }],
+        }
+    }
+
+    fn failures(r: &GetSupportedDmResp) -> Vec<Check> {
+        let p = Profiles::builtin();
+        let profile = p.get("DRAFT-Reboot:1").expect("builtin profile");
+        gsdm_checks(profile, r, "profile DRAFT-Reboot:1")
+            .into_iter()
+            .filter(|c| !c.passed)
+            .collect()
+    }
+
+    #[test]
+    fn argument_names_of_the_profile_must_be_listed() {
+        // The released 2.12 Boot! adds FirmwareUpdated: allowed.
+        let good = reboot_dm(
+            &["CommandKey", "Cause", "FirmwareUpdated", "ParameterMap"],
+            &[],
+        );
+        assert!(failures(&good).is_empty(), "{:#?}", failures(&good));
+
+        let bad = reboot_dm(&["CommandKey", "Reason", "ParameterMap"], &[]);
+        let f = failures(&bad);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(
+            f[0].description,
+            "DRAFT-Reboot:1 requires Device.Boot! arguments"
+        );
+        assert!(f[0].expected.contains("[CommandKey, Cause, ParameterMap]"));
+        assert!(
+            f[0].actual.contains("missing Cause") && f[0].actual.contains("extra Reason"),
+            "{}",
+            f[0].actual
+        );
+    }
+
+    #[test]
+    fn extra_command_arguments_alone_pass() {
+        // Reboot() takes no arguments in the profile; a later model may add some.
+        let r = reboot_dm(&["CommandKey", "Cause", "ParameterMap"], &["Delay"]);
+        assert!(failures(&r).is_empty());
+    }
+
+    #[test]
+    fn missing_command_input_is_named() {
+        let p = Profiles::builtin();
+        let fw = p.get("DRAFT-Firmware:1").expect("builtin profile");
+        let cmd = &fw.objects[1].commands[0];
+        assert_eq!(cmd.name, "Download()");
+        let got: Vec<String> = cmd
+            .input
+            .iter()
+            .map(|a| if a == "URL" { "Url".into() } else { a.clone() })
+            .collect();
+        let actual = arg_mismatch(&cmd.input, &got).expect("a mismatch");
+        assert!(actual.contains("missing URL; extra Url"), "{actual}");
+        assert_eq!(arg_mismatch(&cmd.input, &cmd.input), None);
+    }
 }
