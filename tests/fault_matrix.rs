@@ -260,6 +260,17 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("does not advertise"),
         Refused("does not advertise"),
     ),
+    // Seen only through the STOMP interposer: tests/stomp_interpose.rs.
+    (
+        "wrong-heart-beat-header",
+        Refused("--mtp stomp --interpose"),
+        Refused("--mtp stomp --interpose"),
+    ),
+    (
+        "ignores-subscribe-dest",
+        Refused("--mtp stomp --interpose"),
+        Refused("--mtp stomp --interpose"),
+    ),
 ];
 
 /// A reboot case whose OperateResp was set aside (the fault's symptom is

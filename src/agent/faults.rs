@@ -40,10 +40,12 @@ pub enum Fault {
     NoRequestResponseInformation,
     MalformedEndpointId,
     AdvertisementWithoutName,
+    WrongHeartBeatHeader,
+    IgnoresSubscribeDest,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 29] = [
+    pub const ALL: [Fault; 31] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -73,6 +75,8 @@ impl Fault {
         Fault::NoRequestResponseInformation,
         Fault::MalformedEndpointId,
         Fault::AdvertisementWithoutName,
+        Fault::WrongHeartBeatHeader,
+        Fault::IgnoresSubscribeDest,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -106,6 +110,8 @@ impl Fault {
             Fault::NoRequestResponseInformation => "no-request-response-information",
             Fault::MalformedEndpointId => "malformed-endpoint-id",
             Fault::AdvertisementWithoutName => "advertisement-without-name",
+            Fault::WrongHeartBeatHeader => "wrong-heart-beat-header",
+            Fault::IgnoresSubscribeDest => "ignores-subscribe-dest",
         }
     }
 
@@ -139,6 +145,8 @@ impl Fault {
             Fault::IgnoresSubscribeTopic => "over MQTT 5, the CONNACK User Property subscribe-topic is not subscribed to (breaks R-MQTT.15); seen only through the interposer (--interpose)",
             Fault::NoRequestResponseInformation => "over MQTT 5, CONNECT carries no Request Response Information (breaks R-MQTT.12); seen only through the interposer (--interpose)",
             Fault::AdvertisementWithoutName => "with `plugfest agent --advertise`, the DNS-SD TXT record has no `name` key (breaks R-DIS.10)",
+            Fault::WrongHeartBeatHeader => "over STOMP, the STOMP frame offers heart-beats in a header named `heartbeat` instead of `heart-beat`, so none are negotiated (breaks R-STOMP.8); seen only through the interposer (--mtp stomp --interpose)",
+            Fault::IgnoresSubscribeDest => "over STOMP, the CONNECTED header subscribe-dest is ignored: the Agent subscribes to its configured destination (breaks R-STOMP.6/14); seen only through the interposer (--mtp stomp --interpose)",
             Fault::MalformedEndpointId => "the Agent's Records (and, as `plugfest agent`, its handshake) carry an Endpoint ID whose instance-id is longer than 50 characters (breaks R-ARC.6)",
         }
     }
