@@ -198,7 +198,7 @@ fn step_language_errors_carry_their_position() {
         ),
         (
             "      - stomp_steer: { heart_beat: \"1000\" }\n",
-            "is not <sx>,<sy>",
+            "heart_beat '1000'",
         ),
         (
             "      - expect_stomp: { command: CONNEKT }\n",
