@@ -199,7 +199,11 @@ async fn accept_loop(listener: TcpListener, handle: StompInterposerHandle) {
 /// What one read of a stream yielded.
 enum Item {
     Frame(Frame),
-    HeartBeats(usize),
+    /// Bare EOLs between frames, forwarded as they are. They are logged
+    /// as heart-beats only when they came alone: EOLs read together with
+    /// a frame are most likely the optional EOLs after its NUL (RabbitMQ
+    /// sends one after every frame), which the codec cannot tell apart.
+    Eols { count: usize, heartbeat: bool },
 }
 
 /// Reads once and decodes what arrived: whole frames and heart-beat EOLs.
@@ -218,22 +222,15 @@ async fn read_items(
     let mut items = Vec::new();
     loop {
         match dec.next_frame() {
-            Ok(Some(f)) => {
-                let beats = dec.take_heartbeats();
-                // EOLs before a frame are logged before it; those after,
-                // with the next read (or the next frame).
-                if beats > 0 {
-                    items.push(Item::HeartBeats(beats));
-                }
-                items.push(Item::Frame(f));
-            }
+            Ok(Some(f)) => items.push(Item::Frame(f)),
             Ok(None) => break,
             Err(e) => return Some(Err(e.to_string())),
         }
     }
-    let beats = dec.take_heartbeats();
-    if beats > 0 {
-        items.push(Item::HeartBeats(beats));
+    let count = dec.take_heartbeats();
+    if count > 0 {
+        let heartbeat = items.is_empty();
+        items.push(Item::Eols { count, heartbeat });
     }
     Some(Ok(items))
 }
@@ -249,9 +246,11 @@ async fn forward(
 ) -> bool {
     for item in items {
         let bytes = match item {
-            Item::HeartBeats(n) => {
-                handle.record(LoggedFrame::heartbeats(way, conn, n));
-                HEARTBEAT.repeat(n)
+            Item::Eols { count, heartbeat } => {
+                if heartbeat {
+                    handle.record(LoggedFrame::heartbeats(way, conn, count));
+                }
+                HEARTBEAT.repeat(count)
             }
             Item::Frame(mut f) => {
                 let note = steering.and_then(|s| s.to_agent(&mut f));
