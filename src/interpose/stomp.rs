@@ -383,3 +383,7 @@ async fn relay(agent: TcpStream, handle: StompInterposerHandle, conn: u32) {
     }
     handle.lock().live.retain(|(c, _)| *c != conn);
 }
+
+#[cfg(test)]
+#[path = "stomp_tests.rs"]
+mod tests;
