@@ -23,6 +23,7 @@ use crate::trace::describe_msg;
 mod identity;
 mod more_steps;
 mod mqtt_steps;
+mod stomp_steps;
 
 /// What the run brings to every case besides the session: variables from
 /// the target file and `--var`, the silence window, the file server's place.
@@ -36,6 +37,9 @@ pub struct RunContext {
     /// `mqtt_steer` / `expect_mqtt` steps need it, and its packets join
     /// each case's trace.
     pub mqtt_interposer: Option<crate::interpose::InterposerHandle>,
+    /// The STOMP interposer (`--mtp stomp --interpose`), if any: for
+    /// `stomp_steer` / `expect_stomp`; its frames join each case's trace.
+    pub stomp_interposer: Option<crate::interpose::StompInterposerHandle>,
 }
 
 impl Default for RunContext {
@@ -45,6 +49,7 @@ impl Default for RunContext {
             silence: Duration::from_millis(crate::target::default_silence_ms()),
             file_server: FileServerTarget::default(),
             mqtt_interposer: None,
+            stomp_interposer: None,
         }
     }
 }
@@ -99,6 +104,9 @@ pub struct Runner<'a> {
     /// and where `expect_mqtt` looks from (moved by `mqtt_steer`).
     mqtt_case_start: usize,
     mqtt_from: usize,
+    /// The same for the STOMP interposer's frames and `expect_stomp`.
+    stomp_case_start: usize,
+    stomp_from: usize,
     /// The sessions of the target's other Controllers (`controllers:`), by
     /// `as:` name; a step acting as one runs on its session.
     controllers: std::collections::BTreeMap<String, Session>,
@@ -129,6 +137,8 @@ impl<'a> Runner<'a> {
             in_flight: None,
             mqtt_case_start: 0,
             mqtt_from: 0,
+            stomp_case_start: 0,
+            stomp_from: 0,
             controllers: Default::default(),
             unavailable_controllers: Default::default(),
         }
@@ -314,6 +324,7 @@ impl<'a> Runner<'a> {
         }
         self.shown_records = 0;
         self.mqtt_case_starts();
+        self.stomp_case_starts();
         self.case_rule = case.rule();
         let mut vars = self.context.vars.clone();
         vars.set("controller_id", self.session.controller_id());
@@ -373,7 +384,7 @@ impl<'a> Runner<'a> {
             steps,
             trace: {
                 let trace = self.session.take_trace();
-                self.with_mqtt_packets(trace)
+                self.with_stomp_frames(self.with_mqtt_packets(trace))
             },
             ..empty_result(suite, case)
         }
@@ -478,6 +489,8 @@ impl<'a> Runner<'a> {
             Action::Reboot(spec) => self.reboot(step, spec, vars, &mut result).await,
             Action::MqttSteer(steering) => self.mqtt_steer(steering, &mut result),
             Action::ExpectMqtt(pattern) => self.expect_mqtt(pattern, vars, &mut result).await,
+            Action::StompSteer(steering) => self.stomp_steer(steering, &mut result),
+            Action::ExpectStomp(pattern) => self.expect_stomp(pattern, vars, &mut result).await,
             Action::EndpointIds(_) => match self.session.ensure_connected().await {
                 Ok(()) => result.checks.extend(identity::endpoint_id_checks(
                     self.session.seen_endpoint_ids(),

@@ -306,6 +306,17 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
             &["expected cmd_failure"],
         ),
     ),
+    // Seen only through the STOMP interposer: tests/stomp_interpose.rs.
+    (
+        "wrong-heart-beat-header",
+        Refused("--mtp stomp --interpose"),
+        Refused("--mtp stomp --interpose"),
+    ),
+    (
+        "ignores-subscribe-dest",
+        Refused("--mtp stomp --interpose"),
+        Refused("--mtp stomp --interpose"),
+    ),
 ];
 
 /// trust.yaml cases where the read-only Controller must get 7006.

@@ -46,10 +46,12 @@ pub enum Fault {
     WrongCommandArgs,
     AnswersSendRespFalse,
     CancelIgnored,
+    WrongHeartBeatHeader,
+    IgnoresSubscribeDest,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 35] = [
+    pub const ALL: [Fault; 37] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -85,6 +87,8 @@ impl Fault {
         Fault::WrongCommandArgs,
         Fault::AnswersSendRespFalse,
         Fault::CancelIgnored,
+        Fault::WrongHeartBeatHeader,
+        Fault::IgnoresSubscribeDest,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -124,6 +128,8 @@ impl Fault {
             Fault::WrongCommandArgs => "wrong-command-args",
             Fault::AnswersSendRespFalse => "answers-send-resp-false",
             Fault::CancelIgnored => "cancel-ignored",
+            Fault::WrongHeartBeatHeader => "wrong-heart-beat-header",
+            Fault::IgnoresSubscribeDest => "ignores-subscribe-dest",
         }
     }
 
@@ -157,6 +163,8 @@ impl Fault {
             Fault::IgnoresSubscribeTopic => "over MQTT 5, the CONNACK User Property subscribe-topic is not subscribed to (breaks R-MQTT.15); seen only through the interposer (--interpose)",
             Fault::NoRequestResponseInformation => "over MQTT 5, CONNECT carries no Request Response Information (breaks R-MQTT.12); seen only through the interposer (--interpose)",
             Fault::AdvertisementWithoutName => "with `plugfest agent --advertise`, the DNS-SD TXT record has no `name` key (breaks R-DIS.10)",
+            Fault::WrongHeartBeatHeader => "over STOMP, the STOMP frame offers heart-beats in a header named `heartbeat` instead of `heart-beat`, so none are negotiated (breaks R-STOMP.8); seen only through the interposer (--mtp stomp --interpose)",
+            Fault::IgnoresSubscribeDest => "over STOMP, the CONNECTED header subscribe-dest is ignored: the Agent subscribes to its configured destination (breaks R-STOMP.6/14); seen only through the interposer (--mtp stomp --interpose)",
             Fault::MalformedEndpointId => "the Agent's Records (and, as `plugfest agent`, its handshake) carry an Endpoint ID whose instance-id is longer than 50 characters (breaks R-ARC.6)",
             Fault::IgnoresPermissions => "Set, Add, Delete and Operate are carried out whatever the sending Controller's Role permits (a read-only Controller can Set: no 7006)",
             Fault::HiddenParamsReadable => "Get, GetInstances and GetSupportedDM show a Controller what its Role gives it no read permission on (e.g. the read-only Controller sees Device.DeviceInfo.SerialNumber)",

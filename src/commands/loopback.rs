@@ -14,7 +14,7 @@ use crate::agent::runtime::AgentHost;
 use crate::broker::rabbitmq::{BrokerTls, RabbitMq};
 use crate::broker::{Mosquitto, MosquittoTls};
 use crate::cli::{MtpArg, Role};
-use crate::interpose::MqttInterposer;
+use crate::interpose::{MqttInterposer, StompInterposer};
 use crate::mtp::coap::{CoapConfig, CoapEndpoint};
 use crate::mtp::mqtt::{MqttConfig, MqttEndpoint, MqttTls, MqttVersion};
 use crate::mtp::stomp::{SendFaults, StompClient, StompConfig};
@@ -42,6 +42,8 @@ pub struct Started {
     /// The read-only Controller the built-in Agent knows, and how the
     /// harness reaches the Agent as it (an Err says why it cannot).
     pub controllers: Vec<ExtraController>,
+    /// `--mtp stomp --interpose`: the STOMP interposer likewise.
+    pub stomp_interposer: Option<crate::interpose::StompInterposerHandle>,
 }
 
 /// One more Controller identity and the harness's way to the Agent as it.
@@ -88,6 +90,7 @@ fn agent_dials(
         agent_task,
         broker: None,
         mqtt_interposer: None,
+        stomp_interposer: None,
         controllers: readonly_unreachable(),
     }
 }
@@ -119,6 +122,7 @@ fn two_dialers(
         agent_task,
         broker: None,
         mqtt_interposer: None,
+        stomp_interposer: None,
         controllers: vec![ExtraController {
             entry: readonly_entry(),
             connector: Ok(Box::new(readonly)),
@@ -138,6 +142,7 @@ fn agent_listens(
         broker: None,
         mqtt_interposer: None,
         controllers: readonly_unreachable(),
+        stomp_interposer: None,
     }
 }
 
@@ -205,12 +210,20 @@ pub fn check_faults_apply(
     Ok(())
 }
 
-/// `--interpose` runs MQTT 5 over plain TCP only (for now), and the faults
+/// `--interpose` runs MQTT 5 or STOMP over plain TCP only (for now), and the faults
 /// only the interposer can see are refused without it: a run that passes
 /// because the fault was never observable would mislead.
 fn check_interposer_faults(faults: &FaultSet, options: &LoopbackOptions) -> Result<(), String> {
-    if options.interpose && (options.mtp != MtpArg::Mqtt || options.tls.is_some()) {
-        return Err("--interpose works with --mtp mqtt without --tls only (the STOMP interposer and TLS in front of the interposer are not built yet)".into());
+    let brokered = matches!(options.mtp, MtpArg::Mqtt | MtpArg::Stomp);
+    if options.interpose && (!brokered || options.tls.is_some()) {
+        return Err("--interpose works with --mtp mqtt or --mtp stomp without --tls only (TLS in front of the interposer is not built yet)".into());
+    }
+    for fault in [Fault::WrongHeartBeatHeader, Fault::IgnoresSubscribeDest] {
+        if faults.contains(fault) && !(options.interpose && options.mtp == MtpArg::Stomp) {
+            return Err(format!(
+                "the {fault} fault can only be seen through the STOMP interposer: it applies with --mtp stomp --interpose only"
+            ));
+        }
     }
     for fault in [
         Fault::IgnoresSubscribeTopic,
@@ -264,7 +277,10 @@ pub async fn start(options: &LoopbackOptions, host: AgentHost) -> Result<Started
             let interpose = options.interpose;
             mqtt(options.mqtt_version, host, options.tls.as_ref(), interpose).await
         }
-        MtpArg::Stomp => stomp(host, options.stomp_broker.clone(), options.tls.as_ref()).await,
+        MtpArg::Stomp => {
+            let broker = options.stomp_broker.clone();
+            stomp(host, broker, options.tls.as_ref(), options.interpose).await
+        }
         MtpArg::Uds => uds(options.role, host),
         // Both ends are CoAP servers and clients alike: the role does not apply.
         MtpArg::Coap => coap(host).await,
@@ -386,6 +402,10 @@ fn mqtt_pki(tls: &LoopbackTls) -> Result<MqttPki, String> {
     })
 }
 
+/// The reference Agent's heart-beat offer `(outgoing, incoming)` in ms:
+/// frequent enough to be seen within a case, lenient about the broker's.
+pub const AGENT_HEARTBEAT: (u64, u64) = (2_000, 10_000);
+
 /// Both ends are clients of one broker. The destinations carry the process
 /// id so that runs sharing a broker never read each other's Records (queues
 /// outlive their subscribers).
@@ -393,6 +413,7 @@ async fn stomp(
     host: AgentHost,
     broker_address: Option<String>,
     tls: Option<&LoopbackTls>,
+    interpose: bool,
 ) -> Result<Started, String> {
     if tls.is_some() && broker_address.is_some() {
         return Err("--tls with --mtp stomp starts its own RabbitMQ (its certificate comes from this run's throw-away CA); leave out --stomp-broker".into());
@@ -442,10 +463,26 @@ async fn stomp(
     harness.tls = client_tls(tls.is_some_and(|t| t.insecure))?;
     // The Agent knows its Controller's destination from its data model
     // (Controller.{i}.MTP.{i}.STOMP.Destination).
-    let mut agent = StompConfig::new(&address, DEFAULT_AGENT_ID);
+    // With --interpose the Agent dials the interposer, which dials the broker.
+    let interposer = match interpose {
+        true => Some(
+            StompInterposer::start(&address)
+                .await
+                .map_err(|e| format!("cannot start the STOMP interposer: {e}"))?,
+        ),
+        false => None,
+    };
+    let agent_broker = interposer.as_ref().map_or(address.clone(), |i| i.address());
+    let mut agent = StompConfig::new(&agent_broker, DEFAULT_AGENT_ID);
     agent.own_destination = Some(agent_dest);
     agent.peer_destination = Some(controller_dest);
     agent.tls = client_tls(false)?;
+    // The Agent's STOMP.Connection.{i}.OutgoingHeartbeat / IncomingHeartbeat
+    // (R-STOMP.8): heart-beats enabled, so TP-469 6.8 can observe them.
+    agent.heartbeat = Some(AGENT_HEARTBEAT);
+    // The handshake faults, seen only through the interposer.
+    agent.ignore_subscribe_dest = host.faults().contains(Fault::IgnoresSubscribeDest);
+    agent.misspell_heart_beat = host.faults().contains(Fault::WrongHeartBeatHeader);
     // The binding faults (R-STOMP.20/21) are knobs of the Agent's SEND frames.
     let send_faults = SendFaults {
         omit_reply_to_dest: host.faults().contains(Fault::NoReplyToDest),
@@ -455,8 +492,11 @@ async fn stomp(
             .then(|| WRONG_CONTENT_TYPE.to_string()),
     };
     let agent = StompClient::new(agent).with_send_faults(send_faults);
+    let stomp_interposer = interposer.as_ref().map(StompInterposer::handle);
     Ok(Started {
-        broker,
+        // The interposer lives (and relays) as long as the broker.
+        broker: Some(Box::new((broker, interposer))),
+        stomp_interposer,
         ..agent_dials(StompClient::new(harness), agent, host)
     })
 }

@@ -492,6 +492,8 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
                 peer_destination: s.agent_destination,
                 heartbeat: s.heartbeat_ms,
                 tls: client_tls,
+                ignore_subscribe_dest: false,
+                misspell_heart_beat: false,
             });
             // A broker that is down or refuses us is a setup error (exit 2)
             // naming the broker, not a run of unreachable cases.
@@ -619,6 +621,7 @@ fn run_context(
         silence: Duration::from_millis(args.silence_ms.unwrap_or(timeouts.silence_ms)),
         file_server,
         mqtt_interposer: None,
+        stomp_interposer: None,
     })
 }
 
@@ -801,6 +804,7 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
     )?;
     context.mqtt_interposer = started.mqtt_interposer.clone();
     controller_vars(&mut context, &started.controllers);
+    context.stomp_interposer = started.stomp_interposer.clone();
     let mtp_label = loopback::label(args.mtp, version).to_string();
     Ok(Setup {
         connector: started.connector,

@@ -159,6 +159,12 @@ struct RawStep {
     #[schemars(with = "Option<serde_json::Value>")]
     expect_mqtt: Option<crate::interpose::mqtt_log::PacketPattern>,
     #[serde(default)]
+    #[schemars(with = "Option<serde_json::Value>")]
+    stomp_steer: Option<crate::interpose::stomp_steer::Steering>,
+    #[serde(default)]
+    #[schemars(with = "Option<serde_json::Value>")]
+    expect_stomp: Option<crate::interpose::stomp_log::FramePattern>,
+    #[serde(default)]
     #[schemars(with = "Option<Expect>")]
     expect: Option<Spanned<Expect>>,
     #[serde(default)]
@@ -402,6 +408,8 @@ fn step(
     actions.extend(r.reboot.map(Action::Reboot));
     actions.extend(r.mqtt_steer.map(Action::MqttSteer));
     actions.extend(r.expect_mqtt.map(Action::ExpectMqtt));
+    actions.extend(r.stomp_steer.map(Action::StompSteer));
+    actions.extend(r.expect_stomp.map(Action::ExpectStomp));
     if actions.len() != 1 {
         let found: Vec<&str> = actions.iter().map(Action::keyword).collect();
         let message = if found.is_empty() {
@@ -512,6 +520,28 @@ fn step(
                         loc.column,
                         why,
                         Some(crate::suite::mqtt_steps::HELP.into()),
+                    )));
+                }
+                None
+            }
+            (Action::StompSteer(_) | Action::ExpectStomp(_), Some(e)) => {
+                return Err(expect_not_allowed(
+                    file,
+                    text,
+                    &e,
+                    action.keyword(),
+                    "stomp_steer only steers; expect_stomp holds its frame headers itself",
+                ))
+            }
+            (Action::StompSteer(_) | Action::ExpectStomp(_), None) => {
+                if let Err(why) = crate::suite::stomp_steps::validate(&action) {
+                    return Err(Box::new(LoadError::at(
+                        file,
+                        text,
+                        loc.line,
+                        loc.column,
+                        why,
+                        Some(crate::suite::stomp_steps::HELP.into()),
                     )));
                 }
                 None

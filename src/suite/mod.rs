@@ -10,6 +10,7 @@ pub mod loader;
 pub mod matchers;
 pub mod model;
 pub mod mqtt_steps;
+pub mod stomp_steps;
 pub mod notify;
 pub mod profile_check;
 pub mod request;

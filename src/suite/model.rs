@@ -127,6 +127,10 @@ pub enum Action {
     MqttSteer(crate::interpose::mqtt_steer::Steering),
     /// Passes when the interposer logged a matching MQTT packet.
     ExpectMqtt(crate::interpose::mqtt_log::PacketPattern),
+    /// Steer the STOMP interposer for the Agent's next connection.
+    StompSteer(crate::interpose::stomp_steer::Steering),
+    /// Passes when the STOMP interposer logged a matching frame.
+    ExpectStomp(crate::interpose::stomp_log::FramePattern),
 }
 
 impl Action {
@@ -141,6 +145,8 @@ impl Action {
             Action::Reboot(_) => "reboot",
             Action::MqttSteer(_) => "mqtt_steer",
             Action::ExpectMqtt(_) => "expect_mqtt",
+            Action::StompSteer(_) => "stomp_steer",
+            Action::ExpectStomp(_) => "expect_stomp",
         }
     }
 }

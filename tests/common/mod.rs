@@ -139,13 +139,14 @@ pub fn assert_suite_passed(run: &Run, mtp: &str, connect_record: &str) {
     assert!(!junit.contains("<failure"), "{junit}");
 }
 
-/// A case of test-cases/mtp-mqtt.yaml on a run without `--interpose`:
-/// skipped, saying it needs the MQTT interposer (never passed).
+/// A case of test-cases/mtp-mqtt.yaml (or mtp-stomp.yaml) on a run
+/// without that interposer: skipped, saying it needs the MQTT (STOMP)
+/// interposer (never passed).
 pub fn skipped_for_want_of_interposer(case: &serde_json::Value) -> bool {
     case["verdict"] == "skipped"
-        && case["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("needs the MQTT interposer"))
+        && case["message"].as_str().is_some_and(|m| {
+            m.contains("needs the MQTT interposer") || m.contains("needs the STOMP interposer")
+        })
 }
 
 /// A case of test-cases/trust.yaml on an MTP where the harness cannot act

@@ -60,6 +60,12 @@ pub struct StompConfig {
     /// STOMP over TLS (R-STOMP.36: TLS 1.2 or later, which is all rustls
     /// speaks); the broker's certificate is verified against its roots.
     pub tls: Option<ClientTls>,
+    /// Misbehaviour for the `ignores-subscribe-dest` fault: subscribe to
+    /// `own_destination` even when CONNECTED names a `subscribe-dest`.
+    pub ignore_subscribe_dest: bool,
+    /// Misbehaviour for the `wrong-heart-beat-header` fault: offer the
+    /// heart-beats in a header named `heartbeat`, which no broker reads.
+    pub misspell_heart_beat: bool,
 }
 
 impl StompConfig {
@@ -75,6 +81,8 @@ impl StompConfig {
             peer_destination: None,
             heartbeat: None,
             tls: None,
+            ignore_subscribe_dest: false,
+            misspell_heart_beat: false,
         }
     }
 }
@@ -227,7 +235,11 @@ impl StompConnection {
             .header("accept-version", "1.2")
             .header("host", &c.virtual_host);
         if let Some((cx, cy)) = c.heartbeat {
-            hello = hello.header("heart-beat", &format!("{cx},{cy}"));
+            let name = match c.misspell_heart_beat {
+                true => "heartbeat",
+                false => "heart-beat",
+            };
+            hello = hello.header(name, &format!("{cx},{cy}"));
         }
         hello = hello.header("endpoint-id", &c.own_endpoint_id);
         if let Some(login) = &c.username {
@@ -252,7 +264,10 @@ impl StompConnection {
         }
         // R-STOMP.6/14: a destination assigned by the broker wins; else our
         // configured one (R-STOMP.15); with neither we cannot be reached (R-STOMP.16).
-        let destination = match (connected.get("subscribe-dest"), &c.own_destination) {
+        let assigned = connected
+            .get("subscribe-dest")
+            .filter(|_| !c.ignore_subscribe_dest);
+        let destination = match (assigned, &c.own_destination) {
             (Some(d), _) if !d.is_empty() => d.to_string(),
             (_, Some(d)) => d.clone(),
             _ => {

@@ -1,0 +1,389 @@
+//! The STOMP interposer: listens on a free 127.0.0.1 port where the Agent
+//! under test connects, opens its own connection to the real broker per
+//! Agent connection, and relays frames both ways through the sans-I/O
+//! STOMP codec (`mtp::stomp::frame`). Every frame (and every run of
+//! heart-beat EOLs) goes into a shared, time-stamped log; frames to the
+//! Agent pass through the steering a test case set (see `stomp_steer`).
+//! Frames are relayed re-encoded: the same command, headers (in order) and
+//! body, with STOMP 1.2 escaping applied as the codec writes it.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::{JoinHandle, JoinSet};
+
+use super::mqtt_log::Way;
+use super::stomp_log::{self, FramePattern, LoggedFrame};
+use super::stomp_steer::{self, Steering};
+use crate::mtp::stomp::frame::{Decoder, Frame, HEARTBEAT};
+
+/// How long an Agent may take to send its STOMP frame after its TCP connect.
+const CONNECT_WITHIN: Duration = Duration::from_secs(10);
+
+/// What the runner asks of a live connection.
+#[derive(Debug, Clone)]
+enum Kick {
+    /// Close it (the Agent sees the broker go away and reconnects).
+    Close,
+    /// Send ERROR with this `message`, then close.
+    Error(String),
+}
+
+#[derive(Default)]
+struct Shared {
+    log: Vec<LoggedFrame>,
+    /// Steering for the next accepted connection.
+    pending: Option<Steering>,
+    refuse_left: u32,
+    connections: u32,
+    live: Vec<(u32, mpsc::UnboundedSender<Kick>)>,
+}
+
+/// A cheap handle for the runner: steer, read the log, wait for a frame.
+#[derive(Clone)]
+pub struct StompInterposerHandle {
+    shared: Arc<Mutex<Shared>>,
+    address: SocketAddr,
+    broker: String,
+}
+
+impl std::fmt::Debug for StompInterposerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "STOMP interposer {} -> {}", self.address, self.broker)
+    }
+}
+
+/// The running interposer; stops (and drops every relayed connection) on drop.
+pub struct StompInterposer {
+    handle: StompInterposerHandle,
+    accept: JoinHandle<()>,
+}
+
+impl Drop for StompInterposer {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}
+
+impl StompInterposer {
+    /// Listens on a free loopback port in front of the broker at `broker`
+    /// (`host:port`, plain TCP).
+    pub async fn start(broker: &str) -> std::io::Result<StompInterposer> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let handle = StompInterposerHandle {
+            shared: Arc::default(),
+            address: listener.local_addr()?,
+            broker: broker.to_string(),
+        };
+        let accept = tokio::spawn(accept_loop(listener, handle.clone()));
+        Ok(StompInterposer { handle, accept })
+    }
+
+    /// Where the Agent should connect, `127.0.0.1:port`.
+    pub fn address(&self) -> String {
+        self.handle.address.to_string()
+    }
+
+    pub fn handle(&self) -> StompInterposerHandle {
+        self.handle.clone()
+    }
+}
+
+impl StompInterposerHandle {
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        // A panicked relay task cannot leave the log half-written in a way
+        // that matters more than losing the run's trace.
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Sets the steering for the next connection and kicks the live ones
+    /// (closed, or sent the ERROR the steering names) so that the next
+    /// connection comes at once. Returns the log position from which the
+    /// Agent's reaction is to be looked for.
+    pub fn steer(&self, steering: Steering) -> usize {
+        let mut s = self.lock();
+        let mark = s.log.len();
+        s.refuse_left = steering.refuse_connections;
+        let kick = match &steering.error {
+            Some(m) => Some(Kick::Error(m.clone())),
+            None => steering.reconnect.then_some(Kick::Close),
+        };
+        s.pending = Some(steering);
+        if let Some(kick) = kick {
+            for (_, tx) in s.live.drain(..) {
+                let _ = tx.send(kick.clone());
+            }
+        }
+        mark
+    }
+
+    /// Forgets steering not yet used (between cases).
+    pub fn reset(&self) {
+        let mut s = self.lock();
+        s.pending = None;
+        s.refuse_left = 0;
+    }
+
+    pub fn log_len(&self) -> usize {
+        self.lock().log.len()
+    }
+
+    pub fn frames_since(&self, from: usize) -> Vec<LoggedFrame> {
+        self.lock().log.iter().skip(from).cloned().collect()
+    }
+
+    /// Waits up to `timeout` for a frame matching `pattern` logged at or
+    /// after `from`; on timeout, the near misses.
+    pub async fn wait_for(
+        &self,
+        from: usize,
+        pattern: &FramePattern,
+        timeout: Duration,
+    ) -> Result<LoggedFrame, Vec<String>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            {
+                let s = self.lock();
+                if let Some(f) = stomp_log::find(&s.log, from, pattern) {
+                    return Ok(f.clone());
+                }
+                if Instant::now() >= deadline {
+                    return Err(stomp_log::near_misses(&s.log, from, pattern));
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn record(&self, mut entry: LoggedFrame) {
+        let mut s = self.lock();
+        entry.seq = s.log.len();
+        s.log.push(entry);
+    }
+
+    fn record_frame(&self, way: Way, conn: u32, frame: &Frame, bytes: usize, note: Option<String>) {
+        let mut e = LoggedFrame::of_frame(way, conn, frame, bytes);
+        e.steered = note;
+        self.record(e);
+    }
+}
+
+async fn accept_loop(listener: TcpListener, handle: StompInterposerHandle) {
+    // Dropped with this task, which aborts every relay.
+    let mut relays = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((agent, _)) = accepted else { continue };
+                let connection = {
+                    let mut s = handle.lock();
+                    s.connections += 1;
+                    s.connections
+                };
+                relays.spawn(relay(agent, handle.clone(), connection));
+            }
+            Some(_) = relays.join_next(), if !relays.is_empty() => {}
+        }
+    }
+}
+
+/// What one read of a stream yielded.
+enum Item {
+    Frame(Frame),
+    /// Bare EOLs between frames, forwarded as they are. They are logged
+    /// as heart-beats only when they came alone: EOLs read together with
+    /// a frame are most likely the optional EOLs after its NUL (RabbitMQ
+    /// sends one after every frame), which the codec cannot tell apart.
+    Eols { count: usize, heartbeat: bool },
+}
+
+/// Reads once and decodes what arrived: whole frames and heart-beat EOLs.
+/// `None` when the stream ended; `Some(Err)` when it is undecodable.
+/// Cancel-safe: a cancelled read has consumed nothing.
+async fn read_items(
+    r: &mut OwnedReadHalf,
+    dec: &mut Decoder,
+) -> Option<Result<Vec<Item>, String>> {
+    let mut chunk = [0u8; 16 * 1024];
+    let n = match r.read(&mut chunk).await {
+        Ok(0) | Err(_) => return None,
+        Ok(n) => n,
+    };
+    dec.push(&chunk[..n]);
+    let mut items = Vec::new();
+    loop {
+        match dec.next_frame() {
+            Ok(Some(f)) => items.push(Item::Frame(f)),
+            Ok(None) => break,
+            Err(e) => return Some(Err(e.to_string())),
+        }
+    }
+    let count = dec.take_heartbeats();
+    if count > 0 {
+        let heartbeat = items.is_empty();
+        items.push(Item::Eols { count, heartbeat });
+    }
+    Some(Ok(items))
+}
+
+/// Logs and forwards items one way; `false` when the connection is over.
+async fn forward(
+    handle: &StompInterposerHandle,
+    way: Way,
+    conn: u32,
+    items: Vec<Item>,
+    steering: Option<&Steering>,
+    w: &mut OwnedWriteHalf,
+) -> bool {
+    for item in items {
+        let bytes = match item {
+            Item::Eols { count, heartbeat } => {
+                if heartbeat {
+                    handle.record(LoggedFrame::heartbeats(way, conn, count));
+                }
+                HEARTBEAT.repeat(count)
+            }
+            Item::Frame(mut f) => {
+                let note = steering.and_then(|s| s.to_agent(&mut f));
+                let bytes = f.encode();
+                handle.record_frame(way, conn, &f, bytes.len(), note);
+                bytes
+            }
+        };
+        if w.write_all(&bytes).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+async fn relay(agent: TcpStream, handle: StompInterposerHandle, conn: u32) {
+    let _ = agent.set_nodelay(true);
+    let (mut ar, mut aw) = agent.into_split();
+    let mut adec = Decoder::default();
+    // Everything up to and including the Agent's first frame (STOMP or
+    // CONNECT), held until the broker connection is open.
+    let mut first: Vec<Item> = Vec::new();
+    let opened = tokio::time::timeout(CONNECT_WITHIN, async {
+        loop {
+            match read_items(&mut ar, &mut adec).await {
+                None => return false,
+                Some(Err(e)) => {
+                    handle.record(LoggedFrame::undecodable(Way::FromAgent, conn, &e));
+                    return false;
+                }
+                Some(Ok(items)) => {
+                    let has_frame = items.iter().any(|i| matches!(i, Item::Frame(_)));
+                    first.extend(items);
+                    if has_frame {
+                        return true;
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    if opened != Ok(true) {
+        return;
+    }
+
+    let (refusal, steering) = {
+        let mut s = handle.lock();
+        if s.refuse_left > 0 {
+            s.refuse_left -= 1;
+            (Some(s.refuse_left), None)
+        } else {
+            (None, s.pending.take())
+        }
+    };
+    if let Some(left) = refusal {
+        for item in &first {
+            if let Item::Frame(f) = item {
+                handle.record_frame(Way::FromAgent, conn, f, f.encode().len(), None);
+            }
+        }
+        let error = stomp_steer::refusal(left);
+        let bytes = error.encode();
+        let note = format!("connection refused by the interposer ({left} more to refuse)");
+        handle.record_frame(Way::ToAgent, conn, &error, bytes.len(), Some(note));
+        let _ = aw.write_all(&bytes).await;
+        let _ = aw.shutdown().await;
+        return;
+    }
+    let steering = steering.unwrap_or_default();
+
+    let Ok(broker) = TcpStream::connect(&handle.broker).await else {
+        let error = stomp_steer::error("the interposer cannot reach the broker");
+        let note = format!("broker {} unreachable", handle.broker);
+        handle.record_frame(Way::ToAgent, conn, &error, 0, Some(note));
+        let _ = aw.write_all(&error.encode()).await;
+        return;
+    };
+    let _ = broker.set_nodelay(true);
+    let (mut br, mut bw) = broker.into_split();
+    if !forward(&handle, Way::FromAgent, conn, first, None, &mut bw).await {
+        return;
+    }
+    let (tx, mut kicks) = mpsc::unbounded_channel();
+    handle.lock().live.push((conn, tx));
+
+    let up = async {
+        while let Some(read) = read_items(&mut ar, &mut adec).await {
+            let Ok(items) = read.map_err(|e| {
+                handle.record(LoggedFrame::undecodable(Way::FromAgent, conn, &e));
+            }) else {
+                break;
+            };
+            if !forward(&handle, Way::FromAgent, conn, items, None, &mut bw).await {
+                break;
+            }
+        }
+    };
+    let down = async {
+        let mut bdec = Decoder::default();
+        loop {
+            tokio::select! {
+                read = read_items(&mut br, &mut bdec) => {
+                    let Some(read) = read else { break };
+                    let Ok(items) = read.map_err(|e| {
+                        handle.record(LoggedFrame::undecodable(Way::ToAgent, conn, &e));
+                    }) else {
+                        break;
+                    };
+                    if !forward(&handle, Way::ToAgent, conn, items, Some(&steering), &mut aw).await {
+                        break;
+                    }
+                }
+                Some(kick) = kicks.recv() => {
+                    if let Kick::Error(message) = kick {
+                        let error = stomp_steer::error(&message);
+                        let bytes = error.encode();
+                        let note = "injected by the interposer (stomp_steer error)".to_string();
+                        handle.record_frame(Way::ToAgent, conn, &error, bytes.len(), Some(note));
+                        let _ = aw.write_all(&bytes).await;
+                    }
+                    let _ = aw.shutdown().await;
+                    break;
+                }
+            }
+        }
+    };
+    tokio::select! {
+        _ = up => {}
+        _ = down => {}
+    }
+    handle.lock().live.retain(|(c, _)| *c != conn);
+}
+
+#[cfg(test)]
+#[path = "stomp_tests.rs"]
+mod tests;
