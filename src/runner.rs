@@ -23,6 +23,7 @@ use crate::trace::describe_msg;
 mod identity;
 mod more_steps;
 mod mqtt_steps;
+mod ws_steps;
 
 /// What the run brings to every case besides the session: variables from
 /// the target file and `--var`, the silence window, the file server's place.
@@ -36,6 +37,10 @@ pub struct RunContext {
     /// `mqtt_steer` / `expect_mqtt` steps need it, and its packets join
     /// each case's trace.
     pub mqtt_interposer: Option<crate::interpose::InterposerHandle>,
+    /// The WebSocket test controls of the server the Agent connects to,
+    /// if this run has them: `ws_control` / `expect_close` steps need
+    /// them, and their events join each case's trace.
+    pub ws_control: Option<crate::mtp::websocket::WsControl>,
 }
 
 impl Default for RunContext {
@@ -45,6 +50,7 @@ impl Default for RunContext {
             silence: Duration::from_millis(crate::target::default_silence_ms()),
             file_server: FileServerTarget::default(),
             mqtt_interposer: None,
+            ws_control: None,
         }
     }
 }
@@ -99,6 +105,8 @@ pub struct Runner<'a> {
     /// and where `expect_mqtt` looks from (moved by `mqtt_steer`).
     mqtt_case_start: usize,
     mqtt_from: usize,
+    /// Where the current case's WebSocket events begin in the control log.
+    ws_case_start: usize,
 }
 
 impl<'a> Runner<'a> {
@@ -124,6 +132,7 @@ impl<'a> Runner<'a> {
             in_flight: None,
             mqtt_case_start: 0,
             mqtt_from: 0,
+            ws_case_start: 0,
         }
     }
 
@@ -235,6 +244,7 @@ impl<'a> Runner<'a> {
         self.session.take_trace();
         self.shown_records = 0;
         self.mqtt_case_starts();
+        self.ws_case_starts();
         self.case_rule = case.rule();
         let mut vars = self.context.vars.clone();
         vars.set("controller_id", self.session.controller_id());
@@ -289,7 +299,8 @@ impl<'a> Runner<'a> {
             steps,
             trace: {
                 let trace = self.session.take_trace();
-                self.with_mqtt_packets(trace)
+                let trace = self.with_mqtt_packets(trace);
+                self.with_ws_events(trace)
             },
             ..empty_result(suite, case)
         }
@@ -390,6 +401,8 @@ impl<'a> Runner<'a> {
             Action::Reboot(spec) => self.reboot(step, spec, vars, &mut result).await,
             Action::MqttSteer(steering) => self.mqtt_steer(steering, &mut result),
             Action::ExpectMqtt(pattern) => self.expect_mqtt(pattern, vars, &mut result).await,
+            Action::WsControl(spec) => self.ws_control(spec, vars, &mut result).await,
+            Action::ExpectClose(spec) => self.expect_close(spec, &mut result).await,
             Action::EndpointIds(_) => match self.session.ensure_connected().await {
                 Ok(()) => result.checks.extend(identity::endpoint_id_checks(
                     self.session.seen_endpoint_ids(),

@@ -40,10 +40,12 @@ pub enum Fault {
     NoRequestResponseInformation,
     MalformedEndpointId,
     AdvertisementWithoutName,
+    WrongCloseCode,
+    RetriesTooEarly,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 29] = [
+    pub const ALL: [Fault; 31] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -73,6 +75,8 @@ impl Fault {
         Fault::NoRequestResponseInformation,
         Fault::MalformedEndpointId,
         Fault::AdvertisementWithoutName,
+        Fault::WrongCloseCode,
+        Fault::RetriesTooEarly,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -106,6 +110,8 @@ impl Fault {
             Fault::NoRequestResponseInformation => "no-request-response-information",
             Fault::MalformedEndpointId => "malformed-endpoint-id",
             Fault::AdvertisementWithoutName => "advertisement-without-name",
+            Fault::WrongCloseCode => "wrong-close-code",
+            Fault::RetriesTooEarly => "retries-too-early",
         }
     }
 
@@ -139,6 +145,8 @@ impl Fault {
             Fault::IgnoresSubscribeTopic => "over MQTT 5, the CONNACK User Property subscribe-topic is not subscribed to (breaks R-MQTT.15); seen only through the interposer (--interpose)",
             Fault::NoRequestResponseInformation => "over MQTT 5, CONNECT carries no Request Response Information (breaks R-MQTT.12); seen only through the interposer (--interpose)",
             Fault::AdvertisementWithoutName => "with `plugfest agent --advertise`, the DNS-SD TXT record has no `name` key (breaks R-DIS.10)",
+            Fault::WrongCloseCode => "over WebSocket, a text frame or an undecodable Record is answered with a Close of status 1007 instead of 1003 (breaks R-WS.16)",
+            Fault::RetriesTooEarly => "over WebSocket, the Agent dials again at once after a refused handshake or a dropped session, without the minimum wait (breaks R-WS.20)",
             Fault::MalformedEndpointId => "the Agent's Records (and, as `plugfest agent`, its handshake) carry an Endpoint ID whose instance-id is longer than 50 characters (breaks R-ARC.6)",
         }
     }

@@ -21,7 +21,7 @@ use crate::mtp::stomp::{SendFaults, StompClient, StompConfig};
 use crate::mtp::tls::pki::TestCa;
 use crate::mtp::tls::{ClientAuth, ClientTls, ServerTls, ServerTrust};
 use crate::mtp::uds::{UdsDialer, UdsListener};
-use crate::mtp::websocket::{WsDialer, WsServer};
+use crate::mtp::websocket::{WsControl, WsDialer, WsServer};
 use crate::mtp::MtpConnector;
 use crate::target::{agent_topic, controller_topic, DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID};
 
@@ -36,6 +36,9 @@ pub struct Started {
     pub broker: Option<Box<dyn Send>>,
     /// `--interpose`: the MQTT interposer between the Agent and the broker.
     pub mqtt_interposer: Option<crate::interpose::InterposerHandle>,
+    /// The WebSocket test controls, when the harness is the WebSocket
+    /// server the Agent dials.
+    pub ws_control: Option<WsControl>,
 }
 
 /// The harness waits on `harness`; the Agent dials it with `agent_side`
@@ -45,16 +48,37 @@ fn agent_dials(
     agent_side: impl MtpConnector + 'static,
     host: AgentHost,
 ) -> Started {
+    agent_dials_every(harness, agent_side, host, RECONNECT)
+}
+
+/// `agent_dials` with the Agent's own retry interval.
+fn agent_dials_every(
+    harness: impl MtpConnector + 'static,
+    agent_side: impl MtpConnector + 'static,
+    host: AgentHost,
+    retry: Duration,
+) -> Started {
     let agent_task = tokio::spawn(host.run_dialer(
         agent_side,
         Some(DEFAULT_CONTROLLER_ID.to_string()),
-        RECONNECT,
+        retry,
     ));
     Started {
         connector: Box::new(harness),
         agent_task,
         broker: None,
         mqtt_interposer: None,
+        ws_control: None,
+    }
+}
+
+/// How soon the Agent dials again: at once with the `retries-too-early`
+/// fault (R-WS.19-21 ask for a wait of at least the minimum interval).
+fn ws_retry(host: &AgentHost) -> Duration {
+    if host.faults().contains(Fault::RetriesTooEarly) {
+        Duration::ZERO
+    } else {
+        RECONNECT
     }
 }
 
@@ -69,6 +93,7 @@ fn agent_listens(
         agent_task: tokio::spawn(host.run_listener(agent_side)),
         broker: None,
         mqtt_interposer: None,
+        ws_control: None,
     }
 }
 
@@ -124,6 +149,7 @@ pub fn check_faults_apply(
                 "--mtp stomp or --mtp mqtt with MQTT 5 (MQTT 3.1.1 has no Content Type)",
             ),
             Fault::NoReplyToDest => (mtp == MtpArg::Stomp, "--mtp stomp"),
+            Fault::WrongCloseCode | Fault::RetriesTooEarly => (mtp == MtpArg::Ws, "--mtp ws"),
             _ => continue,
         };
         if !applies {
@@ -379,15 +405,21 @@ async fn websocket(role: Role, host: AgentHost) -> Result<Started, String> {
     let text_frames = host.faults().contains(Fault::TextFrames);
     match role {
         Role::Server => {
+            let control = WsControl::new();
             let server = WsServer::bind("127.0.0.1:0", Some(PATH.into()), DEFAULT_CONTROLLER_ID)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| e.to_string())?
+                .with_control(control.clone());
             let agent_side = WsDialer::new(
                 &format!("ws://{}{PATH}", server.local_addr()),
                 DEFAULT_AGENT_ID,
             )
             .with_text_frames(text_frames);
-            Ok(agent_dials(server, agent_side, host))
+            let retry = ws_retry(&host);
+            Ok(Started {
+                ws_control: Some(control),
+                ..agent_dials_every(server, agent_side, host, retry)
+            })
         }
         Role::Client => {
             let agent_side = WsServer::bind("127.0.0.1:0", None, DEFAULT_AGENT_ID)
@@ -421,10 +453,12 @@ async fn secure_websocket(
             // check its identity.
             let server_tls =
                 ServerTls::new(controller, ClientAuth::Optional(vec![ca.cert()])).map_err(e)?;
+            let control = WsControl::new();
             let server = WsServer::bind("127.0.0.1:0", Some(PATH.into()), DEFAULT_CONTROLLER_ID)
                 .await
                 .map_err(|e| e.to_string())?
-                .with_tls(server_tls);
+                .with_tls(server_tls)
+                .with_control(control.clone());
             let agent_tls =
                 ClientTls::new(ServerTrust::Roots(vec![ca.cert()]), Some(agent)).map_err(e)?;
             let agent_side = WsDialer::new(
@@ -433,7 +467,11 @@ async fn secure_websocket(
             )
             .with_tls(agent_tls)
             .with_text_frames(text_frames);
-            Ok(agent_dials(server, agent_side, host))
+            let retry = ws_retry(&host);
+            Ok(Started {
+                ws_control: Some(control),
+                ..agent_dials_every(server, agent_side, host, retry)
+            })
         }
         Role::Client => {
             // R-MTP.1: the Agent requires the Controller's certificate.

@@ -474,15 +474,23 @@ fn run_context(
         silence: Duration::from_millis(args.silence_ms.unwrap_or(timeouts.silence_ms)),
         file_server,
         mqtt_interposer: None,
+        ws_control: None,
     })
 }
 
 /// What the embedded default target defines for cases: the reference
-/// Agent's challenge answer, base64 of "plugfest" (DRAFT-Challenge:1 cases).
+/// Agent's challenge answer, base64 of "plugfest" (DRAFT-Challenge:1 cases),
+/// and its shortest WebSocket retry wait.
 fn builtin_vars() -> std::collections::BTreeMap<String, String> {
-    [("challenge_value".to_string(), "cGx1Z2Zlc3Q=".to_string())]
-        .into_iter()
-        .collect()
+    [
+        ("challenge_value".to_string(), "cGx1Z2Zlc3Q=".to_string()),
+        // The built-in Agent waits 100 ms before dialing again (its
+        // shortened SessionRetryMinimumWaitInterval); half of it leaves
+        // room for scheduling (test-cases/mtp-websocket.yaml, TP-469 7.8).
+        ("ws_retry_min_wait_ms".to_string(), "50".to_string()),
+    ]
+    .into_iter()
+    .collect()
 }
 
 /// The harness as wss server: its certificate, and the Agents' client
@@ -655,6 +663,7 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
         e2e_setting(args, None),
     )?;
     context.mqtt_interposer = started.mqtt_interposer.clone();
+    context.ws_control = started.ws_control.clone();
     let mtp_label = loopback::label(args.mtp, version).to_string();
     Ok(Setup {
         connector: started.connector,

@@ -99,6 +99,10 @@ pub enum Action {
     MqttSteer(crate::interpose::mqtt_steer::Steering),
     /// Passes when the interposer logged a matching MQTT packet.
     ExpectMqtt(crate::interpose::mqtt_log::PacketPattern),
+    /// One action on the WebSocket (handshakes, control frames, raw frames).
+    WsControl(super::ws_steps::WsControlSpec),
+    /// Passes when the Agent closes the WebSocket with the given code.
+    ExpectClose(super::ws_steps::ExpectCloseSpec),
 }
 
 impl Action {
@@ -113,6 +117,8 @@ impl Action {
             Action::Reboot(_) => "reboot",
             Action::MqttSteer(_) => "mqtt_steer",
             Action::ExpectMqtt(_) => "expect_mqtt",
+            Action::WsControl(_) => "ws_control",
+            Action::ExpectClose(_) => "expect_close",
         }
     }
 }
