@@ -314,12 +314,18 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
         }
     }
     let mut tls_summary = None;
+    // As the WebSocket server the Agent dials, the harness can steer the
+    // wire for `ws_control` / `expect_close` steps.
+    let mut ws_control = None;
     let (connector, mtp_label): (Box<dyn MtpConnector>, String) = match target.mtp {
         MtpKind::Websocket => match target.websocket.clone() {
             Some(WebSocketTarget::Server { listen, path }) => {
+                let control = crate::mtp::websocket::WsControl::new();
+                ws_control = Some(control.clone());
                 let mut server = WsServer::bind(&listen, path, &target.controller_endpoint_id)
                     .await
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| e.to_string())?
+                    .with_control(control);
                 if let Some(t) = &tls {
                     let (server_tls, summary) = harness_server_tls(t)?;
                     server = server.with_tls(server_tls);
@@ -433,13 +439,16 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
         agent_task: None,
         broker: None,
         tls: tls_summary,
-        context: run_context(
-            &target.vars,
-            &target.timeouts,
-            target.file_server.clone(),
-            args,
-            e2e_setting(args, target.e2e.as_ref().map(|e| e.segment_size)),
-        )?,
+        context: RunContext {
+            ws_control,
+            ..run_context(
+                &target.vars,
+                &target.timeouts,
+                target.file_server.clone(),
+                args,
+                e2e_setting(args, target.e2e.as_ref().map(|e| e.segment_size)),
+            )?
+        },
         e2e: e2e_setting(args, target.e2e.as_ref().map(|e| e.segment_size)),
     })
 }

@@ -66,7 +66,17 @@ impl Runner<'_> {
                 None => None,
                 Some(v) => match vars.substitute(&v.0).map(|t| t.trim().parse::<u64>()) {
                     Ok(Ok(ms)) => Some(Duration::from_millis(ms)),
-                    Ok(Err(_)) | Err(_) => {
+                    // The Agent's minimum wait is a fact of its
+                    // configuration the run must give: without it the
+                    // timing cannot be judged.
+                    Err(e) => {
+                        skip(
+                            result,
+                            &format!("not applicable: min_retry_interval_ms needs the Agent's SessionRetryMinimumWaitInterval in ms ({e}); set it in the target's `vars:` or pass --var"),
+                        );
+                        return;
+                    }
+                    Ok(Err(_)) => {
                         result.error = Some(format!(
                             "ws_control: min_retry_interval_ms {:?} is not a number of ms",
                             v.0
