@@ -62,27 +62,30 @@ impl Runner<'_> {
         };
         let wait = Duration::from_millis(spec.timeout_ms.unwrap_or(DEFAULT_WAIT_MS));
         if let Some(n) = spec.reject_handshakes {
-            let min = match &spec.min_retry_interval_ms {
+            // A number of ms, or the name of the run's variable holding
+            // the Agent's minimum wait (its SessionRetryMinimumWaitInterval
+            // is a fact of its configuration the run must give).
+            let min = match spec.min_retry_interval_ms.as_ref().map(|v| v.0.trim()) {
                 None => None,
-                Some(v) => match vars.substitute(&v.0).map(|t| t.trim().parse::<u64>()) {
-                    Ok(Ok(ms)) => Some(Duration::from_millis(ms)),
-                    // The Agent's minimum wait is a fact of its
-                    // configuration the run must give: without it the
-                    // timing cannot be judged.
-                    Err(e) => {
-                        skip(
-                            result,
-                            &format!("not applicable: min_retry_interval_ms needs the Agent's SessionRetryMinimumWaitInterval in ms ({e}); set it in the target's `vars:` or pass --var"),
-                        );
-                        return;
-                    }
-                    Ok(Err(_)) => {
-                        result.error = Some(format!(
-                            "ws_control: min_retry_interval_ms {:?} is not a number of ms",
-                            v.0
-                        ));
-                        return;
-                    }
+                Some(v) => match v.parse::<u64>() {
+                    Ok(ms) => Some(Duration::from_millis(ms)),
+                    Err(_) => match vars.get(v).map(|t| t.trim().parse::<u64>()) {
+                        Some(Ok(ms)) => Some(Duration::from_millis(ms)),
+                        None => {
+                            skip(
+                                result,
+                                &format!("not applicable: min_retry_interval_ms names variable {v}, the Agent's minimum retry wait in ms, which this run does not define (set `vars:` in the target file or pass --var {v}=MS)"),
+                            );
+                            return;
+                        }
+                        Some(Err(_)) => {
+                            result.error = Some(format!(
+                                "ws_control: variable {v} ({:?}) is not a number of ms",
+                                vars.get(v).unwrap_or_default()
+                            ));
+                            return;
+                        }
+                    },
                 },
             };
             let plan = HandshakePlan {

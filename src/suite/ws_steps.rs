@@ -43,7 +43,9 @@ pub struct WsControlSpec {
     pub status: Option<u16>,
     /// With `reject_handshakes`: the shortest wait allowed between two
     /// attempts, in ms (the Agent's SessionRetryMinimumWaitInterval,
-    /// R-WS.19-21); a `${var}` reference is allowed.
+    /// R-WS.19-21): a number, or the name of a run variable (target
+    /// `vars:`, `--var`) holding it; without that variable the step is
+    /// skipped with the reason.
     #[serde(default)]
     pub min_retry_interval_ms: Option<ScalarString>,
     /// Drop the current connection and answer the Agent's next handshake
