@@ -132,7 +132,8 @@ impl Runner<'_> {
                 HandshakeItem::Extension => CheckResult {
                     description: "a session answered without the bbf-usp-protocol extension is used".into(),
                     passed: self.session.connect_record_seen(),
-                    expected: "the Agent completes the session and sends its WebSocketConnectRecord (R-WS.11b/11c: the extension's absence is no error)".into(),
+                    // Worded like the connect_record step's expectation.
+                    expected: "a Connect Record for this MTP on that session (R-WS.11b/11c: the extension's absence is no error)".into(),
                     actual: if self.session.connect_record_seen() {
                         "the Agent sent its Connect Record on that session".into()
                     } else {
