@@ -223,6 +223,12 @@ impl Session {
         self.connect_within(self.config.connect_timeout).await
     }
 
+    /// `ensure_connected` with the caller's time limit (a step that makes
+    /// the Agent go through its retry back-off waits longer).
+    pub async fn ensure_connected_within(&mut self, timeout: Duration) -> Result<(), SessionError> {
+        self.connect_within(timeout).await
+    }
+
     /// `ensure_connected` with its own time limit.
     async fn connect_within(&mut self, timeout: Duration) -> Result<(), SessionError> {
         if self.conn.is_some() {

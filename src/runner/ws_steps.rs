@@ -15,6 +15,9 @@ use crate::suite::ws_steps::{ExpectCloseSpec, HandshakeItem, WsControlSpec};
 use crate::trace::{Direction, TraceEntry};
 
 const DEFAULT_WAIT_MS: u64 = 5_000;
+/// How long a handshake step waits for the Agent's usable session: a real
+/// Agent backs off 5-10 s, then 10-20 s, 20-40 s (R-WS.20 defaults).
+const DEFAULT_HANDSHAKE_WAIT_MS: u64 = 60_000;
 
 /// Bytes that are not a protobuf USP Record: field 1 claims a 127-byte
 /// string that never comes.
@@ -61,6 +64,8 @@ impl Runner<'_> {
             return;
         };
         let wait = Duration::from_millis(spec.timeout_ms.unwrap_or(DEFAULT_WAIT_MS));
+        let handshake_wait =
+            Duration::from_millis(spec.timeout_ms.unwrap_or(DEFAULT_HANDSHAKE_WAIT_MS));
         if let Some(n) = spec.reject_handshakes {
             // A number of ms, or the name of the run's variable holding
             // the Agent's minimum wait (its SessionRetryMinimumWaitInterval
@@ -97,7 +102,9 @@ impl Runner<'_> {
                 "dropped the connection; the next {n} handshake(s) refused with HTTP {}",
                 plan.reject_status
             ));
-            let from = self.replan_and_reconnect(&control, plan, result).await;
+            let from = self
+                .replan_and_reconnect(&control, plan, handshake_wait, result)
+                .await;
             let Some(from) = from else { return };
             let events = control.events_since(from);
             result
@@ -123,7 +130,10 @@ impl Runner<'_> {
                     HandshakeItem::Extension => "the bbf-usp-protocol extension",
                 }
             ));
-            let Some(from) = self.replan_and_reconnect(&control, plan, result).await else {
+            let Some(from) = self
+                .replan_and_reconnect(&control, plan, handshake_wait, result)
+                .await
+            else {
                 return;
             };
             let events = control.events_since(from);
@@ -211,7 +221,11 @@ impl Runner<'_> {
                 "connection {number} ended without a Close frame"
             ));
             let started = Instant::now();
-            match self.session.ensure_connected().await {
+            let back = match spec.timeout_ms {
+                Some(ms) => self.session.ensure_connected_within(Duration::from_millis(ms)).await,
+                None => self.session.ensure_connected().await,
+            };
+            match back {
                 Ok(()) => {
                     result.checks.push(CheckResult {
                         description: "the Agent opens a new session after the connection dropped".into(),
@@ -246,6 +260,7 @@ impl Runner<'_> {
         &mut self,
         control: &crate::mtp::websocket::WsControl,
         plan: HandshakePlan,
+        wait: Duration,
         result: &mut StepResult,
     ) -> Option<usize> {
         if let Err(e) = self.session.ensure_connected().await {
@@ -263,7 +278,7 @@ impl Runner<'_> {
             }
         }
         self.session.forget_connection();
-        if let Err(e) = self.session.ensure_connected().await {
+        if let Err(e) = self.session.ensure_connected_within(wait).await {
             self.note_unreachable(&e);
             let seen: Vec<String> = control
                 .events_since(from)

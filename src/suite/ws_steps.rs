@@ -72,7 +72,11 @@ pub struct WsControlSpec {
     /// (a binary frame and continuation frames, R-WS.14b).
     #[serde(default)]
     pub fragment_next: Option<u32>,
-    /// How long to wait for the Pong or the new session (default 5000 ms).
+    /// How long to wait: for the Pong (default 5000 ms), for the new
+    /// session after `drop_connection` (default: the run's connect
+    /// timeout), for a usable session after `reject_handshakes` /
+    /// `answer_without` (default 60000 ms: a real Agent backs off 5-10 s,
+    /// then 10-20 s, ...).
     #[serde(default)]
     pub timeout_ms: Option<u64>,
 }
