@@ -16,6 +16,9 @@ use chrono::{SecondsFormat, Utc};
 use crate::mtp::MtpError;
 use crate::trace::{Direction, MtpPacket, TraceEntry};
 
+/// Most events one run keeps.
+const MAX_EVENTS: usize = 100_000;
+
 /// How the next handshakes are answered.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HandshakePlan {
@@ -166,7 +169,21 @@ impl WsControl {
         kind: &'static str,
         fields: Vec<(String, String)>,
     ) {
-        lock(&self.0.events).push(WsEvent {
+        let mut events = lock(&self.0.events);
+        // A peer flooding Pings must not grow the log without bound: past
+        // the cap one last event says the rest was not kept.
+        if events.len() > MAX_EVENTS {
+            return;
+        }
+        let (kind, fields) = if events.len() == MAX_EVENTS {
+            (
+                "LOG FULL",
+                vec![("kept".to_string(), format!("the first {MAX_EVENTS} events"))],
+            )
+        } else {
+            (kind, fields)
+        };
+        events.push(WsEvent {
             at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
             instant: Instant::now(),
             connection,
@@ -230,4 +247,51 @@ pub trait WsFrames: Send {
     async fn drop_tcp(&mut self);
     /// The number the control log gives this connection.
     fn connection_number(&self) -> u32;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_used_up_then_the_one_shot_omission() {
+        let c = WsControl::new();
+        c.plan(HandshakePlan {
+            reject: 2,
+            omit_subprotocol: true,
+            ..Default::default()
+        });
+        assert_eq!(c.take_handshake_decision(), HandshakeDecision::Refuse(503));
+        assert_eq!(c.take_handshake_decision(), HandshakeDecision::Refuse(503));
+        let accept = |omit_subprotocol| HandshakeDecision::Accept {
+            omit_subprotocol,
+            omit_extension: false,
+        };
+        assert_eq!(c.take_handshake_decision(), accept(true));
+        assert_eq!(c.take_handshake_decision(), accept(false));
+        c.plan(HandshakePlan {
+            reject: 1,
+            reject_status: 400,
+            ..Default::default()
+        });
+        c.reset();
+        assert_eq!(c.take_handshake_decision(), accept(false));
+    }
+
+    #[test]
+    fn events_are_numbered_logged_and_capped() {
+        let c = WsControl::new();
+        assert_eq!((c.next_connection(), c.next_connection()), (1, 2));
+        c.record(1, Way::FromAgent, "PING", vec![("payload_bytes".into(), "0".into())]);
+        let e = &c.events_since(0)[0];
+        assert_eq!(e.one_line(), "PING on connection 1 (payload_bytes = 0)");
+        let entry = e.trace_entry();
+        assert_eq!(entry.mtp_packet.map(|p| p.mtp), Some("WebSocket".to_string()));
+        assert!(c.events_since(5).is_empty());
+        for _ in 0..MAX_EVENTS + 10 {
+            c.record(1, Way::ToAgent, "PONG", Vec::new());
+        }
+        assert_eq!(c.log_len(), MAX_EVENTS + 1);
+        assert_eq!(c.events_since(MAX_EVENTS)[0].kind, "LOG FULL");
+    }
 }
