@@ -24,6 +24,7 @@ mod identity;
 mod more_steps;
 mod mqtt_steps;
 mod stomp_steps;
+mod ws_steps;
 
 /// What the run brings to every case besides the session: variables from
 /// the target file and `--var`, the silence window, the file server's place.
@@ -40,6 +41,10 @@ pub struct RunContext {
     /// The STOMP interposer (`--mtp stomp --interpose`), if any: for
     /// `stomp_steer` / `expect_stomp`; its frames join each case's trace.
     pub stomp_interposer: Option<crate::interpose::StompInterposerHandle>,
+    /// The WebSocket test controls of the server the Agent connects to,
+    /// if this run has them: `ws_control` / `expect_close` steps need
+    /// them, and their events join each case's trace.
+    pub ws_control: Option<crate::mtp::websocket::WsControl>,
 }
 
 impl Default for RunContext {
@@ -50,6 +55,7 @@ impl Default for RunContext {
             file_server: FileServerTarget::default(),
             mqtt_interposer: None,
             stomp_interposer: None,
+            ws_control: None,
         }
     }
 }
@@ -112,6 +118,8 @@ pub struct Runner<'a> {
     controllers: std::collections::BTreeMap<String, Session>,
     /// Listed Controllers the harness cannot act as on this run, and why.
     unavailable_controllers: std::collections::BTreeMap<String, String>,
+    /// Where the current case's WebSocket events begin in the control log.
+    ws_case_start: usize,
 }
 
 impl<'a> Runner<'a> {
@@ -137,6 +145,7 @@ impl<'a> Runner<'a> {
             in_flight: None,
             mqtt_case_start: 0,
             mqtt_from: 0,
+            ws_case_start: 0,
             stomp_case_start: 0,
             stomp_from: 0,
             controllers: Default::default(),
@@ -325,6 +334,7 @@ impl<'a> Runner<'a> {
         self.shown_records = 0;
         self.mqtt_case_starts();
         self.stomp_case_starts();
+        self.ws_case_starts();
         self.case_rule = case.rule();
         let mut vars = self.context.vars.clone();
         vars.set("controller_id", self.session.controller_id());
@@ -384,7 +394,9 @@ impl<'a> Runner<'a> {
             steps,
             trace: {
                 let trace = self.session.take_trace();
-                self.with_stomp_frames(self.with_mqtt_packets(trace))
+                let trace = self.with_mqtt_packets(trace);
+                let trace = self.with_ws_events(trace);
+                self.with_stomp_frames(trace)
             },
             ..empty_result(suite, case)
         }
@@ -491,6 +503,8 @@ impl<'a> Runner<'a> {
             Action::ExpectMqtt(pattern) => self.expect_mqtt(pattern, vars, &mut result).await,
             Action::StompSteer(steering) => self.stomp_steer(steering, &mut result),
             Action::ExpectStomp(pattern) => self.expect_stomp(pattern, vars, &mut result).await,
+            Action::WsControl(spec) => self.ws_control(spec, vars, &mut result).await,
+            Action::ExpectClose(spec) => self.expect_close(spec, &mut result).await,
             Action::EndpointIds(_) => match self.session.ensure_connected().await {
                 Ok(()) => result.checks.extend(identity::endpoint_id_checks(
                     self.session.seen_endpoint_ids(),

@@ -213,10 +213,28 @@ impl Session {
         std::mem::take(&mut self.trace)
     }
 
+    /// The live connection, for binding-specific steps (`ws_control`,
+    /// `expect_close`) that act on the wire below the Records.
+    pub fn connection_mut(&mut self) -> Option<&mut Box<dyn MtpConnection>> {
+        self.conn.as_mut()
+    }
+
+    /// Forgets a connection a step dropped or saw closed; the next step
+    /// that needs the Agent waits for it to connect again.
+    pub fn forget_connection(&mut self) {
+        self.conn = None;
+    }
+
     /// Connects (or waits for the Agent to connect) unless already connected,
     /// then gives the Agent a moment to send its Connect Record (R-MTP.6).
     pub async fn ensure_connected(&mut self) -> Result<(), SessionError> {
         self.connect_within(self.config.connect_timeout).await
+    }
+
+    /// `ensure_connected` with the caller's time limit (a step that makes
+    /// the Agent go through its retry back-off waits longer).
+    pub async fn ensure_connected_within(&mut self, timeout: Duration) -> Result<(), SessionError> {
+        self.connect_within(timeout).await
     }
 
     /// `ensure_connected` with its own time limit.

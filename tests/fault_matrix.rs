@@ -119,7 +119,7 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
     ),
     (
         "no-connect-record",
-        Fails(Cases::Only(CONNECT_RECORD_CASES), &[NO_CONNECT_RECORD]),
+        Fails(Cases::Only(WS_CONNECT_RECORD_CASES), &[NO_CONNECT_RECORD]),
         // Over a broker the harness's own connection stays up: the new
         // Connect Record is the only sign of a reboot, and it never comes.
         Fails(
@@ -317,6 +317,26 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("--mtp stomp --interpose"),
         Refused("--mtp stomp --interpose"),
     ),
+    // The WebSocket control cases (mtp-websocket.yaml; tests/ws_control.rs).
+    (
+        "wrong-close-code",
+        Fails(
+            Cases::Only(&[
+                "ws-text-frame-closed-1003",
+                "ws-malformed-record-closed-1003",
+            ]),
+            &["status code 1007"],
+        ),
+        Refused("it applies with --mtp ws only"),
+    ),
+    (
+        "retries-too-early",
+        Fails(
+            Cases::Only(&["ws-session-retry-after-refusal"]),
+            &["R-WS.20"],
+        ),
+        Refused("it applies with --mtp ws only"),
+    ),
 ];
 
 /// trust.yaml cases where the read-only Controller must get 7006.
@@ -358,6 +378,21 @@ const CONNECT_RECORD_CASES: &[&str] = &[
     "reboot-boot-event-and-parameters",
     "reboot-forgets-non-persistent-subscriptions",
     "subs-persistent-survives-reboot",
+];
+
+/// Over WebSocket, also the WebSocket control cases that see a new
+/// session open (mtp-websocket.yaml; skipped over MQTT).
+const WS_CONNECT_RECORD_CASES: &[&str] = &[
+    "mtp-connect-record",
+    "fw-activate-reboots-into-new-image",
+    "reboot-operate-send-resp-true",
+    "reboot-boot-event-and-parameters",
+    "reboot-forgets-non-persistent-subscriptions",
+    "subs-persistent-survives-reboot",
+    "ws-session-establishment",
+    "ws-session-retry-after-refusal",
+    "ws-connect-record-after-reconnect",
+    "ws-answer-without-extension",
 ];
 
 /// Cases that wait for Boot! with its Cause.
@@ -426,13 +461,15 @@ const ERROR_CODE_CASES: &[&str] = &[
 /// bring the Connect Record back). The per-profile suites add more cases of
 /// the same Msg types, not more kinds of failure, and would make each of
 /// the 46 runs wait out hundreds more request timeouts.
-const MATRIX_SUITES: [&str; 7] = [
+const MATRIX_SUITES: [&str; 8] = [
     "deviceinfo.yaml",
     "endpoint-id.yaml",
     "localagent.yaml",
     "messages.yaml",
     "mtp.yaml",
     "usecases",
+    // Over MQTT every case here is skipped (no WebSocket controls).
+    "mtp-websocket.yaml",
     // Last: the permission faults are seen only here (a second Controller).
     "trust.yaml",
 ];

@@ -48,10 +48,12 @@ pub enum Fault {
     CancelIgnored,
     WrongHeartBeatHeader,
     IgnoresSubscribeDest,
+    WrongCloseCode,
+    RetriesTooEarly,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 37] = [
+    pub const ALL: [Fault; 39] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -89,6 +91,8 @@ impl Fault {
         Fault::CancelIgnored,
         Fault::WrongHeartBeatHeader,
         Fault::IgnoresSubscribeDest,
+        Fault::WrongCloseCode,
+        Fault::RetriesTooEarly,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -130,6 +134,8 @@ impl Fault {
             Fault::CancelIgnored => "cancel-ignored",
             Fault::WrongHeartBeatHeader => "wrong-heart-beat-header",
             Fault::IgnoresSubscribeDest => "ignores-subscribe-dest",
+            Fault::WrongCloseCode => "wrong-close-code",
+            Fault::RetriesTooEarly => "retries-too-early",
         }
     }
 
@@ -165,6 +171,8 @@ impl Fault {
             Fault::AdvertisementWithoutName => "with `plugfest agent --advertise`, the DNS-SD TXT record has no `name` key (breaks R-DIS.10)",
             Fault::WrongHeartBeatHeader => "over STOMP, the STOMP frame offers heart-beats in a header named `heartbeat` instead of `heart-beat`, so none are negotiated (breaks R-STOMP.8); seen only through the interposer (--mtp stomp --interpose)",
             Fault::IgnoresSubscribeDest => "over STOMP, the CONNECTED header subscribe-dest is ignored: the Agent subscribes to its configured destination (breaks R-STOMP.6/14); seen only through the interposer (--mtp stomp --interpose)",
+            Fault::WrongCloseCode => "over WebSocket, a text frame or an undecodable Record is answered with a Close of status 1007 instead of 1003 (breaks R-WS.16)",
+            Fault::RetriesTooEarly => "over WebSocket, the Agent dials again at once after a refused handshake or a dropped session, without the minimum wait (breaks R-WS.20)",
             Fault::MalformedEndpointId => "the Agent's Records (and, as `plugfest agent`, its handshake) carry an Endpoint ID whose instance-id is longer than 50 characters (breaks R-ARC.6)",
             Fault::IgnoresPermissions => "Set, Add, Delete and Operate are carried out whatever the sending Controller's Role permits (a read-only Controller can Set: no 7006)",
             Fault::HiddenParamsReadable => "Get, GetInstances and GetSupportedDM show a Controller what its Role gives it no read permission on (e.g. the read-only Controller sees Device.DeviceInfo.SerialNumber)",

@@ -74,7 +74,13 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
         faults: faults.clone(),
     });
     let host = AgentHost::new(agent, faults).with_log(true);
-    let retry = Duration::from_secs(5);
+    // R-WS.19-21: the default SessionRetryMinimumWaitInterval is 5 s; the
+    // `retries-too-early` fault dials again at once.
+    let retry = if host.faults().contains(Fault::RetriesTooEarly) {
+        Duration::ZERO
+    } else {
+        Duration::from_secs(5)
+    };
     let controller = Some(args.controller_id.clone());
     let wants_tls = args.tls_ca.is_some() || args.tls_cert.is_some();
     if wants_tls

@@ -21,7 +21,7 @@ use crate::mtp::stomp::{SendFaults, StompClient, StompConfig};
 use crate::mtp::tls::pki::TestCa;
 use crate::mtp::tls::{ClientAuth, ClientTls, ServerTls, ServerTrust};
 use crate::mtp::uds::{UdsDialer, UdsListener};
-use crate::mtp::websocket::{WsDialer, WsServer};
+use crate::mtp::websocket::{WsControl, WsDialer, WsServer};
 use crate::mtp::MtpConnector;
 use crate::target::{
     agent_topic, controller_topic, ControllerEntry, DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID,
@@ -44,6 +44,9 @@ pub struct Started {
     pub controllers: Vec<ExtraController>,
     /// `--mtp stomp --interpose`: the STOMP interposer likewise.
     pub stomp_interposer: Option<crate::interpose::StompInterposerHandle>,
+    /// The WebSocket test controls, when the harness is the WebSocket
+    /// server the Agent dials.
+    pub ws_control: Option<WsControl>,
 }
 
 /// One more Controller identity and the harness's way to the Agent as it.
@@ -80,10 +83,20 @@ fn agent_dials(
     agent_side: impl MtpConnector + 'static,
     host: AgentHost,
 ) -> Started {
+    agent_dials_every(harness, agent_side, host, RECONNECT)
+}
+
+/// `agent_dials` with the Agent's own retry interval.
+fn agent_dials_every(
+    harness: impl MtpConnector + 'static,
+    agent_side: impl MtpConnector + 'static,
+    host: AgentHost,
+    retry: Duration,
+) -> Started {
     let agent_task = tokio::spawn(host.run_dialer(
         agent_side,
         Some(DEFAULT_CONTROLLER_ID.to_string()),
-        RECONNECT,
+        retry,
     ));
     Started {
         connector: Box::new(harness),
@@ -92,28 +105,40 @@ fn agent_dials(
         mqtt_interposer: None,
         stomp_interposer: None,
         controllers: readonly_unreachable(),
+        ws_control: None,
     }
 }
 
-/// Like `agent_dials`, and the Agent also dials the read-only Controller's
-/// `readonly` server with `readonly_agent_side` (its Controller.2.MTP.1),
-/// as it would a second Controller in the field.
+/// How soon the Agent dials again: at once with the `retries-too-early`
+/// fault (R-WS.19-21 ask for a wait of at least the minimum interval).
+fn ws_retry(host: &AgentHost) -> Duration {
+    if host.faults().contains(Fault::RetriesTooEarly) {
+        Duration::ZERO
+    } else {
+        RECONNECT
+    }
+}
+
+/// Like `agent_dials_every`, and the Agent also dials the read-only
+/// Controller's `readonly` server with `readonly_agent_side` (its
+/// Controller.2.MTP.1), as it would a second Controller in the field.
 fn two_dialers(
     harness: impl MtpConnector + 'static,
     agent_side: impl MtpConnector + 'static,
     readonly: impl MtpConnector + 'static,
     readonly_agent_side: impl MtpConnector + 'static,
     host: AgentHost,
+    retry: Duration,
 ) -> Started {
     let second = host.clone();
     // One task for both, so aborting it ends both dialers.
     let agent_task = tokio::spawn(async move {
         tokio::join!(
-            host.run_dialer(agent_side, Some(DEFAULT_CONTROLLER_ID.to_string()), RECONNECT),
+            host.run_dialer(agent_side, Some(DEFAULT_CONTROLLER_ID.to_string()), retry),
             second.run_dialer(
                 readonly_agent_side,
                 Some(READONLY_CONTROLLER_ID.to_string()),
-                RECONNECT
+                retry
             ),
         );
     });
@@ -127,6 +152,7 @@ fn two_dialers(
             entry: readonly_entry(),
             connector: Ok(Box::new(readonly)),
         }],
+        ws_control: None,
     }
 }
 
@@ -143,6 +169,7 @@ fn agent_listens(
         mqtt_interposer: None,
         controllers: readonly_unreachable(),
         stomp_interposer: None,
+        ws_control: None,
     }
 }
 
@@ -198,6 +225,7 @@ pub fn check_faults_apply(
                 "--mtp stomp or --mtp mqtt with MQTT 5 (MQTT 3.1.1 has no Content Type)",
             ),
             Fault::NoReplyToDest => (mtp == MtpArg::Stomp, "--mtp stomp"),
+            Fault::WrongCloseCode | Fault::RetriesTooEarly => (mtp == MtpArg::Ws, "--mtp ws"),
             _ => continue,
         };
         if !applies {
@@ -507,9 +535,11 @@ async fn websocket(role: Role, host: AgentHost) -> Result<Started, String> {
     let text_frames = host.faults().contains(Fault::TextFrames);
     match role {
         Role::Server => {
+            let control = WsControl::new();
             let server = WsServer::bind("127.0.0.1:0", Some(PATH.into()), DEFAULT_CONTROLLER_ID)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| e.to_string())?
+                .with_control(control.clone());
             let agent_side = WsDialer::new(
                 &format!("ws://{}{PATH}", server.local_addr()),
                 DEFAULT_AGENT_ID,
@@ -526,13 +556,18 @@ async fn websocket(role: Role, host: AgentHost) -> Result<Started, String> {
                 DEFAULT_AGENT_ID,
             )
             .with_text_frames(text_frames);
-            Ok(two_dialers(
-                server,
-                agent_side,
-                readonly,
-                readonly_agent_side,
-                host,
-            ))
+            let retry = ws_retry(&host);
+            Ok(Started {
+                ws_control: Some(control),
+                ..two_dialers(
+                    server,
+                    agent_side,
+                    readonly,
+                    readonly_agent_side,
+                    host,
+                    retry,
+                )
+            })
         }
         Role::Client => {
             let agent_side = WsServer::bind("127.0.0.1:0", None, DEFAULT_AGENT_ID)
@@ -574,10 +609,12 @@ async fn secure_websocket(
             // check its identity.
             let server_tls =
                 ServerTls::new(controller, ClientAuth::Optional(vec![ca.cert()])).map_err(e)?;
+            let control = WsControl::new();
             let server = WsServer::bind("127.0.0.1:0", Some(PATH.into()), DEFAULT_CONTROLLER_ID)
                 .await
                 .map_err(|e| e.to_string())?
-                .with_tls(server_tls);
+                .with_tls(server_tls)
+                .with_control(control.clone());
             let agent_tls =
                 ClientTls::new(ServerTrust::Roots(vec![ca.cert()]), Some(agent)).map_err(e)?;
             let agent_side = WsDialer::new(
@@ -606,13 +643,18 @@ async fn secure_websocket(
                     .map_err(e)?,
             )
             .with_text_frames(text_frames);
-            Ok(two_dialers(
-                server,
-                agent_side,
-                readonly,
-                readonly_agent_side,
-                host,
-            ))
+            let retry = ws_retry(&host);
+            Ok(Started {
+                ws_control: Some(control),
+                ..two_dialers(
+                    server,
+                    agent_side,
+                    readonly,
+                    readonly_agent_side,
+                    host,
+                    retry,
+                )
+            })
         }
         Role::Client => {
             // R-MTP.1: the Agent requires the Controller's certificate.

@@ -416,13 +416,19 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
     }
     let mut tls_summary = None;
     let mut advertiser = None;
+    // As the WebSocket server the Agent dials, the harness can steer the
+    // wire for `ws_control` / `expect_close` steps.
+    let mut ws_control = None;
     let (connector, mtp_label): (Box<dyn MtpConnector>, String) = match target.mtp {
         MtpKind::Websocket => match target.websocket.clone() {
             Some(WebSocketTarget::Server { listen, path }) => {
                 let resource = path.clone().unwrap_or_else(|| "/".into());
+                let control = crate::mtp::websocket::WsControl::new();
+                ws_control = Some(control.clone());
                 let mut server = WsServer::bind(&listen, path, &target.controller_endpoint_id)
                     .await
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| e.to_string())?
+                    .with_control(control);
                 if let Some(t) = &tls {
                     let (server_tls, summary) = harness_server_tls(t)?;
                     server = server.with_tls(server_tls);
@@ -558,7 +564,7 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
         agent_task: None,
         broker: None,
         tls: tls_summary,
-        context,
+        context: RunContext { ws_control, ..context },
         e2e: e2e_setting(args, target.e2e.as_ref().map(|e| e.segment_size)),
         _advertiser: advertiser,
         controllers,
@@ -622,15 +628,23 @@ fn run_context(
         file_server,
         mqtt_interposer: None,
         stomp_interposer: None,
+        ws_control: None,
     })
 }
 
 /// What the embedded default target defines for cases: the reference
-/// Agent's challenge answer, base64 of "plugfest" (DRAFT-Challenge:1 cases).
+/// Agent's challenge answer, base64 of "plugfest" (DRAFT-Challenge:1 cases),
+/// and its shortest WebSocket retry wait.
 fn builtin_vars() -> std::collections::BTreeMap<String, String> {
-    [("challenge_value".to_string(), "cGx1Z2Zlc3Q=".to_string())]
-        .into_iter()
-        .collect()
+    [
+        ("challenge_value".to_string(), "cGx1Z2Zlc3Q=".to_string()),
+        // The built-in Agent waits 100 ms before dialing again (its
+        // shortened SessionRetryMinimumWaitInterval); half of it leaves
+        // room for scheduling (test-cases/mtp-websocket.yaml, TP-469 7.8).
+        ("ws_retry_min_wait_ms".to_string(), "50".to_string()),
+    ]
+    .into_iter()
+    .collect()
 }
 
 /// The harness as wss server: its certificate, and the Agents' client
@@ -805,6 +819,7 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
     context.mqtt_interposer = started.mqtt_interposer.clone();
     controller_vars(&mut context, &started.controllers);
     context.stomp_interposer = started.stomp_interposer.clone();
+    context.ws_control = started.ws_control.clone();
     let mtp_label = loopback::label(args.mtp, version).to_string();
     Ok(Setup {
         connector: started.connector,

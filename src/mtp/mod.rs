@@ -86,6 +86,12 @@ pub trait MtpConnection: Send {
     /// a WebSocketConnectRecord; `None` on an MTP the Record schema defines
     /// no Connect Record for (CoAP).
     fn connect_record(&self, agent_id: &str, controller_id: &str) -> Option<Record>;
+    /// The WebSocket test controls of this connection (`ws_control`
+    /// steps): only a connection accepted by a `WsServer` that has a
+    /// `WsControl` offers them.
+    fn ws_frames(&mut self) -> Option<&mut dyn websocket::WsFrames> {
+        None
+    }
     /// Whether this MTP has a Connect Record at all, so a Controller knows
     /// whether to wait for one.
     fn defines_connect_record(&self) -> bool {

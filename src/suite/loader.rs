@@ -61,7 +61,7 @@ impl LoadError {
 
 /// The actions a step can hold, for messages.
 const ACTIONS: &str =
-    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt";
+    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, ws_control, expect_close";
 
 /// A test-case file: one suite of cases (format in test-cases/README.md).
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -164,6 +164,10 @@ struct RawStep {
     #[serde(default)]
     #[schemars(with = "Option<serde_json::Value>")]
     expect_stomp: Option<crate::interpose::stomp_log::FramePattern>,
+    #[serde(default)]
+    ws_control: Option<crate::suite::ws_steps::WsControlSpec>,
+    #[serde(default)]
+    expect_close: Option<crate::suite::ws_steps::ExpectCloseSpec>,
     #[serde(default)]
     #[schemars(with = "Option<Expect>")]
     expect: Option<Spanned<Expect>>,
@@ -410,6 +414,8 @@ fn step(
     actions.extend(r.expect_mqtt.map(Action::ExpectMqtt));
     actions.extend(r.stomp_steer.map(Action::StompSteer));
     actions.extend(r.expect_stomp.map(Action::ExpectStomp));
+    actions.extend(r.ws_control.map(Action::WsControl));
+    actions.extend(r.expect_close.map(Action::ExpectClose));
     if actions.len() != 1 {
         let found: Vec<&str> = actions.iter().map(Action::keyword).collect();
         let message = if found.is_empty() {
@@ -542,6 +548,33 @@ fn step(
                         loc.column,
                         why,
                         Some(crate::suite::stomp_steps::HELP.into()),
+                    )));
+                }
+                None
+            }
+            (Action::WsControl(_) | Action::ExpectClose(_), Some(e)) => {
+                return Err(expect_not_allowed(
+                    file,
+                    text,
+                    &e,
+                    action.keyword(),
+                    "ws_control checks its own action; expect_close holds its code itself",
+                ))
+            }
+            (Action::WsControl(_) | Action::ExpectClose(_), None) => {
+                let checked = match &action {
+                    Action::WsControl(c) => c.validate(),
+                    Action::ExpectClose(c) => c.validate(),
+                    _ => Ok(()),
+                };
+                if let Err(why) = checked {
+                    return Err(Box::new(LoadError::at(
+                        file,
+                        text,
+                        loc.line,
+                        loc.column,
+                        why,
+                        Some(crate::suite::ws_steps::HELP.into()),
                     )));
                 }
                 None

@@ -18,6 +18,7 @@ pub mod results;
 pub mod schema;
 pub mod var_check;
 pub mod vars;
+pub mod ws_steps;
 
 pub use capture::capture;
 pub use error::StepError;

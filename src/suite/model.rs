@@ -131,6 +131,10 @@ pub enum Action {
     StompSteer(crate::interpose::stomp_steer::Steering),
     /// Passes when the STOMP interposer logged a matching frame.
     ExpectStomp(crate::interpose::stomp_log::FramePattern),
+    /// One action on the WebSocket (handshakes, control frames, raw frames).
+    WsControl(super::ws_steps::WsControlSpec),
+    /// Passes when the Agent closes the WebSocket with the given code.
+    ExpectClose(super::ws_steps::ExpectCloseSpec),
 }
 
 impl Action {
@@ -147,6 +151,8 @@ impl Action {
             Action::ExpectMqtt(_) => "expect_mqtt",
             Action::StompSteer(_) => "stomp_steer",
             Action::ExpectStomp(_) => "expect_stomp",
+            Action::WsControl(_) => "ws_control",
+            Action::ExpectClose(_) => "expect_close",
         }
     }
 }

@@ -141,11 +141,15 @@ pub fn assert_suite_passed(run: &Run, mtp: &str, connect_record: &str) {
 
 /// A case of test-cases/mtp-mqtt.yaml (or mtp-stomp.yaml) on a run
 /// without that interposer: skipped, saying it needs the MQTT (STOMP)
-/// interposer (never passed).
+/// interposer (never passed). Likewise a case of
+/// test-cases/mtp-websocket.yaml on a run where the harness is not the
+/// WebSocket server with its test controls.
 pub fn skipped_for_want_of_interposer(case: &serde_json::Value) -> bool {
     case["verdict"] == "skipped"
         && case["message"].as_str().is_some_and(|m| {
-            m.contains("needs the MQTT interposer") || m.contains("needs the STOMP interposer")
+            m.contains("needs the MQTT interposer")
+                || m.contains("needs the STOMP interposer")
+                || m.contains("needs the harness as the WebSocket server")
         })
 }
 

@@ -36,6 +36,9 @@ const GARBAGE: &[u8] = b"\x0a\x7fnot a USP record";
 const SOMEBODY_ELSE: &str = "proto::somebody-else";
 /// WebSocket close status for data that cannot be accepted (R-WS.16).
 const CLOSE_UNSUPPORTED_DATA: u16 = 1003;
+/// The status the `wrong-close-code` fault closes with instead (1007,
+/// "invalid frame payload data", which some WebSocket libraries pick).
+const CLOSE_INVALID_PAYLOAD: u16 = 1007;
 /// WebSocket close status of a normal closure (the Agent reboots).
 const CLOSE_NORMAL: u16 = 1000;
 /// How often the core is told that time has passed (Periodic!, TimeToLive).
@@ -273,7 +276,7 @@ impl AgentHost {
                 Ok(Inbound::Record(b)) => b,
                 Ok(Inbound::Unusable(what)) => {
                     self.say(format!("closing: received {what}"));
-                    conn.close(Some(CLOSE_UNSUPPORTED_DATA), "binary USP Records only")
+                    conn.close(Some(self.unusable_close_code()), "binary USP Records only")
                         .await;
                     break;
                 }
@@ -285,7 +288,7 @@ impl AgentHost {
                 Err(RecordError::WrongToId { .. }) => continue,
                 Err(e) => {
                     self.say(format!("closing: {e}"));
-                    conn.close(Some(CLOSE_UNSUPPORTED_DATA), "undecodable USP Record")
+                    conn.close(Some(self.unusable_close_code()), "undecodable USP Record")
                         .await;
                     break;
                 }
@@ -349,6 +352,16 @@ impl AgentHost {
             }
         }
         self.unregister(conn_id);
+    }
+
+    /// The close status for a frame the Agent cannot process: 1003
+    /// (R-WS.16), or 1007 with the `wrong-close-code` fault.
+    fn unusable_close_code(&self) -> u16 {
+        if self.faults.contains(Fault::WrongCloseCode) {
+            CLOSE_INVALID_PAYLOAD
+        } else {
+            CLOSE_UNSUPPORTED_DATA
+        }
     }
 
     /// Sends a Msg the Agent originates (a Notify) in the connection's E2E

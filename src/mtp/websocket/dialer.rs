@@ -151,6 +151,7 @@ impl WsDialer {
                 certificate_endpoint_id,
             },
             text_frames: self.text_frames,
+            control: None,
         })
     }
 }

@@ -5,9 +5,12 @@
 //! may run over TLS (`wss://`, R-WS.22); the peer's certificate then names
 //! its Endpoint ID (R-SEC.0a).
 
+pub mod control;
 mod dialer;
+mod frames;
 mod server;
 
+pub use control::{WsControl, WsFrames};
 pub use dialer::WsDialer;
 pub use server::WsServer;
 
@@ -47,6 +50,9 @@ pub struct WsConnection<S> {
     peer: PeerInfo,
     /// Misbehave for the `text-frames` fault: send Records in text frames.
     text_frames: bool,
+    /// Test controls (`ws_control` steps); `None` on a plain connection,
+    /// so the per-Record path pays one branch and nothing else.
+    control: Option<Box<frames::ConnControl>>,
 }
 
 #[async_trait]
@@ -55,6 +61,9 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     async fn send(&mut self, record: &[u8]) -> Result<(), MtpError> {
+        if self.control.as_ref().is_some_and(|c| c.fragments_pending()) {
+            return self.send_fragmented(record).await;
+        }
         let message = if self.text_frames {
             // The reference Agent's `text-frames` fault: what a careless
             // Agent does, breaking R-WS.14. A text frame must hold UTF-8,
@@ -68,25 +77,46 @@ where
     }
 
     async fn recv(&mut self) -> Result<Inbound, MtpError> {
+        if let Some(kept) = self.control.as_mut().and_then(|c| c.pending.pop_front()) {
+            return Ok(kept);
+        }
         loop {
             // StreamExt::next is cancel-safe: a frame is never half-consumed.
             let Some(item) = self.stream.next().await else {
+                self.note_end(None);
                 return Err(MtpError::Closed {
                     code: None,
                     reason: "connection ended without a Close frame".into(),
                 });
             };
-            match item.map_err(closed_or_io)? {
+            let message = match item {
+                Ok(m) => m,
+                Err(e) => {
+                    self.note_end(Some(&e));
+                    return Err(closed_or_io(e));
+                }
+            };
+            match message {
                 Message::Binary(bytes) => return Ok(Inbound::Record(bytes.to_vec())),
                 Message::Text(text) => {
+                    self.note_text(&text);
                     return Ok(Inbound::Unusable(format!(
                         "a text frame of {} bytes (R-WS.14: a Record travels in a binary frame; a text frame must not be processed)",
                         text.len()
                     )))
                 }
                 // tungstenite answers Pings itself (R-WS.17); Pongs need nothing.
-                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+                Message::Ping(p) => {
+                    self.note_control("PING", &p);
+                    continue;
+                }
+                Message::Pong(p) => {
+                    self.note_control("PONG", &p);
+                    continue;
+                }
+                Message::Frame(_) => continue,
                 Message::Close(frame) => {
+                    self.note_close(frame.as_ref());
                     return Err(MtpError::Closed {
                         code: frame.as_ref().map(|f| u16::from(f.code)),
                         reason: frame.map(|f| f.reason.to_string()).unwrap_or_default(),
@@ -107,6 +137,14 @@ where
 
     fn peer(&self) -> &PeerInfo {
         &self.peer
+    }
+
+    fn ws_frames(&mut self) -> Option<&mut dyn WsFrames> {
+        if self.control.is_some() {
+            Some(self)
+        } else {
+            None
+        }
     }
 
     fn connect_record(&self, agent_id: &str, controller_id: &str) -> Option<Record> {

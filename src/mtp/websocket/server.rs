@@ -12,6 +12,7 @@ use tokio_tungstenite::tungstenite::{
 use crate::mtp::tls::{describe_handshake_error, peer_endpoint_id, ServerTls};
 use crate::mtp::{MtpConnection, MtpConnector, MtpError, PeerInfo};
 
+use super::control::{HandshakeDecision, Way};
 use super::*;
 
 /// The server role: waits for a peer to connect (the usual deployment has
@@ -23,6 +24,8 @@ pub struct WsServer {
     last_rejection: Option<String>,
     tls: Option<ServerTls>,
     text_frames: bool,
+    /// Test controls (`ws_control` steps), if this run scripts the wire.
+    control: Option<WsControl>,
 }
 
 impl WsServer {
@@ -45,7 +48,15 @@ impl WsServer {
             last_rejection: None,
             tls: None,
             text_frames: false,
+            control: None,
         })
+    }
+
+    /// Lets test cases steer handshakes and send control frames; every
+    /// handshake and scripted frame is logged in `control`.
+    pub fn with_control(mut self, control: WsControl) -> Self {
+        self.control = Some(control);
+        self
     }
 
     /// Connections send Records in text frames (the reference Agent's
@@ -121,17 +132,42 @@ impl WsServer {
         certificate_endpoint_id: Option<String>,
     ) -> Result<WsConnection<S>, String>
     where
-        S: AsyncRead + AsyncWrite + Unpin,
+        S: AsyncRead + AsyncWrite + Unpin + Send,
     {
         let mut eid = None;
         let mut problem = None;
+        let number = self.control.as_ref().map_or(0, WsControl::next_connection);
+        let decision = self
+            .control
+            .as_ref()
+            .map(WsControl::take_handshake_decision);
+        let mut logged: Vec<(String, String)> = Vec::new();
         // The error type is tungstenite's HTTP response; its size is not ours to choose.
         #[allow(clippy::result_large_err)]
         let check = |req: &Request, resp: Response| {
+            if decision.is_some() {
+                logged = describe_request(req);
+            }
+            if let Some(HandshakeDecision::Refuse(code)) = decision {
+                let status = StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+                let why = format!("handshake refused with HTTP {code} as the test case asked (ws_control reject_handshakes)");
+                problem = Some(why.clone());
+                return Err(reject(status, &why));
+            }
             let outcome = check_request(req, resp, self.path.as_deref(), &self.own_eid);
             match outcome {
-                Ok((resp, peer_eid)) => {
+                Ok((mut resp, peer_eid)) => {
                     eid = peer_eid;
+                    if let Some(HandshakeDecision::Accept { omit_subprotocol, omit_extension }) = decision {
+                        if omit_subprotocol {
+                            resp.headers_mut().remove("Sec-WebSocket-Protocol");
+                        }
+                        if omit_extension {
+                            resp.headers_mut().remove("Sec-WebSocket-Extensions");
+                        }
+                        logged.push(("answered_subprotocol".into(), header_or_none(&resp, "Sec-WebSocket-Protocol")));
+                        logged.push(("answered_extensions".into(), header_or_none(&resp, "Sec-WebSocket-Extensions")));
+                    }
                     Ok(resp)
                 }
                 Err((why, status)) => {
@@ -140,19 +176,45 @@ impl WsServer {
                 }
             }
         };
-        match tokio_tungstenite::accept_hdr_async(stream, check).await {
-            Ok(stream) => Ok(WsConnection {
-                stream,
-                peer: PeerInfo {
-                    mtp: MTP,
-                    address: addr.to_string(),
-                    endpoint_id: eid,
-                    certificate_endpoint_id,
-                },
-                text_frames: self.text_frames,
-            }),
-            Err(e) => Err(problem.unwrap_or_else(|| format!("handshake failed: {e}"))),
+        let outcome = tokio_tungstenite::accept_hdr_async(stream, check).await;
+        if let Some(control) = &self.control {
+            let (kind, status) = match (&outcome, decision) {
+                (Ok(_), _) => ("HANDSHAKE", "101".to_string()),
+                (Err(_), Some(HandshakeDecision::Refuse(code))) => ("HANDSHAKE REFUSED", code.to_string()),
+                (Err(_), _) => ("HANDSHAKE REFUSED", "not upgraded".to_string()),
+            };
+            let mut fields = vec![("status".to_string(), status)];
+            fields.append(&mut logged);
+            if let Some(p) = &problem {
+                fields.push(("why".into(), p.clone()));
+            }
+            control.record(number, Way::FromAgent, kind, fields);
         }
+        let stream = match outcome {
+            Ok(stream) => stream,
+            Err(e) => return Err(problem.unwrap_or_else(|| format!("handshake failed: {e}"))),
+        };
+        let mut conn = WsConnection {
+            stream,
+            peer: PeerInfo {
+                mtp: MTP,
+                address: addr.to_string(),
+                endpoint_id: eid,
+                certificate_endpoint_id,
+            },
+            text_frames: self.text_frames,
+            control: None,
+        };
+        if let Some(control) = &self.control {
+            conn = conn.with_control(control.clone(), number);
+            if let Some(HandshakeDecision::Accept { omit_subprotocol: true, .. }) = decision {
+                // R-WS.12: a client must not complete a session whose
+                // answer lacks v1.usp. Watch what the Agent does with it;
+                // the session is never handed to the test run.
+                return Err(watch_unconfirmed_session(conn, control, number).await);
+            }
+        }
+        Ok(conn)
     }
 }
 
@@ -237,4 +299,78 @@ fn reject(status: StatusCode, why: &str) -> ErrorResponse {
     let mut resp = ErrorResponse::new(Some(why.to_string()));
     *resp.status_mut() = status;
     resp
+}
+
+/// How long the server watches a session it answered without `v1.usp`.
+const UNCONFIRMED_WATCH: std::time::Duration = std::time::Duration::from_millis(1_500);
+
+/// Reads a session answered without the subprotocol until the Agent drops
+/// it or uses it, logs which, and says why it was not handed on.
+async fn watch_unconfirmed_session<S>(
+    mut conn: WsConnection<S>,
+    control: &WsControl,
+    number: u32,
+) -> String
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let outcome = tokio::time::timeout(UNCONFIRMED_WATCH, conn.recv()).await;
+    let (kind, what) = match outcome {
+        Ok(Err(e)) => (
+            "SESSION NOT COMPLETED",
+            format!("the Agent ended the session: {e}"),
+        ),
+        Ok(Ok(Inbound::Record(bytes))) => (
+            "SESSION USED WITHOUT SUBPROTOCOL",
+            format!("the Agent sent a {}-byte Record on it", bytes.len()),
+        ),
+        Ok(Ok(Inbound::Unusable(what))) => ("SESSION USED WITHOUT SUBPROTOCOL", format!("the Agent sent {what}")),
+        Err(_) => (
+            "SESSION LEFT OPEN",
+            format!(
+                "the Agent neither used nor closed it within {} ms",
+                UNCONFIRMED_WATCH.as_millis()
+            ),
+        ),
+    };
+    control.record(number, Way::FromAgent, kind, vec![("what".into(), what.clone())]);
+    conn.close(Some(1002), "no v1.usp in this answer").await;
+    format!("session answered without {SUBPROTOCOL} as the test case asked: {what}")
+}
+
+/// The request's handshake items worth logging.
+fn describe_request(req: &Request) -> Vec<(String, String)> {
+    let header = |name: &str| -> String {
+        let values: Vec<&str> = req
+            .headers()
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        if values.is_empty() {
+            "none".into()
+        } else {
+            values.join(", ")
+        }
+    };
+    vec![
+        ("path".into(), req.uri().path().to_string()),
+        (
+            "eid".into(),
+            req.uri()
+                .query()
+                .and_then(query_eid)
+                .unwrap_or_else(|| "none".into()),
+        ),
+        ("offered_subprotocols".into(), header("Sec-WebSocket-Protocol")),
+        ("offered_extensions".into(), header("Sec-WebSocket-Extensions")),
+    ]
+}
+
+fn header_or_none(resp: &Response, name: &str) -> String {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("none")
+        .to_string()
 }

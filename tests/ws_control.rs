@@ -1,0 +1,221 @@
+//! WebSocket control end to end (TP-469 section 7): the reference Agent,
+//! dialing the harness's WebSocket server (plain and wss), passes every case
+//! of test-cases/mtp-websocket.yaml; each WebSocket fault fails its case and
+//! no other, naming the close code or the retry gaps that came back; the
+//! cases are skipped (never passed) where the harness is not the server;
+//! the step language is validated; handshakes, control frames and Close
+//! codes join the trace beside the Records, in time order.
+
+mod common;
+
+use common::{plugfest, plugfest_plain, Run};
+
+const SUITE: &str = "test-cases/mtp-websocket.yaml";
+
+fn run_suite(extra: &[&str]) -> Run {
+    let out = tempfile::tempdir().unwrap();
+    let mut args = vec!["run", "--cases", SUITE, "--quiet"];
+    args.extend_from_slice(extra);
+    plugfest(&args, out.path())
+}
+
+fn verdict_of(run: &Run, id: &str) -> (String, String) {
+    let c = run
+        .cases()
+        .into_iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no case {id}: {}", run.explain()));
+    (
+        c["verdict"].as_str().unwrap_or_default().to_string(),
+        c["message"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+/// The WebSocket events of a case's trace: (packet, fields as text).
+fn ws_events(case: &serde_json::Value) -> Vec<(String, String)> {
+    case["trace"]
+        .as_array()
+        .map(|t| {
+            t.iter()
+                .filter(|e| e["mtp_packet"]["mtp"] == "WebSocket")
+                .map(|e| {
+                    (
+                        e["mtp_packet"]["packet"].as_str().unwrap_or_default().to_string(),
+                        e["mtp_packet"]["fields"].to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn assert_clean_run(run: &Run) {
+    assert_eq!(run.code, 0, "{}\n{}", run.failure_messages(), run.explain());
+    let cases = run.cases();
+    assert_eq!(cases.len(), 9);
+    for c in &cases {
+        assert_eq!(c["verdict"], "passed", "{}: {}", c["id"], c["message"]);
+        assert!(
+            c["tp469"].as_str().is_some_and(|t| t.starts_with("7.")),
+            "{c}"
+        );
+        let trace = c["trace"].as_array().expect("a trace");
+        let times: Vec<&str> = trace.iter().filter_map(|e| e["at"].as_str()).collect();
+        let mut sorted = times.clone();
+        sorted.sort();
+        assert_eq!(times, sorted, "{}: trace not in time order", c["id"]);
+        assert!(!ws_events(c).is_empty(), "{}: no WebSocket events", c["id"]);
+        assert!(
+            trace.iter().any(|e| e["mtp_packet"].is_null()),
+            "{}: no USP Record beside the WebSocket events",
+            c["id"]
+        );
+    }
+    let events = |id: &str| {
+        ws_events(
+            cases
+                .iter()
+                .find(|c| c["id"] == id)
+                .unwrap_or_else(|| panic!("no case {id}")),
+        )
+    };
+    // The Close status is recorded, and so are the control frames.
+    assert!(events("ws-text-frame-closed-1003")
+        .iter()
+        .any(|(p, f)| p == "CLOSE" && f.contains("1003")));
+    let ping = events("ws-ping-pong");
+    for kind in ["PING", "PONG"] {
+        assert!(ping.iter().any(|(p, _)| p == kind), "{kind}: {ping:?}");
+    }
+    let retry = events("ws-session-retry-after-refusal");
+    assert_eq!(
+        retry.iter().filter(|(p, _)| p == "HANDSHAKE REFUSED").count(),
+        2,
+        "{retry:?}"
+    );
+    assert!(retry
+        .iter()
+        .any(|(p, f)| p == "HANDSHAKE" && f.contains("v1.usp") && f.contains("eid")));
+    assert!(events("ws-no-subprotocol-in-answer")
+        .iter()
+        .any(|(p, _)| p == "SESSION NOT COMPLETED"));
+    assert!(events("ws-fragmented-record")
+        .iter()
+        .any(|(p, f)| p == "FRAGMENTED" && f.contains("\"3\"")));
+}
+
+#[test]
+fn clean_agent_passes_every_websocket_case_with_events_in_the_trace() {
+    assert_clean_run(&run_suite(&[]));
+}
+
+#[test]
+fn clean_agent_passes_every_websocket_case_over_wss() {
+    assert_clean_run(&run_suite(&["--tls"]));
+}
+
+/// fault -> the cases it must fail, and what each message must name.
+const FAULTS: &[(&str, &[&str], &[&str])] = &[
+    (
+        "wrong-close-code",
+        &["ws-text-frame-closed-1003", "ws-malformed-record-closed-1003"],
+        &["status code 1007", "status code 1003", "R-WS.16"],
+    ),
+    (
+        "retries-too-early",
+        &["ws-session-retry-after-refusal"],
+        &["at least 50 ms", "retries after [", "R-WS.20"],
+    ),
+];
+
+#[test]
+fn each_websocket_fault_fails_its_cases_and_no_other() {
+    for (fault, failing, symptoms) in FAULTS {
+        let run = run_suite(&["--agent-fault", fault]);
+        assert_eq!(run.code, 1, "{fault}: {}", run.explain());
+        for c in run.cases() {
+            let id = c["id"].as_str().unwrap_or_default();
+            let want = if failing.contains(&id) { "failed" } else { "passed" };
+            assert_eq!(c["verdict"], want, "{fault}: {id}: {}", c["message"]);
+        }
+        for id in *failing {
+            let (_, message) = verdict_of(&run, id);
+            for s in *symptoms {
+                assert!(message.contains(s), "{fault}: {id}: no {s:?} in {message}");
+            }
+        }
+    }
+}
+
+#[test]
+fn websocket_faults_are_refused_on_other_mtps() {
+    for fault in ["wrong-close-code", "retries-too-early"] {
+        let run = run_suite(&["--mtp", "uds", "--agent-fault", fault]);
+        assert_eq!(run.code, 2, "{fault}: {}", run.explain());
+        assert!(run.stderr.contains("--mtp ws"), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn without_the_server_role_the_cases_are_skipped_with_the_reason() {
+    for extra in [&["--role", "client"][..], &["--mtp", "uds"][..]] {
+        let run = run_suite(extra);
+        assert_eq!(run.code, 0, "{extra:?}: {}", run.explain());
+        let cases = run.cases();
+        assert_eq!(cases.len(), 9);
+        for c in &cases {
+            assert_eq!(c["verdict"], "skipped", "{extra:?}: {c}");
+            assert!(common::skipped_for_want_of_interposer(c), "{c}");
+        }
+    }
+}
+
+#[test]
+fn step_language_errors_carry_their_position() {
+    let dir = tempfile::tempdir().unwrap();
+    for (body, needle) in [
+        (
+            "      - ws_control: { ping: a, pong: b }\n",
+            "exactly one action, found ping, pong",
+        ),
+        ("      - ws_control: {}\n", "found none"),
+        (
+            "      - ws_control: { ping: a, status: 503 }\n",
+            "go with reject_handshakes",
+        ),
+        (
+            "      - ws_control: { fragment_next: 1 }\n",
+            "fragment_next must be",
+        ),
+        ("      - ws_control: { pingg: a }\n", "pingg"),
+        (
+            "      - ws_control: { answer_without: cookies }\n",
+            "cookies",
+        ),
+        ("      - expect_close: { code: 1006 }\n", "not a status code"),
+        (
+            "      - expect_close: { code: 1003 }\n        expect: { type: get_resp }\n",
+            "expect_close",
+        ),
+    ] {
+        let file = dir.path().join("bad.yaml");
+        std::fs::write(
+            &file,
+            format!("suite: s\ncases:\n  - id: c\n    title: t\n    steps:\n{body}"),
+        )
+        .unwrap();
+        let (code, stdout, stderr) = plugfest_plain(&["validate", file.to_str().unwrap()]);
+        // miette wraps long messages: compare word by word.
+        let all: String = (stdout + &stderr)
+            .split_whitespace()
+            .filter(|w| *w != "│")
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(code, 2, "{body}: {all}");
+        assert!(all.contains(needle), "{needle}: {all}");
+        assert!(
+            all.contains("bad.yaml:6:") || all.contains("bad.yaml:7:"),
+            "no file:line:column in {all}"
+        );
+    }
+}
