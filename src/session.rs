@@ -108,6 +108,9 @@ pub struct Session {
     /// Every Endpoint ID the Agent presented, with where it was seen, for
     /// the `endpoint_ids` step (R-ARC.2a/5/6).
     seen_ids: Vec<SeenEndpointId>,
+    /// Whether the run's silence windows may end at a barrier request's
+    /// answer (`with_silence_barrier`).
+    silence_barrier: bool,
 }
 
 /// An Endpoint ID the Agent presented, and where.
@@ -136,7 +139,18 @@ impl Session {
             certificate_endpoint_id: None,
             e2e: None,
             seen_ids: Vec::new(),
+            silence_barrier: false,
         }
+    }
+
+    /// Lets `expect_silence_default` end at the answer to a barrier request
+    /// instead of waiting out the window. Only for the in-process reference
+    /// Agent over an MTP that keeps order (WebSocket, UDS): it sends every
+    /// Notify before answering the next request (agent::runtime). A real
+    /// Agent promises no such thing, so its windows are waited in full.
+    pub fn with_silence_barrier(mut self, on: bool) -> Self {
+        self.silence_barrier = on;
+        self
     }
 
     pub fn agent_id(&self) -> Option<&str> {

@@ -87,7 +87,8 @@ async fn one_run(
     profiles: &'static Profiles,
 ) -> Result<(Counts, Option<String>), String> {
     let mut setup = prepare(&args).await?;
-    let session = Session::new(setup.connector, setup.session.clone());
+    let session = Session::new(setup.connector, setup.session.clone())
+        .with_silence_barrier(setup.silence_barrier);
     let quiet = Progress::lines(
         crate::terminal::Detail::Quiet,
         crate::terminal::Style::detect(),
