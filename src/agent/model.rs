@@ -117,8 +117,18 @@ impl SupportedDm {
 
     /// The definition of an instantiated object path (`MTP.1.` → `MTP.{i}.`).
     pub fn object_of(&self, inst_path: &str) -> Option<&ObjectDef> {
-        self.object(&supported_path(inst_path))
+        // Most paths carry no instance number: look them up as they are
+        // rather than building the same string again (every Get reads here).
+        if inst_path.split('.').any(is_instance_number) {
+            self.object(&supported_path(inst_path))
+        } else {
+            self.object(inst_path)
+        }
     }
+}
+
+fn is_instance_number(segment: &str) -> bool {
+    !segment.is_empty() && segment.bytes().all(|c| c.is_ascii_digit())
 }
 
 /// Replaces instance numbers by `{i}`: `Device.LocalAgent.MTP.2.` → `Device.LocalAgent.MTP.{i}.`.
@@ -126,7 +136,7 @@ pub fn supported_path(inst_path: &str) -> String {
     inst_path
         .split('.')
         .map(|s| {
-            if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) {
+            if is_instance_number(s) {
                 "{i}"
             } else {
                 s
@@ -253,7 +263,11 @@ impl Model {
 
     /// The current value of a parameter, with derived ones (counts, UpTime) computed on read.
     pub fn value(&self, obj: &str, name: &str) -> Option<String> {
-        let def = self.dm.object_of(obj)?.param(name)?;
+        self.value_of(self.dm.object_of(obj)?.param(name)?, obj, name)
+    }
+
+    /// `value` with the parameter's definition already looked up.
+    fn value_of(&self, def: &ParamDef, obj: &str, name: &str) -> Option<String> {
         if let Some(table) = &def.count {
             return Some(self.instances(&format!("{obj}{table}")).len().to_string());
         }
@@ -274,7 +288,7 @@ impl Model {
         };
         def.params
             .iter()
-            .filter_map(|p| Some((p.name.clone(), self.value(obj, &p.name)?)))
+            .filter_map(|p| Some((p.name.clone(), self.value_of(p, obj, &p.name)?)))
             .collect()
     }
 

@@ -135,7 +135,7 @@ impl WsServer {
                 }
             }
         };
-        match tokio_tungstenite::accept_hdr_async(stream, check).await {
+        match tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(ws_config())).await {
             Ok(stream) => Ok(WsConnection {
                 stream,
                 peer: PeerInfo {
