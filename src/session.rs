@@ -112,6 +112,9 @@ pub struct Session {
     /// waiting, newest last, at most `SET_ASIDE_ANSWERS`: an Operate sent
     /// with send_resp false must find none to its msg_id.
     answers_set_aside: VecDeque<Msg>,
+    /// Whether the run's silence windows may end at a barrier request's
+    /// answer (`with_silence_barrier`).
+    silence_barrier: bool,
 }
 
 /// How many unawaited answers `Session` keeps.
@@ -144,7 +147,18 @@ impl Session {
             e2e: None,
             seen_ids: Vec::new(),
             answers_set_aside: VecDeque::new(),
+            silence_barrier: false,
         }
+    }
+
+    /// Lets `expect_silence_default` end at the answer to a barrier request
+    /// instead of waiting out the window. Only for the in-process reference
+    /// Agent over an MTP that keeps order (WebSocket, UDS): it sends every
+    /// Notify before answering the next request (agent::runtime). A real
+    /// Agent promises no such thing, so its windows are waited in full.
+    pub fn with_silence_barrier(mut self, on: bool) -> Self {
+        self.silence_barrier = on;
+        self
     }
 
     pub fn agent_id(&self) -> Option<&str> {

@@ -1,7 +1,10 @@
 //! The record of every Record sent and received, with timestamps, decoded
 //! for people. Sessions append; reports print.
 
+use std::sync::OnceLock;
+
 use chrono::{SecondsFormat, Utc};
+use prost::Message;
 use serde::{Deserialize, Serialize};
 
 use crate::usp::proto::msg::Msg;
@@ -24,7 +27,7 @@ pub struct TraceEntry {
     pub record: String,
     /// The decoded Msg, when there was one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub msg: Option<String>,
+    pub msg: Option<MsgText>,
     /// Why a received Record was set aside, or other remarks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -64,13 +67,87 @@ impl TraceEntry {
     }
 
     pub fn with_msg(mut self, msg: &Msg) -> Self {
-        self.msg = Some(describe_msg(msg));
+        self.msg = Some(MsgText::of(msg));
         self
     }
 
     pub fn with_note(mut self, note: impl Into<String>) -> Self {
         self.note = Some(note.into());
         self
+    }
+}
+
+/// A traced Msg in readable form, made when someone first reads it: most
+/// traced Msgs are never looked at (a passing exchange in a benchmark, a
+/// trace dropped between cases), and `describe_msg` costs far more than the
+/// exchange itself (benches/exchange.rs). Holds the Msg's encoding until
+/// then, which is also smaller than its text.
+#[derive(Clone)]
+pub struct MsgText {
+    encoded: Vec<u8>,
+    text: OnceLock<String>,
+}
+
+impl MsgText {
+    pub fn of(msg: &Msg) -> Self {
+        MsgText {
+            encoded: msg.encode_to_vec(),
+            text: OnceLock::new(),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.text.get_or_init(|| match Msg::decode(self.encoded.as_slice()) {
+            Ok(m) => describe_msg(&m),
+            // Our own encoding of a Msg decodes back; say so if it ever does not.
+            Err(e) => format!("(a Msg of {} bytes that no longer decodes: {e})", self.encoded.len()),
+        })
+    }
+}
+
+impl std::ops::Deref for MsgText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Debug for MsgText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for MsgText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<String> for MsgText {
+    fn from(text: String) -> Self {
+        MsgText {
+            encoded: Vec::new(),
+            text: OnceLock::from(text),
+        }
+    }
+}
+
+impl From<&str> for MsgText {
+    fn from(text: &str) -> Self {
+        text.to_string().into()
+    }
+}
+
+impl Serialize for MsgText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for MsgText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(MsgText::from)
     }
 }
 

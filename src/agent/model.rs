@@ -103,14 +103,32 @@ impl SupportedDm {
             .expect("src/agent/supported_dm.yaml is valid")
     }
 
+    /// The built-in Supported DM, parsed once per process and shared by
+    /// every Agent: it never changes, and `plugfest bench` runs a thousand
+    /// Agents at once (each parsing it cost time and a private copy).
+    pub fn shared() -> &'static SupportedDm {
+        static SHARED: std::sync::OnceLock<SupportedDm> = std::sync::OnceLock::new();
+        SHARED.get_or_init(SupportedDm::builtin)
+    }
+
     pub fn object(&self, sdm_path: &str) -> Option<&ObjectDef> {
         self.objects.iter().find(|o| o.path == sdm_path)
     }
 
     /// The definition of an instantiated object path (`MTP.1.` → `MTP.{i}.`).
     pub fn object_of(&self, inst_path: &str) -> Option<&ObjectDef> {
-        self.object(&supported_path(inst_path))
+        // Most paths carry no instance number: look them up as they are
+        // rather than building the same string again (every Get reads here).
+        if inst_path.split('.').any(is_instance_number) {
+            self.object(&supported_path(inst_path))
+        } else {
+            self.object(inst_path)
+        }
     }
+}
+
+fn is_instance_number(segment: &str) -> bool {
+    !segment.is_empty() && segment.bytes().all(|c| c.is_ascii_digit())
 }
 
 /// Replaces instance numbers by `{i}`: `Device.LocalAgent.MTP.2.` → `Device.LocalAgent.MTP.{i}.`.
@@ -118,7 +136,7 @@ pub fn supported_path(inst_path: &str) -> String {
     inst_path
         .split('.')
         .map(|s| {
-            if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) {
+            if is_instance_number(s) {
                 "{i}"
             } else {
                 s
@@ -130,7 +148,7 @@ pub fn supported_path(inst_path: &str) -> String {
 
 /// The instantiated data model: object path → parameter values. Tables exist implicitly.
 pub struct Model {
-    pub dm: SupportedDm,
+    pub dm: &'static SupportedDm,
     pub objects: BTreeMap<String, BTreeMap<String, String>>,
     next_instance: BTreeMap<String, u32>,
     started: Instant,
@@ -139,27 +157,31 @@ pub struct Model {
 impl Model {
     pub fn new(endpoint_id: &str) -> Model {
         let mut m = Model {
-            dm: SupportedDm::builtin(),
+            dm: SupportedDm::shared(),
             objects: BTreeMap::new(),
             next_instance: BTreeMap::new(),
             started: Instant::now(),
         };
         m.objects.insert("Device.".into(), BTreeMap::new());
         // The file is part of the crate, so a parse failure is a build defect caught by tests.
-        let start: Vec<StartEntry> = serde_saphyr::from_str(include_str!("start_values.yaml"))
-            .expect("src/agent/start_values.yaml is valid");
+        // Parsed once per process, like the Supported DM.
+        static START: std::sync::OnceLock<Vec<StartEntry>> = std::sync::OnceLock::new();
+        let start = START.get_or_init(|| {
+            serde_saphyr::from_str(include_str!("start_values.yaml"))
+                .expect("src/agent/start_values.yaml is valid")
+        });
         for entry in start {
-            let path = match (entry.table, entry.path) {
-                (Some(table), _) => m.create_instance(&table),
-                (None, Some(path)) => path,
+            let path = match (&entry.table, &entry.path) {
+                (Some(table), _) => m.create_instance(table),
+                (None, Some(path)) => path.clone(),
                 (None, None) => continue,
             };
             let obj = m.objects.entry(path).or_default();
-            for (k, v) in entry.values {
+            for (k, v) in &entry.values {
                 let v = v
                     .replace("{endpoint_id}", endpoint_id)
                     .replace("{protocol}", DEFAULT_PROTOCOL);
-                obj.insert(k, v);
+                obj.insert(k.clone(), v);
             }
         }
         m
@@ -241,7 +263,11 @@ impl Model {
 
     /// The current value of a parameter, with derived ones (counts, UpTime) computed on read.
     pub fn value(&self, obj: &str, name: &str) -> Option<String> {
-        let def = self.dm.object_of(obj)?.param(name)?;
+        self.value_of(self.dm.object_of(obj)?.param(name)?, obj, name)
+    }
+
+    /// `value` with the parameter's definition already looked up.
+    fn value_of(&self, def: &ParamDef, obj: &str, name: &str) -> Option<String> {
         if let Some(table) = &def.count {
             return Some(self.instances(&format!("{obj}{table}")).len().to_string());
         }
@@ -262,7 +288,7 @@ impl Model {
         };
         def.params
             .iter()
-            .filter_map(|p| Some((p.name.clone(), self.value(obj, &p.name)?)))
+            .filter_map(|p| Some((p.name.clone(), self.value_of(p, obj, &p.name)?)))
             .collect()
     }
 

@@ -38,6 +38,13 @@ pub struct BenchArgs {
     /// Leave out the full-suite run.
     #[arg(long)]
     pub no_full: bool,
+    /// Per-request timeout of the concurrent sessions (as `plugfest run
+    /// --timeout-ms`; default: the built-in Agent's 2000 ms). At 1,000
+    /// sessions on two shared cores an answer waits for every other session's
+    /// turn on the two workers (and their report writes), which can exceed
+    /// 2 s: that is the harness's own scheduling lag, not the Agent's.
+    #[arg(long)]
+    pub timeout_ms: Option<u64>,
 }
 
 /// The (VmRSS, VmHWM) of this process in KiB, from /proc/self/status.
@@ -59,18 +66,22 @@ fn run_args(
     cases: &PathBuf,
     mtp: &str,
     out: &std::path::Path,
+    timeout_ms: Option<u64>,
 ) -> Result<crate::cli::RunArgs, String> {
-    let argv = [
-        "plugfest",
-        "run",
-        "--quiet",
-        "--mtp",
-        mtp,
-        "--cases",
-        &cases.display().to_string(),
-        "--out",
-        &out.display().to_string(),
+    let mut argv = vec![
+        "plugfest".to_string(),
+        "run".into(),
+        "--quiet".into(),
+        "--mtp".into(),
+        mtp.into(),
+        "--cases".into(),
+        cases.display().to_string(),
+        "--out".into(),
+        out.display().to_string(),
     ];
+    if let Some(ms) = timeout_ms {
+        argv.extend(["--timeout-ms".into(), ms.to_string()]);
+    }
     match Cli::try_parse_from(argv)
         .map_err(|e| e.to_string())?
         .command
@@ -87,7 +98,8 @@ async fn one_run(
     profiles: &'static Profiles,
 ) -> Result<(Counts, Option<String>), String> {
     let mut setup = prepare(&args).await?;
-    let session = Session::new(setup.connector, setup.session.clone());
+    let session = Session::new(setup.connector, setup.session.clone())
+        .with_silence_barrier(setup.silence_barrier);
     let quiet = Progress::lines(
         crate::terminal::Detail::Quiet,
         crate::terminal::Style::detect(),
@@ -154,7 +166,7 @@ async fn concurrent(
     for i in 0..n {
         let out = scratch.join(format!("n{n}-{i}"));
         let suites = suites.clone();
-        let a = run_args(&args.cases, &args.mtp, &out);
+        let a = run_args(&args.cases, &args.mtp, &out, args.timeout_ms);
         tasks.push(tokio::spawn(
             async move { one_run(a?, suites, profiles).await },
         ));
@@ -240,7 +252,7 @@ pub async fn bench(args: BenchArgs) -> ExitCode {
         let before = wait_stats::snapshot();
         let started = Instant::now();
         let out = scratch.join("full");
-        let counts = match run_args(&args.full, "ws", &out) {
+        let counts = match run_args(&args.full, "ws", &out, None) {
             Ok(a) => one_run(a, Arc::new(full), profiles).await,
             Err(e) => Err(e),
         };

@@ -57,6 +57,10 @@ pub(crate) struct Setup {
     pub(crate) _advertiser: Option<crate::discovery::mdns::Advertiser>,
     /// The other Controllers the harness can act as (`controllers:`).
     pub(crate) controllers: Vec<loopback::ExtraController>,
+    /// The run's silence windows may end at a barrier request's answer
+    /// (`Session::with_silence_barrier`): the in-process Agent over an MTP
+    /// that keeps order, and no interposer in between.
+    pub(crate) silence_barrier: bool,
 }
 
 /// What results say when server certificates are not verified.
@@ -187,7 +191,8 @@ pub(crate) async fn execute(args: &RunArgs, group: Option<&MultiProgress>) -> Ou
             "WARNING: TLS server certificate verification is OFF; anyone could have answered"
         );
     }
-    let mut session = Session::new(setup.connector, setup.session.clone());
+    let mut session = Session::new(setup.connector, setup.session.clone())
+        .with_silence_barrier(setup.silence_barrier);
     if let Some(size) = setup.e2e {
         session = session.with_e2e(size);
     }
@@ -562,6 +567,7 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
             args,
         ),
         agent_task: None,
+        silence_barrier: false,
         broker: None,
         tls: tls_summary,
         context: RunContext { ws_control, ..context },
@@ -836,6 +842,7 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
         },
         session: session_config(DEFAULT_CONTROLLER_ID, Some(agent_id), &timeouts, args),
         agent_task: Some(started.agent_task),
+        silence_barrier: matches!(args.mtp, MtpArg::Ws | MtpArg::Uds) && !args.interpose,
         broker: started.broker,
         tls: tls_summary,
         context,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::{Received, Session, SessionError};
 use crate::usp::msg;
-use crate::usp::proto::msg::{header::MsgType, Msg};
+use crate::usp::proto::msg::{header::MsgType, request::ReqType, Get, Msg};
 
 /// How the Agent's connection ended during a reboot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,12 +28,43 @@ impl Session {
         window: Duration,
         matches: impl Fn(&Msg) -> bool,
     ) -> Result<Option<Msg>, SessionError> {
+        self.silence(window, false, matches).await
+    }
+
+    /// `expect_silence` for a window the case did not choose (the run's
+    /// silence window): with `with_silence_barrier`, the window ends as soon
+    /// as the answer to a barrier request (a Get of the Agent's own
+    /// EndpointID) arrives. The in-process reference Agent sends every Notify
+    /// its earlier requests caused before it reads the next request, over an
+    /// MTP that keeps order, so once the barrier is answered nothing can
+    /// still be on its way. Without the barrier, or when it is not answered
+    /// in time, the whole window is waited as before.
+    pub async fn expect_silence_default(
+        &mut self,
+        window: Duration,
+        matches: impl Fn(&Msg) -> bool,
+    ) -> Result<Option<Msg>, SessionError> {
+        let barrier = self.silence_barrier;
+        self.silence(window, barrier, matches).await
+    }
+
+    async fn silence(
+        &mut self,
+        window: Duration,
+        barrier: bool,
+        matches: impl Fn(&Msg) -> bool,
+    ) -> Result<Option<Msg>, SessionError> {
         let _waiting = super::wait_stats::timer(super::wait_stats::WaitKind::Silence);
         if let Some(pos) = self.notifications.iter().position(&matches) {
             return Ok(self.notifications.remove(pos));
         }
         self.ensure_connected().await?;
         let deadline = Instant::now() + window;
+        let barrier_id = if barrier {
+            self.send_barrier().await
+        } else {
+            None
+        };
         loop {
             match self.receive_until(deadline).await {
                 Ok(Some(Received::Msg(m))) if msg::body_type(&m) == Some(MsgType::Notify) => {
@@ -42,6 +73,13 @@ impl Session {
                         return Ok(Some(m));
                     }
                     self.notifications.push_back(m);
+                }
+                Ok(Some(Received::Msg(m)))
+                    if barrier_id.as_deref() == Some(msg::msg_id(&m))
+                        && msg::request_body(&m).is_none() =>
+                {
+                    self.note_last("the answer to the silence barrier: every Notify sent before it has arrived");
+                    return Ok(None);
                 }
                 Ok(Some(_)) => {}
                 Ok(None) => return Ok(None),
@@ -112,6 +150,23 @@ impl Session {
             .iter()
             .position(|m| msg::msg_id(m) == msg_id)?;
         self.answers_set_aside.remove(pos)
+    }
+
+    /// Sends the silence barrier (a Get of `Device.LocalAgent.EndpointID`,
+    /// which changes nothing); its msg_id, or None when it could not be sent
+    /// (the window is then waited in full).
+    async fn send_barrier(&mut self) -> Option<String> {
+        let id = self.new_msg_id();
+        let get = msg::request(
+            id.clone(),
+            ReqType::Get(Get {
+                param_paths: vec!["Device.LocalAgent.EndpointID".into()],
+                max_depth: 0,
+            }),
+        );
+        self.send_msg(&get).await.ok()?;
+        self.note_last("silence barrier: its answer comes after every Notify the Agent sent before it");
+        Some(id)
     }
 
     /// Waits up to `timeout` for the Agent's connection to end (or, on a
@@ -254,6 +309,81 @@ mod tests {
         // Silence on a quiet connection; nothing queued is invented.
         let quiet = s.expect_silence(Duration::from_millis(200), |_| true).await;
         assert!(matches!(quiet, Ok(None)), "{quiet:?}");
+        task.abort();
+    }
+
+    fn add_value_change_subscription() -> ReqType {
+        use crate::usp::proto::msg::add::{CreateObject, CreateParamSetting};
+        let settings = [
+            ("Enable", "true"),
+            ("ID", "barrier-test"),
+            ("NotifType", "ValueChange"),
+            ("ReferenceList", "Device.DeviceInfo.FriendlyName"),
+        ];
+        ReqType::Add(crate::usp::proto::msg::Add {
+            allow_partial: false,
+            create_objs: vec![CreateObject {
+                obj_path: "Device.LocalAgent.Subscription.".into(),
+                param_settings: settings
+                    .iter()
+                    .map(|(p, v)| CreateParamSetting {
+                        param: p.to_string(),
+                        value: v.to_string(),
+                        required: true,
+                    })
+                    .collect(),
+            }],
+        })
+    }
+
+    fn set_friendly_name(name: &str) -> ReqType {
+        use crate::usp::proto::msg::set::{UpdateObject, UpdateParamSetting};
+        ReqType::Set(crate::usp::proto::msg::Set {
+            allow_partial: false,
+            update_objs: vec![UpdateObject {
+                obj_path: "Device.DeviceInfo.".into(),
+                param_settings: vec![UpdateParamSetting {
+                    param: "FriendlyName".into(),
+                    value: name.into(),
+                    required: true,
+                }],
+            }],
+        })
+    }
+
+    /// The silence barrier against the in-process Agent: a quiet window
+    /// ends at the barrier's answer (the trace says so), and a Notify the
+    /// Agent sent before it is still caught — the barrier shortens the wait,
+    /// never what it checks.
+    #[tokio::test]
+    async fn silence_barrier_ends_the_window_and_still_catches_a_notify() {
+        let (s, task) = session_with(FaultSet::default(), Role::Server).await;
+        let mut s = s.with_silence_barrier(true);
+        s.ensure_connected().await.expect("connected");
+        s.request(add_value_change_subscription())
+            .await
+            .map_err(|(_, e)| e)
+            .expect("subscription added");
+        s.request(set_friendly_name("barrier"))
+            .await
+            .map_err(|(_, e)| e)
+            .expect("FriendlyName set");
+        // The ValueChange follows the SetResp; the barrier proves it is in.
+        let caught = s
+            .expect_silence_default(Duration::from_secs(30), |_| true)
+            .await;
+        assert!(matches!(caught, Ok(Some(_))), "{caught:?}");
+        drop(s.take_trace());
+        let quiet = s
+            .expect_silence_default(Duration::from_secs(30), |_| true)
+            .await;
+        assert!(matches!(quiet, Ok(None)), "{quiet:?}");
+        let answered = s.trace().iter().any(|e| {
+            e.note
+                .as_deref()
+                .is_some_and(|n| n.starts_with("the answer to the silence barrier"))
+        });
+        assert!(answered, "the window ended at the barrier: {:?}", s.trace());
         task.abort();
     }
 }

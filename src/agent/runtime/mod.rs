@@ -249,8 +249,13 @@ impl AgentHost {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             // recv() is cancel-safe (MtpConnection contract), so select! loses nothing.
+            // Biased, Notifys first: every Notify queued before a request is
+            // read goes out before that request's answer. The harness's
+            // silence barrier (Session::expect_silence) relies on this: once
+            // the answer to its barrier request is in, nothing the earlier
+            // requests caused can still be on its way.
             let inbound = tokio::select! {
-                inbound = conn.recv() => inbound,
+                biased;
                 out = rx.recv() => {
                     match out {
                         Some(Outgoing::Notify(m)) => {
@@ -266,6 +271,7 @@ impl AgentHost {
                     }
                     break;
                 }
+                inbound = conn.recv() => inbound,
                 _ = ticker.tick() => {
                     let notes = self.agent.lock().await.tick(Clock::now());
                     self.route(notes);

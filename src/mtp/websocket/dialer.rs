@@ -123,7 +123,7 @@ impl WsDialer {
     {
         // tungstenite refuses a response without the subprotocol we asked
         // for, which is exactly R-WS.12.
-        let (stream, response) = tokio_tungstenite::client_async(request, stream)
+        let (stream, response) = tokio_tungstenite::client_async_with_config(request, stream, Some(ws_config()))
             .await
             .map_err(|e| match e {
                 tungstenite::Error::Io(io) => self.connect_error(io.to_string()),

@@ -36,6 +36,17 @@ pub const MTP: &str = "WebSocket";
 /// handshake, so that a silent client cannot hold up the listener.
 const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// Bytes read from the socket per read call. tungstenite's default (128 KiB)
+/// is zero-filled on every read, which cost more than the exchange of a small
+/// Record (benches/exchange.rs) and held 128 KiB per connection at plugfest
+/// scale (`plugfest bench`); larger frames still grow the buffer as needed.
+const READ_BUFFER_SIZE: usize = 8 * 1024;
+
+/// The settings of every WebSocket connection, either role.
+fn ws_config() -> tungstenite::protocol::WebSocketConfig {
+    tungstenite::protocol::WebSocketConfig::default().read_buffer_size(READ_BUFFER_SIZE)
+}
+
 /// RFC 3986 unreserved characters stay as they are; everything else,
 /// including `%` and `:`, is percent-encoded (R-WS.10c).
 const EID_ENCODE: &AsciiSet = &NON_ALPHANUMERIC

@@ -176,7 +176,7 @@ impl WsServer {
                 }
             }
         };
-        let outcome = tokio_tungstenite::accept_hdr_async(stream, check).await;
+        let outcome = tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(ws_config())).await;
         if let Some(control) = &self.control {
             let (kind, status) = match (&outcome, decision) {
                 (Ok(_), _) => ("HANDSHAKE", "101".to_string()),
