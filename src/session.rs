@@ -112,6 +112,9 @@ pub struct Session {
     /// waiting, newest last, at most `SET_ASIDE_ANSWERS`: an Operate sent
     /// with send_resp false must find none to its msg_id.
     answers_set_aside: VecDeque<Msg>,
+    /// Why the last connection ended, for a step that finds none: the
+    /// cause is then named, not just "not connected".
+    ended: Option<String>,
     /// Whether the run's silence windows may end at a barrier request's
     /// answer (`with_silence_barrier`).
     silence_barrier: bool,
@@ -147,6 +150,7 @@ impl Session {
             e2e: None,
             seen_ids: Vec::new(),
             answers_set_aside: VecDeque::new(),
+            ended: None,
             silence_barrier: false,
         }
     }
@@ -296,6 +300,7 @@ impl Session {
                 .or_else(|| conn.peer().endpoint_id.clone());
         }
         self.conn = Some(conn);
+        self.ended = None;
         // R-E2E.6: a new connection gets a new context.
         if let Some(e2e) = self.e2e.as_mut() {
             e2e.restart();
@@ -520,19 +525,27 @@ impl Session {
     }
 
     async fn send_bytes(&mut self, all: Vec<Vec<u8>>) -> Result<(), SessionError> {
+        let reason = self.not_connected();
         let conn = self
             .conn
             .as_mut()
-            .ok_or_else(|| SessionError::NotConnected {
-                reason: "not connected".into(),
-            })?;
+            .ok_or(SessionError::NotConnected { reason })?;
         for bytes in all {
             if let Err(e) = conn.send(&bytes).await {
                 self.conn = None;
+                self.ended = Some(format!("sending failed: {e}"));
                 return Err(SessionError::Send(e.to_string()));
             }
         }
         Ok(())
+    }
+
+    /// "not connected", with why the last connection ended when one did.
+    fn not_connected(&self) -> String {
+        match &self.ended {
+            Some(why) => format!("not connected: the last connection ended ({why})"),
+            None => "not connected".into(),
+        }
     }
 
     fn note_last(&mut self, note: &str) {
@@ -546,16 +559,15 @@ impl Session {
         if let Some(ready) = self.e2e.as_mut().and_then(|e| e.ready.pop_front()) {
             return Ok(Some(ready));
         }
+        let reason = self.not_connected();
         let Some(conn) = self.conn.as_mut() else {
-            return Err(MtpError::Closed {
-                code: None,
-                reason: "not connected".into(),
-            });
+            return Err(MtpError::Closed { code: None, reason });
         };
         let inbound = match tokio::time::timeout_at(deadline.into(), conn.recv()).await {
             Err(_) => return Ok(None),
             Ok(Err(e)) => {
                 self.conn = None;
+                self.ended = Some(e.to_string());
                 self.trace.push(
                     TraceEntry::new(Direction::Received, "(connection closed)".into(), 0)
                         .with_note(e.to_string()),

@@ -31,6 +31,12 @@ enum Behaviour {
     OtherEndpointId,
     /// Answers the first request with a flood of unsolicited Notifys, then nothing.
     NotifyFlood,
+    /// Answers with a well-formed GetResp Record of 20 MiB, over the
+    /// harness's 16 MiB limit on one Record.
+    HugeRecord,
+    /// Completes the handshake, then shuts its sending side (TCP FIN, no
+    /// WebSocket Close) while it goes on reading.
+    HalfClose,
 }
 
 /// Starts the hostile peer on its own thread and runtime; returns its port.
@@ -59,11 +65,21 @@ fn hostile(behaviour: Behaviour) -> u16 {
                     let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(tcp, accept).await else {
                         return;
                     };
+                    if let Behaviour::HalfClose = behaviour {
+                        use tokio::io::AsyncWriteExt;
+                        let _ = ws.get_mut().shutdown().await;
+                    }
                     // A fixed xorshift stream: "random", yet the same every run.
                     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
                     while let Some(Ok(m)) = ws.next().await {
                         if let (Behaviour::OtherEndpointId, Message::Binary(b)) = (behaviour, &m) {
                             let answer = answer_as(OTHER_AGENT, b);
+                            if ws.send(Message::Binary(answer.into())).await.is_err() {
+                                return;
+                            }
+                        }
+                        if let (Behaviour::HugeRecord, Message::Binary(b)) = (behaviour, &m) {
+                            let answer = huge_answer(b);
                             if ws.send(Message::Binary(answer.into())).await.is_err() {
                                 return;
                             }
@@ -108,6 +124,37 @@ fn answer_as(from_id: &str, bytes: &[u8]) -> Vec<u8> {
     let resp = msg::response(msg::msg_id(&m), RespType::GetResp(GetResp::default()));
     record::encode(&record::no_session(from_id, &request.from_id, &resp))
 }
+
+/// A GetResp to the request in `bytes` whose one value is 20 MiB long.
+fn huge_answer(bytes: &[u8]) -> Vec<u8> {
+    use usp_plugfest::usp::proto::msg::get_resp::{RequestedPathResult, ResolvedPathResult};
+    use usp_plugfest::usp::proto::msg::{response::RespType, GetResp};
+    use usp_plugfest::usp::{msg, record};
+    let request = record::decode(bytes, None).unwrap();
+    let m = record::payload_msg(&request).unwrap();
+    let value = "x".repeat(HUGE);
+    let result = ResolvedPathResult {
+        resolved_path: "Device.DeviceInfo.".into(),
+        result_params: [("Manufacturer".to_string(), value)].into(),
+    };
+    let resp = msg::response(
+        msg::msg_id(&m),
+        RespType::GetResp(GetResp {
+            req_path_results: vec![RequestedPathResult {
+                requested_path: "Device.DeviceInfo.Manufacturer".into(),
+                resolved_path_results: vec![result],
+                ..Default::default()
+            }],
+        }),
+    );
+    record::encode(&record::no_session(
+        "proto::hostile",
+        &request.from_id,
+        &resp,
+    ))
+}
+
+const HUGE: usize = 20 * 1024 * 1024;
 
 const FLOOD: u32 = 20_000;
 
@@ -205,4 +252,23 @@ fn an_answer_from_another_endpoint_id_is_set_aside_and_named() {
 fn a_notify_flood_does_not_stop_the_run_from_ending() {
     let messages = failure_messages_against(Behaviour::NotifyFlood);
     assert!(messages.contains("no response within 1500 ms"), "{messages}");
+}
+
+#[test]
+fn a_record_over_the_size_limit_is_refused_and_named() {
+    let messages = failure_messages_against(Behaviour::HugeRecord);
+    assert!(
+        messages.contains("larger than the 16777216-byte limit on one Record"),
+        "{}",
+        &messages[..messages.len().min(2000)]
+    );
+}
+
+#[test]
+fn a_half_closed_connection_ends_the_case_with_the_reason() {
+    let messages = failure_messages_against(Behaviour::HalfClose);
+    assert!(
+        messages.contains("the last connection ended (the peer closed the connection"),
+        "{messages}"
+    );
 }

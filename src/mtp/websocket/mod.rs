@@ -42,9 +42,17 @@ const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_sec
 /// scale (`plugfest bench`); larger frames still grow the buffer as needed.
 const READ_BUFFER_SIZE: usize = 8 * 1024;
 
+/// The largest Record (one WebSocket message) taken from a peer: the same
+/// bound as the STOMP and UDS framings, so a hostile peer cannot make the
+/// harness buffer without limit.
+pub const MAX_RECORD_BYTES: usize = 16 * 1024 * 1024;
+
 /// The settings of every WebSocket connection, either role.
 fn ws_config() -> tungstenite::protocol::WebSocketConfig {
-    tungstenite::protocol::WebSocketConfig::default().read_buffer_size(READ_BUFFER_SIZE)
+    tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_SIZE)
+        .max_message_size(Some(MAX_RECORD_BYTES))
+        .max_frame_size(Some(MAX_RECORD_BYTES))
 }
 
 /// RFC 3986 unreserved characters stay as they are; everything else,
@@ -171,6 +179,12 @@ fn closed_or_io(e: tungstenite::Error) -> MtpError {
                 reason: String::new(),
             }
         }
+        tungstenite::Error::Capacity(tungstenite::error::CapacityError::MessageTooLong {
+            size,
+            max_size,
+        }) => MtpError::Io(format!(
+            "the peer sent a message of {size} bytes, larger than the {max_size}-byte limit on one Record"
+        )),
         other => MtpError::Io(other.to_string()),
     }
 }
