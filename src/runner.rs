@@ -259,12 +259,25 @@ impl<'a> Runner<'a> {
             return self.run_step(phase, step, vars).await;
         };
         let Some(mut other) = self.controllers.remove(name) else {
-            // missing_sender skips such cases before they start.
-            let mut r = self.run_step(phase, step, vars).await;
-            r.verdict = Verdict::Error;
-            r.error = Some(format!("no session for Controller `{name}`"));
-            return r;
+            // Lost earlier in this case (missing_sender skips the others).
+            let why = self
+                .unavailable_controllers
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| "not listed".into());
+            return StepResult {
+                phase,
+                name: format!("{} (as {name})", step_name(step)),
+                location: step.location.to_string(),
+                verdict: Verdict::Error,
+                sent: None,
+                received: None,
+                elapsed_ms: 0,
+                checks: Vec::new(),
+                error: Some(format!("cannot act as Controller `{name}`: {why}")),
+            };
         };
+        let mine = self.unreachable.take();
         std::mem::swap(&mut self.session, &mut other);
         let mut r = self.run_step(phase, step, vars).await;
         std::mem::swap(&mut self.session, &mut other);
@@ -272,7 +285,22 @@ impl<'a> Runner<'a> {
         for entry in other.take_trace() {
             self.session.push_trace(entry);
         }
-        self.controllers.insert(name.to_string(), other);
+        match self.unreachable.take() {
+            // The other Controller cannot reach the Agent: the cases that
+            // need it are skipped from now on, and the target's own
+            // Controller's cases go on (it is not the Agent that is gone).
+            Some(why) => {
+                other.close().await;
+                self.unavailable_controllers.insert(
+                    name.to_string(),
+                    format!("its connection to the Agent failed earlier in this run ({why})"),
+                );
+            }
+            None => {
+                self.controllers.insert(name.to_string(), other);
+            }
+        }
+        self.unreachable = mine;
         r.name = format!("{} (as {name})", r.name);
         r
     }

@@ -152,3 +152,71 @@ controllers:
     let bad = text.replace("role: Read Only", "rank: 1");
     assert!(usp_plugfest::target::Target::parse(&bad, "t.yaml").is_err());
 }
+
+/// `plugfest agent` listening on a free port, killed on drop.
+fn standalone_agent(args: &[&str]) -> common::KillOnDrop {
+    let agent = common::KillOnDrop(
+        std::process::Command::new(env!("CARGO_BIN_EXE_plugfest"))
+            .arg("agent")
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("plugfest agent starts"),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    agent
+}
+
+fn run_target(dir: &Path, target: &str) -> Run {
+    let file = dir.join("target.yaml");
+    std::fs::write(&file, target).expect("target written");
+    plugfest(
+        &["run", "--target", file.to_str().unwrap_or_default(), "--cases", TRUST, "--quiet"],
+        &dir.join("out"),
+    )
+}
+
+#[test]
+fn a_target_file_with_a_readonly_controller_runs_the_trust_suite() {
+    let port = common::free_port();
+    let _agent = standalone_agent(&["--listen", &format!("127.0.0.1:{port}")]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = run_target(
+        dir.path(),
+        &format!(
+            "name: standalone\nmtp: websocket\nwebsocket: {{ role: client, url: \"ws://127.0.0.1:{port}/\" }}\ncontrollers:\n  - {{ name: readonly, endpoint_id: \"proto::plugfest-readonly\", role: Read Only }}\n"
+        ),
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.failure_messages(), run.explain());
+    assert_eq!(run.cases().len(), CASES);
+}
+
+#[test]
+fn a_second_controller_the_agent_never_reaches_skips_its_cases_not_the_run() {
+    let port = common::free_port();
+    let never = common::free_port();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = format!(
+        "name: dialing Agent\nmtp: websocket\nwebsocket: {{ role: server, listen: \"127.0.0.1:{port}\", path: /usp }}\ntimeouts: {{ connect_ms: 3000, request_ms: 2000 }}\ncontrollers:\n  - {{ name: readonly, endpoint_id: \"proto::plugfest-readonly\", listen: \"127.0.0.1:{never}\" }}\n"
+    );
+    let file = dir.path().join("target.yaml");
+    std::fs::write(&file, target).expect("target written");
+    // The Agent dials only the target's own Controller.
+    let _agent = standalone_agent(&["--connect", &format!("ws://127.0.0.1:{port}/usp")]);
+    let run = plugfest(
+        &["run", "--target", file.to_str().unwrap_or_default(), "--cases", TRUST, "--quiet"],
+        &dir.path().join("out"),
+    );
+    let verdicts = run.verdicts();
+    assert_eq!(verdicts.len(), CASES, "{}", run.explain());
+    // The first case that needs it fails (no connection), the rest are
+    // skipped saying so; none is "not run" for an unreachable Agent.
+    let messages = run.failure_messages();
+    assert!(!messages.contains("not run"), "{messages}");
+    assert!(messages.contains("failed earlier in this run"), "{messages}");
+    assert!(
+        verdicts.iter().filter(|(_, v)| v == "skipped").count() >= CASES - 2,
+        "{messages}"
+    );
+}
