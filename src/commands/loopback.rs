@@ -106,7 +106,11 @@ fn two_dialers(
     // One task for both, so aborting it ends both dialers.
     let agent_task = tokio::spawn(async move {
         tokio::join!(
-            host.run_dialer(agent_side, Some(DEFAULT_CONTROLLER_ID.to_string()), RECONNECT),
+            host.run_dialer(
+                agent_side,
+                Some(DEFAULT_CONTROLLER_ID.to_string()),
+                RECONNECT
+            ),
             second.run_dialer(
                 readonly_agent_side,
                 Some(READONLY_CONTROLLER_ID.to_string()),
@@ -551,11 +555,10 @@ async fn secure_websocket(
             let readonly_tls =
                 ServerTls::new(readonly_identity, ClientAuth::Optional(vec![ca.cert()]))
                     .map_err(e)?;
-            let readonly =
-                WsServer::bind("127.0.0.1:0", Some(PATH.into()), READONLY_CONTROLLER_ID)
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .with_tls(readonly_tls);
+            let readonly = WsServer::bind("127.0.0.1:0", Some(PATH.into()), READONLY_CONTROLLER_ID)
+                .await
+                .map_err(|e| e.to_string())?
+                .with_tls(readonly_tls);
             let agent_again = ca.issue(&tls.agent_certificate_id).map_err(e)?.identity();
             let readonly_agent_side = WsDialer::new(
                 &format!("wss://{}{PATH}", readonly.local_addr()),
