@@ -20,6 +20,7 @@ use crate::suite::{capture, evaluate_notify};
 use crate::target::FileServerTarget;
 use crate::trace::describe_msg;
 
+mod controllers;
 mod identity;
 mod more_steps;
 mod mqtt_steps;
@@ -153,25 +154,6 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// The other Controllers the run can act as (`as: NAME`), and those the
-    /// target lists but this run cannot reach as (name → why).
-    pub fn with_controllers(
-        mut self,
-        sessions: std::collections::BTreeMap<String, Session>,
-        unavailable: std::collections::BTreeMap<String, String>,
-    ) -> Self {
-        self.controllers = sessions;
-        self.unavailable_controllers = unavailable;
-        self
-    }
-
-    /// Closes the other Controllers' sessions at the end of the run.
-    pub async fn close_controllers(&mut self) {
-        for s in self.controllers.values_mut() {
-            s.close().await;
-        }
-    }
-
     pub fn with_context(mut self, context: RunContext) -> Self {
         self.context = context;
         self
@@ -246,53 +228,6 @@ impl<'a> Runner<'a> {
             "not run: the Agent could not be reached in {} cases in a row (last: {})",
             self.unreachable_cases, self.last_unreachable
         );
-        r
-    }
-
-    /// A case acting as a Controller (`as:`) the run cannot act as is
-    /// skipped, saying which and why: not listed, or not reachable here.
-    fn missing_sender(&self, suite: &Suite, case: &Case) -> Option<CaseResult> {
-        let name = case
-            .senders()
-            .into_iter()
-            .find(|n| !self.controllers.contains_key(*n))?;
-        let mut r = empty_result(suite, case);
-        r.verdict = Verdict::Skipped;
-        r.message = match self.unavailable_controllers.get(name) {
-            Some(why) => format!("skipped: the case acts as Controller `{name}`, which this run cannot: {why}"),
-            None => format!("skipped: the case acts as Controller `{name}`, which the target does not list (add it under `controllers:` in the target file: name, endpoint_id, and the Role the Agent gives it)"),
-        };
-        Some(r)
-    }
-
-    /// Runs a step as the Controller it names (its session swapped in for
-    /// the step), or as the target's own Controller.
-    async fn run_step_as(
-        &mut self,
-        phase: Phase,
-        step: &Step,
-        sender: Option<&str>,
-        vars: &mut Vars,
-    ) -> StepResult {
-        let Some(name) = sender else {
-            return self.run_step(phase, step, vars).await;
-        };
-        let Some(mut other) = self.controllers.remove(name) else {
-            // missing_sender skips such cases before they start.
-            let mut r = self.run_step(phase, step, vars).await;
-            r.verdict = Verdict::Error;
-            r.error = Some(format!("no session for Controller `{name}`"));
-            return r;
-        };
-        std::mem::swap(&mut self.session, &mut other);
-        let mut r = self.run_step(phase, step, vars).await;
-        std::mem::swap(&mut self.session, &mut other);
-        // Its Records join the case's trace.
-        for entry in other.take_trace() {
-            self.session.push_trace(entry);
-        }
-        self.controllers.insert(name.to_string(), other);
-        r.name = format!("{} (as {name})", r.name);
         r
     }
 

@@ -76,7 +76,12 @@ fn shipped_cases_pass_over_coap_with_the_connect_record_case_skipped() {
     }
     assert_eq!(
         results["counts"]["skipped"].as_u64(),
-        Some(1 + REBOOT_CASES.len() as u64 + e2e_case_count() + interposer_skips(&run) + second_controller_skips(&run)),
+        Some(
+            1 + REBOOT_CASES.len() as u64
+                + e2e_case_count()
+                + interposer_skips(&run)
+                + second_controller_skips(&run)
+        ),
         "{}",
         results["counts"]
     );
@@ -152,7 +157,12 @@ fn a_target_file_reaches_a_standalone_agent_on_its_coap_resource() {
     // the target file does not give (`challenge_value`).
     assert_eq!(
         results["counts"]["skipped"].as_u64(),
-        Some(2 + REBOOT_CASES.len() as u64 + e2e_case_count() + interposer_skips(&run) + second_controller_skips(&run))
+        Some(
+            2 + REBOOT_CASES.len() as u64
+                + e2e_case_count()
+                + interposer_skips(&run)
+                + second_controller_skips(&run)
+        )
     );
     let cases = run.cases();
     let challenge = cases

@@ -41,7 +41,13 @@ fn trust_suite_passes_as_both_controllers_in_every_websocket_setup() {
         &["--tls", "--role", "client"][..],
     ] {
         let run = run_trust(extra);
-        assert_eq!(run.code, 0, "{extra:?}: {}\n{}", run.failure_messages(), run.explain());
+        assert_eq!(
+            run.code,
+            0,
+            "{extra:?}: {}\n{}",
+            run.failure_messages(),
+            run.explain()
+        );
         assert_eq!(run.cases().len(), CASES, "{extra:?}");
         // The read-only Controller's own Records are in the trace.
         let text = serde_json::to_string(&run.results).unwrap_or_default();
@@ -83,14 +89,23 @@ fn each_permission_fault_fails_its_cases_with_the_rule() {
         for (id, message) in &got {
             assert!(message.contains(symptom), "{fault} {id}: {message}");
             // Each names its rule: the TP-469 id or the requirement.
-            assert!(message.contains("[TP-469 2.") || message.contains("[R-GSP.0]") || message.contains("AssignedRole"), "{fault} {id}: {message}");
+            assert!(
+                message.contains("[TP-469 2.")
+                    || message.contains("[R-GSP.0]")
+                    || message.contains("AssignedRole"),
+                "{fault} {id}: {message}"
+            );
         }
     }
     // What came back is named.
     let run = run_trust(&["--agent-fault", "ignores-permissions"]);
-    assert!(run.failure_messages().contains("expected ERROR, got SET_RESP"));
+    assert!(run
+        .failure_messages()
+        .contains("expected ERROR, got SET_RESP"));
     let run = run_trust(&["--agent-fault", "hidden-params-readable"]);
-    assert!(run.failure_messages().contains("SerialNumber: present with value"));
+    assert!(run
+        .failure_messages()
+        .contains("SerialNumber: present with value"));
 }
 
 #[test]
@@ -105,11 +120,19 @@ fn off_websocket_the_cases_skip_with_the_reason_and_the_faults_are_refused() {
     // Every case acts as `readonly` in some step.
     assert_eq!(skipped.len(), CASES, "{}", run.failure_messages());
     let message = skipped[0]["message"].as_str().unwrap_or_default();
-    assert!(message.contains("acts as Controller `readonly`") && message.contains("WebSocket only"), "{message}");
+    assert!(
+        message.contains("acts as Controller `readonly`") && message.contains("WebSocket only"),
+        "{message}"
+    );
 
     let run = run_trust(&["--mtp", "uds", "--agent-fault", "ignores-permissions"]);
     assert_eq!(run.code, 2, "{}", run.explain());
-    assert!(run.stderr.contains("can only be seen by a second Controller"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("can only be seen by a second Controller"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -123,14 +146,22 @@ fn a_case_acting_as_an_unlisted_controller_is_skipped() {
     .expect("case file written");
     let out = dir.path().join("out");
     let run = plugfest(
-        &["run", "--cases", file.to_str().unwrap_or_default(), "--quiet"],
+        &[
+            "run",
+            "--cases",
+            file.to_str().unwrap_or_default(),
+            "--quiet",
+        ],
         Path::new(&out),
     );
     assert_eq!(run.code, 0, "{}", run.explain());
     let cases = run.cases();
     assert_eq!(cases[0]["verdict"], "skipped");
     let message = cases[0]["message"].as_str().unwrap_or_default();
-    assert!(message.contains("`nobody`") && message.contains("does not list"), "{message}");
+    assert!(
+        message.contains("`nobody`") && message.contains("does not list"),
+        "{message}"
+    );
     assert_eq!(cases[1]["verdict"], "passed", "{}", run.failure_messages());
 }
 
@@ -151,4 +182,89 @@ controllers:
     assert_eq!(t.controllers[1].listen.as_deref(), Some("127.0.0.1:0"));
     let bad = text.replace("role: Read Only", "rank: 1");
     assert!(usp_plugfest::target::Target::parse(&bad, "t.yaml").is_err());
+}
+
+/// `plugfest agent` listening on a free port, killed on drop.
+fn standalone_agent(args: &[&str]) -> common::KillOnDrop {
+    let agent = common::KillOnDrop(
+        std::process::Command::new(env!("CARGO_BIN_EXE_plugfest"))
+            .arg("agent")
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("plugfest agent starts"),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    agent
+}
+
+fn run_target(dir: &Path, target: &str) -> Run {
+    let file = dir.join("target.yaml");
+    std::fs::write(&file, target).expect("target written");
+    plugfest(
+        &[
+            "run",
+            "--target",
+            file.to_str().unwrap_or_default(),
+            "--cases",
+            TRUST,
+            "--quiet",
+        ],
+        &dir.join("out"),
+    )
+}
+
+#[test]
+fn a_target_file_with_a_readonly_controller_runs_the_trust_suite() {
+    let port = common::free_port();
+    let _agent = standalone_agent(&["--listen", &format!("127.0.0.1:{port}")]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = run_target(
+        dir.path(),
+        &format!(
+            "name: standalone\nmtp: websocket\nwebsocket: {{ role: client, url: \"ws://127.0.0.1:{port}/\" }}\ncontrollers:\n  - {{ name: readonly, endpoint_id: \"proto::plugfest-readonly\", role: Read Only }}\n"
+        ),
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.failure_messages(), run.explain());
+    assert_eq!(run.cases().len(), CASES);
+}
+
+#[test]
+fn a_second_controller_the_agent_never_reaches_skips_its_cases_not_the_run() {
+    let port = common::free_port();
+    let never = common::free_port();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = format!(
+        "name: dialing Agent\nmtp: websocket\nwebsocket: {{ role: server, listen: \"127.0.0.1:{port}\", path: /usp }}\ntimeouts: {{ connect_ms: 3000, request_ms: 2000 }}\ncontrollers:\n  - {{ name: readonly, endpoint_id: \"proto::plugfest-readonly\", listen: \"127.0.0.1:{never}\" }}\n"
+    );
+    let file = dir.path().join("target.yaml");
+    std::fs::write(&file, target).expect("target written");
+    // The Agent dials only the target's own Controller.
+    let _agent = standalone_agent(&["--connect", &format!("ws://127.0.0.1:{port}/usp")]);
+    let run = plugfest(
+        &[
+            "run",
+            "--target",
+            file.to_str().unwrap_or_default(),
+            "--cases",
+            TRUST,
+            "--quiet",
+        ],
+        &dir.path().join("out"),
+    );
+    let verdicts = run.verdicts();
+    assert_eq!(verdicts.len(), CASES, "{}", run.explain());
+    // The first case that needs it fails (no connection), the rest are
+    // skipped saying so; none is "not run" for an unreachable Agent.
+    let messages = run.failure_messages();
+    assert!(!messages.contains("not run"), "{messages}");
+    assert!(
+        messages.contains("failed earlier in this run"),
+        "{messages}"
+    );
+    assert!(
+        verdicts.iter().filter(|(_, v)| v == "skipped").count() >= CASES - 2,
+        "{messages}"
+    );
 }

@@ -150,7 +150,9 @@ pub fn covers(target: &str, path: &str) -> bool {
     }
     t.iter().zip(&p).all(|(t, p)| {
         let any = |s: &str| s == "*" || s == "{i}";
-        t == p || (any(t) && (any(p) || p.parse::<u32>().is_ok())) || (any(p) && t.parse::<u32>().is_ok())
+        t == p
+            || (any(t) && (any(p) || p.parse::<u32>().is_ok()))
+            || (any(p) && t.parse::<u32>().is_ok())
     })
 }
 
@@ -174,12 +176,30 @@ mod tests {
     fn targets_cover_subtrees_items_and_instances() {
         assert!(covers("Device.", "Device.DeviceInfo.SerialNumber"));
         assert!(covers("Device.DeviceInfo.", "Device.DeviceInfo."));
-        assert!(!covers("Device.DeviceInfo.", "Device.LocalAgent.EndpointID"));
-        assert!(covers("Device.DeviceInfo.SerialNumber", "Device.DeviceInfo.SerialNumber"));
-        assert!(!covers("Device.DeviceInfo.SerialNumber", "Device.DeviceInfo.SerialNumberX"));
-        assert!(covers("Device.LocalAgent.Subscription.*.", "Device.LocalAgent.Subscription.3.ID"));
-        assert!(covers("Device.LocalAgent.Subscription.", "Device.LocalAgent.Subscription.{i}."));
-        assert!(covers("Device.LocalAgent.Controller.2.", "Device.LocalAgent.Controller.{i}.Enable"));
+        assert!(!covers(
+            "Device.DeviceInfo.",
+            "Device.LocalAgent.EndpointID"
+        ));
+        assert!(covers(
+            "Device.DeviceInfo.SerialNumber",
+            "Device.DeviceInfo.SerialNumber"
+        ));
+        assert!(!covers(
+            "Device.DeviceInfo.SerialNumber",
+            "Device.DeviceInfo.SerialNumberX"
+        ));
+        assert!(covers(
+            "Device.LocalAgent.Subscription.*.",
+            "Device.LocalAgent.Subscription.3.ID"
+        ));
+        assert!(covers(
+            "Device.LocalAgent.Subscription.",
+            "Device.LocalAgent.Subscription.{i}."
+        ));
+        assert!(covers(
+            "Device.LocalAgent.Controller.2.",
+            "Device.LocalAgent.Controller.{i}.Enable"
+        ));
         assert!(!covers("", "Device."));
     }
 
@@ -200,7 +220,10 @@ mod tests {
         let subtypes = "Device.LocalAgent.AdvertisedDeviceSubtypes";
         assert!(!rights(&m, READONLY, Kind::Param, subtypes).notify);
         // Unknown Controllers are not restricted (no UntrustedRole configured).
-        assert_eq!(rights(&m, "proto::stranger", Kind::Param, serial), Rights::ALL);
+        assert_eq!(
+            rights(&m, "proto::stranger", Kind::Param, serial),
+            Rights::ALL
+        );
     }
 
     #[test]
@@ -210,7 +233,10 @@ mod tests {
         let full = "Device.LocalAgent.ControllerTrust.Role.1";
         let ro = "Device.LocalAgent.ControllerTrust.Role.2";
         m.put(&row, "AssignedRole", format!("{ro},{full}"));
-        assert_eq!(rights(&m, READONLY, Kind::Param, "Device.DeviceInfo.SerialNumber"), Rights::ALL);
+        assert_eq!(
+            rights(&m, READONLY, Kind::Param, "Device.DeviceInfo.SerialNumber"),
+            Rights::ALL
+        );
         m.put(&row, "AssignedRole", ro);
         m.put(&format!("{ro}."), "Enable", "false");
         assert_eq!(

@@ -39,7 +39,10 @@ pub fn refuse(model: &Model, controller: &str, req: &ReqType) -> Option<Refusal>
                     for p in &upd.param_settings {
                         let path = format!("{obj}{}", p.param);
                         if !rights(model, controller, Kind::Param, &path).write {
-                            denied.push((path, "no write permission (Param w) on the parameter".into()));
+                            denied.push((
+                                path,
+                                "no write permission (Param w) on the parameter".into(),
+                            ));
                         }
                     }
                 }
@@ -88,7 +91,9 @@ pub fn refuse(model: &Model, controller: &str, req: &ReqType) -> Option<Refusal>
         ReqType::Operate(o) => {
             let commands: Vec<String> = match resolve(model, &o.command) {
                 Ok(r) => match &r.leaf {
-                    Leaf::Command(name) => r.objects.iter().map(|obj| format!("{obj}{name}")).collect(),
+                    Leaf::Command(name) => {
+                        r.objects.iter().map(|obj| format!("{obj}{name}")).collect()
+                    }
                     _ => return None,
                 },
                 Err(_) => return None,
@@ -117,7 +122,11 @@ pub fn refuse(model: &Model, controller: &str, req: &ReqType) -> Option<Refusal>
         err_code: errors::PERMISSION_DENIED,
         err_msg: format!(
             "Permission denied: this Controller's Role does not allow {}",
-            denied.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>().join(", ")
+            denied
+                .iter()
+                .map(|(p, _)| p.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         param_errs: denied
             .into_iter()
@@ -157,8 +166,9 @@ pub fn filter_get(model: &Model, controller: &str, resp: &mut GetResp) {
         });
         for r in &mut req.resolved_path_results {
             let obj = r.resolved_path.clone();
-            r.result_params
-                .retain(|name, _| rights(model, controller, Kind::Param, &format!("{obj}{name}")).read);
+            r.result_params.retain(|name, _| {
+                rights(model, controller, Kind::Param, &format!("{obj}{name}")).read
+            });
         }
         let param_path = !req.requested_path.ends_with('.');
         let is_search = req.requested_path.contains('*') || req.requested_path.contains('[');
@@ -175,7 +185,8 @@ pub fn filter_get(model: &Model, controller: &str, resp: &mut GetResp) {
             );
         } else if param_path {
             // A search for a parameter drops the instances it may not read.
-            req.resolved_path_results.retain(|r| !r.result_params.is_empty());
+            req.resolved_path_results
+                .retain(|r| !r.result_params.is_empty());
         }
     }
 }
@@ -184,7 +195,13 @@ pub fn filter_get(model: &Model, controller: &str, resp: &mut GetResp) {
 pub fn filter_get_instances(model: &Model, controller: &str, resp: &mut GetInstancesResp) {
     for req in &mut resp.req_path_results {
         req.curr_insts.retain(|i| {
-            rights(model, controller, Kind::InstantiatedObj, &i.instantiated_obj_path).read
+            rights(
+                model,
+                controller,
+                Kind::InstantiatedObj,
+                &i.instantiated_obj_path,
+            )
+            .read
         });
         for inst in &mut req.curr_insts {
             let obj = inst.instantiated_obj_path.clone();
@@ -216,8 +233,9 @@ pub fn filter_supported_dm(model: &Model, controller: &str, resp: &mut GetSuppor
                     p.access = ParamAccessType::ParamReadOnly as i32;
                 }
             }
-            obj.supported_commands
-                .retain(|c| rights(model, controller, Kind::CommandEvent, &at(&c.command_name)).read);
+            obj.supported_commands.retain(|c| {
+                rights(model, controller, Kind::CommandEvent, &at(&c.command_name)).read
+            });
             obj.supported_events
                 .retain(|e| rights(model, controller, Kind::CommandEvent, &at(&e.event_name)).read);
         }
@@ -239,8 +257,8 @@ pub fn may_notify(model: &Model, controller: &str, notif_type: &str, path: &str)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::usp::proto::msg::{Get, Set};
     use crate::usp::proto::msg::set::{UpdateObject, UpdateParamSetting};
+    use crate::usp::proto::msg::{Get, Set};
 
     const READONLY: &str = "proto::plugfest-readonly";
     const FULL: &str = "proto::plugfest-controller";
@@ -274,14 +292,21 @@ mod tests {
     fn hidden_parameter_is_absent_from_get() {
         let m = Model::new("proto::agent");
         let req = Get {
-            param_paths: vec!["Device.DeviceInfo.".into(), "Device.DeviceInfo.SerialNumber".into()],
+            param_paths: vec![
+                "Device.DeviceInfo.".into(),
+                "Device.DeviceInfo.SerialNumber".into(),
+            ],
             max_depth: 0,
         };
         let mut resp = super::super::get::get(&m, &req);
         filter_get(&m, READONLY, &mut resp);
         let first = &resp.req_path_results[0];
-        assert!(first.resolved_path_results[0].result_params.contains_key("Manufacturer"));
-        assert!(!first.resolved_path_results[0].result_params.contains_key("SerialNumber"));
+        assert!(first.resolved_path_results[0]
+            .result_params
+            .contains_key("Manufacturer"));
+        assert!(!first.resolved_path_results[0]
+            .result_params
+            .contains_key("SerialNumber"));
         assert_eq!(resp.req_path_results[1].err_code, 7026);
     }
 
@@ -308,7 +333,11 @@ mod tests {
         let mut resp = super::super::supported::get_supported_dm(&m, &req);
         filter_supported_dm(&m, READONLY, &mut resp);
         let obj = &resp.req_obj_results[0].supported_objs[0];
-        let names: Vec<&str> = obj.supported_params.iter().map(|p| p.param_name.as_str()).collect();
+        let names: Vec<&str> = obj
+            .supported_params
+            .iter()
+            .map(|p| p.param_name.as_str())
+            .collect();
         assert!(names.contains(&"Manufacturer") && !names.contains(&"SerialNumber"));
         assert!(obj
             .supported_params
@@ -338,14 +367,31 @@ mod tests {
             allow_partial: false,
             obj_paths: vec!["Device.DeviceInfo.FirmwareImage.2.".into()],
         });
-        assert!(matches!(refuse(&m, READONLY, &del), Some(Refusal::Error(e)) if e.err_code == 7006));
+        assert!(
+            matches!(refuse(&m, READONLY, &del), Some(Refusal::Error(e)) if e.err_code == 7006)
+        );
     }
 
     #[test]
     fn notify_right_follows_the_role() {
         let m = Model::new("proto::agent");
-        assert!(may_notify(&m, READONLY, "ValueChange", "Device.DeviceInfo.FriendlyName"));
-        assert!(!may_notify(&m, READONLY, "ValueChange", "Device.LocalAgent.AdvertisedDeviceSubtypes"));
-        assert!(may_notify(&m, FULL, "ValueChange", "Device.LocalAgent.AdvertisedDeviceSubtypes"));
+        assert!(may_notify(
+            &m,
+            READONLY,
+            "ValueChange",
+            "Device.DeviceInfo.FriendlyName"
+        ));
+        assert!(!may_notify(
+            &m,
+            READONLY,
+            "ValueChange",
+            "Device.LocalAgent.AdvertisedDeviceSubtypes"
+        ));
+        assert!(may_notify(
+            &m,
+            FULL,
+            "ValueChange",
+            "Device.LocalAgent.AdvertisedDeviceSubtypes"
+        ));
     }
 }

@@ -628,11 +628,10 @@ async fn secure_websocket(
             let readonly_tls =
                 ServerTls::new(readonly_identity, ClientAuth::Optional(vec![ca.cert()]))
                     .map_err(e)?;
-            let readonly =
-                WsServer::bind("127.0.0.1:0", Some(PATH.into()), READONLY_CONTROLLER_ID)
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .with_tls(readonly_tls);
+            let readonly = WsServer::bind("127.0.0.1:0", Some(PATH.into()), READONLY_CONTROLLER_ID)
+                .await
+                .map_err(|e| e.to_string())?
+                .with_tls(readonly_tls);
             let agent_again = ca.issue(&tls.agent_certificate_id).map_err(e)?.identity();
             let readonly_agent_side = WsDialer::new(
                 &format!("wss://{}{PATH}", readonly.local_addr()),

@@ -217,8 +217,7 @@ pub(crate) async fn execute(args: &RunArgs, group: Option<&MultiProgress>) -> Ou
     if let Some(tls) = &result.tls {
         progress.note(&format!("TLS: {tls}"));
     }
-    let (sessions, unavailable) =
-        controller_sessions(
+    let (sessions, unavailable) = controller_sessions(
         std::mem::take(&mut setup.controllers),
         &setup.session,
         setup.e2e,
@@ -317,9 +316,10 @@ fn controller_sessions(
 /// (e.g. in a search path for its `Controller.{i}.` row).
 fn controller_vars(context: &mut RunContext, controllers: &[loopback::ExtraController]) {
     for c in controllers {
-        context
-            .vars
-            .set(&format!("controller_id_{}", c.entry.name), &c.entry.endpoint_id);
+        context.vars.set(
+            &format!("controller_id_{}", c.entry.name),
+            &c.entry.endpoint_id,
+        );
     }
 }
 

@@ -110,7 +110,10 @@ pub fn assert_suite_passed(run: &Run, mtp: &str, connect_record: &str) {
             && c["message"]
                 .as_str()
                 .is_some_and(|m| m.contains("needs an E2E session context"));
-        if needs_e2e || skipped_for_want_of_interposer(c) || skipped_for_want_of_second_controller(c) {
+        if needs_e2e
+            || skipped_for_want_of_interposer(c)
+            || skipped_for_want_of_second_controller(c)
+        {
             continue;
         }
         assert_eq!(c["verdict"], "passed", "{}", c["id"]);
