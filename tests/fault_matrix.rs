@@ -165,11 +165,19 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
     (
         "no-transfer-complete",
         Fails(
-            Cases::Only(&["fw-download-bad-url", "fw-download-success"]),
+            Cases::Only(&[
+                "fw-download-bad-url",
+                "fw-download-success",
+                "fw-download-to-active-bank",
+            ]),
             &["TransferComplete!"],
         ),
         Fails(
-            Cases::Only(&["fw-download-bad-url", "fw-download-success"]),
+            Cases::Only(&[
+                "fw-download-bad-url",
+                "fw-download-success",
+                "fw-download-to-active-bank",
+            ]),
             &["TransferComplete!"],
         ),
     ),
@@ -324,6 +332,7 @@ const BOOT_EVENT_CASES: &[&str] = &[
 /// Cases whose Boot! subscription must survive the reboot.
 const PERSISTENT_CASES: &[&str] = &[
     "fw-activate-reboots-into-new-image",
+    "fw-download-to-active-bank",
     "reboot-boot-event-and-parameters",
     "subs-persistent-survives-reboot",
 ];
