@@ -318,6 +318,8 @@ const CONNECT_RECORD_CASES: &[&str] = &[
     "mtp-connect-record",
     "fw-activate-reboots-into-new-image",
     "reboot-operate-send-resp-true",
+    "reboot-operate-send-resp-false",
+    "fw-download-to-active-bank",
     "reboot-boot-event-and-parameters",
     "reboot-forgets-non-persistent-subscriptions",
     "subs-persistent-survives-reboot",
@@ -326,6 +328,7 @@ const CONNECT_RECORD_CASES: &[&str] = &[
 /// Cases that wait for Boot! with its Cause.
 const BOOT_EVENT_CASES: &[&str] = &[
     "fw-activate-reboots-into-new-image",
+    "reboot-operate-send-resp-false",
     "reboot-boot-event-and-parameters",
 ];
 
@@ -333,6 +336,7 @@ const BOOT_EVENT_CASES: &[&str] = &[
 const PERSISTENT_CASES: &[&str] = &[
     "fw-activate-reboots-into-new-image",
     "fw-download-to-active-bank",
+    "reboot-operate-send-resp-false",
     "reboot-boot-event-and-parameters",
     "subs-persistent-survives-reboot",
 ];
@@ -340,6 +344,7 @@ const PERSISTENT_CASES: &[&str] = &[
 /// Cases that read Device.DeviceInfo.Manufacturer.
 const MISSING_MANUFACTURER: &[&str] = &[
     "uspagent-gsdm-root-union",
+    "uspagent-gsdm-root-command-args",
     "deviceinfo-get-full-parameter-path",
     "deviceinfo-get-multiple-parameters-same-object",
     "deviceinfo-get-object-path",
