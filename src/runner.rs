@@ -102,6 +102,10 @@ pub struct Runner<'a> {
     file_server: Option<crate::http_server::FileServer>,
     /// The rule the current case's checks cite when they have none.
     case_rule: Option<String>,
+    /// Set by a step after which the case has nothing left to judge
+    /// (an allowed refusal, `operate.refusal_allowed`): the rest of its
+    /// steps are not run, teardown is.
+    case_done: bool,
     /// Trace entries of the current case already shown (`--verbose`).
     shown_records: usize,
     /// The case being run, so that a run stopped in the middle (SIGINT,
@@ -142,6 +146,7 @@ impl<'a> Runner<'a> {
             context: RunContext::default(),
             file_server: None,
             case_rule: None,
+            case_done: false,
             shown_records: 0,
             in_flight: None,
             mqtt_case_start: 0,
@@ -271,6 +276,7 @@ impl<'a> Runner<'a> {
         self.stomp_case_starts();
         self.ws_case_starts();
         self.case_rule = case.rule();
+        self.case_done = false;
         let mut vars = self.context.vars.clone();
         vars.set("controller_id", self.session.controller_id());
         if let Some(agent) = self.session.agent_id() {
@@ -287,11 +293,11 @@ impl<'a> Runner<'a> {
                 self.show_new_records();
                 failed = r.verdict != Verdict::Passed;
                 steps.push(r);
-                if failed {
+                if failed || self.case_done {
                     break;
                 }
             }
-            if failed {
+            if failed || self.case_done {
                 break;
             }
         }
@@ -373,6 +379,15 @@ impl<'a> Runner<'a> {
                         let checks =
                             expect::evaluate(expectation, &exchange.response, vars, self.profiles);
                         result.checks = checks.into_iter().map(to_result).collect();
+                        if let RequestSpec::Operate(op) = spec {
+                            if let Some(c) = more_steps::allowed_refusal(op, &exchange.response) {
+                                // The spec lets the Agent decline: the case
+                                // ends here, passed; the step's own
+                                // expectations were for an accepting Agent.
+                                result.checks = vec![c];
+                                self.case_done = true;
+                            }
+                        }
                         if let Err(e) = capture(&step.capture, &exchange.response, vars) {
                             result.checks.push(CheckResult {
                                 description: "capture values for later steps".into(),

@@ -166,11 +166,19 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
     (
         "no-transfer-complete",
         Fails(
-            Cases::Only(&["fw-download-bad-url", "fw-download-success"]),
+            Cases::Only(&[
+                "fw-download-bad-url",
+                "fw-download-success",
+                "fw-download-to-active-bank",
+            ]),
             &["TransferComplete!"],
         ),
         Fails(
-            Cases::Only(&["fw-download-bad-url", "fw-download-success"]),
+            Cases::Only(&[
+                "fw-download-bad-url",
+                "fw-download-success",
+                "fw-download-to-active-bank",
+            ]),
             &["TransferComplete!"],
         ),
     ),
@@ -375,6 +383,8 @@ const CONNECT_RECORD_CASES: &[&str] = &[
     "mtp-connect-record",
     "fw-activate-reboots-into-new-image",
     "reboot-operate-send-resp-true",
+    "reboot-operate-send-resp-false",
+    "fw-download-to-active-bank",
     "reboot-boot-event-and-parameters",
     "reboot-forgets-non-persistent-subscriptions",
     "subs-persistent-survives-reboot",
@@ -398,12 +408,15 @@ const WS_CONNECT_RECORD_CASES: &[&str] = &[
 /// Cases that wait for Boot! with its Cause.
 const BOOT_EVENT_CASES: &[&str] = &[
     "fw-activate-reboots-into-new-image",
+    "reboot-operate-send-resp-false",
     "reboot-boot-event-and-parameters",
 ];
 
 /// Cases whose Boot! subscription must survive the reboot.
 const PERSISTENT_CASES: &[&str] = &[
     "fw-activate-reboots-into-new-image",
+    "fw-download-to-active-bank",
+    "reboot-operate-send-resp-false",
     "reboot-boot-event-and-parameters",
     "subs-persistent-survives-reboot",
 ];
@@ -411,6 +424,7 @@ const PERSISTENT_CASES: &[&str] = &[
 /// Cases that read Device.DeviceInfo.Manufacturer.
 const MISSING_MANUFACTURER: &[&str] = &[
     "uspagent-gsdm-root-union",
+    "uspagent-gsdm-root-command-args",
     "deviceinfo-get-full-parameter-path",
     "deviceinfo-get-multiple-parameters-same-object",
     "deviceinfo-get-object-path",

@@ -367,6 +367,7 @@ impl Runner<'_> {
             command_key: spec.command_key.clone(),
             send_resp: spec.send_resp,
             args: spec.args.clone(),
+            refusal_allowed: None,
         });
         let req = match build_request(&op, vars) {
             Ok(r) => r,
@@ -488,4 +489,107 @@ fn no_answer_check(
         actual,
         rule,
     )
+}
+
+/// With `refusal_allowed`, an OperateResp whose every result is a
+/// cmd_failure: the passing check that says so (None otherwise).
+pub(super) fn allowed_refusal(
+    spec: &OperateSpec,
+    response: &crate::usp::proto::msg::Msg,
+) -> Option<CheckResult> {
+    let reason = spec.refusal_allowed.as_ref()?;
+    let Some(RespType::OperateResp(r)) = msg::response_body(response) else {
+        return None;
+    };
+    let failures: Vec<String> = r
+        .operation_results
+        .iter()
+        .map(|o| match &o.operation_resp {
+            Some(OperationResp::CmdFailure(f)) => Some(format!(
+                "{}: cmd_failure {} {:?}",
+                o.executed_command, f.err_code, f.err_msg
+            )),
+            _ => None,
+        })
+        .collect::<Option<Vec<_>>>()?;
+    if failures.is_empty() {
+        return None;
+    }
+    Some(check(
+        "the Agent refused the command, which it may",
+        true,
+        format!("acceptance, or a refusal: {reason}"),
+        format!("{} (the case ends here)", failures.join("; ")),
+        None,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usp::proto::msg::operate_resp::{operation_result, OperationResult};
+    use crate::usp::proto::msg::OperateResp;
+
+    fn answer(results: Vec<OperationResp>) -> crate::usp::proto::msg::Msg {
+        msg::response(
+            "1",
+            RespType::OperateResp(OperateResp {
+                operation_results: results
+                    .into_iter()
+                    .map(|r| OperationResult {
+                        executed_command: "Device.DeviceInfo.FirmwareImage.1.Download()".into(),
+                        operation_resp: Some(r),
+                    })
+                    .collect(),
+            }),
+        )
+    }
+
+    fn spec(reason: Option<&str>) -> OperateSpec {
+        OperateSpec {
+            command: "Device.DeviceInfo.FirmwareImage.1.Download()".into(),
+            command_key: String::new(),
+            send_resp: true,
+            args: Default::default(),
+            refusal_allowed: reason.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn only_an_allowed_refusal_ends_the_case() {
+        let refused = answer(vec![OperationResp::CmdFailure(
+            operation_result::CommandFailure {
+                err_code: 7022,
+                err_msg: "active bank".into(),
+            },
+        )]);
+        let c = allowed_refusal(&spec(Some("9.7 metric 3")), &refused).expect("allowed");
+        assert!(c.passed);
+        assert!(c.actual.contains("cmd_failure 7022"), "{}", c.actual);
+        assert!(c.expected.contains("9.7 metric 3"));
+        assert!(allowed_refusal(&spec(None), &refused).is_none());
+        let accepted = answer(vec![OperationResp::ReqObjPath(
+            "Device.LocalAgent.Request.1".into(),
+        )]);
+        assert!(allowed_refusal(&spec(Some("x")), &accepted).is_none());
+    }
+
+    #[test]
+    fn an_answer_to_send_resp_false_fails_and_names_a_cmd_failure() {
+        let none = no_answer_check(None, Duration::from_millis(500), None);
+        assert!(none.passed);
+        let failed = answer(vec![OperationResp::CmdFailure(
+            operation_result::CommandFailure {
+                err_code: 7022,
+                err_msg: "x".into(),
+            },
+        )]);
+        let c = no_answer_check(Some(&failed), Duration::from_millis(500), None);
+        assert!(!c.passed);
+        assert!(
+            c.actual.contains("OPERATE_RESP") && c.actual.contains("cmd_failure 7022"),
+            "{}",
+            c.actual
+        );
+    }
 }

@@ -293,6 +293,12 @@ pub struct OperateSpec {
     pub send_resp: bool,
     #[serde(default)]
     pub args: BTreeMap<String, ScalarString>,
+    /// Why the Agent may refuse this command (e.g. TP-469 9.7 metric 3):
+    /// an OperateResp whose every result is a cmd_failure then ends the
+    /// case, passed, with that reason; the rest of the steps (and this
+    /// step's `expect`) are for an Agent that accepted.
+    #[serde(default)]
+    pub refusal_allowed: Option<String>,
 }
 
 fn yes() -> bool {
