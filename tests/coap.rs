@@ -29,9 +29,10 @@ const AGENT: &str = "proto::coap-agent";
 
 /// The shipped cases that reboot the Agent: CoAP has no connection whose drop
 /// and return would show it, so they are skipped there, never passed.
-const REBOOT_CASES: [&str; 5] = [
+const REBOOT_CASES: [&str; 6] = [
     "fw-activate-reboots-into-new-image",
     "reboot-operate-send-resp-true",
+    "reboot-operate-send-resp-false",
     "reboot-boot-event-and-parameters",
     "reboot-forgets-non-persistent-subscriptions",
     "subs-persistent-survives-reboot",
