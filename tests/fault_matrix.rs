@@ -280,6 +280,12 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         ),
         Refused("it applies with --mtp ws only"),
     ),
+    // The Agent must be the WebSocket server (--role client): tests/ws_control.rs.
+    (
+        "keeps-both-sessions",
+        Refused("--mtp ws --role client"),
+        Refused("--mtp ws --role client"),
+    ),
 ];
 
 /// A reboot case whose OperateResp was set aside (the fault's symptom is

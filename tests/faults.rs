@@ -189,6 +189,7 @@ fn every_listed_fault_has_a_test_here() {
         // failing its case of mtp-websocket.yaml.
         "wrong-close-code",
         "retries-too-early",
+        "keeps-both-sessions",
     ];
     assert_eq!(listed, tested);
 }

@@ -42,10 +42,11 @@ pub enum Fault {
     AdvertisementWithoutName,
     WrongCloseCode,
     RetriesTooEarly,
+    KeepsBothSessions,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 31] = [
+    pub const ALL: [Fault; 32] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -77,6 +78,7 @@ impl Fault {
         Fault::AdvertisementWithoutName,
         Fault::WrongCloseCode,
         Fault::RetriesTooEarly,
+        Fault::KeepsBothSessions,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -112,6 +114,7 @@ impl Fault {
             Fault::AdvertisementWithoutName => "advertisement-without-name",
             Fault::WrongCloseCode => "wrong-close-code",
             Fault::RetriesTooEarly => "retries-too-early",
+            Fault::KeepsBothSessions => "keeps-both-sessions",
         }
     }
 
@@ -147,6 +150,7 @@ impl Fault {
             Fault::AdvertisementWithoutName => "with `plugfest agent --advertise`, the DNS-SD TXT record has no `name` key (breaks R-DIS.10)",
             Fault::WrongCloseCode => "over WebSocket, a text frame or an undecodable Record is answered with a Close of status 1007 instead of 1003 (breaks R-WS.16)",
             Fault::RetriesTooEarly => "over WebSocket, the Agent dials again at once after a refused handshake or a dropped session, without the minimum wait (breaks R-WS.20)",
+            Fault::KeepsBothSessions => "as a WebSocket server (--role client), the Agent keeps a second session from the same Controller beside the first (breaks R-WS.4)",
             Fault::MalformedEndpointId => "the Agent's Records (and, as `plugfest agent`, its handshake) carry an Endpoint ID whose instance-id is longer than 50 characters (breaks R-ARC.6)",
         }
     }

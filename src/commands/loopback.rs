@@ -21,6 +21,7 @@ use crate::mtp::stomp::{SendFaults, StompClient, StompConfig};
 use crate::mtp::tls::pki::TestCa;
 use crate::mtp::tls::{ClientAuth, ClientTls, ServerTls, ServerTrust};
 use crate::mtp::uds::{UdsDialer, UdsListener};
+use crate::mtp::websocket::control::SecondSession;
 use crate::mtp::websocket::{WsControl, WsDialer, WsServer};
 use crate::mtp::MtpConnector;
 use crate::target::{agent_topic, controller_topic, DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID};
@@ -39,6 +40,8 @@ pub struct Started {
     /// The WebSocket test controls, when the harness is the WebSocket
     /// server the Agent dials.
     pub ws_control: Option<WsControl>,
+    /// As the client of the Agent's WebSocket server: a second session's dialer.
+    pub ws_second_session: Option<SecondSession>,
 }
 
 /// The harness waits on `harness`; the Agent dials it with `agent_side`
@@ -69,6 +72,7 @@ fn agent_dials_every(
         broker: None,
         mqtt_interposer: None,
         ws_control: None,
+        ws_second_session: None,
     }
 }
 
@@ -94,6 +98,7 @@ fn agent_listens(
         broker: None,
         mqtt_interposer: None,
         ws_control: None,
+        ws_second_session: None,
     }
 }
 
@@ -149,7 +154,9 @@ pub fn check_faults_apply(
                 "--mtp stomp or --mtp mqtt with MQTT 5 (MQTT 3.1.1 has no Content Type)",
             ),
             Fault::NoReplyToDest => (mtp == MtpArg::Stomp, "--mtp stomp"),
-            Fault::WrongCloseCode | Fault::RetriesTooEarly => (mtp == MtpArg::Ws, "--mtp ws"),
+            Fault::WrongCloseCode | Fault::RetriesTooEarly | Fault::KeepsBothSessions => {
+                (mtp == MtpArg::Ws, "--mtp ws")
+            }
             _ => continue,
         };
         if !applies {
@@ -184,6 +191,12 @@ fn check_interposer_faults(faults: &FaultSet, options: &LoopbackOptions) -> Resu
 }
 
 pub async fn start(options: &LoopbackOptions, host: AgentHost) -> Result<Started, String> {
+    // Only an Agent that is the WebSocket server can be offered a second session.
+    if host.faults().contains(Fault::KeepsBothSessions)
+        && !(options.mtp == MtpArg::Ws && options.role == Role::Client)
+    {
+        return Err("the keeps-both-sessions fault applies with --mtp ws --role client only (the Agent must be the WebSocket server)".into());
+    }
     check_faults_apply(host.faults(), options.mtp, options.mqtt_version)?;
     check_interposer_faults(host.faults(), options)?;
     if options.tls.is_some() && !matches!(options.mtp, MtpArg::Ws | MtpArg::Mqtt | MtpArg::Stomp) {
@@ -428,7 +441,10 @@ async fn websocket(role: Role, host: AgentHost) -> Result<Started, String> {
                 .with_text_frames(text_frames);
             let url = format!("ws://{}/", agent_side.local_addr());
             let harness = WsDialer::new(&url, DEFAULT_CONTROLLER_ID);
-            Ok(agent_listens(agent_side, harness, host))
+            Ok(Started {
+                ws_second_session: Some(SecondSession(harness.clone())),
+                ..agent_listens(agent_side, harness, host)
+            })
         }
     }
 }
@@ -490,7 +506,10 @@ async fn secure_websocket(
             };
             let harness_tls = ClientTls::new(trust, Some(controller)).map_err(e)?;
             let harness = WsDialer::new(&url, DEFAULT_CONTROLLER_ID).with_tls(harness_tls);
-            Ok(agent_listens(agent_side, harness, host))
+            Ok(Started {
+                ws_second_session: Some(SecondSession(harness.clone())),
+                ..agent_listens(agent_side, harness, host)
+            })
         }
     }
 }

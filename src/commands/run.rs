@@ -317,6 +317,7 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
     // As the WebSocket server the Agent dials, the harness can steer the
     // wire for `ws_control` / `expect_close` steps.
     let mut ws_control = None;
+    let mut ws_second_session = None;
     let (connector, mtp_label): (Box<dyn MtpConnector>, String) = match target.mtp {
         MtpKind::Websocket => match target.websocket.clone() {
             Some(WebSocketTarget::Server { listen, path }) => {
@@ -340,6 +341,8 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
                     dialer = dialer.with_tls(client_tls);
                     tls_summary = Some(summary);
                 }
+                ws_second_session =
+                    Some(crate::mtp::websocket::control::SecondSession(dialer.clone()));
                 (Box::new(dialer), "WebSocket".into())
             }
             None => return Err(format!("{}: no websocket section", path.display())),
@@ -441,6 +444,7 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
         tls: tls_summary,
         context: RunContext {
             ws_control,
+            ws_second_session,
             ..run_context(
                 &target.vars,
                 &target.timeouts,
@@ -484,6 +488,7 @@ fn run_context(
         file_server,
         mqtt_interposer: None,
         ws_control: None,
+        ws_second_session: None,
     })
 }
 
@@ -673,6 +678,7 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
     )?;
     context.mqtt_interposer = started.mqtt_interposer.clone();
     context.ws_control = started.ws_control.clone();
+    context.ws_second_session = started.ws_second_session.clone();
     let mtp_label = loopback::label(args.mtp, version).to_string();
     Ok(Setup {
         connector: started.connector,
