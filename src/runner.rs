@@ -46,6 +46,9 @@ pub struct RunContext {
     /// if this run has them: `ws_control` / `expect_close` steps need
     /// them, and their events join each case's trace.
     pub ws_control: Option<crate::mtp::websocket::WsControl>,
+    /// As the client of the Agent's WebSocket server: a dialer for a
+    /// second session (`ws_control: { second_session: true }`).
+    pub ws_second_session: Option<crate::mtp::websocket::control::SecondSession>,
 }
 
 impl Default for RunContext {
@@ -57,6 +60,7 @@ impl Default for RunContext {
             mqtt_interposer: None,
             stomp_interposer: None,
             ws_control: None,
+            ws_second_session: None,
         }
     }
 }

@@ -345,6 +345,12 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         ),
         Refused("it applies with --mtp ws only"),
     ),
+    // The Agent must be the WebSocket server (--role client): tests/ws_control.rs.
+    (
+        "keeps-both-sessions",
+        Refused("--mtp ws --role client"),
+        Refused("--mtp ws --role client"),
+    ),
 ];
 
 /// trust.yaml cases where the read-only Controller must get 7006.

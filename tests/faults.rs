@@ -204,6 +204,7 @@ fn every_listed_fault_has_a_test_here() {
         "ignores-permissions",
         "hidden-params-readable",
         "notify-without-permission",
+        "keeps-both-sessions",
     ];
     assert_eq!(listed, tested);
 }

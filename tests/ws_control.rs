@@ -1,8 +1,10 @@
 //! WebSocket control end to end (TP-469 section 7): the reference Agent,
 //! dialing the harness's WebSocket server (plain and wss), passes every case
 //! of test-cases/mtp-websocket.yaml; each WebSocket fault fails its case and
-//! no other, naming the close code or the retry gaps that came back; the
-//! cases are skipped (never passed) where the harness is not the server;
+//! no other, naming the close code or the retry gaps that came back; as
+//! the client of the Agent's server the harness checks that a second
+//! session leaves one open; the cases are skipped (never passed) where the
+//! harness does not have the role they need;
 //! the step language is validated; handshakes, control frames and Close
 //! codes join the trace beside the Records, in time order.
 
@@ -49,11 +51,18 @@ fn ws_events(case: &serde_json::Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// The case that needs the harness as the client of the Agent's server.
+const CLIENT_CASE: &str = "ws-only-one-session";
+
 fn assert_clean_run(run: &Run) {
     assert_eq!(run.code, 0, "{}\n{}", run.failure_messages(), run.explain());
     let cases = run.cases();
-    assert_eq!(cases.len(), 9);
+    assert_eq!(cases.len(), 10);
     for c in &cases {
+        if c["id"] == CLIENT_CASE {
+            assert!(common::skipped_for_want_of_interposer(c), "{c}");
+            continue;
+        }
         assert_eq!(c["verdict"], "passed", "{}: {}", c["id"], c["message"]);
         assert!(
             c["tp469"].as_str().is_some_and(|t| t.starts_with("7.")),
@@ -135,7 +144,13 @@ fn each_websocket_fault_fails_its_cases_and_no_other() {
         assert_eq!(run.code, 1, "{fault}: {}", run.explain());
         for c in run.cases() {
             let id = c["id"].as_str().unwrap_or_default();
-            let want = if failing.contains(&id) { "failed" } else { "passed" };
+            let want = if failing.contains(&id) {
+                "failed"
+            } else if id == CLIENT_CASE {
+                "skipped"
+            } else {
+                "passed"
+            };
             assert_eq!(c["verdict"], want, "{fault}: {id}: {}", c["message"]);
         }
         for id in *failing {
@@ -149,24 +164,52 @@ fn each_websocket_fault_fails_its_cases_and_no_other() {
 
 #[test]
 fn websocket_faults_are_refused_on_other_mtps() {
-    for fault in ["wrong-close-code", "retries-too-early"] {
+    for fault in ["wrong-close-code", "retries-too-early", "keeps-both-sessions"] {
         let run = run_suite(&["--mtp", "uds", "--agent-fault", fault]);
         assert_eq!(run.code, 2, "{fault}: {}", run.explain());
         assert!(run.stderr.contains("--mtp ws"), "{}", run.stderr);
     }
+    // A second session can only be offered to an Agent that is the server.
+    let run = run_suite(&["--agent-fault", "keeps-both-sessions"]);
+    assert_eq!(run.code, 2, "{}", run.explain());
+    assert!(run.stderr.contains("--role client"), "{}", run.stderr);
 }
 
 #[test]
-fn without_the_server_role_the_cases_are_skipped_with_the_reason() {
-    for extra in [&["--role", "client"][..], &["--mtp", "uds"][..]] {
+fn as_the_client_only_the_second_session_case_runs_and_passes() {
+    for extra in [&["--role", "client"][..], &["--role", "client", "--tls"][..]] {
         let run = run_suite(extra);
         assert_eq!(run.code, 0, "{extra:?}: {}", run.explain());
         let cases = run.cases();
-        assert_eq!(cases.len(), 9);
+        assert_eq!(cases.len(), 10);
         for c in &cases {
-            assert_eq!(c["verdict"], "skipped", "{extra:?}: {c}");
-            assert!(common::skipped_for_want_of_interposer(c), "{c}");
+            if c["id"] == CLIENT_CASE {
+                assert_eq!(c["verdict"], "passed", "{extra:?}: {c}");
+            } else {
+                assert_eq!(c["verdict"], "skipped", "{extra:?}: {c}");
+                assert!(common::skipped_for_want_of_interposer(c), "{c}");
+            }
         }
+    }
+    // keeps-both-sessions: the Agent leaves both sessions open.
+    let run = run_suite(&["--role", "client", "--agent-fault", "keeps-both-sessions"]);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    let (verdict, message) = verdict_of(&run, CLIENT_CASE);
+    assert_eq!(verdict, "failed");
+    for s in ["both sessions still open", "R-WS.4"] {
+        assert!(message.contains(s), "no {s:?} in {message}");
+    }
+}
+
+#[test]
+fn on_another_mtp_every_case_is_skipped_with_the_reason() {
+    let run = run_suite(&["--mtp", "uds"]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let cases = run.cases();
+    assert_eq!(cases.len(), 10);
+    for c in &cases {
+        assert_eq!(c["verdict"], "skipped", "{c}");
+        assert!(common::skipped_for_want_of_interposer(c), "{c}");
     }
 }
 

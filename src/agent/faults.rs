@@ -50,10 +50,11 @@ pub enum Fault {
     IgnoresSubscribeDest,
     WrongCloseCode,
     RetriesTooEarly,
+    KeepsBothSessions,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 39] = [
+    pub const ALL: [Fault; 40] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -93,6 +94,7 @@ impl Fault {
         Fault::IgnoresSubscribeDest,
         Fault::WrongCloseCode,
         Fault::RetriesTooEarly,
+        Fault::KeepsBothSessions,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -136,6 +138,7 @@ impl Fault {
             Fault::IgnoresSubscribeDest => "ignores-subscribe-dest",
             Fault::WrongCloseCode => "wrong-close-code",
             Fault::RetriesTooEarly => "retries-too-early",
+            Fault::KeepsBothSessions => "keeps-both-sessions",
         }
     }
 
@@ -173,6 +176,7 @@ impl Fault {
             Fault::IgnoresSubscribeDest => "over STOMP, the CONNECTED header subscribe-dest is ignored: the Agent subscribes to its configured destination (breaks R-STOMP.6/14); seen only through the interposer (--mtp stomp --interpose)",
             Fault::WrongCloseCode => "over WebSocket, a text frame or an undecodable Record is answered with a Close of status 1007 instead of 1003 (breaks R-WS.16)",
             Fault::RetriesTooEarly => "over WebSocket, the Agent dials again at once after a refused handshake or a dropped session, without the minimum wait (breaks R-WS.20)",
+            Fault::KeepsBothSessions => "as a WebSocket server (--role client), the Agent keeps a second session from the same Controller beside the first (breaks R-WS.4)",
             Fault::MalformedEndpointId => "the Agent's Records (and, as `plugfest agent`, its handshake) carry an Endpoint ID whose instance-id is longer than 50 characters (breaks R-ARC.6)",
             Fault::IgnoresPermissions => "Set, Add, Delete and Operate are carried out whatever the sending Controller's Role permits (a read-only Controller can Set: no 7006)",
             Fault::HiddenParamsReadable => "Get, GetInstances and GetSupportedDM show a Controller what its Role gives it no read permission on (e.g. the read-only Controller sees Device.DeviceInfo.SerialNumber)",

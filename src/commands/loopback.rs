@@ -21,6 +21,7 @@ use crate::mtp::stomp::{SendFaults, StompClient, StompConfig};
 use crate::mtp::tls::pki::TestCa;
 use crate::mtp::tls::{ClientAuth, ClientTls, ServerTls, ServerTrust};
 use crate::mtp::uds::{UdsDialer, UdsListener};
+use crate::mtp::websocket::control::SecondSession;
 use crate::mtp::websocket::{WsControl, WsDialer, WsServer};
 use crate::mtp::MtpConnector;
 use crate::target::{
@@ -47,6 +48,8 @@ pub struct Started {
     /// The WebSocket test controls, when the harness is the WebSocket
     /// server the Agent dials.
     pub ws_control: Option<WsControl>,
+    /// As the client of the Agent's WebSocket server: a second session's dialer.
+    pub ws_second_session: Option<SecondSession>,
 }
 
 /// One more Controller identity and the harness's way to the Agent as it.
@@ -106,6 +109,7 @@ fn agent_dials_every(
         stomp_interposer: None,
         controllers: readonly_unreachable(),
         ws_control: None,
+        ws_second_session: None,
     }
 }
 
@@ -170,6 +174,7 @@ fn agent_listens(
         controllers: readonly_unreachable(),
         stomp_interposer: None,
         ws_control: None,
+        ws_second_session: None,
     }
 }
 
@@ -225,7 +230,9 @@ pub fn check_faults_apply(
                 "--mtp stomp or --mtp mqtt with MQTT 5 (MQTT 3.1.1 has no Content Type)",
             ),
             Fault::NoReplyToDest => (mtp == MtpArg::Stomp, "--mtp stomp"),
-            Fault::WrongCloseCode | Fault::RetriesTooEarly => (mtp == MtpArg::Ws, "--mtp ws"),
+            Fault::WrongCloseCode | Fault::RetriesTooEarly | Fault::KeepsBothSessions => {
+                (mtp == MtpArg::Ws, "--mtp ws")
+            }
             _ => continue,
         };
         if !applies {
@@ -286,6 +293,12 @@ fn check_trust_faults(faults: &FaultSet, mtp: MtpArg) -> Result<(), String> {
 }
 
 pub async fn start(options: &LoopbackOptions, host: AgentHost) -> Result<Started, String> {
+    // Only an Agent that is the WebSocket server can be offered a second session.
+    if host.faults().contains(Fault::KeepsBothSessions)
+        && !(options.mtp == MtpArg::Ws && options.role == Role::Client)
+    {
+        return Err("the keeps-both-sessions fault applies with --mtp ws --role client only (the Agent must be the WebSocket server)".into());
+    }
     check_faults_apply(host.faults(), options.mtp, options.mqtt_version)?;
     check_trust_faults(host.faults(), options.mtp)?;
     check_interposer_faults(host.faults(), options)?;
@@ -583,6 +596,7 @@ async fn websocket(role: Role, host: AgentHost) -> Result<Started, String> {
                     entry: readonly_entry(),
                     connector: Ok(Box::new(readonly)),
                 }],
+                ws_second_session: Some(SecondSession(harness.clone())),
                 ..agent_listens(agent_side, harness, host)
             })
         }
@@ -686,6 +700,7 @@ async fn secure_websocket(
                     entry: readonly_entry(),
                     connector: Ok(Box::new(readonly)),
                 }],
+                ws_second_session: Some(SecondSession(harness.clone())),
                 ..agent_listens(agent_side, harness, host)
             })
         }

@@ -424,6 +424,7 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
     // As the WebSocket server the Agent dials, the harness can steer the
     // wire for `ws_control` / `expect_close` steps.
     let mut ws_control = None;
+    let mut ws_second_session = None;
     let (connector, mtp_label): (Box<dyn MtpConnector>, String) = match target.mtp {
         MtpKind::Websocket => match target.websocket.clone() {
             Some(WebSocketTarget::Server { listen, path }) => {
@@ -456,6 +457,8 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
                     dialer = dialer.with_tls(client_tls);
                     tls_summary = Some(summary);
                 }
+                ws_second_session =
+                    Some(crate::mtp::websocket::control::SecondSession(dialer.clone()));
                 (Box::new(dialer), "WebSocket".into())
             }
             None => return Err(format!("{}: no websocket section", path.display())),
@@ -570,7 +573,11 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
         silence_barrier: false,
         broker: None,
         tls: tls_summary,
-        context: RunContext { ws_control, ..context },
+        context: RunContext {
+            ws_control,
+            ws_second_session,
+            ..context
+        },
         e2e: e2e_setting(args, target.e2e.as_ref().map(|e| e.segment_size)),
         _advertiser: advertiser,
         controllers,
@@ -635,6 +642,7 @@ fn run_context(
         mqtt_interposer: None,
         stomp_interposer: None,
         ws_control: None,
+        ws_second_session: None,
     })
 }
 
@@ -826,6 +834,7 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
     controller_vars(&mut context, &started.controllers);
     context.stomp_interposer = started.stomp_interposer.clone();
     context.ws_control = started.ws_control.clone();
+    context.ws_second_session = started.ws_second_session.clone();
     let mtp_label = loopback::label(args.mtp, version).to_string();
     Ok(Setup {
         connector: started.connector,

@@ -25,6 +25,8 @@ const NOT_A_RECORD: &[u8] = b"\x0a\x7fnot a USP record";
 
 const NO_CONTROL: &str = "not applicable: this step needs the harness as the WebSocket server the Agent connects to, with its test controls (the built-in Agent with --mtp ws --role server, or a target whose websocket section has `listen:`)";
 
+const NO_CLIENT: &str = "not applicable: this step needs the harness as the client of the Agent's WebSocket server (the built-in Agent with --mtp ws --role client, or a target whose websocket section has `url:`)";
+
 impl Runner<'_> {
     /// Called when a case starts: forget a handshake plan a previous case
     /// left unused, and remember where the case's events begin.
@@ -59,6 +61,10 @@ impl Runner<'_> {
         vars: &Vars,
         result: &mut StepResult,
     ) {
+        if spec.second_session == Some(true) {
+            self.second_session(spec, result).await;
+            return;
+        }
         let Some(control) = self.context.ws_control.clone() else {
             skip(result, NO_CONTROL);
             return;
@@ -293,6 +299,80 @@ impl Runner<'_> {
             return None;
         }
         Some(from)
+    }
+
+    /// R-WS.4: at most one session between two endpoints. Opens a second
+    /// session with the harness's Endpoint ID beside the run's own and
+    /// waits until the Agent ends one of them (either is allowed, TP-469
+    /// 7.2); the second is closed by the harness afterwards.
+    async fn second_session(&mut self, spec: &WsControlSpec, result: &mut StepResult) {
+        let Some(dialer) = self.context.ws_second_session.clone() else {
+            skip(result, NO_CLIENT);
+            return;
+        };
+        if let Err(e) = self.session.ensure_connected().await {
+            self.note_unreachable(&e);
+            result.error = Some(e.to_string());
+            return;
+        }
+        let wait = Duration::from_millis(spec.timeout_ms.unwrap_or(DEFAULT_WAIT_MS));
+        result.sent = Some(format!(
+            "a second WebSocket session to {} with the same Endpoint ID",
+            dialer.0.url_with_eid()
+        ));
+        let deadline = tokio::time::Instant::now() + wait;
+        let (second_alive, first_alive, what) = match dialer.0.connect().await {
+            Err(e) => (false, true, format!("the second session was refused: {e}")),
+            Ok(mut second) => {
+                let Some(first) = self.session.connection_mut() else {
+                    second.close(Some(1000), "second-session check over").await;
+                    result.error = Some("the run's own session ended before the check".into());
+                    return;
+                };
+                let mut lost = 0;
+                let fate = loop {
+                    tokio::select! {
+                        r = second.recv() => match r {
+                            // Its Connect Record, or anything else: still open.
+                            Ok(_) => continue,
+                            Err(e) => break (false, true, format!("the Agent ended the second session: {e}")),
+                        },
+                        r = first.recv() => match r {
+                            // A Record on the first session meanwhile is not processed.
+                            Ok(_) => { lost += 1; continue }
+                            Err(e) => break (true, false, format!("the Agent ended the first session: {e}")),
+                        },
+                        _ = tokio::time::sleep_until(deadline) => {
+                            break (true, true, format!("both sessions still open after {} ms", wait.as_millis()));
+                        }
+                    }
+                };
+                if lost > 0 {
+                    self.session.push_trace(
+                        TraceEntry::new(Direction::Received, "(records during the second-session check)".into(), 0)
+                            .with_note(format!("{lost} Record(s) on the first session were not processed")),
+                    );
+                }
+                if fate.0 {
+                    second.close(Some(1000), "second-session check over").await;
+                }
+                fate
+            }
+        };
+        if !first_alive {
+            self.session.forget_connection();
+        }
+        result.received = Some(what.clone());
+        result.checks.push(CheckResult {
+            description: "only one WebSocket session between the harness and the Agent survives".into(),
+            passed: first_alive != second_alive,
+            expected: format!(
+                "the Agent refuses or ends the second session, or ends the first, within {} ms",
+                wait.as_millis()
+            ),
+            actual: what,
+            rule: Some("R-WS.4 (TP-469 7.2)".into()),
+        });
     }
 
     pub(super) async fn expect_close(&mut self, spec: &ExpectCloseSpec, result: &mut StepResult) {

@@ -72,6 +72,11 @@ pub struct WsControlSpec {
     /// (a binary frame and continuation frames, R-WS.14b).
     #[serde(default)]
     pub fragment_next: Option<u32>,
+    /// As the client of the Agent's WebSocket server: open a second
+    /// session with the same Endpoint ID; passes when exactly one of the
+    /// two survives (R-WS.4, TP-469 7.2).
+    #[serde(default)]
+    pub second_session: Option<bool>,
     /// How long to wait: for the Pong (default 5000 ms), for the new
     /// session after `drop_connection` (default: the run's connect
     /// timeout), for a usable session after `reject_handshakes` /
@@ -112,6 +117,7 @@ impl WsControlSpec {
         note(self.send_text.is_some(), "send_text");
         note(self.send_malformed == Some(true), "send_malformed");
         note(self.fragment_next.is_some(), "fragment_next");
+        note(self.second_session == Some(true), "second_session");
         given
     }
 
@@ -119,7 +125,7 @@ impl WsControlSpec {
         let given = self.actions();
         if given.len() != 1 {
             return Err(format!(
-                "ws_control takes exactly one action, found {}: use one of reject_handshakes, answer_without, drop_connection, ping, pong, send_text, send_malformed, fragment_next",
+                "ws_control takes exactly one action, found {}: use one of reject_handshakes, answer_without, drop_connection, ping, pong, send_text, send_malformed, fragment_next, second_session",
                 if given.is_empty() { "none".to_string() } else { given.join(", ") }
             ));
         }

@@ -153,6 +153,7 @@ pub fn skipped_for_want_of_interposer(case: &serde_json::Value) -> bool {
             m.contains("needs the MQTT interposer")
                 || m.contains("needs the STOMP interposer")
                 || m.contains("needs the harness as the WebSocket server")
+                || m.contains("needs the harness as the client of the Agent's WebSocket server")
         })
 }
 

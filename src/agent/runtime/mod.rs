@@ -52,6 +52,9 @@ enum Outgoing {
     Notify(Msg),
     /// Close the connection (the Agent reboots).
     Close,
+    /// Close the connection: a newer WebSocket session from the same
+    /// Controller replaces it (R-WS.4).
+    Superseded,
 }
 
 /// State shared by every connection of one Agent.
@@ -193,12 +196,31 @@ impl AgentHost {
                         .certificate_endpoint_id
                         .clone()
                         .or_else(|| conn.peer().endpoint_id.clone());
+                    // R-WS.4: one WebSocket session per Controller. The
+                    // newer one wins (TP-469 7.2 allows either): an older one
+                    // may be a session whose end the Agent has not seen yet.
+                    if let Some(ctrl) = controller.as_ref().filter(|_| {
+                        conn.peer().mtp == crate::mtp::websocket::MTP
+                            && !self.faults.contains(Fault::KeepsBothSessions)
+                    }) {
+                        self.supersede(ctrl);
+                    }
                     tokio::spawn(async move { me.serve(conn, controller).await });
                 }
                 Err(e) => {
                     self.say(format!("accept failed: {e}"));
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
+            }
+        }
+    }
+
+    /// Asks every live connection of `controller` to close.
+    fn supersede(&self, controller: &str) {
+        let routes = self.shared.routes.lock().unwrap_or_else(|e| e.into_inner());
+        for (c, tx) in routes.values() {
+            if c == controller {
+                let _ = tx.send(Outgoing::Superseded);
             }
         }
     }
@@ -263,6 +285,10 @@ impl AgentHost {
                             if self.send_msg(&mut conn, &mut e2e, &ctrl, &m).await {
                                 continue;
                             }
+                        }
+                        Some(Outgoing::Superseded) => {
+                            self.say("closing: a newer session from this Controller replaces it (R-WS.4)");
+                            conn.close(Some(CLOSE_NORMAL), "replaced by a newer session (R-WS.4)").await;
                         }
                         Some(Outgoing::Close) | None => {
                             self.say("closing: rebooting");

@@ -249,6 +249,17 @@ pub trait WsFrames: Send {
     fn connection_number(&self) -> u32;
 }
 
+/// The harness as the client of the Agent's WebSocket server: what opens
+/// a second session beside the run's own (R-WS.4, TP-469 7.2).
+#[derive(Clone)]
+pub struct SecondSession(pub super::WsDialer);
+
+impl std::fmt::Debug for SecondSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecondSession({})", self.0.url_with_eid())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

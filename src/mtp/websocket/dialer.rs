@@ -13,6 +13,7 @@ use crate::mtp::{MtpConnection, MtpConnector, MtpError, PeerInfo};
 use super::*;
 
 /// The client role: connects to a peer's WebSocket server.
+#[derive(Clone)]
 pub struct WsDialer {
     url: String,
     own_eid: String,
