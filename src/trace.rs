@@ -259,6 +259,26 @@ mod tests {
     use crate::usp::msg;
     use crate::usp::proto::msg::{request::ReqType, Get};
 
+    /// The text made on first read is `describe_msg`'s, and results.json
+    /// gets the same string as before the text became lazy.
+    #[test]
+    fn msg_text_reads_and_serializes_as_the_description() {
+        let m = msg::request(
+            "id-2",
+            ReqType::Get(Get {
+                param_paths: vec!["Device.DeviceInfo.".into()],
+                max_depth: 0,
+            }),
+        );
+        let entry = TraceEntry::new(Direction::Sent, "r".into(), 1).with_msg(&m);
+        let text = entry.msg.as_deref().expect("a Msg");
+        assert_eq!(text, describe_msg(&m));
+        let json = serde_json::to_value(&entry).expect("serializes");
+        assert_eq!(json["msg"], serde_json::Value::String(describe_msg(&m)));
+        let back: TraceEntry = serde_json::from_value(json).expect("reads back");
+        assert_eq!(back.msg.as_deref(), Some(describe_msg(&m).as_str()));
+    }
+
     #[test]
     fn compact_form_keeps_every_value_and_drops_wrappers() {
         let m = msg::request(
