@@ -157,6 +157,7 @@ fn two_dialers(
             connector: Ok(Box::new(readonly)),
         }],
         ws_control: None,
+        ws_second_session: None,
     }
 }
 
