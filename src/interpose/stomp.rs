@@ -5,7 +5,9 @@
 //! heart-beat EOLs) goes into a shared, time-stamped log; frames to the
 //! Agent pass through the steering a test case set (see `stomp_steer`).
 //! Frames are relayed re-encoded: the same command, headers (in order) and
-//! body, with STOMP 1.2 escaping applied as the codec writes it.
+//! body, with STOMP 1.2 escaping applied as the codec writes it (and a
+//! `content-length` added to a body that came without one); heart-beat
+//! EOLs are relayed as they came.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
