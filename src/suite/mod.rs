@@ -10,12 +10,12 @@ pub mod loader;
 pub mod matchers;
 pub mod model;
 pub mod mqtt_steps;
-pub mod stomp_steps;
 pub mod notify;
 pub mod profile_check;
 pub mod request;
 pub mod results;
 pub mod schema;
+pub mod stomp_steps;
 pub mod var_check;
 pub mod vars;
 
