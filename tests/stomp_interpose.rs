@@ -176,7 +176,15 @@ fn interposer_faults_are_refused_without_the_stomp_interposer() {
     ] {
         let out = tempfile::tempdir().unwrap();
         let run = plugfest(
-            &["run", "--mtp", mtp, "--agent-fault", fault, "--cases", SUITE],
+            &[
+                "run",
+                "--mtp",
+                mtp,
+                "--agent-fault",
+                fault,
+                "--cases",
+                SUITE,
+            ],
             out.path(),
         );
         assert_eq!(run.code, 2, "{mtp} {fault}: {}", run.explain());

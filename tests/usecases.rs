@@ -69,7 +69,8 @@ fn expect_no_notify_passes_in_silence_and_fails_on_a_notify() {
     assert_eq!(run.code, 1);
 }
 
-/// `--silence-ms` sets how long an `expect_no_notify` without timeout_ms listens.
+/// `--silence-ms` sets how long an `expect_no_notify` without timeout_ms
+/// listens; without it the built-in Agent's window ends at the barrier.
 #[test]
 fn silence_window_comes_from_the_flag() {
     let dir = tempfile::tempdir().unwrap();
@@ -84,16 +85,26 @@ fn silence_window_comes_from_the_flag() {
         args.extend_from_slice(extra);
         let run = plugfest(&args, out.path());
         assert_eq!(run.code, 0, "{}", run.explain());
-        case(&run, "silent")["steps"][1]["elapsed_ms"]
+        let silent = case(&run, "silent");
+        let barrier = silent["trace"].as_array().is_some_and(|t| {
+            t.iter().any(|e| {
+                e["note"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("the answer to the silence barrier"))
+            })
+        });
+        let ms = silent["steps"][1]["elapsed_ms"]
             .as_u64()
-            .expect("elapsed_ms")
+            .expect("elapsed_ms");
+        (ms, barrier)
     };
-    let default = elapsed(&[]);
-    let long = elapsed(&["--silence-ms", "1500"]);
-    assert!(
-        (500..1500).contains(&default),
-        "default window {default} ms"
-    );
+    // Without the flag the built-in Agent's default window ends at the
+    // silence barrier (BENCHMARKS.md); a window given with the flag is
+    // waited in full.
+    let (default, barrier) = elapsed(&[]);
+    assert!(barrier, "the default window ended at the barrier ({default} ms)");
+    let (long, barrier) = elapsed(&["--silence-ms", "1500"]);
+    assert!(!barrier, "--silence-ms is waited in full");
     assert!(long >= 1500, "--silence-ms 1500 listened {long} ms");
 }
 

@@ -851,7 +851,10 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
         },
         session: session_config(DEFAULT_CONTROLLER_ID, Some(agent_id), &timeouts, args),
         agent_task: Some(started.agent_task),
-        silence_barrier: matches!(args.mtp, MtpArg::Ws | MtpArg::Uds) && !args.interpose,
+        // A --silence-ms someone chose is waited in full.
+        silence_barrier: matches!(args.mtp, MtpArg::Ws | MtpArg::Uds)
+            && !args.interpose
+            && args.silence_ms.is_none(),
         broker: started.broker,
         tls: tls_summary,
         context,

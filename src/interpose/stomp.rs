@@ -5,7 +5,9 @@
 //! heart-beat EOLs) goes into a shared, time-stamped log; frames to the
 //! Agent pass through the steering a test case set (see `stomp_steer`).
 //! Frames are relayed re-encoded: the same command, headers (in order) and
-//! body, with STOMP 1.2 escaping applied as the codec writes it.
+//! body, with STOMP 1.2 escaping applied as the codec writes it (and a
+//! `content-length` added to a body that came without one); heart-beat
+//! EOLs are relayed as they came.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -203,16 +205,16 @@ enum Item {
     /// as heart-beats only when they came alone: EOLs read together with
     /// a frame are most likely the optional EOLs after its NUL (RabbitMQ
     /// sends one after every frame), which the codec cannot tell apart.
-    Eols { count: usize, heartbeat: bool },
+    Eols {
+        count: usize,
+        heartbeat: bool,
+    },
 }
 
 /// Reads once and decodes what arrived: whole frames and heart-beat EOLs.
 /// `None` when the stream ended; `Some(Err)` when it is undecodable.
 /// Cancel-safe: a cancelled read has consumed nothing.
-async fn read_items(
-    r: &mut OwnedReadHalf,
-    dec: &mut Decoder,
-) -> Option<Result<Vec<Item>, String>> {
+async fn read_items(r: &mut OwnedReadHalf, dec: &mut Decoder) -> Option<Result<Vec<Item>, String>> {
     let mut chunk = [0u8; 16 * 1024];
     let n = match r.read(&mut chunk).await {
         Ok(0) | Err(_) => return None,

@@ -296,7 +296,9 @@ mod tests {
         let e = f.trace_entry();
         let p = e.mtp_packet.unwrap();
         assert_eq!(p.mtp, "STOMP");
-        assert!(p.fields.contains(&("endpoint-id".into(), "proto::a".into())));
+        assert!(p
+            .fields
+            .contains(&("endpoint-id".into(), "proto::a".into())));
         assert!(check_value("~(").is_err());
         assert!(check_value("~a+").is_ok());
     }

@@ -48,7 +48,9 @@ fn yes() -> bool {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SteerError {
-    #[error("heart_beat '{0}' is not <sx>,<sy> (two whole numbers of milliseconds, e.g. \"1000,1000\")")]
+    #[error(
+        "heart_beat '{0}' is not <sx>,<sy> (two whole numbers of milliseconds, e.g. \"1000,1000\")"
+    )]
     HeartBeat(String),
     #[error("{0} and remove_{0} contradict each other; give one")]
     Contradiction(&'static str),

@@ -12,12 +12,16 @@ async fn fake_broker() -> String {
     let address = listener.local_addr().unwrap().to_string();
     tokio::spawn(async move {
         loop {
-            let Ok((mut s, _)) = listener.accept().await else { return };
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
             tokio::spawn(async move {
                 let mut dec = Decoder::default();
                 let mut chunk = [0u8; 4096];
                 loop {
-                    let Ok(n) = s.read(&mut chunk).await else { return };
+                    let Ok(n) = s.read(&mut chunk).await else {
+                        return;
+                    };
                     if n == 0 {
                         return;
                     }
@@ -119,7 +123,11 @@ async fn frames_are_relayed_logged_and_connected_is_steered() {
 
     let log = h.frames_since(0);
     let connected = log.iter().find(|f| f.command == "CONNECTED").unwrap();
-    assert!(connected.steered.as_deref().unwrap().contains("/queue/steered"));
+    assert!(connected
+        .steered
+        .as_deref()
+        .unwrap()
+        .contains("/queue/steered"));
     assert_eq!(log[0].get("passcode"), Some("***"));
     // The broker's EOL after each frame is padding, not a heart-beat.
     assert!(
@@ -142,7 +150,10 @@ async fn refusals_then_acceptance_and_an_injected_error() {
     });
     let mut refused = Agent::connect(&interposer).await;
     assert_eq!(refused.next().await.unwrap().command, "ERROR");
-    assert!(refused.next().await.is_none(), "the refused connection stays open");
+    assert!(
+        refused.next().await.is_none(),
+        "the refused connection stays open"
+    );
 
     let mut live = Agent::connect(&interposer).await;
     assert_eq!(live.next().await.unwrap().command, "CONNECTED");
