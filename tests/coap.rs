@@ -29,8 +29,9 @@ const AGENT: &str = "proto::coap-agent";
 
 /// The shipped cases that reboot the Agent: CoAP has no connection whose drop
 /// and return would show it, so they are skipped there, never passed.
-const REBOOT_CASES: [&str; 6] = [
+const REBOOT_CASES: [&str; 7] = [
     "fw-activate-reboots-into-new-image",
+    "fw-download-to-active-bank",
     "reboot-operate-send-resp-true",
     "reboot-operate-send-resp-false",
     "reboot-boot-event-and-parameters",

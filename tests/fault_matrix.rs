@@ -402,6 +402,8 @@ const WS_CONNECT_RECORD_CASES: &[&str] = &[
     "mtp-connect-record",
     "fw-activate-reboots-into-new-image",
     "reboot-operate-send-resp-true",
+    "reboot-operate-send-resp-false",
+    "fw-download-to-active-bank",
     "reboot-boot-event-and-parameters",
     "reboot-forgets-non-persistent-subscriptions",
     "subs-persistent-survives-reboot",

@@ -268,7 +268,8 @@ fn a_record_over_the_size_limit_is_refused_and_named() {
 fn a_half_closed_connection_ends_the_case_with_the_reason() {
     let messages = failure_messages_against(Behaviour::HalfClose);
     assert!(
-        messages.contains("the last connection ended (the peer closed the connection"),
+        messages.contains("not connected: the last connection ended (")
+            && messages.contains("without closing handshake"),
         "{messages}"
     );
 }
