@@ -384,8 +384,17 @@ fn each_usecase_fault_is_caught_by_its_case() {
         ("no-object-creation", "subs-object-creation"),
     ];
     let total = usecase_count();
-    for (fault, case_id) in faults {
-        let run = usecases(&["--agent-fault", fault]);
+    // One run per fault, side by side: each mostly waits on its Agent.
+    let runs: Vec<(&str, &str, Run)> = std::thread::scope(|s| {
+        let handles: Vec<_> = faults
+            .iter()
+            .map(|&(fault, case_id)| {
+                s.spawn(move || (fault, case_id, usecases(&["--agent-fault", fault])))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (fault, case_id, run) in runs {
         assert_fault_caught(fault, &run, case_id, total);
         assert_ne!(case(&run, case_id)["verdict"], "passed", "fault {fault}");
     }
