@@ -658,3 +658,19 @@ fn phase_word(p: Phase) -> &'static str {
         Phase::Teardown => "teardown step",
     }
 }
+
+/// `first` and `then` (Records, and an MTP's packets, frames or events)
+/// as one trace in time order. RFC 3339 UTC with a fixed millisecond width
+/// sorts as text; the sort is stable, so within one millisecond `first`'s
+/// entries come before `then`'s.
+fn in_time_order(
+    mut first: Vec<crate::trace::TraceEntry>,
+    mut then: Vec<crate::trace::TraceEntry>,
+) -> Vec<crate::trace::TraceEntry> {
+    if then.is_empty() {
+        return first;
+    }
+    first.append(&mut then);
+    first.sort_by(|a, b| a.at.cmp(&b.at));
+    first
+}

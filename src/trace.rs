@@ -97,11 +97,15 @@ impl MsgText {
     }
 
     pub fn as_str(&self) -> &str {
-        self.text.get_or_init(|| match Msg::decode(self.encoded.as_slice()) {
-            Ok(m) => describe_msg(&m),
-            // Our own encoding of a Msg decodes back; say so if it ever does not.
-            Err(e) => format!("(a Msg of {} bytes that no longer decodes: {e})", self.encoded.len()),
-        })
+        self.text
+            .get_or_init(|| match Msg::decode(self.encoded.as_slice()) {
+                Ok(m) => describe_msg(&m),
+                // Our own encoding of a Msg decodes back; say so if it ever does not.
+                Err(e) => format!(
+                    "(a Msg of {} bytes that no longer decodes: {e})",
+                    self.encoded.len()
+                ),
+            })
     }
 }
 

@@ -321,7 +321,8 @@ fn an_unadvertised_controller_is_not_found() {
     let shown = text(&found);
     assert_eq!(found.status.code(), Some(2), "{shown}");
     assert!(
-        shown.contains("no _usp-ctr-ws._tcp.local. advertisement named proto::nobody-advertises-me"),
+        shown
+            .contains("no _usp-ctr-ws._tcp.local. advertisement named proto::nobody-advertises-me"),
         "{shown}"
     );
 }

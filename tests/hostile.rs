@@ -223,7 +223,10 @@ fn failure_messages_against(behaviour: Behaviour) -> String {
 #[test]
 fn random_bytes_fail_the_case_and_say_they_were_no_record() {
     let messages = failure_messages_against(Behaviour::RandomBytes);
-    assert!(messages.contains("no response within 1500 ms"), "{messages}");
+    assert!(
+        messages.contains("no response within 1500 ms"),
+        "{messages}"
+    );
     assert!(
         messages.contains("the bytes are not a protobuf USP Record"),
         "{messages}"
@@ -233,7 +236,10 @@ fn random_bytes_fail_the_case_and_say_they_were_no_record() {
 #[test]
 fn a_silent_agent_times_out_within_the_bound() {
     let messages = failure_messages_against(Behaviour::Silent);
-    assert!(messages.contains("no response within 1500 ms"), "{messages}");
+    assert!(
+        messages.contains("no response within 1500 ms"),
+        "{messages}"
+    );
     // Nothing arrived, so nothing was set aside: the verdict must not
     // invent a cause.
     assert!(!messages.contains("set aside"), "{messages}");
@@ -251,7 +257,10 @@ fn an_answer_from_another_endpoint_id_is_set_aside_and_named() {
 #[test]
 fn a_notify_flood_does_not_stop_the_run_from_ending() {
     let messages = failure_messages_against(Behaviour::NotifyFlood);
-    assert!(messages.contains("no response within 1500 ms"), "{messages}");
+    assert!(
+        messages.contains("no response within 1500 ms"),
+        "{messages}"
+    );
 }
 
 #[test]

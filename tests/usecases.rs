@@ -102,7 +102,10 @@ fn silence_window_comes_from_the_flag() {
     // silence barrier (BENCHMARKS.md); a window given with the flag is
     // waited in full.
     let (default, barrier) = elapsed(&[]);
-    assert!(barrier, "the default window ended at the barrier ({default} ms)");
+    assert!(
+        barrier,
+        "the default window ended at the barrier ({default} ms)"
+    );
     let (long, barrier) = elapsed(&["--silence-ms", "1500"]);
     assert!(!barrier, "--silence-ms is waited in full");
     assert!(long >= 1500, "--silence-ms 1500 listened {long} ms");

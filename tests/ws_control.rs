@@ -42,7 +42,10 @@ fn ws_events(case: &serde_json::Value) -> Vec<(String, String)> {
                 .filter(|e| e["mtp_packet"]["mtp"] == "WebSocket")
                 .map(|e| {
                     (
-                        e["mtp_packet"]["packet"].as_str().unwrap_or_default().to_string(),
+                        e["mtp_packet"]["packet"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
                         e["mtp_packet"]["fields"].to_string(),
                     )
                 })
@@ -98,7 +101,10 @@ fn assert_clean_run(run: &Run) {
     }
     let retry = events("ws-session-retry-after-refusal");
     assert_eq!(
-        retry.iter().filter(|(p, _)| p == "HANDSHAKE REFUSED").count(),
+        retry
+            .iter()
+            .filter(|(p, _)| p == "HANDSHAKE REFUSED")
+            .count(),
         2,
         "{retry:?}"
     );
@@ -127,7 +133,10 @@ fn clean_agent_passes_every_websocket_case_over_wss() {
 const FAULTS: &[(&str, &[&str], &[&str])] = &[
     (
         "wrong-close-code",
-        &["ws-text-frame-closed-1003", "ws-malformed-record-closed-1003"],
+        &[
+            "ws-text-frame-closed-1003",
+            "ws-malformed-record-closed-1003",
+        ],
         &["status code 1007", "status code 1003", "R-WS.16"],
     ),
     (
@@ -164,7 +173,11 @@ fn each_websocket_fault_fails_its_cases_and_no_other() {
 
 #[test]
 fn websocket_faults_are_refused_on_other_mtps() {
-    for fault in ["wrong-close-code", "retries-too-early", "keeps-both-sessions"] {
+    for fault in [
+        "wrong-close-code",
+        "retries-too-early",
+        "keeps-both-sessions",
+    ] {
         let run = run_suite(&["--mtp", "uds", "--agent-fault", fault]);
         assert_eq!(run.code, 2, "{fault}: {}", run.explain());
         assert!(run.stderr.contains("--mtp ws"), "{}", run.stderr);
@@ -177,7 +190,10 @@ fn websocket_faults_are_refused_on_other_mtps() {
 
 #[test]
 fn as_the_client_only_the_second_session_case_runs_and_passes() {
-    for extra in [&["--role", "client"][..], &["--role", "client", "--tls"][..]] {
+    for extra in [
+        &["--role", "client"][..],
+        &["--role", "client", "--tls"][..],
+    ] {
         let run = run_suite(extra);
         assert_eq!(run.code, 0, "{extra:?}: {}", run.explain());
         let cases = run.cases();
@@ -235,7 +251,10 @@ fn step_language_errors_carry_their_position() {
             "      - ws_control: { answer_without: cookies }\n",
             "cookies",
         ),
-        ("      - expect_close: { code: 1006 }\n", "not a status code"),
+        (
+            "      - expect_close: { code: 1006 }\n",
+            "not a status code",
+        ),
         (
             "      - expect_close: { code: 1003 }\n        expect: { type: get_resp }\n",
             "expect_close",

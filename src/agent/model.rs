@@ -135,13 +135,7 @@ fn is_instance_number(segment: &str) -> bool {
 pub fn supported_path(inst_path: &str) -> String {
     inst_path
         .split('.')
-        .map(|s| {
-            if is_instance_number(s) {
-                "{i}"
-            } else {
-                s
-            }
-        })
+        .map(|s| if is_instance_number(s) { "{i}" } else { s })
         .collect::<Vec<_>>()
         .join(".")
 }

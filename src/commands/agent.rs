@@ -55,7 +55,11 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
     }
     let mut args = args;
     if args.find_controller {
-        match find_controller_url(&args.controller_id, Duration::from_secs_f64(args.find_timeout)).await
+        match find_controller_url(
+            &args.controller_id,
+            Duration::from_secs_f64(args.find_timeout),
+        )
+        .await
         {
             Ok(url) => args.connect = Some(url),
             Err(e) => return bad_input(e),

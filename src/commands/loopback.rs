@@ -96,11 +96,8 @@ fn agent_dials_every(
     host: AgentHost,
     retry: Duration,
 ) -> Started {
-    let agent_task = tokio::spawn(host.run_dialer(
-        agent_side,
-        Some(DEFAULT_CONTROLLER_ID.to_string()),
-        retry,
-    ));
+    let agent_task =
+        tokio::spawn(host.run_dialer(agent_side, Some(DEFAULT_CONTROLLER_ID.to_string()), retry));
     Started {
         connector: Box::new(harness),
         agent_task,

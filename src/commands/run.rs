@@ -457,8 +457,9 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
                     dialer = dialer.with_tls(client_tls);
                     tls_summary = Some(summary);
                 }
-                ws_second_session =
-                    Some(crate::mtp::websocket::control::SecondSession(dialer.clone()));
+                ws_second_session = Some(crate::mtp::websocket::control::SecondSession(
+                    dialer.clone(),
+                ));
                 (Box::new(dialer), "WebSocket".into())
             }
             None => return Err(format!("{}: no websocket section", path.display())),

@@ -110,7 +110,10 @@ pub fn controller_url(ad: &Advertisement) -> Result<String, Problem> {
     if !matches!(ad.txt.get("path"), Some(Some(_))) {
         return Err(Problem {
             rule: "R-DIS.11",
-            detail: format!("the Controller's TXT record for {} has no `path` value", ad.instance),
+            detail: format!(
+                "the Controller's TXT record for {} has no `path` value",
+                ad.instance
+            ),
         });
     }
     ws_url(ad).ok_or_else(|| Problem {

@@ -28,18 +28,14 @@ impl Runner<'_> {
 
     /// The case's trace with the interposer's packets of the case merged in
     /// time order.
-    pub(super) fn with_mqtt_packets(&self, mut trace: Vec<TraceEntry>) -> Vec<TraceEntry> {
-        if let Some(h) = &self.context.mqtt_interposer {
-            trace.extend(
-                h.packets_since(self.mqtt_case_start)
-                    .iter()
-                    .map(|p| p.trace_entry()),
-            );
-            // RFC 3339 UTC with fixed millisecond width sorts as text;
-            // stable, so equal times keep their order.
-            trace.sort_by(|a, b| a.at.cmp(&b.at));
+    pub(super) fn with_mqtt_packets(&self, trace: Vec<TraceEntry>) -> Vec<TraceEntry> {
+        match &self.context.mqtt_interposer {
+            Some(h) => {
+                let packets = h.packets_since(self.mqtt_case_start);
+                super::in_time_order(trace, packets.iter().map(|p| p.trace_entry()).collect())
+            }
+            None => trace,
         }
-        trace
     }
 
     pub(super) fn mqtt_steer(&mut self, steering: &Steering, result: &mut StepResult) {

@@ -30,18 +30,14 @@ impl Runner<'_> {
 
     /// The case's trace with the interposer's frames of the case merged in
     /// time order.
-    pub(super) fn with_stomp_frames(&self, mut trace: Vec<TraceEntry>) -> Vec<TraceEntry> {
-        if let Some(h) = &self.context.stomp_interposer {
-            trace.extend(
-                h.frames_since(self.stomp_case_start)
-                    .iter()
-                    .map(|f| f.trace_entry()),
-            );
-            // RFC 3339 UTC with fixed millisecond width sorts as text;
-            // stable, so equal times keep their order.
-            trace.sort_by(|a, b| a.at.cmp(&b.at));
+    pub(super) fn with_stomp_frames(&self, trace: Vec<TraceEntry>) -> Vec<TraceEntry> {
+        match &self.context.stomp_interposer {
+            Some(h) => {
+                let frames = h.frames_since(self.stomp_case_start);
+                super::in_time_order(trace, frames.iter().map(|f| f.trace_entry()).collect())
+            }
+            None => trace,
         }
-        trace
     }
 
     pub(super) fn stomp_steer(&mut self, steering: &Steering, result: &mut StepResult) {

@@ -38,21 +38,16 @@ impl Runner<'_> {
     }
 
     /// The case's trace with its WebSocket events merged in time order.
-    pub(super) fn with_ws_events(&self, mut trace: Vec<TraceEntry>) -> Vec<TraceEntry> {
-        if let Some(c) = &self.context.ws_control {
-            let events = c.events_since(self.ws_case_start);
-            if events.is_empty() {
-                return trace;
+    pub(super) fn with_ws_events(&self, trace: Vec<TraceEntry>) -> Vec<TraceEntry> {
+        match &self.context.ws_control {
+            Some(c) => {
+                let events = c.events_since(self.ws_case_start);
+                // Events first: within one millisecond a handshake precedes
+                // the Records of its session.
+                super::in_time_order(events.iter().map(WsEvent::trace_entry).collect(), trace)
             }
-            // Events first: within one millisecond a handshake precedes
-            // the Records of its session. RFC 3339 UTC with fixed
-            // millisecond width sorts as text; the sort is stable.
-            let mut merged: Vec<TraceEntry> = events.iter().map(WsEvent::trace_entry).collect();
-            merged.append(&mut trace);
-            merged.sort_by(|a, b| a.at.cmp(&b.at));
-            return merged;
+            None => trace,
         }
-        trace
     }
 
     pub(super) async fn ws_control(
@@ -166,17 +161,16 @@ impl Runner<'_> {
             result.error = Some(e.to_string());
             return;
         }
-        let Some(frames) = self
-            .session
-            .connection_mut()
-            .and_then(|c| c.ws_frames())
-        else {
+        let Some(frames) = self.session.connection_mut().and_then(|c| c.ws_frames()) else {
             skip(result, NO_CONTROL);
             return;
         };
         let number = frames.connection_number();
         let outcome: Result<(), MtpError> = if let Some(payload) = &spec.ping {
-            result.sent = Some(format!("Ping ({} bytes) on connection {number}", payload.len()));
+            result.sent = Some(format!(
+                "Ping ({} bytes) on connection {number}",
+                payload.len()
+            ));
             match frames.ping(payload.as_bytes(), wait).await {
                 Ok(rtt) => {
                     result.checks.push(CheckResult {
@@ -223,18 +217,21 @@ impl Runner<'_> {
         } else if spec.drop_connection == Some(true) {
             frames.drop_tcp().await;
             self.session.forget_connection();
-            result.sent = Some(format!(
-                "connection {number} ended without a Close frame"
-            ));
+            result.sent = Some(format!("connection {number} ended without a Close frame"));
             let started = Instant::now();
             let back = match spec.timeout_ms {
-                Some(ms) => self.session.ensure_connected_within(Duration::from_millis(ms)).await,
+                Some(ms) => {
+                    self.session
+                        .ensure_connected_within(Duration::from_millis(ms))
+                        .await
+                }
                 None => self.session.ensure_connected().await,
             };
             match back {
                 Ok(()) => {
                     result.checks.push(CheckResult {
-                        description: "the Agent opens a new session after the connection dropped".into(),
+                        description: "the Agent opens a new session after the connection dropped"
+                            .into(),
                         passed: true,
                         expected: "a new WebSocket session (R-WS.19)".into(),
                         actual: format!("a new session after {} ms", started.elapsed().as_millis()),
@@ -294,7 +291,11 @@ impl Runner<'_> {
                 .collect();
             result.error = Some(format!(
                 "the Agent did not open a usable session: {e} (seen: {})",
-                if seen.is_empty() { "nothing".to_string() } else { seen.join("; ") }
+                if seen.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    seen.join("; ")
+                }
             ));
             return None;
         }
@@ -349,8 +350,14 @@ impl Runner<'_> {
                 };
                 if lost > 0 {
                     self.session.push_trace(
-                        TraceEntry::new(Direction::Received, "(records during the second-session check)".into(), 0)
-                            .with_note(format!("{lost} Record(s) on the first session were not processed")),
+                        TraceEntry::new(
+                            Direction::Received,
+                            "(records during the second-session check)".into(),
+                            0,
+                        )
+                        .with_note(format!(
+                            "{lost} Record(s) on the first session were not processed"
+                        )),
                     );
                 }
                 if fate.0 {
@@ -364,7 +371,8 @@ impl Runner<'_> {
         }
         result.received = Some(what.clone());
         result.checks.push(CheckResult {
-            description: "only one WebSocket session between the harness and the Agent survives".into(),
+            description: "only one WebSocket session between the harness and the Agent survives"
+                .into(),
             passed: first_alive != second_alive,
             expected: format!(
                 "the Agent refuses or ends the second session, or ends the first, within {} ms",
@@ -415,8 +423,14 @@ impl Runner<'_> {
         }
         let want = spec.code;
         let (passed, actual) = match &outcome {
-            None => (false, format!("no Close frame within {} ms", wait.as_millis())),
-            Some(MtpError::Closed { code: Some(c), reason }) => (
+            None => (
+                false,
+                format!("no Close frame within {} ms", wait.as_millis()),
+            ),
+            Some(MtpError::Closed {
+                code: Some(c),
+                reason,
+            }) => (
                 *c == want,
                 if reason.is_empty() {
                     format!("a Close frame with status code {c}")
@@ -471,7 +485,11 @@ fn retry_checks(
         expected: format!("{n} refused handshake(s), then an accepted one"),
         actual: format!(
             "{refused} refused, then {}",
-            if attempts.len() > refused { "accepted" } else { "no further attempt" }
+            if attempts.len() > refused {
+                "accepted"
+            } else {
+                "no further attempt"
+            }
         ),
         rule: case_rule.clone(),
     }];

@@ -165,7 +165,9 @@ impl Session {
             }),
         );
         self.send_msg(&get).await.ok()?;
-        self.note_last("silence barrier: its answer comes after every Notify the Agent sent before it");
+        self.note_last(
+            "silence barrier: its answer comes after every Notify the Agent sent before it",
+        );
         Some(id)
     }
 

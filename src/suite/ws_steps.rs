@@ -131,25 +131,35 @@ impl WsControlSpec {
         }
         if let Some(n) = self.reject_handshakes {
             if n == 0 || n > MAX_REJECTS {
-                return Err(format!("ws_control: reject_handshakes must be 1..={MAX_REJECTS}"));
+                return Err(format!(
+                    "ws_control: reject_handshakes must be 1..={MAX_REJECTS}"
+                ));
             }
         } else if self.status.is_some() || self.min_retry_interval_ms.is_some() {
-            return Err("ws_control: status and min_retry_interval_ms go with reject_handshakes".into());
+            return Err(
+                "ws_control: status and min_retry_interval_ms go with reject_handshakes".into(),
+            );
         }
         if let Some(s) = self.status {
             if !(400..=599).contains(&s) {
-                return Err(format!("ws_control: status {s} is not an HTTP error status (400..599)"));
+                return Err(format!(
+                    "ws_control: status {s} is not an HTTP error status (400..599)"
+                ));
             }
         }
         if let Some(f) = self.fragment_next {
             if !(2..=MAX_FRAGMENTS).contains(&f) {
-                return Err(format!("ws_control: fragment_next must be 2..={MAX_FRAGMENTS} frames"));
+                return Err(format!(
+                    "ws_control: fragment_next must be 2..={MAX_FRAGMENTS} frames"
+                ));
             }
         }
         for p in [&self.ping, &self.pong].into_iter().flatten() {
             // RFC 6455 5.5: a control frame's payload is at most 125 bytes.
             if p.len() > 125 {
-                return Err("ws_control: a Ping or Pong payload is at most 125 bytes (RFC 6455 5.5)".into());
+                return Err(
+                    "ws_control: a Ping or Pong payload is at most 125 bytes (RFC 6455 5.5)".into(),
+                );
             }
         }
         if self.timeout_ms.is_some_and(|t| t > MAX_TIMEOUT_MS) {

@@ -293,11 +293,19 @@ mod tests {
     fn events_are_numbered_logged_and_capped() {
         let c = WsControl::new();
         assert_eq!((c.next_connection(), c.next_connection()), (1, 2));
-        c.record(1, Way::FromAgent, "PING", vec![("payload_bytes".into(), "0".into())]);
+        c.record(
+            1,
+            Way::FromAgent,
+            "PING",
+            vec![("payload_bytes".into(), "0".into())],
+        );
         let e = &c.events_since(0)[0];
         assert_eq!(e.one_line(), "PING on connection 1 (payload_bytes = 0)");
         let entry = e.trace_entry();
-        assert_eq!(entry.mtp_packet.map(|p| p.mtp), Some("WebSocket".to_string()));
+        assert_eq!(
+            entry.mtp_packet.map(|p| p.mtp),
+            Some("WebSocket".to_string())
+        );
         assert!(c.events_since(5).is_empty());
         for _ in 0..MAX_EVENTS + 10 {
             c.record(1, Way::ToAgent, "PONG", Vec::new());

@@ -124,19 +124,20 @@ impl WsDialer {
     {
         // tungstenite refuses a response without the subprotocol we asked
         // for, which is exactly R-WS.12.
-        let (stream, response) = tokio_tungstenite::client_async_with_config(request, stream, Some(ws_config()))
-            .await
-            .map_err(|e| match e {
-                tungstenite::Error::Io(io) => self.connect_error(io.to_string()),
-                tungstenite::Error::Protocol(p) => MtpError::Handshake {
-                    mtp: MTP,
-                    reason: format!("{p} (R-WS.12: the server must echo {SUBPROTOCOL})"),
-                },
-                other => MtpError::Handshake {
-                    mtp: MTP,
-                    reason: other.to_string(),
-                },
-            })?;
+        let (stream, response) =
+            tokio_tungstenite::client_async_with_config(request, stream, Some(ws_config()))
+                .await
+                .map_err(|e| match e {
+                    tungstenite::Error::Io(io) => self.connect_error(io.to_string()),
+                    tungstenite::Error::Protocol(p) => MtpError::Handshake {
+                        mtp: MTP,
+                        reason: format!("{p} (R-WS.12: the server must echo {SUBPROTOCOL})"),
+                    },
+                    other => MtpError::Handshake {
+                        mtp: MTP,
+                        reason: other.to_string(),
+                    },
+                })?;
         let peer_eid = response
             .headers()
             .get_all("Sec-WebSocket-Extensions")

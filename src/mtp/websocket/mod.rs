@@ -122,7 +122,7 @@ where
                     return Ok(Inbound::Unusable(format!(
                         "a text frame of {} bytes (R-WS.14: a Record travels in a binary frame; a text frame must not be processed)",
                         text.len()
-                    )))
+                    )));
                 }
                 // tungstenite answers Pings itself (R-WS.17); Pongs need nothing.
                 Message::Ping(p) => {
@@ -139,7 +139,7 @@ where
                     return Err(MtpError::Closed {
                         code: frame.as_ref().map(|f| u16::from(f.code)),
                         reason: frame.map(|f| f.reason.to_string()).unwrap_or_default(),
-                    })
+                    });
                 }
             }
         }

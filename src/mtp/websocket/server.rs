@@ -158,15 +158,25 @@ impl WsServer {
             match outcome {
                 Ok((mut resp, peer_eid)) => {
                     eid = peer_eid;
-                    if let Some(HandshakeDecision::Accept { omit_subprotocol, omit_extension }) = decision {
+                    if let Some(HandshakeDecision::Accept {
+                        omit_subprotocol,
+                        omit_extension,
+                    }) = decision
+                    {
                         if omit_subprotocol {
                             resp.headers_mut().remove("Sec-WebSocket-Protocol");
                         }
                         if omit_extension {
                             resp.headers_mut().remove("Sec-WebSocket-Extensions");
                         }
-                        logged.push(("answered_subprotocol".into(), header_or_none(&resp, "Sec-WebSocket-Protocol")));
-                        logged.push(("answered_extensions".into(), header_or_none(&resp, "Sec-WebSocket-Extensions")));
+                        logged.push((
+                            "answered_subprotocol".into(),
+                            header_or_none(&resp, "Sec-WebSocket-Protocol"),
+                        ));
+                        logged.push((
+                            "answered_extensions".into(),
+                            header_or_none(&resp, "Sec-WebSocket-Extensions"),
+                        ));
                     }
                     Ok(resp)
                 }
@@ -176,11 +186,14 @@ impl WsServer {
                 }
             }
         };
-        let outcome = tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(ws_config())).await;
+        let outcome =
+            tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(ws_config())).await;
         if let Some(control) = &self.control {
             let (kind, status) = match (&outcome, decision) {
                 (Ok(_), _) => ("HANDSHAKE", "101".to_string()),
-                (Err(_), Some(HandshakeDecision::Refuse(code))) => ("HANDSHAKE REFUSED", code.to_string()),
+                (Err(_), Some(HandshakeDecision::Refuse(code))) => {
+                    ("HANDSHAKE REFUSED", code.to_string())
+                }
                 (Err(_), _) => ("HANDSHAKE REFUSED", "not upgraded".to_string()),
             };
             let mut fields = vec![("status".to_string(), status)];
@@ -207,7 +220,11 @@ impl WsServer {
         };
         if let Some(control) = &self.control {
             conn = conn.with_control(control.clone(), number);
-            if let Some(HandshakeDecision::Accept { omit_subprotocol: true, .. }) = decision {
+            if let Some(HandshakeDecision::Accept {
+                omit_subprotocol: true,
+                ..
+            }) = decision
+            {
                 // R-WS.12: a client must not complete a session whose
                 // answer lacks v1.usp. Watch what the Agent does with it;
                 // the session is never handed to the test run.
@@ -324,7 +341,10 @@ where
             "SESSION USED WITHOUT SUBPROTOCOL",
             format!("the Agent sent a {}-byte Record on it", bytes.len()),
         ),
-        Ok(Ok(Inbound::Unusable(what))) => ("SESSION USED WITHOUT SUBPROTOCOL", format!("the Agent sent {what}")),
+        Ok(Ok(Inbound::Unusable(what))) => (
+            "SESSION USED WITHOUT SUBPROTOCOL",
+            format!("the Agent sent {what}"),
+        ),
         Err(_) => (
             "SESSION LEFT OPEN",
             format!(
@@ -333,7 +353,12 @@ where
             ),
         ),
     };
-    control.record(number, Way::FromAgent, kind, vec![("what".into(), what.clone())]);
+    control.record(
+        number,
+        Way::FromAgent,
+        kind,
+        vec![("what".into(), what.clone())],
+    );
     conn.close(Some(1002), "no v1.usp in this answer").await;
     format!("session answered without {SUBPROTOCOL} as the test case asked: {what}")
 }
@@ -362,8 +387,14 @@ fn describe_request(req: &Request) -> Vec<(String, String)> {
                 .and_then(query_eid)
                 .unwrap_or_else(|| "none".into()),
         ),
-        ("offered_subprotocols".into(), header("Sec-WebSocket-Protocol")),
-        ("offered_extensions".into(), header("Sec-WebSocket-Extensions")),
+        (
+            "offered_subprotocols".into(),
+            header("Sec-WebSocket-Protocol"),
+        ),
+        (
+            "offered_extensions".into(),
+            header("Sec-WebSocket-Extensions"),
+        ),
     ]
 }
 
