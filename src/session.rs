@@ -96,6 +96,8 @@ pub struct Session {
     msg_prefix: String,
     next_msg: u64,
     notifications: VecDeque<Msg>,
+    /// Notifys dropped from the full queue since the last case started.
+    notifications_dropped: u64,
     trace: Vec<TraceEntry>,
     connect_record_seen: bool,
     /// Records received on the current connection before its Connect Record.
@@ -123,6 +125,9 @@ pub struct Session {
 /// How many unawaited answers `Session` keeps.
 const SET_ASIDE_ANSWERS: usize = 16;
 
+/// How many unsolicited Notifys wait for a `wait_notify` at most.
+pub const MAX_QUEUED_NOTIFICATIONS: usize = 10_000;
+
 /// An Endpoint ID the Agent presented, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeenEndpointId {
@@ -143,6 +148,7 @@ impl Session {
             msg_prefix: prefix,
             next_msg: 1,
             notifications: VecDeque::new(),
+            notifications_dropped: 0,
             trace: Vec::new(),
             connect_record_seen: false,
             records_before_connect: 0,
@@ -433,7 +439,7 @@ impl Session {
                     if matches(&m) {
                         return Ok(m);
                     }
-                    self.notifications.push_back(m);
+                    self.queue_notification(m);
                 }
                 Ok(Some(Received::Msg(m))) => ignored.push(format!(
                     "an unexpected {} with msg_id '{}'",
@@ -468,6 +474,27 @@ impl Session {
     /// Drops notifications queued so far (a new test case starts clean).
     pub fn clear_notifications(&mut self) {
         self.notifications.clear();
+        self.notifications_dropped = 0;
+    }
+
+    /// Keeps an unsolicited Notify for a later `wait_notify`. The queue is
+    /// bounded, so an Agent flooding Notifys cannot grow the harness's
+    /// memory without limit: past `MAX_QUEUED_NOTIFICATIONS` the oldest go,
+    /// and the trace says so once per case.
+    pub(super) fn queue_notification(&mut self, m: Msg) {
+        if self.notifications.len() >= MAX_QUEUED_NOTIFICATIONS {
+            self.notifications.pop_front();
+            self.notifications_dropped += 1;
+            if self.notifications_dropped == 1 {
+                self.trace.push(
+                    TraceEntry::new(Direction::Received, "(Notify queue full)".into(), 0)
+                        .with_note(format!(
+                            "more than {MAX_QUEUED_NOTIFICATIONS} unsolicited Notifys are waiting: the oldest are dropped from now on"
+                        )),
+                );
+            }
+        }
+        self.notifications.push_back(m);
     }
 
     pub async fn close(&mut self) {
@@ -479,7 +506,7 @@ impl Session {
     async fn on_unsolicited(&mut self, m: Msg) {
         if msg::body_type(&m) == Some(MsgType::Notify) {
             self.acknowledge(&m).await;
-            self.notifications.push_back(m);
+            self.queue_notification(m);
         } else if msg::request_body(&m).is_none() {
             if self.answers_set_aside.len() == SET_ASIDE_ANSWERS {
                 self.answers_set_aside.pop_front();

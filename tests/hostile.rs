@@ -256,10 +256,20 @@ fn an_answer_from_another_endpoint_id_is_set_aside_and_named() {
 
 #[test]
 fn a_notify_flood_does_not_stop_the_run_from_ending() {
-    let messages = failure_messages_against(Behaviour::NotifyFlood);
+    let run = run_against(Behaviour::NotifyFlood, Duration::from_secs(30));
+    assert_eq!(run.code, 1, "{}", run.explain());
+    let messages = run.failure_messages();
     assert!(
         messages.contains("no response within 1500 ms"),
         "{messages}"
+    );
+    // 20,000 Notifys against a queue of 10,000: the harness kept its
+    // bound and said so in the case's trace.
+    let trace = run.cases()[0]["trace"].to_string();
+    assert!(
+        trace.contains("(Notify queue full)") && trace.contains("the oldest are dropped"),
+        "{}",
+        &trace[..trace.len().min(2000)]
     );
 }
 

@@ -72,7 +72,7 @@ impl Session {
                     if matches(&m) {
                         return Ok(Some(m));
                     }
-                    self.notifications.push_back(m);
+                    self.queue_notification(m);
                 }
                 Ok(Some(Received::Msg(m)))
                     if barrier_id.as_deref() == Some(msg::msg_id(&m))
