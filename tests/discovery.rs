@@ -121,6 +121,30 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// `plugfest run --target TARGET` (with `extra`) inside `ns` runs the
+/// DeviceInfo suite: exit 0 and every case passed.
+fn assert_deviceinfo_green(ns: &Netns, target: &Path, out: &Path, extra: &[&str]) {
+    let run = ns
+        .command(&["run"])
+        .args(extra)
+        .arg("--target")
+        .arg(target)
+        .args(["--cases", "test-cases/deviceinfo.yaml", "--out"])
+        .arg(out)
+        .output()
+        .expect("plugfest run starts");
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let cases = results["cases"].as_array().unwrap();
+    assert!(!cases.is_empty());
+    assert!(
+        cases.iter().all(|c| c["verdict"] == "passed"),
+        "{}",
+        text(&run)
+    );
+}
+
 /// Runs `discover` (writing `target`), checks its exit code and returns the
 /// table row of the reference Agent.
 fn discovered_row(ns: &Netns, target: &Path, code: i32) -> String {
@@ -158,24 +182,7 @@ fn a_discovered_agent_is_valid_and_its_target_runs_deviceinfo_green() {
         "{yaml}"
     );
 
-    let out = dir.path().join("reports");
-    let run = ns
-        .command(&["run", "--target"])
-        .arg(&target)
-        .args(["--cases", "test-cases/deviceinfo.yaml", "--out"])
-        .arg(&out)
-        .output()
-        .expect("plugfest run starts");
-    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
-    let results: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
-    let cases = results["cases"].as_array().unwrap();
-    assert!(!cases.is_empty());
-    assert!(
-        cases.iter().all(|c| c["verdict"] == "passed"),
-        "{}",
-        text(&run)
-    );
+    assert_deviceinfo_green(&ns, &target, &dir.path().join("reports"), &[]);
 }
 
 #[test]
@@ -281,23 +288,7 @@ fn an_agent_finds_the_advertised_controller_and_the_run_goes_green() {
         .expect("ip netns exec plugfest agent starts");
     let _agent = KillOnDrop(agent);
     let out = dir.path().join("reports");
-    let run = ns
-        .command(&["run", "--advertise-controller", "--target"])
-        .arg(&target)
-        .args(["--cases", "test-cases/deviceinfo.yaml", "--out"])
-        .arg(&out)
-        .output()
-        .expect("plugfest run starts");
-    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
-    let results: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
-    let cases = results["cases"].as_array().unwrap();
-    assert!(!cases.is_empty());
-    assert!(
-        cases.iter().all(|c| c["verdict"] == "passed"),
-        "{}",
-        text(&run)
-    );
+    assert_deviceinfo_green(&ns, &target, &out, &["--advertise-controller"]);
 }
 
 /// Its negative twin: a Controller nobody advertises is not found; the
