@@ -22,9 +22,8 @@ use crate::trace::describe_msg;
 
 mod controllers;
 mod identity;
+mod interposer_steps;
 mod more_steps;
-mod mqtt_steps;
-mod stomp_steps;
 mod ws_steps;
 
 /// What the run brings to every case besides the session: variables from
@@ -115,13 +114,10 @@ pub struct Runner<'a> {
     /// The case being run, so that a run stopped in the middle (SIGINT,
     /// which drops `run`) can still report it as interrupted.
     in_flight: Option<(CaseResult, Instant)>,
-    /// Interposer log positions: where the current case's packets begin,
-    /// and where `expect_mqtt` looks from (moved by `mqtt_steer`).
-    mqtt_case_start: usize,
-    mqtt_from: usize,
-    /// The same for the STOMP interposer's frames and `expect_stomp`.
-    stomp_case_start: usize,
-    stomp_from: usize,
+    /// Where the current case begins in each interposer's log, and where
+    /// `expect_mqtt` / `expect_stomp` look from.
+    mqtt_log: interposer_steps::LogCursor,
+    stomp_log: interposer_steps::LogCursor,
     /// The sessions of the target's other Controllers (`controllers:`), by
     /// `as:` name; a step acting as one runs on its session.
     controllers: std::collections::BTreeMap<String, Session>,
@@ -153,11 +149,9 @@ impl<'a> Runner<'a> {
             case_done: false,
             shown_records: 0,
             in_flight: None,
-            mqtt_case_start: 0,
-            mqtt_from: 0,
+            mqtt_log: Default::default(),
+            stomp_log: Default::default(),
             ws_case_start: 0,
-            stomp_case_start: 0,
-            stomp_from: 0,
             controllers: Default::default(),
             unavailable_controllers: Default::default(),
         }
@@ -276,8 +270,7 @@ impl<'a> Runner<'a> {
             other.take_trace();
         }
         self.shown_records = 0;
-        self.mqtt_case_starts();
-        self.stomp_case_starts();
+        self.interposers_case_starts();
         self.ws_case_starts();
         self.case_rule = case.rule();
         self.case_done = false;
@@ -339,9 +332,8 @@ impl<'a> Runner<'a> {
             steps,
             trace: {
                 let trace = self.session.take_trace();
-                let trace = self.with_mqtt_packets(trace);
-                let trace = self.with_ws_events(trace);
-                self.with_stomp_frames(trace)
+                let trace = self.with_interposed(trace);
+                self.with_ws_events(trace)
             },
             ..empty_result(suite, case)
         }

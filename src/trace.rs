@@ -257,6 +257,26 @@ pub fn hex_preview(bytes: &[u8]) -> String {
     }
 }
 
+/// Which way an MTP packet, frame or event went, seen from the Agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Way {
+    /// From the Agent (towards the broker, or to the harness).
+    FromAgent,
+    /// To the Agent (from the broker, the interposer or the harness).
+    ToAgent,
+}
+
+impl Way {
+    /// "from the Agent" / "to the Agent", for verdicts.
+    pub fn whence(self) -> &'static str {
+        match self {
+            Way::FromAgent => "from the Agent",
+            Way::ToAgent => "to the Agent",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

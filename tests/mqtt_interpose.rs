@@ -29,18 +29,6 @@ fn run_interposed(extra: &[&str]) -> Run {
     plugfest(&args, out.path())
 }
 
-fn verdict_of(run: &Run, id: &str) -> (String, String) {
-    let c = run
-        .cases()
-        .into_iter()
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("no case {id}: {}", run.explain()));
-    (
-        c["verdict"].as_str().unwrap_or_default().to_string(),
-        c["message"].as_str().unwrap_or_default().to_string(),
-    )
-}
-
 #[test]
 fn clean_agent_passes_every_interposer_case_and_packets_are_traced_in_time_order() {
     let run = run_interposed(&[]);
@@ -102,14 +90,7 @@ const FAULTS: &[(&str, &str, &str)] = &[
 fn each_interposer_fault_fails_its_case_and_no_other() {
     for (fault, case, symptom) in FAULTS {
         let run = run_interposed(&["--agent-fault", fault]);
-        assert_eq!(run.code, 1, "{fault}: {}", run.explain());
-        for c in run.cases() {
-            let id = c["id"].as_str().unwrap_or_default();
-            let want = if id == *case { "failed" } else { "passed" };
-            assert_eq!(c["verdict"], want, "{fault}: {id}: {}", c["message"]);
-        }
-        let (_, message) = verdict_of(&run, case);
-        assert!(message.contains(symptom), "{fault}: {message}");
+        common::assert_only_case_fails(&run, fault, case, &[symptom]);
     }
 }
 
@@ -128,7 +109,7 @@ fn existing_binding_faults_fail_the_publish_cases_seen_on_the_wire() {
         ),
     ] {
         let run = run_interposed(&["--agent-fault", fault]);
-        let (verdict, message) = verdict_of(&run, case);
+        let (verdict, message) = run.verdict_of(case);
         assert_eq!(verdict, "failed", "{fault}: {message}");
         assert!(message.contains(symptom), "{fault}: {message}");
     }

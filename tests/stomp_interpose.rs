@@ -32,18 +32,6 @@ fn run(broker: &str, extra: &[&str]) -> Run {
     plugfest(&args, out.path())
 }
 
-fn verdict_of(run: &Run, id: &str) -> (String, String) {
-    let c = run
-        .cases()
-        .into_iter()
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("no case {id}: {}", run.explain()));
-    (
-        c["verdict"].as_str().unwrap_or_default().to_string(),
-        c["message"].as_str().unwrap_or_default().to_string(),
-    )
-}
-
 /// fault -> the case it must fail, and words its message must hold.
 const FAULTS: &[(&str, &str, &[&str])] = &[
     (
@@ -120,16 +108,7 @@ fn clean_agent_passes_and_frames_are_traced_in_time_order(broker: &str) {
 fn each_interposer_fault_fails_its_case_and_no_other(broker: &str) {
     for (fault, case, symptoms) in FAULTS {
         let run = run(broker, &["--interpose", "--agent-fault", fault]);
-        assert_eq!(run.code, 1, "{fault}: {}", run.explain());
-        for c in run.cases() {
-            let id = c["id"].as_str().unwrap_or_default();
-            let want = if id == *case { "failed" } else { "passed" };
-            assert_eq!(c["verdict"], want, "{fault}: {id}: {}", c["message"]);
-        }
-        let (_, message) = verdict_of(&run, case);
-        for s in *symptoms {
-            assert!(message.contains(s), "{fault}: {s:?} not in {message}");
-        }
+        common::assert_only_case_fails(&run, fault, case, symptoms);
     }
 }
 
@@ -147,7 +126,7 @@ fn binding_faults_fail_the_send_cases_seen_on_the_wire(broker: &str) {
         ),
     ] {
         let run = run(broker, &["--interpose", "--agent-fault", fault]);
-        let (verdict, message) = verdict_of(&run, case);
+        let (verdict, message) = run.verdict_of(case);
         assert_eq!(verdict, "failed", "{fault}: {message}");
         assert!(message.contains(symptom), "{fault}: {message}");
     }

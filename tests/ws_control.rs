@@ -21,18 +21,6 @@ fn run_suite(extra: &[&str]) -> Run {
     plugfest(&args, out.path())
 }
 
-fn verdict_of(run: &Run, id: &str) -> (String, String) {
-    let c = run
-        .cases()
-        .into_iter()
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("no case {id}: {}", run.explain()));
-    (
-        c["verdict"].as_str().unwrap_or_default().to_string(),
-        c["message"].as_str().unwrap_or_default().to_string(),
-    )
-}
-
 /// The WebSocket events of a case's trace: (packet, fields as text).
 fn ws_events(case: &serde_json::Value) -> Vec<(String, String)> {
     case["trace"]
@@ -163,7 +151,7 @@ fn each_websocket_fault_fails_its_cases_and_no_other() {
             assert_eq!(c["verdict"], want, "{fault}: {id}: {}", c["message"]);
         }
         for id in *failing {
-            let (_, message) = verdict_of(&run, id);
+            let (_, message) = run.verdict_of(id);
             for s in *symptoms {
                 assert!(message.contains(s), "{fault}: {id}: no {s:?} in {message}");
             }
@@ -210,7 +198,7 @@ fn as_the_client_only_the_second_session_case_runs_and_passes() {
     // keeps-both-sessions: the Agent leaves both sessions open.
     let run = run_suite(&["--role", "client", "--agent-fault", "keeps-both-sessions"]);
     assert_eq!(run.code, 1, "{}", run.explain());
-    let (verdict, message) = verdict_of(&run, CLIENT_CASE);
+    let (verdict, message) = run.verdict_of(CLIENT_CASE);
     assert_eq!(verdict, "failed");
     for s in ["both sessions still open", "R-WS.4"] {
         assert!(message.contains(s), "no {s:?} in {message}");

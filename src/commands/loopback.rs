@@ -86,18 +86,11 @@ fn agent_dials(
     agent_side: impl MtpConnector + 'static,
     host: AgentHost,
 ) -> Started {
-    agent_dials_every(harness, agent_side, host, RECONNECT)
-}
-
-/// `agent_dials` with the Agent's own retry interval.
-fn agent_dials_every(
-    harness: impl MtpConnector + 'static,
-    agent_side: impl MtpConnector + 'static,
-    host: AgentHost,
-    retry: Duration,
-) -> Started {
-    let agent_task =
-        tokio::spawn(host.run_dialer(agent_side, Some(DEFAULT_CONTROLLER_ID.to_string()), retry));
+    let agent_task = tokio::spawn(host.run_dialer(
+        agent_side,
+        Some(DEFAULT_CONTROLLER_ID.to_string()),
+        RECONNECT,
+    ));
     Started {
         connector: Box::new(harness),
         agent_task,
@@ -120,7 +113,7 @@ fn ws_retry(host: &AgentHost) -> Duration {
     }
 }
 
-/// Like `agent_dials_every`, and the Agent also dials the read-only
+/// Like `agent_dials` (with the Agent's own retry interval), and the Agent also dials the read-only
 /// Controller's `readonly` server with `readonly_agent_side` (its
 /// Controller.2.MTP.1), as it would a second Controller in the field.
 fn two_dialers(
@@ -378,7 +371,7 @@ async fn mqtt(
     // With --interpose the Agent dials the interposer, which dials the broker.
     let interposer = match interpose {
         true => Some(
-            MqttInterposer::start(&address)
+            crate::interpose::mqtt::start(&address)
                 .await
                 .map_err(|e| format!("cannot start the MQTT interposer: {e}"))?,
         ),
@@ -505,7 +498,7 @@ async fn stomp(
     // With --interpose the Agent dials the interposer, which dials the broker.
     let interposer = match interpose {
         true => Some(
-            StompInterposer::start(&address)
+            crate::interpose::stomp::start(&address)
                 .await
                 .map_err(|e| format!("cannot start the STOMP interposer: {e}"))?,
         ),

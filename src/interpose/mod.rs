@@ -7,6 +7,7 @@ pub mod mqtt_codec;
 pub mod mqtt_log;
 pub mod mqtt_steer;
 mod mqtt_summary;
+pub mod relay;
 pub mod stomp;
 pub mod stomp_log;
 pub mod stomp_steer;

@@ -5,154 +5,45 @@
 //! steering a test case set (see `mqtt_steer`). Bytes the steering leaves
 //! alone are relayed exactly as received.
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedReadHalf;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::net::TcpStream;
 
 use super::mqtt_codec::{self, Version};
-use super::mqtt_log::{self, LoggedPacket, PacketPattern, Way};
+use super::mqtt_log::LoggedPacket;
 use super::mqtt_steer::{self, Steering};
+use super::relay::{Admission, Interposer, Relay, Way};
 
 /// How long an Agent may take to send CONNECT after its TCP connect.
 const CONNECT_WITHIN: Duration = Duration::from_secs(10);
 
-#[derive(Default)]
-struct Shared {
-    log: Vec<LoggedPacket>,
-    /// Steering for the next accepted connection.
-    pending: Option<Steering>,
-    refuse_left: u32,
-    refuse_reason: Option<String>,
-    connections: u32,
-    /// Live connections, to send them a DISCONNECT.
-    live: Vec<(u32, mpsc::UnboundedSender<()>)>,
-}
+/// The runner's handle on the MQTT interposer. A live connection is kicked
+/// with `()`: the interposer sends it DISCONNECT.
+pub type InterposerHandle = Relay<LoggedPacket, Steering, ()>;
 
-/// A cheap handle for the runner: steer, read the log, wait for a packet.
-#[derive(Clone)]
-pub struct InterposerHandle {
-    shared: Arc<Mutex<Shared>>,
-    address: SocketAddr,
-    broker: String,
-}
+/// The running MQTT interposer; stops on drop.
+pub type MqttInterposer = Interposer<LoggedPacket, Steering, ()>;
 
-impl std::fmt::Debug for InterposerHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "MQTT interposer {} -> {}", self.address, self.broker)
-    }
-}
-
-/// The running interposer; stops (and drops every relayed connection) on drop.
-pub struct MqttInterposer {
-    handle: InterposerHandle,
-    accept: JoinHandle<()>,
-}
-
-impl Drop for MqttInterposer {
-    fn drop(&mut self) {
-        self.accept.abort();
-    }
-}
-
-impl MqttInterposer {
-    /// Listens on a free loopback port in front of the broker at `broker`
-    /// (`host:port`).
-    pub async fn start(broker: &str) -> std::io::Result<MqttInterposer> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let handle = InterposerHandle {
-            shared: Arc::default(),
-            address: listener.local_addr()?,
-            broker: broker.to_string(),
-        };
-        let accept = tokio::spawn(accept_loop(listener, handle.clone()));
-        Ok(MqttInterposer { handle, accept })
-    }
-
-    /// Where the Agent should connect, `127.0.0.1:port`.
-    pub fn address(&self) -> String {
-        self.handle.address.to_string()
-    }
-
-    pub fn handle(&self) -> InterposerHandle {
-        self.handle.clone()
-    }
+/// Listens on a free loopback port in front of the broker at `broker`
+/// (`host:port`).
+pub async fn start(broker: &str) -> std::io::Result<MqttInterposer> {
+    Interposer::listen("MQTT", broker, relay).await
 }
 
 impl InterposerHandle {
-    fn lock(&self) -> MutexGuard<'_, Shared> {
-        // A panicked relay task cannot leave the log half-written in a way
-        // that matters more than losing the run's trace.
-        self.shared.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub fn address(&self) -> SocketAddr {
-        self.address
-    }
-
     /// Sets the steering for the next connection and, with `reconnect`,
     /// sends DISCONNECT to the Agent's live connections so that the next
     /// one comes at once. Returns the log position from which the Agent's
     /// reaction is to be looked for.
     pub fn steer(&self, steering: Steering) -> usize {
-        let mut s = self.lock();
-        let mark = s.log.len();
-        s.refuse_left = steering.refuse_connections;
-        s.refuse_reason = steering.refuse_reason.clone();
-        let reconnect = steering.reconnect;
-        s.pending = Some(steering);
-        if reconnect {
-            for (_, tx) in s.live.drain(..) {
-                let _ = tx.send(());
-            }
-        }
-        mark
+        let refuse = steering.refuse_connections;
+        let kick = steering.reconnect.then_some(());
+        self.arm(steering, refuse, kick)
     }
 
-    /// Forgets steering not yet used (between cases).
-    pub fn reset(&self) {
-        let mut s = self.lock();
-        s.pending = None;
-        s.refuse_left = 0;
-    }
-
-    pub fn log_len(&self) -> usize {
-        self.lock().log.len()
-    }
-
-    pub fn packets_since(&self, from: usize) -> Vec<LoggedPacket> {
-        self.lock().log.iter().skip(from).cloned().collect()
-    }
-
-    /// Waits up to `timeout` for a packet matching `pattern` logged at or
-    /// after `from`; on timeout, the near misses.
-    pub async fn wait_for(
-        &self,
-        from: usize,
-        pattern: &PacketPattern,
-        timeout: Duration,
-    ) -> Result<LoggedPacket, Vec<String>> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            {
-                let s = self.lock();
-                if let Some(p) = mqtt_log::find(&s.log, from, pattern) {
-                    return Ok(p.clone());
-                }
-                if Instant::now() >= deadline {
-                    return Err(mqtt_log::near_misses(&s.log, from, pattern));
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    fn record(
+    fn record_packet(
         &self,
         way: Way,
         connection: u32,
@@ -168,30 +59,9 @@ impl InterposerHandle {
                 &mqtt_codec::CodecError::Decode("no protocol version known yet".into()),
             ),
         };
-        let mut s = self.lock();
-        let seq = s.log.len();
-        let mut p = LoggedPacket::new(seq, way, connection, summary, frame.len());
+        let mut p = LoggedPacket::new(way, connection, summary, frame.len());
         p.steered = steered;
-        s.log.push(p);
-    }
-}
-
-async fn accept_loop(listener: TcpListener, handle: InterposerHandle) {
-    // Dropped with this task, which aborts every relay.
-    let mut relays = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((agent, _)) = accepted else { continue };
-                let connection = {
-                    let mut s = handle.lock();
-                    s.connections += 1;
-                    s.connections
-                };
-                relays.spawn(relay(agent, handle.clone(), connection));
-            }
-            Some(_) = relays.join_next(), if !relays.is_empty() => {}
-        }
+        self.record(p);
     }
 }
 
@@ -212,7 +82,6 @@ async fn read_frame(r: &mut OwnedReadHalf, buf: &mut Vec<u8>) -> Option<Vec<u8>>
 }
 
 async fn relay(agent: TcpStream, handle: InterposerHandle, conn: u32) {
-    let _ = agent.set_nodelay(true);
     let (mut ar, mut aw) = agent.into_split();
     let mut abuf = Vec::new();
     let Ok(Some(connect)) =
@@ -223,34 +92,28 @@ async fn relay(agent: TcpStream, handle: InterposerHandle, conn: u32) {
     let version = match mqtt_codec::connect_version(&connect) {
         Ok(v) => v,
         Err(e) => {
-            handle.record(Way::FromAgent, conn, None, &connect, Some(e.to_string()));
+            handle.record_packet(Way::FromAgent, conn, None, &connect, Some(e.to_string()));
             return;
         }
     };
-    handle.record(Way::FromAgent, conn, Some(version), &connect, None);
+    handle.record_packet(Way::FromAgent, conn, Some(version), &connect, None);
 
-    let (refusal, steering) = {
-        let mut s = handle.lock();
-        if s.refuse_left > 0 {
-            s.refuse_left -= 1;
-            (Some((s.refuse_reason.clone(), s.refuse_left)), None)
-        } else {
-            (None, s.pending.take())
+    let steering = match handle.admit() {
+        Admission::Relay(steering) => steering,
+        Admission::Refuse { left, steering } => {
+            let reason = steering.and_then(|s| s.refuse_reason);
+            let packet = mqtt_steer::refusal(version, reason.as_deref());
+            if let Ok(bytes) = mqtt_codec::encode(&packet) {
+                let note = format!("connection refused by the interposer ({left} more to refuse)");
+                handle.record_packet(Way::ToAgent, conn, Some(version), &bytes, Some(note));
+                let _ = aw.write_all(&bytes).await;
+            }
+            let _ = aw.shutdown().await;
+            return;
         }
     };
-    if let Some((reason, left)) = refusal {
-        let packet = mqtt_steer::refusal(version, reason.as_deref());
-        if let Ok(bytes) = mqtt_codec::encode(&packet) {
-            let note = format!("connection refused by the interposer ({left} more to refuse)");
-            handle.record(Way::ToAgent, conn, Some(version), &bytes, Some(note));
-            let _ = aw.write_all(&bytes).await;
-        }
-        let _ = aw.shutdown().await;
-        return;
-    }
-    let steering = steering.unwrap_or_default();
 
-    let Ok(broker) = TcpStream::connect(&handle.broker).await else {
+    let Ok(broker) = TcpStream::connect(handle.broker()).await else {
         return;
     };
     let _ = broker.set_nodelay(true);
@@ -258,12 +121,11 @@ async fn relay(agent: TcpStream, handle: InterposerHandle, conn: u32) {
     if bw.write_all(&connect).await.is_err() {
         return;
     }
-    let (tx, mut disconnect) = mpsc::unbounded_channel();
-    handle.lock().live.push((conn, tx));
+    let mut disconnect = handle.live(conn);
 
     let up = async {
         while let Some(frame) = read_frame(&mut ar, &mut abuf).await {
-            handle.record(Way::FromAgent, conn, Some(version), &frame, None);
+            handle.record_packet(Way::FromAgent, conn, Some(version), &frame, None);
             if bw.write_all(&frame).await.is_err() {
                 break;
             }
@@ -276,7 +138,7 @@ async fn relay(agent: TcpStream, handle: InterposerHandle, conn: u32) {
                 frame = read_frame(&mut br, &mut bbuf) => {
                     let Some(frame) = frame else { break };
                     let (bytes, note) = steer(&steering, version, frame);
-                    handle.record(Way::ToAgent, conn, Some(version), &bytes, note);
+                    handle.record_packet(Way::ToAgent, conn, Some(version), &bytes, note);
                     if aw.write_all(&bytes).await.is_err() {
                         break;
                     }
@@ -286,7 +148,7 @@ async fn relay(agent: TcpStream, handle: InterposerHandle, conn: u32) {
                         .and_then(|p| mqtt_codec::encode(&p).ok())
                     {
                         let note = "sent by the interposer (mqtt_steer)".to_string();
-                        handle.record(Way::ToAgent, conn, Some(version), &bytes, Some(note));
+                        handle.record_packet(Way::ToAgent, conn, Some(version), &bytes, Some(note));
                         let _ = aw.write_all(&bytes).await;
                     }
                     let _ = aw.shutdown().await;
@@ -299,7 +161,7 @@ async fn relay(agent: TcpStream, handle: InterposerHandle, conn: u32) {
         _ = up => {}
         _ = down => {}
     }
-    handle.lock().live.retain(|(c, _)| *c != conn);
+    handle.gone(conn);
 }
 
 /// Applies the steering to one frame going to the Agent: the bytes to send

@@ -7,17 +7,8 @@ use chrono::{SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::mqtt_codec::PacketSummary;
-use crate::trace::{Direction, MtpPacket, TraceEntry};
-
-/// Which way a packet went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Way {
-    /// From the Agent towards the broker.
-    FromAgent,
-    /// From the broker (or the interposer itself) to the Agent.
-    ToAgent,
-}
+use super::relay::{self, Logged, Pattern, Way};
+use crate::trace::{MtpPacket, TraceEntry};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct LoggedPacket {
@@ -34,15 +25,10 @@ pub struct LoggedPacket {
 }
 
 impl LoggedPacket {
-    pub fn new(
-        seq: usize,
-        way: Way,
-        connection: u32,
-        summary: PacketSummary,
-        bytes: usize,
-    ) -> Self {
+    /// A packet not yet numbered (the log numbers it).
+    pub fn new(way: Way, connection: u32, summary: PacketSummary, bytes: usize) -> Self {
         LoggedPacket {
-            seq,
+            seq: 0,
             at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
             way,
             connection,
@@ -51,34 +37,36 @@ impl LoggedPacket {
             steered: None,
         }
     }
+}
 
-    /// The entry in a case's trace: the harness "receives" what the Agent
-    /// sends and "sends" what the Agent receives.
-    pub fn trace_entry(&self) -> TraceEntry {
-        let (direction, arrow) = match self.way {
-            Way::FromAgent => (Direction::Received, "Agent -> broker"),
-            Way::ToAgent => (Direction::Sent, "broker -> Agent"),
-        };
-        let mut e = TraceEntry::new(
-            direction,
-            format!(
-                "MQTT {} ({arrow}, connection {})",
-                self.summary.packet, self.connection
-            ),
-            self.bytes,
-        );
-        e.at = self.at.clone();
-        e.mtp_packet = Some(MtpPacket {
+impl Logged for LoggedPacket {
+    fn set_seq(&mut self, seq: usize) {
+        self.seq = seq;
+    }
+
+    fn one_line(&self) -> String {
+        self.summary.one_line()
+    }
+
+    fn connection(&self) -> u32 {
+        self.connection
+    }
+
+    fn trace_entry(&self) -> TraceEntry {
+        let packet = MtpPacket {
             mtp: "MQTT".into(),
             packet: self.summary.packet.clone(),
             flags: self.summary.flags,
             connection: self.connection,
             fields: self.summary.fields.clone(),
-        });
-        if let Some(s) = &self.steered {
-            e = e.with_note(s.clone());
-        }
-        e
+        };
+        relay::trace_entry(
+            packet,
+            self.way,
+            &self.at,
+            self.bytes,
+            self.steered.as_ref(),
+        )
     }
 }
 
@@ -99,14 +87,23 @@ pub struct PacketPattern {
     pub timeout_ms: Option<u64>,
 }
 
-impl PacketPattern {
-    pub fn way(&self) -> Way {
+impl Pattern for PacketPattern {
+    type Entry = LoggedPacket;
+
+    fn what(&self) -> String {
+        format!("MQTT {}", self.packet.to_uppercase())
+    }
+
+    fn way(&self) -> Way {
         self.direction.unwrap_or(Way::FromAgent)
     }
 
-    /// Why `p` does not match, or `None` when it does.
-    pub fn mismatch(&self, p: &LoggedPacket) -> Option<String> {
-        if !p.summary.packet.eq_ignore_ascii_case(&self.packet) || p.way != self.way() {
+    fn same_kind(&self, p: &LoggedPacket) -> bool {
+        p.summary.packet.eq_ignore_ascii_case(&self.packet) && p.way == self.way()
+    }
+
+    fn mismatch(&self, p: &LoggedPacket) -> Option<String> {
+        if !self.same_kind(p) {
             return Some("other packet".into());
         }
         for (name, want) in &self.fields {
@@ -128,38 +125,19 @@ impl PacketPattern {
         None
     }
 
-    pub fn describe(&self) -> String {
+    fn describe(&self) -> String {
         let mut s = format!("{} {:?}", self.packet.to_uppercase(), self.way());
         for (k, v) in &self.fields {
             s.push_str(&format!(" {k}={v}"));
         }
         s
     }
-}
 
-/// The first packet of `log` (from `from` on) matching `pattern`.
-pub fn find<'a>(
-    log: &'a [LoggedPacket],
-    from: usize,
-    pattern: &PacketPattern,
-) -> Option<&'a LoggedPacket> {
-    log.iter()
-        .skip(from)
-        .find(|p| pattern.mismatch(p).is_none())
-}
+    fn timeout_ms(&self) -> Option<u64> {
+        self.timeout_ms
+    }
 
-/// For a failed expectation: each packet of the wanted type and way since
-/// `from`, and why it did not match.
-pub fn near_misses(log: &[LoggedPacket], from: usize, pattern: &PacketPattern) -> Vec<String> {
-    log.iter()
-        .skip(from)
-        .filter(|p| {
-            p.summary.packet.eq_ignore_ascii_case(&pattern.packet) && p.way == pattern.way()
-        })
-        .filter_map(|p| {
-            pattern
-                .mismatch(p)
-                .map(|why| format!("{} ({why})", p.summary.one_line()))
-        })
-        .collect()
+    fn wanted_values(&mut self) -> impl Iterator<Item = &mut String> {
+        self.fields.values_mut()
+    }
 }

@@ -9,18 +9,14 @@
 //! `content-length` added to a body that came without one); heart-beat
 //! EOLs are relayed as they came.
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::net::TcpStream;
 
-use super::mqtt_log::Way;
-use super::stomp_log::{self, FramePattern, LoggedFrame};
+use super::relay::{Admission, Interposer, Relay, Way};
+use super::stomp_log::LoggedFrame;
 use super::stomp_steer::{self, Steering};
 use crate::mtp::stomp::frame::{Decoder, Frame, HEARTBEAT};
 
@@ -29,172 +25,43 @@ const CONNECT_WITHIN: Duration = Duration::from_secs(10);
 
 /// What the runner asks of a live connection.
 #[derive(Debug, Clone)]
-enum Kick {
+pub enum Kick {
     /// Close it (the Agent sees the broker go away and reconnects).
     Close,
     /// Send ERROR with this `message`, then close.
     Error(String),
 }
 
-#[derive(Default)]
-struct Shared {
-    log: Vec<LoggedFrame>,
-    /// Steering for the next accepted connection.
-    pending: Option<Steering>,
-    refuse_left: u32,
-    connections: u32,
-    live: Vec<(u32, mpsc::UnboundedSender<Kick>)>,
-}
+/// The runner's handle on the STOMP interposer.
+pub type StompInterposerHandle = Relay<LoggedFrame, Steering, Kick>;
 
-/// A cheap handle for the runner: steer, read the log, wait for a frame.
-#[derive(Clone)]
-pub struct StompInterposerHandle {
-    shared: Arc<Mutex<Shared>>,
-    address: SocketAddr,
-    broker: String,
-}
+/// The running STOMP interposer; stops on drop.
+pub type StompInterposer = Interposer<LoggedFrame, Steering, Kick>;
 
-impl std::fmt::Debug for StompInterposerHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "STOMP interposer {} -> {}", self.address, self.broker)
-    }
-}
-
-/// The running interposer; stops (and drops every relayed connection) on drop.
-pub struct StompInterposer {
-    handle: StompInterposerHandle,
-    accept: JoinHandle<()>,
-}
-
-impl Drop for StompInterposer {
-    fn drop(&mut self) {
-        self.accept.abort();
-    }
-}
-
-impl StompInterposer {
-    /// Listens on a free loopback port in front of the broker at `broker`
-    /// (`host:port`, plain TCP).
-    pub async fn start(broker: &str) -> std::io::Result<StompInterposer> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let handle = StompInterposerHandle {
-            shared: Arc::default(),
-            address: listener.local_addr()?,
-            broker: broker.to_string(),
-        };
-        let accept = tokio::spawn(accept_loop(listener, handle.clone()));
-        Ok(StompInterposer { handle, accept })
-    }
-
-    /// Where the Agent should connect, `127.0.0.1:port`.
-    pub fn address(&self) -> String {
-        self.handle.address.to_string()
-    }
-
-    pub fn handle(&self) -> StompInterposerHandle {
-        self.handle.clone()
-    }
+/// Listens on a free loopback port in front of the broker at `broker`
+/// (`host:port`, plain TCP).
+pub async fn start(broker: &str) -> std::io::Result<StompInterposer> {
+    Interposer::listen("STOMP", broker, relay).await
 }
 
 impl StompInterposerHandle {
-    fn lock(&self) -> MutexGuard<'_, Shared> {
-        // A panicked relay task cannot leave the log half-written in a way
-        // that matters more than losing the run's trace.
-        self.shared.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub fn address(&self) -> SocketAddr {
-        self.address
-    }
-
     /// Sets the steering for the next connection and kicks the live ones
     /// (closed, or sent the ERROR the steering names) so that the next
     /// connection comes at once. Returns the log position from which the
     /// Agent's reaction is to be looked for.
     pub fn steer(&self, steering: Steering) -> usize {
-        let mut s = self.lock();
-        let mark = s.log.len();
-        s.refuse_left = steering.refuse_connections;
+        let refuse = steering.refuse_connections;
         let kick = match &steering.error {
             Some(m) => Some(Kick::Error(m.clone())),
             None => steering.reconnect.then_some(Kick::Close),
         };
-        s.pending = Some(steering);
-        if let Some(kick) = kick {
-            for (_, tx) in s.live.drain(..) {
-                let _ = tx.send(kick.clone());
-            }
-        }
-        mark
-    }
-
-    /// Forgets steering not yet used (between cases).
-    pub fn reset(&self) {
-        let mut s = self.lock();
-        s.pending = None;
-        s.refuse_left = 0;
-    }
-
-    pub fn log_len(&self) -> usize {
-        self.lock().log.len()
-    }
-
-    pub fn frames_since(&self, from: usize) -> Vec<LoggedFrame> {
-        self.lock().log.iter().skip(from).cloned().collect()
-    }
-
-    /// Waits up to `timeout` for a frame matching `pattern` logged at or
-    /// after `from`; on timeout, the near misses.
-    pub async fn wait_for(
-        &self,
-        from: usize,
-        pattern: &FramePattern,
-        timeout: Duration,
-    ) -> Result<LoggedFrame, Vec<String>> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            {
-                let s = self.lock();
-                if let Some(f) = stomp_log::find(&s.log, from, pattern) {
-                    return Ok(f.clone());
-                }
-                if Instant::now() >= deadline {
-                    return Err(stomp_log::near_misses(&s.log, from, pattern));
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    fn record(&self, mut entry: LoggedFrame) {
-        let mut s = self.lock();
-        entry.seq = s.log.len();
-        s.log.push(entry);
+        self.arm(steering, refuse, kick)
     }
 
     fn record_frame(&self, way: Way, conn: u32, frame: &Frame, bytes: usize, note: Option<String>) {
         let mut e = LoggedFrame::of_frame(way, conn, frame, bytes);
         e.steered = note;
         self.record(e);
-    }
-}
-
-async fn accept_loop(listener: TcpListener, handle: StompInterposerHandle) {
-    // Dropped with this task, which aborts every relay.
-    let mut relays = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((agent, _)) = accepted else { continue };
-                let connection = {
-                    let mut s = handle.lock();
-                    s.connections += 1;
-                    s.connections
-                };
-                relays.spawn(relay(agent, handle.clone(), connection));
-            }
-            Some(_) = relays.join_next(), if !relays.is_empty() => {}
-        }
     }
 }
 
@@ -269,7 +136,6 @@ async fn forward(
 }
 
 async fn relay(agent: TcpStream, handle: StompInterposerHandle, conn: u32) {
-    let _ = agent.set_nodelay(true);
     let (mut ar, mut aw) = agent.into_split();
     let mut adec = Decoder::default();
     // Everything up to and including the Agent's first frame (STOMP or
@@ -298,34 +164,27 @@ async fn relay(agent: TcpStream, handle: StompInterposerHandle, conn: u32) {
         return;
     }
 
-    let (refusal, steering) = {
-        let mut s = handle.lock();
-        if s.refuse_left > 0 {
-            s.refuse_left -= 1;
-            (Some(s.refuse_left), None)
-        } else {
-            (None, s.pending.take())
+    let steering = match handle.admit() {
+        Admission::Relay(steering) => steering,
+        Admission::Refuse { left, .. } => {
+            for item in &first {
+                if let Item::Frame(f) = item {
+                    handle.record_frame(Way::FromAgent, conn, f, f.encode().len(), None);
+                }
+            }
+            let error = stomp_steer::refusal(left);
+            let bytes = error.encode();
+            let note = format!("connection refused by the interposer ({left} more to refuse)");
+            handle.record_frame(Way::ToAgent, conn, &error, bytes.len(), Some(note));
+            let _ = aw.write_all(&bytes).await;
+            let _ = aw.shutdown().await;
+            return;
         }
     };
-    if let Some(left) = refusal {
-        for item in &first {
-            if let Item::Frame(f) = item {
-                handle.record_frame(Way::FromAgent, conn, f, f.encode().len(), None);
-            }
-        }
-        let error = stomp_steer::refusal(left);
-        let bytes = error.encode();
-        let note = format!("connection refused by the interposer ({left} more to refuse)");
-        handle.record_frame(Way::ToAgent, conn, &error, bytes.len(), Some(note));
-        let _ = aw.write_all(&bytes).await;
-        let _ = aw.shutdown().await;
-        return;
-    }
-    let steering = steering.unwrap_or_default();
 
-    let Ok(broker) = TcpStream::connect(&handle.broker).await else {
+    let Ok(broker) = TcpStream::connect(handle.broker()).await else {
         let error = stomp_steer::error("the interposer cannot reach the broker");
-        let note = format!("broker {} unreachable", handle.broker);
+        let note = format!("broker {} unreachable", handle.broker());
         handle.record_frame(Way::ToAgent, conn, &error, 0, Some(note));
         let _ = aw.write_all(&error.encode()).await;
         return;
@@ -335,8 +194,7 @@ async fn relay(agent: TcpStream, handle: StompInterposerHandle, conn: u32) {
     if !forward(&handle, Way::FromAgent, conn, first, None, &mut bw).await {
         return;
     }
-    let (tx, mut kicks) = mpsc::unbounded_channel();
-    handle.lock().live.push((conn, tx));
+    let mut kicks = handle.live(conn);
 
     let up = async {
         while let Some(read) = read_items(&mut ar, &mut adec).await {
@@ -383,7 +241,7 @@ async fn relay(agent: TcpStream, handle: StompInterposerHandle, conn: u32) {
         _ = up => {}
         _ = down => {}
     }
-    handle.lock().live.retain(|(c, _)| *c != conn);
+    handle.gone(conn);
 }
 
 #[cfg(test)]

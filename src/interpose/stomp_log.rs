@@ -8,9 +8,9 @@ use chrono::{SecondsFormat, Utc};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use super::mqtt_log::Way;
+use super::relay::{self, Logged, Pattern, Way};
 use crate::mtp::stomp::frame::Frame;
-use crate::trace::{Direction, MtpPacket, TraceEntry};
+use crate::trace::{MtpPacket, TraceEntry};
 
 /// The pseudo-command logged for heart-beat EOLs between frames.
 pub const HEARTBEAT: &str = "HEARTBEAT";
@@ -85,9 +85,15 @@ impl LoggedFrame {
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
+}
+
+impl Logged for LoggedFrame {
+    fn set_seq(&mut self, seq: usize) {
+        self.seq = seq;
+    }
 
     /// `SEND destination=/queue/a content-type=... (body 120 bytes)`.
-    pub fn one_line(&self) -> String {
+    fn one_line(&self) -> String {
         let mut s = self.command.clone();
         for (k, v) in &self.headers {
             s.push_str(&format!(" {k}={v}"));
@@ -98,35 +104,27 @@ impl LoggedFrame {
         s
     }
 
-    /// The entry in a case's trace: the harness "receives" what the Agent
-    /// sends and "sends" what the Agent receives.
-    pub fn trace_entry(&self) -> TraceEntry {
-        let (direction, arrow) = match self.way {
-            Way::FromAgent => (Direction::Received, "Agent -> broker"),
-            Way::ToAgent => (Direction::Sent, "broker -> Agent"),
-        };
-        let mut e = TraceEntry::new(
-            direction,
-            format!(
-                "STOMP {} ({arrow}, connection {})",
-                self.command, self.connection
-            ),
-            self.bytes,
-        );
-        e.at = self.at.clone();
+    fn connection(&self) -> u32 {
+        self.connection
+    }
+
+    fn trace_entry(&self) -> TraceEntry {
         let mut fields = self.headers.clone();
         fields.push(("body_bytes".into(), self.body_bytes.to_string()));
-        e.mtp_packet = Some(MtpPacket {
+        let packet = MtpPacket {
             mtp: "STOMP".into(),
             packet: self.command.clone(),
             flags: 0,
             connection: self.connection,
             fields,
-        });
-        if let Some(s) = &self.steered {
-            e = e.with_note(s.clone());
-        }
-        e
+        };
+        relay::trace_entry(
+            packet,
+            self.way,
+            &self.at,
+            self.bytes,
+            self.steered.as_ref(),
+        )
     }
 }
 
@@ -156,8 +154,14 @@ pub fn check_value(want: &str) -> Result<(), String> {
     }
 }
 
-impl FramePattern {
-    pub fn way(&self) -> Way {
+impl Pattern for FramePattern {
+    type Entry = LoggedFrame;
+
+    fn what(&self) -> String {
+        format!("STOMP {} frame", self.command.to_uppercase())
+    }
+
+    fn way(&self) -> Way {
         self.direction.unwrap_or(Way::FromAgent)
     }
 
@@ -165,8 +169,7 @@ impl FramePattern {
         f.command.eq_ignore_ascii_case(&self.command) && f.way == self.way()
     }
 
-    /// Why `f` does not match, or `None` when it does.
-    pub fn mismatch(&self, f: &LoggedFrame) -> Option<String> {
+    fn mismatch(&self, f: &LoggedFrame) -> Option<String> {
         if !self.same_kind(f) {
             return Some("other frame".into());
         }
@@ -193,38 +196,21 @@ impl FramePattern {
         None
     }
 
-    pub fn describe(&self) -> String {
+    fn describe(&self) -> String {
         let mut s = format!("{} {:?}", self.command.to_uppercase(), self.way());
         for (k, v) in &self.headers {
             s.push_str(&format!(" {k}={v}"));
         }
         s
     }
-}
 
-/// The first frame of `log` (from `from` on) matching `pattern`.
-pub fn find<'a>(
-    log: &'a [LoggedFrame],
-    from: usize,
-    pattern: &FramePattern,
-) -> Option<&'a LoggedFrame> {
-    log.iter()
-        .skip(from)
-        .find(|f| pattern.mismatch(f).is_none())
-}
+    fn timeout_ms(&self) -> Option<u64> {
+        self.timeout_ms
+    }
 
-/// For a failed expectation: each frame of the wanted command and way
-/// since `from`, and why it did not match.
-pub fn near_misses(log: &[LoggedFrame], from: usize, pattern: &FramePattern) -> Vec<String> {
-    log.iter()
-        .skip(from)
-        .filter(|f| pattern.same_kind(f))
-        .filter_map(|f| {
-            pattern
-                .mismatch(f)
-                .map(|why| format!("{} ({why})", f.one_line()))
-        })
-        .collect()
+    fn wanted_values(&mut self) -> impl Iterator<Item = &mut String> {
+        self.headers.values_mut()
+    }
 }
 
 #[cfg(test)]
@@ -280,13 +266,13 @@ mod tests {
     fn direction_and_command_select_and_near_misses_say_why() {
         let log = vec![stomp_frame()];
         let mut p = pattern(&[("host", "/x")]);
-        assert!(find(&log, 0, &p).is_none());
-        let misses = near_misses(&log, 0, &p);
+        assert!(relay::find(&log, 0, &p).is_none());
+        let misses = relay::near_misses(&log, 0, &p);
         assert_eq!(misses.len(), 1);
         assert!(misses[0].contains("host = /, expected '/x'"), "{misses:?}");
         p.direction = Some(Way::ToAgent);
-        assert!(near_misses(&log, 0, &p).is_empty());
-        assert!(find(&log, 1, &pattern(&[])).is_none());
+        assert!(relay::near_misses(&log, 0, &p).is_empty());
+        assert!(relay::find(&log, 1, &pattern(&[])).is_none());
     }
 
     #[test]

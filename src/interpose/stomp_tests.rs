@@ -3,6 +3,8 @@
 //! connections are refused and live ones sent an ERROR.
 
 use super::*;
+use crate::interpose::stomp_log::FramePattern;
+use tokio::net::TcpListener;
 
 /// A broker that answers every STOMP frame with CONNECTED (heart-beat
 /// 0,0, the optional EOL after its NUL) and echoes SEND bodies back as
@@ -87,7 +89,7 @@ impl Agent {
 }
 
 fn commands(h: &StompInterposerHandle) -> Vec<String> {
-    h.frames_since(0)
+    h.since(0)
         .iter()
         .map(|f| format!("{:?} {}", f.way, f.command))
         .collect()
@@ -95,7 +97,7 @@ fn commands(h: &StompInterposerHandle) -> Vec<String> {
 
 #[tokio::test]
 async fn frames_are_relayed_logged_and_connected_is_steered() {
-    let interposer = StompInterposer::start(&fake_broker().await).await.unwrap();
+    let interposer = super::start(&fake_broker().await).await.unwrap();
     let h = interposer.handle();
     h.steer(Steering {
         subscribe_dest: Some("/queue/steered".into()),
@@ -121,7 +123,7 @@ async fn frames_are_relayed_logged_and_connected_is_steered() {
     assert_eq!(message.get("destination"), Some("/queue/a:b"));
     assert_eq!(message.body, b"\0usp\0");
 
-    let log = h.frames_since(0);
+    let log = h.since(0);
     let connected = log.iter().find(|f| f.command == "CONNECTED").unwrap();
     assert!(connected
         .steered
@@ -142,7 +144,7 @@ async fn frames_are_relayed_logged_and_connected_is_steered() {
 
 #[tokio::test]
 async fn refusals_then_acceptance_and_an_injected_error() {
-    let interposer = StompInterposer::start(&fake_broker().await).await.unwrap();
+    let interposer = super::start(&fake_broker().await).await.unwrap();
     let h = interposer.handle();
     h.steer(Steering {
         refuse_connections: 1,
@@ -165,7 +167,7 @@ async fn refusals_then_acceptance_and_an_injected_error() {
     assert_eq!(error.command, "ERROR");
     assert_eq!(error.get("message"), Some("go away"));
     assert!(live.next().await.is_none(), "closed after the ERROR");
-    let log = h.frames_since(0);
+    let log = h.since(0);
     assert!(log.iter().all(|f| f.connection <= 2), "{log:?}");
     assert_eq!(
         log.iter().filter(|f| f.command == "ERROR").count(),

@@ -508,77 +508,15 @@ fn step(
                 }
                 None
             }
-            (Action::MqttSteer(_) | Action::ExpectMqtt(_), Some(e)) => {
-                return Err(expect_not_allowed(
-                    file,
-                    text,
-                    &e,
-                    action.keyword(),
-                    "mqtt_steer only steers; expect_mqtt holds its packet fields itself",
-                ))
-            }
-            (Action::MqttSteer(_) | Action::ExpectMqtt(_), None) => {
-                if let Err(why) = crate::suite::mqtt_steps::validate(&action) {
-                    return Err(Box::new(LoadError::at(
-                        file,
-                        text,
-                        loc.line,
-                        loc.column,
-                        why,
-                        Some(crate::suite::mqtt_steps::HELP.into()),
-                    )));
-                }
-                None
-            }
-            (Action::StompSteer(_) | Action::ExpectStomp(_), Some(e)) => {
-                return Err(expect_not_allowed(
-                    file,
-                    text,
-                    &e,
-                    action.keyword(),
-                    "stomp_steer only steers; expect_stomp holds its frame headers itself",
-                ))
-            }
-            (Action::StompSteer(_) | Action::ExpectStomp(_), None) => {
-                if let Err(why) = crate::suite::stomp_steps::validate(&action) {
-                    return Err(Box::new(LoadError::at(
-                        file,
-                        text,
-                        loc.line,
-                        loc.column,
-                        why,
-                        Some(crate::suite::stomp_steps::HELP.into()),
-                    )));
-                }
-                None
-            }
-            (Action::WsControl(_) | Action::ExpectClose(_), Some(e)) => {
-                return Err(expect_not_allowed(
-                    file,
-                    text,
-                    &e,
-                    action.keyword(),
-                    "ws_control checks its own action; expect_close holds its code itself",
-                ))
-            }
-            (Action::WsControl(_) | Action::ExpectClose(_), None) => {
-                let checked = match &action {
-                    Action::WsControl(c) => c.validate(),
-                    Action::ExpectClose(c) => c.validate(),
-                    _ => Ok(()),
-                };
-                if let Err(why) = checked {
-                    return Err(Box::new(LoadError::at(
-                        file,
-                        text,
-                        loc.line,
-                        loc.column,
-                        why,
-                        Some(crate::suite::ws_steps::HELP.into()),
-                    )));
-                }
-                None
-            }
+            (
+                a @ (Action::MqttSteer(_)
+                | Action::ExpectMqtt(_)
+                | Action::StompSteer(_)
+                | Action::ExpectStomp(_)
+                | Action::WsControl(_)
+                | Action::ExpectClose(_)),
+                e,
+            ) => own_checks(file, text, &loc, a, e)?,
             (Action::WaitNotify(_), None)
             | (Action::ConnectRecord(_), None)
             | (Action::EndpointIds(_), None)
@@ -653,6 +591,63 @@ fn check_profile(
             Some(format!("known profiles: {}", profiles.names().join(", "))),
         ));
     }
+}
+
+/// The steps that check what they do themselves (the interposer steps,
+/// WebSocket control): their own check of their fields, the help shown
+/// when it fails, and why they take no `expect:` block.
+fn self_checking(action: &Action) -> Option<(Result<(), String>, &'static str, &'static str)> {
+    use crate::suite::{mqtt_steps, stomp_steps, ws_steps};
+    Some(match action {
+        Action::MqttSteer(_) | Action::ExpectMqtt(_) => (
+            mqtt_steps::validate(action),
+            mqtt_steps::HELP,
+            "mqtt_steer only steers; expect_mqtt holds its packet fields itself",
+        ),
+        Action::StompSteer(_) | Action::ExpectStomp(_) => (
+            stomp_steps::validate(action),
+            stomp_steps::HELP,
+            "stomp_steer only steers; expect_stomp holds its frame headers itself",
+        ),
+        Action::WsControl(c) => (c.validate(), ws_steps::HELP, WS_NO_EXPECT),
+        Action::ExpectClose(c) => (c.validate(), ws_steps::HELP, WS_NO_EXPECT),
+        _ => return None,
+    })
+}
+
+const WS_NO_EXPECT: &str = "ws_control checks its own action; expect_close holds its code itself";
+
+/// Runs a self-checking step's own check, and refuses an `expect:` block
+/// given to it. Such a step has no expectation of its own.
+fn own_checks(
+    file: &Path,
+    text: &str,
+    loc: &Location,
+    action: &Action,
+    expect: Option<Spanned<Expect>>,
+) -> Result<Option<Expect>, Box<LoadError>> {
+    let Some((checked, help, no_expect)) = self_checking(action) else {
+        return Ok(None);
+    };
+    if let Some(e) = expect {
+        return Err(expect_not_allowed(
+            file,
+            text,
+            &e,
+            action.keyword(),
+            no_expect,
+        ));
+    }
+    checked.map(|()| None).map_err(|why| {
+        Box::new(LoadError::at(
+            file,
+            text,
+            loc.line,
+            loc.column,
+            why,
+            Some(help.into()),
+        ))
+    })
 }
 
 /// `expect` given to an action that does not take one.

@@ -68,6 +68,20 @@ impl Run {
             .collect()
     }
 
+    /// The verdict and message of case `id`; panics (with the run) when
+    /// the run has no such case.
+    pub fn verdict_of(&self, id: &str) -> (String, String) {
+        let c = self
+            .cases()
+            .into_iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("no case {id}: {}", self.explain()));
+        (
+            c["verdict"].as_str().unwrap_or_default().to_string(),
+            c["message"].as_str().unwrap_or_default().to_string(),
+        )
+    }
+
     /// Every failure message, one per line, for assertions and for the
     /// panic text when an assertion fails.
     pub fn failure_messages(&self) -> String {
@@ -90,6 +104,21 @@ impl Run {
             "exit {}\n--- stdout\n{}\n--- stderr\n{}",
             self.code, self.stdout, self.stderr
         )
+    }
+}
+
+/// Under `fault` the run failed case `case` alone, every other case
+/// passed, and the failure message holds each of `symptoms`.
+pub fn assert_only_case_fails(run: &Run, fault: &str, case: &str, symptoms: &[&str]) {
+    assert_eq!(run.code, 1, "{fault}: {}", run.explain());
+    for c in run.cases() {
+        let id = c["id"].as_str().unwrap_or_default();
+        let want = if id == case { "failed" } else { "passed" };
+        assert_eq!(c["verdict"], want, "{fault}: {id}: {}", c["message"]);
+    }
+    let (_, message) = run.verdict_of(case);
+    for s in symptoms {
+        assert!(message.contains(s), "{fault}: {s:?} not in {message}");
     }
 }
 

@@ -34,12 +34,7 @@ pub struct HandshakePlan {
     pub omit_extension: bool,
 }
 
-/// Which way a frame or event went, seen from the Agent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Way {
-    FromAgent,
-    ToAgent,
-}
+pub use crate::trace::Way;
 
 /// One thing seen or done on the WebSocket: a handshake, a control frame,
 /// a data frame a test sent, a Close, a dropped TCP connection.

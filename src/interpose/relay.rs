@@ -1,0 +1,330 @@
+//! What the MQTT and STOMP interposers share: a listener on a free
+//! 127.0.0.1 port in front of the real broker, one relay task per Agent
+//! connection, and a handle the runner uses to steer the next connection,
+//! read the time-stamped log and wait for an entry. Each interposer brings
+//! its own wire codec, log entry (`Logged`), expectation (`Pattern`),
+//! steering `S` and the message `K` a live connection can be kicked with.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::{JoinHandle, JoinSet};
+
+pub use crate::trace::Way;
+use crate::trace::{Direction, MtpPacket, TraceEntry};
+
+/// One entry of an interposer's log: a packet or a frame.
+pub trait Logged: Clone + Send + 'static {
+    /// Numbers the entry by its position in the log.
+    fn set_seq(&mut self, seq: usize);
+    fn one_line(&self) -> String;
+    /// Which Agent connection it belongs to (1 = first accepted).
+    fn connection(&self) -> u32;
+    /// The entry in a case's trace.
+    fn trace_entry(&self) -> TraceEntry;
+}
+
+/// The trace entry of a logged packet or frame: the harness "receives"
+/// what the Agent sends and "sends" what the Agent receives.
+pub fn trace_entry(
+    packet: MtpPacket,
+    way: Way,
+    at: &str,
+    bytes: usize,
+    steered: Option<&String>,
+) -> TraceEntry {
+    let (direction, arrow) = match way {
+        Way::FromAgent => (Direction::Received, "Agent -> broker"),
+        Way::ToAgent => (Direction::Sent, "broker -> Agent"),
+    };
+    let label = format!(
+        "{} {} ({arrow}, connection {})",
+        packet.mtp, packet.packet, packet.connection
+    );
+    let mut e = TraceEntry::new(direction, label, bytes);
+    e.at = at.to_string();
+    e.mtp_packet = Some(packet);
+    match steered {
+        Some(note) => e.with_note(note.clone()),
+        None => e,
+    }
+}
+
+/// What `expect_mqtt` / `expect_stomp` look for in the log.
+pub trait Pattern: Clone {
+    type Entry: Logged;
+    /// What is looked for, for verdicts: "MQTT CONNECT", "STOMP SEND frame".
+    fn what(&self) -> String;
+    fn way(&self) -> Way;
+    /// Same packet type or command and the same way: a near miss when the
+    /// rest does not match.
+    fn same_kind(&self, e: &Self::Entry) -> bool;
+    /// Why `e` does not match, or `None` when it does.
+    fn mismatch(&self, e: &Self::Entry) -> Option<String>;
+    fn describe(&self) -> String;
+    fn timeout_ms(&self) -> Option<u64>;
+    /// The wanted values, for `${var}` substitution.
+    fn wanted_values(&mut self) -> impl Iterator<Item = &mut String>;
+}
+
+/// The first entry of `log` (from `from` on) matching `pattern`.
+pub fn find<'a, P: Pattern>(log: &'a [P::Entry], from: usize, pattern: &P) -> Option<&'a P::Entry> {
+    log.iter()
+        .skip(from)
+        .find(|e| pattern.mismatch(e).is_none())
+}
+
+/// For a failed expectation: each entry of the wanted kind and way since
+/// `from`, and why it did not match.
+pub fn near_misses<P: Pattern>(log: &[P::Entry], from: usize, pattern: &P) -> Vec<String> {
+    log.iter()
+        .skip(from)
+        .filter(|e| pattern.same_kind(e))
+        .filter_map(|e| {
+            pattern
+                .mismatch(e)
+                .map(|why| format!("{} ({why})", e.one_line()))
+        })
+        .collect()
+}
+
+struct State<E, S, K> {
+    log: Vec<E>,
+    /// Steering for the next accepted connection.
+    pending: Option<S>,
+    refuse_left: u32,
+    connections: u32,
+    /// Live connections, to kick them when a case steers.
+    live: Vec<(u32, mpsc::UnboundedSender<K>)>,
+}
+
+/// What becomes of a newly accepted connection.
+pub enum Admission<S> {
+    /// Refuse it; `left` more are to be refused after it. `steering` is
+    /// the steering armed for the connection after the refusals.
+    Refuse { left: u32, steering: Option<S> },
+    /// Relay it with this steering.
+    Relay(S),
+}
+
+/// A cheap handle for the runner and the relay tasks.
+pub struct Relay<E, S, K> {
+    shared: Arc<Mutex<State<E, S, K>>>,
+    address: SocketAddr,
+    broker: String,
+    kind: &'static str,
+}
+
+impl<E, S, K> Clone for Relay<E, S, K> {
+    fn clone(&self) -> Self {
+        Relay {
+            shared: self.shared.clone(),
+            address: self.address,
+            broker: self.broker.clone(),
+            kind: self.kind,
+        }
+    }
+}
+
+impl<E, S, K> std::fmt::Debug for Relay<E, S, K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} interposer {} -> {}",
+            self.kind, self.address, self.broker
+        )
+    }
+}
+
+impl<E: Logged, S: Clone + Default, K> Relay<E, S, K> {
+    fn lock(&self) -> MutexGuard<'_, State<E, S, K>> {
+        // A panicked relay task cannot leave the log half-written in a way
+        // that matters more than losing the run's trace.
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The real broker, `host:port`.
+    pub fn broker(&self) -> &str {
+        &self.broker
+    }
+
+    /// Arms `steering` for the next connection, after refusing `refuse`
+    /// connections, and sends `kick` to every live connection so that the
+    /// next one comes at once. Returns the log position from which the
+    /// Agent's reaction is to be looked for.
+    pub fn arm(&self, steering: S, refuse: u32, kick: Option<K>) -> usize
+    where
+        K: Clone,
+    {
+        let mut s = self.lock();
+        let mark = s.log.len();
+        s.refuse_left = refuse;
+        s.pending = Some(steering);
+        if let Some(kick) = kick {
+            for (_, tx) in s.live.drain(..) {
+                let _ = tx.send(kick.clone());
+            }
+        }
+        mark
+    }
+
+    /// Forgets steering not yet used (between cases).
+    pub fn reset(&self) {
+        let mut s = self.lock();
+        s.pending = None;
+        s.refuse_left = 0;
+    }
+
+    pub fn log_len(&self) -> usize {
+        self.lock().log.len()
+    }
+
+    pub fn since(&self, from: usize) -> Vec<E> {
+        self.lock().log.iter().skip(from).cloned().collect()
+    }
+
+    /// Waits up to `timeout` for an entry matching `pattern` logged at or
+    /// after `from`; on timeout, the near misses.
+    pub async fn wait_for<P: Pattern<Entry = E>>(
+        &self,
+        from: usize,
+        pattern: &P,
+        timeout: Duration,
+    ) -> Result<E, Vec<String>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            {
+                let s = self.lock();
+                if let Some(e) = find(&s.log, from, pattern) {
+                    return Ok(e.clone());
+                }
+                if Instant::now() >= deadline {
+                    return Err(near_misses(&s.log, from, pattern));
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Appends `entry` to the log, numbered.
+    pub fn record(&self, mut entry: E) {
+        let mut s = self.lock();
+        entry.set_seq(s.log.len());
+        s.log.push(entry);
+    }
+
+    /// Decides what becomes of a connection that just sent its first
+    /// packet or frame.
+    pub fn admit(&self) -> Admission<S> {
+        let mut s = self.lock();
+        if s.refuse_left > 0 {
+            s.refuse_left -= 1;
+            Admission::Refuse {
+                left: s.refuse_left,
+                steering: s.pending.clone(),
+            }
+        } else {
+            Admission::Relay(s.pending.take().unwrap_or_default())
+        }
+    }
+
+    /// Registers a relayed connection; steering kicks arrive on the receiver.
+    pub fn live(&self, connection: u32) -> mpsc::UnboundedReceiver<K> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.lock().live.push((connection, tx));
+        rx
+    }
+
+    /// The connection is over.
+    pub fn gone(&self, connection: u32) {
+        self.lock().live.retain(|(c, _)| *c != connection);
+    }
+
+    fn next_connection(&self) -> u32 {
+        let mut s = self.lock();
+        s.connections += 1;
+        s.connections
+    }
+}
+
+/// A running interposer; stops (and drops every relayed connection) on drop.
+pub struct Interposer<E, S, K> {
+    handle: Relay<E, S, K>,
+    accept: JoinHandle<()>,
+}
+
+impl<E, S, K> Drop for Interposer<E, S, K> {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}
+
+impl<E, S, K> Interposer<E, S, K>
+where
+    E: Logged,
+    S: Clone + Default + Send + 'static,
+    K: Send + 'static,
+{
+    /// Listens on a free loopback port in front of the broker at `broker`
+    /// (`host:port`) and runs `relay` for each Agent connection.
+    pub async fn listen<F, Fut>(kind: &'static str, broker: &str, relay: F) -> std::io::Result<Self>
+    where
+        F: Fn(TcpStream, Relay<E, S, K>, u32) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let handle = Relay {
+            shared: Arc::new(Mutex::new(State {
+                log: Vec::new(),
+                pending: None,
+                refuse_left: 0,
+                connections: 0,
+                live: Vec::new(),
+            })),
+            address: listener.local_addr()?,
+            broker: broker.to_string(),
+            kind,
+        };
+        let accept = tokio::spawn(accept_loop(listener, handle.clone(), relay));
+        Ok(Interposer { handle, accept })
+    }
+
+    /// Where the Agent should connect, `127.0.0.1:port`.
+    pub fn address(&self) -> String {
+        self.handle.address.to_string()
+    }
+
+    pub fn handle(&self) -> Relay<E, S, K> {
+        self.handle.clone()
+    }
+}
+
+async fn accept_loop<E, S, K, F, Fut>(listener: TcpListener, handle: Relay<E, S, K>, relay: F)
+where
+    E: Logged,
+    S: Clone + Default,
+    F: Fn(TcpStream, Relay<E, S, K>, u32) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    // Dropped with this task, which aborts every relay.
+    let mut relays = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((agent, _)) = accepted else { continue };
+                let _ = agent.set_nodelay(true);
+                let connection = handle.next_connection();
+                relays.spawn(relay(agent, handle.clone(), connection));
+            }
+            Some(_) = relays.join_next(), if !relays.is_empty() => {}
+        }
+    }
+}

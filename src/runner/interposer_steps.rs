@@ -1,0 +1,191 @@
+//! Running the interposer steps: `mqtt_steer` / `expect_mqtt` against the
+//! MQTT interposer (`--mtp mqtt --interpose`), `stomp_steer` /
+//! `expect_stomp` against the STOMP one (`--mtp stomp --interpose`).
+//! Without the interposer a step is skipped with the reason, never passed.
+//! Each interposer's log of the case joins the case's trace.
+
+use std::time::Duration;
+
+use super::Runner;
+use crate::interpose::mqtt_log::PacketPattern;
+use crate::interpose::relay::{Logged, Pattern, Relay};
+use crate::interpose::stomp_log::FramePattern;
+use crate::interpose::{mqtt_steer, stomp_steer};
+use crate::results::{CheckResult, StepResult, Verdict};
+use crate::suite::vars::Vars;
+use crate::trace::TraceEntry;
+
+const DEFAULT_WAIT_MS: u64 = 5_000;
+
+const NO_MQTT_INTERPOSER: &str = "not applicable: this step needs the MQTT interposer between the Agent and its broker, which this run does not have (run the built-in Agent with --mtp mqtt --interpose)";
+
+const NO_STOMP_INTERPOSER: &str = "not applicable: this step needs the STOMP interposer between the Agent and its broker, which this run does not have (run the built-in Agent with --mtp stomp --interpose)";
+
+/// Where the current case's entries begin in one interposer's log, and
+/// where the next expectation looks from (moved on by each steer step).
+#[derive(Debug, Default)]
+pub(super) struct LogCursor {
+    case_start: usize,
+    from: usize,
+}
+
+impl LogCursor {
+    /// A case starts: steering a previous case left unused is forgotten.
+    fn case_starts<E: Logged, S: Clone + Default, K>(&mut self, relay: Option<&Relay<E, S, K>>) {
+        if let Some(r) = relay {
+            r.reset();
+            self.case_start = r.log_len();
+            self.from = self.case_start;
+        }
+    }
+
+    /// `trace` with the interposer's entries of the case merged in time order.
+    fn merged<E: Logged, S: Clone + Default, K>(
+        &self,
+        relay: Option<&Relay<E, S, K>>,
+        trace: Vec<TraceEntry>,
+    ) -> Vec<TraceEntry> {
+        match relay {
+            Some(r) => {
+                let entries = r.since(self.case_start);
+                super::in_time_order(trace, entries.iter().map(Logged::trace_entry).collect())
+            }
+            None => trace,
+        }
+    }
+}
+
+impl Runner<'_> {
+    pub(super) fn interposers_case_starts(&mut self) {
+        self.mqtt_log
+            .case_starts(self.context.mqtt_interposer.as_ref());
+        self.stomp_log
+            .case_starts(self.context.stomp_interposer.as_ref());
+    }
+
+    /// The case's trace with both interposers' entries of the case in it.
+    pub(super) fn with_interposed(&self, trace: Vec<TraceEntry>) -> Vec<TraceEntry> {
+        let trace = self
+            .mqtt_log
+            .merged(self.context.mqtt_interposer.as_ref(), trace);
+        self.stomp_log
+            .merged(self.context.stomp_interposer.as_ref(), trace)
+    }
+
+    pub(super) fn mqtt_steer(&mut self, steering: &mqtt_steer::Steering, result: &mut StepResult) {
+        match &self.context.mqtt_interposer {
+            Some(h) => {
+                self.mqtt_log.from = h.steer(steering.clone());
+                result.sent = Some(format!("steering for the next connection: {steering:?}"));
+            }
+            None => skip(result, NO_MQTT_INTERPOSER),
+        }
+    }
+
+    pub(super) fn stomp_steer(
+        &mut self,
+        steering: &stomp_steer::Steering,
+        result: &mut StepResult,
+    ) {
+        match &self.context.stomp_interposer {
+            Some(h) => {
+                self.stomp_log.from = h.steer(steering.clone());
+                result.sent = Some(format!("steering for the next connection: {steering:?}"));
+            }
+            None => skip(result, NO_STOMP_INTERPOSER),
+        }
+    }
+
+    pub(super) async fn expect_mqtt(
+        &mut self,
+        pattern: &PacketPattern,
+        vars: &Vars,
+        result: &mut StepResult,
+    ) {
+        match self.context.mqtt_interposer.clone() {
+            Some(h) => {
+                let rule = self.case_rule.clone();
+                expect_logged(&h, self.mqtt_log.from, pattern, vars, rule, result).await
+            }
+            None => skip(result, NO_MQTT_INTERPOSER),
+        }
+    }
+
+    pub(super) async fn expect_stomp(
+        &mut self,
+        pattern: &FramePattern,
+        vars: &Vars,
+        result: &mut StepResult,
+    ) {
+        match self.context.stomp_interposer.clone() {
+            Some(h) => {
+                let rule = self.case_rule.clone();
+                expect_logged(&h, self.stomp_log.from, pattern, vars, rule, result).await
+            }
+            None => skip(result, NO_STOMP_INTERPOSER),
+        }
+    }
+}
+
+/// Waits for an entry matching `pattern` (its values with `${vars}`
+/// substituted) logged from `from` on; the check names the near misses.
+async fn expect_logged<P: Pattern, S: Clone + Default, K>(
+    relay: &Relay<P::Entry, S, K>,
+    from: usize,
+    pattern: &P,
+    vars: &Vars,
+    rule: Option<String>,
+    result: &mut StepResult,
+) {
+    let mut wanted = pattern.clone();
+    let what = wanted.what();
+    for value in wanted.wanted_values() {
+        match vars.substitute(value) {
+            Ok(v) => *value = v,
+            Err(e) => {
+                result.error = Some(format!("{what}: {e}"));
+                return;
+            }
+        }
+    }
+    let wait = Duration::from_millis(wanted.timeout_ms().unwrap_or(DEFAULT_WAIT_MS));
+    let whence = wanted.way().whence();
+    let description = format!("{} {whence}", wanted.what());
+    let (passed, actual) = match relay.wait_for(from, &wanted, wait).await {
+        Ok(e) => {
+            result.received = Some(e.one_line());
+            (
+                true,
+                format!("connection {}: {}", e.connection(), e.one_line()),
+            )
+        }
+        Err(misses) if misses.is_empty() => (
+            false,
+            format!(
+                "no {} {whence} within {} ms",
+                wanted.what(),
+                wait.as_millis()
+            ),
+        ),
+        Err(misses) => (
+            false,
+            format!(
+                "none matched within {} ms: {}",
+                wait.as_millis(),
+                misses.join("; ")
+            ),
+        ),
+    };
+    result.checks.push(CheckResult {
+        description,
+        passed,
+        expected: wanted.describe(),
+        actual,
+        rule,
+    });
+}
+
+fn skip(result: &mut StepResult, why: &str) {
+    result.verdict = Verdict::Skipped;
+    result.error = Some(why.into());
+}
