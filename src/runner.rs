@@ -105,6 +105,9 @@ pub struct Runner<'a> {
     file_server: Option<crate::http_server::FileServer>,
     /// The rule the current case's checks cite when they have none.
     case_rule: Option<String>,
+    /// The current case's `condition`, named when a `precondition` step
+    /// finds it does not hold.
+    case_condition: Option<String>,
     /// Set by a step after which the case has nothing left to judge
     /// (an allowed refusal, `operate.refusal_allowed`): the rest of its
     /// steps are not run, teardown is.
@@ -146,6 +149,7 @@ impl<'a> Runner<'a> {
             context: RunContext::default(),
             file_server: None,
             case_rule: None,
+            case_condition: None,
             case_done: false,
             shown_records: 0,
             in_flight: None,
@@ -273,6 +277,7 @@ impl<'a> Runner<'a> {
         self.interposers_case_starts();
         self.ws_case_starts();
         self.case_rule = case.rule();
+        self.case_condition = case.condition.clone();
         self.case_done = false;
         let mut vars = self.context.vars.clone();
         vars.set("controller_id", self.session.controller_id());
@@ -385,13 +390,23 @@ impl<'a> Runner<'a> {
                             }
                         }
                         if let Err(e) = capture(&step.capture, &exchange.response, vars) {
-                            result.checks.push(CheckResult {
-                                description: "capture values for later steps".into(),
-                                passed: false,
-                                expected: format!("{:?}", step.capture),
-                                actual: e.to_string(),
-                                rule: None,
-                            });
+                            if step.precondition {
+                                // The Agent lacks what the case needs (say, a
+                                // Challenge row): not its fault, not a pass.
+                                result.verdict = Verdict::Skipped;
+                                result.error = Some(format!(
+                                    "not applicable: the case's condition does not hold on this Agent ({}): {e}",
+                                    self.case_condition.as_deref().unwrap_or("its setup found nothing to work on")
+                                ));
+                            } else {
+                                result.checks.push(CheckResult {
+                                    description: "capture values for later steps".into(),
+                                    passed: false,
+                                    expected: format!("{:?}", step.capture),
+                                    actual: e.to_string(),
+                                    rule: None,
+                                });
+                            }
                         }
                     }
                     Err((sent, e)) => {

@@ -61,7 +61,7 @@ pub enum SessionError {
         detail: String,
         ignored: Vec<String>,
     },
-    #[error("the Agent's connection was still up after {waited_ms} ms (and no new Connect Record arrived)")]
+    #[error("no sign of the Agent going down within {waited_ms} ms: its connection did not drop and no new Connect Record arrived (through an MQTT or STOMP broker, the new Connect Record is the only sign the harness can see)")]
     StillConnected { waited_ms: u64 },
     #[error("could not send: {0}")]
     Send(String),

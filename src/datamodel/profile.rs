@@ -160,6 +160,10 @@ pub struct CommandReq {
     pub input: Vec<String>,
     #[serde(default)]
     pub output: Vec<String>,
+    /// Arguments (input or output) the released model removed: an Agent
+    /// that implements the released definition may leave them out.
+    #[serde(default)]
+    pub dropped_later: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -169,6 +173,9 @@ pub struct EventReq {
     pub name: String,
     #[serde(default)]
     pub args: Vec<String>,
+    /// Arguments the released model removed (see `CommandReq`).
+    #[serde(default)]
+    pub dropped_later: Vec<String>,
 }
 
 /// Replaces every instance segment (number, `*`, `{i}`, search expression

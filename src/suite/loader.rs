@@ -173,6 +173,11 @@ struct RawStep {
     expect: Option<Spanned<Expect>>,
     #[serde(default)]
     capture: BTreeMap<String, String>,
+    /// The step establishes the case's `condition`: when its `capture`
+    /// finds nothing (e.g. the Agent has no such instance), the case does
+    /// not apply to this Agent and is skipped with the reason, not failed.
+    #[serde(default)]
+    precondition: bool,
 }
 
 /// The JSON Schema of a test-case file, generated from the types the
@@ -556,6 +561,16 @@ fn step(
             )));
         }
     }
+    if r.precondition && (r.capture.is_empty() || !matches!(action, Action::Request(_))) {
+        return Err(Box::new(LoadError::at(
+            file,
+            text,
+            loc.line,
+            loc.column,
+            "`precondition` needs a request step with a `capture`",
+            Some("precondition: true skips the case when the step's capture finds nothing".into()),
+        )));
+    }
     if let (Action::Request(spec), Some(e)) = (&action, expect.as_mut()) {
         // The automatic first check: the response the request calls for.
         e.msg_type.get_or_insert(spec.response_type());
@@ -569,6 +584,7 @@ fn step(
         action,
         expect,
         capture: r.capture,
+        precondition: r.precondition,
         location: loc,
     })
 }

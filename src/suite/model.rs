@@ -101,6 +101,8 @@ pub struct Step {
     pub expect: Option<Expect>,
     /// Variable name → what to capture (see `capture.rs`).
     pub capture: BTreeMap<String, String>,
+    /// A capture that finds nothing means the case does not apply: skipped.
+    pub precondition: bool,
     pub location: Location,
 }
 

@@ -188,7 +188,7 @@ fn gsdm_checks(
                         ("input", &cmd.input, &c.input_arg_names),
                         ("output", &cmd.output, &c.output_arg_names),
                     ] {
-                        if let Some(actual) = arg_mismatch(want, got) {
+                        if let Some(actual) = arg_mismatch(want, &cmd.dropped_later, got) {
                             fail(
                                 format!("{item} {which} arguments"),
                                 expected_args(want),
@@ -205,7 +205,7 @@ fn gsdm_checks(
                 None => fail(item, "listed".into(), "not listed".into()),
                 Some(e) => {
                     listed += 1;
-                    if let Some(actual) = arg_mismatch(&ev.args, &e.arg_names) {
+                    if let Some(actual) = arg_mismatch(&ev.args, &ev.dropped_later, &e.arg_names) {
                         fail(format!("{item} arguments"), expected_args(&ev.args), actual);
                     }
                 }
@@ -228,13 +228,15 @@ fn gsdm_checks(
 /// Arguments the profile does not name fail only next to a missing one
 /// (then they are most likely its misspelling): an Agent may implement a
 /// later version of the model, which adds arguments (Download()'s
-/// AutoActivate, Boot!'s FirmwareUpdated in the released TR-181 2.12).
+/// AutoActivate, Boot!'s FirmwareUpdated in the released TR-181 2.12), and
+/// for the same reason may leave out the ones that release removed
+/// (`dropped`: ChallengeResponse()'s Status, Download()'s TargetFileName).
 /// None when nothing is missing; else what the Agent listed, with the
 /// missing and the extra names.
-fn arg_mismatch(want: &[String], got: &[String]) -> Option<String> {
+fn arg_mismatch(want: &[String], dropped: &[String], got: &[String]) -> Option<String> {
     let missing: Vec<&str> = want
         .iter()
-        .filter(|w| !got.contains(w))
+        .filter(|w| !got.contains(w) && !dropped.contains(w))
         .map(String::as_str)
         .collect();
     if missing.is_empty() {
@@ -370,8 +372,45 @@ mod tests {
             .iter()
             .map(|a| if a == "URL" { "Url".into() } else { a.clone() })
             .collect();
-        let actual = arg_mismatch(&cmd.input, &got).expect("a mismatch");
+        let actual = arg_mismatch(&cmd.input, &cmd.dropped_later, &got).expect("a mismatch");
         assert!(actual.contains("missing URL; extra Url"), "{actual}");
-        assert_eq!(arg_mismatch(&cmd.input, &cmd.input), None);
+        assert_eq!(
+            arg_mismatch(&cmd.input, &cmd.dropped_later, &cmd.input),
+            None
+        );
+    }
+
+    #[test]
+    fn arguments_the_released_model_removed_may_be_left_out() {
+        // Released TR-181 2.12: Download() has no TargetFileName (and gains
+        // AutoActivate), ChallengeResponse() has no Status output.
+        let p = Profiles::builtin();
+        let fw = p.get("DRAFT-Firmware:1").expect("builtin profile");
+        let download = &fw.objects[1].commands[0];
+        let released: Vec<String> = download
+            .input
+            .iter()
+            .filter(|a| *a != "TargetFileName")
+            .cloned()
+            .chain(["AutoActivate".to_string()])
+            .collect();
+        assert_eq!(
+            arg_mismatch(&download.input, &download.dropped_later, &released),
+            None
+        );
+        // Leaving out an argument the release kept still fails.
+        let no_url: Vec<String> = released.iter().filter(|a| *a != "URL").cloned().collect();
+        let actual =
+            arg_mismatch(&download.input, &download.dropped_later, &no_url).expect("a mismatch");
+        assert!(actual.contains("missing URL"), "{actual}");
+        assert!(!actual.contains("TargetFileName"), "{actual}");
+
+        let ch = p.get("DRAFT-Challenge:1").expect("builtin profile");
+        let response = &ch.objects[0].commands[1];
+        assert_eq!(response.name, "ChallengeResponse()");
+        assert_eq!(
+            arg_mismatch(&response.output, &response.dropped_later, &[]),
+            None
+        );
     }
 }

@@ -164,6 +164,8 @@ fn object(
                     is_async: matches!(d.attribute("async"), Some("true" | "1")),
                     input: arg_names(*d, "input"),
                     output: arg_names(*d, "output"),
+                    // One XML file knows no later release.
+                    dropped_later: Vec::new(),
                 });
             }
             "event" => {
@@ -174,6 +176,7 @@ fn object(
                 obj.events.push(EventReq {
                     name: r.to_string(),
                     args: names(*d),
+                    dropped_later: Vec::new(),
                 });
             }
             _ => {}
