@@ -351,6 +351,13 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("--mtp ws --role client"),
         Refused("--mtp ws --role client"),
     ),
+    // Applied by `plugfest agent --advertise` only: tests/discovery.rs runs
+    // test-cases/discovery.yaml against it in a network namespace.
+    (
+        "advert-wrong-instance",
+        Refused("does not advertise"),
+        Refused("does not advertise"),
+    ),
 ];
 
 /// trust.yaml cases where the read-only Controller must get 7006.

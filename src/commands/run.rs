@@ -577,12 +577,32 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
         context: RunContext {
             ws_control,
             ws_second_session,
+            discovery: discovery_setting(args, &target),
             ..context
         },
         e2e: e2e_setting(args, target.e2e.as_ref().map(|e| e.segment_size)),
         _advertiser: advertiser,
         controllers,
     })
+}
+
+/// `--discovery`: `discover` steps may browse; the SRV port they expect is
+/// the one the harness dials (a WebSocket target whose role is client).
+fn discovery_setting(
+    args: &RunArgs,
+    target: &Target,
+) -> crate::runner::discovery_steps::DiscoveryRun {
+    use crate::runner::discovery_steps::DiscoveryRun;
+    if !args.discovery {
+        return DiscoveryRun::default();
+    }
+    let agent_port = match (&target.mtp, &target.websocket) {
+        (MtpKind::Websocket, Some(WebSocketTarget::Client { url })) => {
+            crate::runner::discovery_steps::port_of_ws_url(url)
+        }
+        _ => None,
+    };
+    DiscoveryRun::On { agent_port }
 }
 
 /// `--advertise-controller`: the harness's WebSocket server as a DNS-SD
@@ -644,6 +664,7 @@ fn run_context(
         stomp_interposer: None,
         ws_control: None,
         ws_second_session: None,
+        discovery: Default::default(),
     })
 }
 
@@ -748,8 +769,10 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
     let faults = parse_faults(&args.agent_faults)?;
     // The built-in Agent does not advertise over DNS-SD: the fault could
     // not happen, and a run that passes because of that would mislead.
-    if faults.contains(Fault::AdvertisementWithoutName) {
-        return Err("the advertisement-without-name fault applies to `plugfest agent --listen --advertise` only (the built-in Agent of `run` does not advertise)".into());
+    for f in [Fault::AdvertisementWithoutName, Fault::AdvertWrongInstance] {
+        if faults.contains(f) {
+            return Err(format!("the {} fault applies to `plugfest agent --listen --advertise` only (the built-in Agent of `run` does not advertise)", f.name()));
+        }
     }
     if faults.contains(Fault::CertEidMismatch) && !args.tls {
         return Err(
@@ -836,6 +859,9 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
     context.stomp_interposer = started.stomp_interposer.clone();
     context.ws_control = started.ws_control.clone();
     context.ws_second_session = started.ws_second_session.clone();
+    context.discovery = crate::runner::discovery_steps::DiscoveryRun::Off(
+        crate::runner::discovery_steps::BUILTIN_DOES_NOT_ADVERTISE.into(),
+    );
     let mtp_label = loopback::label(args.mtp, version).to_string();
     Ok(Setup {
         connector: started.connector,

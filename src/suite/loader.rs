@@ -61,7 +61,7 @@ impl LoadError {
 
 /// The actions a step can hold, for messages.
 const ACTIONS: &str =
-    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, ws_control, expect_close";
+    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, ws_control, expect_close, discover";
 
 /// A test-case file: one suite of cases (format in test-cases/README.md).
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -168,6 +168,8 @@ struct RawStep {
     ws_control: Option<crate::suite::ws_steps::WsControlSpec>,
     #[serde(default)]
     expect_close: Option<crate::suite::ws_steps::ExpectCloseSpec>,
+    #[serde(default)]
+    discover: Option<crate::suite::discovery_steps::DiscoverSpec>,
     #[serde(default)]
     #[schemars(with = "Option<Expect>")]
     expect: Option<Spanned<Expect>>,
@@ -416,6 +418,7 @@ fn step(
     actions.extend(r.expect_stomp.map(Action::ExpectStomp));
     actions.extend(r.ws_control.map(Action::WsControl));
     actions.extend(r.expect_close.map(Action::ExpectClose));
+    actions.extend(r.discover.map(Action::Discover));
     if actions.len() != 1 {
         let found: Vec<&str> = actions.iter().map(Action::keyword).collect();
         let message = if found.is_empty() {
@@ -579,6 +582,29 @@ fn step(
                 }
                 None
             }
+            // The discovery step (TP-469 section 8).
+            (Action::Discover(_), Some(e)) => {
+                return Err(expect_not_allowed(
+                    file,
+                    text,
+                    &e,
+                    "discover",
+                    "discover holds the discovery rules itself; choose the service, every_mtp or answered_only",
+                ))
+            }
+            (Action::Discover(d), None) => {
+                if let Err(why) = d.validate() {
+                    return Err(Box::new(LoadError::at(
+                        file,
+                        text,
+                        loc.line,
+                        loc.column,
+                        why,
+                        Some(crate::suite::discovery_steps::HELP.into()),
+                    )));
+                }
+                None
+            }
             (Action::WaitNotify(_), None)
             | (Action::ConnectRecord(_), None)
             | (Action::EndpointIds(_), None)
@@ -600,6 +626,7 @@ fn step(
         Action::ServeFile(_) => Some(("serve_file", SERVE_FILE_CAPTURES)),
         Action::Reboot(_) => Some(("reboot", REBOOT_CAPTURES)),
         Action::ExpectNoNotify(_) => Some(("expect_no_notify", &[])),
+        Action::Discover(_) => Some(("discover", &[])),
         _ => None,
     };
     if let Some((keyword, known)) = capture_sources {
