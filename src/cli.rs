@@ -244,8 +244,8 @@ pub struct AgentArgs {
     /// With --listen: advertise the Agent over DNS-SD (mDNS on the loopback interface only) as _usp-agt-ws._tcp.
     #[arg(long, requires = "listen")]
     pub advertise: bool,
-    /// With --advertise: the TXT `name` (R-DIS.10; DeviceInfo.FriendlyName).
-    #[arg(long, default_value = "plugfest reference Agent")]
+    /// With --advertise: the TXT `name` (R-DIS.10: DeviceInfo.FriendlyName, which is "Plugfest reference Agent" in the reference Agent; another name fails the discovery suite's R-DIS.10 check).
+    #[arg(long, default_value = "Plugfest reference Agent")]
     pub advertise_name: String,
     /// Listen for Controllers on this address, e.g. 127.0.0.1:5683.
     #[arg(long, group = "meet")]

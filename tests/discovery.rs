@@ -176,7 +176,7 @@ fn a_discovered_agent_is_valid_and_its_target_runs_deviceinfo_green() {
         "{row}"
     );
     assert!(
-        row.contains("plugfest reference Agent") && row.contains("127.0.0.1:"),
+        row.contains("Plugfest reference Agent") && row.contains("127.0.0.1:"),
         "{row}"
     );
 
@@ -328,8 +328,13 @@ const NS_AGENT_PORT: u16 = 18080;
 
 /// `plugfest agent --listen 127.0.0.1:NS_AGENT_PORT --advertise` in `ns`.
 fn agent_on_fixed_port(ns: &Netns, faults: &[&str]) -> KillOnDrop {
+    agent_on_fixed_port_with(ns, faults, &[])
+}
+
+fn agent_on_fixed_port_with(ns: &Netns, faults: &[&str], extra: &[&str]) -> KillOnDrop {
     let listen = format!("127.0.0.1:{NS_AGENT_PORT}");
     let mut args = vec!["agent", "--listen", &listen, "--advertise"];
+    args.extend(extra);
     for f in faults {
         args.extend(["--fault", f]);
     }
@@ -437,7 +442,7 @@ fn a_wrong_instance_name_fails_every_discovery_case_on_r_dis_8() {
         assert_eq!(verdict, "failed", "{id}: {shown}");
         assert!(
             message.contains("[R-DIS.8]")
-                && message.contains("\"plugfest reference Agent\"")
+                && message.contains("\"Plugfest reference Agent\"")
                 && message.contains(&format!("named {AGENT_ID}")),
             "{id}: {message}"
         );
@@ -462,6 +467,32 @@ fn a_missing_txt_name_fails_the_txt_cases_on_r_dis_10() {
             assert_eq!(verdict, "failed", "{id}: {shown}");
             assert!(
                 message.contains("no `name` key") && message.contains("[R-DIS.10]"),
+                "{id}: {message}"
+            );
+        }
+    }
+}
+
+/// A TXT `name` other than the Agent's DeviceInfo.FriendlyName fails the
+/// TXT cases on R-DIS.10, naming both.
+#[test]
+fn a_txt_name_that_is_not_the_friendly_name_fails_on_r_dis_10() {
+    let Some(ns) = namespace_or_skip("discovery suite, wrong TXT name") else {
+        return;
+    };
+    let _agent = agent_on_fixed_port_with(&ns, &[], &["--advertise-name", "someone else"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (code, cases, shown) = discovery_suite(&ns, dir.path(), true);
+    assert_eq!(code, 1, "{shown}");
+    for (id, verdict, message) in &cases {
+        if id == "mdns-answers-query" {
+            assert_eq!(verdict, "passed", "{shown}");
+        } else {
+            assert_eq!(verdict, "failed", "{id}: {shown}");
+            assert!(
+                message.contains("FriendlyName")
+                    && message.contains("`name=someone else`")
+                    && message.contains("[R-DIS.10]"),
                 "{id}: {message}"
             );
         }

@@ -25,6 +25,9 @@ const NOT_ASKED: &str = "this run does not browse mDNS: pass --discovery with a 
 /// Why they are skipped on the built-in Agent's run (the default `cargo run`).
 pub const BUILTIN_DOES_NOT_ADVERTISE: &str = "the built-in reference Agent does not advertise over DNS-SD; run `plugfest agent --listen ADDR --advertise` in a network namespace whose lo has multicast on, and `plugfest run --discovery --target ...` against it (tests/discovery.rs does)";
 
+/// What the TXT `name` must be when the Agent implements it (R-DIS.10).
+const FRIENDLY_NAME: &str = "Device.DeviceInfo.FriendlyName";
+
 /// The table whose rows are the Agent's MTPs (TP-469 8.6, metric 1).
 const MTP_TABLE: &str = "Device.LocalAgent.MTP.";
 
@@ -177,26 +180,38 @@ fn describe(ad: &Advertisement) -> String {
     )
 }
 
+/// What the Agent's own data model says of its advertisement.
+#[derive(Debug, Clone, Default)]
+pub struct Expected {
+    /// The SRV port of the WebSocket advertisement (where the harness dials).
+    pub ws_port: Option<u16>,
+    /// `Device.DeviceInfo.FriendlyName`, when the Agent implements it: the
+    /// TXT `name` must be it (R-DIS.10).
+    pub friendly_name: Option<String>,
+}
+
 /// The checks for one awaited service type, given what the browse found:
 /// the Agent answered (an advertisement named by its Endpoint ID, R-DIS.8),
-/// and unless `answered_only` its TXT keys (R-DIS.9/10), `encrypt` against
-/// the port's TLS (R-DIS.11a), an address for the SRV target, and the SRV
-/// port the one the Agent listens on when known.
+/// and unless `answered_only` its TXT keys (R-DIS.9/10, `name` = the
+/// FriendlyName when known), `encrypt` against the port's TLS (R-DIS.11a),
+/// an address for the SRV target, and the SRV port the one the Agent
+/// listens on when known.
 pub fn service_checks(
     service_type: &str,
     agent_id: &str,
     found: &[Advertisement],
-    expected_port: Option<u16>,
+    expected: &Expected,
     answered_only: bool,
     waited: Duration,
     case_rule: Option<String>,
 ) -> Vec<CheckResult> {
+    let expected_port = expected.ws_port;
     let of_type: Vec<&Advertisement> = found
         .iter()
         .filter(|a| a.service_type == service_type)
         .collect();
     let mine = of_type.iter().find(|a| a.instance == agent_id);
-    let expected = format!(
+    let answer = format!(
         "an advertisement named {agent_id} (the instance name is the Endpoint ID) resolved to SRV and TXT within {} ms",
         waited.as_millis()
     );
@@ -222,7 +237,7 @@ pub fn service_checks(
         return vec![check(
             format!("the Agent answered an mDNS query for {service_type}"),
             false,
-            expected,
+            answer,
             actual,
             rule,
         )];
@@ -230,7 +245,7 @@ pub fn service_checks(
     let mut checks = vec![check(
         format!("the Agent answered an mDNS query for {service_type}"),
         true,
-        expected,
+        answer,
         describe(ad),
         Some("R-DIS.8".into()),
     )];
@@ -273,6 +288,16 @@ pub fn service_checks(
                 wrong.join("; ")
             },
             Some(rule.into()),
+        ));
+    }
+    // R-DIS.10: `name` is DeviceInfo.FriendlyName when the Agent has one.
+    if let (Some(friendly), Some(Some(name))) = (&expected.friendly_name, ad.txt.get("name")) {
+        checks.push(check(
+            format!("the TXT `name` of {service_type} is the Agent's FriendlyName"),
+            name == friendly,
+            format!("`name={friendly}` (Device.DeviceInfo.FriendlyName)"),
+            format!("`name={name}`"),
+            Some("R-DIS.10".into()),
         ));
     }
     let wrong = problem("R-DIS.11a");
@@ -424,17 +449,52 @@ impl Runner<'_> {
             Some(get) => format!("{get}; then {heard}"),
             None => heard,
         });
+        let expected = Expected {
+            ws_port: agent_port,
+            friendly_name: if spec.answered_only {
+                None
+            } else {
+                self.friendly_name(result).await
+            },
+        };
         for t in types {
             result.checks.extend(service_checks(
                 t,
                 &agent_id,
                 &found,
-                agent_port,
+                &expected,
                 spec.answered_only,
                 waited,
                 self.case_rule.clone(),
             ));
         }
+    }
+
+    /// `Device.DeviceInfo.FriendlyName` by a Get; None when the Agent does
+    /// not implement it (or the Get fails: the browse's checks still stand).
+    async fn friendly_name(&mut self, result: &mut StepResult) -> Option<String> {
+        let get = RequestSpec::Get(GetSpec {
+            paths: vec![FRIENDLY_NAME.into()],
+            max_depth: 0,
+        });
+        let req = build_request(&get, &Vars::default()).ok()?;
+        let exchange = self.session.request(req).await.ok()?;
+        let add = |slot: &mut Option<String>, what: String| {
+            *slot = Some(match slot.take() {
+                Some(before) => format!("{before}; then {what}"),
+                None => what,
+            });
+        };
+        add(&mut result.sent, describe_msg(&exchange.sent));
+        add(&mut result.received, describe_msg(&exchange.response));
+        let Some(RespType::GetResp(r)) = msg::response_body(&exchange.response) else {
+            return None;
+        };
+        r.req_path_results
+            .iter()
+            .filter(|p| p.err_code == 0)
+            .flat_map(|p| p.resolved_path_results.iter())
+            .find_map(|res| res.result_params.get("FriendlyName").cloned())
     }
 
     /// `every_mtp`: the Agent's MTP rows by a Get, and the service types
@@ -538,16 +598,20 @@ mod tests {
     #[test]
     fn a_complete_advertisement_passes_every_check() {
         let found = [ad(ID, 8080, &[("path", Some("/")), ("name", Some("A"))])];
+        let expected = Expected {
+            ws_port: Some(8080),
+            friendly_name: Some("A".into()),
+        };
         let checks = service_checks(
             discovery::WS_AGENT_SERVICE,
             ID,
             &found,
-            Some(8080),
+            &expected,
             false,
             Duration::from_secs(3),
             None,
         );
-        assert_eq!(checks.len(), 6, "{checks:?}");
+        assert_eq!(checks.len(), 7, "{checks:?}");
         assert!(failed(&checks).is_empty(), "{checks:?}");
     }
 
@@ -562,7 +626,7 @@ mod tests {
             discovery::WS_AGENT_SERVICE,
             ID,
             &found,
-            None,
+            &Expected::default(),
             false,
             Duration::from_secs(3),
             Some("TP-469 8.5".into()),
@@ -576,7 +640,7 @@ mod tests {
             discovery::WS_AGENT_SERVICE,
             ID,
             &[],
-            None,
+            &Expected::default(),
             true,
             Duration::from_secs(3),
             Some("TP-469 8.7".into()),
@@ -592,7 +656,10 @@ mod tests {
             discovery::WS_AGENT_SERVICE,
             ID,
             &[a],
-            Some(8080),
+            &Expected {
+                ws_port: Some(8080),
+                friendly_name: None,
+            },
             false,
             Duration::from_secs(3),
             None,
@@ -602,6 +669,26 @@ mod tests {
             rules,
             ["R-DIS.10", "R-DIS.11a", "RFC 6763 (SRV), TP-469 8.5"]
         );
+    }
+
+    #[test]
+    fn the_txt_name_must_be_the_friendly_name() {
+        let found = [ad(ID, 1, &[("path", Some("/")), ("name", Some("box"))])];
+        let expected = Expected {
+            ws_port: None,
+            friendly_name: Some("Lab box".into()),
+        };
+        let checks = service_checks(
+            discovery::WS_AGENT_SERVICE,
+            ID,
+            &found,
+            &expected,
+            false,
+            Duration::from_secs(3),
+            None,
+        );
+        let bad = failed(&checks);
+        assert_eq!(bad, [("`name=box`".to_string(), Some("R-DIS.10".into()))]);
     }
 
     #[test]
