@@ -186,8 +186,8 @@ pub struct RunArgs {
     /// With a --target whose WebSocket role is server: advertise the harness as a Controller over DNS-SD (_usp-ctr-ws._tcp, instance name = its Endpoint ID, TXT path; mDNS on the loopback interface only), for Agents that look their Controller up.
     #[arg(long, requires = "target")]
     pub advertise_controller: bool,
-    /// With a --target whose Agent advertises itself over DNS-SD: let `discover` steps (test-cases/discovery.yaml) browse mDNS on the loopback interface only (needs multicast on lo, e.g. in a network namespace); without it they are skipped.
-    #[arg(long, requires = "target")]
+    /// Let `discover` steps (test-cases/discovery.yaml) browse mDNS on the loopback interface only (needs multicast on lo, e.g. in a network namespace), for a --target whose Agent advertises itself over DNS-SD; without --target (needs --mtp ws --role client) the built-in Agent advertises its WebSocket server. Without it they are skipped.
+    #[arg(long)]
     pub discovery: bool,
     /// Directory for junit.xml, results.json and report.html.
     #[arg(long, default_value = "reports")]
@@ -245,7 +245,7 @@ pub struct AgentArgs {
     #[arg(long, requires = "listen")]
     pub advertise: bool,
     /// With --advertise: the TXT `name` (R-DIS.10: DeviceInfo.FriendlyName, which is "Plugfest reference Agent" in the reference Agent; another name fails the discovery suite's R-DIS.10 check).
-    #[arg(long, default_value = "Plugfest reference Agent")]
+    #[arg(long, default_value = crate::discovery::REFERENCE_AGENT_NAME)]
     pub advertise_name: String,
     /// Listen for Controllers on this address, e.g. 127.0.0.1:5683.
     #[arg(long, group = "meet")]

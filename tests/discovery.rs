@@ -5,8 +5,9 @@
 //! and the written target runs the DRAFT-DeviceInfo:1 suite green. Its
 //! negative twin: an Agent whose TXT record lacks `name` is reported invalid
 //! (R-DIS.10) and gets no target file. The discovery suite
-//! (test-cases/discovery.yaml) runs green against the advertising Agent and
-//! fails, naming the rule, against its advert faults; `discover
+//! (test-cases/discovery.yaml) runs green against the advertising Agent
+//! (also the built-in one, `run --discovery --role client`) and fails,
+//! naming the rule, against its advert faults; `discover
 //! --controllers` validates the harness's own Controller advertisement.
 //! Needs root (`ip netns add`); without it each test prints why it is
 //! skipped and returns.
@@ -575,5 +576,77 @@ fn discover_controllers_reports_a_malformed_instance_name() {
             && row.contains("Controller's Endpoint ID")
             && row.contains("R-DIS.8"),
         "{row}"
+    );
+}
+
+/// The built-in Agent of `run`, given `--discovery --role client`,
+/// advertises the WebSocket server it listens on: the discovery suite runs
+/// green against it, and red on R-DIS.8 with `advert-wrong-instance`.
+#[test]
+fn the_built_in_agent_advertises_with_discovery_role_client() {
+    let Some(ns) = namespace_or_skip("run --discovery with the built-in Agent") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let suite = |fault: Option<&str>| {
+        let out = dir.path().join(fault.unwrap_or("clean"));
+        let mut cmd = ns.command(&["run", "--discovery", "--role", "client"]);
+        if let Some(f) = fault {
+            cmd.args(["--agent-fault", f]);
+        }
+        let run = cmd
+            .args(["--cases", "test-cases/discovery.yaml", "--out"])
+            .arg(&out)
+            .output()
+            .expect("plugfest run starts");
+        let results: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join("results.json"))
+                .unwrap_or_else(|_| panic!("{}", text(&run))),
+        )
+        .unwrap();
+        (run, results["cases"].as_array().unwrap().clone())
+    };
+    let (run, cases) = suite(None);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert_eq!(cases.len(), 3, "{}", text(&run));
+    assert!(
+        cases.iter().all(|c| c["verdict"] == "passed"),
+        "{}",
+        text(&run)
+    );
+    let (run, cases) = suite(Some("advert-wrong-instance"));
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    assert!(
+        cases.iter().all(|c| c["verdict"] == "failed"
+            && c["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("[R-DIS.8]")),
+        "{}",
+        text(&run)
+    );
+}
+
+/// The built-in Agent advertises only as the WebSocket server: `--discovery`
+/// with the harness as the server is refused up front (exit 2).
+#[test]
+fn discovery_with_the_built_in_agent_needs_role_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = Command::new(BIN)
+        .args([
+            "run",
+            "--discovery",
+            "--cases",
+            "test-cases/discovery.yaml",
+            "--out",
+        ])
+        .arg(dir.path())
+        .output()
+        .expect("plugfest run starts");
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run));
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("--mtp ws --role client"),
+        "{}",
+        text(&run)
     );
 }

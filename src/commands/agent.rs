@@ -53,6 +53,16 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
     if args.advertise && !matches!(crate::discovery::mdns::loopback_multicast(), Ok(true)) {
         return bad_input("--advertise: the loopback interface has no MULTICAST flag (`ip link show lo`); run the Agent in a network namespace with `ip link set lo multicast on`");
     }
+    // The advert faults change the DNS-SD advertisement: without one they
+    // could not show, and a run that passes because of that would mislead.
+    for f in [Fault::AdvertisementWithoutName, Fault::AdvertWrongInstance] {
+        if faults.contains(f) && !args.advertise {
+            return bad_input(format!(
+                "the {} fault applies with --listen ADDR --advertise only",
+                f.name()
+            ));
+        }
+    }
     let mut args = args;
     if args.find_controller {
         match find_controller_url(

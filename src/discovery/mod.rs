@@ -34,6 +34,10 @@ pub const CONTROLLER_SERVICE_TYPES: [&str; 4] = [
 /// advertises and the one a target file can be written for.
 pub const WS_AGENT_SERVICE: &str = "_usp-agt-ws._tcp.local.";
 
+/// The reference Agent's Device.DeviceInfo.FriendlyName, which it
+/// advertises as its TXT `name` (R-DIS.10).
+pub const REFERENCE_AGENT_NAME: &str = "Plugfest reference Agent";
+
 /// The WebSocket Controller service: the harness advertises itself under it
 /// (`run --advertise-controller`) for Agents that look their Controller up
 /// (R-DIS.7); the reference Agent finds it with `agent --find-controller`.
@@ -103,5 +107,11 @@ mod tests {
         assert_eq!(full_service_type("_http._tcp"), None);
         assert_eq!(agent_service_of_protocol("UDS"), None);
         assert!(is_controller_service("_usp-ctr-ws._tcp.local."));
+    }
+
+    #[test]
+    fn the_advertised_name_is_the_reference_agents_friendly_name() {
+        let start = include_str!("../agent/start_values.yaml");
+        assert!(start.contains(&format!("FriendlyName: {REFERENCE_AGENT_NAME}\n")));
     }
 }

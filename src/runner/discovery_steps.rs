@@ -20,10 +20,10 @@ use crate::usp::msg;
 use crate::usp::proto::msg::{response::RespType, Msg};
 
 /// Why `discover` steps are skipped on a run without `--discovery`.
-const NOT_ASKED: &str = "this run does not browse mDNS: pass --discovery with a --target whose Agent advertises itself over DNS-SD (mDNS runs on the loopback interface only, e.g. in a network namespace with `ip link set lo multicast on`)";
+const NOT_ASKED: &str = "this run does not browse mDNS: pass --discovery when the target's Agent advertises itself over DNS-SD (mDNS runs on the loopback interface only, e.g. in a network namespace with `ip link set lo multicast on`)";
 
 /// Why they are skipped on the built-in Agent's run (the default `cargo run`).
-pub const BUILTIN_DOES_NOT_ADVERTISE: &str = "the built-in reference Agent does not advertise over DNS-SD; run `plugfest agent --listen ADDR --advertise` in a network namespace whose lo has multicast on, and `plugfest run --discovery --target ...` against it (tests/discovery.rs does)";
+pub const BUILTIN_DOES_NOT_ADVERTISE: &str = "the built-in reference Agent advertises over DNS-SD only with `plugfest run --discovery --role client` (or run `plugfest agent --listen ADDR --advertise` and `plugfest run --discovery --target ...`), in a network namespace whose lo has multicast on (tests/discovery.rs does)";
 
 /// What the TXT `name` must be when the Agent implements it (R-DIS.10).
 const FRIENDLY_NAME: &str = "Device.DeviceInfo.FriendlyName";
