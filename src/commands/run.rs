@@ -826,6 +826,8 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
                 .into(),
         );
     }
+    // The advert faults are applied here, by the advertisement (--discovery).
+    let advert_faults = faults.clone();
     let host = AgentHost::new(agent, faults).with_e2e_segment_size(
         e2e_setting(args, None).unwrap_or(crate::agent::runtime::DEFAULT_SEGMENT_SIZE),
     );
@@ -859,12 +861,7 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
     context.stomp_interposer = started.stomp_interposer.clone();
     context.ws_control = started.ws_control.clone();
     context.ws_second_session = started.ws_second_session.clone();
-    let (discovery, advertiser) = builtin_discovery(
-        args,
-        &started,
-        &agent_id,
-        &parse_faults(&args.agent_faults)?,
-    )?;
+    let (discovery, advertiser) = builtin_discovery(args, &started, &agent_id, &advert_faults)?;
     context.discovery = discovery;
     let mtp_label = loopback::label(args.mtp, version).to_string();
     Ok(Setup {
