@@ -22,7 +22,7 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Whole-run figures: N concurrent reference Agents and sessions, and the full suite's wait share (BENCHMARKS.md).
     Bench(crate::commands::bench::BenchArgs),
-    /// Browse DNS-SD (mDNS, loopback interface only) for USP Agents, validate each advertisement and print a table.
+    /// Browse DNS-SD (mDNS, loopback interface only) for USP Agents (or Controllers, --controllers), validate each advertisement and print a table.
     Discover(DiscoverArgs),
     /// Check test-case files without running them.
     Validate {
@@ -186,6 +186,9 @@ pub struct RunArgs {
     /// With a --target whose WebSocket role is server: advertise the harness as a Controller over DNS-SD (_usp-ctr-ws._tcp, instance name = its Endpoint ID, TXT path; mDNS on the loopback interface only), for Agents that look their Controller up.
     #[arg(long, requires = "target")]
     pub advertise_controller: bool,
+    /// Let `discover` steps (test-cases/discovery.yaml) browse mDNS on the loopback interface only (needs multicast on lo, e.g. in a network namespace), for a --target whose Agent advertises itself over DNS-SD; without --target (needs --mtp ws --role client) the built-in Agent advertises its WebSocket server. Without it they are skipped.
+    #[arg(long)]
+    pub discovery: bool,
     /// Directory for junit.xml, results.json and report.html.
     #[arg(long, default_value = "reports")]
     pub out: PathBuf,
@@ -231,6 +234,9 @@ pub struct DiscoverArgs {
     /// Write a target file (for `plugfest run --target`) for the first valid WebSocket Agent found.
     #[arg(long)]
     pub target_out: Option<PathBuf>,
+    /// Browse the Controller services (`_usp-ctr-*`) instead of the Agent ones, and hold each advertisement to the Controller rules (instance name = Endpoint ID, TXT `path`, `encrypt` vs the port's TLS).
+    #[arg(long, conflicts_with = "target_out")]
+    pub controllers: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -238,8 +244,8 @@ pub struct AgentArgs {
     /// With --listen: advertise the Agent over DNS-SD (mDNS on the loopback interface only) as _usp-agt-ws._tcp.
     #[arg(long, requires = "listen")]
     pub advertise: bool,
-    /// With --advertise: the TXT `name` (R-DIS.10; DeviceInfo.FriendlyName).
-    #[arg(long, default_value = "plugfest reference Agent")]
+    /// With --advertise: the TXT `name` (R-DIS.10: DeviceInfo.FriendlyName, which is "Plugfest reference Agent" in the reference Agent; another name fails the discovery suite's R-DIS.10 check).
+    #[arg(long, default_value = crate::discovery::REFERENCE_AGENT_NAME)]
     pub advertise_name: String,
     /// Listen for Controllers on this address, e.g. 127.0.0.1:5683.
     #[arg(long, group = "meet")]

@@ -21,6 +21,7 @@ use crate::target::FileServerTarget;
 use crate::trace::describe_msg;
 
 mod controllers;
+pub mod discovery_steps;
 mod identity;
 mod interposer_steps;
 mod more_steps;
@@ -48,6 +49,9 @@ pub struct RunContext {
     /// As the client of the Agent's WebSocket server: a dialer for a
     /// second session (`ws_control: { second_session: true }`).
     pub ws_second_session: Option<crate::mtp::websocket::control::SecondSession>,
+    /// Whether `discover` steps may browse mDNS on loopback (`--discovery`),
+    /// and what they know of the Agent's advertisement.
+    pub discovery: discovery_steps::DiscoveryRun,
 }
 
 impl Default for RunContext {
@@ -60,6 +64,7 @@ impl Default for RunContext {
             stomp_interposer: None,
             ws_control: None,
             ws_second_session: None,
+            discovery: Default::default(),
         }
     }
 }
@@ -466,6 +471,7 @@ impl<'a> Runner<'a> {
             Action::ExpectStomp(pattern) => self.expect_stomp(pattern, vars, &mut result).await,
             Action::WsControl(spec) => self.ws_control(spec, vars, &mut result).await,
             Action::ExpectClose(spec) => self.expect_close(spec, &mut result).await,
+            Action::Discover(spec) => self.discover(spec, &mut result).await,
             Action::EndpointIds(_) => match self.session.ensure_connected().await {
                 Ok(()) => result.checks.extend(identity::endpoint_id_checks(
                     self.session.seen_endpoint_ids(),

@@ -4,8 +4,13 @@
 //! --advertise`), `plugfest discover --target-out` finds and validates it,
 //! and the written target runs the DRAFT-DeviceInfo:1 suite green. Its
 //! negative twin: an Agent whose TXT record lacks `name` is reported invalid
-//! (R-DIS.10) and gets no target file. Needs root (`ip netns add`); without
-//! it each test prints why it is skipped and returns.
+//! (R-DIS.10) and gets no target file. The discovery suite
+//! (test-cases/discovery.yaml) runs green against the advertising Agent
+//! (also the built-in one, `run --discovery --role client`) and fails,
+//! naming the rule, against its advert faults; `discover
+//! --controllers` validates the harness's own Controller advertisement.
+//! Needs root (`ip netns add`); without it each test prints why it is
+//! skipped and returns.
 
 mod common;
 
@@ -172,7 +177,7 @@ fn a_discovered_agent_is_valid_and_its_target_runs_deviceinfo_green() {
         "{row}"
     );
     assert!(
-        row.contains("plugfest reference Agent") && row.contains("127.0.0.1:"),
+        row.contains("Plugfest reference Agent") && row.contains("127.0.0.1:"),
         "{row}"
     );
 
@@ -315,5 +320,333 @@ fn an_unadvertised_controller_is_not_found() {
         shown
             .contains("no _usp-ctr-ws._tcp.local. advertisement named proto::nobody-advertises-me"),
         "{shown}"
+    );
+}
+
+/// The Agent's port inside a namespace: each namespace has its own
+/// loopback, so a fixed port cannot collide with anything outside it.
+const NS_AGENT_PORT: u16 = 18080;
+
+/// `plugfest agent --listen 127.0.0.1:NS_AGENT_PORT --advertise` in `ns`.
+fn agent_on_fixed_port(ns: &Netns, faults: &[&str]) -> KillOnDrop {
+    agent_on_fixed_port_with(ns, faults, &[])
+}
+
+fn agent_on_fixed_port_with(ns: &Netns, faults: &[&str], extra: &[&str]) -> KillOnDrop {
+    let listen = format!("127.0.0.1:{NS_AGENT_PORT}");
+    let mut args = vec!["agent", "--listen", &listen, "--advertise"];
+    args.extend(extra);
+    for f in faults {
+        args.extend(["--fault", f]);
+    }
+    let child = ns
+        .command(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ip netns exec plugfest agent starts");
+    std::thread::sleep(Duration::from_millis(500));
+    KillOnDrop(child)
+}
+
+/// `plugfest run --discovery` (unless `discovery` is false) of
+/// test-cases/discovery.yaml against the Agent on NS_AGENT_PORT: the exit
+/// code, case id -> (verdict, message), and the whole output.
+fn discovery_suite(
+    ns: &Netns,
+    dir: &Path,
+    discovery: bool,
+) -> (i32, Vec<(String, String, String)>, String) {
+    let target = dir.join("agent.yaml");
+    std::fs::write(
+        &target,
+        format!("name: advertising Agent\nagent_endpoint_id: {AGENT_ID}\nmtp: websocket\nwebsocket:\n  role: client\n  url: ws://127.0.0.1:{NS_AGENT_PORT}/\n"),
+    )
+    .unwrap();
+    let out = dir.join("reports");
+    let mut run = ns.command(&["run"]);
+    if discovery {
+        run.arg("--discovery");
+    }
+    let run = run
+        .arg("--target")
+        .arg(&target)
+        .args(["--cases", "test-cases/discovery.yaml", "--out"])
+        .arg(&out)
+        .output()
+        .expect("plugfest run starts");
+    let shown = text(&run);
+    let results: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("results.json")).unwrap_or_else(|_| panic!("{shown}")),
+    )
+    .unwrap();
+    let cases = results["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_string(),
+                c["verdict"].as_str().unwrap().to_string(),
+                c["message"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    (run.status.code().unwrap_or(-1), cases, shown)
+}
+
+const DISCOVERY_CASES: [&str; 3] = [
+    "mdns-advert-srv-txt",
+    "mdns-txt-every-mtp",
+    "mdns-answers-query",
+];
+
+#[test]
+fn the_discovery_suite_runs_green_against_the_advertising_agent() {
+    let Some(ns) = namespace_or_skip("discovery suite") else {
+        return;
+    };
+    let _agent = agent_on_fixed_port(&ns, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let (code, cases, shown) = discovery_suite(&ns, dir.path(), true);
+    assert_eq!(code, 0, "{shown}");
+    let ids: Vec<&str> = cases.iter().map(|c| c.0.as_str()).collect();
+    assert_eq!(ids, DISCOVERY_CASES, "{shown}");
+    assert!(cases.iter().all(|c| c.1 == "passed"), "{shown}");
+
+    // Without --discovery the same run browses nothing: every case is
+    // skipped, saying how to turn it on.
+    let (code, cases, shown) = discovery_suite(&ns, dir.path(), false);
+    assert_eq!(code, 0, "{shown}");
+    assert!(
+        cases
+            .iter()
+            .all(|c| c.1 == "skipped" && c.2.contains("--discovery")),
+        "{shown}"
+    );
+}
+
+/// advert-wrong-instance: the instance name is the friendly name, so no
+/// advertisement is named by the Endpoint ID: every case fails on R-DIS.8
+/// and says what it found instead.
+#[test]
+fn a_wrong_instance_name_fails_every_discovery_case_on_r_dis_8() {
+    let Some(ns) = namespace_or_skip("discovery suite, advert-wrong-instance") else {
+        return;
+    };
+    let _agent = agent_on_fixed_port(&ns, &["advert-wrong-instance"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (code, cases, shown) = discovery_suite(&ns, dir.path(), true);
+    assert_eq!(code, 1, "{shown}");
+    assert_eq!(cases.len(), 3, "{shown}");
+    for (id, verdict, message) in &cases {
+        assert_eq!(verdict, "failed", "{id}: {shown}");
+        assert!(
+            message.contains("[R-DIS.8]")
+                && message.contains("\"Plugfest reference Agent\"")
+                && message.contains(&format!("named {AGENT_ID}")),
+            "{id}: {message}"
+        );
+    }
+}
+
+/// advertisement-without-name: the TXT cases fail on R-DIS.10; the Agent
+/// still answers the query, so mdns-answers-query passes.
+#[test]
+fn a_missing_txt_name_fails_the_txt_cases_on_r_dis_10() {
+    let Some(ns) = namespace_or_skip("discovery suite, advertisement-without-name") else {
+        return;
+    };
+    let _agent = agent_on_fixed_port(&ns, &["advertisement-without-name"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (code, cases, shown) = discovery_suite(&ns, dir.path(), true);
+    assert_eq!(code, 1, "{shown}");
+    for (id, verdict, message) in &cases {
+        if id == "mdns-answers-query" {
+            assert_eq!(verdict, "passed", "{shown}");
+        } else {
+            assert_eq!(verdict, "failed", "{id}: {shown}");
+            assert!(
+                message.contains("no `name` key") && message.contains("[R-DIS.10]"),
+                "{id}: {message}"
+            );
+        }
+    }
+}
+
+/// A TXT `name` other than the Agent's DeviceInfo.FriendlyName fails the
+/// TXT cases on R-DIS.10, naming both.
+#[test]
+fn a_txt_name_that_is_not_the_friendly_name_fails_on_r_dis_10() {
+    let Some(ns) = namespace_or_skip("discovery suite, wrong TXT name") else {
+        return;
+    };
+    let _agent = agent_on_fixed_port_with(&ns, &[], &["--advertise-name", "someone else"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (code, cases, shown) = discovery_suite(&ns, dir.path(), true);
+    assert_eq!(code, 1, "{shown}");
+    for (id, verdict, message) in &cases {
+        if id == "mdns-answers-query" {
+            assert_eq!(verdict, "passed", "{shown}");
+        } else {
+            assert_eq!(verdict, "failed", "{id}: {shown}");
+            assert!(
+                message.contains("FriendlyName")
+                    && message.contains("`name=someone else`")
+                    && message.contains("[R-DIS.10]"),
+                "{id}: {message}"
+            );
+        }
+    }
+}
+
+/// A run advertising the harness as a Controller (`run
+/// --advertise-controller`) in `ns`, waiting for an Agent that never comes
+/// while `discover --controllers` browses.
+fn advertised_controller(ns: &Netns, dir: &Path, controller_id: &str) -> KillOnDrop {
+    let target = dir.join("controller.yaml");
+    std::fs::write(
+        &target,
+        format!("name: advertised Controller\ncontroller_endpoint_id: {controller_id:?}\nagent_endpoint_id: {AGENT_ID}\nmtp: websocket\nwebsocket:\n  role: server\n  listen: 127.0.0.1:18765\n  path: /usp-controller\ntimeouts:\n  connect_ms: 15000\n"),
+    )
+    .unwrap();
+    let child = ns
+        .command(&["run", "--advertise-controller", "--target"])
+        .arg(&target)
+        .args(["--cases", "test-cases/deviceinfo.yaml", "--out"])
+        .arg(dir.join("reports"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ip netns exec plugfest run starts");
+    std::thread::sleep(Duration::from_millis(800));
+    KillOnDrop(child)
+}
+
+fn discover_controllers(ns: &Netns) -> Output {
+    ns.command(&["discover", "--controllers", "--timeout", "3"])
+        .output()
+        .expect("plugfest discover runs")
+}
+
+#[test]
+fn discover_controllers_validates_the_advertised_harness() {
+    let Some(ns) = namespace_or_skip("discover --controllers") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let _run = advertised_controller(&ns, dir.path(), "proto::plugfest-controller");
+    let found = discover_controllers(&ns);
+    let shown = text(&found);
+    assert_eq!(found.status.code(), Some(0), "{shown}");
+    let row = String::from_utf8_lossy(&found.stdout)
+        .lines()
+        .find(|l| l.contains("proto::plugfest-controller"))
+        .unwrap_or_else(|| panic!("{shown}"))
+        .to_string();
+    assert!(
+        row.starts_with("websocket")
+            && row.contains("127.0.0.1:18765")
+            && row.contains("/usp-controller")
+            && row.ends_with("valid"),
+        "{row}"
+    );
+}
+
+/// Its negative twin: a Controller configured with a malformed Endpoint ID
+/// advertises it as its instance name; `discover --controllers` reports
+/// the advertisement invalid under R-DIS.8 and exits 1.
+#[test]
+fn discover_controllers_reports_a_malformed_instance_name() {
+    let Some(ns) = namespace_or_skip("discover --controllers, malformed name") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let _run = advertised_controller(&ns, dir.path(), "plugfest controller");
+    let found = discover_controllers(&ns);
+    let shown = text(&found);
+    assert_eq!(found.status.code(), Some(1), "{shown}");
+    let row = String::from_utf8_lossy(&found.stdout)
+        .lines()
+        .find(|l| l.contains("plugfest controller"))
+        .unwrap_or_else(|| panic!("{shown}"))
+        .to_string();
+    assert!(
+        row.contains("INVALID")
+            && row.contains("Controller's Endpoint ID")
+            && row.contains("R-DIS.8"),
+        "{row}"
+    );
+}
+
+/// The built-in Agent of `run`, given `--discovery --role client`,
+/// advertises the WebSocket server it listens on: the discovery suite runs
+/// green against it, and red on R-DIS.8 with `advert-wrong-instance`.
+#[test]
+fn the_built_in_agent_advertises_with_discovery_role_client() {
+    let Some(ns) = namespace_or_skip("run --discovery with the built-in Agent") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let suite = |fault: Option<&str>| {
+        let out = dir.path().join(fault.unwrap_or("clean"));
+        let mut cmd = ns.command(&["run", "--discovery", "--role", "client"]);
+        if let Some(f) = fault {
+            cmd.args(["--agent-fault", f]);
+        }
+        let run = cmd
+            .args(["--cases", "test-cases/discovery.yaml", "--out"])
+            .arg(&out)
+            .output()
+            .expect("plugfest run starts");
+        let results: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join("results.json"))
+                .unwrap_or_else(|_| panic!("{}", text(&run))),
+        )
+        .unwrap();
+        (run, results["cases"].as_array().unwrap().clone())
+    };
+    let (run, cases) = suite(None);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert_eq!(cases.len(), 3, "{}", text(&run));
+    assert!(
+        cases.iter().all(|c| c["verdict"] == "passed"),
+        "{}",
+        text(&run)
+    );
+    let (run, cases) = suite(Some("advert-wrong-instance"));
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    assert!(
+        cases.iter().all(|c| c["verdict"] == "failed"
+            && c["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("[R-DIS.8]")),
+        "{}",
+        text(&run)
+    );
+}
+
+/// The built-in Agent advertises only as the WebSocket server: `--discovery`
+/// with the harness as the server is refused up front (exit 2).
+#[test]
+fn discovery_with_the_built_in_agent_needs_role_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = Command::new(BIN)
+        .args([
+            "run",
+            "--discovery",
+            "--cases",
+            "test-cases/discovery.yaml",
+            "--out",
+        ])
+        .arg(dir.path())
+        .output()
+        .expect("plugfest run starts");
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run));
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("--mtp ws --role client"),
+        "{}",
+        text(&run)
     );
 }

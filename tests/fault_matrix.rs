@@ -351,6 +351,14 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("--mtp ws --role client"),
         Refused("--mtp ws --role client"),
     ),
+    // Applied by `plugfest agent --advertise` and `run --discovery --role
+    // client` only (the matrix runs neither): tests/discovery.rs runs
+    // test-cases/discovery.yaml against both in a network namespace.
+    (
+        "advert-wrong-instance",
+        Refused("does not advertise"),
+        Refused("does not advertise"),
+    ),
 ];
 
 /// trust.yaml cases where the read-only Controller must get 7006.

@@ -205,6 +205,9 @@ fn every_listed_fault_has_a_test_here() {
         "wrong-close-code",
         "retries-too-early",
         "keeps-both-sessions",
+        // Applied by `plugfest agent --advertise`: tests/discovery.rs shows
+        // it failing the discovery suite's cases (R-DIS.8).
+        "advert-wrong-instance",
     ];
     assert_eq!(listed, tested);
 }

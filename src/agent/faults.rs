@@ -51,10 +51,11 @@ pub enum Fault {
     WrongCloseCode,
     RetriesTooEarly,
     KeepsBothSessions,
+    AdvertWrongInstance,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 40] = [
+    pub const ALL: [Fault; 41] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -95,6 +96,7 @@ impl Fault {
         Fault::WrongCloseCode,
         Fault::RetriesTooEarly,
         Fault::KeepsBothSessions,
+        Fault::AdvertWrongInstance,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -139,6 +141,7 @@ impl Fault {
             Fault::WrongCloseCode => "wrong-close-code",
             Fault::RetriesTooEarly => "retries-too-early",
             Fault::KeepsBothSessions => "keeps-both-sessions",
+            Fault::AdvertWrongInstance => "advert-wrong-instance",
         }
     }
 
@@ -171,12 +174,13 @@ impl Fault {
             Fault::E2eBadSar => "in an E2E session context, the last segment of a segmented payload says INPROCESS: COMPLETE never comes",
             Fault::IgnoresSubscribeTopic => "over MQTT 5, the CONNACK User Property subscribe-topic is not subscribed to (breaks R-MQTT.15); seen only through the interposer (--interpose)",
             Fault::NoRequestResponseInformation => "over MQTT 5, CONNECT carries no Request Response Information (breaks R-MQTT.12); seen only through the interposer (--interpose)",
-            Fault::AdvertisementWithoutName => "with `plugfest agent --advertise`, the DNS-SD TXT record has no `name` key (breaks R-DIS.10)",
+            Fault::AdvertisementWithoutName => "with `plugfest agent --advertise` or `run --discovery`, the DNS-SD TXT record has no `name` key (breaks R-DIS.10)",
             Fault::WrongHeartBeatHeader => "over STOMP, the STOMP frame offers heart-beats in a header named `heartbeat` instead of `heart-beat`, so none are negotiated (breaks R-STOMP.8); seen only through the interposer (--mtp stomp --interpose)",
             Fault::IgnoresSubscribeDest => "over STOMP, the CONNECTED header subscribe-dest is ignored: the Agent subscribes to its configured destination (breaks R-STOMP.6/14); seen only through the interposer (--mtp stomp --interpose)",
             Fault::WrongCloseCode => "over WebSocket, a text frame or an undecodable Record is answered with a Close of status 1007 instead of 1003 (breaks R-WS.16)",
             Fault::RetriesTooEarly => "over WebSocket, the Agent dials again at once after a refused handshake or a dropped session, without the minimum wait (breaks R-WS.20)",
             Fault::KeepsBothSessions => "as a WebSocket server (--role client), the Agent keeps a second session from the same Controller beside the first (breaks R-WS.4)",
+            Fault::AdvertWrongInstance => "with `plugfest agent --advertise` or `run --discovery`, the DNS-SD instance name is the Agent's friendly name instead of its Endpoint ID (breaks R-DIS.8)",
             Fault::MalformedEndpointId => "the Agent's Records (and, as `plugfest agent`, its handshake) carry an Endpoint ID whose instance-id is longer than 50 characters (breaks R-ARC.6)",
             Fault::IgnoresPermissions => "Set, Add, Delete and Operate are carried out whatever the sending Controller's Role permits (a read-only Controller can Set: no 7006)",
             Fault::HiddenParamsReadable => "Get, GetInstances and GetSupportedDM show a Controller what its Role gives it no read permission on (e.g. the read-only Controller sees Device.DeviceInfo.SerialNumber)",

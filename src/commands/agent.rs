@@ -53,6 +53,16 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
     if args.advertise && !matches!(crate::discovery::mdns::loopback_multicast(), Ok(true)) {
         return bad_input("--advertise: the loopback interface has no MULTICAST flag (`ip link show lo`); run the Agent in a network namespace with `ip link set lo multicast on`");
     }
+    // The advert faults change the DNS-SD advertisement: without one they
+    // could not show, and a run that passes because of that would mislead.
+    for f in [Fault::AdvertisementWithoutName, Fault::AdvertWrongInstance] {
+        if faults.contains(f) && !args.advertise {
+            return bad_input(format!(
+                "the {} fault applies with --listen ADDR --advertise only",
+                f.name()
+            ));
+        }
+    }
     let mut args = args;
     if args.find_controller {
         match find_controller_url(
@@ -178,9 +188,16 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
         // (R-DIS.9/10), `encrypt` when the port speaks TLS (R-DIS.11a).
         let _advertiser = if args.advertise {
             let path = "/";
+            // advert-wrong-instance: the friendly name where the Endpoint
+            // ID belongs (a DNS-SD habit from other services).
+            let instance = if host.faults().contains(Fault::AdvertWrongInstance) {
+                args.advertise_name.clone()
+            } else {
+                eid.clone()
+            };
             let advert = crate::discovery::mdns::ServiceAdvert {
                 service_type: crate::discovery::WS_AGENT_SERVICE,
-                endpoint_id: &eid,
+                endpoint_id: &instance,
                 port: server.local_port(),
                 path: Some(path),
                 name: (!host.faults().contains(Fault::AdvertisementWithoutName))
@@ -189,7 +206,10 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
             };
             match crate::discovery::mdns::advertise(&advert) {
                 Ok(a) => {
-                    eprintln!("advertised {eid} as {} on loopback", advert.service_type);
+                    eprintln!(
+                        "advertised {instance} as {} on loopback",
+                        advert.service_type
+                    );
                     Some(a)
                 }
                 Err(e) => return bad_input(e),

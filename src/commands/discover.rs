@@ -1,6 +1,7 @@
-//! `plugfest discover`: browse DNS-SD for USP Agents on the loopback
-//! interface, validate each advertisement (R-DIS.8-11a), print a table, and
-//! optionally write a target file for the first valid WebSocket Agent.
+//! `plugfest discover`: browse DNS-SD for USP Agents (or, with
+//! `--controllers`, USP Controllers) on the loopback interface, validate
+//! each advertisement (R-DIS.8-11a), print a table, and optionally write a
+//! target file for the first valid WebSocket Agent.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -26,7 +27,20 @@ pub async fn discover(args: &DiscoverArgs) -> ExitCode {
         }
     }
     let browse_for = Duration::from_secs_f64(args.timeout);
-    let mut found = match tokio::task::spawn_blocking(move || mdns::browse(browse_for)).await {
+    let controllers = args.controllers;
+    let (kind, types) = if controllers {
+        ("Controller", discovery::CONTROLLER_SERVICE_TYPES)
+    } else {
+        ("Agent", discovery::AGENT_SERVICE_TYPES)
+    };
+    let browsing = move || {
+        if controllers {
+            mdns::browse_controllers(browse_for)
+        } else {
+            mdns::browse(browse_for)
+        }
+    };
+    let mut found = match tokio::task::spawn_blocking(browsing).await {
         Ok(Ok(f)) => f,
         Ok(Err(e)) => {
             eprintln!("{e}");
@@ -54,8 +68,8 @@ pub async fn discover(args: &DiscoverArgs) -> ExitCode {
     }
     if found.is_empty() {
         crate::say!(
-            "no USP Agent advertisement ({}) found on loopback within {} s",
-            discovery::AGENT_SERVICE_TYPES.join(", "),
+            "no USP {kind} advertisement ({}) found on loopback within {} s",
+            types.join(", "),
             args.timeout
         );
         return exit(EXIT_FAILED);
@@ -72,7 +86,7 @@ pub async fn discover(args: &DiscoverArgs) -> ExitCode {
         "TLS"
     );
     for ad in &found {
-        let problems = discovery::validate(ad);
+        let problems = discovery::validate_any(ad);
         all_valid &= problems.is_empty();
         crate::say!(
             "{:<10} {:<40} {:<22} {:<12} {:<24} {:<8} {:<5} {}",
@@ -80,7 +94,12 @@ pub async fn discover(args: &DiscoverArgs) -> ExitCode {
             ad.instance,
             address(ad),
             txt(ad, "path"),
-            txt(ad, "name"),
+            if controllers {
+                // R-DIS.10 asks `name` of Agents only.
+                "-".to_string()
+            } else {
+                txt(ad, "name")
+            },
             if ad.txt.contains_key("encrypt") {
                 "yes"
             } else {

@@ -577,12 +577,32 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
         context: RunContext {
             ws_control,
             ws_second_session,
+            discovery: discovery_setting(args, &target),
             ..context
         },
         e2e: e2e_setting(args, target.e2e.as_ref().map(|e| e.segment_size)),
         _advertiser: advertiser,
         controllers,
     })
+}
+
+/// `--discovery`: `discover` steps may browse; the SRV port they expect is
+/// the one the harness dials (a WebSocket target whose role is client).
+fn discovery_setting(
+    args: &RunArgs,
+    target: &Target,
+) -> crate::runner::discovery_steps::DiscoveryRun {
+    use crate::runner::discovery_steps::DiscoveryRun;
+    if !args.discovery {
+        return DiscoveryRun::default();
+    }
+    let agent_port = match (&target.mtp, &target.websocket) {
+        (MtpKind::Websocket, Some(WebSocketTarget::Client { url })) => {
+            crate::runner::discovery_steps::port_of_ws_url(url)
+        }
+        _ => None,
+    };
+    DiscoveryRun::On { agent_port }
 }
 
 /// `--advertise-controller`: the harness's WebSocket server as a DNS-SD
@@ -644,6 +664,7 @@ fn run_context(
         stomp_interposer: None,
         ws_control: None,
         ws_second_session: None,
+        discovery: Default::default(),
     })
 }
 
@@ -748,8 +769,10 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
     let faults = parse_faults(&args.agent_faults)?;
     // The built-in Agent does not advertise over DNS-SD: the fault could
     // not happen, and a run that passes because of that would mislead.
-    if faults.contains(Fault::AdvertisementWithoutName) {
-        return Err("the advertisement-without-name fault applies to `plugfest agent --listen --advertise` only (the built-in Agent of `run` does not advertise)".into());
+    for f in [Fault::AdvertisementWithoutName, Fault::AdvertWrongInstance] {
+        if faults.contains(f) && !args.discovery {
+            return Err(format!("the {} fault applies to `plugfest agent --listen --advertise` or `run --discovery --role client` only (without --discovery the built-in Agent of `run` does not advertise)", f.name()));
+        }
     }
     if faults.contains(Fault::CertEidMismatch) && !args.tls {
         return Err(
@@ -803,6 +826,8 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
                 .into(),
         );
     }
+    // The advert faults are applied here, by the advertisement (--discovery).
+    let advert_faults = faults.clone();
     let host = AgentHost::new(agent, faults).with_e2e_segment_size(
         e2e_setting(args, None).unwrap_or(crate::agent::runtime::DEFAULT_SEGMENT_SIZE),
     );
@@ -836,6 +861,8 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
     context.stomp_interposer = started.stomp_interposer.clone();
     context.ws_control = started.ws_control.clone();
     context.ws_second_session = started.ws_second_session.clone();
+    let (discovery, advertiser) = builtin_discovery(args, &started, &agent_id, &advert_faults)?;
+    context.discovery = discovery;
     let mtp_label = loopback::label(args.mtp, version).to_string();
     Ok(Setup {
         connector: started.connector,
@@ -860,9 +887,64 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
         tls: tls_summary,
         context,
         e2e: e2e_setting(args, None),
-        _advertiser: None,
+        _advertiser: advertiser,
         controllers: started.controllers,
     })
+}
+
+/// `--discovery` without a target: the built-in Agent, as the WebSocket
+/// server (`--role client`), advertises that server on loopback as
+/// `plugfest agent --advertise` does (its faults included), so the
+/// discovery cases run against it. Without multicast on loopback nothing is
+/// advertised (mdns-sd is never started) and the steps skip with that reason.
+fn builtin_discovery(
+    args: &RunArgs,
+    started: &loopback::Started,
+    agent_id: &str,
+    faults: &crate::agent::faults::FaultSet,
+) -> Result<
+    (
+        crate::runner::discovery_steps::DiscoveryRun,
+        Option<crate::discovery::mdns::Advertiser>,
+    ),
+    String,
+> {
+    use crate::discovery::mdns;
+    use crate::runner::discovery_steps::{
+        port_of_ws_url, DiscoveryRun, BUILTIN_DOES_NOT_ADVERTISE,
+    };
+    if !args.discovery {
+        return Ok((DiscoveryRun::Off(BUILTIN_DOES_NOT_ADVERTISE.into()), None));
+    }
+    let port = started
+        .ws_second_session
+        .as_ref()
+        .and_then(|s| port_of_ws_url(&s.0.url_with_eid()));
+    let (MtpArg::Ws, Some(port)) = (args.mtp, port) else {
+        return Err("--discovery with the built-in Agent needs --mtp ws --role client: it advertises the WebSocket server it listens on".into());
+    };
+    let on = DiscoveryRun::On {
+        agent_port: Some(port),
+    };
+    if !matches!(mdns::loopback_multicast(), Ok(true)) {
+        return Ok((on, None));
+    }
+    let name = crate::discovery::REFERENCE_AGENT_NAME;
+    let instance = if faults.contains(Fault::AdvertWrongInstance) {
+        name
+    } else {
+        agent_id
+    };
+    let advert = mdns::advertise(&mdns::ServiceAdvert {
+        service_type: crate::discovery::WS_AGENT_SERVICE,
+        endpoint_id: instance,
+        port,
+        path: Some("/"),
+        name: (!faults.contains(Fault::AdvertisementWithoutName)).then_some(name),
+        encrypt: args.tls,
+    })
+    .map_err(|e| format!("--discovery: {e}"))?;
+    Ok((on, Some(advert)))
 }
 
 /// The run's E2E segment size: `--e2e [--segment-size N]` over the target

@@ -42,6 +42,11 @@ pub fn browse(timeout: Duration) -> Result<Vec<Advertisement>, MdnsError> {
     browse_types(&super::AGENT_SERVICE_TYPES, timeout, |_| false)
 }
 
+/// Browses every Controller service type (`_usp-ctr-*`) for `timeout`.
+pub fn browse_controllers(timeout: Duration) -> Result<Vec<Advertisement>, MdnsError> {
+    browse_types(&super::CONTROLLER_SERVICE_TYPES, timeout, |_| false)
+}
+
 /// Looks up the WebSocket Controller whose instance name is `endpoint_id`
 /// (R-DIS.7: an Agent that knows its Controller's Endpoint ID but not where
 /// it is asks for its SRV and TXT records); `None` when it did not show
@@ -57,11 +62,13 @@ pub fn find_controller(
 }
 
 /// Browses `types` until `timeout`, or until an advertisement satisfies
-/// `enough`, and returns what resolved.
-fn browse_types(
+/// `enough` (called once per resolved advertisement, in arrival order), and
+/// returns what resolved. A browse sends PTR queries: what resolves was an
+/// answer to them (or an announcement heard meanwhile).
+pub fn browse_types(
     types: &[&str],
     timeout: Duration,
-    enough: impl Fn(&Advertisement) -> bool,
+    mut enough: impl FnMut(&Advertisement) -> bool,
 ) -> Result<Vec<Advertisement>, MdnsError> {
     let daemon = loopback_daemon()?;
     let receivers = types

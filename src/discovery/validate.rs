@@ -38,27 +38,66 @@ impl std::fmt::Display for Problem {
 /// Every problem of an Agent advertisement (empty = valid).
 pub fn validate(ad: &Advertisement) -> Vec<Problem> {
     let mut problems = Vec::new();
+    instance_is_endpoint_id(ad, "Agent", &mut problems);
+    // R-DIS.9/10: an Agent's TXT record carries `path` and `name`.
+    for (key, rule) in [("path", "R-DIS.9"), ("name", "R-DIS.10")] {
+        required_key(ad, key, rule, &mut problems);
+    }
+    encrypt_and_port(ad, &mut problems);
+    problems
+}
+
+/// Every problem of a Controller advertisement (empty = valid): the
+/// instance name is its Endpoint ID (R-DIS.8), the TXT record carries
+/// `path` (R-DIS.11; no `name` is asked of a Controller), `encrypt` agrees
+/// with the port (R-DIS.11a).
+pub fn validate_controller(ad: &Advertisement) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    instance_is_endpoint_id(ad, "Controller", &mut problems);
+    required_key(ad, "path", "R-DIS.11", &mut problems);
+    encrypt_and_port(ad, &mut problems);
+    problems
+}
+
+/// The rules of whichever kind of service `ad` is (`_usp-ctr-*` or an Agent's).
+pub fn validate_any(ad: &Advertisement) -> Vec<Problem> {
+    if super::is_controller_service(&ad.service_type) {
+        validate_controller(ad)
+    } else {
+        validate(ad)
+    }
+}
+
+/// R-DIS.8: the DNS-SD instance name is the endpoint's Endpoint ID.
+fn instance_is_endpoint_id(ad: &Advertisement, role: &str, problems: &mut Vec<Problem>) {
     if let Err(e) = endpoint_id::validate(&ad.instance) {
         problems.push(Problem {
             rule: "R-DIS.8",
-            detail: format!("the instance name must be the Agent's Endpoint ID: {e}"),
+            detail: format!(
+                "the instance name {:?} must be the {role}'s Endpoint ID: {e}",
+                ad.instance
+            ),
         });
     }
-    // R-DIS.9/10: an Agent's TXT record carries `path` and `name`.
-    for (key, rule) in [("path", "R-DIS.9"), ("name", "R-DIS.10")] {
-        match ad.txt.get(key) {
-            None => problems.push(Problem {
-                rule,
-                detail: format!("the TXT record has no `{key}` key"),
-            }),
-            Some(None) => problems.push(Problem {
-                rule,
-                detail: format!("the TXT key `{key}` has no value"),
-            }),
-            Some(Some(_)) => {}
-        }
+}
+
+fn required_key(ad: &Advertisement, key: &str, rule: &'static str, problems: &mut Vec<Problem>) {
+    match ad.txt.get(key) {
+        None => problems.push(Problem {
+            rule,
+            detail: format!("the TXT record has no `{key}` key"),
+        }),
+        Some(None) => problems.push(Problem {
+            rule,
+            detail: format!("the TXT key `{key}` has no value"),
+        }),
+        Some(Some(_)) => {}
     }
-    // R-DIS.11a: `encrypt` is a boolean key, present without a value.
+}
+
+/// R-DIS.11a (`encrypt` is a value-less boolean key, and the port agrees
+/// with it) and an SRV record that names a port.
+fn encrypt_and_port(ad: &Advertisement, problems: &mut Vec<Problem>) {
     if let Some(Some(v)) = ad.txt.get("encrypt") {
         problems.push(Problem {
             rule: "R-DIS.11a",
@@ -83,7 +122,6 @@ pub fn validate(ad: &Advertisement) -> Vec<Problem> {
             detail: "the SRV record names port 0".into(),
         });
     }
-    problems
 }
 
 /// The target file (YAML, as `plugfest run --target` reads it) for a

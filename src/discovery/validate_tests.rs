@@ -106,3 +106,25 @@ fn a_controller_without_path_cannot_be_used() {
         assert!(problem.detail.contains("no `path` value"), "{problem}");
     }
 }
+
+#[test]
+fn a_controller_needs_path_but_not_name() {
+    let mut c = ad(&[("path", Some("/usp-controller"))]);
+    c.service_type = crate::discovery::WS_CONTROLLER_SERVICE.into();
+    c.instance = "proto::plugfest-controller".into();
+    assert!(validate_controller(&c).is_empty());
+    assert!(validate_any(&c).is_empty());
+    // The Agent rules would want `name`; a Controller's do not.
+    assert_eq!(
+        validate(&c).iter().map(|p| p.rule).collect::<Vec<_>>(),
+        ["R-DIS.10"]
+    );
+    c.txt.clear();
+    c.instance = "plugfest controller".into();
+    c.tls_observed = Some(true);
+    let got: Vec<&str> = validate_any(&c).iter().map(|p| p.rule).collect();
+    assert_eq!(got, ["R-DIS.8", "R-DIS.11", "R-DIS.11a"]);
+    assert!(validate_any(&c)[0]
+        .detail
+        .contains("Controller's Endpoint ID"));
+}

@@ -61,7 +61,7 @@ impl LoadError {
 
 /// The actions a step can hold, for messages.
 const ACTIONS: &str =
-    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, ws_control, expect_close";
+    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, ws_control, expect_close, discover";
 
 /// A test-case file: one suite of cases (format in test-cases/README.md).
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -168,6 +168,8 @@ struct RawStep {
     ws_control: Option<crate::suite::ws_steps::WsControlSpec>,
     #[serde(default)]
     expect_close: Option<crate::suite::ws_steps::ExpectCloseSpec>,
+    #[serde(default)]
+    discover: Option<crate::suite::discovery_steps::DiscoverSpec>,
     #[serde(default)]
     #[schemars(with = "Option<Expect>")]
     expect: Option<Spanned<Expect>>,
@@ -421,6 +423,7 @@ fn step(
     actions.extend(r.expect_stomp.map(Action::ExpectStomp));
     actions.extend(r.ws_control.map(Action::WsControl));
     actions.extend(r.expect_close.map(Action::ExpectClose));
+    actions.extend(r.discover.map(Action::Discover));
     if actions.len() != 1 {
         let found: Vec<&str> = actions.iter().map(Action::keyword).collect();
         let message = if found.is_empty() {
@@ -519,7 +522,8 @@ fn step(
                 | Action::StompSteer(_)
                 | Action::ExpectStomp(_)
                 | Action::WsControl(_)
-                | Action::ExpectClose(_)),
+                | Action::ExpectClose(_)
+                | Action::Discover(_)),
                 e,
             ) => own_checks(file, text, &loc, a, e)?,
             (Action::WaitNotify(_), None)
@@ -543,6 +547,7 @@ fn step(
         Action::ServeFile(_) => Some(("serve_file", SERVE_FILE_CAPTURES)),
         Action::Reboot(_) => Some(("reboot", REBOOT_CAPTURES)),
         Action::ExpectNoNotify(_) => Some(("expect_no_notify", &[])),
+        Action::Discover(_) => Some(("discover", &[])),
         _ => None,
     };
     if let Some((keyword, known)) = capture_sources {
@@ -613,7 +618,7 @@ fn check_profile(
 /// WebSocket control): their own check of their fields, the help shown
 /// when it fails, and why they take no `expect:` block.
 fn self_checking(action: &Action) -> Option<(Result<(), String>, &'static str, &'static str)> {
-    use crate::suite::{mqtt_steps, stomp_steps, ws_steps};
+    use crate::suite::{discovery_steps, mqtt_steps, stomp_steps, ws_steps};
     Some(match action {
         Action::MqttSteer(_) | Action::ExpectMqtt(_) => (
             mqtt_steps::validate(action),
@@ -627,6 +632,12 @@ fn self_checking(action: &Action) -> Option<(Result<(), String>, &'static str, &
         ),
         Action::WsControl(c) => (c.validate(), ws_steps::HELP, WS_NO_EXPECT),
         Action::ExpectClose(c) => (c.validate(), ws_steps::HELP, WS_NO_EXPECT),
+        // The discovery step (TP-469 section 8).
+        Action::Discover(d) => (
+            d.validate(),
+            discovery_steps::HELP,
+            "discover holds the discovery rules itself; choose the service, every_mtp or answered_only",
+        ),
         _ => return None,
     })
 }

@@ -137,6 +137,8 @@ pub enum Action {
     WsControl(super::ws_steps::WsControlSpec),
     /// Passes when the Agent closes the WebSocket with the given code.
     ExpectClose(super::ws_steps::ExpectCloseSpec),
+    /// Browse DNS-SD on loopback for the Agent's advertisement (TP-469 8.5-8.7).
+    Discover(super::discovery_steps::DiscoverSpec),
 }
 
 impl Action {
@@ -155,6 +157,7 @@ impl Action {
             Action::ExpectStomp(_) => "expect_stomp",
             Action::WsControl(_) => "ws_control",
             Action::ExpectClose(_) => "expect_close",
+            Action::Discover(_) => "discover",
         }
     }
 }
