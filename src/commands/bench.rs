@@ -125,6 +125,11 @@ async fn one_run(
         profiles: Vec::new(),
     };
     runner.run(&suites, &selection, &mut result).await;
+    result.complete = true;
+    let (result, written) = runner.finish_reports(result).await;
+    if let Err(e) = written {
+        return Err(format!("cannot write reports to {}: {e}", args.out.display()));
+    }
     runner.session.close().await;
     if let Some(task) = setup.agent_task.take() {
         task.abort();

@@ -225,7 +225,7 @@ pub(crate) async fn execute(args: &RunArgs, group: Option<&MultiProgress>) -> Ou
     let mut runner = Runner::new(session, &profiles, args.out.clone(), progress)
         .with_context(setup.context.clone())
         .with_controllers(sessions, unavailable);
-    runner.set_report_options(report_options.clone());
+    runner.set_report_options(report_options);
     let interrupted = tokio::select! {
         _ = runner.run(&suites, &selection, &mut result) => false,
         _ = tokio::signal::ctrl_c() => true,
@@ -250,7 +250,10 @@ pub(crate) async fn execute(args: &RunArgs, group: Option<&MultiProgress>) -> Ou
         let _ = tokio::task::spawn_blocking(move || drop(broker)).await;
     }
     result.complete = !interrupted;
-    if let Err(e) = crate::report::write_with(&args.out, &result, &report_options) {
+    // The journal gets the interrupted case and its end line; the whole
+    // reports are written once more from `result`, off the workers.
+    let (result, written) = runner.finish_reports(result).await;
+    if let Err(e) = written {
         eprintln!("cannot write reports to {}: {e}", args.out.display());
         return Outcome::setup_error();
     }
