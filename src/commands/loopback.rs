@@ -189,6 +189,18 @@ pub struct LoopbackOptions {
     /// `--interpose`: the Agent reaches the broker through the MQTT
     /// interposer (src/interpose/), which logs and steers its packets.
     pub interpose: bool,
+    /// `plugfest bench --mtp mqtt`: a mosquitto shared by many runs
+    /// instead of one started for this run.
+    pub shared_mqtt: Option<SharedMqtt>,
+}
+
+/// One run's place on a mosquitto shared by many (`plugfest bench`): the
+/// broker's address, and a number that makes this pair's MQTT client IDs
+/// and topics its own (the Endpoint IDs stay the defaults).
+#[derive(Debug, Clone)]
+pub struct SharedMqtt {
+    pub address: String,
+    pub slot: usize,
 }
 
 /// The Endpoint ID the `cert-eid-mismatch` fault puts in the Agent's certificate.
@@ -314,7 +326,13 @@ pub async fn start(options: &LoopbackOptions, host: AgentHost) -> Result<Started
         // On the broker MTPs both ends are broker clients: no role applies.
         MtpArg::Mqtt => {
             let interpose = options.interpose;
-            mqtt(options.mqtt_version, host, options.tls.as_ref(), interpose).await
+            match &options.shared_mqtt {
+                Some(shared) if options.tls.is_none() && !interpose => {
+                    Ok(mqtt_shared(options.mqtt_version, host, shared).await?)
+                }
+                Some(_) => Err("a shared mosquitto is used without --tls and --interpose only".into()),
+                None => mqtt(options.mqtt_version, host, options.tls.as_ref(), interpose).await,
+            }
         }
         MtpArg::Stomp => {
             let broker = options.stomp_broker.clone();
@@ -405,6 +423,35 @@ async fn mqtt(
         mqtt_interposer,
         ..agent_dials(harness, agent_side, host)
     })
+}
+
+/// `mqtt` on a mosquitto that many runs share (`plugfest bench --mtp
+/// mqtt`): the harness and the Agent of slot N use client IDs and topics
+/// ending in N, so pairs neither take over each other's connection nor
+/// read each other's Records.
+async fn mqtt_shared(
+    version: MqttVersion,
+    host: AgentHost,
+    shared: &SharedMqtt,
+) -> Result<Started, String> {
+    let slot = shared.slot;
+    let controller_topic = format!("{}/{slot}", controller_topic(DEFAULT_CONTROLLER_ID));
+    let agent_topic = format!("{}/{slot}", agent_topic(DEFAULT_AGENT_ID));
+    let mut harness = MqttConfig::new(
+        &shared.address,
+        version,
+        DEFAULT_CONTROLLER_ID,
+        &controller_topic,
+    )
+    .with_peer_topic(Some(agent_topic.clone()));
+    harness.client_id = Some(format!("plugfest-bench-controller-{slot}"));
+    let mut harness = MqttEndpoint::new(harness);
+    harness.connect_early().await.map_err(|e| e.to_string())?;
+    let mut agent_config =
+        MqttConfig::new(&shared.address, version, DEFAULT_AGENT_ID, &agent_topic)
+            .with_peer_topic(Some(controller_topic));
+    agent_config.client_id = Some(format!("plugfest-bench-agent-{slot}"));
+    Ok(agent_dials(harness, MqttEndpoint::new(agent_config), host))
 }
 
 /// The TLS material of an MQTT run: the broker's listener and each client's side.

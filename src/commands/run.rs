@@ -383,9 +383,18 @@ pub(crate) fn detail(args: &RunArgs) -> Detail {
 }
 
 pub(crate) async fn prepare(args: &RunArgs) -> Result<Setup, String> {
+    prepare_with(args, None).await
+}
+
+/// `prepare`, the built-in Agent's MQTT run on a mosquitto shared by many
+/// runs when `shared_mqtt` is given (`plugfest bench --mtp mqtt`).
+pub(crate) async fn prepare_with(
+    args: &RunArgs,
+    shared_mqtt: Option<loopback::SharedMqtt>,
+) -> Result<Setup, String> {
     match &args.target {
         Some(path) => from_target(path, args).await,
-        None => with_builtin_agent(args).await,
+        None => with_builtin_agent(args, shared_mqtt).await,
     }
 }
 
@@ -747,7 +756,10 @@ async fn mqtt_endpoint(
 }
 
 /// The embedded default: the reference Agent in-process over loopback.
-async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
+async fn with_builtin_agent(
+    args: &RunArgs,
+    shared_mqtt: Option<loopback::SharedMqtt>,
+) -> Result<Setup, String> {
     let faults = parse_faults(&args.agent_faults)?;
     // The built-in Agent does not advertise over DNS-SD: the fault could
     // not happen, and a run that passes because of that would mislead.
@@ -825,6 +837,7 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
         stomp_broker: args.stomp_broker.clone(),
         tls,
         interpose: args.interpose,
+        shared_mqtt,
     };
     let started = loopback::start(&options, host).await?;
     let mut context = run_context(
