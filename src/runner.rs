@@ -247,13 +247,12 @@ impl<'a> Runner<'a> {
     }
 
     /// Ends the run's reports: journals what `run` holds beyond it (the
-    /// interrupted case), marks the journal's end, waits for the writer
-    /// thread to let go of the directory, then writes results.json,
-    /// junit.xml and report.html from `run` once more, off the workers.
-    /// `run` goes to the blocking pool and back, not copied.
+    /// interrupted case), marks the journal's end, then has the writer
+    /// thread write results.json, junit.xml and report.html from `run`
+    /// once more, off the workers. `run` goes there and back, not copied.
     pub async fn finish_reports(
         &mut self,
-        mut run: RunResult,
+        run: RunResult,
     ) -> (RunResult, std::io::Result<Vec<PathBuf>>) {
         if self.journal.is_none() {
             self.open_journal(&run);
@@ -265,22 +264,7 @@ impl<'a> Runner<'a> {
                 eprintln!("cannot append to {}: {e}", journal.path().display());
             }
         }
-        report::background::settle(&self.out_dir).await;
-        let (dir, options) = (self.out_dir.clone(), self.report_options.clone());
-        // What is left if the write task is lost: the run without its cases.
-        let cases = std::mem::take(&mut run.cases);
-        let backup = run.clone();
-        run.cases = cases;
-        match tokio::task::spawn_blocking(move || {
-            let written = report::write_with(&dir, &run, &options);
-            (run, written)
-        })
-        .await
-        {
-            Ok(done) => done,
-            // The blocking pool is gone (the runtime is shutting down).
-            Err(e) => (backup, Err(std::io::Error::other(e))),
-        }
+        report::background::finish(&self.out_dir, run, &self.report_options).await
     }
 
     /// Clears the progress bar, if any, before the summary is printed.

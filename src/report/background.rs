@@ -4,7 +4,9 @@
 //! once per `INTERVAL` per run. So no tokio worker ever renders or writes a
 //! whole report (at 1,000 sessions that starved the exchanges), the cost is
 //! linear in the cases instead of quadratic, and no copy of the run is kept
-//! here: the journal is the copy.
+//! here: the journal is the copy. The last write of a run (`finish`) goes
+//! through the same thread, ahead of the throttled ones: one thread, not one
+//! from the blocking pool per run ending (1,000 at plugfest scale).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +15,10 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::{journal, write_with, ReportOptions};
+use crate::results::RunResult;
+
+/// What `finish` hands back: the run, and the files written or why not.
+pub type Finished = (RunResult, std::io::Result<Vec<PathBuf>>);
 
 /// At most one rewrite of a run's reports per this long while it goes on.
 pub const INTERVAL: Duration = Duration::from_secs(1);
@@ -20,11 +26,14 @@ pub const INTERVAL: Duration = Duration::from_secs(1);
 enum Request {
     /// A case of the run writing to `dir` was appended to its journal.
     CaseDone { dir: PathBuf, options: ReportOptions },
-    /// The run in `dir` is ending: drop it, then answer (so the final
-    /// write cannot race a throttled one on the same files).
-    Forget {
+    /// The run in `dir` ended: drop it from the throttled ones and write
+    /// its reports from `run` (so the last write cannot race a throttled
+    /// one on the same files), then hand `run` back.
+    Finish {
         dir: PathBuf,
-        done: tokio::sync::oneshot::Sender<()>,
+        run: Box<RunResult>,
+        options: ReportOptions,
+        done: tokio::sync::oneshot::Sender<Finished>,
     },
 }
 
@@ -64,19 +73,36 @@ pub fn case_done(dir: &Path, options: &ReportOptions) {
     }
 }
 
-/// Waits until the writer thread has let go of `dir`: after this, no
-/// throttled rewrite of its reports is under way or to come.
-pub async fn settle(dir: &Path) {
-    let Some(tx) = sender() else { return };
+/// Writes the reports of the run in `dir` from `run`, once no throttled
+/// rewrite of them is under way, and stops rewriting them; `run` comes
+/// back, not copied. Written here (blocking) if the thread is gone.
+pub async fn finish(dir: &Path, mut run: RunResult, options: &ReportOptions) -> Finished {
+    let Some(tx) = sender() else {
+        let written = write_with(dir, &run, options);
+        return (run, written);
+    };
+    // What is left if the thread dies with the run: all but its cases.
+    let cases = std::mem::take(&mut run.cases);
+    let header = run.clone();
+    run.cases = cases;
     let (done, wait) = tokio::sync::oneshot::channel();
-    if tx
-        .send(Request::Forget {
-            dir: dir.to_path_buf(),
-            done,
-        })
-        .is_ok()
-    {
-        let _ = wait.await;
+    let request = Request::Finish {
+        dir: dir.to_path_buf(),
+        run: Box::new(run),
+        options: options.clone(),
+        done,
+    };
+    if let Err(mpsc::SendError(Request::Finish { run, .. })) = tx.send(request) {
+        let written = write_with(dir, &run, options);
+        return (*run, written);
+    }
+    match wait.await {
+        Ok(finished) => finished,
+        // The thread died with the run: a panic, said on stderr already.
+        Err(_) => (
+            header,
+            Err(std::io::Error::other("the report writer thread stopped")),
+        ),
     }
 }
 
@@ -102,29 +128,47 @@ fn serve(rx: Receiver<Request>) {
             },
         };
         for r in request.into_iter().chain(rx.try_iter()) {
-            match r {
-                Request::CaseDone { dir, options } => {
-                    let p = runs.entry(dir).or_insert(Pending {
-                        options: options.clone(),
-                        dirty: false,
-                        last: None,
-                    });
-                    p.options = options;
-                    p.dirty = true;
-                }
-                Request::Forget { dir, done } => {
-                    runs.remove(&dir);
-                    let _ = done.send(());
-                }
-            }
+            handle(&mut runs, r);
         }
         let now = Instant::now();
-        for (dir, p) in runs.iter_mut() {
-            if p.dirty && p.last.is_none_or(|l| now.duration_since(l) >= INTERVAL) {
-                rewrite(dir, &p.options);
-                p.dirty = false;
-                p.last = Some(Instant::now());
+        let due: Vec<PathBuf> = runs
+            .iter()
+            .filter(|(_, p)| p.dirty && p.last.is_none_or(|l| now.duration_since(l) >= INTERVAL))
+            .map(|(dir, _)| dir.clone())
+            .collect();
+        for dir in due {
+            // A run that ended meanwhile is written first (and dropped).
+            for r in rx.try_iter() {
+                handle(&mut runs, r);
             }
+            let Some(p) = runs.get_mut(&dir) else { continue };
+            rewrite(&dir, &p.options);
+            p.dirty = false;
+            p.last = Some(Instant::now());
+        }
+    }
+}
+
+fn handle(runs: &mut HashMap<PathBuf, Pending>, request: Request) {
+    match request {
+        Request::CaseDone { dir, options } => {
+            let p = runs.entry(dir).or_insert(Pending {
+                options: options.clone(),
+                dirty: false,
+                last: None,
+            });
+            p.options = options;
+            p.dirty = true;
+        }
+        Request::Finish {
+            dir,
+            run,
+            options,
+            done,
+        } => {
+            runs.remove(&dir);
+            let written = write_with(&dir, &run, &options);
+            let _ = done.send((*run, written));
         }
     }
 }
