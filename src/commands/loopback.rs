@@ -189,9 +189,6 @@ pub struct LoopbackOptions {
     /// `--interpose`: the Agent reaches the broker through the MQTT
     /// interposer (src/interpose/), which logs and steers its packets.
     pub interpose: bool,
-    /// `plugfest bench --mtp mqtt`: a mosquitto shared by many runs
-    /// instead of one started for this run.
-    pub shared_mqtt: Option<SharedMqtt>,
 }
 
 /// One run's place on a mosquitto shared by many (`plugfest bench`): the
@@ -303,6 +300,16 @@ fn check_trust_faults(faults: &FaultSet, mtp: MtpArg) -> Result<(), String> {
 }
 
 pub async fn start(options: &LoopbackOptions, host: AgentHost) -> Result<Started, String> {
+    start_with(options, host, None).await
+}
+
+/// `start`; with `shared_mqtt` (`plugfest bench --mtp mqtt`), an MQTT run
+/// uses that mosquitto, shared by many runs, instead of starting its own.
+pub async fn start_with(
+    options: &LoopbackOptions,
+    host: AgentHost,
+    shared_mqtt: Option<SharedMqtt>,
+) -> Result<Started, String> {
     // Only an Agent that is the WebSocket server can be offered a second session.
     if host.faults().contains(Fault::KeepsBothSessions)
         && !(options.mtp == MtpArg::Ws && options.role == Role::Client)
@@ -326,7 +333,7 @@ pub async fn start(options: &LoopbackOptions, host: AgentHost) -> Result<Started
         // On the broker MTPs both ends are broker clients: no role applies.
         MtpArg::Mqtt => {
             let interpose = options.interpose;
-            match &options.shared_mqtt {
+            match &shared_mqtt {
                 Some(shared) if options.tls.is_none() && !interpose => {
                     Ok(mqtt_shared(options.mqtt_version, host, shared).await?)
                 }

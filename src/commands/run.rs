@@ -837,9 +837,8 @@ async fn with_builtin_agent(
         stomp_broker: args.stomp_broker.clone(),
         tls,
         interpose: args.interpose,
-        shared_mqtt,
     };
-    let started = loopback::start(&options, host).await?;
+    let started = loopback::start_with(&options, host, shared_mqtt).await?;
     let mut context = run_context(
         &builtin_vars(),
         &timeouts,

@@ -247,7 +247,6 @@ mod tests {
             stomp_broker: None,
             tls: None,
             interpose: false,
-            shared_mqtt: None,
         };
         let started = loopback::start(&options, AgentHost::new(agent, faults))
             .await
