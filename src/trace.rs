@@ -364,20 +364,34 @@ mod tests {
         let n = 20_000;
         for i in 0..n {
             if i == 10_000 {
-                t.push(TraceEntry::new(Direction::Received, "(Notify queue full)".into(), 0));
+                t.push(TraceEntry::new(
+                    Direction::Received,
+                    "(Notify queue full)".into(),
+                    0,
+                ));
             }
             t.push(record(i));
         }
         assert!(t.len() <= Trace::HEAD + 1 + 2 * Trace::TAIL, "{}", t.len());
         let dropped = t.dropped();
         let kept = t.take();
-        assert_eq!(kept.len() + dropped, n + 2, "every entry is kept or counted (+ the note)");
-        assert_eq!(kept[Trace::HEAD - 1].record, format!("record {}", Trace::HEAD - 1));
+        assert_eq!(
+            kept.len() + dropped,
+            n + 2,
+            "every entry is kept or counted (+ the note)"
+        );
+        assert_eq!(
+            kept[Trace::HEAD - 1].record,
+            format!("record {}", Trace::HEAD - 1)
+        );
         let note = kept[Trace::HEAD].note.as_deref().unwrap();
         assert_eq!(note, format!("{dropped} Records not kept (trace limit 2200: the first 2000 and the last 200 of a case are kept)"));
         assert_eq!(kept[Trace::HEAD + 1].record, "(Notify queue full)");
         assert_eq!(kept.last().unwrap().record, format!("record {}", n - 1));
-        assert!(t.take().is_empty() && t.dropped() == 0, "take starts afresh");
+        assert!(
+            t.take().is_empty() && t.dropped() == 0,
+            "take starts afresh"
+        );
     }
 
     #[test]

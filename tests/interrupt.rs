@@ -227,7 +227,10 @@ fn sigkill_loses_at_most_the_case_in_flight() {
     let before = results(out.path());
     assert_eq!(before["complete"], false);
     let journal = journaled_cases(out.path());
-    assert!(journal >= seen, "{journal} cases journaled, {seen} seen before");
+    assert!(
+        journal >= seen,
+        "{journal} cases journaled, {seen} seen before"
+    );
     let junit = std::fs::read_to_string(out.path().join("junit.xml")).unwrap();
     assert!(junit.trim_end().ends_with("</testsuites>"), "{junit}");
     // Rebuilt from the journal: every case it holds, in every report.

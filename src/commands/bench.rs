@@ -107,12 +107,10 @@ async fn one_run(
     // same lag, and over MQTT a request sent before the Agent has
     // subscribed is lost for good (no one to deliver it to).
     if let Some(ms) = args.timeout_ms {
-        config.connect_record_timeout = config
-            .connect_record_timeout
-            .max(Duration::from_millis(ms));
+        config.connect_record_timeout =
+            config.connect_record_timeout.max(Duration::from_millis(ms));
     }
-    let session = Session::new(setup.connector, config)
-        .with_silence_barrier(setup.silence_barrier);
+    let session = Session::new(setup.connector, config).with_silence_barrier(setup.silence_barrier);
     let quiet = Progress::lines(
         crate::terminal::Detail::Quiet,
         crate::terminal::Style::detect(),
@@ -141,7 +139,10 @@ async fn one_run(
     result.complete = true;
     let (result, written) = runner.finish_reports(result).await;
     if let Err(e) = written {
-        return Err(format!("cannot write reports to {}: {e}", args.out.display()));
+        return Err(format!(
+            "cannot write reports to {}: {e}",
+            args.out.display()
+        ));
     }
     runner.session.close().await;
     if let Some(task) = setup.agent_task.take() {
@@ -303,7 +304,10 @@ pub async fn bench(args: BenchArgs) -> ExitCode {
             f.rss_growth_kib as f64 / f.n as f64
         );
         if let Some(kib) = f.broker_hwm_kib {
-            println!("  the shared mosquitto's peak RSS: {kib} KiB ({:.0} KiB per session)", kib as f64 / f.n as f64);
+            println!(
+                "  the shared mosquitto's peak RSS: {kib} KiB ({:.0} KiB per session)",
+                kib as f64 / f.n as f64
+            );
         }
         if let Some(e) = f.first_error {
             println!("  first session that could not run: {e}");

@@ -337,7 +337,9 @@ pub async fn start_with(
                 Some(shared) if options.tls.is_none() && !interpose => {
                     Ok(mqtt_shared(options.mqtt_version, host, shared).await?)
                 }
-                Some(_) => Err("a shared mosquitto is used without --tls and --interpose only".into()),
+                Some(_) => {
+                    Err("a shared mosquitto is used without --tls and --interpose only".into())
+                }
                 None => mqtt(options.mqtt_version, host, options.tls.as_ref(), interpose).await,
             }
         }

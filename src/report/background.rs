@@ -25,7 +25,10 @@ pub const INTERVAL: Duration = Duration::from_secs(1);
 
 enum Request {
     /// A case of the run writing to `dir` was appended to its journal.
-    CaseDone { dir: PathBuf, options: ReportOptions },
+    CaseDone {
+        dir: PathBuf,
+        options: ReportOptions,
+    },
     /// The run in `dir` ended: drop it from the throttled ones and write
     /// its reports from `run` (so the last write cannot race a throttled
     /// one on the same files), then hand `run` back.
@@ -141,7 +144,9 @@ fn serve(rx: Receiver<Request>) {
             for r in rx.try_iter() {
                 handle(&mut runs, r);
             }
-            let Some(p) = runs.get_mut(&dir) else { continue };
+            let Some(p) = runs.get_mut(&dir) else {
+                continue;
+            };
             rewrite(&dir, &p.options);
             p.dirty = false;
             p.last = Some(Instant::now());

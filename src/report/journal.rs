@@ -63,7 +63,11 @@ impl Journal {
     }
 
     /// Appends one finished case.
-    pub fn append_case(&mut self, case: &CaseResult, agent_endpoint_id: Option<&str>) -> io::Result<()> {
+    pub fn append_case(
+        &mut self,
+        case: &CaseResult,
+        agent_endpoint_id: Option<&str>,
+    ) -> io::Result<()> {
         // Serialized by reference: no copy of the case (its trace can be long).
         #[derive(Serialize)]
         struct CaseLine<'a> {
@@ -187,9 +191,9 @@ pub fn replay(shown: &str, text: &str) -> Result<Replayed, JournalError> {
                     path: shown.to_string(),
                 })
             }
-            (Line::Run(_), Some(_)) => notes.push(format!(
-                "{shown}:{number}: a second run header, ignored"
-            )),
+            (Line::Run(_), Some(_)) => {
+                notes.push(format!("{shown}:{number}: a second run header, ignored"))
+            }
             (
                 Line::Case {
                     agent_endpoint_id,
@@ -288,7 +292,10 @@ mod tests {
     /// that says so, and every whole case before it is kept.
     #[test]
     fn a_truncated_last_line_is_ignored_with_a_note() {
-        let (_d, path) = journal_with(&[case("a", Verdict::Passed), case("b", Verdict::Passed)], None);
+        let (_d, path) = journal_with(
+            &[case("a", Verdict::Passed), case("b", Verdict::Passed)],
+            None,
+        );
         let text = std::fs::read_to_string(&path).unwrap();
         let cut = &text[..text.len() - 40];
         std::fs::write(&path, cut).unwrap();
@@ -296,14 +303,21 @@ mod tests {
         assert_eq!(r.run.cases.len(), 1);
         assert!(!r.ended && !r.run.complete);
         assert_eq!(r.notes.len(), 1, "{:?}", r.notes);
-        assert!(r.notes[0].contains(":3: the last line is cut short"), "{}", r.notes[0]);
+        assert!(
+            r.notes[0].contains(":3: the last line is cut short"),
+            "{}",
+            r.notes[0]
+        );
     }
 
     /// The negative twin: the same damage on a line that is not the last
     /// is corruption, not a kill, and is reported with its place.
     #[test]
     fn a_bad_line_in_the_middle_is_an_error_with_its_place() {
-        let (_d, path) = journal_with(&[case("a", Verdict::Passed), case("b", Verdict::Passed)], None);
+        let (_d, path) = journal_with(
+            &[case("a", Verdict::Passed), case("b", Verdict::Passed)],
+            None,
+        );
         let text = std::fs::read_to_string(&path).unwrap();
         let mut lines: Vec<&str> = text.lines().collect();
         lines[1] = "{\"case\": {\"id\": ";
