@@ -32,9 +32,9 @@ pub enum Command {
     },
     /// Print the JSON Schema of test-case files (shipped as schemas/test-case.schema.json).
     Schema,
-    /// Regenerate junit.xml and report.html from a results.json.
+    /// Regenerate junit.xml and report.html from a results.json, or every report (results.json too) from the journal results.jsonl when results.json is missing or shorter (a killed run).
     Report {
-        /// A results.json written by `plugfest run`.
+        /// A results.json written by `plugfest run`, its results.jsonl, or the directory holding them.
         results: PathBuf,
         /// Directory for the reports (default: the results file's directory).
         #[arg(long)]

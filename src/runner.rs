@@ -99,6 +99,11 @@ pub struct Runner<'a> {
     profiles: &'a Profiles,
     out_dir: PathBuf,
     report_options: report::ReportOptions,
+    /// The run's results.jsonl, opened by `run`; each finished case is
+    /// appended at once.
+    journal: Option<report::journal::Journal>,
+    /// How many of the run's cases the journal holds.
+    journaled: usize,
     progress: Progress,
     /// Why the Agent could not be reached during the current case, if so.
     unreachable: Option<String>,
@@ -147,6 +152,8 @@ impl<'a> Runner<'a> {
             profiles,
             out_dir,
             report_options: report::ReportOptions::default(),
+            journal: None,
+            journaled: 0,
             progress,
             unreachable: None,
             unreachable_cases: 0,
@@ -176,9 +183,11 @@ impl<'a> Runner<'a> {
         self.report_options = options;
     }
 
-    /// Runs every selected case of `suites` in order, appending to `run` and
-    /// rewriting the reports after each case.
+    /// Runs every selected case of `suites` in order, appending to `run`
+    /// and to the journal (results.jsonl) as each case finishes; the whole
+    /// reports follow, throttled, from the report writer thread.
     pub async fn run(&mut self, suites: &[Suite], selection: &Selection, run: &mut RunResult) {
+        self.open_journal(run);
         for suite in suites {
             for case in suite.cases.iter().filter(|c| selection.admits(c)) {
                 let result = if let Some(skip) = self.missing_sender(suite, case) {
@@ -198,11 +207,67 @@ impl<'a> Runner<'a> {
                 self.progress.case_done(&result);
                 run.agent_endpoint_id = self.session.agent_id().map(str::to_string);
                 run.push(result);
-                if let Err(e) = report::write_with(&self.out_dir, run, &self.report_options) {
-                    eprintln!("cannot write reports to {}: {e}", self.out_dir.display());
-                }
+                self.journal_new_cases(run);
+                report::background::case_done(&self.out_dir, &self.report_options);
             }
         }
+    }
+
+    /// Starts the run's journal with its header, unless it is open (a
+    /// second `run` with the same results goes on appending).
+    fn open_journal(&mut self, run: &RunResult) {
+        if self.journal.is_some() {
+            return;
+        }
+        match report::journal::Journal::create(&self.out_dir, run) {
+            Ok(j) => {
+                self.journal = Some(j);
+                self.journaled = run.cases.len();
+            }
+            Err(e) => eprintln!(
+                "cannot write {} in {}: {e} (reports are written when the run ends)",
+                report::journal::JOURNAL,
+                self.out_dir.display()
+            ),
+        }
+    }
+
+    /// Appends to the journal the cases of `run` it does not hold yet: one
+    /// `write` each, on this worker (a few KiB, no open, no rename), so a
+    /// SIGKILL loses at most the case in flight.
+    fn journal_new_cases(&mut self, run: &RunResult) {
+        let Some(journal) = self.journal.as_mut() else {
+            return;
+        };
+        for case in run.cases.iter().skip(self.journaled) {
+            if let Err(e) = journal.append_case(case, run.agent_endpoint_id.as_deref()) {
+                eprintln!("cannot append to {}: {e}", journal.path().display());
+                self.journal = None;
+                return;
+            }
+        }
+        self.journaled = run.cases.len();
+    }
+
+    /// Ends the run's reports: journals what `run` holds beyond it (the
+    /// interrupted case), marks the journal's end, then has the writer
+    /// thread write results.json, junit.xml and report.html from `run`
+    /// once more, off the workers. `run` goes there and back, not copied.
+    pub async fn finish_reports(
+        &mut self,
+        run: RunResult,
+    ) -> (RunResult, std::io::Result<Vec<PathBuf>>) {
+        if self.journal.is_none() {
+            self.open_journal(&run);
+            self.journaled = 0;
+        }
+        self.journal_new_cases(&run);
+        if let Some(journal) = self.journal.as_mut() {
+            if let Err(e) = journal.end(run.complete) {
+                eprintln!("cannot append to {}: {e}", journal.path().display());
+            }
+        }
+        report::background::finish(&self.out_dir, run, &self.report_options).await
     }
 
     /// Clears the progress bar, if any, before the summary is printed.

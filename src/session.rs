@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 use crate::mtp::{Inbound, MtpConnection, MtpConnector, MtpError};
-use crate::trace::{describe_record, hex_preview, Direction, TraceEntry};
+use crate::trace::{describe_record, hex_preview, Direction, Trace, TraceEntry};
 use crate::usp::msg;
 use crate::usp::proto::msg::{
     header::MsgType, request::ReqType, response::RespType, Msg, NotifyResp,
@@ -98,7 +98,8 @@ pub struct Session {
     notifications: VecDeque<Msg>,
     /// Notifys dropped from the full queue since the last case started.
     notifications_dropped: u64,
-    trace: Vec<TraceEntry>,
+    /// Bounded: a flood keeps its first and last Records (trace::Trace).
+    trace: Trace,
     connect_record_seen: bool,
     /// Records received on the current connection before its Connect Record.
     records_before_connect: u32,
@@ -149,7 +150,7 @@ impl Session {
             next_msg: 1,
             notifications: VecDeque::new(),
             notifications_dropped: 0,
-            trace: Vec::new(),
+            trace: Trace::default(),
             connect_record_seen: false,
             records_before_connect: 0,
             certificate_endpoint_id: None,
@@ -234,7 +235,7 @@ impl Session {
 
     /// Everything traced since the last call.
     pub fn take_trace(&mut self) -> Vec<TraceEntry> {
-        std::mem::take(&mut self.trace)
+        self.trace.take()
     }
 
     /// The live connection, for binding-specific steps (`ws_control`,

@@ -155,6 +155,98 @@ impl<'de> Deserialize<'de> for MsgText {
     }
 }
 
+/// One case's trace with a bound: an Agent flooding Records cannot grow the
+/// harness's memory (or a report) without limit. The first `HEAD` entries
+/// and the last `TAIL` (up to twice that until the next trim) are kept;
+/// what falls between is counted, and `take` puts one note in its place.
+/// The harness's own remarks in that stretch (entries of no bytes, such as
+/// "Notify queue full") are kept, up to `KEPT_REMARKS`, as they say what
+/// happened. Reads as a slice of the entries kept.
+#[derive(Debug, Clone, Default)]
+pub struct Trace {
+    entries: Vec<TraceEntry>,
+    /// Entries not kept since the last `take`.
+    dropped: usize,
+    /// When the first entry not kept was traced.
+    gap_at: Option<String>,
+    /// Remarks kept from the dropped stretch (they sit right after the head).
+    kept_remarks: usize,
+}
+
+impl Trace {
+    /// Entries kept from the start of a case.
+    pub const HEAD: usize = 2_000;
+    /// Entries kept (at least) from the end of a case.
+    pub const TAIL: usize = 200;
+    /// Remarks of the harness kept from the dropped stretch.
+    pub const KEPT_REMARKS: usize = 50;
+
+    pub fn push(&mut self, entry: TraceEntry) {
+        self.entries.push(entry);
+        let start = Self::HEAD + self.kept_remarks;
+        // Trim every TAIL pushes, not on each: the cost per push stays flat.
+        if self.entries.len() >= start + 2 * Self::TAIL {
+            let end = self.entries.len() - Self::TAIL;
+            let mut kept = Vec::new();
+            for e in self.entries.drain(start..end) {
+                let remark = e.bytes == 0 && e.msg.is_none() && e.mtp_packet.is_none();
+                if remark && self.kept_remarks + kept.len() < Self::KEPT_REMARKS {
+                    kept.push(e);
+                } else {
+                    if self.gap_at.is_none() {
+                        self.gap_at = Some(e.at.clone());
+                    }
+                    self.dropped += 1;
+                }
+            }
+            self.kept_remarks += kept.len();
+            self.entries.splice(start..start, kept);
+        }
+    }
+
+    /// How many entries were not kept since the last `take`.
+    pub fn dropped(&self) -> usize {
+        self.dropped
+    }
+
+    /// Everything kept since the last call, with one note where entries
+    /// were not kept: "N Records not kept (trace limit M)".
+    pub fn take(&mut self) -> Vec<TraceEntry> {
+        let mut entries = std::mem::take(&mut self.entries);
+        if self.dropped > 0 {
+            let mut note = TraceEntry::new(Direction::Received, "(trace limit)".into(), 0)
+                .with_note(format!(
+                    "{} Records not kept (trace limit {}: the first {} and the last {} of a case are kept)",
+                    self.dropped,
+                    Self::HEAD + Self::TAIL,
+                    Self::HEAD,
+                    Self::TAIL
+                ));
+            if let Some(at) = self.gap_at.take() {
+                note.at = at;
+            }
+            entries.insert(Self::HEAD.min(entries.len()), note);
+        }
+        self.dropped = 0;
+        self.gap_at = None;
+        self.kept_remarks = 0;
+        entries
+    }
+}
+
+impl std::ops::Deref for Trace {
+    type Target = [TraceEntry];
+    fn deref(&self) -> &[TraceEntry] {
+        &self.entries
+    }
+}
+
+impl std::ops::DerefMut for Trace {
+    fn deref_mut(&mut self) -> &mut [TraceEntry] {
+        &mut self.entries
+    }
+}
+
 pub fn describe_record(record: &Record) -> String {
     let kind = record
         .record_type
@@ -279,6 +371,60 @@ impl Way {
 
 #[cfg(test)]
 mod tests {
+
+    fn record(i: usize) -> TraceEntry {
+        TraceEntry::new(Direction::Received, format!("record {i}"), 100)
+    }
+
+    /// A flood keeps the head and the tail, counts the rest, and says so
+    /// once; a harness remark inside the flood survives the trim.
+    #[test]
+    fn a_long_trace_keeps_its_head_and_tail_and_says_what_it_dropped() {
+        let mut t = Trace::default();
+        let n = 20_000;
+        for i in 0..n {
+            if i == 10_000 {
+                t.push(TraceEntry::new(
+                    Direction::Received,
+                    "(Notify queue full)".into(),
+                    0,
+                ));
+            }
+            t.push(record(i));
+        }
+        assert!(t.len() <= Trace::HEAD + 1 + 2 * Trace::TAIL, "{}", t.len());
+        let dropped = t.dropped();
+        let kept = t.take();
+        assert_eq!(
+            kept.len() + dropped,
+            n + 2,
+            "every entry is kept or counted (+ the note)"
+        );
+        assert_eq!(
+            kept[Trace::HEAD - 1].record,
+            format!("record {}", Trace::HEAD - 1)
+        );
+        let note = kept[Trace::HEAD].note.as_deref().unwrap();
+        assert_eq!(note, format!("{dropped} Records not kept (trace limit 2200: the first 2000 and the last 200 of a case are kept)"));
+        assert_eq!(kept[Trace::HEAD + 1].record, "(Notify queue full)");
+        assert_eq!(kept.last().unwrap().record, format!("record {}", n - 1));
+        assert!(
+            t.take().is_empty() && t.dropped() == 0,
+            "take starts afresh"
+        );
+    }
+
+    #[test]
+    fn a_short_trace_is_kept_whole_without_a_note() {
+        let mut t = Trace::default();
+        for i in 0..Trace::HEAD + Trace::TAIL {
+            t.push(record(i));
+        }
+        let kept = t.take();
+        assert_eq!(kept.len(), Trace::HEAD + Trace::TAIL);
+        assert!(kept.iter().all(|e| e.note.is_none()));
+    }
+
     use super::*;
     use crate::usp::msg;
     use crate::usp::proto::msg::{request::ReqType, Get};

@@ -40,3 +40,17 @@ fn a_suite_that_cannot_load_is_bad_input() {
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("cannot load"), "{out}");
 }
+
+/// `--mtp mqtt`: both pairs share one private mosquitto (client IDs and
+/// topics per slot), both pass, and the broker's own peak is printed.
+#[test]
+fn two_sessions_pass_through_one_shared_mosquitto() {
+    let (code, out) = bench(&["--sessions", "2", "--no-full", "--mtp", "mqtt"]);
+    assert_eq!(code, 0, "{out}");
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("| 2 | mqtt |"))
+        .unwrap_or_else(|| panic!("no row for 2 sessions: {out}"));
+    assert!(row.contains("| 2/2 |"), "{row}");
+    assert!(out.contains("the shared mosquitto's peak RSS"), "{out}");
+}

@@ -265,11 +265,36 @@ fn a_notify_flood_does_not_stop_the_run_from_ending() {
     );
     // 20,000 Notifys against a queue of 10,000: the harness kept its
     // bound and said so in the case's trace.
+    let entries = run.cases()[0]["trace"].as_array().unwrap().clone();
     let trace = run.cases()[0]["trace"].to_string();
     assert!(
         trace.contains("(Notify queue full)") && trace.contains("the oldest are dropped"),
         "{}",
         &trace[..trace.len().min(2000)]
+    );
+    // The case's trace is bounded too (trace::Trace): the first 2,000 and
+    // the last 200 to 400 entries, plus the harness's remarks, and one note
+    // counting the Records between them.
+    assert!(
+        entries.len() <= 2_000 + 1 + 400 + 50,
+        "{} trace entries kept",
+        entries.len()
+    );
+    let notes: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| e["note"].as_str())
+        .filter(|n| n.contains("Records not kept (trace limit 2200"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    let dropped: usize = notes[0]
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        dropped + entries.len() > 10_000,
+        "{dropped} not kept + {} kept: fewer than the 10,000 Notifys that filled the queue",
+        entries.len()
     );
 }
 

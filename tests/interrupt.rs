@@ -1,7 +1,8 @@
 //! Stopping a run: SIGINT ends it cleanly (finished cases kept, the case in
 //! flight recorded as "interrupted", brokers stopped, exit 130); SIGKILL
-//! loses at most the case in flight, because the reports are rewritten
-//! (atomically) after every case. Real processes, real signals.
+//! loses at most the case in flight, because each case is appended to the
+//! journal (results.jsonl) as it finishes, and `plugfest report` rebuilds
+//! every report from it. Real processes, real signals.
 
 mod common;
 
@@ -40,6 +41,17 @@ fn signal(pid: u32, sig: &str) {
         .status()
         .unwrap();
     assert!(status.success(), "kill {sig} {pid}");
+}
+
+/// Cases in the journal (results.jsonl) so far: whole lines that are cases.
+fn journaled_cases(out: &Path) -> usize {
+    std::fs::read_to_string(out.join("results.jsonl"))
+        .map(|t| {
+            t.split_inclusive('\n')
+                .filter(|l| l.ends_with('\n') && l.starts_with("{\"case\""))
+                .count()
+        })
+        .unwrap_or(0)
 }
 
 /// Waits until results.json holds at least `n` cases.
@@ -183,16 +195,18 @@ fn sigint_stops_the_loopback_broker() {
     assert_interrupted_cleanly(code, &stderr, out.path(), 1);
 }
 
-/// SIGKILL cannot be handled: whatever results.json holds must be whole
-/// JSON with every case finished before the kill, and junit.xml whole XML.
-/// The mosquitto the run started is orphaned (the negative twin of the
-/// test above: the pid check does see a broker left behind).
+/// SIGKILL cannot be handled: the journal holds every case finished before
+/// the kill, whatever results.json holds is whole JSON, and `plugfest
+/// report DIR` rebuilds a complete results.json and junit.xml from the
+/// journal. The mosquitto the run started is orphaned (the negative twin of
+/// the test above: the pid check does see a broker left behind).
 #[test]
 fn sigkill_loses_at_most_the_case_in_flight() {
     let out = tempfile::tempdir().unwrap();
     let mut child = spawn_run(&["--mtp", "mqtt"], out.path());
     wait_for_cases(out.path(), 2, &mut child);
-    let seen = cases_so_far(out.path());
+    let seen = journaled_cases(out.path());
+    assert!(seen >= 2, "results.json has 2 cases, the journal {seen}");
     let brokers: Vec<u32> = children(child.id())
         .into_iter()
         .filter(|(_, comm)| comm.contains("mosquitto"))
@@ -209,16 +223,66 @@ fn sigkill_loses_at_most_the_case_in_flight() {
         !left.is_empty(),
         "SIGKILL cannot stop the broker, yet none was seen left behind"
     );
+    // As the kill left them: whole files, perhaps a case or so behind.
+    let before = results(out.path());
+    assert_eq!(before["complete"], false);
+    let journal = journaled_cases(out.path());
+    assert!(
+        journal >= seen,
+        "{journal} cases journaled, {seen} seen before"
+    );
+    let junit = std::fs::read_to_string(out.path().join("junit.xml")).unwrap();
+    assert!(junit.trim_end().ends_with("</testsuites>"), "{junit}");
+    // Rebuilt from the journal: every case it holds, in every report.
+    let report = Command::new(env!("CARGO_BIN_EXE_plugfest"))
+        .arg("report")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&report.stderr).to_string();
+    assert!(report.status.success(), "{said}");
     let r = results(out.path());
     assert_eq!(r["complete"], false);
     let cases = r["cases"].as_array().unwrap();
-    assert!(
-        cases.len() >= seen,
-        "{} cases, {seen} seen before",
-        cases.len()
-    );
+    assert_eq!(cases.len(), journal, "{said}");
     assert!(cases.iter().all(|c| c["verdict"] != "interrupted"));
     let junit = std::fs::read_to_string(out.path().join("junit.xml")).unwrap();
     assert!(junit.trim_end().ends_with("</testsuites>"), "{junit}");
     assert_eq!(junit.matches("<testcase").count(), cases.len());
+}
+
+/// A kill in the middle of writing a journal line leaves half a line:
+/// `plugfest report` sets it aside with a note and rebuilds the reports
+/// from the whole lines before it (exit 0, no panic).
+#[test]
+fn report_ignores_a_journal_line_cut_short_by_a_kill() {
+    let out = tempfile::tempdir().unwrap();
+    let mut child = spawn_run(&[], out.path());
+    wait_for_cases(out.path(), 2, &mut child);
+    signal(child.id(), "-KILL");
+    let _ = wait_bounded(child);
+    let path = out.path().join("results.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let whole = journaled_cases(out.path());
+    assert!(whole >= 2, "{text}");
+    // Half of one more case line, as a kill during its write leaves it.
+    let last_case = text
+        .lines()
+        .filter(|l| l.starts_with("{\"case\""))
+        .last()
+        .unwrap();
+    let cut = format!("{text}{}", &last_case[..last_case.len() / 2]);
+    std::fs::write(&path, cut).unwrap();
+    std::fs::remove_file(out.path().join("results.json")).unwrap();
+    let report = Command::new(env!("CARGO_BIN_EXE_plugfest"))
+        .arg("report")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&report.stderr).to_string();
+    assert!(report.status.success(), "{said}");
+    assert!(!said.contains("panicked"), "{said}");
+    assert!(said.contains("the last line is cut short"), "{said}");
+    let r = results(out.path());
+    assert_eq!(r["cases"].as_array().unwrap().len(), whole, "{said}");
 }

@@ -105,9 +105,12 @@ impl Mosquitto {
         let conf = dir.join("mosquitto.conf");
         let log = dir.join("mosquitto.log");
         // Loopback only, anonymous (the harness's own broker), nothing on
-        // disk; Nagle off so small PUBLISH/PUBACK chains are not delayed.
+        // disk; Nagle off so small PUBLISH/PUBACK chains are not delayed;
+        // no cap on clients (`plugfest bench --mtp mqtt` puts 2,000 on one
+        // broker; its file descriptors are bounded by the fd limit it
+        // inherits from us).
         let mut text = format!(
-            "listener {port} 127.0.0.1\nallow_anonymous {allow_anonymous}\npersistence false\nlog_dest stderr\nset_tcp_nodelay true\n"
+            "listener {port} 127.0.0.1\nmax_connections -1\nallow_anonymous {allow_anonymous}\npersistence false\nlog_dest stderr\nset_tcp_nodelay true\n"
         );
         let io = |e: std::io::Error| BrokerError::Spawn(e.to_string());
         if let (Some(tls), Some(tls_port)) = (tls, tls_port) {
@@ -169,6 +172,11 @@ impl Mosquitto {
     }
 
     /// `127.0.0.1:PORT`, as MQTT clients are configured.
+    /// The broker's process id (`plugfest bench` reads its peak memory).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn address(&self) -> String {
         self.address.to_string()
     }

@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 
-use super::run::prepare;
+use super::loopback::SharedMqtt;
+use super::run::prepare_with;
 use crate::cli::{Cli, Command};
 use crate::datamodel::Profiles;
-use crate::results::{Counts, RunResult};
+use crate::results::{Counts, RunResult, Verdict};
 use crate::runner::{Progress, Runner, Selection};
 use crate::session::wait_stats;
 use crate::session::Session;
@@ -29,7 +30,8 @@ pub struct BenchArgs {
     /// The suite each concurrent session runs.
     #[arg(long, default_value = "test-cases/deviceinfo.yaml")]
     pub cases: PathBuf,
-    /// The MTP of the concurrent runs (as `plugfest run --mtp`).
+    /// The MTP of the concurrent runs (as `plugfest run --mtp`). With
+    /// `mqtt`, all N Agents and N sessions go through one private mosquitto.
     #[arg(long, default_value = "ws")]
     pub mtp: String,
     /// The suite run once for the wait share.
@@ -96,10 +98,19 @@ async fn one_run(
     args: crate::cli::RunArgs,
     suites: Arc<Vec<Suite>>,
     profiles: &'static Profiles,
+    shared_mqtt: Option<SharedMqtt>,
 ) -> Result<(Counts, Option<String>), String> {
-    let mut setup = prepare(&args).await?;
-    let session = Session::new(setup.connector, setup.session.clone())
-        .with_silence_barrier(setup.silence_barrier);
+    let mut setup = prepare_with(&args, shared_mqtt).await?;
+    let mut config = setup.session.clone();
+    // A longer request timeout (--timeout-ms) stands for scheduling lag at
+    // this scale; the wait for the Agent's Connect Record (2 s) suffers the
+    // same lag, and over MQTT a request sent before the Agent has
+    // subscribed is lost for good (no one to deliver it to).
+    if let Some(ms) = args.timeout_ms {
+        config.connect_record_timeout =
+            config.connect_record_timeout.max(Duration::from_millis(ms));
+    }
+    let session = Session::new(setup.connector, config).with_silence_barrier(setup.silence_barrier);
     let quiet = Progress::lines(
         crate::terminal::Detail::Quiet,
         crate::terminal::Style::detect(),
@@ -125,6 +136,14 @@ async fn one_run(
         profiles: Vec::new(),
     };
     runner.run(&suites, &selection, &mut result).await;
+    result.complete = true;
+    let (result, written) = runner.finish_reports(result).await;
+    if let Err(e) = written {
+        return Err(format!(
+            "cannot write reports to {}: {e}",
+            args.out.display()
+        ));
+    }
     runner.session.close().await;
     if let Some(task) = setup.agent_task.take() {
         task.abort();
@@ -137,7 +156,7 @@ async fn one_run(
     let failure = result
         .cases
         .iter()
-        .find(|c| c.verdict != crate::results::Verdict::Passed)
+        .find(|c| !matches!(c.verdict, Verdict::Passed | Verdict::Skipped))
         .map(|c| format!("{} {:?}: {}", c.id, c.verdict, c.message));
     Ok((result.counts, failure))
 }
@@ -151,6 +170,20 @@ struct Figure {
     first_error: Option<String>,
     first_failure: Option<String>,
     rss_growth_kib: u64,
+    /// The shared mosquitto's peak RSS (`--mtp mqtt`), not in the above.
+    broker_hwm_kib: Option<u64>,
+}
+
+/// The VmHWM of process `pid` in KiB.
+fn peak_kib_of(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 async fn concurrent(
@@ -160,6 +193,16 @@ async fn concurrent(
     profiles: &'static Profiles,
     scratch: &std::path::Path,
 ) -> Figure {
+    // One mosquitto for all N pairs, started before the clock.
+    let broker = if args.mtp == "mqtt" {
+        match tokio::task::spawn_blocking(crate::broker::Mosquitto::start).await {
+            Ok(Ok(b)) => Some(b),
+            Ok(Err(e)) => return Figure::failed(n, format!("cannot start mosquitto: {e}")),
+            Err(e) => return Figure::failed(n, e.to_string()),
+        }
+    } else {
+        None
+    };
     let (rss_before, _) = memory_kib().unwrap_or((0, 0));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(n);
@@ -167,9 +210,13 @@ async fn concurrent(
         let out = scratch.join(format!("n{n}-{i}"));
         let suites = suites.clone();
         let a = run_args(&args.cases, &args.mtp, &out, args.timeout_ms);
-        tasks.push(tokio::spawn(
-            async move { one_run(a?, suites, profiles).await },
-        ));
+        let shared = broker.as_ref().map(|b| SharedMqtt {
+            address: b.address(),
+            slot: i,
+        });
+        tasks.push(tokio::spawn(async move {
+            one_run(a?, suites, profiles, shared).await
+        }));
     }
     let mut figure = Figure {
         n,
@@ -180,6 +227,7 @@ async fn concurrent(
         first_error: None,
         first_failure: None,
         rss_growth_kib: 0,
+        broker_hwm_kib: None,
     };
     for t in tasks {
         match t.await.map_err(|e| e.to_string()).and_then(|r| r) {
@@ -201,7 +249,27 @@ async fn concurrent(
     figure.wall = started.elapsed();
     let (_, hwm) = memory_kib().unwrap_or((0, 0));
     figure.rss_growth_kib = hwm.saturating_sub(rss_before);
+    if let Some(b) = broker {
+        figure.broker_hwm_kib = peak_kib_of(b.pid());
+        let _ = tokio::task::spawn_blocking(move || drop(b)).await;
+    }
     figure
+}
+
+impl Figure {
+    fn failed(n: usize, why: String) -> Figure {
+        Figure {
+            n,
+            wall: Duration::ZERO,
+            ok_sessions: 0,
+            cases_passed: 0,
+            cases_total: 0,
+            first_error: Some(why),
+            first_failure: None,
+            rss_growth_kib: 0,
+            broker_hwm_kib: None,
+        }
+    }
 }
 
 pub async fn bench(args: BenchArgs) -> ExitCode {
@@ -235,6 +303,12 @@ pub async fn bench(args: BenchArgs) -> ExitCode {
             f.rss_growth_kib,
             f.rss_growth_kib as f64 / f.n as f64
         );
+        if let Some(kib) = f.broker_hwm_kib {
+            println!(
+                "  the shared mosquitto's peak RSS: {kib} KiB ({:.0} KiB per session)",
+                kib as f64 / f.n as f64
+            );
+        }
         if let Some(e) = f.first_error {
             println!("  first session that could not run: {e}");
         }
@@ -253,20 +327,26 @@ pub async fn bench(args: BenchArgs) -> ExitCode {
         let started = Instant::now();
         let out = scratch.join("full");
         let counts = match run_args(&args.full, "ws", &out, None) {
-            Ok(a) => one_run(a, Arc::new(full), profiles).await,
+            Ok(a) => one_run(a, Arc::new(full), profiles, None).await,
             Err(e) => Err(e),
         };
         let wall = started.elapsed();
         let after = wait_stats::snapshot();
         let _ = std::fs::remove_dir_all(&scratch);
         match counts {
-            Ok((c, _)) => println!(
-                "\nfull suite {} over ws, one session: {:.2} s wall, {}/{} passed",
-                args.full.display(),
-                wall.as_secs_f64(),
-                c.passed,
-                c.total()
-            ),
+            Ok((c, failure)) => {
+                println!(
+                    "\nfull suite {} over ws, one session: {:.2} s wall, {}/{} passed, {} skipped",
+                    args.full.display(),
+                    wall.as_secs_f64(),
+                    c.passed,
+                    c.total(),
+                    c.skipped
+                );
+                if let Some(f) = failure {
+                    println!("  first case that did not pass: {f}");
+                }
+            }
             Err(e) => println!("\nfull suite: {e}"),
         }
         let mut waited = Duration::ZERO;

@@ -184,6 +184,15 @@ pub struct LoopbackOptions {
     pub interpose: bool,
 }
 
+/// One run's place on a mosquitto shared by many (`plugfest bench`): the
+/// broker's address, and a number that makes this pair's MQTT client IDs
+/// and topics its own (the Endpoint IDs stay the defaults).
+#[derive(Debug, Clone)]
+pub struct SharedMqtt {
+    pub address: String,
+    pub slot: usize,
+}
+
 /// The Endpoint ID the `cert-eid-mismatch` fault puts in the Agent's certificate.
 pub const IMPOSTOR_ID: &str = "proto::plugfest-impostor";
 
@@ -284,6 +293,16 @@ fn check_trust_faults(faults: &FaultSet, mtp: MtpArg) -> Result<(), String> {
 }
 
 pub async fn start(options: &LoopbackOptions, host: AgentHost) -> Result<Started, String> {
+    start_with(options, host, None).await
+}
+
+/// `start`; with `shared_mqtt` (`plugfest bench --mtp mqtt`), an MQTT run
+/// uses that mosquitto, shared by many runs, instead of starting its own.
+pub async fn start_with(
+    options: &LoopbackOptions,
+    host: AgentHost,
+    shared_mqtt: Option<SharedMqtt>,
+) -> Result<Started, String> {
     // Only an Agent that is the WebSocket server can be offered a second session.
     if host.faults().contains(Fault::KeepsBothSessions)
         && !(options.mtp == MtpArg::Ws && options.role == Role::Client)
@@ -307,7 +326,15 @@ pub async fn start(options: &LoopbackOptions, host: AgentHost) -> Result<Started
         // On the broker MTPs both ends are broker clients: no role applies.
         MtpArg::Mqtt => {
             let interpose = options.interpose;
-            mqtt(options.mqtt_version, host, options.tls.as_ref(), interpose).await
+            match &shared_mqtt {
+                Some(shared) if options.tls.is_none() && !interpose => {
+                    Ok(mqtt_shared(options.mqtt_version, host, shared).await?)
+                }
+                Some(_) => {
+                    Err("a shared mosquitto is used without --tls and --interpose only".into())
+                }
+                None => mqtt(options.mqtt_version, host, options.tls.as_ref(), interpose).await,
+            }
         }
         MtpArg::Stomp => {
             let broker = options.stomp_broker.clone();
@@ -398,6 +425,35 @@ async fn mqtt(
         mqtt_interposer,
         ..agent_dials(harness, agent_side, host)
     })
+}
+
+/// `mqtt` on a mosquitto that many runs share (`plugfest bench --mtp
+/// mqtt`): the harness and the Agent of slot N use client IDs and topics
+/// ending in N, so pairs neither take over each other's connection nor
+/// read each other's Records.
+async fn mqtt_shared(
+    version: MqttVersion,
+    host: AgentHost,
+    shared: &SharedMqtt,
+) -> Result<Started, String> {
+    let slot = shared.slot;
+    let controller_topic = format!("{}/{slot}", controller_topic(DEFAULT_CONTROLLER_ID));
+    let agent_topic = format!("{}/{slot}", agent_topic(DEFAULT_AGENT_ID));
+    let mut harness = MqttConfig::new(
+        &shared.address,
+        version,
+        DEFAULT_CONTROLLER_ID,
+        &controller_topic,
+    )
+    .with_peer_topic(Some(agent_topic.clone()));
+    harness.client_id = Some(format!("plugfest-bench-controller-{slot}"));
+    let mut harness = MqttEndpoint::new(harness);
+    harness.connect_early().await.map_err(|e| e.to_string())?;
+    let mut agent_config =
+        MqttConfig::new(&shared.address, version, DEFAULT_AGENT_ID, &agent_topic)
+            .with_peer_topic(Some(controller_topic));
+    agent_config.client_id = Some(format!("plugfest-bench-agent-{slot}"));
+    Ok(agent_dials(harness, MqttEndpoint::new(agent_config), host))
 }
 
 /// The TLS material of an MQTT run: the broker's listener and each client's side.

@@ -225,7 +225,7 @@ pub(crate) async fn execute(args: &RunArgs, group: Option<&MultiProgress>) -> Ou
     let mut runner = Runner::new(session, &profiles, args.out.clone(), progress)
         .with_context(setup.context.clone())
         .with_controllers(sessions, unavailable);
-    runner.set_report_options(report_options.clone());
+    runner.set_report_options(report_options);
     let interrupted = tokio::select! {
         _ = runner.run(&suites, &selection, &mut result) => false,
         _ = tokio::signal::ctrl_c() => true,
@@ -250,7 +250,10 @@ pub(crate) async fn execute(args: &RunArgs, group: Option<&MultiProgress>) -> Ou
         let _ = tokio::task::spawn_blocking(move || drop(broker)).await;
     }
     result.complete = !interrupted;
-    if let Err(e) = crate::report::write_with(&args.out, &result, &report_options) {
+    // The journal gets the interrupted case and its end line; the whole
+    // reports are written once more from `result`, off the workers.
+    let (result, written) = runner.finish_reports(result).await;
+    if let Err(e) = written {
         eprintln!("cannot write reports to {}: {e}", args.out.display());
         return Outcome::setup_error();
     }
@@ -380,9 +383,18 @@ pub(crate) fn detail(args: &RunArgs) -> Detail {
 }
 
 pub(crate) async fn prepare(args: &RunArgs) -> Result<Setup, String> {
+    prepare_with(args, None).await
+}
+
+/// `prepare`, the built-in Agent's MQTT run on a mosquitto shared by many
+/// runs when `shared_mqtt` is given (`plugfest bench --mtp mqtt`).
+pub(crate) async fn prepare_with(
+    args: &RunArgs,
+    shared_mqtt: Option<loopback::SharedMqtt>,
+) -> Result<Setup, String> {
     match &args.target {
         Some(path) => from_target(path, args).await,
-        None => with_builtin_agent(args).await,
+        None => with_builtin_agent(args, shared_mqtt).await,
     }
 }
 
@@ -765,7 +777,10 @@ async fn mqtt_endpoint(
 }
 
 /// The embedded default: the reference Agent in-process over loopback.
-async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
+async fn with_builtin_agent(
+    args: &RunArgs,
+    shared_mqtt: Option<loopback::SharedMqtt>,
+) -> Result<Setup, String> {
     let faults = parse_faults(&args.agent_faults)?;
     // The built-in Agent does not advertise over DNS-SD: the fault could
     // not happen, and a run that passes because of that would mislead.
@@ -848,7 +863,7 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
         tls,
         interpose: args.interpose,
     };
-    let started = loopback::start(&options, host).await?;
+    let started = loopback::start_with(&options, host, shared_mqtt).await?;
     let mut context = run_context(
         &builtin_vars(),
         &timeouts,

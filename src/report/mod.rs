@@ -1,8 +1,13 @@
 //! Report writers: each format in its own module, each reading a finished
 //! or partial `RunResult`. Files are replaced atomically (write, then
 //! rename), so an interrupted run leaves the last complete version behind.
+//! While a run goes on, each case is appended to its journal
+//! (results.jsonl) at once and the whole reports are rebuilt from it by one
+//! writer thread, throttled (`background`).
 
+pub mod background;
 pub mod html;
+pub mod journal;
 pub mod json;
 pub mod junit;
 pub mod matrix;

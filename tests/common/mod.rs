@@ -298,14 +298,24 @@ pub fn long_case_list(dir: &Path, n: usize) -> std::path::PathBuf {
     cases
 }
 
-/// How many cases results.json in `out` holds so far (0 while unwritten
-/// or half-written).
+/// How many cases have finished so far: the whole case lines of the
+/// journal (results.jsonl, appended as each case ends), or what
+/// results.json holds (rewritten at most once a second), whichever is more
+/// (0 while neither is written).
 pub fn cases_so_far(out: &Path) -> usize {
-    std::fs::read_to_string(out.join("results.json"))
+    let journaled = std::fs::read_to_string(out.join("results.jsonl"))
+        .map(|t| {
+            t.split_inclusive('\n')
+                .filter(|l| l.ends_with('\n') && l.starts_with("{\"case\""))
+                .count()
+        })
+        .unwrap_or(0);
+    let reported = std::fs::read_to_string(out.join("results.json"))
         .ok()
         .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
         .and_then(|r| r["cases"].as_array().map(Vec::len))
-        .unwrap_or(0)
+        .unwrap_or(0);
+    journaled.max(reported)
 }
 
 /// `plugfest` with `args` in the background, output captured.

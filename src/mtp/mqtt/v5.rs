@@ -16,6 +16,9 @@ use super::{
 };
 use crate::mtp::MtpError;
 
+/// QoS 1 PUBLISHes sent and not yet acknowledged, at most.
+const OUTGOING_IN_FLIGHT: u16 = 64;
+
 fn qos(level: u8) -> QoS {
     if level == 0 {
         QoS::AtMostOnce
@@ -29,6 +32,11 @@ pub(super) async fn open(cfg: &MqttConfig, host: &str, port: u16) -> Result<Link
     opts.set_keep_alive(KEEP_ALIVE)
         .set_clean_start(true)
         .set_max_packet_size(Some(MAX_PACKET))
+        // rumqttc's default (u16::MAX) fills a 65,536-slot table of
+        // in-flight PUBLISHes at connect: ~14 MiB per client, 28 MiB per
+        // session at plugfest scale. A few are ever in flight here; more
+        // wait their turn (nothing is dropped).
+        .set_outgoing_inflight_upper_limit(OUTGOING_IN_FLIGHT)
         .set_network_options(network_options())
         // R-MQTT.12: ask the broker for a reply-to topic.
         .set_request_response_info((!cfg.omit_request_response_information).then_some(1))
