@@ -179,8 +179,7 @@ fn permissions(model: &Model, role: &str) -> Vec<Permission> {
                 .value(&p, "Order")
                 .and_then(|o| o.parse::<u32>().ok())
                 .unwrap_or(0),
-            columns: KINDS
-                .map(|k| Rights::parse(&model.value(&p, k.column()).unwrap_or_default())),
+            columns: KINDS.map(|k| Rights::parse(&model.value(&p, k.column()).unwrap_or_default())),
         })
         .collect()
 }

@@ -175,9 +175,8 @@ pub fn filter_get(model: &Model, controller: &str, resp: &mut GetResp) {
         });
         for r in &mut req.resolved_path_results {
             let obj = r.resolved_path.clone();
-            r.result_params.retain(|name, _| {
-                who.rights(Kind::Param, &format!("{obj}{name}")).read
-            });
+            r.result_params
+                .retain(|name, _| who.rights(Kind::Param, &format!("{obj}{name}")).read);
         }
         let param_path = !req.requested_path.ends_with('.');
         let is_search = req.requested_path.contains('*') || req.requested_path.contains('[');
@@ -239,9 +238,8 @@ pub fn filter_supported_dm(model: &Model, controller: &str, resp: &mut GetSuppor
                     p.access = ParamAccessType::ParamReadOnly as i32;
                 }
             }
-            obj.supported_commands.retain(|c| {
-                who.rights(Kind::CommandEvent, &at(&c.command_name)).read
-            });
+            obj.supported_commands
+                .retain(|c| who.rights(Kind::CommandEvent, &at(&c.command_name)).read);
             obj.supported_events
                 .retain(|e| who.rights(Kind::CommandEvent, &at(&e.event_name)).read);
         }

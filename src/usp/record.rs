@@ -338,7 +338,10 @@ mod tests {
                 encode(&no_session(from, to, &m))
             );
             let rec = decode(&encode_no_session(from, to, &payload), None).unwrap();
-            assert_eq!(describe_no_session(from, to), crate::trace::describe_record(&rec));
+            assert_eq!(
+                describe_no_session(from, to),
+                crate::trace::describe_record(&rec)
+            );
         }
         let mut empty = no_session("a", "b", &m);
         empty.record_type = Some(RecordType::NoSessionContext(NoSessionContextRecord {

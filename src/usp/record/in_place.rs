@@ -32,7 +32,9 @@ pub struct RecordRef<'a> {
 /// any other type as prost decoded it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RecordTypeRef<'a> {
-    NoSessionContext { payload: Cow<'a, [u8]> },
+    NoSessionContext {
+        payload: Cow<'a, [u8]>,
+    },
     /// Never `RecordType::NoSessionContext`.
     Other(RecordType),
 }
@@ -327,19 +329,19 @@ mod tests {
             encode(&record::disconnect("c", "a", 7105, "bye")),
             Vec::new(),
             vec![0xff; 3],
-            vec![0x0a, 0x02, 0xc3, 0x28],   // version that is not UTF-8
-            vec![0x08, 0x01],               // field 1 as a varint
-            vec![0x3a, 0x02, 0x12, 0x00],   // payload present and empty
-            vec![0x3a, 0x00],               // NoSessionContext without payload
-            vec![0x3a, 0x02, 0x10, 0x01],   // payload as a varint
-            vec![0x3a, 0x02, 0x18, 0x01],   // an unknown field inside
-            vec![0x3a, 0x00, 0x3a, 0x00],   // the record type twice
-            vec![0x3a, 0x00, 0x4a, 0x00],   // two record types
-            vec![0x3a, 0x00, 0x72, 0x00],   // plus a record type from the future
+            vec![0x0a, 0x02, 0xc3, 0x28], // version that is not UTF-8
+            vec![0x08, 0x01],             // field 1 as a varint
+            vec![0x3a, 0x02, 0x12, 0x00], // payload present and empty
+            vec![0x3a, 0x00],             // NoSessionContext without payload
+            vec![0x3a, 0x02, 0x10, 0x01], // payload as a varint
+            vec![0x3a, 0x02, 0x18, 0x01], // an unknown field inside
+            vec![0x3a, 0x00, 0x3a, 0x00], // the record type twice
+            vec![0x3a, 0x00, 0x4a, 0x00], // two record types
+            vec![0x3a, 0x00, 0x72, 0x00], // plus a record type from the future
             vec![0x3a, 0x00, 0x20, 0x81, 0x80, 0x80, 0x80, 0x10], // big security
-            vec![0x3a, 0x00, 0x0b, 0x0c],   // a group
-            vec![0x3a, 0x00, 0x02, 0x00],   // field number 0
-            vec![0x3a, 0x05, 0x12, 0x03],   // payload cut short
+            vec![0x3a, 0x00, 0x0b, 0x0c], // a group
+            vec![0x3a, 0x00, 0x02, 0x00], // field number 0
+            vec![0x3a, 0x05, 0x12, 0x03], // payload cut short
         ];
         // Every field of the plain Record given twice, and unknown fields
         // of each wire type around it.
