@@ -1,6 +1,8 @@
-//! Record+Msg encode and decode per second: this harness's codec (prost on
-//! the generated types, plus the checks `usp::record` makes) against the
-//! `rusp-lib` crate (quick-protobuf) on the same bytes.
+//! Record+Msg encode and decode per second: this harness's codec as the
+//! Session and the reference Agent use it (prost for the Msg, the Record
+//! written and read in place by `usp::record`, with every check a received
+//! Record gets) against the `rusp-lib` crate (quick-protobuf) on the same
+//! bytes.
 //! `cargo bench --bench codec`; target ratio >= 1.0 (issue #7).
 
 mod common;
@@ -52,13 +54,19 @@ fn messages() -> Vec<(&'static str, Msg)> {
     vec![("Get", get), ("GetResp", resp)]
 }
 
+/// What `Session::send_msg` does: the Msg encoded, the Record written
+/// around it.
 fn ours_encode(m: &Msg) -> Vec<u8> {
-    record::encode(&record::no_session(CONTROLLER, AGENT, m))
+    use prost::Message;
+    record::encode_no_session(CONTROLLER, AGENT, &m.encode_to_vec())
 }
 
+/// What `Session::classify` does: the Record read in place and checked
+/// (protobuf, UTF-8 strings, a known record type, to_id is ours), its Msg
+/// decoded and checked (header, body, msg_body present).
 fn ours_decode(bytes: &[u8]) -> Msg {
-    let r = record::decode(bytes, Some(AGENT)).expect("own bytes decode");
-    record::payload_msg(&r).expect("own payload decodes")
+    let r = record::parse(bytes, Some(AGENT)).expect("own bytes decode");
+    r.payload_msg().expect("own payload decodes")
 }
 
 /// rusp's structures for the same Msg, built by decoding our bytes.
@@ -92,6 +100,11 @@ fn bench(c: &mut Criterion) {
         let template = rusp_lib::usp_decoder::try_decode_record(&bytes).unwrap();
         // Same bytes both ways (field order of a map aside): a fair match.
         assert_eq!(ours_decode(&rusp_encode(&template, &rusp_m)), m);
+        // The Record written in place is the one prost writes.
+        assert_eq!(
+            bytes,
+            record::encode(&record::no_session(CONTROLLER, AGENT, &m))
+        );
 
         let mut g = c.benchmark_group(format!("codec/{name}"));
         g.bench_function("encode/plugfest", |b| b.iter(|| ours_encode(black_box(&m))));

@@ -6,16 +6,17 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use prost::Message;
 use thiserror::Error;
 
 use crate::mtp::{Inbound, MtpConnection, MtpConnector, MtpError};
-use crate::trace::{describe_record, hex_preview, Direction, Trace, TraceEntry};
+use crate::trace::{hex_preview, Direction, MsgText, Trace, TraceEntry};
 use crate::usp::msg;
 use crate::usp::proto::msg::{
     header::MsgType, request::ReqType, response::RespType, Msg, NotifyResp,
 };
 use crate::usp::proto::record::record::RecordType;
-use crate::usp::record;
+use crate::usp::record::{self, RecordTypeRef};
 
 mod e2e;
 mod lifecycle;
@@ -186,12 +187,16 @@ impl Session {
     }
 
     fn saw_id(&mut self, source: &'static str, id: &str) {
-        let seen = SeenEndpointId {
-            source,
-            id: id.to_string(),
-        };
-        if !self.seen_ids.contains(&seen) {
-            self.seen_ids.push(seen);
+        // Every Record passes here: compare before making a copy.
+        if !self
+            .seen_ids
+            .iter()
+            .any(|s| s.source == source && s.id == id)
+        {
+            self.seen_ids.push(SeenEndpointId {
+                source,
+                id: id.to_string(),
+            });
         }
     }
 
@@ -540,12 +545,17 @@ impl Session {
         let all = match self.e2e_wrap(m, &agent) {
             Some(records) => records,
             None => {
-                let rec = record::no_session(&self.config.controller_id, &agent, m);
-                let bytes = record::encode(&rec);
-                self.trace.push(
-                    TraceEntry::new(Direction::Sent, describe_record(&rec), bytes.len())
-                        .with_msg(m),
+                // The Msg is encoded once: for the Record and for the trace.
+                let payload = m.encode_to_vec();
+                let from = &self.config.controller_id;
+                let bytes = record::encode_no_session(from, &agent, &payload);
+                let mut entry = TraceEntry::new(
+                    Direction::Sent,
+                    record::describe_no_session(from, &agent),
+                    bytes.len(),
                 );
+                entry.msg = Some(MsgText::from_encoding(payload));
+                self.trace.push(entry);
                 vec![bytes]
             }
         };
@@ -625,7 +635,9 @@ impl Session {
                 return Received::Ignored(why);
             }
         };
-        let rec = match record::decode(&bytes, Some(&self.config.controller_id)) {
+        // Read in place: the Record's strings and payload are not copied
+        // (record::parse makes the same checks as record::decode).
+        let rec = match record::parse(&bytes, Some(&self.config.controller_id)) {
             Ok(r) => r,
             Err(e) => {
                 let why = e.to_string();
@@ -636,9 +648,9 @@ impl Session {
                 return Received::Ignored(why);
             }
         };
-        let mut entry = TraceEntry::new(Direction::Received, describe_record(&rec), bytes.len());
+        let mut entry = TraceEntry::new(Direction::Received, rec.describe(), bytes.len());
         if let Some(cert_eid) = &self.certificate_endpoint_id {
-            if &rec.from_id != cert_eid {
+            if rec.from_id != cert_eid.as_str() {
                 let why = format!(
                     "a Record from '{}' over a TLS connection whose certificate names '{cert_eid}' (R-SEC.10a: Records whose from_id does not match the certificate's Endpoint ID must not be processed)",
                     rec.from_id
@@ -648,7 +660,7 @@ impl Session {
             }
         }
         if let Some(agent) = &self.agent_id {
-            if &rec.from_id != agent {
+            if rec.from_id != agent.as_str() {
                 let why = format!(
                     "a Record from '{}', not from the Agent under test '{agent}'",
                     rec.from_id
@@ -657,10 +669,10 @@ impl Session {
                 return Received::Ignored(why);
             }
         } else {
-            self.agent_id = Some(rec.from_id.clone());
+            self.agent_id = Some(rec.from_id.to_string());
         }
         let is_connect = matches!(
-            rec.record_type,
+            rec.other_type(),
             Some(RecordType::WebsocketConnect(_))
                 | Some(RecordType::MqttConnect(_))
                 | Some(RecordType::StompConnect(_))
@@ -671,11 +683,11 @@ impl Session {
         } else {
             "a Record's from_id"
         };
-        self.saw_id(source, &rec.from_id.clone());
+        self.saw_id(source, &rec.from_id);
         if !is_connect && !self.connect_record_seen {
             self.records_before_connect += 1;
         }
-        let outcome = match &rec.record_type {
+        let outcome = match rec.other_type() {
             Some(RecordType::WebsocketConnect(_))
             | Some(RecordType::MqttConnect(_))
             | Some(RecordType::StompConnect(_))
@@ -701,10 +713,14 @@ impl Session {
                 entry = entry.with_note(note);
                 got
             }
-            _ => match record::payload_msg(&rec) {
+            _ => match rec.payload_msg() {
                 Ok(m) => {
-                    self.e2e_note_plain(&rec, &m);
-                    entry = entry.with_msg(&m);
+                    self.e2e_note_plain(&entry.record, &m);
+                    // The trace keeps the payload as received: it is the
+                    // Msg's encoding already, no need to encode it again.
+                    if let RecordTypeRef::NoSessionContext { payload } = rec.record_type {
+                        entry.msg = Some(MsgText::from_encoding(payload.into_owned()));
+                    }
                     Received::Msg(m)
                 }
                 Err(e) => {

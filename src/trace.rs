@@ -96,6 +96,15 @@ impl MsgText {
         }
     }
 
+    /// From the Msg's protobuf encoding as it went over the wire (a
+    /// Record's payload), so that tracing a Msg costs no second encoding.
+    pub fn from_encoding(encoded: Vec<u8>) -> Self {
+        MsgText {
+            encoded,
+            text: OnceLock::new(),
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         self.text
             .get_or_init(|| match Msg::decode(self.encoded.as_slice()) {

@@ -94,13 +94,22 @@ impl ObjectDef {
 #[derive(Debug, Deserialize)]
 pub struct SupportedDm {
     pub objects: Vec<ObjectDef>,
+    /// Supported DM path → position in `objects`, made once when loaded:
+    /// every request looks definitions up, several times per parameter.
+    #[serde(skip)]
+    index: std::collections::HashMap<String, usize>,
 }
 
 impl SupportedDm {
     pub fn builtin() -> SupportedDm {
         // The file is part of the crate, so a parse failure is a build defect caught by tests.
-        serde_saphyr::from_str(include_str!("supported_dm.yaml"))
-            .expect("src/agent/supported_dm.yaml is valid")
+        let mut dm: SupportedDm = serde_saphyr::from_str(include_str!("supported_dm.yaml"))
+            .expect("src/agent/supported_dm.yaml is valid");
+        // The first definition of a path wins, as the linear search had it.
+        for (i, o) in dm.objects.iter().enumerate().rev() {
+            dm.index.insert(o.path.clone(), i);
+        }
+        dm
     }
 
     /// The built-in Supported DM, parsed once per process and shared by
@@ -112,7 +121,7 @@ impl SupportedDm {
     }
 
     pub fn object(&self, sdm_path: &str) -> Option<&ObjectDef> {
-        self.objects.iter().find(|o| o.path == sdm_path)
+        self.objects.get(*self.index.get(sdm_path)?)
     }
 
     /// The definition of an instantiated object path (`MTP.1.` → `MTP.{i}.`).
@@ -242,9 +251,13 @@ impl Model {
 
     /// Instance paths of a table path (`...MTP.`), in instance-number order.
     pub fn instances(&self, table: &str) -> Vec<String> {
+        use std::ops::Bound;
+        // Keys are sorted: those under `table` follow it, side by side.
         let mut found: Vec<(u32, String)> = self
             .objects
-            .keys()
+            .range::<str, _>((Bound::Included(table), Bound::Unbounded))
+            .map(|(k, _)| k)
+            .take_while(|k| k.starts_with(table))
             .filter_map(|k| {
                 let rest = k.strip_prefix(table)?;
                 let num = rest.strip_suffix('.')?;

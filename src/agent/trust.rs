@@ -8,6 +8,7 @@ use super::model::Model;
 const ROLE_TABLE: &str = "Device.LocalAgent.ControllerTrust.Role.";
 
 /// The four Permission columns: what kind of thing a path names.
+/// The discriminants index `ControllerRights`' columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// `Param`: r = Get/GSDM, w = Set/Add values, n = ValueChange.
@@ -81,53 +82,106 @@ impl Rights {
 /// A Controller the Agent has no row for, or whose AssignedRole is empty, is
 /// not restricted: this Agent has no UntrustedRole configured (a documented gap).
 pub fn rights(model: &Model, controller: &str, kind: Kind, path: &str) -> Rights {
-    let Some(row) = model.controller_path(controller) else {
-        return Rights::ALL;
-    };
-    let assigned = model
-        .value(&format!("{row}."), "AssignedRole")
-        .unwrap_or_default();
-    let roles: Vec<String> = assigned
-        .split(',')
-        .map(|r| r.trim().trim_end_matches('.'))
-        .filter(|r| !r.is_empty())
-        .map(|r| format!("{r}."))
-        .collect();
-    if roles.is_empty() {
-        return Rights::ALL;
+    ControllerRights::of(model, controller).rights(kind, path)
+}
+
+/// A Controller's Roles and their enabled Permissions, read from the model
+/// once: a response is filtered path by path (trust_enforce), and reading
+/// the Controller's row, its Roles and their Permissions again for every
+/// path cost far more than the rest of a Get (benches/exchange.rs). Holds
+/// no borrow of the model: make it again after the model changes.
+pub struct ControllerRights {
+    /// `None`: not restricted (no row for the Controller, or no Role).
+    roles: Option<Vec<Vec<Permission>>>,
+}
+
+/// One enabled `Role.{i}.Permission.{i}.`.
+struct Permission {
+    targets: Vec<String>,
+    order: u32,
+    /// Param, Obj, InstantiatedObj, CommandEvent.
+    columns: [Rights; 4],
+}
+
+impl ControllerRights {
+    pub fn of(model: &Model, controller: &str) -> ControllerRights {
+        let unrestricted = ControllerRights { roles: None };
+        let Some(row) = model.controller_path(controller) else {
+            return unrestricted;
+        };
+        let assigned = model
+            .value(&format!("{row}."), "AssignedRole")
+            .unwrap_or_default();
+        let roles: Vec<String> = assigned
+            .split(',')
+            .map(|r| r.trim().trim_end_matches('.'))
+            .filter(|r| !r.is_empty())
+            .map(|r| format!("{r}."))
+            .collect();
+        if roles.is_empty() {
+            return unrestricted;
+        }
+        let roles = roles
+            .iter()
+            .filter(|role| role.starts_with(ROLE_TABLE) && enabled(model, role, "Enable"))
+            .map(|role| permissions(model, role))
+            .collect();
+        ControllerRights { roles: Some(roles) }
     }
-    roles
-        .iter()
-        .filter(|role| role.starts_with(ROLE_TABLE) && enabled(model, role, "Enable"))
-        .map(|role| role_rights(model, role, kind, path))
-        .fold(Rights::default(), Rights::union)
+
+    /// What the Controller may do with `path` as a `kind`: within one Role
+    /// the enabled Permission with the highest Order among those whose
+    /// Targets cover the path decides (the last of equals, as before);
+    /// across Roles the union.
+    pub fn rights(&self, kind: Kind, path: &str) -> Rights {
+        let Some(roles) = &self.roles else {
+            return Rights::ALL;
+        };
+        let column = kind as usize;
+        roles
+            .iter()
+            .map(|perms| {
+                perms
+                    .iter()
+                    .filter(|p| p.targets.iter().any(|t| covers(t, path)))
+                    .max_by_key(|p| p.order)
+                    .map(|p| p.columns[column])
+                    .unwrap_or_default()
+            })
+            .fold(Rights::default(), Rights::union)
+    }
 }
 
 fn enabled(model: &Model, obj: &str, name: &str) -> bool {
     matches!(model.value(obj, name).as_deref(), Some("true" | "1"))
 }
 
-/// The rights one Role grants: the covering Permission with the highest Order.
-fn role_rights(model: &Model, role: &str, kind: Kind, path: &str) -> Rights {
+/// The enabled Permissions of one Role, in instance order.
+fn permissions(model: &Model, role: &str) -> Vec<Permission> {
+    const KINDS: [Kind; 4] = [
+        Kind::Param,
+        Kind::Obj,
+        Kind::InstantiatedObj,
+        Kind::CommandEvent,
+    ];
     model
         .instances(&format!("{role}Permission."))
         .into_iter()
         .filter(|p| enabled(model, p, "Enable"))
-        .filter(|p| {
-            model
-                .value(p, "Targets")
+        .map(|p| Permission {
+            targets: model
+                .value(&p, "Targets")
                 .unwrap_or_default()
                 .split(',')
-                .any(|t| covers(t.trim(), path))
-        })
-        .max_by_key(|p| {
-            model
-                .value(p, "Order")
+                .map(|t| t.trim().to_string())
+                .collect(),
+            order: model
+                .value(&p, "Order")
                 .and_then(|o| o.parse::<u32>().ok())
-                .unwrap_or(0)
+                .unwrap_or(0),
+            columns: KINDS.map(|k| Rights::parse(&model.value(&p, k.column()).unwrap_or_default())),
         })
-        .map(|p| Rights::parse(&model.value(&p, kind.column()).unwrap_or_default()))
-        .unwrap_or_default()
+        .collect()
 }
 
 /// Whether a Permission Target covers `path`. A Target ending in `.` covers
@@ -137,18 +191,17 @@ pub fn covers(target: &str, path: &str) -> bool {
     if target.is_empty() {
         return false;
     }
-    let split = |s: &str| -> Vec<String> {
-        s.trim_end_matches('.')
-            .split('.')
-            .map(str::to_string)
-            .collect()
-    };
-    let (t, p) = (split(target), split(path));
+    // Segment by segment, without copying (this runs for every Target of
+    // every Permission on every path a response holds).
+    let segments = |s: &str| s.trim_end_matches('.').split('.').count();
+    let (t_len, p_len) = (segments(target), segments(path));
     let prefix = target.ends_with('.');
-    if p.len() < t.len() || (!prefix && p.len() != t.len()) {
+    if p_len < t_len || (!prefix && p_len != t_len) {
         return false;
     }
-    t.iter().zip(&p).all(|(t, p)| {
+    let t = target.trim_end_matches('.').split('.');
+    let p = path.trim_end_matches('.').split('.');
+    t.zip(p).all(|(t, p)| {
         let any = |s: &str| s == "*" || s == "{i}";
         t == p
             || (any(t) && (any(p) || p.parse::<u32>().is_ok()))

@@ -7,7 +7,7 @@ use super::model::supported_path;
 use super::model::Model;
 use super::path::Leaf;
 use super::resolve::resolve;
-use super::trust::{rights, Kind};
+use super::trust::{rights, ControllerRights, Kind};
 use crate::usp::errors;
 use crate::usp::proto::msg::error::ParamError;
 use crate::usp::proto::msg::get_supported_dm_resp::{ObjAccessType, ParamAccessType};
@@ -28,6 +28,14 @@ pub enum Refusal {
 /// needs; None when it may go ahead. Paths that do not resolve are left to
 /// the handler, which reports them as usual (7008/7026).
 pub fn refuse(model: &Model, controller: &str, req: &ReqType) -> Option<Refusal> {
+    // Reads need no write or execute right: nothing to look up for them.
+    if !matches!(
+        req,
+        ReqType::Set(_) | ReqType::Add(_) | ReqType::Delete(_) | ReqType::Operate(_)
+    ) {
+        return None;
+    }
+    let who = ControllerRights::of(model, controller);
     let mut denied: Vec<(String, String)> = Vec::new();
     match req {
         ReqType::Set(s) => {
@@ -38,7 +46,7 @@ pub fn refuse(model: &Model, controller: &str, req: &ReqType) -> Option<Refusal>
                 for obj in &r.objects {
                     for p in &upd.param_settings {
                         let path = format!("{obj}{}", p.param);
-                        if !rights(model, controller, Kind::Param, &path).write {
+                        if !who.rights(Kind::Param, &path).write {
                             denied.push((
                                 path,
                                 "no write permission (Param w) on the parameter".into(),
@@ -55,7 +63,7 @@ pub fn refuse(model: &Model, controller: &str, req: &ReqType) -> Option<Refusal>
                 };
                 // The table as a Supported DM path: `...Subscription.{i}.`.
                 let table = r.sdm_path.clone();
-                if !rights(model, controller, Kind::Obj, &table).write {
+                if !who.rights(Kind::Obj, &table).write {
                     denied.push((
                         create.obj_path.clone(),
                         "no permission to create instances (Obj w) of the table".into(),
@@ -64,7 +72,7 @@ pub fn refuse(model: &Model, controller: &str, req: &ReqType) -> Option<Refusal>
                 }
                 for p in &create.param_settings {
                     let path = format!("{table}{}", p.param);
-                    if !rights(model, controller, Kind::Param, &path).write {
+                    if !who.rights(Kind::Param, &path).write {
                         denied.push((
                             format!("{}{}", create.obj_path, p.param),
                             "no write permission (Param w) on the parameter".into(),
@@ -79,7 +87,7 @@ pub fn refuse(model: &Model, controller: &str, req: &ReqType) -> Option<Refusal>
                     continue;
                 };
                 for inst in &r.objects {
-                    if !rights(model, controller, Kind::InstantiatedObj, inst).write {
+                    if !who.rights(Kind::InstantiatedObj, inst).write {
                         denied.push((
                             inst.clone(),
                             "no permission to delete the instance (InstantiatedObj w)".into(),
@@ -100,7 +108,7 @@ pub fn refuse(model: &Model, controller: &str, req: &ReqType) -> Option<Refusal>
             };
             let forbidden = commands
                 .iter()
-                .find(|c| !rights(model, controller, Kind::CommandEvent, c).execute)?;
+                .find(|c| !who.rights(Kind::CommandEvent, c).execute)?;
             return Some(Refusal::Operate(OperateResp {
                 operation_results: vec![OperationResult {
                     executed_command: o.command.clone(),
@@ -152,6 +160,7 @@ fn is_instance(obj: &str) -> bool {
 /// that leaves nothing readable is answered as a path not in the Supported
 /// DM (7026), as if it did not exist (R-GET.1).
 pub fn filter_get(model: &Model, controller: &str, resp: &mut GetResp) {
+    let who = ControllerRights::of(model, controller);
     for req in &mut resp.req_path_results {
         if req.err_code != 0 {
             continue;
@@ -162,13 +171,12 @@ pub fn filter_get(model: &Model, controller: &str, resp: &mut GetResp) {
             .any(|r| !r.result_params.is_empty());
         req.resolved_path_results.retain(|r| {
             !is_instance(&r.resolved_path)
-                || rights(model, controller, Kind::InstantiatedObj, &r.resolved_path).read
+                || who.rights(Kind::InstantiatedObj, &r.resolved_path).read
         });
         for r in &mut req.resolved_path_results {
             let obj = r.resolved_path.clone();
-            r.result_params.retain(|name, _| {
-                rights(model, controller, Kind::Param, &format!("{obj}{name}")).read
-            });
+            r.result_params
+                .retain(|name, _| who.rights(Kind::Param, &format!("{obj}{name}")).read);
         }
         let param_path = !req.requested_path.ends_with('.');
         let is_search = req.requested_path.contains('*') || req.requested_path.contains('[');
@@ -193,20 +201,16 @@ pub fn filter_get(model: &Model, controller: &str, resp: &mut GetResp) {
 
 /// Leaves out of a GetInstancesResp the instances without InstantiatedObj r (R-GIN.0).
 pub fn filter_get_instances(model: &Model, controller: &str, resp: &mut GetInstancesResp) {
+    let who = ControllerRights::of(model, controller);
     for req in &mut resp.req_path_results {
         req.curr_insts.retain(|i| {
-            rights(
-                model,
-                controller,
-                Kind::InstantiatedObj,
-                &i.instantiated_obj_path,
-            )
-            .read
+            who.rights(Kind::InstantiatedObj, &i.instantiated_obj_path)
+                .read
         });
         for inst in &mut req.curr_insts {
             let obj = inst.instantiated_obj_path.clone();
             inst.unique_keys
-                .retain(|k, _| rights(model, controller, Kind::Param, &format!("{obj}{k}")).read);
+                .retain(|k, _| who.rights(Kind::Param, &format!("{obj}{k}")).read);
         }
     }
 }
@@ -215,29 +219,29 @@ pub fn filter_get_instances(model: &Model, controller: &str, resp: &mut GetInsta
 /// parameters without Param r, commands and events without CommandEvent r
 /// are absent (R-GSP.0); what it may not write is reported read-only.
 pub fn filter_supported_dm(model: &Model, controller: &str, resp: &mut GetSupportedDmResp) {
+    let who = ControllerRights::of(model, controller);
     for req in &mut resp.req_obj_results {
         req.supported_objs
-            .retain(|o| rights(model, controller, Kind::Obj, &o.supported_obj_path).read);
+            .retain(|o| who.rights(Kind::Obj, &o.supported_obj_path).read);
         for obj in &mut req.supported_objs {
             let path = supported_path(&obj.supported_obj_path);
             let at = |name: &str| format!("{path}{name}");
-            if !rights(model, controller, Kind::Obj, &path).write
+            if !who.rights(Kind::Obj, &path).write
                 && obj.access == ObjAccessType::ObjAddDelete as i32
             {
                 obj.access = ObjAccessType::ObjReadOnly as i32;
             }
             obj.supported_params
-                .retain(|p| rights(model, controller, Kind::Param, &at(&p.param_name)).read);
+                .retain(|p| who.rights(Kind::Param, &at(&p.param_name)).read);
             for p in &mut obj.supported_params {
-                if !rights(model, controller, Kind::Param, &at(&p.param_name)).write {
+                if !who.rights(Kind::Param, &at(&p.param_name)).write {
                     p.access = ParamAccessType::ParamReadOnly as i32;
                 }
             }
-            obj.supported_commands.retain(|c| {
-                rights(model, controller, Kind::CommandEvent, &at(&c.command_name)).read
-            });
+            obj.supported_commands
+                .retain(|c| who.rights(Kind::CommandEvent, &at(&c.command_name)).read);
             obj.supported_events
-                .retain(|e| rights(model, controller, Kind::CommandEvent, &at(&e.event_name)).read);
+                .retain(|e| who.rights(Kind::CommandEvent, &at(&e.event_name)).read);
         }
     }
 }

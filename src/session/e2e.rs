@@ -12,7 +12,7 @@ use crate::results::CheckResult;
 use crate::trace::{describe_record, Direction, TraceEntry};
 use crate::usp::e2e::{self, session::describe, E2eEvent, E2eSession, Violation};
 use crate::usp::proto::msg::Msg;
-use crate::usp::proto::record::{Record, SessionContextRecord};
+use crate::usp::proto::record::SessionContextRecord;
 
 /// R-MSG.0a: an answer uses the record_type of the request.
 const RULE_SAME_RECORD_TYPE: &str = "R-MSG.0a (responses use the record_type of the request)";
@@ -114,7 +114,8 @@ impl Session {
 
     /// A Record that is not a SessionContextRecord but carries a Msg while
     /// the context is on: R-MSG.0a is broken (the Msg is still used).
-    pub(super) fn e2e_note_plain(&mut self, rec: &Record, m: &Msg) {
+    /// `record` is the Record's description (`RecordRef::describe`).
+    pub(super) fn e2e_note_plain(&mut self, record: &str, m: &Msg) {
         // Only answers must follow the request's record_type; a Notify the
         // Agent sends before it has seen the context (a Boot! on connect)
         // has no context to go in.
@@ -124,7 +125,7 @@ impl Session {
         if let Some(e2e) = self.e2e.as_mut().filter(|e| e.session.sent_count() > 0) {
             e2e.violations.push(Violation {
                 rule: RULE_SAME_RECORD_TYPE,
-                record: describe_record(rec),
+                record: record.to_string(),
                 problem: "the Agent answered outside the E2E session context".into(),
             });
         }

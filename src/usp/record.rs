@@ -5,6 +5,9 @@
 use prost::Message;
 use thiserror::Error;
 
+mod in_place;
+pub use in_place::{parse, RecordRef, RecordTypeRef};
+
 use super::proto::msg::Msg;
 use super::proto::record::{
     record::{PayloadSecurity, RecordType},
@@ -126,6 +129,59 @@ pub fn encode(record: &Record) -> Vec<u8> {
     record.encode_to_vec()
 }
 
+/// `encode(&no_session(from_id, to_id, msg))` from the Msg's encoding,
+/// without building the Record: the bytes prost writes for it (field order,
+/// proto3 defaults left out), one buffer, no copies of the ids.
+pub fn encode_no_session(from_id: &str, to_id: &str, payload: &[u8]) -> Vec<u8> {
+    use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
+    // A length-delimited field: key, length, bytes (tags below 16 take one
+    // byte of key).
+    let field_len = |n: usize| 1 + encoded_len_varint(n as u64) + n;
+    // NoSessionContextRecord { payload = 2 }, the payload left out when empty.
+    let inner = if payload.is_empty() {
+        0
+    } else {
+        field_len(payload.len())
+    };
+    let strings = [(1, USP_VERSION), (2, to_id), (3, from_id)];
+    let len = strings
+        .iter()
+        .filter(|(_, s)| !s.is_empty())
+        .map(|(_, s)| field_len(s.len()))
+        .sum::<usize>()
+        + field_len(inner);
+    let mut buf = Vec::with_capacity(len);
+    let put = |tag: u32, value: &[u8], buf: &mut Vec<u8>| {
+        encode_key(tag, WireType::LengthDelimited, buf);
+        encode_varint(value.len() as u64, buf);
+        buf.extend_from_slice(value);
+    };
+    for (tag, s) in strings {
+        if !s.is_empty() {
+            put(tag, s.as_bytes(), &mut buf);
+        }
+    }
+    // payload_security PLAINTEXT (0), mac_signature and sender_cert empty:
+    // proto3 defaults, not written. Then record_type 7.
+    encode_key(7, WireType::LengthDelimited, &mut buf);
+    encode_varint(inner as u64, &mut buf);
+    if !payload.is_empty() {
+        put(2, payload, &mut buf);
+    }
+    buf
+}
+
+/// `trace::describe_record` of the Record `encode_no_session` writes.
+pub fn describe_no_session(from_id: &str, to_id: &str) -> String {
+    describe_parts("NoSessionContextRecord", USP_VERSION, from_id, to_id)
+}
+
+/// How traces name a Record: `NoSessionContextRecord v1.4 proto::a -> proto::b`
+/// (the same text as `trace::describe_record`).
+pub(crate) fn describe_parts(kind: &str, version: &str, from_id: &str, to_id: &str) -> String {
+    format!("{kind} v{version} {from_id} -> {to_id}")
+}
+
 /// Parses received bytes into a Record, rejecting what no endpoint may
 /// process: undecodable bytes, an unknown or missing record type, and (when
 /// `own_id` is given) a Record addressed to someone else.
@@ -153,21 +209,30 @@ pub fn decode(bytes: &[u8], own_id: Option<&str>) -> Result<Record, RecordError>
 /// The Msg inside a NoSessionContext Record (or the single plaintext payload
 /// of a SessionContext Record), checked for the parts every Msg must have.
 pub fn payload_msg(record: &Record) -> Result<Msg, RecordError> {
-    // Borrowed when there is one payload: no copy on the hot path (benches/codec.rs).
-    let payload: std::borrow::Cow<[u8]> = match &record.record_type {
-        Some(RecordType::NoSessionContext(r)) => std::borrow::Cow::Borrowed(&r.payload),
-        Some(RecordType::SessionContext(r)) => std::borrow::Cow::Owned(r.payload.concat()),
-        Some(other) => {
-            return Err(RecordError::NoMsgInRecord {
-                kind: record_kind(other),
-            })
-        }
-        None => return Err(RecordError::RecordTypeMissing),
-    };
+    match &record.record_type {
+        Some(t) => payload_msg_of(t),
+        None => Err(RecordError::RecordTypeMissing),
+    }
+}
+
+/// `payload_msg` for a Record's record type.
+fn payload_msg_of(record_type: &RecordType) -> Result<Msg, RecordError> {
+    match record_type {
+        // Borrowed: no copy on the hot path (benches/codec.rs).
+        RecordType::NoSessionContext(r) => msg_of(&r.payload),
+        RecordType::SessionContext(r) => msg_of(&r.payload.concat()),
+        other => Err(RecordError::NoMsgInRecord {
+            kind: record_kind(other),
+        }),
+    }
+}
+
+/// A Record's payload as a Msg, checked for the parts every Msg must have.
+fn msg_of(payload: &[u8]) -> Result<Msg, RecordError> {
     if payload.is_empty() {
         return Err(RecordError::EmptyPayload);
     }
-    let msg = Msg::decode(payload.as_ref()).map_err(|e| RecordError::PayloadNotProtobuf {
+    let msg = Msg::decode(payload).map_err(|e| RecordError::PayloadNotProtobuf {
         reason: e.to_string(),
     })?;
     let body = msg
@@ -261,6 +326,35 @@ mod tests {
         assert_eq!(back, rec);
         assert_eq!(back.version, "1.4");
         assert_eq!(payload_msg(&back).unwrap(), get_msg());
+    }
+
+    #[test]
+    fn encode_no_session_writes_what_prost_writes() {
+        let m = get_msg();
+        for (from, to) in [("proto::ctrl", "proto::agent"), ("", ""), ("a", "")] {
+            let payload = m.encode_to_vec();
+            assert_eq!(
+                encode_no_session(from, to, &payload),
+                encode(&no_session(from, to, &m))
+            );
+            let rec = decode(&encode_no_session(from, to, &payload), None).unwrap();
+            assert_eq!(
+                describe_no_session(from, to),
+                crate::trace::describe_record(&rec)
+            );
+        }
+        let mut empty = no_session("a", "b", &m);
+        empty.record_type = Some(RecordType::NoSessionContext(NoSessionContextRecord {
+            payload: Vec::new(),
+        }));
+        assert_eq!(encode_no_session("a", "b", &[]), encode(&empty));
+        // A payload past 127 bytes takes a longer length varint.
+        let big = vec![7u8; 300];
+        let mut rec = no_session("a", "b", &m);
+        rec.record_type = Some(RecordType::NoSessionContext(NoSessionContextRecord {
+            payload: big.clone(),
+        }));
+        assert_eq!(encode_no_session("a", "b", &big), encode(&rec));
     }
 
     #[test]

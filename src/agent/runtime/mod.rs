@@ -26,7 +26,6 @@ use super::Agent;
 use crate::mtp::{Inbound, MtpConnection, MtpConnector};
 use crate::usp::msg;
 use crate::usp::proto::msg::Msg;
-use crate::usp::proto::record::record::RecordType;
 use crate::usp::record::{self, RecordError};
 
 /// Bytes that are not a protobuf Record: field 1 claims a 127-byte string
@@ -228,6 +227,10 @@ impl AgentHost {
     /// Hands Notify Msgs to the tasks of the connections of their Controllers;
     /// one for a Controller that is not connected is lost.
     fn route(&self, notes: Vec<(String, Msg)>) {
+        // Most requests cause none: no lock to take then.
+        if notes.is_empty() {
+            return;
+        }
         let routes = self.shared.routes.lock().unwrap_or_else(|e| e.into_inner());
         for (controller, m) in notes {
             let mut sent = false;
@@ -314,7 +317,8 @@ impl AgentHost {
                 }
                 Err(_) => break,
             };
-            let rec = match record::decode(&bytes, Some(&self.endpoint_id)) {
+            // Read in place (the same checks as record::decode, no copies).
+            let rec = match record::parse(&bytes, Some(&self.endpoint_id)) {
                 Ok(r) => r,
                 // R-E2E.1: a Record for another endpoint is silently ignored.
                 Err(RecordError::WrongToId { .. }) => continue,
@@ -326,7 +330,7 @@ impl AgentHost {
                 }
             };
             // R-ARC.2: endpoints sharing our Endpoint ID are not talked to.
-            if rec.from_id == self.endpoint_id {
+            if rec.from_id == self.endpoint_id.as_str() {
                 continue;
             }
             // R-SEC.10a: over TLS, a Record whose from_id is not the
@@ -338,7 +342,7 @@ impl AgentHost {
                 .then_some(conn.peer().certificate_endpoint_id.as_ref())
                 .flatten();
             if let Some(cert_eid) = cert_eid {
-                if &rec.from_id != cert_eid {
+                if rec.from_id != cert_eid.as_str() {
                     self.say(format!(
                         "ignoring a Record from '{}': the certificate names '{cert_eid}' (R-SEC.10a)",
                         rec.from_id
@@ -347,12 +351,12 @@ impl AgentHost {
                 }
             }
             if controller_id.is_none() {
-                controller_id = Some(rec.from_id.clone());
+                controller_id = Some(rec.from_id.to_string());
                 self.register(conn_id, &rec.from_id, &tx).await;
             }
-            let from = controller_id.clone().unwrap_or_default();
-            let requests = if let Some(RecordType::SessionContext(sc)) = &rec.record_type {
-                let got = e2e.receive(&self.endpoint_id, &from, sc, &self.faults);
+            let from = controller_id.as_deref().unwrap_or_default();
+            let requests = if let Some(sc) = rec.session_context() {
+                let got = e2e.receive(&self.endpoint_id, from, sc, &self.faults);
                 for p in &got.problems {
                     self.say(format!("E2E: {p}"));
                 }
@@ -366,7 +370,7 @@ impl AgentHost {
                     .filter_map(|p| crate::usp::e2e::payload_msg(p).ok())
                     .collect()
             } else {
-                match record::payload_msg(&rec) {
+                match rec.payload_msg() {
                     Ok(m) => vec![m],
                     // R-MTP.5 allows silence when the Msg cannot be extracted.
                     Err(_) => Vec::new(),
@@ -374,7 +378,7 @@ impl AgentHost {
             };
             let mut gone = false;
             for request in requests {
-                if !self.answer(&mut conn, &mut e2e, &from, &request).await {
+                if !self.answer(&mut conn, &mut e2e, from, &request).await {
                     gone = true;
                     break;
                 }
@@ -414,8 +418,9 @@ impl AgentHost {
             }
             return true;
         }
-        let rec = record::no_session(&self.endpoint_id, ctrl, m);
-        conn.send(&record::encode(&rec)).await.is_ok()
+        use prost::Message;
+        let bytes = record::encode_no_session(&self.endpoint_id, ctrl, &m.encode_to_vec());
+        conn.send(&bytes).await.is_ok()
     }
 
     /// Handles one request and sends its answer; false when the connection
