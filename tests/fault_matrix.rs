@@ -351,6 +351,37 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("--mtp ws --role client"),
         Refused("--mtp ws --role client"),
     ),
+    // E2E cases run only with --e2e: tests/e2e.rs.
+    (
+        "e2e-processes-duplicates",
+        Refused("need --e2e"),
+        Refused("need --e2e"),
+    ),
+    (
+        "e2e-ignores-retransmit",
+        Refused("need --e2e"),
+        Refused("need --e2e"),
+    ),
+    (
+        "e2e-processes-out-of-order",
+        Refused("need --e2e"),
+        Refused("need --e2e"),
+    ),
+    (
+        "e2e-accepts-mixed-security",
+        Refused("need --e2e"),
+        Refused("need --e2e"),
+    ),
+    (
+        "e2e-ignores-new-session",
+        Refused("need --e2e"),
+        Refused("need --e2e"),
+    ),
+    (
+        "e2e-no-session-context",
+        Refused("need --e2e"),
+        Refused("need --e2e"),
+    ),
 ];
 
 /// trust.yaml cases where the read-only Controller must get 7006.

@@ -135,6 +135,9 @@ pub enum Action {
     WsControl(super::ws_steps::WsControlSpec),
     /// Passes when the Agent closes the WebSocket with the given code.
     ExpectClose(super::ws_steps::ExpectCloseSpec),
+    /// One SessionContextRecord built field by field, and what the Agent
+    /// must do with it (TP-469 section 3; `e2e_steps.rs`).
+    E2eSend(super::e2e_steps::E2eSendSpec),
 }
 
 impl Action {
@@ -153,6 +156,7 @@ impl Action {
             Action::ExpectStomp(_) => "expect_stomp",
             Action::WsControl(_) => "ws_control",
             Action::ExpectClose(_) => "expect_close",
+            Action::E2eSend(_) => "e2e_send",
         }
     }
 }
