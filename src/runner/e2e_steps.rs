@@ -149,11 +149,27 @@ impl Runner<'_> {
         if let Some(a) = heard.answers.first() {
             result.received = Some(describe_msg(a));
         }
+        // The context's own rules; when they are broken, that is usually
+        // why an answer is missing: said next to it.
+        let context = self.session.e2e_check();
+        let broken = context.as_ref().filter(|c| !c.passed).map(|c| {
+            format!(
+                "; E2E session context broken: {} ({})",
+                c.actual,
+                c.rule.as_deref().unwrap_or_default()
+            )
+        });
         let mut checks = Vec::new();
         match &spec.outcome {
             E2eOutcome::Answered => {
                 let pending = pending.unwrap_or_default();
-                checks.extend(answered_checks(&pending, &heard, wait, rule.clone()));
+                let mut answered = answered_checks(&pending, &heard, wait, rule.clone());
+                if let (Some(first), Some(why)) = (answered.first_mut(), &broken) {
+                    if !first.passed {
+                        first.actual.push_str(why);
+                    }
+                }
+                checks.extend(answered);
                 if let Some((peer, next)) = self.session.e2e_acknowledgement() {
                     checks.push(CheckResult {
                         description:
@@ -279,9 +295,7 @@ impl Runner<'_> {
             }),
         }
         result.checks.extend(checks);
-        if let Some(check) = self.session.e2e_check() {
-            result.checks.push(check);
-        }
+        result.checks.extend(context);
         if result.checks.iter().any(|c| !c.passed) {
             // The next case must not inherit a context this one broke.
             self.session.e2e_restart();

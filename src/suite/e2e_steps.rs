@@ -315,4 +315,51 @@ mod tests {
             assert!(e.contains(needle), "{bad}: {e}");
         }
     }
+
+    fn load(yaml: &str) -> Result<crate::suite::Suite, Vec<crate::suite::LoadError>> {
+        crate::suite::load_str(
+            std::path::Path::new("e2e.yaml"),
+            yaml,
+            &crate::datamodel::Profiles::builtin(),
+        )
+    }
+
+    const HEAD: &str = "suite: s\ncases:\n  - id: a\n    title: t\n    steps:\n";
+
+    #[test]
+    fn the_loader_takes_e2e_send_and_points_at_bad_ones() {
+        let good = format!(
+            "{HEAD}      - e2e_send:\n          payload: {{ get: {{ paths: [Device.DeviceInfo.ModelName] }} }}\n          outcome: answered\n        expect:\n          values:\n            Device.DeviceInfo.ModelName: {{ exists: true }}\n"
+        );
+        let s = load(&good).expect("loads");
+        let step = &s.cases[0].steps[0];
+        assert_eq!(step.action.keyword(), "e2e_send");
+        // The answer's type is checked first, as for a request step.
+        assert_eq!(
+            step.expect.as_ref().and_then(|e| e.msg_type),
+            Some(crate::suite::ResponseType::GetResp)
+        );
+        // A bad field value: file:line:column of the step, the problem, help.
+        let bad =
+            format!("{HEAD}      - e2e_send: {{ sequence_id: 'skip:99', outcome: ignored }}\n");
+        let e = load(&bad).unwrap_err().remove(0);
+        assert_eq!(
+            e.to_string().split(": ").next(),
+            Some("e2e.yaml:6:9"),
+            "{e}"
+        );
+        assert!(e.message.contains("skip:N"), "{e}");
+        assert!(e.help.as_deref().unwrap_or_default().contains("e2e_send"));
+        // `expect` only for an answered outcome.
+        let bad = format!(
+            "{HEAD}      - e2e_send: {{ sequence_id: repeat, outcome: ignored }}\n        expect: {{ type: get_resp }}\n"
+        );
+        let e = load(&bad).unwrap_err().remove(0);
+        assert!(e.message.contains("`expect` does not apply"), "{e}");
+        assert_eq!(e.location.line, 7);
+        // An unknown outcome is a YAML error at the value.
+        let bad = format!("{HEAD}      - e2e_send: {{ outcome: vanished }}\n");
+        let e = load(&bad).unwrap_err().remove(0);
+        assert_eq!(e.location.line, 6, "{e}");
+    }
 }
