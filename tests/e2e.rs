@@ -21,6 +21,7 @@ const E2E_CASES: &[&str] = &[
     "e2e-different-payload-security",
     "e2e-retransmit-id",
     "e2e-duplicate-records",
+    "e2e-session-context-expiration",
 ];
 
 /// The cases that open a new context with `e2e_send` before anything else.
@@ -29,6 +30,7 @@ const NEW_CONTEXT_CASES: &[&str] = &[
     "e2e-different-payload-security",
     "e2e-retransmit-id",
     "e2e-duplicate-records",
+    "e2e-session-context-expiration",
 ];
 
 /// Each record-level fault: the cases it fails and what their messages name.
@@ -62,6 +64,15 @@ const RECORD_FAULTS: &[(&str, &[&str], &[&str])] = &[
         "e2e-accepts-mixed-security",
         &["e2e-different-payload-security"],
         &["rejects the Record", "carried out: a GET_RESP", "R-E2E.18"],
+    ),
+    (
+        "e2e-never-expires",
+        &["e2e-session-context-expiration"],
+        &[
+            "rejects the Record",
+            "carried out: a GET_RESP",
+            "TP-469 3.10",
+        ],
     ),
 ];
 
@@ -232,6 +243,7 @@ fn without_e2e_the_cases_are_skipped_and_the_faults_refused() {
         "e2e-accepts-mixed-security",
         "e2e-ignores-new-session",
         "e2e-no-session-context",
+        "e2e-never-expires",
     ] {
         let refused = run(&["run", "--agent-fault", fault]);
         assert_eq!(refused.code, 2, "{fault}");

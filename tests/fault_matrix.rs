@@ -382,6 +382,11 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("need --e2e"),
         Refused("need --e2e"),
     ),
+    (
+        "e2e-never-expires",
+        Refused("need --e2e"),
+        Refused("need --e2e"),
+    ),
 ];
 
 /// trust.yaml cases where the read-only Controller must get 7006.

@@ -57,10 +57,11 @@ pub enum Fault {
     E2eAcceptsMixedSecurity,
     E2eIgnoresNewSession,
     E2eNoSessionContext,
+    E2eNeverExpires,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 46] = [
+    pub const ALL: [Fault; 47] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -107,6 +108,7 @@ impl Fault {
         Fault::E2eAcceptsMixedSecurity,
         Fault::E2eIgnoresNewSession,
         Fault::E2eNoSessionContext,
+        Fault::E2eNeverExpires,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -157,6 +159,7 @@ impl Fault {
             Fault::E2eAcceptsMixedSecurity => "e2e-accepts-mixed-security",
             Fault::E2eIgnoresNewSession => "e2e-ignores-new-session",
             Fault::E2eNoSessionContext => "e2e-no-session-context",
+            Fault::E2eNeverExpires => "e2e-never-expires",
         }
     }
 
@@ -201,6 +204,7 @@ impl Fault {
             Fault::E2eAcceptsMixedSecurity => "in an E2E session context, a Record whose payload_security differs from the context's is carried out (breaks R-E2E.18/19, TP-469 3.13)",
             Fault::E2eIgnoresNewSession => "a SessionContextRecord with a new session_id does not restart the context: it is taken as an old Record of the current one and ignored (breaks R-E2E.6, TP-469 3.9)",
             Fault::E2eNoSessionContext => "the Agent allows no E2E session context: every SessionContextRecord is answered with a DisconnectRecord 7106 (allowed by R-E2E.6a: the E2E cases are skipped, not failed)",
+            Fault::E2eNeverExpires => "an E2E session context never expires: Controller.{i}.E2ESession.SessionExpiration is ignored and a Record after a long pause is carried out in the old context (TP-469 3.10)",
             Fault::MalformedEndpointId => "the Agent's Records (and, as `plugfest agent`, its handshake) carry an Endpoint ID whose instance-id is longer than 50 characters (breaks R-ARC.6)",
             Fault::IgnoresPermissions => "Set, Add, Delete and Operate are carried out whatever the sending Controller's Role permits (a read-only Controller can Set: no 7006)",
             Fault::HiddenParamsReadable => "Get, GetInstances and GetSupportedDM show a Controller what its Role gives it no read permission on (e.g. the read-only Controller sees Device.DeviceInfo.SerialNumber)",

@@ -805,6 +805,7 @@ async fn with_builtin_agent(args: &RunArgs) -> Result<Setup, String> {
         Fault::E2eAcceptsMixedSecurity,
         Fault::E2eIgnoresNewSession,
         Fault::E2eNoSessionContext,
+        Fault::E2eNeverExpires,
     ];
     if let Some(f) = e2e_faults
         .iter()

@@ -70,6 +70,10 @@ impl Runner<'_> {
             payload_security: spec.payload_security.wire(),
             payload,
         };
+        if let Some(ms) = spec.delay_ms {
+            // Notifys arriving meanwhile are queued as usual by the next read.
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
         let sent = match self.session.e2e_send(raw).await {
             Ok(s) => s,
             Err(SessionError::E2eNotAllowed(why)) => {

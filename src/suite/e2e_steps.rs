@@ -162,6 +162,10 @@ pub struct E2eSendSpec {
     #[serde(default)]
     pub payload: Option<E2ePayload>,
     pub outcome: E2eOutcome,
+    /// Wait this long before sending (e.g. past the Agent's
+    /// SessionExpiration).
+    #[serde(default)]
+    pub delay_ms: Option<u64>,
     /// How long to listen: for the answers, the retransmission or the
     /// DisconnectRecord (default: the run's request timeout); for `held`,
     /// `ignored` and `rejected` (silence passes) the run's silence window.
@@ -264,6 +268,11 @@ impl E2eSendSpec {
             )),
             _ => Ok(()),
         }?;
+        if self.delay_ms.is_some_and(|t| t > MAX_TIMEOUT_MS) {
+            return Err(format!(
+                "e2e_send: delay_ms must be at most {MAX_TIMEOUT_MS}"
+            ));
+        }
         if self
             .timeout_ms
             .is_some_and(|t| t == 0 || t > MAX_TIMEOUT_MS)

@@ -8,6 +8,8 @@
 //! faults are applied to the Records on their way out; the other E2E
 //! faults on the way in (see `Fault`).
 
+use std::time::{Duration, Instant};
+
 use crate::agent::faults::{Fault, FaultSet};
 use crate::usp::e2e::{self, E2eEvent, E2eSession, SarState};
 use crate::usp::proto::record::SessionContextRecord;
@@ -22,6 +24,8 @@ pub(super) struct AgentE2e {
     pub segment_size: usize,
     /// The context's payload_security, fixed by its first Record.
     security: i32,
+    /// When the Controller's last Record arrived (SessionExpiration).
+    last_seen: Option<Instant>,
 }
 
 /// What receiving one SessionContextRecord asks the transport to do.
@@ -43,6 +47,7 @@ impl AgentE2e {
             session: None,
             segment_size,
             security: 0,
+            last_seen: None,
         }
     }
 
@@ -56,6 +61,7 @@ impl AgentE2e {
         ctrl: &str,
         sc: &SessionContextRecord,
         payload_security: i32,
+        expiration: Option<Duration>,
         faults: &FaultSet,
     ) -> Inbound {
         let mut out = Inbound {
@@ -71,6 +77,33 @@ impl AgentE2e {
                 "this Agent does not allow E2E session contexts".into(),
             ));
             return out;
+        }
+        // Controller.{i}.E2ESession.SessionExpiration: a context without a
+        // Record for that long is over; a Record still in it is not carried
+        // out there, and the end is said with a DisconnectRecord 7105
+        // (R-E2E.6b). Another session_id starts a new context as usual.
+        let now = Instant::now();
+        let idle = self.last_seen.map(|t| now.duration_since(t));
+        self.last_seen = Some(now);
+        if let (Some(limit), Some(idle), Some(old)) = (
+            expiration,
+            idle,
+            self.session.as_ref().map(E2eSession::session_id),
+        ) {
+            if idle > limit && !faults.contains(Fault::E2eNeverExpires) {
+                self.session = None;
+                if old == sc.session_id {
+                    out.disconnect = Some((
+                        errors::SESSION_CONTEXT_TERMINATED,
+                        format!(
+                            "the session context {old} expired: no Record for {} ms, SessionExpiration is {} s",
+                            idle.as_millis(),
+                            limit.as_secs()
+                        ),
+                    ));
+                    return out;
+                }
+            }
         }
         let mut sc = sc.clone();
         let current = self.session.as_ref().map(E2eSession::session_id);

@@ -352,11 +352,13 @@ impl AgentHost {
             }
             let from = controller_id.clone().unwrap_or_default();
             let requests = if let Some(RecordType::SessionContext(sc)) = &rec.record_type {
+                let expiration = self.agent.lock().await.e2e_session_expiration(&from);
                 let got = e2e.receive(
                     &self.endpoint_id,
                     &from,
                     sc,
                     rec.payload_security,
+                    expiration,
                     &self.faults,
                 );
                 for p in &got.problems {
