@@ -291,17 +291,22 @@ fn an_agent_ignoring_a_new_session_id_fails_3_9() {
             &run,
             "e2e-ignores-new-session",
             &failing,
-            &[
-                "answers every request it can process now",
-                "no answer within",
-            ],
+            // The later cases fail wherever their first Record in a new
+            // context goes unanswered (a setup step for 3.10).
+            &["within 800 ms"],
         );
         let c = run
             .cases()
             .into_iter()
             .find(|c| c["id"] == "e2e-record-out-of-session-context")
             .unwrap();
-        assert!(c["message"].as_str().unwrap().contains("R-E2E.6"), "{c}");
+        let message = c["message"].as_str().unwrap();
+        assert!(
+            message.contains("answers every request it can process now")
+                && message.contains("no answer within")
+                && message.contains("R-E2E.6"),
+            "{message}"
+        );
     }
 }
 
