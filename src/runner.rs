@@ -22,6 +22,7 @@ use crate::trace::describe_msg;
 
 mod controllers;
 pub mod discovery_steps;
+mod e2e_steps;
 mod identity;
 mod interposer_steps;
 mod more_steps;
@@ -318,7 +319,16 @@ impl<'a> Runner<'a> {
             .map(String::as_str)
             .collect();
         if missing.is_empty() {
-            return None;
+            // R-E2E.6a: an Agent that answered the context with a
+            // DisconnectRecord 7106 allows none; its E2E cases do not apply.
+            let why = self.session.e2e_refusal()?;
+            if !case.needs_vars.iter().any(|v| v == E2E_VAR) {
+                return None;
+            }
+            let mut r = empty_result(suite, case);
+            r.verdict = Verdict::Skipped;
+            r.message = format!("skipped: {why}");
+            return Some(r);
         }
         let mut r = empty_result(suite, case);
         r.verdict = Verdict::Skipped;
@@ -479,6 +489,13 @@ impl<'a> Runner<'a> {
                             }
                         }
                     }
+                    // R-E2E.6a: an Agent may refuse session contexts; a
+                    // case that needs one does not apply to it.
+                    Err((sent, SessionError::E2eNotAllowed(why))) => {
+                        result.sent = Some(describe_msg(&sent));
+                        result.verdict = Verdict::Skipped;
+                        result.error = Some(format!("not applicable: {why}"));
+                    }
                     Err((sent, e)) => {
                         result.sent = Some(describe_msg(&sent));
                         self.note_unreachable(&e);
@@ -537,6 +554,7 @@ impl<'a> Runner<'a> {
             Action::WsControl(spec) => self.ws_control(spec, vars, &mut result).await,
             Action::ExpectClose(spec) => self.expect_close(spec, &mut result).await,
             Action::Discover(spec) => self.discover(spec, &mut result).await,
+            Action::E2eSend(spec) => self.e2e_send(step, spec, vars, &mut result).await,
             Action::EndpointIds(_) => match self.session.ensure_connected().await {
                 Ok(()) => result.checks.extend(identity::endpoint_id_checks(
                     self.session.seen_endpoint_ids(),

@@ -20,6 +20,9 @@ use crate::usp::record::{self, RecordTypeRef};
 
 mod e2e;
 mod lifecycle;
+pub use e2e::{
+    name_reason, security_name, Heard, RawRecord, RawSent, RetransmitChoice, SequenceChoice, Until,
+};
 pub mod wait_stats;
 pub use lifecycle::ConnectionEnd;
 
@@ -68,6 +71,12 @@ pub enum SessionError {
     Send(String),
     #[error("the Agent's Endpoint ID is unknown: set agent_endpoint_id in the target file")]
     UnknownAgent,
+    /// The Agent allows no E2E session context (DisconnectRecord 7106).
+    #[error("{0}")]
+    E2eNotAllowed(String),
+    /// A record-level step (`e2e_send`) could not build its Record.
+    #[error("{0}")]
+    E2eStep(String),
 }
 
 fn ignored_detail(ignored: &[String]) -> String {
@@ -122,6 +131,9 @@ pub struct Session {
     /// Whether the run's silence windows may end at a barrier request's
     /// answer (`with_silence_barrier`).
     silence_barrier: bool,
+    /// (reason_code, reason) of the latest DisconnectRecord not yet
+    /// looked at by a record-level step.
+    last_disconnect: Option<(u32, String)>,
 }
 
 /// How many unawaited answers `Session` keeps.
@@ -160,6 +172,7 @@ impl Session {
             answers_set_aside: VecDeque::new(),
             ended: None,
             silence_barrier: false,
+            last_disconnect: None,
         }
     }
 
@@ -397,6 +410,12 @@ impl Session {
                     }
                 }
                 Ok(Some(Received::Ignored(why))) => ignored.push(why),
+                // R-E2E.6a: the Agent allows no session context; waiting
+                // on would only time out.
+                Ok(Some(Received::Disconnect(_))) if self.e2e_refusal().is_some() => {
+                    let why = self.e2e_refusal().unwrap_or_default().to_string();
+                    return Err((sent, SessionError::E2eNotAllowed(why)));
+                }
                 Ok(Some(Received::Disconnect(why))) => ignored.push(why),
                 Ok(Some(Received::ConnectRecord)) | Ok(Some(Received::Segment)) => {}
                 Ok(None) => {
@@ -701,7 +720,9 @@ impl Session {
                 Received::ConnectRecord
             }
             Some(RecordType::Disconnect(d)) => {
-                let why = format!("a DisconnectRecord ({}: {})", d.reason_code, d.reason);
+                // The reason_code named; the E2E state purged (R-MTP.7/9).
+                let why = self.e2e_disconnect(d.reason_code, &d.reason);
+                self.last_disconnect = Some((d.reason_code, d.reason.clone()));
                 entry = entry.with_note(&why);
                 Received::Disconnect(why)
             }

@@ -2,8 +2,11 @@
 //! SAR forced on (64-byte segments) over WebSocket and over MQTT (a private
 //! mosquitto), every Agent answer travelling in SessionContextRecords; each
 //! E2E fault of the reference Agent makes the E2E cases fail with the rule
-//! named; without --e2e the E2E cases are skipped with the reason and the
-//! E2E faults are refused.
+//! named; each record-level fault (duplicates, retransmit_id, out-of-order
+//! Records, mixed payload_security, a new session_id) fails its TP-469
+//! case; an Agent that refuses the context (DisconnectRecord 7106) gets
+//! its E2E cases skipped, never failed; without --e2e the E2E cases are
+//! skipped with the reason and the E2E faults are refused.
 
 mod common;
 
@@ -13,6 +16,64 @@ const E2E_CASES: &[&str] = &[
     "e2e-establish-session-context",
     "e2e-sequence-and-expected-ids",
     "e2e-sar-large-supported-dm",
+    "e2e-record-out-of-session-context",
+    "e2e-preservation-of-records",
+    "e2e-different-payload-security",
+    "e2e-retransmit-id",
+    "e2e-duplicate-records",
+    "e2e-session-context-expiration",
+];
+
+/// The cases that open a new context with `e2e_send` before anything else.
+const NEW_CONTEXT_CASES: &[&str] = &[
+    "e2e-preservation-of-records",
+    "e2e-different-payload-security",
+    "e2e-retransmit-id",
+    "e2e-duplicate-records",
+    "e2e-session-context-expiration",
+];
+
+/// Each record-level fault: the cases it fails and what their messages name.
+const RECORD_FAULTS: &[(&str, &[&str], &[&str])] = &[
+    (
+        "e2e-processes-duplicates",
+        &["e2e-duplicate-records"],
+        &[
+            "ignores the duplicate Record",
+            "expected no answer",
+            "GET_RESP",
+            "TP-469 3.15",
+        ],
+    ),
+    (
+        "e2e-ignores-retransmit",
+        &["e2e-retransmit-id"],
+        &["retransmit_id", "was not resent", "unchanged"],
+    ),
+    (
+        "e2e-processes-out-of-order",
+        &["e2e-preservation-of-records"],
+        &[
+            "holds the Record",
+            "expected no answer",
+            "GET_RESP",
+            "TP-469 3.12",
+        ],
+    ),
+    (
+        "e2e-accepts-mixed-security",
+        &["e2e-different-payload-security"],
+        &["rejects the Record", "carried out: a GET_RESP", "R-E2E.18"],
+    ),
+    (
+        "e2e-never-expires",
+        &["e2e-session-context-expiration"],
+        &[
+            "rejects the Record",
+            "carried out: a GET_RESP",
+            "TP-469 3.10",
+        ],
+    ),
 ];
 
 fn run(args: &[&str]) -> Run {
@@ -173,9 +234,108 @@ fn without_e2e_the_cases_are_skipped_and_the_faults_refused() {
         );
         assert!(c["trace"].as_array().unwrap().is_empty());
     }
-    for fault in ["e2e-wrong-sequence", "e2e-bad-sar"] {
+    for fault in [
+        "e2e-wrong-sequence",
+        "e2e-bad-sar",
+        "e2e-processes-duplicates",
+        "e2e-ignores-retransmit",
+        "e2e-processes-out-of-order",
+        "e2e-accepts-mixed-security",
+        "e2e-ignores-new-session",
+        "e2e-no-session-context",
+        "e2e-never-expires",
+    ] {
         let refused = run(&["run", "--agent-fault", fault]);
         assert_eq!(refused.code, 2, "{fault}");
         assert!(refused.stderr.contains("need --e2e"), "{}", refused.stderr);
+    }
+}
+
+/// Only `failing` fail, each message naming all of `needles`; the rest pass.
+fn assert_only_these_fail(run: &Run, fault: &str, failing: &[&str], needles: &[&str]) {
+    assert_eq!(run.code, 1, "{fault}: {}", run.explain());
+    let cases = run.cases();
+    assert_eq!(cases.len(), E2E_CASES.len());
+    for c in &cases {
+        let id = c["id"].as_str().unwrap();
+        if failing.contains(&id) {
+            assert_eq!(c["verdict"], "failed", "{fault}: {c}");
+            let message = c["message"].as_str().unwrap();
+            assert!(
+                needles.iter().all(|n| message.contains(n)),
+                "{fault}: {needles:?} not all in {message}"
+            );
+        } else {
+            assert_eq!(c["verdict"], "passed", "{fault} should not fail {id}: {c}");
+        }
+    }
+}
+
+#[test]
+fn each_record_level_fault_fails_its_case_over_websocket_and_mqtt() {
+    for (fault, failing, needles) in RECORD_FAULTS {
+        for mtp in ["ws", "mqtt"] {
+            let run = fault_run(fault, mtp);
+            assert_only_these_fail(&run, &format!("{fault} over {mtp}"), failing, needles);
+        }
+    }
+}
+
+#[test]
+fn an_agent_ignoring_a_new_session_id_fails_3_9() {
+    for mtp in ["ws", "mqtt"] {
+        let run = fault_run("e2e-ignores-new-session", mtp);
+        let mut failing = vec!["e2e-record-out-of-session-context"];
+        failing.extend(NEW_CONTEXT_CASES);
+        assert_only_these_fail(
+            &run,
+            "e2e-ignores-new-session",
+            &failing,
+            // The later cases fail wherever their first Record in a new
+            // context goes unanswered (a setup step for 3.10).
+            &["within 800 ms"],
+        );
+        let c = run
+            .cases()
+            .into_iter()
+            .find(|c| c["id"] == "e2e-record-out-of-session-context")
+            .unwrap();
+        let message = c["message"].as_str().unwrap();
+        assert!(
+            message.contains("answers every request it can process now")
+                && message.contains("no answer within")
+                && message.contains("R-E2E.6"),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn an_agent_refusing_the_context_with_7106_gets_the_e2e_cases_skipped() {
+    for mtp in ["ws", "mqtt"] {
+        let run = fault_run("e2e-no-session-context", mtp);
+        assert_eq!(run.code, 0, "{}", run.explain());
+        let cases = run.cases();
+        assert_eq!(cases.len(), E2E_CASES.len());
+        for c in &cases {
+            assert_eq!(c["verdict"], "skipped", "{c}");
+            let message = c["message"].as_str().unwrap();
+            assert!(
+                message.contains("reason_code 7106 (Session context not allowed)")
+                    && message.contains("R-E2E.6a"),
+                "{message}"
+            );
+        }
+        // The first case met the DisconnectRecord: traced, decoded, named.
+        let seen = cases[0]["trace"].as_array().unwrap().iter().any(|t| {
+            t["direction"] == "received"
+                && t["record"]
+                    .as_str()
+                    .is_some_and(|r| r.starts_with("DisconnectRecord"))
+                && t["note"]
+                    .as_str()
+                    .is_some_and(|n| n.contains("reason_code 7106 (Session context not allowed)"))
+        });
+        assert!(seen, "{}", cases[0]["trace"]);
     }
 }

@@ -359,6 +359,42 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("does not advertise"),
         Refused("does not advertise"),
     ),
+    // E2E cases run only with --e2e: tests/e2e.rs.
+    (
+        "e2e-processes-duplicates",
+        Refused("need --e2e"),
+        Refused("need --e2e"),
+    ),
+    (
+        "e2e-ignores-retransmit",
+        Refused("need --e2e"),
+        Refused("need --e2e"),
+    ),
+    (
+        "e2e-processes-out-of-order",
+        Refused("need --e2e"),
+        Refused("need --e2e"),
+    ),
+    (
+        "e2e-accepts-mixed-security",
+        Refused("need --e2e"),
+        Refused("need --e2e"),
+    ),
+    (
+        "e2e-ignores-new-session",
+        Refused("need --e2e"),
+        Refused("need --e2e"),
+    ),
+    (
+        "e2e-no-session-context",
+        Refused("need --e2e"),
+        Refused("need --e2e"),
+    ),
+    (
+        "e2e-never-expires",
+        Refused("need --e2e"),
+        Refused("need --e2e"),
+    ),
 ];
 
 /// trust.yaml cases where the read-only Controller must get 7006.

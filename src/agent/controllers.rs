@@ -5,6 +5,15 @@ use super::model::Model;
 
 const TABLE: &str = "Device.LocalAgent.Controller.";
 
+/// A new row's `E2ESession.` settings, as start_values.yaml gives the
+/// configured Controllers (0 = the context never expires).
+const E2E_SESSION_START: &[(&str, &str)] = &[
+    ("SessionExpiration", "0"),
+    ("MaxRetransmitTries", "3"),
+    ("SessionRetryMinimumWaitInterval", "5"),
+    ("SessionRetryIntervalMultiplier", "2000"),
+];
+
 /// Adds a row for `eid` unless one exists; returns the new instance path.
 pub fn ensure(model: &mut Model, eid: &str, protocol: &str) -> Option<String> {
     if eid.is_empty() || model.controller_path(eid).is_some() {
@@ -26,6 +35,10 @@ pub fn ensure(model: &mut Model, eid: &str, protocol: &str) -> Option<String> {
     model.put(&mtp, "Alias", "cpe-1");
     model.put(&mtp, "Enable", "true");
     model.put(&mtp, "Protocol", protocol);
+    let e2e = format!("{row}E2ESession.");
+    for (name, value) in E2E_SESSION_START {
+        model.put(&e2e, name, *value);
+    }
     Some(row)
 }
 

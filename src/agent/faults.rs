@@ -52,10 +52,17 @@ pub enum Fault {
     RetriesTooEarly,
     KeepsBothSessions,
     AdvertWrongInstance,
+    E2eProcessesDuplicates,
+    E2eIgnoresRetransmit,
+    E2eProcessesOutOfOrder,
+    E2eAcceptsMixedSecurity,
+    E2eIgnoresNewSession,
+    E2eNoSessionContext,
+    E2eNeverExpires,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 41] = [
+    pub const ALL: [Fault; 48] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -97,6 +104,13 @@ impl Fault {
         Fault::RetriesTooEarly,
         Fault::KeepsBothSessions,
         Fault::AdvertWrongInstance,
+        Fault::E2eProcessesDuplicates,
+        Fault::E2eIgnoresRetransmit,
+        Fault::E2eProcessesOutOfOrder,
+        Fault::E2eAcceptsMixedSecurity,
+        Fault::E2eIgnoresNewSession,
+        Fault::E2eNoSessionContext,
+        Fault::E2eNeverExpires,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -142,6 +156,13 @@ impl Fault {
             Fault::RetriesTooEarly => "retries-too-early",
             Fault::KeepsBothSessions => "keeps-both-sessions",
             Fault::AdvertWrongInstance => "advert-wrong-instance",
+            Fault::E2eProcessesDuplicates => "e2e-processes-duplicates",
+            Fault::E2eIgnoresRetransmit => "e2e-ignores-retransmit",
+            Fault::E2eProcessesOutOfOrder => "e2e-processes-out-of-order",
+            Fault::E2eAcceptsMixedSecurity => "e2e-accepts-mixed-security",
+            Fault::E2eIgnoresNewSession => "e2e-ignores-new-session",
+            Fault::E2eNoSessionContext => "e2e-no-session-context",
+            Fault::E2eNeverExpires => "e2e-never-expires",
         }
     }
 
@@ -181,6 +202,13 @@ impl Fault {
             Fault::RetriesTooEarly => "over WebSocket, the Agent dials again at once after a refused handshake or a dropped session, without the minimum wait (breaks R-WS.20)",
             Fault::KeepsBothSessions => "as a WebSocket server (--role client), the Agent keeps a second session from the same Controller beside the first (breaks R-WS.4)",
             Fault::AdvertWrongInstance => "with `plugfest agent --advertise` or `run --discovery`, the DNS-SD instance name is the Agent's friendly name instead of its Endpoint ID (breaks R-DIS.8)",
+            Fault::E2eProcessesDuplicates => "in an E2E session context, a Record whose sequence_id was already received (a duplicate) is carried out again and answered (TP-469 3.15: duplicates are ignored)",
+            Fault::E2eIgnoresRetransmit => "in an E2E session context, a Record's retransmit_id is ignored: the Record asked for is never resent (TP-469 3.14)",
+            Fault::E2eProcessesOutOfOrder => "in an E2E session context, a Record whose sequence_id is above the one expected is carried out at once instead of held until the gap is filled (TP-469 3.12)",
+            Fault::E2eAcceptsMixedSecurity => "in an E2E session context, a Record whose payload_security differs from the context's is carried out (breaks R-E2E.18/19, TP-469 3.13)",
+            Fault::E2eIgnoresNewSession => "a SessionContextRecord with a new session_id does not restart the context: it is taken as an old Record of the current one and ignored (breaks R-E2E.6, TP-469 3.9)",
+            Fault::E2eNoSessionContext => "the Agent allows no E2E session context: every SessionContextRecord is answered with a DisconnectRecord 7106 (allowed by R-E2E.6a: the E2E cases are skipped, not failed)",
+            Fault::E2eNeverExpires => "an E2E session context never expires: Controller.{i}.E2ESession.SessionExpiration is ignored and a Record after a long pause is carried out in the old context (TP-469 3.10)",
             Fault::MalformedEndpointId => "the Agent's Records (and, as `plugfest agent`, its handshake) carry an Endpoint ID whose instance-id is longer than 50 characters (breaks R-ARC.6)",
             Fault::IgnoresPermissions => "Set, Add, Delete and Operate are carried out whatever the sending Controller's Role permits (a read-only Controller can Set: no 7006)",
             Fault::HiddenParamsReadable => "Get, GetInstances and GetSupportedDM show a Controller what its Role gives it no read permission on (e.g. the read-only Controller sees Device.DeviceInfo.SerialNumber)",

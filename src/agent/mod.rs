@@ -102,6 +102,18 @@ impl Agent {
         &self.faults
     }
 
+    /// `Controller.{i}.E2ESession.SessionExpiration` of `controller`, if it
+    /// is set and not 0 (0: the context never expires).
+    pub fn e2e_session_expiration(&self, controller: &str) -> Option<std::time::Duration> {
+        let row = self.model.controller_path(controller)?;
+        let secs: u64 = self
+            .model
+            .value(&format!("{row}.E2ESession."), "SessionExpiration")?
+            .parse()
+            .ok()?;
+        (secs > 0).then(|| std::time::Duration::from_secs(secs))
+    }
+
     /// Handles one request Msg from the Controller `controller_id`; returns the Msg to send back,
     /// or None when nothing is to be sent (e.g. a NotifyResp, or the no-response fault).
     pub fn handle(&mut self, controller_id: &str, msg: &Msg) -> Option<Msg> {

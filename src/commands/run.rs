@@ -834,12 +834,25 @@ async fn with_builtin_agent(
         endpoint_id: agent_id.clone(),
         faults: faults.clone(),
     });
-    let e2e_faults = [Fault::E2eWrongSequence, Fault::E2eBadSar];
-    if !args.e2e && e2e_faults.iter().any(|f| faults.contains(*f)) {
-        return Err(
-            "the e2e-wrong-sequence and e2e-bad-sar faults need --e2e (they are about the E2E session context)"
-                .into(),
-        );
+    let e2e_faults = [
+        Fault::E2eWrongSequence,
+        Fault::E2eBadSar,
+        Fault::E2eProcessesDuplicates,
+        Fault::E2eIgnoresRetransmit,
+        Fault::E2eProcessesOutOfOrder,
+        Fault::E2eAcceptsMixedSecurity,
+        Fault::E2eIgnoresNewSession,
+        Fault::E2eNoSessionContext,
+        Fault::E2eNeverExpires,
+    ];
+    if let Some(f) = e2e_faults
+        .iter()
+        .find(|f| !args.e2e && faults.contains(**f))
+    {
+        return Err(format!(
+            "the {f} fault cannot run without --e2e: the e2e-* faults need --e2e (they are about the E2E session context)"
+        )
+        .into());
     }
     // The advert faults are applied here, by the advertisement (--discovery).
     let advert_faults = faults.clone();

@@ -3,16 +3,18 @@
 //! answers are reassembled in sequence_id order, and every rule the Agent's
 //! Records break is kept as a violation for the step's checks.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::{Duration, Instant};
 
 use prost::Message;
 
-use super::{Received, Session};
+use super::{Received, Session, SessionError};
 use crate::results::CheckResult;
 use crate::trace::{describe_record, Direction, TraceEntry};
 use crate::usp::e2e::{self, session::describe, E2eEvent, E2eSession, Violation};
-use crate::usp::proto::msg::Msg;
-use crate::usp::proto::record::SessionContextRecord;
+use crate::usp::msg;
+use crate::usp::proto::msg::{header::MsgType, request::ReqType, Msg};
+use crate::usp::proto::record::{record::PayloadSecurity, SessionContextRecord};
 
 /// R-MSG.0a: an answer uses the record_type of the request.
 const RULE_SAME_RECORD_TYPE: &str = "R-MSG.0a (responses use the record_type of the request)";
@@ -27,6 +29,107 @@ pub(super) struct HarnessE2e {
     outbox: VecDeque<SessionContextRecord>,
     /// Reassembled Msgs beyond the first of one Record.
     pub(super) ready: VecDeque<Received>,
+    /// Record-level steps (`e2e_send`): what they need to remember.
+    raw: RawState,
+    /// Why the Agent refused the session context (a DisconnectRecord 7106,
+    /// R-E2E.6a); from then on requests go out of context.
+    pub(super) refused: Option<String>,
+}
+
+/// The most Records of the Agent's kept for `retransmits` checks.
+const PEER_RECORDS_KEPT: usize = 256;
+
+/// State of the record-level steps within one context.
+#[derive(Default)]
+struct RawState {
+    /// sequence_ids a `skip:N` left out; `next` fills them first.
+    gaps: BTreeSet<u64>,
+    /// The last Record a step sent, its payload_security and the msg_id
+    /// it carried (for `repeat`).
+    last: Option<(SessionContextRecord, i32, Option<String>)>,
+    /// (sequence_id, msg_id) of steps' requests not yet answered.
+    pending: Vec<(u64, String)>,
+    /// The Agent's Records in this context, by sequence_id, as first seen.
+    peer: BTreeMap<u64, SessionContextRecord>,
+    /// Agent Records whose sequence_id had been seen before (resent).
+    repeats: Vec<SessionContextRecord>,
+    /// expected_id of the Agent's latest Record.
+    peer_expected: Option<u64>,
+}
+
+/// How a record-level step numbers its Record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SequenceChoice {
+    /// The context's next sequence_id (a gap a `Skip` left comes first).
+    Next,
+    /// The last Record a step sent, again, byte for byte (a duplicate).
+    Repeat,
+    /// Leaves this many sequence_ids out (sent later by `Next`).
+    Skip(u64),
+    Exactly(u64),
+}
+
+/// Which of the Agent's Records a step asks to have resent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RetransmitChoice {
+    /// The highest sequence_id the Agent has sent in this context.
+    Last,
+    Id(u64),
+}
+
+/// One SessionContextRecord a test step builds field by field.
+#[derive(Debug, Clone)]
+pub struct RawRecord {
+    /// A new session_id: restarts the context (R-E2E.6).
+    pub new_session: bool,
+    pub sequence: SequenceChoice,
+    /// None: the context's next expected id (or the retransmit_id, so the
+    /// Record asked for is not acknowledged in the same breath).
+    pub expected_id: Option<u64>,
+    pub retransmit: Option<RetransmitChoice>,
+    /// `Record.payload_security` (PLAINTEXT = 0, TLS12 = 1).
+    pub payload_security: i32,
+    /// The request carried, if any (an empty Record otherwise).
+    pub payload: Option<ReqType>,
+}
+
+/// What a record-level step sent.
+#[derive(Debug, Clone)]
+pub struct RawSent {
+    pub msg: Option<Msg>,
+    pub sequence_id: u64,
+    pub retransmit_id: u64,
+    pub session_id: u64,
+    pub description: String,
+}
+
+/// What the harness is listening for after a record-level step.
+#[derive(Debug, Clone)]
+pub enum Until {
+    /// Answers to these msg_ids (all of them).
+    Answers(Vec<String>),
+    /// The Agent resending its Record with this sequence_id.
+    Resent(u64),
+    /// A DisconnectRecord.
+    Disconnect,
+    /// Nothing in particular: the whole window.
+    Window,
+}
+
+/// What arrived while listening.
+#[derive(Debug, Clone, Default)]
+pub struct Heard {
+    /// Answers (responses and Errors) in arrival order.
+    pub answers: Vec<Msg>,
+    /// DisconnectRecords: (reason_code, reason).
+    pub disconnects: Vec<(u32, String)>,
+    /// The Agent's Record resent, with the original: (original, again).
+    pub resent: Option<(SessionContextRecord, SessionContextRecord)>,
+}
+
+/// `reason_code` with its name (R-MTP.5 codes 7100-7106).
+pub fn name_reason(code: u32) -> String {
+    format!("{code} ({})", crate::usp::errors::error_name(code))
 }
 
 impl HarnessE2e {
@@ -41,6 +144,8 @@ impl HarnessE2e {
             violations: Vec::new(),
             outbox: VecDeque::new(),
             ready: VecDeque::new(),
+            raw: RawState::default(),
+            refused: None,
         }
     }
 
@@ -51,6 +156,7 @@ impl HarnessE2e {
         self.session.restart(self.last_session_id);
         self.ready.clear();
         self.outbox.clear();
+        self.raw = RawState::default();
     }
 
     pub(super) fn segment_size(&self) -> usize {
@@ -72,7 +178,7 @@ impl Session {
 
     /// The encoded Records that carry `m` in the context, traced.
     pub(super) fn e2e_wrap(&mut self, m: &Msg, agent: &str) -> Option<Vec<Vec<u8>>> {
-        let e2e = self.e2e.as_mut()?;
+        let e2e = self.e2e.as_mut().filter(|e| e.refused.is_none())?;
         let records = e2e.session.wrap(&m.encode_to_vec());
         let mut out = Vec::new();
         for sc in records {
@@ -142,6 +248,17 @@ impl Session {
                 format!("a SessionContextRecord although no session context was opened: {note}");
             return (Received::Ignored(why.clone()), why);
         };
+        if sc.session_id == e2e.session.session_id() {
+            e2e.raw.peer_expected = Some(sc.expected_id);
+            if e2e.raw.peer.contains_key(&sc.sequence_id) {
+                e2e.raw.repeats.push(sc.clone());
+            } else {
+                e2e.raw.peer.insert(sc.sequence_id, sc.clone());
+                while e2e.raw.peer.len() > PEER_RECORDS_KEPT {
+                    e2e.raw.peer.pop_first();
+                }
+            }
+        }
         for ev in e2e.session.receive(sc) {
             match ev {
                 E2eEvent::Payload(p) => match e2e::payload_msg(&p) {
@@ -167,6 +284,17 @@ impl Session {
                 E2eEvent::Ignored { why, .. } => note.push_str(&format!("; ignored: {why}")),
                 E2eEvent::Restarted { old, new } => {
                     note.push_str(&format!("; context restarted {old} -> {new}"))
+                }
+                // A step left this sequence_id out on purpose: asking for
+                // it is what the Agent should do.
+                E2eEvent::Violation(v)
+                    if v.rule == e2e::RULE_RETRANSMIT
+                        && e2e.raw.gaps.contains(&sc.retransmit_id) =>
+                {
+                    note.push_str(&format!(
+                        "; asks for Record {}, which a step left out on purpose",
+                        sc.retransmit_id
+                    ))
                 }
                 E2eEvent::Violation(v) => {
                     note.push_str(&format!("; VIOLATION: {v}"));
@@ -226,5 +354,264 @@ impl Session {
             actual,
             rule: Some(rule),
         })
+    }
+}
+
+impl Session {
+    /// How long a request waits for its answer.
+    pub fn request_timeout(&self) -> Duration {
+        self.config.request_timeout
+    }
+
+    /// Why the Agent refused the E2E session context (DisconnectRecord
+    /// 7106, R-E2E.6a), if it did.
+    pub fn e2e_refusal(&self) -> Option<&str> {
+        self.e2e.as_ref().and_then(|e| e.refused.as_deref())
+    }
+
+    /// Starts a new context (after a failed record-level step, so the
+    /// next case does not inherit a broken one).
+    pub fn e2e_restart(&mut self) {
+        if let Some(e2e) = self.e2e.as_mut() {
+            e2e.restart();
+        }
+    }
+
+    /// A DisconnectRecord arrived: the E2E state is purged (R-MTP.7/9);
+    /// reason_code 7106 means the Agent allows no session context
+    /// (R-E2E.6a). Returns the note for the trace.
+    pub(super) fn e2e_disconnect(&mut self, reason_code: u32, reason: &str) -> String {
+        let mut note = format!(
+            "a DisconnectRecord, reason_code {}: {reason}",
+            name_reason(reason_code)
+        );
+        if let Some(e2e) = self.e2e.as_mut() {
+            e2e.restart();
+            note.push_str("; E2E session state purged");
+            if reason_code == crate::usp::errors::SESSION_CONTEXT_NOT_ALLOWED {
+                e2e.refused = Some(format!(
+                    "the Agent answered the E2E session context with a DisconnectRecord, reason_code {} ('{reason}'): it allows no session context (R-E2E.6a)",
+                    name_reason(reason_code)
+                ));
+            }
+        }
+        note
+    }
+
+    /// Sends one SessionContextRecord built field by field (the
+    /// `e2e_send` step), traced.
+    pub async fn e2e_send(&mut self, raw: RawRecord) -> Result<RawSent, SessionError> {
+        self.ensure_connected().await?;
+        let agent = self.agent_id.clone().ok_or(SessionError::UnknownAgent)?;
+        if let Some(why) = self.e2e_refusal() {
+            return Err(SessionError::E2eNotAllowed(why.to_string()));
+        }
+        let msg_id = raw.payload.as_ref().map(|_| self.new_msg_id());
+        let Some(e2e) = self.e2e.as_mut() else {
+            return Err(SessionError::E2eStep(
+                "no E2E session context: run with --e2e".into(),
+            ));
+        };
+        if raw.new_session {
+            e2e.restart();
+        }
+        let (sc, security, msg) = if raw.sequence == SequenceChoice::Repeat {
+            let Some((sc, security, id)) = e2e.raw.last.clone() else {
+                return Err(SessionError::E2eStep(
+                    "sequence_id: repeat, but no earlier step sent a Record in this context".into(),
+                ));
+            };
+            // The same Record again: a duplicate (same session_id and
+            // sequence_id), whose request must not be answered again.
+            let _ = id;
+            (sc, security, None)
+        } else {
+            let next = e2e.session.next_sequence_id();
+            let sequence_id = match raw.sequence {
+                SequenceChoice::Next => e2e.raw.gaps.pop_first().unwrap_or(next),
+                SequenceChoice::Skip(n) => {
+                    e2e.raw.gaps.extend(next..next + n);
+                    next + n
+                }
+                SequenceChoice::Exactly(n) => n,
+                SequenceChoice::Repeat => unreachable!("handled above"),
+            };
+            let retransmit_id = match &raw.retransmit {
+                None => 0,
+                Some(RetransmitChoice::Id(n)) => *n,
+                Some(RetransmitChoice::Last) => match e2e.raw.peer.last_key_value() {
+                    Some((seq, _)) => *seq,
+                    None => return Err(SessionError::E2eStep(
+                        "retransmit_id: last, but the Agent has sent no Record in this context yet"
+                            .into(),
+                    )),
+                },
+            };
+            let context_expected = e2e.session.expected_id();
+            let expected_id = raw.expected_id.unwrap_or(if retransmit_id != 0 {
+                retransmit_id.min(context_expected)
+            } else {
+                context_expected
+            });
+            let msg = raw
+                .payload
+                .clone()
+                .zip(msg_id.clone())
+                .map(|(req, id)| msg::request(id, req));
+            let payload = msg.as_ref().map(Message::encode_to_vec).unwrap_or_default();
+            let sc = SessionContextRecord {
+                session_id: e2e.session.session_id(),
+                sequence_id,
+                expected_id,
+                retransmit_id,
+                payload_sar_state: 0,
+                payloadrec_sar_state: 0,
+                payload: if payload.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![payload]
+                },
+            };
+            e2e.session.record_sent(&sc);
+            if let Some(id) = &msg_id {
+                e2e.raw.pending.push((sequence_id, id.clone()));
+            }
+            e2e.raw.last = Some((sc.clone(), raw.payload_security, msg_id.clone()));
+            (sc, raw.payload_security, msg)
+        };
+        let sent = RawSent {
+            msg: msg.clone(),
+            sequence_id: sc.sequence_id,
+            retransmit_id: sc.retransmit_id,
+            session_id: sc.session_id,
+            description: describe(&sc),
+        };
+        let mut rec = e2e::record(&self.config.controller_id, &agent, sc);
+        rec.payload_security = security;
+        let bytes = crate::usp::record::encode(&rec);
+        let mut entry = TraceEntry::new(Direction::Sent, describe_record(&rec), bytes.len())
+            .with_note(format!(
+                "{}, payload_security {}",
+                sent.description,
+                security_name(security)
+            ));
+        if let Some(m) = &msg {
+            entry = entry.with_msg(m);
+        }
+        self.trace.push(entry);
+        self.send_bytes(vec![bytes]).await?;
+        Ok(sent)
+    }
+
+    /// The msg_ids of steps' requests not yet answered, in sequence_id
+    /// order, that the Agent can process now (none behind a gap).
+    pub fn e2e_pending(&self) -> Vec<(u64, String)> {
+        let Some(e2e) = self.e2e.as_ref() else {
+            return Vec::new();
+        };
+        let first_gap = e2e.raw.gaps.first().copied().unwrap_or(u64::MAX);
+        let mut p: Vec<(u64, String)> = e2e
+            .raw
+            .pending
+            .iter()
+            .filter(|(seq, _)| *seq < first_gap)
+            .cloned()
+            .collect();
+        p.sort();
+        p
+    }
+
+    /// Stops waiting for the answer to `msg_id` (its Record was meant to
+    /// be ignored or rejected).
+    pub fn e2e_forget(&mut self, msg_id: &str) {
+        if let Some(e2e) = self.e2e.as_mut() {
+            e2e.raw.pending.retain(|(_, m)| m != msg_id);
+        }
+    }
+
+    /// The expected_id of the Agent's latest Record and the sequence_id
+    /// the harness sends next (the first an up-to-date Agent expects).
+    pub fn e2e_acknowledgement(&self) -> Option<(Option<u64>, u64)> {
+        let e2e = self.e2e.as_ref()?;
+        let next = e2e
+            .raw
+            .gaps
+            .first()
+            .copied()
+            .unwrap_or(e2e.session.next_sequence_id());
+        Some((e2e.raw.peer_expected, next))
+    }
+
+    /// Listens up to `window` after a record-level step, until `until` is
+    /// met. Notifys are acknowledged and queued as usual.
+    pub async fn e2e_listen(
+        &mut self,
+        window: Duration,
+        until: Until,
+    ) -> Result<Heard, SessionError> {
+        let deadline = Instant::now() + window;
+        let mut heard = Heard::default();
+        let mut outstanding: Vec<String> = match &until {
+            Until::Answers(ids) => ids.clone(),
+            _ => Vec::new(),
+        };
+        if let Until::Answers(_) = until {
+            if outstanding.is_empty() {
+                return Ok(heard);
+            }
+        }
+        loop {
+            if let (Until::Resent(seq), Some(e2e)) = (&until, self.e2e.as_mut()) {
+                if let Some(again) = e2e.raw.repeats.iter().find(|r| r.sequence_id == *seq) {
+                    let original = e2e.raw.peer.get(seq).cloned().unwrap_or_default();
+                    heard.resent = Some((original, again.clone()));
+                    return Ok(heard);
+                }
+            }
+            match self.receive_until(deadline).await {
+                Ok(Some(Received::Msg(m))) => {
+                    if msg::body_type(&m) == Some(MsgType::Notify) {
+                        self.on_unsolicited(m).await;
+                        continue;
+                    }
+                    if msg::request_body(&m).is_some() {
+                        continue;
+                    }
+                    let id = msg::msg_id(&m).to_string();
+                    if let Some(e2e) = self.e2e.as_mut() {
+                        e2e.raw.pending.retain(|(_, p)| *p != id);
+                    }
+                    outstanding.retain(|o| *o != id);
+                    heard.answers.push(m);
+                    if matches!(until, Until::Answers(_)) && outstanding.is_empty() {
+                        return Ok(heard);
+                    }
+                }
+                Ok(Some(Received::Disconnect(why))) => {
+                    let code = self.last_disconnect.take().unwrap_or((0, why));
+                    heard.disconnects.push(code);
+                    if matches!(until, Until::Disconnect) {
+                        return Ok(heard);
+                    }
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => return Ok(heard),
+                Err(e) => {
+                    return Err(SessionError::Closed {
+                        detail: e.to_string(),
+                        ignored: Vec::new(),
+                    })
+                }
+            }
+        }
+    }
+}
+
+/// `Record.payload_security` by name.
+pub fn security_name(v: i32) -> &'static str {
+    match PayloadSecurity::try_from(v) {
+        Ok(PayloadSecurity::Plaintext) => "PLAINTEXT",
+        Ok(PayloadSecurity::Tls12) => "TLS12",
+        Err(_) => "unknown",
     }
 }

@@ -61,7 +61,7 @@ impl LoadError {
 
 /// The actions a step can hold, for messages.
 const ACTIONS: &str =
-    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, ws_control, expect_close, discover";
+    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, stomp_steer, expect_stomp, ws_control, expect_close, discover, e2e_send";
 
 /// A test-case file: one suite of cases (format in test-cases/README.md).
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -170,6 +170,7 @@ struct RawStep {
     expect_close: Option<crate::suite::ws_steps::ExpectCloseSpec>,
     #[serde(default)]
     discover: Option<crate::suite::discovery_steps::DiscoverSpec>,
+    e2e_send: Option<crate::suite::e2e_steps::E2eSendSpec>,
     #[serde(default)]
     #[schemars(with = "Option<Expect>")]
     expect: Option<Spanned<Expect>>,
@@ -424,6 +425,7 @@ fn step(
     actions.extend(r.ws_control.map(Action::WsControl));
     actions.extend(r.expect_close.map(Action::ExpectClose));
     actions.extend(r.discover.map(Action::Discover));
+    actions.extend(r.e2e_send.map(Action::E2eSend));
     if actions.len() != 1 {
         let found: Vec<&str> = actions.iter().map(Action::keyword).collect();
         let message = if found.is_empty() {
@@ -526,6 +528,7 @@ fn step(
                 | Action::Discover(_)),
                 e,
             ) => own_checks(file, text, &loc, a, e)?,
+            (Action::E2eSend(spec), e) => e2e_send_expect(file, text, &loc, spec, e)?,
             (Action::WaitNotify(_), None)
             | (Action::ConnectRecord(_), None)
             | (Action::EndpointIds(_), None)
@@ -583,6 +586,14 @@ fn step(
             e.rule = case_rule.map(str::to_string);
         }
     }
+    if let (Action::E2eSend(send), Some(e)) = (&action, expect.as_mut()) {
+        if let Ok(Some(spec)) = send.request() {
+            e.msg_type.get_or_insert(spec.response_type());
+        }
+        if e.rule.is_none() {
+            e.rule = case_rule.map(str::to_string);
+        }
+    }
     Ok(Step {
         name: r.name,
         sender: r.sender,
@@ -592,6 +603,40 @@ fn step(
         precondition: r.precondition,
         location: loc,
     })
+}
+
+/// `e2e_send`: its fields checked; `expect` only for an `answered`
+/// outcome (it applies to the answer of the step's payload), else none.
+fn e2e_send_expect(
+    file: &Path,
+    text: &str,
+    loc: &Location,
+    spec: &crate::suite::e2e_steps::E2eSendSpec,
+    expect: Option<Spanned<Expect>>,
+) -> Result<Option<Expect>, Box<LoadError>> {
+    use crate::suite::e2e_steps::{E2eOutcome, HELP};
+    if let Err(why) = spec.validate() {
+        return Err(Box::new(LoadError::at(
+            file,
+            text,
+            loc.line,
+            loc.column,
+            why,
+            Some(HELP.into()),
+        )));
+    }
+    match (spec.outcome == E2eOutcome::Answered, expect) {
+        (true, Some(e)) => Ok(Some(e.value)),
+        (true, None) => Ok(Some(Expect::default())),
+        (false, Some(e)) => Err(expect_not_allowed(
+            file,
+            text,
+            &e,
+            "an e2e_send whose outcome is not `answered`",
+            "only an answered payload has a response to check; the outcome itself is the check",
+        )),
+        (false, None) => Ok(None),
+    }
 }
 
 fn check_profile(

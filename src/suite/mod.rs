@@ -4,6 +4,7 @@
 
 pub mod capture;
 pub mod discovery_steps;
+pub mod e2e_steps;
 pub mod error;
 pub mod expect;
 pub mod facts;

@@ -139,6 +139,9 @@ pub enum Action {
     ExpectClose(super::ws_steps::ExpectCloseSpec),
     /// Browse DNS-SD on loopback for the Agent's advertisement (TP-469 8.5-8.7).
     Discover(super::discovery_steps::DiscoverSpec),
+    /// One SessionContextRecord built field by field, and what the Agent
+    /// must do with it (TP-469 section 3; `e2e_steps.rs`).
+    E2eSend(super::e2e_steps::E2eSendSpec),
 }
 
 impl Action {
@@ -158,6 +161,7 @@ impl Action {
             Action::WsControl(_) => "ws_control",
             Action::ExpectClose(_) => "expect_close",
             Action::Discover(_) => "discover",
+            Action::E2eSend(_) => "e2e_send",
         }
     }
 }

@@ -1,13 +1,19 @@
 //! The reference Agent's side of an E2E session context: a Controller that
 //! sends a SessionContextRecord gets its answers (and Notifys) in that
 //! context, segmented at the configured size; retransmit requests are
-//! answered from the window. The `e2e-wrong-sequence` and `e2e-bad-sar`
-//! faults are applied to the Records on their way out.
+//! answered from the window; Records out of order are held until the gap
+//! is filled, duplicates ignored. A Record whose payload_security differs
+//! from the context's ends the context with a DisconnectRecord 7105
+//! (R-E2E.18/19, R-E2E.6b). The `e2e-wrong-sequence` and `e2e-bad-sar`
+//! faults are applied to the Records on their way out; the other E2E
+//! faults on the way in (see `Fault`).
+
+use std::time::{Duration, Instant};
 
 use crate::agent::faults::{Fault, FaultSet};
 use crate::usp::e2e::{self, E2eEvent, E2eSession, SarState};
 use crate::usp::proto::record::SessionContextRecord;
-use crate::usp::record;
+use crate::usp::{errors, record};
 
 /// Payload bytes per Record unless configured (`--segment-size`).
 pub const DEFAULT_SEGMENT_SIZE: usize = 1024;
@@ -16,6 +22,10 @@ pub const DEFAULT_SEGMENT_SIZE: usize = 1024;
 pub(super) struct AgentE2e {
     pub session: Option<E2eSession>,
     pub segment_size: usize,
+    /// The context's payload_security, fixed by its first Record.
+    security: i32,
+    /// When the Controller's last Record arrived (SessionExpiration).
+    last_seen: Option<Instant>,
 }
 
 /// What receiving one SessionContextRecord asks the transport to do.
@@ -26,6 +36,9 @@ pub(super) struct Inbound {
     pub replies: Vec<Vec<u8>>,
     /// Problems with the Controller's Records, for the log.
     pub problems: Vec<String>,
+    /// End the context with a DisconnectRecord (reason_code, reason); the
+    /// transport then sends its Connect Record again (R-MTP.8).
+    pub disconnect: Option<(u32, String)>,
 }
 
 impl AgentE2e {
@@ -33,6 +46,8 @@ impl AgentE2e {
         AgentE2e {
             session: None,
             segment_size,
+            security: 0,
+            last_seen: None,
         }
     }
 
@@ -45,24 +60,105 @@ impl AgentE2e {
         me: &str,
         ctrl: &str,
         sc: &SessionContextRecord,
+        payload_security: i32,
+        expiration: Option<Duration>,
         faults: &FaultSet,
     ) -> Inbound {
+        let mut out = Inbound {
+            payloads: Vec::new(),
+            replies: Vec::new(),
+            problems: Vec::new(),
+            disconnect: None,
+        };
+        if faults.contains(Fault::E2eNoSessionContext) {
+            // R-E2E.6a: an Agent that allows no session context says so.
+            out.disconnect = Some((
+                errors::SESSION_CONTEXT_NOT_ALLOWED,
+                "this Agent does not allow E2E session contexts".into(),
+            ));
+            return out;
+        }
+        // Controller.{i}.E2ESession.SessionExpiration: a context without a
+        // Record for that long is over; a Record still in it is not carried
+        // out there, and the end is said with a DisconnectRecord 7105
+        // (R-E2E.6b). Another session_id starts a new context as usual.
+        let now = Instant::now();
+        let idle = self.last_seen.map(|t| now.duration_since(t));
+        self.last_seen = Some(now);
+        if let (Some(limit), Some(idle), Some(old)) = (
+            expiration,
+            idle,
+            self.session.as_ref().map(E2eSession::session_id),
+        ) {
+            if idle > limit && !faults.contains(Fault::E2eNeverExpires) {
+                self.session = None;
+                if old == sc.session_id {
+                    out.disconnect = Some((
+                        errors::SESSION_CONTEXT_TERMINATED,
+                        format!(
+                            "the session context {old} expired: no Record for {} ms, SessionExpiration is {} s",
+                            idle.as_millis(),
+                            limit.as_secs()
+                        ),
+                    ));
+                    return out;
+                }
+            }
+        }
+        let mut sc = sc.clone();
+        let current = self.session.as_ref().map(E2eSession::session_id);
+        if let Some(current) = current.filter(|c| *c != sc.session_id) {
+            if faults.contains(Fault::E2eIgnoresNewSession) {
+                // The new session_id is taken for the old context: its
+                // sequence_id 1 is then an old, ignored one.
+                sc.session_id = current;
+            }
+        }
+        let same_context = current == Some(sc.session_id);
+        if same_context
+            && payload_security != self.security
+            && !faults.contains(Fault::E2eAcceptsMixedSecurity)
+        {
+            // R-E2E.18/19: payload_security stays what the context began
+            // with; the context ends (R-E2E.6b: 7105 without dropping the MTP).
+            self.session = None;
+            out.disconnect = Some((
+                errors::SESSION_CONTEXT_TERMINATED,
+                format!(
+                    "payload_security {payload_security} differs from the session context's {} (R-E2E.18/19)",
+                    self.security
+                ),
+            ));
+            return out;
+        }
+        if !same_context {
+            self.security = payload_security;
+        }
         // R-E2E.3/R-E2E.6: the Controller's session_id names the context;
         // the Agent follows it, restarting when it changes.
         let session = self.session.get_or_insert_with(|| {
             E2eSession::new(sc.session_id, self.segment_size).following_peer()
         });
-        let mut out = Inbound {
-            payloads: Vec::new(),
-            replies: Vec::new(),
-            problems: Vec::new(),
+        let whole = |r: &SessionContextRecord| {
+            (r.payload_sar_state == SarState::None.wire() && !r.payload.is_empty())
+                .then(|| r.payload.concat())
         };
-        for ev in session.receive(sc) {
+        if faults.contains(Fault::E2eProcessesOutOfOrder)
+            && session.session_id() == sc.session_id
+            && sc.sequence_id > session.expected_id()
+        {
+            // Processed as it comes instead of held behind the gap.
+            out.payloads.extend(whole(&sc));
+            return out;
+        }
+        for ev in session.receive(&sc) {
             match ev {
                 E2eEvent::Payload(p) => out.payloads.push(p),
                 // With e2e-wrong-sequence the skipped ids were never sent,
                 // so there is nothing to resend for them.
-                E2eEvent::Retransmit(_) if faults.contains(Fault::E2eWrongSequence) => {}
+                E2eEvent::Retransmit(_)
+                    if faults.contains(Fault::E2eWrongSequence)
+                        || faults.contains(Fault::E2eIgnoresRetransmit) => {}
                 E2eEvent::Retransmit(r) => {
                     out.replies.push(record::encode(&e2e::record(me, ctrl, r)))
                 }
@@ -74,6 +170,10 @@ impl AgentE2e {
                         out.replies
                             .push(record::encode(&e2e::record(me, ctrl, ask)));
                     }
+                }
+                E2eEvent::Ignored { .. } if faults.contains(Fault::E2eProcessesDuplicates) => {
+                    // The duplicate is carried out again.
+                    out.payloads.extend(whole(&sc));
                 }
                 E2eEvent::Restarted { .. } | E2eEvent::Ignored { .. } => {}
             }

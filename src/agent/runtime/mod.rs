@@ -354,11 +354,35 @@ impl AgentHost {
                 controller_id = Some(rec.from_id.to_string());
                 self.register(conn_id, &rec.from_id, &tx).await;
             }
-            let from = controller_id.as_deref().unwrap_or_default();
+            let from = controller_id.clone().unwrap_or_default();
             let requests = if let Some(sc) = rec.session_context() {
-                let got = e2e.receive(&self.endpoint_id, from, sc, &self.faults);
+                let expiration = self.agent.lock().await.e2e_session_expiration(&from);
+                let got = e2e.receive(
+                    &self.endpoint_id,
+                    &from,
+                    sc,
+                    rec.payload_security,
+                    expiration,
+                    &self.faults,
+                );
                 for p in &got.problems {
                     self.say(format!("E2E: {p}"));
+                }
+                if let Some((code, reason)) = &got.disconnect {
+                    // R-E2E.6a/6b: the context is refused or ended with a
+                    // DisconnectRecord; continuing on the same channel, the
+                    // Connect Record comes first again (R-MTP.8).
+                    self.say(format!("E2E: DisconnectRecord {code}: {reason}"));
+                    let bye = record::disconnect(&self.endpoint_id, &from, *code, reason);
+                    if conn.send(&record::encode(&bye)).await.is_err() {
+                        break;
+                    }
+                    if let Some(hello) = conn.connect_record(&self.endpoint_id, &from) {
+                        if conn.send(&record::encode(&hello)).await.is_err() {
+                            break;
+                        }
+                    }
+                    continue;
                 }
                 for r in &got.replies {
                     if conn.send(r).await.is_err() {
@@ -378,7 +402,7 @@ impl AgentHost {
             };
             let mut gone = false;
             for request in requests {
-                if !self.answer(&mut conn, &mut e2e, from, &request).await {
+                if !self.answer(&mut conn, &mut e2e, &from, &request).await {
                     gone = true;
                     break;
                 }
