@@ -51,10 +51,14 @@ pub enum Fault {
     WrongCloseCode,
     RetriesTooEarly,
     KeepsBothSessions,
+    AddPermissionAllOrNothing,
+    AddRefusesOmittedUnwritable,
+    UntrustedGetsFullAccess,
+    AddedRoleIgnored,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 40] = [
+    pub const ALL: [Fault; 44] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -95,6 +99,10 @@ impl Fault {
         Fault::WrongCloseCode,
         Fault::RetriesTooEarly,
         Fault::KeepsBothSessions,
+        Fault::AddPermissionAllOrNothing,
+        Fault::AddRefusesOmittedUnwritable,
+        Fault::UntrustedGetsFullAccess,
+        Fault::AddedRoleIgnored,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -139,6 +147,10 @@ impl Fault {
             Fault::WrongCloseCode => "wrong-close-code",
             Fault::RetriesTooEarly => "retries-too-early",
             Fault::KeepsBothSessions => "keeps-both-sessions",
+            Fault::AddPermissionAllOrNothing => "add-permission-all-or-nothing",
+            Fault::AddRefusesOmittedUnwritable => "add-refuses-omitted-unwritable",
+            Fault::UntrustedGetsFullAccess => "untrusted-gets-full-access",
+            Fault::AddedRoleIgnored => "added-role-ignored",
         }
     }
 
@@ -177,6 +189,10 @@ impl Fault {
             Fault::WrongCloseCode => "over WebSocket, a text frame or an undecodable Record is answered with a Close of status 1007 instead of 1003 (breaks R-WS.16)",
             Fault::RetriesTooEarly => "over WebSocket, the Agent dials again at once after a refused handshake or a dropped session, without the minimum wait (breaks R-WS.20)",
             Fault::KeepsBothSessions => "as a WebSocket server (--role client), the Agent keeps a second session from the same Controller beside the first (breaks R-WS.4)",
+            Fault::AddPermissionAllOrNothing => "an Add any object or parameter of which the sending Controller's Role does not permit is refused as a whole with an Error 7006 naming the requested paths, whatever allow_partial says (breaks TP-469 2.23, 2.24, 2.26: the refused object alone must fail)",
+            Fault::AddRefusesOmittedUnwritable => "an Add is refused with 7006 when the object has a writable parameter the Role may not write, even when the Add leaves it out (breaks TP-469 2.25: it keeps its default)",
+            Fault::UntrustedGetsFullAccess => "a Controller the Agent has not seen before gets the first Role (full access) in its new Controller.{i}.AssignedRole instead of ControllerTrust.UntrustedRole (breaks TP-469 2.9)",
+            Fault::AddedRoleIgnored => "a ControllerTrust.Role.{i} created by Add is kept disabled whatever its Enable says, so assigning it grants nothing (breaks TP-469 2.10)",
             Fault::MalformedEndpointId => "the Agent's Records (and, as `plugfest agent`, its handshake) carry an Endpoint ID whose instance-id is longer than 50 characters (breaks R-ARC.6)",
             Fault::IgnoresPermissions => "Set, Add, Delete and Operate are carried out whatever the sending Controller's Role permits (a read-only Controller can Set: no 7006)",
             Fault::HiddenParamsReadable => "Get, GetInstances and GetSupportedDM show a Controller what its Role gives it no read permission on (e.g. the read-only Controller sees Device.DeviceInfo.SerialNumber)",
