@@ -5,8 +5,9 @@
 //! a parameter it may not write is a parameter failure when included and left
 //! at its default when omitted (TP-469 2.25/2.26).
 
+use super::add_trust::AddTrust;
+use super::add_trust::{permission_error, table_refused, whole_add_refused};
 use super::failure::{error_for, ParamFailure, PathFailure};
-use super::faults::{Fault, FaultSet};
 use super::model::{Access, Model};
 use super::path::Leaf;
 use super::resolve::resolve;
@@ -28,42 +29,6 @@ struct PlannedAdd {
     errs: Vec<ParamFailure>,
 }
 
-/// How an Add applies the sending Controller's Role, and the trust faults
-/// that get it wrong.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AddTrust {
-    /// Check Obj w on each table and Param w on each parameter (off with
-    /// the `ignores-permissions` fault).
-    pub enforce: bool,
-    /// `add-permission-all-or-nothing`: any refusal refuses the whole Add.
-    pub all_or_nothing: bool,
-    /// `add-refuses-omitted-unwritable`: a writable parameter the Role may
-    /// not write is refused even when the Add leaves it out.
-    pub strict_omitted: bool,
-    /// `added-role-ignored`: a Role created by Add is stored disabled.
-    pub added_roles_disabled: bool,
-}
-
-impl AddTrust {
-    /// Enforced as the spec says, no fault.
-    #[cfg(test)]
-    pub const ENFORCE: AddTrust = AddTrust {
-        enforce: true,
-        all_or_nothing: false,
-        strict_omitted: false,
-        added_roles_disabled: false,
-    };
-
-    pub fn from_faults(faults: &FaultSet) -> AddTrust {
-        AddTrust {
-            enforce: !faults.contains(Fault::IgnoresPermissions),
-            all_or_nothing: faults.contains(Fault::AddPermissionAllOrNothing),
-            strict_omitted: faults.contains(Fault::AddRefusesOmittedUnwritable),
-            added_roles_disabled: faults.contains(Fault::AddedRoleIgnored),
-        }
-    }
-}
-
 const ROLE_INSTANCE: &str = "Device.LocalAgent.ControllerTrust.Role.{i}.";
 
 /// The outcome of one CreateObject: a failure of the whole requested path,
@@ -82,42 +47,23 @@ pub fn add(
         .iter()
         .map(|c| plan_add(model, controller_id, c, trust))
         .collect();
-    if trust.all_or_nothing {
-        if let Some(e) = refuse_whole(req, &outcomes) {
-            return Err(e);
-        }
+    if trust.all_or_nothing
+        && outcomes
+            .iter()
+            .flat_map(failures)
+            .any(|f| f.code == errors::PERMISSION_DENIED)
+    {
+        return Err(whole_add_refused(req));
     }
     if !req.allow_partial {
         let failed: Vec<(&str, &PathFailure)> = req
             .create_objs
             .iter()
             .zip(&outcomes)
-            .flat_map(|(c, o)| {
-                let fs: Vec<&PathFailure> = match o {
-                    Err(f) => vec![f],
-                    Ok(tables) => tables.iter().filter_map(|t| t.as_ref().err()).collect(),
-                };
-                fs.into_iter().map(move |f| (c.obj_path.as_str(), f))
-            })
+            .flat_map(|(c, o)| failures(o).into_iter().map(|f| (c.obj_path.as_str(), f)))
             .collect();
         if !failed.is_empty() {
-            let mut e = error_for(&failed);
-            // Nothing but permission refusals: the Error is 7006 itself (TP-469 2.12, 2.24).
-            if e.param_errs
-                .iter()
-                .all(|p| p.err_code == errors::PERMISSION_DENIED)
-            {
-                e.err_code = errors::PERMISSION_DENIED;
-                e.err_msg = format!(
-                    "Permission denied: this Controller's Role does not allow {}",
-                    e.param_errs
-                        .iter()
-                        .map(|p| p.param_path.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-            }
-            return Err(e);
+            return Err(permission_error(error_for(&failed)));
         }
     }
     let mut resp = AddResp::default();
@@ -216,50 +162,11 @@ fn create(model: &mut Model, controller_id: &str, p: PlannedAdd) -> add_status::
     }
 }
 
-/// The `add-permission-all-or-nothing` fault: an Add with any permission
-/// refusal in it is refused as a whole, each requested path named, whatever
-/// allow_partial says.
-fn refuse_whole(req: &Add, outcomes: &[Planned]) -> Option<Error> {
-    let denied = |f: &PathFailure| f.code == errors::PERMISSION_DENIED;
-    let any = outcomes.iter().any(|o| match o {
-        Err(f) => denied(f),
-        Ok(tables) => tables.iter().any(|t| t.as_ref().err().is_some_and(denied)),
-    });
-    if !any {
-        return None;
-    }
-    Some(Error {
-        err_code: errors::PERMISSION_DENIED,
-        err_msg: "Permission denied: this Controller's Role does not allow this Add".into(),
-        param_errs: req
-            .create_objs
-            .iter()
-            .map(|c| crate::usp::proto::msg::error::ParamError {
-                param_path: c.obj_path.clone(),
-                err_code: errors::PERMISSION_DENIED,
-                err_msg: "Permission denied".into(),
-            })
-            .collect(),
-    })
-}
-
-/// A table the Role gives no Obj w on: refused on its own, named by its path.
-fn table_refused(table: &str) -> PathFailure {
-    let msg = format!(
-        "Permission denied: this Controller's Role has no permission to create instances (Obj w) of {table}"
-    );
-    PathFailure {
-        code: errors::PERMISSION_DENIED,
-        msg: msg.clone(),
-        objects: vec![(
-            table.to_string(),
-            vec![ParamFailure {
-                param: String::new(),
-                code: errors::PERMISSION_DENIED,
-                msg,
-                required: true,
-            }],
-        )],
+/// Every failure in one CreateObject's outcome: of the path, or of its tables.
+fn failures(o: &Planned) -> Vec<&PathFailure> {
+    match o {
+        Err(f) => vec![f],
+        Ok(tables) => tables.iter().filter_map(|t| t.as_ref().err()).collect(),
     }
 }
 

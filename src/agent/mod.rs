@@ -3,6 +3,7 @@
 //! Transports and the event loop that feed it live elsewhere.
 
 mod add_delete;
+mod add_trust;
 mod challenge;
 mod controllers;
 pub mod effects;
@@ -201,7 +202,7 @@ impl Agent {
             }
         }
         let hide = !self.faults.contains(Fault::HiddenParamsReadable);
-        let add_trust = add_delete::AddTrust::from_faults(&self.faults);
+        let add_rules = add_trust::AddTrust::from_faults(&self.faults);
         let m = &mut self.model;
         let either = |r: Result<RespType, Error>| match r {
             Ok(resp) => msg::response(id, resp),
@@ -237,7 +238,7 @@ impl Agent {
             ),
             ReqType::Set(s) => either(set::set(m, s).map(RespType::SetResp)),
             ReqType::Add(a) => {
-                either(add_delete::add(m, controller_id, a, add_trust).map(RespType::AddResp))
+                either(add_delete::add(m, controller_id, a, add_rules).map(RespType::AddResp))
             }
             ReqType::Delete(d) => either(add_delete::delete(m, d).map(RespType::DeleteResp)),
             ReqType::Operate(o) => {

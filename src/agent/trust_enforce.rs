@@ -1,7 +1,8 @@
-//! Where Controller trust meets the messages: requests a Controller's Role
-//! does not permit are refused with 7006 (Permission denied) before they touch
-//! the model, and what it may not read is left out of responses as if absent
-//! (R-GET.1/R-GSP.0/R-GIN.0). Rights come from `trust.rs`.
+//! Where Controller trust meets the messages: Set, Delete and Operate requests
+//! a Controller's Role does not permit are refused with 7006 (Permission
+//! denied) before they touch the model (Add is checked per object in
+//! `add_delete.rs`), and what it may not read is left out of responses as if
+//! absent (R-GET.1/R-GSP.0/R-GIN.0). Rights come from `trust.rs`.
 
 use super::model::supported_path;
 use super::model::Model;
