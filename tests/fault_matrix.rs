@@ -273,7 +273,12 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         "ignores-permissions",
         Fails(
             Cases::Only(PERMISSION_DENIED_CASES),
-            &["expected ERROR, got", "err_code: expected"],
+            &[
+                "expected ERROR, got",
+                "err_code: expected",
+                "expected 7006 (Permission denied), got success",
+                "expected every object oper_failure",
+            ],
         ),
         Refused("can only be seen by a second Controller"),
     ),
@@ -395,6 +400,49 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("need --e2e"),
         Refused("need --e2e"),
     ),
+    (
+        "add-permission-all-or-nothing",
+        Fails(Cases::Only(ADD_PER_OBJECT_CASES), ADD_PER_OBJECT_SYMPTOMS),
+        Fails(Cases::Only(ADD_PER_OBJECT_CASES), ADD_PER_OBJECT_SYMPTOMS),
+    ),
+    (
+        "add-refuses-omitted-unwritable",
+        Fails(
+            Cases::Only(&["trust-add-unwritable-param-omitted"]),
+            &["expected ADD_RESP, got ERROR 7006"],
+        ),
+        Fails(
+            Cases::Only(&["trust-add-unwritable-param-omitted"]),
+            &["expected ADD_RESP, got ERROR 7006"],
+        ),
+    ),
+    (
+        "untrusted-gets-full-access",
+        Fails(
+            Cases::Only(&["trust-untrusted-role"]),
+            &["AssignedRole: expected"],
+        ),
+        Refused("can only be seen by a second Controller"),
+    ),
+    (
+        "added-role-ignored",
+        Fails(
+            Cases::Only(&["trust-add-role"]),
+            &["expected SET_RESP, got ERROR 7006"],
+        ),
+        Refused("can only be seen by a second Controller"),
+    ),
+];
+
+/// trust.yaml's per-object Add refusals (TP-469 2.23, 2.24, 2.26).
+const ADD_PER_OBJECT_CASES: &[&str] = &[
+    "trust-add-search-partial-true",
+    "trust-add-search-partial-false",
+    "trust-add-unwritable-param-included",
+];
+const ADD_PER_OBJECT_SYMPTOMS: &[&str] = &[
+    "expected ADD_RESP, got ERROR 7006",
+    "got Device.LocalAgent.Controller.*.BootParameter. 7006",
 ];
 
 /// trust.yaml cases where the read-only Controller must get 7006.
@@ -404,6 +452,10 @@ const PERMISSION_DENIED_CASES: &[&str] = &[
     "trust-delete-not-allowed",
     "trust-operate-not-allowed",
     "trust-assigned-role-change",
+    "trust-add-search-partial-true",
+    "trust-add-search-partial-false",
+    "trust-add-unwritable-param-included",
+    "trust-untrusted-role",
 ];
 
 const SEND_RESP_FALSE_CASES: &[&str] = &[
@@ -504,6 +556,7 @@ const WRONG_VALUE_TYPE: &[&str] = &[
     "localagent-get-max-depth",
     "messages-add-subscription",
     "trust-hidden-params-get",
+    "trust-add-unwritable-param-omitted",
 ];
 
 /// Cases that expect a specific non-zero error code.
@@ -520,6 +573,10 @@ const ERROR_CODE_CASES: &[&str] = &[
     "trust-operate-not-allowed",
     "trust-hidden-params-get",
     "trust-assigned-role-change",
+    "trust-add-search-partial-true",
+    "trust-add-search-partial-false",
+    "trust-add-unwritable-param-included",
+    "trust-untrusted-role",
 ];
 
 /// The suites the matrix runs: those that exercise every Msg type and the

@@ -10,7 +10,10 @@ use common::{plugfest, Run};
 use std::path::Path;
 
 const TRUST: &str = "test-cases/trust.yaml";
-const CASES: usize = 12;
+const CASES: usize = 18;
+/// Cases where only the target's own Controller acts (TP-469 2.23-2.26):
+/// they run on every MTP.
+const OWN_CONTROLLER_ONLY: usize = 4;
 
 fn run_trust(extra: &[&str]) -> Run {
     let out = tempfile::tempdir().expect("temp dir");
@@ -57,7 +60,7 @@ fn trust_suite_passes_as_both_controllers_in_every_websocket_setup() {
 
 #[test]
 fn each_permission_fault_fails_its_cases_with_the_rule() {
-    let expected: [(&str, &[&str], &str); 3] = [
+    let expected: [(&str, &[&str], &[&str]); 7] = [
         (
             "ignores-permissions",
             &[
@@ -66,28 +69,67 @@ fn each_permission_fault_fails_its_cases_with_the_rule() {
                 "trust-delete-not-allowed",
                 "trust-operate-not-allowed",
                 "trust-assigned-role-change",
+                "trust-add-search-partial-true",
+                "trust-add-search-partial-false",
+                "trust-add-unwritable-param-included",
+                "trust-untrusted-role",
             ],
-            "(as readonly)",
+            &[
+                "(as readonly)",
+                "expected 7006 (Permission denied), got success",
+                "expected ERROR, got ADD_RESP",
+                "expected every object oper_failure",
+            ],
         ),
         (
             "hidden-params-readable",
             &["trust-hidden-params-get", "trust-hidden-params-gsdm"],
-            "(as readonly)",
+            &["(as readonly)"],
         ),
         (
             "notify-without-permission",
             &["trust-notify-not-allowed"],
-            "expected no ValueChange Notify",
+            &["expected no ValueChange Notify"],
+        ),
+        (
+            "add-permission-all-or-nothing",
+            &[
+                "trust-add-search-partial-true",
+                "trust-add-search-partial-false",
+                "trust-add-unwritable-param-included",
+            ],
+            &[
+                "expected ADD_RESP, got ERROR 7006",
+                "got Device.LocalAgent.Controller.*.BootParameter. 7006",
+            ],
+        ),
+        (
+            "add-refuses-omitted-unwritable",
+            &["trust-add-unwritable-param-omitted"],
+            &["expected ADD_RESP, got ERROR 7006"],
+        ),
+        (
+            "untrusted-gets-full-access",
+            &["trust-untrusted-role"],
+            &["AssignedRole: expected = \"Device.LocalAgent.ControllerTrust.Role.2\""],
+        ),
+        (
+            "added-role-ignored",
+            &["trust-add-role"],
+            &["expected SET_RESP, got ERROR 7006"],
         ),
     ];
-    for (fault, cases, symptom) in expected {
+    for (fault, cases, symptoms) in expected {
         let run = run_trust(&["--agent-fault", fault]);
         assert_eq!(run.code, 1, "{fault}: {}", run.explain());
         let got = failed(&run);
         let ids: Vec<&str> = got.iter().map(|(id, _)| id.as_str()).collect();
         assert_eq!(ids, cases, "{fault}: {}", run.failure_messages());
         for (id, message) in &got {
-            assert!(message.contains(symptom), "{fault} {id}: {message}");
+            assert!(
+                symptoms.iter().any(|s| message.contains(s)),
+                "{fault} {id}: {message}"
+            );
             // Each names its rule: the TP-469 id or the requirement.
             assert!(
                 message.contains("[TP-469 2.")
@@ -117,8 +159,13 @@ fn off_websocket_the_cases_skip_with_the_reason_and_the_faults_are_refused() {
         .into_iter()
         .filter(|c| c["verdict"] == "skipped")
         .collect();
-    // Every case acts as `readonly` in some step.
-    assert_eq!(skipped.len(), CASES, "{}", run.failure_messages());
+    // Every case but 2.23-2.26 acts as `readonly` in some step.
+    assert_eq!(
+        skipped.len(),
+        CASES - OWN_CONTROLLER_ONLY,
+        "{}",
+        run.failure_messages()
+    );
     let message = skipped[0]["message"].as_str().unwrap_or_default();
     assert!(
         message.contains("acts as Controller `readonly`") && message.contains("WebSocket only"),
@@ -264,7 +311,7 @@ fn a_second_controller_the_agent_never_reaches_skips_its_cases_not_the_run() {
         "{messages}"
     );
     assert!(
-        verdicts.iter().filter(|(_, v)| v == "skipped").count() >= CASES - 2,
+        verdicts.iter().filter(|(_, v)| v == "skipped").count() >= CASES - OWN_CONTROLLER_ONLY - 2,
         "{messages}"
     );
 }

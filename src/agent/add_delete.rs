@@ -1,10 +1,17 @@
 //! Add and Delete of table instances: validation first, then all-or-nothing per
 //! requested path; Agent-assigned unique keys (R-ADD.5) and TP-469 1.25 semantics.
+//! Add also applies the sending Controller's Role per object (ControllerTrust:1):
+//! a table it may not create in is refused with 7006 on its own (TP-469 2.23/2.24),
+//! a parameter it may not write is a parameter failure when included and left
+//! at its default when omitted (TP-469 2.25/2.26).
 
+use super::add_trust::AddTrust;
+use super::add_trust::{permission_error, table_refused, whole_add_refused};
 use super::failure::{error_for, ParamFailure, PathFailure};
 use super::model::{Access, Model};
 use super::path::Leaf;
 use super::resolve::resolve;
+use super::trust::{rights, Kind};
 use super::types::check_value;
 use crate::usp::errors;
 use crate::usp::proto::msg::{
@@ -22,25 +29,51 @@ struct PlannedAdd {
     errs: Vec<ParamFailure>,
 }
 
-pub fn add(model: &mut Model, controller_id: &str, req: &Add) -> Result<AddResp, Error> {
-    let outcomes: Vec<_> = req
+const ROLE_INSTANCE: &str = "Device.LocalAgent.ControllerTrust.Role.{i}.";
+
+/// The outcome of one CreateObject: a failure of the whole requested path,
+/// or one outcome per table it resolved to (a table the Role may not create
+/// in fails on its own).
+type Planned = Result<Vec<Result<PlannedAdd, PathFailure>>, PathFailure>;
+
+pub fn add(
+    model: &mut Model,
+    controller_id: &str,
+    req: &Add,
+    trust: AddTrust,
+) -> Result<AddResp, Error> {
+    let outcomes: Vec<Planned> = req
         .create_objs
         .iter()
-        .map(|c| plan_add(model, controller_id, c))
+        .map(|c| plan_add(model, controller_id, c, trust))
         .collect();
+    if trust.all_or_nothing
+        && outcomes
+            .iter()
+            .flat_map(failures)
+            .any(|f| f.code == errors::PERMISSION_DENIED)
+    {
+        return Err(whole_add_refused(req));
+    }
     if !req.allow_partial {
         let failed: Vec<(&str, &PathFailure)> = req
             .create_objs
             .iter()
             .zip(&outcomes)
-            .filter_map(|(c, o)| o.as_ref().err().map(|f| (c.obj_path.as_str(), f)))
+            .flat_map(|(c, o)| failures(o).into_iter().map(|f| (c.obj_path.as_str(), f)))
             .collect();
         if !failed.is_empty() {
-            return Err(error_for(&failed));
+            return Err(permission_error(error_for(&failed)));
         }
     }
     let mut resp = AddResp::default();
     for (c, outcome) in req.create_objs.iter().zip(outcomes) {
+        let failure = |f: PathFailure| {
+            add_status::OperStatus::OperFailure(add_status::OperationFailure {
+                err_code: f.code,
+                err_msg: f.msg,
+            })
+        };
         let statuses = match outcome {
             // A search that matched no table is a success with nothing created (R-MSG.4a).
             Ok(planned) if planned.is_empty() => {
@@ -48,14 +81,20 @@ pub fn add(model: &mut Model, controller_id: &str, req: &Add) -> Result<AddResp,
             }
             Ok(planned) => planned
                 .into_iter()
-                .map(|p| add_status::OperStatus::OperSuccess(create(model, controller_id, p)))
+                .map(|p| match p {
+                    Ok(p) => {
+                        let ok = create(model, controller_id, p);
+                        if trust.added_roles_disabled
+                            && super::model::supported_path(&ok.instantiated_path) == ROLE_INSTANCE
+                        {
+                            model.put(&ok.instantiated_path, "Enable", "false");
+                        }
+                        add_status::OperStatus::OperSuccess(ok)
+                    }
+                    Err(f) => failure(f),
+                })
                 .collect(),
-            Err(f) => vec![add_status::OperStatus::OperFailure(
-                add_status::OperationFailure {
-                    err_code: f.code,
-                    err_msg: f.msg,
-                },
-            )],
+            Err(f) => vec![failure(f)],
         };
         for s in statuses {
             resp.created_obj_results
@@ -123,11 +162,15 @@ fn create(model: &mut Model, controller_id: &str, p: PlannedAdd) -> add_status::
     }
 }
 
-fn plan_add(
-    model: &Model,
-    controller_id: &str,
-    c: &CreateObject,
-) -> Result<Vec<PlannedAdd>, PathFailure> {
+/// Every failure in one CreateObject's outcome: of the path, or of its tables.
+fn failures(o: &Planned) -> Vec<&PathFailure> {
+    match o {
+        Err(f) => vec![f],
+        Ok(tables) => tables.iter().filter_map(|t| t.as_ref().err()).collect(),
+    }
+}
+
+fn plan_add(model: &Model, controller_id: &str, c: &CreateObject, trust: AddTrust) -> Planned {
     let r = resolve(model, &c.obj_path).map_err(|e| PathFailure::new(e.code(), e.message()))?;
     if r.leaf != Leaf::Object || !r.ends_at_table {
         return Err(PathFailure::new(
@@ -146,7 +189,24 @@ fn plan_add(
         ));
     }
     let mut planned = Vec::new();
+    let mut outcomes: Vec<Option<PathFailure>> = Vec::new();
     for table in &r.objects {
+        if trust.enforce && !rights(model, controller_id, Kind::Obj, table).write {
+            outcomes.push(Some(table_refused(table)));
+            continue;
+        }
+        outcomes.push(None);
+        // Param w is asked of the instance to be (`...Subscription.{i}.Enable`).
+        let may_write = |param: &str| {
+            !trust.enforce
+                || rights(
+                    model,
+                    controller_id,
+                    Kind::Param,
+                    &format!("{table}{{i}}.{param}"),
+                )
+                .write
+        };
         let mut p = PlannedAdd {
             table: table.clone(),
             values: BTreeMap::new(),
@@ -162,6 +222,15 @@ fn plan_add(
                 required,
             };
             let check = match def.param(&s.param) {
+                // Included but not writable for this Role: a parameter failure
+                // under the usual required/allow_partial rules (TP-469 2.26).
+                Some(pd) if pd.access == Access::ReadWrite && !may_write(&s.param) => Err(fail(
+                    errors::PERMISSION_DENIED,
+                    format!(
+                        "Permission denied: this Controller's Role has no write permission (Param w) on {}",
+                        s.param
+                    ),
+                )),
                 None => Err(fail(
                     errors::UNSUPPORTED_PARAMETER,
                     format!("{} is not a parameter of {}", s.param, def.path),
@@ -177,6 +246,26 @@ fn plan_add(
                     p.values.insert(s.param.clone(), s.value.clone());
                 }
                 Err(e) => p.errs.push(e),
+            }
+        }
+        // Omitted parameters the Role may not write simply keep their
+        // defaults (TP-469 2.25); the fault refuses them instead.
+        if trust.strict_omitted {
+            for pd in def.params.iter().filter(|pd| {
+                pd.access == Access::ReadWrite
+                    && pd.auto.is_none()
+                    && !c.param_settings.iter().any(|s| s.param == pd.name)
+                    && !may_write(&pd.name)
+            }) {
+                p.errs.push(ParamFailure {
+                    param: pd.name.clone(),
+                    code: errors::PERMISSION_DENIED,
+                    msg: format!(
+                        "Permission denied: this Controller's Role has no write permission (Param w) on {}",
+                        pd.name
+                    ),
+                    required: true,
+                });
             }
         }
         // Agent-filled keys (Recipient) take part in the {Recipient, ID} uniqueness check.
@@ -211,10 +300,17 @@ fn plan_add(
         .iter()
         .map(|p| (c.obj_path.clone(), p.errs.clone()))
         .collect();
-    match PathFailure::from_params(per_obj) {
-        Some(f) => Err(f),
-        None => Ok(planned),
+    if let Some(f) = PathFailure::from_params(per_obj) {
+        return Err(f);
     }
+    let mut planned = planned.into_iter();
+    Ok(outcomes
+        .into_iter()
+        .filter_map(|refused| match refused {
+            Some(f) => Some(Err(f)),
+            None => planned.next().map(Ok),
+        })
+        .collect())
 }
 
 pub fn delete(model: &mut Model, req: &Delete) -> Result<DeleteResp, Error> {
@@ -312,6 +408,7 @@ mod tests {
                 allow_partial: partial,
                 create_objs: vec![c],
             },
+            AddTrust::ENFORCE,
         )
     }
 
@@ -482,5 +579,106 @@ mod tests {
             7024
         );
         assert_eq!(m.instances("Device.DeviceInfo.FirmwareImage.").len(), 2);
+    }
+
+    /// Role 1 (CTRL's) gets a Permission: `cols` = (Param, Obj) on `target`.
+    fn permit(m: &mut Model, order: &str, target: &str, param: &str, obj: &str) {
+        let p = m.create_instance("Device.LocalAgent.ControllerTrust.Role.1.Permission.");
+        for (k, v) in [
+            ("Enable", "true"),
+            ("Order", order),
+            ("Targets", target),
+            ("Param", param),
+            ("Obj", obj),
+            ("InstantiatedObj", "rw--"),
+        ] {
+            m.put(&p, k, v);
+        }
+    }
+
+    #[test]
+    fn a_table_the_role_may_not_create_in_fails_alone() {
+        let mut m = Model::new("proto::a");
+        permit(
+            &mut m,
+            "5",
+            "Device.LocalAgent.Controller.2.BootParameter.",
+            "r---",
+            "r---",
+        );
+        let search = || create_obj("Device.LocalAgent.Controller.*.BootParameter.", &[]);
+        // allow_partial true: Controller.1 gets its row, Controller.2 a 7006 (TP-469 2.23).
+        let resp = add_one(&mut m, true, search()).unwrap();
+        assert_eq!(resp.created_obj_results.len(), 2);
+        let outcome = |i: usize| {
+            resp.created_obj_results[i]
+                .oper_status
+                .as_ref()
+                .and_then(|s| s.oper_status.clone())
+        };
+        assert!(matches!(outcome(0),
+            Some(add_status::OperStatus::OperSuccess(ok)) if ok.instantiated_path == "Device.LocalAgent.Controller.1.BootParameter.1."));
+        assert!(matches!(outcome(1),
+            Some(add_status::OperStatus::OperFailure(f)) if f.err_code == 7006));
+        // allow_partial false: an Error 7006 naming the refused table, nothing created (2.24).
+        let err = add_one(&mut m, false, search()).unwrap_err();
+        assert_eq!(err.err_code, 7006);
+        assert_eq!(err.param_errs.len(), 1);
+        assert_eq!(
+            err.param_errs[0].param_path,
+            "Device.LocalAgent.Controller.2.BootParameter."
+        );
+        assert_eq!(
+            m.instances("Device.LocalAgent.Controller.1.BootParameter.")
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_parameter_the_role_may_not_write_is_defaulted_or_fails() {
+        let mut m = Model::new("proto::a");
+        permit(
+            &mut m,
+            "5",
+            "Device.LocalAgent.Subscription.*.Enable",
+            "r---",
+            "r---",
+        );
+        let sub = |enable: bool| {
+            let mut p = vec![("ID", "s", true), ("NotifType", "ValueChange", true)];
+            if enable {
+                p.push(("Enable", "true", true));
+            }
+            create_obj("Device.LocalAgent.Subscription.", &p)
+        };
+        // Omitted: created, Enable at its default (TP-469 2.25).
+        let resp = add_one(&mut m, false, sub(false)).unwrap();
+        let add_status::OperStatus::OperSuccess(ok) = status(&resp) else {
+            panic!("expected success: {resp:?}");
+        };
+        assert_eq!(
+            m.value(&ok.instantiated_path, "Enable").as_deref(),
+            Some("false")
+        );
+        // Included and required: the object fails with 7006 (TP-469 2.26).
+        let resp = add_one(&mut m, true, sub(true)).unwrap();
+        assert!(
+            matches!(status(&resp), add_status::OperStatus::OperFailure(f) if f.err_code == 7006)
+        );
+        assert_eq!(m.instances("Device.LocalAgent.Subscription.").len(), 1);
+        // The fault refuses the omitted one too.
+        let strict = AddTrust {
+            strict_omitted: true,
+            ..AddTrust::ENFORCE
+        };
+        let req = Add {
+            allow_partial: false,
+            create_objs: vec![create_obj(
+                "Device.LocalAgent.Subscription.",
+                &[("ID", "t", true)],
+            )],
+        };
+        assert_eq!(add(&mut m, CTRL, &req, strict).unwrap_err().err_code, 7006);
     }
 }

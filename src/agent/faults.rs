@@ -59,10 +59,14 @@ pub enum Fault {
     E2eIgnoresNewSession,
     E2eNoSessionContext,
     E2eNeverExpires,
+    AddPermissionAllOrNothing,
+    AddRefusesOmittedUnwritable,
+    UntrustedGetsFullAccess,
+    AddedRoleIgnored,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 48] = [
+    pub const ALL: [Fault; 52] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -111,6 +115,10 @@ impl Fault {
         Fault::E2eIgnoresNewSession,
         Fault::E2eNoSessionContext,
         Fault::E2eNeverExpires,
+        Fault::AddPermissionAllOrNothing,
+        Fault::AddRefusesOmittedUnwritable,
+        Fault::UntrustedGetsFullAccess,
+        Fault::AddedRoleIgnored,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -163,6 +171,10 @@ impl Fault {
             Fault::E2eIgnoresNewSession => "e2e-ignores-new-session",
             Fault::E2eNoSessionContext => "e2e-no-session-context",
             Fault::E2eNeverExpires => "e2e-never-expires",
+            Fault::AddPermissionAllOrNothing => "add-permission-all-or-nothing",
+            Fault::AddRefusesOmittedUnwritable => "add-refuses-omitted-unwritable",
+            Fault::UntrustedGetsFullAccess => "untrusted-gets-full-access",
+            Fault::AddedRoleIgnored => "added-role-ignored",
         }
     }
 
@@ -209,6 +221,10 @@ impl Fault {
             Fault::E2eIgnoresNewSession => "a SessionContextRecord with a new session_id does not restart the context: it is taken as an old Record of the current one and ignored (breaks R-E2E.6, TP-469 3.9)",
             Fault::E2eNoSessionContext => "the Agent allows no E2E session context: every SessionContextRecord is answered with a DisconnectRecord 7106 (allowed by R-E2E.6a: the E2E cases are skipped, not failed)",
             Fault::E2eNeverExpires => "an E2E session context never expires: Controller.{i}.E2ESession.SessionExpiration is ignored and a Record after a long pause is carried out in the old context (TP-469 3.10)",
+            Fault::AddPermissionAllOrNothing => "an Add any object or parameter of which the sending Controller's Role does not permit is refused as a whole with an Error 7006 naming the requested paths, whatever allow_partial says (breaks TP-469 2.23, 2.24, 2.26: the refused object alone must fail)",
+            Fault::AddRefusesOmittedUnwritable => "an Add is refused with 7006 when the object has a writable parameter the Role may not write, even when the Add leaves it out (breaks TP-469 2.25: it keeps its default)",
+            Fault::UntrustedGetsFullAccess => "a Controller the Agent has not seen before gets the first Role (full access) in its new Controller.{i}.AssignedRole instead of ControllerTrust.UntrustedRole (breaks TP-469 2.9)",
+            Fault::AddedRoleIgnored => "a ControllerTrust.Role.{i} created by Add is kept disabled whatever its Enable says, so assigning it grants nothing (breaks TP-469 2.10)",
             Fault::MalformedEndpointId => "the Agent's Records (and, as `plugfest agent`, its handshake) carry an Endpoint ID whose instance-id is longer than 50 characters (breaks R-ARC.6)",
             Fault::IgnoresPermissions => "Set, Add, Delete and Operate are carried out whatever the sending Controller's Role permits (a read-only Controller can Set: no 7006)",
             Fault::HiddenParamsReadable => "Get, GetInstances and GetSupportedDM show a Controller what its Role gives it no read permission on (e.g. the read-only Controller sees Device.DeviceInfo.SerialNumber)",

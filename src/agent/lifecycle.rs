@@ -120,7 +120,9 @@ impl Agent {
     pub fn connected(&mut self, controller: &str, clock: Clock) -> Vec<(String, Msg)> {
         self.clock = clock;
         let mut out = Vec::new();
-        if let Some(row) = controllers::ensure(&mut self.model, controller, &self.protocol) {
+        if let Some(row) =
+            controllers::ensure(&mut self.model, controller, &self.protocol, &self.faults)
+        {
             out.extend(
                 self.notifier
                     .object_creation(&self.model, &self.faults, &row),

@@ -3,6 +3,7 @@
 //! Transports and the event loop that feed it live elsewhere.
 
 mod add_delete;
+mod add_trust;
 mod challenge;
 mod controllers;
 pub mod effects;
@@ -128,7 +129,9 @@ impl Agent {
             return None;
         }
         // A Controller the Agent does not know gets a row on first contact.
-        if let Some(row) = controllers::ensure(&mut self.model, controller_id, &self.protocol) {
+        if let Some(row) =
+            controllers::ensure(&mut self.model, controller_id, &self.protocol, &self.faults)
+        {
             let n = self
                 .notifier
                 .object_creation(&self.model, &self.faults, &row);
@@ -211,6 +214,7 @@ impl Agent {
             }
         }
         let hide = !self.faults.contains(Fault::HiddenParamsReadable);
+        let add_rules = add_trust::AddTrust::from_faults(&self.faults);
         let m = &mut self.model;
         let either = |r: Result<RespType, Error>| match r {
             Ok(resp) => msg::response(id, resp),
@@ -245,7 +249,9 @@ impl Agent {
                 }),
             ),
             ReqType::Set(s) => either(set::set(m, s).map(RespType::SetResp)),
-            ReqType::Add(a) => either(add_delete::add(m, controller_id, a).map(RespType::AddResp)),
+            ReqType::Add(a) => {
+                either(add_delete::add(m, controller_id, a, add_rules).map(RespType::AddResp))
+            }
             ReqType::Delete(d) => either(add_delete::delete(m, d).map(RespType::DeleteResp)),
             ReqType::Operate(o) => {
                 msg::response(id, RespType::OperateResp(self.operate(controller_id, o)?))

@@ -6,6 +6,7 @@
 use super::model::Model;
 
 const ROLE_TABLE: &str = "Device.LocalAgent.ControllerTrust.Role.";
+const TRUST: &str = "Device.LocalAgent.ControllerTrust.";
 
 /// The four Permission columns: what kind of thing a path names.
 /// The discriminants index `ControllerRights`' columns.
@@ -79,8 +80,10 @@ impl Rights {
 /// Within one Role, the enabled Permission with the highest Order among those
 /// whose Targets cover the path decides; across the Roles of AssignedRole the
 /// result is their union (TR-181 ControllerTrust.Role.{i}.Permission.{i}.Order).
-/// A Controller the Agent has no row for, or whose AssignedRole is empty, is
-/// not restricted: this Agent has no UntrustedRole configured (a documented gap).
+/// A Controller the Agent has no row for, or whose AssignedRole is empty, has
+/// the rights of `ControllerTrust.UntrustedRole`; while that is empty (this
+/// Agent's start-up value) it is not restricted, so Controllers the Agent was
+/// not told about can still test it.
 pub fn rights(model: &Model, controller: &str, kind: Kind, path: &str) -> Rights {
     ControllerRights::of(model, controller).rights(kind, path)
 }
@@ -91,7 +94,7 @@ pub fn rights(model: &Model, controller: &str, kind: Kind, path: &str) -> Rights
 /// path cost far more than the rest of a Get (benches/exchange.rs). Holds
 /// no borrow of the model: make it again after the model changes.
 pub struct ControllerRights {
-    /// `None`: not restricted (no row for the Controller, or no Role).
+    /// `None`: not restricted (no Role assigned and no UntrustedRole).
     roles: Option<Vec<Vec<Permission>>>,
 }
 
@@ -106,11 +109,12 @@ struct Permission {
 impl ControllerRights {
     pub fn of(model: &Model, controller: &str) -> ControllerRights {
         let unrestricted = ControllerRights { roles: None };
-        let Some(row) = model.controller_path(controller) else {
-            return unrestricted;
-        };
+        // No row, or no Role assigned: the UntrustedRole's rights.
         let assigned = model
-            .value(&format!("{row}."), "AssignedRole")
+            .controller_path(controller)
+            .and_then(|row| model.value(&format!("{row}."), "AssignedRole"))
+            .filter(|a| !a.trim().is_empty())
+            .or_else(|| model.value(TRUST, "UntrustedRole"))
             .unwrap_or_default();
         let roles: Vec<String> = assigned
             .split(',')
@@ -277,6 +281,22 @@ mod tests {
             rights(&m, "proto::stranger", Kind::Param, serial),
             Rights::ALL
         );
+    }
+
+    #[test]
+    fn no_assigned_role_means_the_untrusted_role() {
+        let mut m = Model::new("proto::agent");
+        let name = "Device.DeviceInfo.FriendlyName";
+        m.put(
+            TRUST,
+            "UntrustedRole",
+            "Device.LocalAgent.ControllerTrust.Role.2",
+        );
+        let stranger = rights(&m, "proto::stranger", Kind::Param, name);
+        assert!(stranger.read && !stranger.write);
+        let row = format!("{}.", m.controller_path(FULL).unwrap());
+        m.put(&row, "AssignedRole", "");
+        assert!(!rights(&m, FULL, Kind::Param, name).write);
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! Where Controller trust meets the messages: requests a Controller's Role
-//! does not permit are refused with 7006 (Permission denied) before they touch
-//! the model, and what it may not read is left out of responses as if absent
-//! (R-GET.1/R-GSP.0/R-GIN.0). Rights come from `trust.rs`.
+//! Where Controller trust meets the messages: Set, Delete and Operate requests
+//! a Controller's Role does not permit are refused with 7006 (Permission
+//! denied) before they touch the model (Add is checked per object in
+//! `add_delete.rs`), and what it may not read is left out of responses as if
+//! absent (R-GET.1/R-GSP.0/R-GIN.0). Rights come from `trust.rs`.
 
 use super::model::supported_path;
 use super::model::Model;
@@ -18,13 +19,13 @@ use crate::usp::proto::msg::{Error, GetInstancesResp, GetResp, GetSupportedDmRes
 
 /// What a refused request gets instead of being carried out.
 pub enum Refusal {
-    /// Set/Add/Delete: an Error Msg 7006 naming each forbidden path.
+    /// Set/Delete: an Error Msg 7006 naming each forbidden path.
     Error(Error),
     /// Operate: command failures go in `cmd_failure`, never in an Error (R-OPR.1).
     Operate(OperateResp),
 }
 
-/// Checks the write (Set/Add/Delete) and execute (Operate) rights a request
+/// Checks the write (Set/Delete) and execute (Operate) rights a request
 /// needs; None when it may go ahead. Paths that do not resolve are left to
 /// the handler, which reports them as usual (7008/7026).
 pub fn refuse(model: &Model, controller: &str, req: &ReqType) -> Option<Refusal> {
@@ -56,31 +57,8 @@ pub fn refuse(model: &Model, controller: &str, req: &ReqType) -> Option<Refusal>
                 }
             }
         }
-        ReqType::Add(a) => {
-            for create in &a.create_objs {
-                let Ok(r) = resolve(model, &create.obj_path) else {
-                    continue;
-                };
-                // The table as a Supported DM path: `...Subscription.{i}.`.
-                let table = r.sdm_path.clone();
-                if !who.rights(Kind::Obj, &table).write {
-                    denied.push((
-                        create.obj_path.clone(),
-                        "no permission to create instances (Obj w) of the table".into(),
-                    ));
-                    continue;
-                }
-                for p in &create.param_settings {
-                    let path = format!("{table}{}", p.param);
-                    if !who.rights(Kind::Param, &path).write {
-                        denied.push((
-                            format!("{}{}", create.obj_path, p.param),
-                            "no write permission (Param w) on the parameter".into(),
-                        ));
-                    }
-                }
-            }
-        }
+        // Add is checked per object by add_delete.rs: a refused table fails
+        // on its own when allow_partial is true (TP-469 2.23).
         ReqType::Delete(d) => {
             for obj_path in &d.obj_paths {
                 let Ok(r) = resolve(model, obj_path) else {

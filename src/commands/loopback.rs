@@ -282,6 +282,8 @@ fn check_trust_faults(faults: &FaultSet, mtp: MtpArg) -> Result<(), String> {
         Fault::IgnoresPermissions,
         Fault::HiddenParamsReadable,
         Fault::NotifyWithoutPermission,
+        Fault::UntrustedGetsFullAccess,
+        Fault::AddedRoleIgnored,
     ] {
         if faults.contains(fault) && mtp != MtpArg::Ws {
             return Err(format!(

@@ -125,8 +125,13 @@ pub fn evaluate(expect: &Expect, response: &Msg, vars: &Vars, profiles: &Profile
     let results = path_results(response);
     for pr in &expect.path_results {
         let path = vars.substitute(&pr.path).unwrap_or_else(|e| e.to_string());
-        let found = results.iter().find(|r| r.path == path);
         let code = pr.err_code.clone().unwrap_or(CodeMatcher::is(0));
+        // An Add through a search path has one result per matched table
+        // under the same requested path: any one of them may be the one.
+        let found = results
+            .iter()
+            .find(|r| r.path == path && code.matches(r.err_code))
+            .or_else(|| results.iter().find(|r| r.path == path));
         let describe_code = |c: u32| {
             if c == 0 {
                 "success (err_code 0)".to_string()
@@ -153,7 +158,13 @@ pub fn evaluate(expect: &Expect, response: &Msg, vars: &Vars, profiles: &Profile
             ),
             Some(r) => (
                 code.matches(r.err_code),
-                format!("{} {:?}", describe_code(r.err_code), r.err_msg),
+                // Several results under the path: name them all.
+                results
+                    .iter()
+                    .filter(|o| o.path == path)
+                    .map(|o| format!("{} {:?}", describe_code(o.err_code), o.err_msg))
+                    .collect::<Vec<_>>()
+                    .join("; "),
             ),
         };
         // 7026 for a path outside the data model is R-GET.0's rule.

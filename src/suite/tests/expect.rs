@@ -527,3 +527,49 @@ fn unique_keys_of_add_resp_are_type_checked() {
         "type of Device.LocalAgent.Subscription.7.Alias"
     );
 }
+
+#[test]
+fn path_results_of_an_add_through_a_search_path_match_any_of_its_results() {
+    use add_resp::created_object_result::{operation_status::*, OperationStatus};
+    let p = Profiles::builtin();
+    let path = "Device.LocalAgent.Controller.*.BootParameter.";
+    let result = |status: OperStatus| add_resp::CreatedObjectResult {
+        requested_path: path.into(),
+        oper_status: Some(OperationStatus {
+            oper_status: Some(status),
+        }),
+    };
+    let m = msg::response(
+        "1",
+        RespType::AddResp(AddResp {
+            created_obj_results: vec![
+                result(OperStatus::OperSuccess(OperationSuccess {
+                    instantiated_path: "Device.LocalAgent.Controller.1.BootParameter.1.".into(),
+                    param_errs: vec![],
+                    unique_keys: BTreeMap::new(),
+                })),
+                result(OperStatus::OperFailure(OperationFailure {
+                    err_code: 7006,
+                    err_msg: "Permission denied".into(),
+                })),
+            ],
+        }),
+    );
+    let e = expect(&format!(
+        "{{ path_results: [ {{ path: '{path}', err_code: 7006 }}, {{ path: '{path}' }} ] }}"
+    ));
+    let checks = evaluate(&e, &m, &Vars::default(), &p);
+    assert!(failed(&checks).is_empty(), "{checks:#?}");
+    // No result with the code: the check fails, naming every result under the path.
+    let e = expect(&format!(
+        "{{ path_results: [ {{ path: '{path}', err_code: 7026 }} ] }}"
+    ));
+    let checks = evaluate(&e, &m, &Vars::default(), &p);
+    let bad = failed(&checks);
+    assert_eq!(bad.len(), 1, "{checks:#?}");
+    assert!(
+        bad[0].actual.contains("success") && bad[0].actual.contains("7006"),
+        "{}",
+        bad[0].actual
+    );
+}
