@@ -470,7 +470,9 @@ impl<'a> Runner<'a> {
                             }
                         }
                         if let Err(e) = capture(&step.capture, &exchange.response, vars) {
-                            if step.precondition {
+                            // Only a well-formed answer that lacks the
+                            // thing skips: a wrong answer still fails.
+                            if step.precondition && result.checks.iter().all(|c| c.passed) {
                                 // The Agent lacks what the case needs (say, a
                                 // Challenge row): not its fault, not a pass.
                                 result.verdict = Verdict::Skipped;

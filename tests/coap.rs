@@ -58,6 +58,7 @@ fn shipped_cases_pass_over_coap_with_the_connect_record_case_skipped() {
     for c in &cases {
         if common::skipped_for_want_of_interposer(c)
             || common::skipped_for_want_of_second_controller(c)
+            || common::skipped_for_want_of_discovery(c)
         {
             continue;
         } else if c["id"] == "mtp-connect-record" {
@@ -83,6 +84,7 @@ fn shipped_cases_pass_over_coap_with_the_connect_record_case_skipped() {
                 + e2e_case_count()
                 + interposer_skips(&run)
                 + second_controller_skips(&run)
+                + discovery_skips(&run)
         ),
         "{}",
         results["counts"]
@@ -164,7 +166,17 @@ fn a_target_file_reaches_a_standalone_agent_on_its_coap_resource() {
                 + e2e_case_count()
                 + interposer_skips(&run)
                 + second_controller_skips(&run)
-        )
+                + discovery_skips(&run)
+                // A target file without `controllers:` defines no
+                // `controller_id_readonly`, which TP-469 2.23/2.24 name.
+                + needs_var_skips(&run, "controller_id_readonly")
+        ),
+        "skipped: {:?}",
+        run.cases()
+            .iter()
+            .filter(|c| c["verdict"] == "skipped")
+            .map(|c| format!("{}: {}", c["id"], c["message"]))
+            .collect::<Vec<_>>()
     );
     let cases = run.cases();
     let challenge = cases
@@ -539,6 +551,25 @@ fn interposer_skips(run: &Run) -> u64 {
     run.cases()
         .iter()
         .filter(|c| common::skipped_for_want_of_interposer(c))
+        .count() as u64
+}
+
+fn needs_var_skips(run: &Run, var: &str) -> u64 {
+    run.cases()
+        .iter()
+        .filter(|c| {
+            c["verdict"] == "skipped"
+                && c["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("needs variable(s)") && m.contains(var))
+        })
+        .count() as u64
+}
+
+fn discovery_skips(run: &Run) -> u64 {
+    run.cases()
+        .iter()
+        .filter(|c| common::skipped_for_want_of_discovery(c))
         .count() as u64
 }
 

@@ -142,6 +142,7 @@ pub fn assert_suite_passed(run: &Run, mtp: &str, connect_record: &str) {
         if needs_e2e
             || skipped_for_want_of_interposer(c)
             || skipped_for_want_of_second_controller(c)
+            || skipped_for_want_of_discovery(c)
         {
             continue;
         }
@@ -193,6 +194,16 @@ pub fn skipped_for_want_of_second_controller(case: &serde_json::Value) -> bool {
         && case["message"]
             .as_str()
             .is_some_and(|m| m.contains("the case acts as Controller"))
+}
+
+/// A case of test-cases/discovery.yaml on a run without `--discovery`:
+/// skipped, saying the run does not browse mDNS (or the built-in Agent
+/// does not advertise on it).
+pub fn skipped_for_want_of_discovery(case: &serde_json::Value) -> bool {
+    case["verdict"] == "skipped"
+        && case["message"].as_str().is_some_and(|m| {
+            m.contains("does not browse mDNS") || m.contains("advertises over DNS-SD only")
+        })
 }
 
 /// A run against an Agent with `fault` failed (exit 1) with some failure
