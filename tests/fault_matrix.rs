@@ -350,6 +350,30 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         "keeps-both-sessions",
         Refused("--mtp ws --role client"),
         Refused("--mtp ws --role client"),
+    ),    (
+        "retries-outside-window",
+        Refused("--mtp mqtt --interpose"),
+        Refused("--mtp mqtt --interpose"),
+    ),
+    (
+        "new-client-id-on-reconnect",
+        Refused("--mtp mqtt --interpose"),
+        Refused("--mtp mqtt --interpose"),
+    ),
+    (
+        "ignores-assigned-client-identifier",
+        Refused("--mtp mqtt --interpose"),
+        Refused("--mtp mqtt --interpose"),
+    ),
+    (
+        "ignores-keep-alive-time",
+        Refused("--mtp mqtt --interpose"),
+        Refused("--mtp mqtt --interpose"),
+    ),
+    (
+        "ignores-server-keep-alive",
+        Refused("--mtp mqtt --interpose"),
+        Refused("--mtp mqtt --interpose"),
     ),
 ];
 

@@ -51,10 +51,15 @@ pub enum Fault {
     WrongCloseCode,
     RetriesTooEarly,
     KeepsBothSessions,
+    RetriesOutsideWindow,
+    NewClientIdOnReconnect,
+    IgnoresAssignedClientIdentifier,
+    IgnoresKeepAliveTime,
+    IgnoresServerKeepAlive,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 40] = [
+    pub const ALL: [Fault; 45] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -95,6 +100,11 @@ impl Fault {
         Fault::WrongCloseCode,
         Fault::RetriesTooEarly,
         Fault::KeepsBothSessions,
+        Fault::RetriesOutsideWindow,
+        Fault::NewClientIdOnReconnect,
+        Fault::IgnoresAssignedClientIdentifier,
+        Fault::IgnoresKeepAliveTime,
+        Fault::IgnoresServerKeepAlive,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -139,6 +149,11 @@ impl Fault {
             Fault::WrongCloseCode => "wrong-close-code",
             Fault::RetriesTooEarly => "retries-too-early",
             Fault::KeepsBothSessions => "keeps-both-sessions",
+            Fault::RetriesOutsideWindow => "retries-outside-window",
+            Fault::NewClientIdOnReconnect => "new-client-id-on-reconnect",
+            Fault::IgnoresAssignedClientIdentifier => "ignores-assigned-client-identifier",
+            Fault::IgnoresKeepAliveTime => "ignores-keep-alive-time",
+            Fault::IgnoresServerKeepAlive => "ignores-server-keep-alive",
         }
     }
 
@@ -177,6 +192,11 @@ impl Fault {
             Fault::WrongCloseCode => "over WebSocket, a text frame or an undecodable Record is answered with a Close of status 1007 instead of 1003 (breaks R-WS.16)",
             Fault::RetriesTooEarly => "over WebSocket, the Agent dials again at once after a refused handshake or a dropped session, without the minimum wait (breaks R-WS.20)",
             Fault::KeepsBothSessions => "as a WebSocket server (--role client), the Agent keeps a second session from the same Controller beside the first (breaks R-WS.4)",
+            Fault::RetriesOutsideWindow => "over MQTT, after a refused connection the Agent retries after a fixed 100 ms instead of a wait inside its ConnectRetryTime / ConnectRetryIntervalMultiplier window (breaks TP-469 11.16); seen only through the interposer (--mtp mqtt --interpose)",
+            Fault::NewClientIdOnReconnect => "over MQTT, a configured ClientID gets a new suffix on every reconnect (-r1, -r2, ...), so the broker sees a new client each time (breaks R-MQTT.8, TP-469 11.5); seen only through the interposer (--mtp mqtt --interpose)",
+            Fault::IgnoresAssignedClientIdentifier => "over MQTT 5 with an empty ClientID, the Agent keeps connecting with an empty ClientId instead of the Assigned Client Identifier the broker gave it (breaks R-MQTT.9, TP-469 11.4); seen only through the interposer (--mtp mqtt --interpose)",
+            Fault::IgnoresKeepAliveTime => "over MQTT, CONNECT always carries Keep Alive 60 whatever Device.MQTT.Client.{i}.KeepAliveTime says (breaks R-MQTT.14, TP-469 11.7); seen only through the interposer (--mtp mqtt --interpose)",
+            Fault::IgnoresServerKeepAlive => "over MQTT 5, a Server Keep Alive in CONNACK is honoured for one PINGREQ only, then the Agent goes back to its own Keep Alive (breaks MQTT 5 §3.2.2.3.14 via R-MQTT.14, TP-469 11.7); seen only through the interposer (--mtp mqtt --interpose)",
             Fault::MalformedEndpointId => "the Agent's Records (and, as `plugfest agent`, its handshake) carry an Endpoint ID whose instance-id is longer than 50 characters (breaks R-ARC.6)",
             Fault::IgnoresPermissions => "Set, Add, Delete and Operate are carried out whatever the sending Controller's Role permits (a read-only Controller can Set: no 7006)",
             Fault::HiddenParamsReadable => "Get, GetInstances and GetSupportedDM show a Controller what its Role gives it no read permission on (e.g. the read-only Controller sees Device.DeviceInfo.SerialNumber)",
