@@ -157,12 +157,16 @@ mod tests {
         assert_eq!(r.len(), 2);
         assert_eq!(r[0].wait, Duration::from_millis(1200));
         assert_eq!(r[1].wait, Duration::from_millis(1800));
-        let b = Backoff::mqtt("1", "2000", "30720").unwrap();
+        // 1 s ×1.5: windows 1-1.5 s and 1.5-2.25 s; both waits fit.
+        let b = Backoff::mqtt("1", "1500", "30720").unwrap();
         let tol = Duration::from_millis(100);
         assert!(judge(&r[0], &b, tol).0);
         assert!(judge(&r[1], &b, tol).0);
-        // The second retry at 1.8 s is too early for 1.5 s..., ×1.5: 1.5-2.25 s
-        // fits; for a first window of 2-4 s (ConnectRetryTime 2) it does not.
+        // ×2.0: the second window is 2-4 s, and 1.8 s is too early even
+        // with the tolerance.
+        let doubling = Backoff::mqtt("1", "2000", "30720").unwrap();
+        assert!(!judge(&r[1], &doubling, tol).0);
+        // ConnectRetryTime 2: the first retry at 1.2 s is too early.
         let late = Backoff::mqtt("2", "2000", "30720").unwrap();
         let (ok, why) = judge(&r[0], &late, tol);
         assert!(!ok);

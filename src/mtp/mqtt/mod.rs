@@ -78,6 +78,10 @@ pub struct MqttConfig {
     pub model_client_id: Option<String>,
     /// The ClientId of the next CONNECT, decided per attempt by the endpoint.
     session_client_id: Option<String>,
+    /// The broker's Assigned Client Identifier, kept from the CONNACK on
+    /// (even when the session fails later) for the next CONNECT while no
+    /// ClientID is configured (R-MQTT.9).
+    assigned: std::sync::Arc<std::sync::Mutex<Option<String>>>,
     /// Misbehaviour for the `new-client-id-on-reconnect` fault (R-MQTT.8).
     pub new_client_id_on_reconnect: bool,
     /// Misbehaviour for the `ignores-assigned-client-identifier` fault (R-MQTT.9).
@@ -110,6 +114,7 @@ impl MqttConfig {
             keep_alive: KEEP_ALIVE,
             model_client_id: None,
             session_client_id: None,
+            assigned: Default::default(),
             new_client_id_on_reconnect: false,
             ignore_assigned_client_identifier: false,
             ignore_keep_alive_time: false,
@@ -131,6 +136,19 @@ impl MqttConfig {
         match &self.session_client_id {
             Some(id) => id.clone(),
             None => binding::client_id(self.client_id.as_deref(), &self.endpoint_id),
+        }
+    }
+
+    fn assigned_client_id(&self) -> Option<String> {
+        self.assigned.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Keeps the CONNACK's Assigned Client Identifier when this CONNECT
+    /// had an empty ClientId (R-MQTT.9).
+    fn keep_assigned_client_id(&self, assigned: Option<&String>) {
+        let empty = self.client_id().is_empty();
+        if let Some(id) = assigned.filter(|_| empty && !self.ignore_assigned_client_identifier) {
+            *self.assigned.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.clone());
         }
     }
 
@@ -170,8 +188,6 @@ struct Link {
     driver: JoinHandle<()>,
     /// Response Information from CONNACK (MQTT 5, R-MQTT.12).
     response_information: Option<String>,
-    /// Assigned Client Identifier from CONNACK (MQTT 5, R-MQTT.9).
-    assigned_client_identifier: Option<String>,
 }
 
 /// One broker session carrying Records between us and one peer.
@@ -306,9 +322,6 @@ pub struct MqttEndpoint {
     ready: Option<MqttConnection>,
     /// Sessions opened so far.
     opens: u32,
-    /// The broker's Assigned Client Identifier, kept for the next CONNECT
-    /// while no ClientID is configured (R-MQTT.9).
-    assigned: Option<String>,
 }
 
 impl MqttEndpoint {
@@ -317,7 +330,6 @@ impl MqttEndpoint {
             config,
             ready: None,
             opens: 0,
-            assigned: None,
         }
     }
 
@@ -348,7 +360,7 @@ impl MqttEndpoint {
             }
             Some(c) => c,
             None if cfg.follow_model && cfg.version == MqttVersion::V5 => {
-                self.assigned.clone().unwrap_or_default()
+                cfg.assigned_client_id().unwrap_or_default()
             }
             None => cfg.endpoint_id.clone(),
         }
@@ -359,14 +371,7 @@ impl MqttEndpoint {
     async fn open_session(&mut self) -> Result<MqttConnection, MtpError> {
         self.config.session_client_id = Some(self.next_client_id());
         self.opens += 1;
-        let conn = self.open().await?;
-        let empty = self.config.session_client_id.as_deref() == Some("");
-        if let Some(id) = &conn.link.assigned_client_identifier {
-            if empty && !self.config.ignore_assigned_client_identifier {
-                self.assigned = Some(id.clone());
-            }
-        }
-        Ok(conn)
+        self.open().await
     }
 
     async fn open(&self) -> Result<MqttConnection, MtpError> {

@@ -77,7 +77,6 @@ pub(super) async fn open(cfg: &MqttConfig, host: &str, port: u16) -> Result<Link
         inbox,
         driver,
         response_information: None,
-        assigned_client_identifier: None,
     })
 }
 

@@ -62,10 +62,12 @@ pub(super) async fn open(cfg: &MqttConfig, host: &str, port: u16) -> Result<Link
         // timer already runs on it); back to our own from the next one.
         events.options.set_keep_alive(cfg.keep_alive);
     }
-    let assigned_client_identifier = connack
-        .properties
-        .as_ref()
-        .and_then(|p| p.assigned_client_identifier.clone());
+    cfg.keep_assigned_client_id(
+        connack
+            .properties
+            .as_ref()
+            .and_then(|p| p.assigned_client_identifier.as_ref()),
+    );
     let mut topics = topics_to_subscribe(cfg, response_information.as_deref());
     if !cfg.ignore_subscribe_topic {
         // R-MQTT.15: also every topic the broker names in `subscribe-topic`.
@@ -114,7 +116,6 @@ pub(super) async fn open(cfg: &MqttConfig, host: &str, port: u16) -> Result<Link
         inbox,
         driver,
         response_information,
-        assigned_client_identifier,
     })
 }
 
