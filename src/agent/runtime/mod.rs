@@ -159,8 +159,10 @@ impl AgentHost {
 
     /// As the side that dials (a WebSocket client, a UDS client, a broker
     /// client): connect, serve, and reconnect after `retry` whenever the
-    /// connection drops; after a reboot, as soon as the Agent is back.
-    /// Runs until the task is dropped.
+    /// connection drops; after a failed attempt, after `retry` too, or a
+    /// wait from the back-off parameters in the model (`with_backoff`);
+    /// after a reboot, as soon as the Agent is back. Runs until the task
+    /// is dropped.
     pub async fn run_dialer(
         self,
         mut connector: impl MtpConnector,
@@ -195,6 +197,10 @@ impl AgentHost {
             };
             if self.is_up() {
                 tokio::time::sleep(wait).await;
+            } else {
+                // A reboot starts the retry count afresh (as R-WS.21 says
+                // for WebSocket; the same algorithm for MQTT).
+                failures = 0;
             }
         }
     }
