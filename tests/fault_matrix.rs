@@ -350,7 +350,8 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         "keeps-both-sessions",
         Refused("--mtp ws --role client"),
         Refused("--mtp ws --role client"),
-    ),    (
+    ),
+    (
         "retries-outside-window",
         Refused("--mtp mqtt --interpose"),
         Refused("--mtp mqtt --interpose"),

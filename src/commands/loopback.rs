@@ -399,8 +399,9 @@ async fn mqtt(
     // connect, the retry waits from its ConnectRetry* parameters.
     agent_config.follow_model = true;
     agent_config.new_client_id_on_reconnect = host.faults().contains(Fault::NewClientIdOnReconnect);
-    agent_config.ignore_assigned_client_identifier =
-        host.faults().contains(Fault::IgnoresAssignedClientIdentifier);
+    agent_config.ignore_assigned_client_identifier = host
+        .faults()
+        .contains(Fault::IgnoresAssignedClientIdentifier);
     agent_config.ignore_keep_alive_time = host.faults().contains(Fault::IgnoresKeepAliveTime);
     agent_config.ignore_server_keep_alive = host.faults().contains(Fault::IgnoresServerKeepAlive);
     let host = host.with_backoff(crate::agent::runtime::BackoffSource::MQTT);

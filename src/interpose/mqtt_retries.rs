@@ -75,7 +75,9 @@ pub fn retries(log: &[LoggedPacket]) -> Vec<Retry> {
     for (i, p) in log.iter().enumerate() {
         let refusal = p.way == Way::ToAgent
             && p.summary.packet == "CONNACK"
-            && p.steered.as_deref().is_some_and(|s| s.starts_with(REFUSAL_NOTE));
+            && p.steered
+                .as_deref()
+                .is_some_and(|s| s.starts_with(REFUSAL_NOTE));
         if !refusal {
             continue;
         }
@@ -170,7 +172,10 @@ mod tests {
         let late = Backoff::mqtt("2", "2000", "30720").unwrap();
         let (ok, why) = judge(&r[0], &late, tol);
         assert!(!ok);
-        assert!(why.contains("outside the window 2000 to 4000 ms ± 100 ms"), "{why}");
+        assert!(
+            why.contains("outside the window 2000 to 4000 ms ± 100 ms"),
+            "{why}"
+        );
         assert!(why.contains("1200 ms"), "{why}");
     }
 

@@ -53,12 +53,7 @@ impl Window {
 
 impl std::fmt::Display for Window {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} to {} ms",
-            self.min.as_millis(),
-            self.max.as_millis()
-        )
+        write!(f, "{} to {} ms", self.min.as_millis(), self.max.as_millis())
     }
 }
 
@@ -78,7 +73,11 @@ impl Backoff {
     /// MQTT's parameters (Device.MQTT.Client.{i}.): ConnectRetryTime in
     /// seconds (min 1), ConnectRetryIntervalMultiplier (1000..=65535),
     /// ConnectRetryMaxInterval in seconds (min 1).
-    pub fn mqtt(retry_time: &str, multiplier: &str, max_interval: &str) -> Result<Self, BackoffError> {
+    pub fn mqtt(
+        retry_time: &str,
+        multiplier: &str,
+        max_interval: &str,
+    ) -> Result<Self, BackoffError> {
         Ok(Backoff {
             min_wait: seconds("ConnectRetryTime", retry_time)?,
             multiplier: thousandths("ConnectRetryIntervalMultiplier", multiplier)?,
@@ -90,7 +89,11 @@ impl Backoff {
     /// STOMP's parameters (Device.STOMP.Connection.{i}.):
     /// ServerRetryInitialInterval, ServerRetryIntervalMultiplier,
     /// ServerRetryMaxInterval.
-    pub fn stomp(initial: &str, multiplier: &str, max_interval: &str) -> Result<Self, BackoffError> {
+    pub fn stomp(
+        initial: &str,
+        multiplier: &str,
+        max_interval: &str,
+    ) -> Result<Self, BackoffError> {
         Ok(Backoff {
             min_wait: seconds("ServerRetryInitialInterval", initial)?,
             multiplier: thousandths("ServerRetryIntervalMultiplier", multiplier)?,
@@ -183,9 +186,27 @@ mod tests {
     #[test]
     fn default_mqtt_windows_double_from_connect_retry_time() {
         let b = Backoff::mqtt("5", "2000", "30720").unwrap();
-        assert_eq!(b.window(1), Window { min: secs(5.0), max: secs(10.0) });
-        assert_eq!(b.window(2), Window { min: secs(10.0), max: secs(20.0) });
-        assert_eq!(b.window(3), Window { min: secs(20.0), max: secs(40.0) });
+        assert_eq!(
+            b.window(1),
+            Window {
+                min: secs(5.0),
+                max: secs(10.0)
+            }
+        );
+        assert_eq!(
+            b.window(2),
+            Window {
+                min: secs(10.0),
+                max: secs(20.0)
+            }
+        );
+        assert_eq!(
+            b.window(3),
+            Window {
+                min: secs(20.0),
+                max: secs(40.0)
+            }
+        );
         // 0 counts as the first retry.
         assert_eq!(b.window(0), b.window(1));
     }
@@ -193,8 +214,20 @@ mod tests {
     #[test]
     fn the_max_interval_caps_both_ends() {
         let b = Backoff::mqtt("5", "2000", "30").unwrap();
-        assert_eq!(b.window(3), Window { min: secs(20.0), max: secs(30.0) });
-        assert_eq!(b.window(4), Window { min: secs(30.0), max: secs(30.0) });
+        assert_eq!(
+            b.window(3),
+            Window {
+                min: secs(20.0),
+                max: secs(30.0)
+            }
+        );
+        assert_eq!(
+            b.window(4),
+            Window {
+                min: secs(30.0),
+                max: secs(30.0)
+            }
+        );
         // No overflow for absurd retry counts.
         assert_eq!(b.window(5000).max, secs(30.0));
     }
@@ -202,21 +235,45 @@ mod tests {
     #[test]
     fn websocket_windows_stop_growing_at_the_tenth_retry() {
         let b = Backoff::websocket("5", "2000").unwrap();
-        assert_eq!(b.window(10), Window { min: secs(2560.0), max: secs(5120.0) });
+        assert_eq!(
+            b.window(10),
+            Window {
+                min: secs(2560.0),
+                max: secs(5120.0)
+            }
+        );
         assert_eq!(b.window(11), b.window(10));
-        assert_eq!(b.window(1), Window { min: secs(5.0), max: secs(10.0) });
+        assert_eq!(
+            b.window(1),
+            Window {
+                min: secs(5.0),
+                max: secs(10.0)
+            }
+        );
     }
 
     #[test]
     fn stomp_uses_its_initial_interval() {
         let b = Backoff::stomp("60", "2000", "30720").unwrap();
-        assert_eq!(b.window(1), Window { min: secs(60.0), max: secs(120.0) });
+        assert_eq!(
+            b.window(1),
+            Window {
+                min: secs(60.0),
+                max: secs(120.0)
+            }
+        );
     }
 
     #[test]
     fn a_multiplier_of_1000_gives_a_fixed_wait() {
         let b = Backoff::mqtt("1", "1000", "30720").unwrap();
-        assert_eq!(b.window(7), Window { min: secs(1.0), max: secs(1.0) });
+        assert_eq!(
+            b.window(7),
+            Window {
+                min: secs(1.0),
+                max: secs(1.0)
+            }
+        );
         assert_eq!(b.wait(7, 0.5), secs(1.0));
     }
 
@@ -241,6 +298,9 @@ mod tests {
         let e = Backoff::mqtt("5", "999", "30720").unwrap_err();
         assert!(e.to_string().contains("1000 to 65535"), "{e}");
         let e = Backoff::stomp("x", "2000", "1").unwrap_err();
-        assert!(e.to_string().contains("ServerRetryInitialInterval 'x'"), "{e}");
+        assert!(
+            e.to_string().contains("ServerRetryInitialInterval 'x'"),
+            "{e}"
+        );
     }
 }

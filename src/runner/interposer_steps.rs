@@ -10,12 +10,12 @@ use std::time::Duration;
 use super::Runner;
 use crate::interpose::mqtt_log::PacketPattern;
 use crate::interpose::mqtt_retries::{self, RetrySpec};
-use crate::mtp::backoff::Backoff;
-use crate::suite::model::ScalarString;
 use crate::interpose::relay::{Logged, Pattern, Relay};
 use crate::interpose::stomp_log::FramePattern;
 use crate::interpose::{mqtt_steer, stomp_steer};
+use crate::mtp::backoff::Backoff;
 use crate::results::{CheckResult, StepResult, Verdict};
+use crate::suite::model::ScalarString;
 use crate::suite::vars::Vars;
 use crate::trace::TraceEntry;
 

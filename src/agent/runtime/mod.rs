@@ -229,7 +229,9 @@ impl AgentHost {
                 Some(wait)
             }
             Err(e) => {
-                self.say(format!("back-off parameters unusable ({e}); retrying at the fixed interval"));
+                self.say(format!(
+                    "back-off parameters unusable ({e}); retrying at the fixed interval"
+                ));
                 None
             }
         }

@@ -140,7 +140,10 @@ impl MqttConfig {
     }
 
     fn assigned_client_id(&self) -> Option<String> {
-        self.assigned.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.assigned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Keeps the CONNACK's Assigned Client Identifier when this CONNECT
