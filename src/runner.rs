@@ -550,7 +550,13 @@ impl<'a> Runner<'a> {
             Action::ServeFile(spec) => self.serve_file(step, spec, vars, &mut result).await,
             Action::Reboot(spec) => self.reboot(step, spec, vars, &mut result).await,
             Action::MqttSteer(steering) => self.mqtt_steer(steering, &mut result),
-            Action::ExpectMqtt(pattern) => self.expect_mqtt(pattern, vars, &mut result).await,
+            Action::ExpectMqtt(pattern) => {
+                self.expect_mqtt(pattern, &step.capture, vars, &mut result)
+                    .await
+            }
+            Action::ExpectMqttRetries(spec) => {
+                self.expect_mqtt_retries(spec, vars, &mut result).await
+            }
             Action::StompSteer(steering) => self.stomp_steer(steering, &mut result),
             Action::ExpectStomp(pattern) => self.expect_stomp(pattern, vars, &mut result).await,
             Action::WsControl(spec) => self.ws_control(spec, vars, &mut result).await,

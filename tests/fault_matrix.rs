@@ -432,6 +432,31 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         ),
         Refused("can only be seen by a second Controller"),
     ),
+    (
+        "retries-outside-window",
+        Refused("--mtp mqtt --interpose"),
+        Refused("--mtp mqtt --interpose"),
+    ),
+    (
+        "new-client-id-on-reconnect",
+        Refused("--mtp mqtt --interpose"),
+        Refused("--mtp mqtt --interpose"),
+    ),
+    (
+        "ignores-assigned-client-identifier",
+        Refused("--mtp mqtt --interpose"),
+        Refused("--mtp mqtt --interpose"),
+    ),
+    (
+        "ignores-keep-alive-time",
+        Refused("--mtp mqtt --interpose"),
+        Refused("--mtp mqtt --interpose"),
+    ),
+    (
+        "ignores-server-keep-alive",
+        Refused("--mtp mqtt --interpose"),
+        Refused("--mtp mqtt --interpose"),
+    ),
 ];
 
 /// trust.yaml's per-object Add refusals (TP-469 2.23, 2.24, 2.26).

@@ -34,7 +34,7 @@ fn clean_agent_passes_every_interposer_case_and_packets_are_traced_in_time_order
     let run = run_interposed(&[]);
     assert_eq!(run.code, 0, "{}\n{}", run.failure_messages(), run.explain());
     let cases = run.cases();
-    assert_eq!(cases.len(), 6);
+    assert_eq!(cases.len(), 11);
     for c in &cases {
         assert_eq!(c["verdict"], "passed", "{}: {}", c["id"], c["message"]);
         assert!(
@@ -84,6 +84,31 @@ const FAULTS: &[(&str, &str, &str)] = &[
         "mqtt-connect-request-response-information",
         "request_response_information absent",
     ),
+    (
+        "retries-outside-window",
+        "mqtt-connection-retry-after-refusal",
+        "outside the window 1000 to 1500 ms",
+    ),
+    (
+        "new-client-id-on-reconnect",
+        "mqtt-client-id-persistence",
+        "-r",
+    ),
+    (
+        "ignores-assigned-client-identifier",
+        "mqtt-client-id-assigned-by-the-broker",
+        "expected 'plugfest-assigned-client-id'",
+    ),
+    (
+        "ignores-keep-alive-time",
+        "mqtt-keep-alive-from-data-model",
+        "keep_alive = 60, expected '5'",
+    ),
+    (
+        "ignores-server-keep-alive",
+        "mqtt-server-keep-alive-honoured",
+        "expected match number 2",
+    ),
 ];
 
 #[test]
@@ -100,6 +125,11 @@ fn existing_binding_faults_fail_the_publish_cases_seen_on_the_wire() {
         (
             "no-response-topic",
             "mqtt-publish-response-topic",
+            "response_topic absent",
+        ),
+        (
+            "no-response-topic",
+            "mqtt-publish-packet",
             "response_topic absent",
         ),
         (
@@ -172,6 +202,18 @@ fn step_language_errors_carry_their_position() {
         (
             "      - expect_mqtt: { packet: CONNECT, fields: { clientid: x } }\n",
             "unknown field 'clientid'",
+        ),
+        (
+            "      - expect_mqtt: { packet: CONNECT }\n        capture: { id: clientid }\n",
+            "expect_mqtt cannot capture `clientid`",
+        ),
+        (
+            "      - expect_mqtt_retries: { retries: 0, connect_retry_time: 1, connect_retry_interval_multiplier: 2000, tolerance_ms: 100 }\n",
+            "retries must be 1 to 10",
+        ),
+        (
+            "      - expect_mqtt_retries: { retries: 2, connect_retry_time: 1, tolerance_ms: 100 }\n",
+            "connect_retry_interval_multiplier",
         ),
     ] {
         let file = dir.path().join("bad.yaml");

@@ -63,10 +63,15 @@ pub enum Fault {
     AddRefusesOmittedUnwritable,
     UntrustedGetsFullAccess,
     AddedRoleIgnored,
+    RetriesOutsideWindow,
+    NewClientIdOnReconnect,
+    IgnoresAssignedClientIdentifier,
+    IgnoresKeepAliveTime,
+    IgnoresServerKeepAlive,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 52] = [
+    pub const ALL: [Fault; 57] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -119,6 +124,11 @@ impl Fault {
         Fault::AddRefusesOmittedUnwritable,
         Fault::UntrustedGetsFullAccess,
         Fault::AddedRoleIgnored,
+        Fault::RetriesOutsideWindow,
+        Fault::NewClientIdOnReconnect,
+        Fault::IgnoresAssignedClientIdentifier,
+        Fault::IgnoresKeepAliveTime,
+        Fault::IgnoresServerKeepAlive,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -175,6 +185,11 @@ impl Fault {
             Fault::AddRefusesOmittedUnwritable => "add-refuses-omitted-unwritable",
             Fault::UntrustedGetsFullAccess => "untrusted-gets-full-access",
             Fault::AddedRoleIgnored => "added-role-ignored",
+            Fault::RetriesOutsideWindow => "retries-outside-window",
+            Fault::NewClientIdOnReconnect => "new-client-id-on-reconnect",
+            Fault::IgnoresAssignedClientIdentifier => "ignores-assigned-client-identifier",
+            Fault::IgnoresKeepAliveTime => "ignores-keep-alive-time",
+            Fault::IgnoresServerKeepAlive => "ignores-server-keep-alive",
         }
     }
 
@@ -225,6 +240,11 @@ impl Fault {
             Fault::AddRefusesOmittedUnwritable => "an Add is refused with 7006 when the object has a writable parameter the Role may not write, even when the Add leaves it out (breaks TP-469 2.25: it keeps its default)",
             Fault::UntrustedGetsFullAccess => "a Controller the Agent has not seen before gets the first Role (full access) in its new Controller.{i}.AssignedRole instead of ControllerTrust.UntrustedRole (breaks TP-469 2.9)",
             Fault::AddedRoleIgnored => "a ControllerTrust.Role.{i} created by Add is kept disabled whatever its Enable says, so assigning it grants nothing (breaks TP-469 2.10)",
+            Fault::RetriesOutsideWindow => "over MQTT, after a refused connection the Agent retries after a fixed 100 ms instead of a wait inside its ConnectRetryTime / ConnectRetryIntervalMultiplier window (breaks TP-469 11.16); seen only through the interposer (--mtp mqtt --interpose)",
+            Fault::NewClientIdOnReconnect => "over MQTT, a configured ClientID gets a new suffix on every reconnect (-r1, -r2, ...), so the broker sees a new client each time (breaks R-MQTT.8, TP-469 11.5); seen only through the interposer (--mtp mqtt --interpose)",
+            Fault::IgnoresAssignedClientIdentifier => "over MQTT 5 with an empty ClientID, the Agent keeps connecting with an empty ClientId instead of the Assigned Client Identifier the broker gave it (breaks R-MQTT.9, TP-469 11.4); seen only through the interposer (--mtp mqtt --interpose)",
+            Fault::IgnoresKeepAliveTime => "over MQTT, CONNECT always carries Keep Alive 60 whatever Device.MQTT.Client.{i}.KeepAliveTime says (breaks R-MQTT.14, TP-469 11.7); seen only through the interposer (--mtp mqtt --interpose)",
+            Fault::IgnoresServerKeepAlive => "over MQTT 5, a Server Keep Alive in CONNACK is honoured for one PINGREQ only, then the Agent goes back to its own Keep Alive (breaks MQTT 5 §3.2.2.3.14 via R-MQTT.14, TP-469 11.7); seen only through the interposer (--mtp mqtt --interpose)",
             Fault::MalformedEndpointId => "the Agent's Records (and, as `plugfest agent`, its handshake) carry an Endpoint ID whose instance-id is longer than 50 characters (breaks R-ARC.6)",
             Fault::IgnoresPermissions => "Set, Add, Delete and Operate are carried out whatever the sending Controller's Role permits (a read-only Controller can Set: no 7006)",
             Fault::HiddenParamsReadable => "Get, GetInstances and GetSupportedDM show a Controller what its Role gives it no read permission on (e.g. the read-only Controller sees Device.DeviceInfo.SerialNumber)",

@@ -263,6 +263,11 @@ fn check_interposer_faults(faults: &FaultSet, options: &LoopbackOptions) -> Resu
     for fault in [
         Fault::IgnoresSubscribeTopic,
         Fault::NoRequestResponseInformation,
+        Fault::RetriesOutsideWindow,
+        Fault::NewClientIdOnReconnect,
+        Fault::IgnoresAssignedClientIdentifier,
+        Fault::IgnoresKeepAliveTime,
+        Fault::IgnoresServerKeepAlive,
     ] {
         if faults.contains(fault) && !(options.interpose && options.mqtt_version == MqttVersion::V5)
         {
@@ -419,6 +424,16 @@ async fn mqtt(
     agent_config.ignore_subscribe_topic = host.faults().contains(Fault::IgnoresSubscribeTopic);
     agent_config.omit_request_response_information =
         host.faults().contains(Fault::NoRequestResponseInformation);
+    // ClientID and KeepAliveTime come from Device.MQTT.Client.1. at every
+    // connect, the retry waits from its ConnectRetry* parameters.
+    agent_config.follow_model = true;
+    agent_config.new_client_id_on_reconnect = host.faults().contains(Fault::NewClientIdOnReconnect);
+    agent_config.ignore_assigned_client_identifier = host
+        .faults()
+        .contains(Fault::IgnoresAssignedClientIdentifier);
+    agent_config.ignore_keep_alive_time = host.faults().contains(Fault::IgnoresKeepAliveTime);
+    agent_config.ignore_server_keep_alive = host.faults().contains(Fault::IgnoresServerKeepAlive);
+    let host = host.with_backoff(crate::agent::runtime::BackoffSource::MQTT);
     let agent_side = MqttEndpoint::new(agent_config);
     let mqtt_interposer = interposer.as_ref().map(MqttInterposer::handle);
     Ok(Started {

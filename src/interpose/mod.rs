@@ -5,6 +5,7 @@
 pub mod mqtt;
 pub mod mqtt_codec;
 pub mod mqtt_log;
+pub mod mqtt_retries;
 pub mod mqtt_steer;
 mod mqtt_summary;
 pub mod relay;

@@ -104,7 +104,10 @@ async fn relay(agent: TcpStream, handle: InterposerHandle, conn: u32) {
             let reason = steering.and_then(|s| s.refuse_reason);
             let packet = mqtt_steer::refusal(version, reason.as_deref());
             if let Ok(bytes) = mqtt_codec::encode(&packet) {
-                let note = format!("connection refused by the interposer ({left} more to refuse)");
+                let note = format!(
+                    "{} ({left} more to refuse)",
+                    super::mqtt_retries::REFUSAL_NOTE
+                );
                 handle.record_packet(Way::ToAgent, conn, Some(version), &bytes, Some(note));
                 let _ = aw.write_all(&bytes).await;
             }

@@ -85,6 +85,8 @@ pub struct PacketPattern {
     pub fields: BTreeMap<String, String>,
     /// How long to wait for it, ms (default 5000).
     pub timeout_ms: Option<u64>,
+    /// Wait for the nth matching packet (default 1), e.g. a second PINGREQ.
+    pub nth: Option<usize>,
 }
 
 impl Pattern for PacketPattern {
@@ -127,6 +129,9 @@ impl Pattern for PacketPattern {
 
     fn describe(&self) -> String {
         let mut s = format!("{} {:?}", self.packet.to_uppercase(), self.way());
+        if let Some(n) = self.nth.filter(|n| *n > 1) {
+            s.push_str(&format!(" (match number {n})"));
+        }
         for (k, v) in &self.fields {
             s.push_str(&format!(" {k}={v}"));
         }
@@ -139,5 +144,9 @@ impl Pattern for PacketPattern {
 
     fn wanted_values(&mut self) -> impl Iterator<Item = &mut String> {
         self.fields.values_mut()
+    }
+
+    fn nth(&self) -> usize {
+        self.nth.unwrap_or(1)
     }
 }

@@ -69,13 +69,19 @@ pub trait Pattern: Clone {
     fn timeout_ms(&self) -> Option<u64>;
     /// The wanted values, for `${var}` substitution.
     fn wanted_values(&mut self) -> impl Iterator<Item = &mut String>;
+    /// Which matching entry is wanted: 1 = the first (e.g. 2 for "a second
+    /// PINGREQ", a keep-alive period after the first).
+    fn nth(&self) -> usize {
+        1
+    }
 }
 
-/// The first entry of `log` (from `from` on) matching `pattern`.
+/// The `pattern.nth()` entry of `log` (from `from` on) matching `pattern`.
 pub fn find<'a, P: Pattern>(log: &'a [P::Entry], from: usize, pattern: &P) -> Option<&'a P::Entry> {
     log.iter()
         .skip(from)
-        .find(|e| pattern.mismatch(e).is_none())
+        .filter(|e| pattern.mismatch(e).is_none())
+        .nth(pattern.nth().max(1) - 1)
 }
 
 /// For a failed expectation: each entry of the wanted kind and way since

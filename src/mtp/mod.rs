@@ -3,6 +3,7 @@
 //! Binding specifics (subprotocols, topics, Connect Records) stay inside each
 //! transport's module; nothing here knows about test cases.
 
+pub mod backoff;
 pub mod coap;
 pub mod mqtt;
 pub mod stomp;
@@ -112,4 +113,9 @@ pub trait MtpConnector: Send {
     fn last_problem(&self) -> Option<String> {
         None
     }
+    /// Before each attempt, the Agent's data model as a function from a
+    /// full parameter path to its value: a client that follows its model
+    /// (the reference Agent's MQTT client: `Device.MQTT.Client.1.ClientID`,
+    /// `KeepAliveTime`) picks up what a Controller set. Most ignore it.
+    fn configure(&mut self, _param: &dyn Fn(&str) -> Option<String>) {}
 }

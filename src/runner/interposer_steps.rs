@@ -4,14 +4,18 @@
 //! Without the interposer a step is skipped with the reason, never passed.
 //! Each interposer's log of the case joins the case's trace.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::Runner;
 use crate::interpose::mqtt_log::PacketPattern;
+use crate::interpose::mqtt_retries::{self, RetrySpec};
 use crate::interpose::relay::{Logged, Pattern, Relay};
 use crate::interpose::stomp_log::FramePattern;
 use crate::interpose::{mqtt_steer, stomp_steer};
+use crate::mtp::backoff::Backoff;
 use crate::results::{CheckResult, StepResult, Verdict};
+use crate::suite::model::ScalarString;
 use crate::suite::vars::Vars;
 use crate::trace::TraceEntry;
 
@@ -99,15 +103,113 @@ impl Runner<'_> {
     pub(super) async fn expect_mqtt(
         &mut self,
         pattern: &PacketPattern,
+        captures: &BTreeMap<String, String>,
+        vars: &mut Vars,
+        result: &mut StepResult,
+    ) {
+        let Some(h) = self.context.mqtt_interposer.clone() else {
+            skip(result, NO_MQTT_INTERPOSER);
+            return;
+        };
+        let rule = self.case_rule.clone();
+        let found = expect_logged(&h, self.mqtt_log.from, pattern, vars, rule, result).await;
+        // `capture: { var: field }`: a field of the packet that matched
+        // (e.g. the ClientId of this CONNECT, for a later CONNECT to repeat).
+        let Some(packet) = found else { return };
+        for (var, field) in captures {
+            match packet.summary.values(field).next() {
+                Some(v) => vars.set(var.clone(), v.to_string()),
+                None => result.checks.push(CheckResult {
+                    description: "capture values for later steps".into(),
+                    passed: false,
+                    expected: format!("{field} in {}", packet.summary.packet),
+                    actual: format!("{field} absent: {}", packet.summary.one_line()),
+                    rule: None,
+                }),
+            }
+        }
+    }
+
+    /// `expect_mqtt_retries`: waits for `spec.retries` refused attempts and
+    /// the Agent's retry after each, then checks each wait against the
+    /// window of the Agent's own back-off parameters (TP-469 11.16).
+    pub(super) async fn expect_mqtt_retries(
+        &mut self,
+        spec: &RetrySpec,
         vars: &Vars,
         result: &mut StepResult,
     ) {
-        match self.context.mqtt_interposer.clone() {
-            Some(h) => {
-                let rule = self.case_rule.clone();
-                expect_logged(&h, self.mqtt_log.from, pattern, vars, rule, result).await
+        let Some(h) = self.context.mqtt_interposer.clone() else {
+            skip(result, NO_MQTT_INTERPOSER);
+            return;
+        };
+        let value = |v: &ScalarString| vars.substitute(&v.0);
+        let max = spec
+            .connect_retry_max_interval
+            .as_ref()
+            .map_or(Ok("30720".to_string()), value);
+        let backoff = match (
+            value(&spec.connect_retry_time),
+            value(&spec.connect_retry_interval_multiplier),
+            max,
+        ) {
+            (Ok(t), Ok(k), Ok(m)) => Backoff::mqtt(&t, &k, &m).map_err(|e| e.to_string()),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e.to_string()),
+        };
+        let backoff = match backoff {
+            Ok(b) => b,
+            Err(e) => {
+                result.error = Some(format!("expect_mqtt_retries: {e}"));
+                return;
             }
-            None => skip(result, NO_MQTT_INTERPOSER),
+        };
+        let tolerance = Duration::from_millis(spec.tolerance_ms);
+        let ends: Duration = (1..=spec.retries).map(|n| backoff.window(n).max).sum();
+        let wait = spec
+            .timeout_ms
+            .map_or(ends + Duration::from_secs(5), Duration::from_millis);
+        result.sent = Some(format!(
+            "watching {} retries; windows from ConnectRetryTime {} s, ConnectRetryIntervalMultiplier {}, ConnectRetryMaxInterval {:?}: {}",
+            spec.retries,
+            backoff.min_wait.as_secs(),
+            backoff.multiplier,
+            backoff.max_interval.map(|d| d.as_secs()),
+            (1..=spec.retries)
+                .map(|n| format!("retry {n} {}", backoff.window(n)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        let deadline = tokio::time::Instant::now() + wait;
+        let seen = loop {
+            let seen = mqtt_retries::retries(&h.since(self.mqtt_log.from));
+            if seen.len() >= spec.retries as usize || tokio::time::Instant::now() >= deadline {
+                break seen;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        for n in 1..=spec.retries {
+            let window = backoff.window(n);
+            let expected = format!(
+                "retry {n} within {window} (± {} ms) after the refusal",
+                spec.tolerance_ms
+            );
+            let (passed, actual) = match seen.get(n as usize - 1) {
+                Some(r) => mqtt_retries::judge(r, &backoff, tolerance),
+                None => (
+                    false,
+                    format!(
+                        "retry {n}: no CONNECT after refusal {n} within {} ms",
+                        wait.as_millis()
+                    ),
+                ),
+            };
+            result.checks.push(CheckResult {
+                description: format!("MQTT retry {n} inside the back-off window"),
+                passed,
+                expected,
+                actual,
+                rule: self.case_rule.clone(),
+            });
         }
     }
 
@@ -120,7 +222,7 @@ impl Runner<'_> {
         match self.context.stomp_interposer.clone() {
             Some(h) => {
                 let rule = self.case_rule.clone();
-                expect_logged(&h, self.stomp_log.from, pattern, vars, rule, result).await
+                expect_logged(&h, self.stomp_log.from, pattern, vars, rule, result).await;
             }
             None => skip(result, NO_STOMP_INTERPOSER),
         }
@@ -129,6 +231,7 @@ impl Runner<'_> {
 
 /// Waits for an entry matching `pattern` (its values with `${vars}`
 /// substituted) logged from `from` on; the check names the near misses.
+/// Returns the entry that matched.
 async fn expect_logged<P: Pattern, S: Clone + Default, K>(
     relay: &Relay<P::Entry, S, K>,
     from: usize,
@@ -136,7 +239,7 @@ async fn expect_logged<P: Pattern, S: Clone + Default, K>(
     vars: &Vars,
     rule: Option<String>,
     result: &mut StepResult,
-) {
+) -> Option<P::Entry> {
     let mut wanted = pattern.clone();
     let what = wanted.what();
     for value in wanted.wanted_values() {
@@ -144,29 +247,44 @@ async fn expect_logged<P: Pattern, S: Clone + Default, K>(
             Ok(v) => *value = v,
             Err(e) => {
                 result.error = Some(format!("{what}: {e}"));
-                return;
+                return None;
             }
         }
     }
     let wait = Duration::from_millis(wanted.timeout_ms().unwrap_or(DEFAULT_WAIT_MS));
     let whence = wanted.way().whence();
     let description = format!("{} {whence}", wanted.what());
+    let mut matched = None;
     let (passed, actual) = match relay.wait_for(from, &wanted, wait).await {
         Ok(e) => {
             result.received = Some(e.one_line());
-            (
-                true,
-                format!("connection {}: {}", e.connection(), e.one_line()),
-            )
+            let line = format!("connection {}: {}", e.connection(), e.one_line());
+            matched = Some(e);
+            (true, line)
         }
-        Err(misses) if misses.is_empty() => (
-            false,
-            format!(
-                "no {} {whence} within {} ms",
-                wanted.what(),
-                wait.as_millis()
-            ),
-        ),
+        Err(misses) if misses.is_empty() => {
+            // With `nth`, some may have matched, just not enough of them.
+            let matching = relay
+                .since(from)
+                .iter()
+                .filter(|e| wanted.mismatch(e).is_none())
+                .count();
+            let actual = if matching > 0 {
+                format!(
+                    "only {matching} matching {} {whence} within {} ms, expected match number {}",
+                    wanted.what(),
+                    wait.as_millis(),
+                    wanted.nth()
+                )
+            } else {
+                format!(
+                    "no {} {whence} within {} ms",
+                    wanted.what(),
+                    wait.as_millis()
+                )
+            };
+            (false, actual)
+        }
         Err(misses) => (
             false,
             format!(
@@ -183,6 +301,7 @@ async fn expect_logged<P: Pattern, S: Clone + Default, K>(
         actual,
         rule,
     });
+    matched
 }
 
 fn skip(result: &mut StepResult, why: &str) {

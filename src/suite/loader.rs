@@ -61,7 +61,7 @@ impl LoadError {
 
 /// The actions a step can hold, for messages.
 const ACTIONS: &str =
-    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, stomp_steer, expect_stomp, ws_control, expect_close, discover, e2e_send";
+    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, expect_mqtt_retries, stomp_steer, expect_stomp, ws_control, expect_close, discover, e2e_send";
 
 /// A test-case file: one suite of cases (format in test-cases/README.md).
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -158,6 +158,9 @@ struct RawStep {
     #[serde(default)]
     #[schemars(with = "Option<serde_json::Value>")]
     expect_mqtt: Option<crate::interpose::mqtt_log::PacketPattern>,
+    // mqtt11: the MQTT back-off check (TP-469 11.16).
+    #[serde(default)]
+    expect_mqtt_retries: Option<crate::interpose::mqtt_retries::RetrySpec>,
     #[serde(default)]
     #[schemars(with = "Option<serde_json::Value>")]
     stomp_steer: Option<crate::interpose::stomp_steer::Steering>,
@@ -420,6 +423,7 @@ fn step(
     actions.extend(r.reboot.map(Action::Reboot));
     actions.extend(r.mqtt_steer.map(Action::MqttSteer));
     actions.extend(r.expect_mqtt.map(Action::ExpectMqtt));
+    actions.extend(r.expect_mqtt_retries.map(Action::ExpectMqttRetries));
     actions.extend(r.stomp_steer.map(Action::StompSteer));
     actions.extend(r.expect_stomp.map(Action::ExpectStomp));
     actions.extend(r.ws_control.map(Action::WsControl));
@@ -521,6 +525,7 @@ fn step(
             (
                 a @ (Action::MqttSteer(_)
                 | Action::ExpectMqtt(_)
+                | Action::ExpectMqttRetries(_)
                 | Action::StompSteer(_)
                 | Action::ExpectStomp(_)
                 | Action::WsControl(_)
@@ -551,6 +556,9 @@ fn step(
         Action::Reboot(_) => Some(("reboot", REBOOT_CAPTURES)),
         Action::ExpectNoNotify(_) => Some(("expect_no_notify", &[])),
         Action::Discover(_) => Some(("discover", &[])),
+        // mqtt11: a field of the matched packet, e.g. client_id.
+        Action::ExpectMqtt(_) => Some(("expect_mqtt", crate::suite::mqtt_steps::FIELDS)),
+        Action::ExpectMqttRetries(_) => Some(("expect_mqtt_retries", &[])),
         _ => None,
     };
     if let Some((keyword, known)) = capture_sources {
@@ -665,7 +673,7 @@ fn check_profile(
 fn self_checking(action: &Action) -> Option<(Result<(), String>, &'static str, &'static str)> {
     use crate::suite::{discovery_steps, mqtt_steps, stomp_steps, ws_steps};
     Some(match action {
-        Action::MqttSteer(_) | Action::ExpectMqtt(_) => (
+        Action::MqttSteer(_) | Action::ExpectMqtt(_) | Action::ExpectMqttRetries(_) => (
             mqtt_steps::validate(action),
             mqtt_steps::HELP,
             "mqtt_steer only steers; expect_mqtt holds its packet fields itself",

@@ -129,6 +129,9 @@ pub enum Action {
     MqttSteer(crate::interpose::mqtt_steer::Steering),
     /// Passes when the interposer logged a matching MQTT packet.
     ExpectMqtt(crate::interpose::mqtt_log::PacketPattern),
+    /// Passes when the Agent's retries after refused MQTT connections fall
+    /// inside its back-off windows (TP-469 11.16).
+    ExpectMqttRetries(crate::interpose::mqtt_retries::RetrySpec),
     /// Steer the STOMP interposer for the Agent's next connection.
     StompSteer(crate::interpose::stomp_steer::Steering),
     /// Passes when the STOMP interposer logged a matching frame.
@@ -156,6 +159,7 @@ impl Action {
             Action::Reboot(_) => "reboot",
             Action::MqttSteer(_) => "mqtt_steer",
             Action::ExpectMqtt(_) => "expect_mqtt",
+            Action::ExpectMqttRetries(_) => "expect_mqtt_retries",
             Action::StompSteer(_) => "stomp_steer",
             Action::ExpectStomp(_) => "expect_stomp",
             Action::WsControl(_) => "ws_control",

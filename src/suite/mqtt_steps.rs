@@ -28,7 +28,7 @@ const PACKETS: &[&str] = &[
 
 /// Field names the packet summaries carry (`interpose::mqtt_summary`);
 /// user properties are `user_property:<name>`.
-const FIELDS: &[&str] = &[
+pub const FIELDS: &[&str] = &[
     "version",
     "client_id",
     "keep_alive",
@@ -68,6 +68,7 @@ const MAX_TIMEOUT_MS: u64 = 120_000;
 pub fn validate(action: &Action) -> Result<(), String> {
     match action {
         Action::MqttSteer(s) => s.validate().map_err(|e| format!("mqtt_steer: {e}")),
+        Action::ExpectMqttRetries(r) => r.validate(),
         Action::ExpectMqtt(p) => {
             if !PACKETS.contains(&p.packet.to_uppercase().as_str()) {
                 return Err(format!(

@@ -23,6 +23,7 @@ pub use e2e::DEFAULT_SEGMENT_SIZE;
 use super::effects::Clock;
 use super::faults::{Fault, FaultSet};
 use super::Agent;
+use crate::mtp::backoff::{Backoff, BackoffError};
 use crate::mtp::{Inbound, MtpConnection, MtpConnector};
 use crate::usp::msg;
 use crate::usp::proto::msg::Msg;
@@ -75,6 +76,8 @@ pub struct AgentHost {
     protocol: Option<String>,
     /// Payload bytes per E2E SessionContextRecord (SAR).
     e2e_segment_size: usize,
+    /// Where the dialer's back-off parameters live in the model.
+    backoff: Option<BackoffSource>,
     shared: Arc<Shared>,
 }
 
@@ -88,6 +91,7 @@ impl AgentHost {
             restart_delay: DEFAULT_RESTART_DELAY,
             protocol: None,
             e2e_segment_size: DEFAULT_SEGMENT_SIZE,
+            backoff: None,
             shared: Arc::new(Shared {
                 routes: Default::default(),
                 next_conn: AtomicU64::new(1),
@@ -121,6 +125,14 @@ impl AgentHost {
         self
     }
 
+    /// After a failed connection attempt, wait as the back-off parameters
+    /// in the Agent's own model say (e.g. `BackoffSource::MQTT`), not the
+    /// dialer's fixed retry interval.
+    pub fn with_backoff(mut self, source: BackoffSource) -> Self {
+        self.backoff = Some(source);
+        self
+    }
+
     /// Payload bytes per Record when answering in an E2E session context
     /// (default `DEFAULT_SEGMENT_SIZE`; 0 = never segment).
     pub fn with_e2e_segment_size(mut self, size: usize) -> Self {
@@ -146,29 +158,80 @@ impl AgentHost {
 
     /// As the side that dials (a WebSocket client, a UDS client, a broker
     /// client): connect, serve, and reconnect after `retry` whenever the
-    /// connection drops; after a reboot, as soon as the Agent is back.
-    /// Runs until the task is dropped.
+    /// connection drops; after a failed attempt, after `retry` too, or a
+    /// wait from the back-off parameters in the model (`with_backoff`);
+    /// after a reboot, as soon as the Agent is back. Runs until the task
+    /// is dropped.
     pub async fn run_dialer(
         self,
         mut connector: impl MtpConnector,
         controller_id: Option<String>,
         retry: Duration,
     ) {
+        // Failed attempts since the last connection that worked: the
+        // back-off's retry count (reset by a successful connect).
+        let mut failures = 0u32;
         loop {
             self.wait_up().await;
-            match connector.establish().await {
+            {
+                let agent = self.agent.lock().await;
+                connector.configure(&|path| param(&agent, path));
+            }
+            let wait = match connector.establish().await {
                 Ok(conn) => {
+                    failures = 0;
                     self.say(format!("connected: {}", connector.describe()));
                     let controller = controller_id
                         .clone()
                         .or_else(|| conn.peer().endpoint_id.clone());
                     self.serve(conn, controller).await;
                     self.say("connection ended");
+                    retry
                 }
-                Err(e) => self.say(format!("cannot connect: {e}")),
-            }
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    self.say(format!("cannot connect: {e}"));
+                    self.retry_wait(failures).await.unwrap_or(retry)
+                }
+            };
             if self.is_up() {
-                tokio::time::sleep(retry).await;
+                tokio::time::sleep(wait).await;
+            } else {
+                // A reboot starts the retry count afresh (as R-WS.21 says
+                // for WebSocket; the same algorithm for MQTT).
+                failures = 0;
+            }
+        }
+    }
+
+    /// How long to wait before retry `n` after a failed attempt, from the
+    /// back-off parameters in the Agent's model (`with_backoff`); `None`
+    /// without them (the fixed retry interval applies) or under the
+    /// `retries-outside-window` fault.
+    async fn retry_wait(&self, n: u32) -> Option<Duration> {
+        let source = self.backoff.as_ref()?;
+        if self.faults.contains(Fault::RetriesOutsideWindow) {
+            return None;
+        }
+        let backoff = {
+            let agent = self.agent.lock().await;
+            source.read(&|path| param(&agent, path))
+        };
+        match backoff {
+            Ok(b) => {
+                let wait = b.wait(n, random_unit());
+                self.say(format!(
+                    "retry {n} in {} ms (window {})",
+                    wait.as_millis(),
+                    b.window(n)
+                ));
+                Some(wait)
+            }
+            Err(e) => {
+                self.say(format!(
+                    "back-off parameters unusable ({e}); retrying at the fixed interval"
+                ));
+                None
             }
         }
     }
@@ -512,5 +575,51 @@ impl AgentHost {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&conn_id);
+    }
+}
+
+/// Where a dialer's back-off parameters live in the Agent's model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackoffSource {
+    /// The object, e.g. `Device.MQTT.Client.1.`.
+    pub object: &'static str,
+    pub min_wait: &'static str,
+    pub multiplier: &'static str,
+    pub max_interval: &'static str,
+}
+
+impl BackoffSource {
+    /// The MQTT client's ConnectRetry* parameters (TP-469 11.16).
+    pub const MQTT: BackoffSource = BackoffSource {
+        object: "Device.MQTT.Client.1.",
+        min_wait: "ConnectRetryTime",
+        multiplier: "ConnectRetryIntervalMultiplier",
+        max_interval: "ConnectRetryMaxInterval",
+    };
+
+    fn read(&self, param: &dyn Fn(&str) -> Option<String>) -> Result<Backoff, BackoffError> {
+        let get = |name: &str| param(&format!("{}{name}", self.object)).unwrap_or_default();
+        Backoff::mqtt(
+            &get(self.min_wait),
+            &get(self.multiplier),
+            &get(self.max_interval),
+        )
+    }
+}
+
+/// A parameter of the Agent's model by its full path.
+fn param(agent: &Agent, path: &str) -> Option<String> {
+    let (object, name) = path.rsplit_once('.')?;
+    agent.model.value(&format!("{object}."), name)
+}
+
+/// A random number in [0, 1] for picking a wait inside a back-off window.
+fn random_unit() -> f64 {
+    use ring::rand::SecureRandom;
+    let mut b = [0u8; 4];
+    match ring::rand::SystemRandom::new().fill(&mut b) {
+        Ok(()) => f64::from(u32::from_le_bytes(b)) / f64::from(u32::MAX),
+        // No randomness: the middle of the window is still inside it.
+        Err(_) => 0.5,
     }
 }

@@ -27,6 +27,10 @@ const MTP: &str = "MQTT";
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// `KeepAliveTime` default of `Device.MQTT.Client.{i}.` (R-MQTT.14).
 const KEEP_ALIVE: Duration = Duration::from_secs(60);
+/// rumqttc's smallest Keep Alive.
+const MIN_KEEP_ALIVE_S: u64 = 5;
+/// The reference Agent's MQTT client in its data model.
+const MODEL_CLIENT: &str = "Device.MQTT.Client.1.";
 /// Largest packet we accept: GetSupportedDM answers outgrow rumqttc's 10 KiB default.
 const MAX_PACKET: u32 = 16 * 1024 * 1024;
 /// How long `close` waits for DISCONNECT to leave.
@@ -65,6 +69,28 @@ pub struct MqttConfig {
     /// Misbehaviour for the `no-request-response-information` fault: no
     /// Request Response Information in CONNECT (R-MQTT.12).
     pub omit_request_response_information: bool,
+    /// Follow the Agent's data model (`MtpConnector::configure`): ClientID
+    /// and KeepAliveTime of `Device.MQTT.Client.1.` at every connect.
+    pub follow_model: bool,
+    /// CONNECT Keep Alive (R-MQTT.14); `KeepAliveTime` when following the model.
+    pub keep_alive: Duration,
+    /// `Device.MQTT.Client.1.ClientID` as last read from the model.
+    pub model_client_id: Option<String>,
+    /// The ClientId of the next CONNECT, decided per attempt by the endpoint.
+    session_client_id: Option<String>,
+    /// The broker's Assigned Client Identifier, kept from the CONNACK on
+    /// (even when the session fails later) for the next CONNECT while no
+    /// ClientID is configured (R-MQTT.9).
+    assigned: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    /// Misbehaviour for the `new-client-id-on-reconnect` fault (R-MQTT.8).
+    pub new_client_id_on_reconnect: bool,
+    /// Misbehaviour for the `ignores-assigned-client-identifier` fault (R-MQTT.9).
+    pub ignore_assigned_client_identifier: bool,
+    /// Misbehaviour for the `ignores-keep-alive-time` fault (R-MQTT.14).
+    pub ignore_keep_alive_time: bool,
+    /// Misbehaviour for the `ignores-server-keep-alive` fault (MQTT 5
+    /// §3.2.2.3.14: the Server Keep Alive replaces the client's).
+    pub ignore_server_keep_alive: bool,
 }
 
 impl MqttConfig {
@@ -84,6 +110,15 @@ impl MqttConfig {
             content_type: None,
             ignore_subscribe_topic: false,
             omit_request_response_information: false,
+            follow_model: false,
+            keep_alive: KEEP_ALIVE,
+            model_client_id: None,
+            session_client_id: None,
+            assigned: Default::default(),
+            new_client_id_on_reconnect: false,
+            ignore_assigned_client_identifier: false,
+            ignore_keep_alive_time: false,
+            ignore_server_keep_alive: false,
         }
     }
 
@@ -98,7 +133,26 @@ impl MqttConfig {
     }
 
     fn client_id(&self) -> String {
-        binding::client_id(self.client_id.as_deref(), &self.endpoint_id)
+        match &self.session_client_id {
+            Some(id) => id.clone(),
+            None => binding::client_id(self.client_id.as_deref(), &self.endpoint_id),
+        }
+    }
+
+    fn assigned_client_id(&self) -> Option<String> {
+        self.assigned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Keeps the CONNACK's Assigned Client Identifier when this CONNECT
+    /// had an empty ClientId (R-MQTT.9).
+    fn keep_assigned_client_id(&self, assigned: Option<&String>) {
+        let empty = self.client_id().is_empty();
+        if let Some(id) = assigned.filter(|_| empty && !self.ignore_assigned_client_identifier) {
+            *self.assigned.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.clone());
+        }
     }
 
     fn host_port(&self) -> Result<(String, u16), MtpError> {
@@ -269,6 +323,8 @@ pub struct MqttEndpoint {
     config: MqttConfig,
     /// A session opened ahead of time (see `connect_early`).
     ready: Option<MqttConnection>,
+    /// Sessions opened so far.
+    opens: u32,
 }
 
 impl MqttEndpoint {
@@ -276,6 +332,7 @@ impl MqttEndpoint {
         MqttEndpoint {
             config,
             ready: None,
+            opens: 0,
         }
     }
 
@@ -287,8 +344,37 @@ impl MqttEndpoint {
     /// the first `establish` (an Agent's Connect Record) is not lost: a
     /// broker does not keep messages for topics nobody subscribed to.
     pub async fn connect_early(&mut self) -> Result<(), MtpError> {
-        self.ready = Some(self.open().await?);
+        self.ready = Some(self.open_session().await?);
         Ok(())
+    }
+
+    /// The ClientId of the next CONNECT: the configured ClientID; none
+    /// configured, over MQTT 5 an empty one until the broker assigned one,
+    /// then that one (R-MQTT.9), else the Endpoint ID (R-MQTT.11).
+    fn next_client_id(&self) -> String {
+        let cfg = &self.config;
+        let configured = match cfg.follow_model {
+            true => cfg.model_client_id.clone(),
+            false => cfg.client_id.clone(),
+        };
+        match configured.filter(|c| !c.is_empty()) {
+            Some(c) if cfg.new_client_id_on_reconnect && self.opens > 0 => {
+                format!("{c}-r{}", self.opens)
+            }
+            Some(c) => c,
+            None if cfg.follow_model && cfg.version == MqttVersion::V5 => {
+                cfg.assigned_client_id().unwrap_or_default()
+            }
+            None => cfg.endpoint_id.clone(),
+        }
+    }
+
+    /// Opens a session with the ClientId this attempt calls for and keeps
+    /// what the broker assigned.
+    async fn open_session(&mut self) -> Result<MqttConnection, MtpError> {
+        self.config.session_client_id = Some(self.next_client_id());
+        self.opens += 1;
+        self.open().await
     }
 
     async fn open(&self) -> Result<MqttConnection, MtpError> {
@@ -353,7 +439,21 @@ impl MtpConnector for MqttEndpoint {
         if let Some(conn) = self.ready.take() {
             return Ok(Box::new(conn));
         }
-        Ok(Box::new(self.open().await?))
+        Ok(Box::new(self.open_session().await?))
+    }
+
+    fn configure(&mut self, param: &dyn Fn(&str) -> Option<String>) {
+        if !self.config.follow_model {
+            return;
+        }
+        self.config.model_client_id = param(&format!("{MODEL_CLIENT}ClientID"));
+        let keep_alive = param(&format!("{MODEL_CLIENT}KeepAliveTime"))
+            .and_then(|k| k.trim().parse::<u64>().ok());
+        if let Some(k) = keep_alive.filter(|_| !self.config.ignore_keep_alive_time) {
+            // rumqttc refuses Keep Alives under 5 s (and 0, "no keep
+            // alive"): the nearest it can send.
+            self.config.keep_alive = Duration::from_secs(k.max(MIN_KEEP_ALIVE_S));
+        }
     }
 
     fn describe(&self) -> String {

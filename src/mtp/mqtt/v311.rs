@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use super::{
     connect_failed, handshake_failed, network_options, topics_to_subscribe, Delivery, Link,
-    MqttConfig, Publisher, HANDSHAKE_TIMEOUT, KEEP_ALIVE, MAX_PACKET,
+    MqttConfig, Publisher, HANDSHAKE_TIMEOUT, MAX_PACKET,
 };
 use crate::mtp::MtpError;
 
@@ -25,7 +25,7 @@ fn qos(level: u8) -> QoS {
 pub(super) async fn open(cfg: &MqttConfig, host: &str, port: u16) -> Result<Link, MtpError> {
     // R-MQTT.11: 3.1.1 clients use their Endpoint ID unless one is configured.
     let mut opts = MqttOptions::new(cfg.client_id(), host, port);
-    opts.set_keep_alive(KEEP_ALIVE)
+    opts.set_keep_alive(cfg.keep_alive)
         .set_clean_session(true)
         .set_max_packet_size(MAX_PACKET as usize, MAX_PACKET as usize);
     if let Some(user) = &cfg.username {

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use super::{
     binding, connect_failed, handshake_failed, network_options, topics_to_subscribe, Delivery,
-    Link, MqttConfig, Publisher, HANDSHAKE_TIMEOUT, KEEP_ALIVE, MAX_PACKET,
+    Link, MqttConfig, Publisher, HANDSHAKE_TIMEOUT, MAX_PACKET,
 };
 use crate::mtp::MtpError;
 
@@ -29,7 +29,7 @@ fn qos(level: u8) -> QoS {
 
 pub(super) async fn open(cfg: &MqttConfig, host: &str, port: u16) -> Result<Link, MtpError> {
     let mut opts = MqttOptions::new(cfg.client_id(), host, port);
-    opts.set_keep_alive(KEEP_ALIVE)
+    opts.set_keep_alive(cfg.keep_alive)
         .set_clean_start(true)
         .set_max_packet_size(Some(MAX_PACKET))
         // rumqttc's default (u16::MAX) fills a 65,536-slot table of
@@ -60,6 +60,22 @@ pub(super) async fn open(cfg: &MqttConfig, host: &str, port: u16) -> Result<Link
         .properties
         .as_ref()
         .and_then(|p| p.response_information.clone());
+    if cfg.ignore_server_keep_alive
+        && connack
+            .properties
+            .as_ref()
+            .is_some_and(|p| p.server_keep_alive.is_some())
+    {
+        // The fault: rumqttc adopted the broker's value (its first ping
+        // timer already runs on it); back to our own from the next one.
+        events.options.set_keep_alive(cfg.keep_alive);
+    }
+    cfg.keep_assigned_client_id(
+        connack
+            .properties
+            .as_ref()
+            .and_then(|p| p.assigned_client_identifier.as_ref()),
+    );
     let mut topics = topics_to_subscribe(cfg, response_information.as_deref());
     if !cfg.ignore_subscribe_topic {
         // R-MQTT.15: also every topic the broker names in `subscribe-topic`.
