@@ -51,6 +51,18 @@ impl InterposerHandle {
         frame: &[u8],
         steered: Option<String>,
     ) {
+        self.record(self.packet(way, connection, version, frame, steered));
+    }
+
+    /// The log entry of one packet, decoded when the version is known.
+    fn packet(
+        &self,
+        way: Way,
+        connection: u32,
+        version: Option<Version>,
+        frame: &[u8],
+        steered: Option<String>,
+    ) -> LoggedPacket {
         let summary = match version.map(|v| mqtt_codec::decode(v, frame)) {
             Some(Ok(p)) => mqtt_codec::summarize(frame, &p),
             Some(Err(e)) => mqtt_codec::summarize_raw(frame, &e),
@@ -61,7 +73,7 @@ impl InterposerHandle {
         };
         let mut p = LoggedPacket::new(way, connection, summary, frame.len());
         p.steered = steered;
-        self.record(p);
+        p
     }
 }
 
@@ -96,10 +108,10 @@ async fn relay(agent: TcpStream, handle: InterposerHandle, conn: u32) {
             return;
         }
     };
-    handle.record_packet(Way::FromAgent, conn, Some(version), &connect, None);
 
-    let steering = match handle.admit() {
-        Admission::Relay(steering) => steering,
+    let logged = handle.packet(Way::FromAgent, conn, Some(version), &connect, None);
+    let (steering, mut disconnect) = match handle.admit(conn, [logged]) {
+        Admission::Relay { steering, kicks } => (steering, kicks),
         Admission::Refuse { left, steering } => {
             let reason = steering.and_then(|s| s.refuse_reason);
             let packet = mqtt_steer::refusal(version, reason.as_deref());
@@ -116,15 +128,19 @@ async fn relay(agent: TcpStream, handle: InterposerHandle, conn: u32) {
         }
     };
 
-    let Ok(broker) = TcpStream::connect(handle.broker()).await else {
-        return;
+    let broker = match TcpStream::connect(handle.broker()).await {
+        Ok(broker) => broker,
+        Err(_) => {
+            handle.gone(conn);
+            return;
+        }
     };
     let _ = broker.set_nodelay(true);
     let (mut br, mut bw) = broker.into_split();
     if bw.write_all(&connect).await.is_err() {
+        handle.gone(conn);
         return;
     }
-    let mut disconnect = handle.live(conn);
 
     let up = async {
         while let Some(frame) = read_frame(&mut ar, &mut abuf).await {

@@ -109,12 +109,16 @@ struct State<E, S, K> {
 }
 
 /// What becomes of a newly accepted connection.
-pub enum Admission<S> {
+pub enum Admission<S, K> {
     /// Refuse it; `left` more are to be refused after it. `steering` is
     /// the steering armed for the connection after the refusals.
     Refuse { left: u32, steering: Option<S> },
-    /// Relay it with this steering.
-    Relay(S),
+    /// Relay it with this steering; the connection is live from now on and
+    /// steering kicks arrive on `kicks`.
+    Relay {
+        steering: S,
+        kicks: mpsc::UnboundedReceiver<K>,
+    },
 }
 
 /// A cheap handle for the runner and the relay tasks.
@@ -228,9 +232,18 @@ impl<E: Logged, S: Clone + Default, K> Relay<E, S, K> {
     }
 
     /// Decides what becomes of a connection that just sent its first
-    /// packet or frame.
-    pub fn admit(&self) -> Admission<S> {
+    /// packet or frame, and logs `first` (what it sent so far) in the same
+    /// step. A case that steers (`arm`) therefore either comes before: this
+    /// connection takes the steering and its first entries lie after the
+    /// case's mark; or after: this connection is already live and is kicked.
+    /// Never in between, where the steering would be used up by a
+    /// connection the case then waits in vain to see replaced.
+    pub fn admit(&self, connection: u32, first: impl IntoIterator<Item = E>) -> Admission<S, K> {
         let mut s = self.lock();
+        for mut entry in first {
+            entry.set_seq(s.log.len());
+            s.log.push(entry);
+        }
         if s.refuse_left > 0 {
             s.refuse_left -= 1;
             Admission::Refuse {
@@ -238,15 +251,13 @@ impl<E: Logged, S: Clone + Default, K> Relay<E, S, K> {
                 steering: s.pending.clone(),
             }
         } else {
-            Admission::Relay(s.pending.take().unwrap_or_default())
+            let (tx, kicks) = mpsc::unbounded_channel();
+            s.live.push((connection, tx));
+            Admission::Relay {
+                steering: s.pending.take().unwrap_or_default(),
+                kicks,
+            }
         }
-    }
-
-    /// Registers a relayed connection; steering kicks arrive on the receiver.
-    pub fn live(&self, connection: u32) -> mpsc::UnboundedReceiver<K> {
-        let (tx, rx) = mpsc::unbounded_channel();
-        self.lock().live.push((connection, tx));
-        rx
     }
 
     /// The connection is over.

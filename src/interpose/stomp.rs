@@ -164,14 +164,23 @@ async fn relay(agent: TcpStream, handle: StompInterposerHandle, conn: u32) {
         return;
     }
 
-    let steering = match handle.admit() {
-        Admission::Relay(steering) => steering,
+    let logged = first.iter().filter_map(|item| match item {
+        Item::Frame(f) => Some(LoggedFrame::of_frame(
+            Way::FromAgent,
+            conn,
+            f,
+            f.encode().len(),
+        )),
+        Item::Eols {
+            count,
+            heartbeat: true,
+        } => Some(LoggedFrame::heartbeats(Way::FromAgent, conn, *count)),
+        Item::Eols { .. } => None,
+    });
+    let logged: Vec<_> = logged.collect();
+    let (steering, mut kicks) = match handle.admit(conn, logged) {
+        Admission::Relay { steering, kicks } => (steering, kicks),
         Admission::Refuse { left, .. } => {
-            for item in &first {
-                if let Item::Frame(f) = item {
-                    handle.record_frame(Way::FromAgent, conn, f, f.encode().len(), None);
-                }
-            }
             let error = stomp_steer::refusal(left);
             let bytes = error.encode();
             let note = format!("connection refused by the interposer ({left} more to refuse)");
@@ -187,14 +196,23 @@ async fn relay(agent: TcpStream, handle: StompInterposerHandle, conn: u32) {
         let note = format!("broker {} unreachable", handle.broker());
         handle.record_frame(Way::ToAgent, conn, &error, 0, Some(note));
         let _ = aw.write_all(&error.encode()).await;
+        handle.gone(conn);
         return;
     };
     let _ = broker.set_nodelay(true);
     let (mut br, mut bw) = broker.into_split();
-    if !forward(&handle, Way::FromAgent, conn, first, None, &mut bw).await {
+    // Already logged at admission.
+    let first: Vec<u8> = first
+        .into_iter()
+        .flat_map(|item| match item {
+            Item::Frame(f) => f.encode(),
+            Item::Eols { count, .. } => HEARTBEAT.repeat(count),
+        })
+        .collect();
+    if bw.write_all(&first).await.is_err() {
+        handle.gone(conn);
         return;
     }
-    let mut kicks = handle.live(conn);
 
     let up = async {
         while let Some(read) = read_items(&mut ar, &mut adec).await {
