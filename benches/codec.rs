@@ -5,6 +5,7 @@
 //! bytes.
 //! `cargo bench --bench codec`; target ratio >= 1.0 (issue #7).
 
+#[allow(dead_code)] // the codec bench uses the interleaved ratio only
 mod common;
 
 use std::collections::BTreeMap;

@@ -5,7 +5,7 @@
 //! response bytes (the limit: WebSocket and loopback TCP alone).
 //! `cargo bench --bench exchange`; target ratio >= 0.8 (issue #7).
 
-#[allow(dead_code)] // exchange.rs uses its printer only
+#[allow(dead_code)] // not the interleaved rate helpers
 mod common;
 
 use std::time::{Duration, Instant};
@@ -15,12 +15,11 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 use usp_plugfest::agent::faults::FaultSet;
-use usp_plugfest::agent::runtime::AgentHost;
 use usp_plugfest::agent::{Agent, AgentConfig};
 use usp_plugfest::cli::{MtpArg, Role};
 use usp_plugfest::commands::loopback::{self, LoopbackOptions};
 use usp_plugfest::mtp::mqtt::MqttVersion;
-use usp_plugfest::session::{Session, SessionConfig};
+use usp_plugfest::session::Session;
 use usp_plugfest::target::{DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID};
 use usp_plugfest::usp::proto::msg::{request::ReqType, Get};
 use usp_plugfest::usp::record;
@@ -33,40 +32,15 @@ fn get() -> ReqType {
 }
 
 async fn harness_session() -> (Session, loopback::Started) {
-    let agent = Agent::new(AgentConfig {
-        endpoint_id: DEFAULT_AGENT_ID.to_string(),
-        faults: FaultSet::new(),
-    });
-    let options = LoopbackOptions {
+    common::loopback_session(LoopbackOptions {
         mtp: MtpArg::Ws,
         role: Role::Server,
         mqtt_version: MqttVersion::V5,
         stomp_broker: None,
         tls: None,
         interpose: false,
-    };
-    let mut started = loopback::start(&options, AgentHost::new(agent, FaultSet::new()))
-        .await
-        .expect("loopback starts");
-    let connector = std::mem::replace(
-        &mut started.connector,
-        Box::new(usp_plugfest::mtp::websocket::WsDialer::new(
-            "ws://127.0.0.1:1/",
-            "unused",
-        )),
-    );
-    let mut session = Session::new(
-        connector,
-        SessionConfig {
-            controller_id: DEFAULT_CONTROLLER_ID.to_string(),
-            agent_id: None,
-            request_timeout: Duration::from_secs(5),
-            connect_timeout: Duration::from_secs(10),
-            connect_record_timeout: Duration::from_secs(5),
-        },
-    );
-    session.ensure_connected().await.expect("Agent connects");
-    (session, started)
+    })
+    .await
 }
 
 async fn ours(session: &mut Session, n: u64) -> Duration {

@@ -39,3 +39,51 @@ pub fn print_ratio(what: &str, ours: f64, theirs: f64, ratio: f64, target: f64) 
         "RATIO {what}: ours {ours:.0}/s, reference {theirs:.0}/s, ratio {ratio:.2} ({verdict} target >= {target})"
     );
 }
+
+/// The harness's Session against an in-process reference Agent wired as
+/// `plugfest run` wires it for `options` (src/commands/loopback.rs),
+/// connected; the `Started` keeps the Agent and any broker alive.
+pub async fn loopback_session(
+    options: usp_plugfest::commands::loopback::LoopbackOptions,
+) -> (
+    usp_plugfest::session::Session,
+    usp_plugfest::commands::loopback::Started,
+) {
+    use usp_plugfest::agent::faults::FaultSet;
+    use usp_plugfest::agent::runtime::AgentHost;
+    use usp_plugfest::agent::{Agent, AgentConfig};
+    use usp_plugfest::session::{Session, SessionConfig};
+    use usp_plugfest::target::{DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID};
+
+    let agent = Agent::new(AgentConfig {
+        endpoint_id: DEFAULT_AGENT_ID.to_string(),
+        faults: FaultSet::new(),
+    });
+    let mut started =
+        usp_plugfest::commands::loopback::start(&options, AgentHost::new(agent, FaultSet::new()))
+            .await
+            .unwrap_or_else(|e| panic!("the loopback Agent does not start: {e}"));
+    // The Session owns the connector; a dialer that is never used stands in.
+    let connector = std::mem::replace(
+        &mut started.connector,
+        Box::new(usp_plugfest::mtp::websocket::WsDialer::new(
+            "ws://127.0.0.1:1/",
+            "unused",
+        )),
+    );
+    let mut session = Session::new(
+        connector,
+        SessionConfig {
+            controller_id: DEFAULT_CONTROLLER_ID.to_string(),
+            agent_id: None,
+            request_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(10),
+            connect_record_timeout: Duration::from_secs(5),
+        },
+    );
+    session
+        .ensure_connected()
+        .await
+        .expect("the Agent connects");
+    (session, started)
+}

@@ -1,0 +1,121 @@
+//! The interposers' cost (issue #9): Get request/response exchanges per
+//! second between the harness and the in-process reference Agent through a
+//! real broker, once with the Agent connected straight to the broker and
+//! once through the interposer (`plugfest run --interpose`), in one run.
+//! Each side has its own private broker, started as `plugfest run` starts
+//! it. `cargo bench --bench interposer` (MQTT through mosquitto; set
+//! `PLUGFEST_BENCH_STOMP=1` to add STOMP through RabbitMQ, whose two
+//! brokers take about a minute to start).
+
+#[allow(dead_code)] // this bench uses the session builder and the printer
+mod common;
+
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use usp_plugfest::cli::{MtpArg, Role};
+use usp_plugfest::commands::loopback::{LoopbackOptions, Started};
+use usp_plugfest::mtp::mqtt::MqttVersion;
+use usp_plugfest::session::Session;
+use usp_plugfest::usp::proto::msg::{request::ReqType, Get};
+
+fn get() -> ReqType {
+    ReqType::Get(Get {
+        param_paths: vec!["Device.DeviceInfo.".into()],
+        max_depth: 0,
+    })
+}
+
+async fn exchanges(session: &mut Session, n: u64) -> Duration {
+    let start = Instant::now();
+    for _ in 0..n {
+        session
+            .request(get())
+            .await
+            .map_err(|(_, e)| e)
+            .expect("GetResp");
+        // The runner drains the trace per case; keep it from growing here.
+        drop(session.take_trace());
+    }
+    start.elapsed()
+}
+
+fn options(mtp: MtpArg, interpose: bool) -> LoopbackOptions {
+    LoopbackOptions {
+        mtp,
+        role: Role::Server,
+        mqtt_version: MqttVersion::V5,
+        stomp_broker: None,
+        tls: None,
+        interpose,
+    }
+}
+
+fn compare(c: &mut Criterion, rt: &tokio::runtime::Runtime, mtp: MtpArg, label: &str) {
+    let (mut direct, direct_started): (Session, Started) =
+        rt.block_on(common::loopback_session(options(mtp, false)));
+    let (mut through, through_started): (Session, Started) =
+        rt.block_on(common::loopback_session(options(mtp, true)));
+    assert!(
+        through_started.mqtt_interposer.is_some() || through_started.stomp_interposer.is_some(),
+        "the interposed run has no interposer"
+    );
+
+    let mut g = c.benchmark_group(format!("interposer/Get over {label}"));
+    g.bench_function("straight to the broker", |b| {
+        b.iter_custom(|n| rt.block_on(exchanges(&mut direct, n)))
+    });
+    g.bench_function("through the interposer", |b| {
+        b.iter_custom(|n| rt.block_on(exchanges(&mut through, n)))
+    });
+    g.finish();
+
+    // Interleaved rounds of 500 exchanges each; median ratio. The
+    // interposer's log grows by four packets per exchange: it is the
+    // run-long trace a real case would keep, so it is not trimmed here.
+    const N: u64 = 500;
+    let mut samples: Vec<(f64, f64)> = (0..7)
+        .map(|_| {
+            let t = N as f64 / rt.block_on(exchanges(&mut through, N)).as_secs_f64();
+            let d = N as f64 / rt.block_on(exchanges(&mut direct, N)).as_secs_f64();
+            (t, d)
+        })
+        .collect();
+    samples.sort_by(|a, b| (a.0 / a.1).total_cmp(&(b.0 / b.1)));
+    let (t, d) = samples[samples.len() / 2];
+    // No target in issue #9: the figure is the interposer's cost.
+    println!(
+        "RATIO Get exchanges over {label} through the interposer vs straight to the broker: \
+         through {t:.0}/s, straight {d:.0}/s, ratio {:.2} (the interposer costs {:.0}% of the rate)",
+        t / d,
+        (1.0 - t / d) * 100.0
+    );
+    // Brokers block while they stop: off the runtime's threads.
+    drop(direct);
+    drop(through);
+    drop(direct_started);
+    drop(through_started);
+}
+
+fn bench(c: &mut Criterion) {
+    // Two workers, as `plugfest run` has on this 2-core machine.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    compare(c, &rt, MtpArg::Mqtt, "MQTT 5 (mosquitto)");
+    if std::env::var_os("PLUGFEST_BENCH_STOMP").is_some() {
+        compare(c, &rt, MtpArg::Stomp, "STOMP 1.2 (RabbitMQ)");
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(10);
+    targets = bench
+}
+criterion_main!(benches);
