@@ -270,11 +270,19 @@ impl Model {
 
     /// The current value of a parameter, with derived ones (counts, UpTime) computed on read.
     pub fn value(&self, obj: &str, name: &str) -> Option<String> {
-        self.value_of(self.dm.object_of(obj)?.param(name)?, obj, name)
+        let def = self.dm.object_of(obj)?.param(name)?;
+        self.value_of(def, obj, name, self.objects.get(obj))
     }
 
-    /// `value` with the parameter's definition already looked up.
-    fn value_of(&self, def: &ParamDef, obj: &str, name: &str) -> Option<String> {
+    /// `value` with the parameter's definition and the object's stored
+    /// values already looked up.
+    fn value_of(
+        &self,
+        def: &ParamDef,
+        obj: &str,
+        name: &str,
+        stored: Option<&BTreeMap<String, String>>,
+    ) -> Option<String> {
         if let Some(table) = &def.count {
             return Some(self.instances(&format!("{obj}{table}")).len().to_string());
         }
@@ -285,7 +293,7 @@ impl Model {
         if obj == "Device.DeviceInfo." && name == "UpTime" {
             return Some(self.started.elapsed().as_secs().to_string());
         }
-        self.objects.get(obj)?.get(name).cloned()
+        stored?.get(name).cloned()
     }
 
     /// All parameters of an object, in Supported DM order.
@@ -293,9 +301,12 @@ impl Model {
         let Some(def) = self.dm.object_of(obj) else {
             return BTreeMap::new();
         };
+        // One look-up of the object's values for all its parameters (a
+        // Get of a subtree reads every parameter of every object in it).
+        let stored = self.objects.get(obj);
         def.params
             .iter()
-            .filter_map(|p| Some((p.name.clone(), self.value_of(p, obj, &p.name)?)))
+            .filter_map(|p| Some((p.name.clone(), self.value_of(p, obj, &p.name, stored)?)))
             .collect()
     }
 

@@ -96,6 +96,11 @@ pub fn rights(model: &Model, controller: &str, kind: Kind, path: &str) -> Rights
 pub struct ControllerRights {
     /// `None`: not restricted (no Role assigned and no UntrustedRole).
     roles: Option<Vec<Vec<Permission>>>,
+    /// Per column, the rights held on every path whatever its Targets: the
+    /// union over the Roles whose deciding Permission is the same for every
+    /// path (see `everywhere`). A Full Access Controller holds all of them,
+    /// and a response is then not filtered path by path at all.
+    floor: [Rights; 4],
 }
 
 /// One enabled `Role.{i}.Permission.{i}.`.
@@ -108,7 +113,10 @@ struct Permission {
 
 impl ControllerRights {
     pub fn of(model: &Model, controller: &str) -> ControllerRights {
-        let unrestricted = ControllerRights { roles: None };
+        let unrestricted = ControllerRights {
+            roles: None,
+            floor: [Rights::ALL; 4],
+        };
         // No row, or no Role assigned: the UntrustedRole's rights.
         let assigned = model
             .controller_path(controller)
@@ -125,12 +133,29 @@ impl ControllerRights {
         if roles.is_empty() {
             return unrestricted;
         }
-        let roles = roles
+        let roles: Vec<Vec<Permission>> = roles
             .iter()
             .filter(|role| role.starts_with(ROLE_TABLE) && enabled(model, role, "Enable"))
             .map(|role| permissions(model, role))
             .collect();
-        ControllerRights { roles: Some(roles) }
+        let mut floor = [Rights::default(); 4];
+        for perms in &roles {
+            if let Some(p) = everywhere(perms) {
+                for (f, c) in floor.iter_mut().zip(p.columns) {
+                    *f = f.union(c);
+                }
+            }
+        }
+        ControllerRights {
+            roles: Some(roles),
+            floor,
+        }
+    }
+
+    /// Whether the Controller holds `read` on every path of this kind, so
+    /// that nothing of that kind need be filtered out of a response.
+    pub fn reads_everything(&self, kind: Kind) -> bool {
+        self.floor[kind as usize].read
     }
 
     /// What the Controller may do with `path` as a `kind`: within one Role
@@ -142,6 +167,9 @@ impl ControllerRights {
             return Rights::ALL;
         };
         let column = kind as usize;
+        if self.floor[column] == Rights::ALL {
+            return Rights::ALL;
+        }
         roles
             .iter()
             .map(|perms| {
@@ -154,6 +182,14 @@ impl ControllerRights {
             })
             .fold(Rights::default(), Rights::union)
     }
+}
+
+/// The Permission of a Role that decides for every path: one targeting
+/// all of `Device.` with the highest Order (the last of equals, which
+/// `rights` would pick for any path it covers).
+fn everywhere(perms: &[Permission]) -> Option<&Permission> {
+    let top = perms.iter().max_by_key(|p| p.order)?;
+    top.targets.iter().any(|t| t == "Device.").then_some(top)
 }
 
 fn enabled(model: &Model, obj: &str, name: &str) -> bool {
@@ -315,6 +351,35 @@ mod tests {
         assert_eq!(
             rights(&m, READONLY, Kind::Param, "Device.DeviceInfo.Manufacturer"),
             Rights::default()
+        );
+    }
+
+    #[test]
+    fn only_a_whole_tree_permission_that_outranks_the_rest_reads_everything() {
+        let mut m = Model::new("proto::agent");
+        assert!(ControllerRights::of(&m, FULL).reads_everything(Kind::Param));
+        // The read-only Role's "Device." Permission is outranked where the
+        // serial number is hidden: its reads are checked path by path.
+        assert!(!ControllerRights::of(&m, READONLY).reads_everything(Kind::Param));
+        // Outranking the narrower ones, the same Permission reads everything...
+        let whole = "Device.LocalAgent.ControllerTrust.Role.2.Permission.1.";
+        m.put(whole, "Order", "9");
+        let ro = ControllerRights::of(&m, READONLY);
+        assert!(ro.reads_everything(Kind::Param));
+        let serial = "Device.DeviceInfo.SerialNumber";
+        assert!(ro.rights(Kind::Param, serial).read && !ro.rights(Kind::Param, serial).write);
+        // ... and grants nothing more than its own column says.
+        assert!(
+            !ro.rights(Kind::Obj, "Device.LocalAgent.Subscription.")
+                .write
+        );
+        // A whole-tree Permission that reads nothing reads nothing anywhere.
+        m.put(whole, "Param", "----");
+        assert!(!ControllerRights::of(&m, READONLY).reads_everything(Kind::Param));
+        assert!(
+            !ControllerRights::of(&m, READONLY)
+                .rights(Kind::Param, serial)
+                .read
         );
     }
 }

@@ -139,6 +139,9 @@ fn is_instance(obj: &str) -> bool {
 /// DM (7026), as if it did not exist (R-GET.1).
 pub fn filter_get(model: &Model, controller: &str, resp: &mut GetResp) {
     let who = ControllerRights::of(model, controller);
+    if who.reads_everything(Kind::Param) && who.reads_everything(Kind::InstantiatedObj) {
+        return;
+    }
     for req in &mut resp.req_path_results {
         if req.err_code != 0 {
             continue;
