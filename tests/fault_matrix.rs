@@ -433,6 +433,27 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("can only be seen by a second Controller"),
     ),
     (
+        "added-permission-ignored",
+        Fails(
+            Cases::Only(&[
+                "trust-set-allowed",
+                "trust-operate-allowed",
+                "trust-add-search-partial-true",
+                "trust-add-search-partial-false",
+                "trust-add-unwritable-param-included",
+                "trust-add-role",
+            ]),
+            &[
+                "expected SET_RESP, got ERROR 7006",
+                "RequestChallenge().ChallengeID: expected matches",
+                "expected 7006 (Permission denied), got success",
+                "expected ERROR, got ADD_RESP",
+                "expected every object oper_failure",
+            ],
+        ),
+        Refused("can only be seen by a second Controller"),
+    ),
+    (
         "retries-outside-window",
         Refused("--mtp mqtt --interpose"),
         Refused("--mtp mqtt --interpose"),

@@ -224,6 +224,7 @@ fn every_listed_fault_has_a_test_here() {
         "add-refuses-omitted-unwritable",
         "untrusted-gets-full-access",
         "added-role-ignored",
+        "added-permission-ignored",
         // Seen only through the MQTT interposer (TP-469 11.4, 11.5, 11.7,
         // 11.16): tests/mqtt_interpose.rs.
         "retries-outside-window",

@@ -10,7 +10,7 @@ use common::{plugfest, Run};
 use std::path::Path;
 
 const TRUST: &str = "test-cases/trust.yaml";
-const CASES: usize = 18;
+const CASES: usize = 20;
 /// Cases where only the target's own Controller acts (TP-469 2.23-2.26):
 /// they run on every MTP.
 const OWN_CONTROLLER_ONLY: usize = 4;
@@ -60,7 +60,7 @@ fn trust_suite_passes_as_both_controllers_in_every_websocket_setup() {
 
 #[test]
 fn each_permission_fault_fails_its_cases_with_the_rule() {
-    let expected: [(&str, &[&str], &[&str]); 7] = [
+    let expected: [(&str, &[&str], &[&str]); 8] = [
         (
             "ignores-permissions",
             &[
@@ -117,6 +117,24 @@ fn each_permission_fault_fails_its_cases_with_the_rule() {
             "added-role-ignored",
             &["trust-add-role"],
             &["expected SET_RESP, got ERROR 7006"],
+        ),
+        (
+            "added-permission-ignored",
+            &[
+                "trust-set-allowed",
+                "trust-operate-allowed",
+                "trust-add-search-partial-true",
+                "trust-add-search-partial-false",
+                "trust-add-unwritable-param-included",
+                "trust-add-role",
+            ],
+            &[
+                "expected SET_RESP, got ERROR 7006",
+                "RequestChallenge().ChallengeID: expected matches",
+                "expected 7006 (Permission denied), got success",
+                "expected ERROR, got ADD_RESP",
+                "expected every object oper_failure",
+            ],
         ),
     ];
     for (fault, cases, symptoms) in expected {

@@ -30,6 +30,7 @@ struct PlannedAdd {
 }
 
 const ROLE_INSTANCE: &str = "Device.LocalAgent.ControllerTrust.Role.{i}.";
+const PERMISSION_INSTANCE: &str = "Device.LocalAgent.ControllerTrust.Role.{i}.Permission.{i}.";
 
 /// The outcome of one CreateObject: a failure of the whole requested path,
 /// or one outcome per table it resolved to (a table the Role may not create
@@ -84,8 +85,9 @@ pub fn add(
                 .map(|p| match p {
                     Ok(p) => {
                         let ok = create(model, controller_id, p);
-                        if trust.added_roles_disabled
-                            && super::model::supported_path(&ok.instantiated_path) == ROLE_INSTANCE
+                        let created = super::model::supported_path(&ok.instantiated_path);
+                        if (trust.added_roles_disabled && created == ROLE_INSTANCE)
+                            || (trust.added_permissions_disabled && created == PERMISSION_INSTANCE)
                         {
                             model.put(&ok.instantiated_path, "Enable", "false");
                         }

@@ -22,6 +22,8 @@ pub struct AddTrust {
     pub strict_omitted: bool,
     /// `added-role-ignored`: a Role created by Add is stored disabled.
     pub added_roles_disabled: bool,
+    /// `added-permission-ignored`: a Permission created by Add is stored disabled.
+    pub added_permissions_disabled: bool,
 }
 
 impl AddTrust {
@@ -32,6 +34,7 @@ impl AddTrust {
         all_or_nothing: false,
         strict_omitted: false,
         added_roles_disabled: false,
+        added_permissions_disabled: false,
     };
 
     pub fn from_faults(faults: &FaultSet) -> AddTrust {
@@ -40,6 +43,7 @@ impl AddTrust {
             all_or_nothing: faults.contains(Fault::AddPermissionAllOrNothing),
             strict_omitted: faults.contains(Fault::AddRefusesOmittedUnwritable),
             added_roles_disabled: faults.contains(Fault::AddedRoleIgnored),
+            added_permissions_disabled: faults.contains(Fault::AddedPermissionIgnored),
         }
     }
 }

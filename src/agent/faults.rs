@@ -63,6 +63,7 @@ pub enum Fault {
     AddRefusesOmittedUnwritable,
     UntrustedGetsFullAccess,
     AddedRoleIgnored,
+    AddedPermissionIgnored,
     RetriesOutsideWindow,
     NewClientIdOnReconnect,
     IgnoresAssignedClientIdentifier,
@@ -71,7 +72,7 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub const ALL: [Fault; 57] = [
+    pub const ALL: [Fault; 58] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -124,6 +125,7 @@ impl Fault {
         Fault::AddRefusesOmittedUnwritable,
         Fault::UntrustedGetsFullAccess,
         Fault::AddedRoleIgnored,
+        Fault::AddedPermissionIgnored,
         Fault::RetriesOutsideWindow,
         Fault::NewClientIdOnReconnect,
         Fault::IgnoresAssignedClientIdentifier,
@@ -185,6 +187,7 @@ impl Fault {
             Fault::AddRefusesOmittedUnwritable => "add-refuses-omitted-unwritable",
             Fault::UntrustedGetsFullAccess => "untrusted-gets-full-access",
             Fault::AddedRoleIgnored => "added-role-ignored",
+            Fault::AddedPermissionIgnored => "added-permission-ignored",
             Fault::RetriesOutsideWindow => "retries-outside-window",
             Fault::NewClientIdOnReconnect => "new-client-id-on-reconnect",
             Fault::IgnoresAssignedClientIdentifier => "ignores-assigned-client-identifier",
@@ -240,6 +243,7 @@ impl Fault {
             Fault::AddRefusesOmittedUnwritable => "an Add is refused with 7006 when the object has a writable parameter the Role may not write, even when the Add leaves it out (breaks TP-469 2.25: it keeps its default)",
             Fault::UntrustedGetsFullAccess => "a Controller the Agent has not seen before gets the first Role (full access) in its new Controller.{i}.AssignedRole instead of ControllerTrust.UntrustedRole (breaks TP-469 2.9)",
             Fault::AddedRoleIgnored => "a ControllerTrust.Role.{i} created by Add is kept disabled whatever its Enable says, so assigning it grants nothing (breaks TP-469 2.10)",
+            Fault::AddedPermissionIgnored => "a ControllerTrust.Role.{i}.Permission.{i} created by Add is kept disabled whatever its Enable says, so rights granted at run time never take effect, nor do refusals added at run time (breaks TP-469 2.10, 2.15, 2.17, 2.23, 2.24, 2.26)",
             Fault::RetriesOutsideWindow => "over MQTT, after a refused connection the Agent retries after a fixed 100 ms instead of a wait inside its ConnectRetryTime / ConnectRetryIntervalMultiplier window (breaks TP-469 11.16); seen only through the interposer (--mtp mqtt --interpose)",
             Fault::NewClientIdOnReconnect => "over MQTT, a configured ClientID gets a new suffix on every reconnect (-r1, -r2, ...), so the broker sees a new client each time (breaks R-MQTT.8, TP-469 11.5); seen only through the interposer (--mtp mqtt --interpose)",
             Fault::IgnoresAssignedClientIdentifier => "over MQTT 5 with an empty ClientID, the Agent keeps connecting with an empty ClientId instead of the Assigned Client Identifier the broker gave it (breaks R-MQTT.9, TP-469 11.4); seen only through the interposer (--mtp mqtt --interpose)",

@@ -289,6 +289,7 @@ fn check_trust_faults(faults: &FaultSet, mtp: MtpArg) -> Result<(), String> {
         Fault::NotifyWithoutPermission,
         Fault::UntrustedGetsFullAccess,
         Fault::AddedRoleIgnored,
+        Fault::AddedPermissionIgnored,
     ] {
         if faults.contains(fault) && mtp != MtpArg::Ws {
             return Err(format!(
