@@ -43,20 +43,6 @@ async fn harness_session() -> (Session, loopback::Started) {
     .await
 }
 
-async fn ours(session: &mut Session, n: u64) -> Duration {
-    let start = Instant::now();
-    for _ in 0..n {
-        session
-            .request(get())
-            .await
-            .map_err(|(_, e)| e)
-            .expect("GetResp");
-        // The runner drains the trace per case; keep it from growing here.
-        drop(session.take_trace());
-    }
-    start.elapsed()
-}
-
 /// A raw WebSocket peer that answers every binary message with `reply`,
 /// and a client connected to it.
 async fn raw_pair(
@@ -132,7 +118,7 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("exchange/Get over loopback WebSocket");
     g.bench_function("plugfest Session + reference Agent", |b| {
-        b.iter_custom(|n| rt.block_on(ours(&mut session, n)))
+        b.iter_custom(|n| rt.block_on(common::get_exchanges(&mut session, n)))
     });
     g.bench_function("raw tokio-tungstenite, same bytes", |b| {
         b.iter_custom(|n| rt.block_on(raw(&mut client, &request, n)))
@@ -149,16 +135,12 @@ fn bench(c: &mut Criterion) {
     g.finish();
 
     // Interleaved rounds of 2,000 exchanges each; median ratio.
-    const N: u64 = 2_000;
-    let mut samples: Vec<(f64, f64)> = (0..7)
-        .map(|_| {
-            let o = N as f64 / rt.block_on(ours(&mut session, N)).as_secs_f64();
-            let t = N as f64 / rt.block_on(raw(&mut client, &request, N)).as_secs_f64();
-            (o, t)
-        })
-        .collect();
-    samples.sort_by(|a, b| (a.0 / a.1).total_cmp(&(b.0 / b.1)));
-    let (o, t) = samples[samples.len() / 2];
+    let (o, t) = common::median_rates(
+        7,
+        2_000,
+        &mut |n| rt.block_on(common::get_exchanges(&mut session, n)),
+        &mut |n| rt.block_on(raw(&mut client, &request, n)),
+    );
     common::print_ratio(
         "Get exchanges over loopback WebSocket vs raw tokio-tungstenite",
         o,

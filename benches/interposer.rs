@@ -10,35 +10,13 @@
 #[allow(dead_code)] // this bench uses the session builder and the printer
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use usp_plugfest::cli::{MtpArg, Role};
 use usp_plugfest::commands::loopback::{LoopbackOptions, Started};
 use usp_plugfest::mtp::mqtt::MqttVersion;
 use usp_plugfest::session::Session;
-use usp_plugfest::usp::proto::msg::{request::ReqType, Get};
-
-fn get() -> ReqType {
-    ReqType::Get(Get {
-        param_paths: vec!["Device.DeviceInfo.".into()],
-        max_depth: 0,
-    })
-}
-
-async fn exchanges(session: &mut Session, n: u64) -> Duration {
-    let start = Instant::now();
-    for _ in 0..n {
-        session
-            .request(get())
-            .await
-            .map_err(|(_, e)| e)
-            .expect("GetResp");
-        // The runner drains the trace per case; keep it from growing here.
-        drop(session.take_trace());
-    }
-    start.elapsed()
-}
 
 fn options(mtp: MtpArg, interpose: bool) -> LoopbackOptions {
     LoopbackOptions {
@@ -63,26 +41,22 @@ fn compare(c: &mut Criterion, rt: &tokio::runtime::Runtime, mtp: MtpArg, label: 
 
     let mut g = c.benchmark_group(format!("interposer/Get over {label}"));
     g.bench_function("straight to the broker", |b| {
-        b.iter_custom(|n| rt.block_on(exchanges(&mut direct, n)))
+        b.iter_custom(|n| rt.block_on(common::get_exchanges(&mut direct, n)))
     });
     g.bench_function("through the interposer", |b| {
-        b.iter_custom(|n| rt.block_on(exchanges(&mut through, n)))
+        b.iter_custom(|n| rt.block_on(common::get_exchanges(&mut through, n)))
     });
     g.finish();
 
     // Interleaved rounds of 500 exchanges each; median ratio. The
     // interposer's log grows by four packets per exchange: it is the
     // run-long trace a real case would keep, so it is not trimmed here.
-    const N: u64 = 500;
-    let mut samples: Vec<(f64, f64)> = (0..7)
-        .map(|_| {
-            let t = N as f64 / rt.block_on(exchanges(&mut through, N)).as_secs_f64();
-            let d = N as f64 / rt.block_on(exchanges(&mut direct, N)).as_secs_f64();
-            (t, d)
-        })
-        .collect();
-    samples.sort_by(|a, b| (a.0 / a.1).total_cmp(&(b.0 / b.1)));
-    let (t, d) = samples[samples.len() / 2];
+    let (t, d) = common::median_rates(
+        7,
+        500,
+        &mut |n| rt.block_on(common::get_exchanges(&mut through, n)),
+        &mut |n| rt.block_on(common::get_exchanges(&mut direct, n)),
+    );
     // No target in issue #9: the figure is the interposer's cost.
     println!(
         "RATIO Get exchanges over {label} through the interposer vs straight to the broker: \

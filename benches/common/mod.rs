@@ -87,3 +87,40 @@ pub async fn loopback_session(
         .expect("the Agent connects");
     (session, started)
 }
+
+/// `n` Gets of Device.DeviceInfo. through `session`, one after the other:
+/// how long they took.
+pub async fn get_exchanges(session: &mut usp_plugfest::session::Session, n: u64) -> Duration {
+    use usp_plugfest::usp::proto::msg::{request::ReqType, Get};
+    let start = Instant::now();
+    for _ in 0..n {
+        session
+            .request(ReqType::Get(Get {
+                param_paths: vec!["Device.DeviceInfo.".into()],
+                max_depth: 0,
+            }))
+            .await
+            .map_err(|(_, e)| e)
+            .expect("GetResp");
+        // The runner drains the trace per case; keep it from growing here.
+        drop(session.take_trace());
+    }
+    start.elapsed()
+}
+
+/// Median over `rounds` interleaved rounds of `n` operations each, by the
+/// ratio: (ours/s, theirs/s). Each closure runs `n` operations and says how
+/// long they took.
+pub fn median_rates(
+    rounds: usize,
+    n: u64,
+    ours: &mut dyn FnMut(u64) -> Duration,
+    theirs: &mut dyn FnMut(u64) -> Duration,
+) -> (f64, f64) {
+    let rate = |d: Duration| n as f64 / d.as_secs_f64();
+    let mut samples: Vec<(f64, f64)> = (0..rounds)
+        .map(|_| (rate(ours(n)), rate(theirs(n))))
+        .collect();
+    samples.sort_by(|a, b| (a.0 / a.1).total_cmp(&(b.0 / b.1)));
+    samples[samples.len() / 2]
+}
