@@ -457,7 +457,37 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("--mtp mqtt --interpose"),
         Refused("--mtp mqtt --interpose"),
     ),
+    (
+        "mqtt-fixed-retry-when-broker-down",
+        Refused("--mtp mqtt --interpose"),
+        Refused("--mtp mqtt --interpose"),
+    ),
+    (
+        "mqtt-stays-without-subscribe-topic",
+        Refused("--mtp mqtt --interpose"),
+        Refused("--mtp mqtt --interpose"),
+    ),
+    (
+        "mqtt-ignores-new-subscription",
+        Refused("--mtp mqtt --interpose"),
+        Refused("--mtp mqtt --interpose"),
+    ),
+    (
+        "mqtt-wrong-qos",
+        Refused("--mtp mqtt --interpose"),
+        Refused("--mtp mqtt --interpose"),
+    ),
+    (
+        "mqtt-profile-incomplete",
+        Fails(Cases::Only(MQTT_PROFILES), &[MQTT_PROFILES_SYMPTOM]),
+        Fails(Cases::Only(MQTT_PROFILES), &[MQTT_PROFILES_SYMPTOM]),
+    ),
 ];
+
+/// mtp-mqtt.yaml's data-model case (TP-469 11.1), which runs over any MTP.
+const MQTT_PROFILES: &[&str] = &["mqtt-required-profiles"];
+const MQTT_PROFILES_SYMPTOM: &str =
+    "MQTTClientSubscribe:1 requires Device.MQTT.Client.{i}.Subscription.{i}.";
 
 /// trust.yaml's per-object Add refusals (TP-469 2.23, 2.24, 2.26).
 const ADD_PER_OBJECT_CASES: &[&str] = &[
