@@ -484,7 +484,7 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
     ),
 ];
 
-/// mtp-mqtt.yaml's data-model case (TP-469 11.1), which runs over any MTP.
+/// mqtt-profiles.yaml's case (TP-469 11.1), which runs over any MTP.
 const MQTT_PROFILES: &[&str] = &["mqtt-required-profiles"];
 const MQTT_PROFILES_SYMPTOM: &str =
     "MQTTClientSubscribe:1 requires Device.MQTT.Client.{i}.Subscription.{i}.";
@@ -639,7 +639,7 @@ const ERROR_CODE_CASES: &[&str] = &[
 /// bring the Connect Record back). The per-profile suites add more cases of
 /// the same Msg types, not more kinds of failure, and would make each of
 /// the 46 runs wait out hundreds more request timeouts.
-const MATRIX_SUITES: [&str; 8] = [
+const MATRIX_SUITES: [&str; 9] = [
     "deviceinfo.yaml",
     "endpoint-id.yaml",
     "localagent.yaml",
@@ -648,6 +648,8 @@ const MATRIX_SUITES: [&str; 8] = [
     "usecases",
     // Over MQTT every case here is skipped (no WebSocket controls).
     "mtp-websocket.yaml",
+    // One GetSupportedDM case (TP-469 11.1), over any MTP.
+    "mqtt-profiles.yaml",
     // Last: the permission faults are seen only here (a second Controller).
     "trust.yaml",
 ];

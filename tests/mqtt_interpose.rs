@@ -34,7 +34,7 @@ fn clean_agent_passes_every_interposer_case_and_packets_are_traced_in_time_order
     let run = run_interposed(&[]);
     assert_eq!(run.code, 0, "{}\n{}", run.failure_messages(), run.explain());
     let cases = run.cases();
-    assert_eq!(cases.len(), 16);
+    assert_eq!(cases.len(), 15);
     for c in &cases {
         assert_eq!(c["verdict"], "passed", "{}: {}", c["id"], c["message"]);
         assert!(
@@ -46,10 +46,6 @@ fn clean_agent_passes_every_interposer_case_and_packets_are_traced_in_time_order
         let mut sorted = times.clone();
         sorted.sort();
         assert_eq!(times, sorted, "{}: trace not in time order", c["id"]);
-        // 11.1 is a data-model case: it does not reconnect the Agent.
-        if c["id"] == "mqtt-required-profiles" {
-            continue;
-        }
         assert!(
             trace.iter().any(|e| e["mtp_packet"]["packet"] == "CONNECT"),
             "{}: no decoded CONNECT in the trace",
@@ -133,11 +129,6 @@ const FAULTS: &[(&str, &str, &str)] = &[
         "mqtt-qos-0-and-1",
         "expected SUBSCRIBE FromAgent qos=1 topic_filter=newTopic-11-13-QoS1",
     ),
-    (
-        "mqtt-profile-incomplete",
-        "mqtt-required-profiles",
-        "MQTTClientSubscribe:1 requires Device.MQTT.Client.{i}.Subscription.{i}.",
-    ),
 ];
 
 #[test]
@@ -184,11 +175,6 @@ fn without_the_interposer_the_cases_are_skipped_with_the_reason() {
     );
     assert_eq!(run.code, 0, "{}", run.explain());
     for c in run.cases() {
-        // The data-model case (11.1) needs no interposer.
-        if c["id"] == "mqtt-required-profiles" {
-            assert_eq!(c["verdict"], "passed", "{c}");
-            continue;
-        }
         assert_eq!(c["verdict"], "skipped", "{c}");
         assert!(common::skipped_for_want_of_interposer(&c), "{c}");
     }
