@@ -478,7 +478,37 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("--mtp mqtt --interpose"),
         Refused("--mtp mqtt --interpose"),
     ),
+    (
+        "mqtt-fixed-retry-when-broker-down",
+        Refused("--mtp mqtt --interpose"),
+        Refused("--mtp mqtt --interpose"),
+    ),
+    (
+        "mqtt-stays-without-subscribe-topic",
+        Refused("--mtp mqtt --interpose"),
+        Refused("--mtp mqtt --interpose"),
+    ),
+    (
+        "mqtt-ignores-new-subscription",
+        Refused("--mtp mqtt --interpose"),
+        Refused("--mtp mqtt --interpose"),
+    ),
+    (
+        "mqtt-wrong-qos",
+        Refused("--mtp mqtt --interpose"),
+        Refused("--mtp mqtt --interpose"),
+    ),
+    (
+        "mqtt-profile-incomplete",
+        Fails(Cases::Only(MQTT_PROFILES), &[MQTT_PROFILES_SYMPTOM]),
+        Fails(Cases::Only(MQTT_PROFILES), &[MQTT_PROFILES_SYMPTOM]),
+    ),
 ];
+
+/// mqtt-profiles.yaml's case (TP-469 11.1), which runs over any MTP.
+const MQTT_PROFILES: &[&str] = &["mqtt-required-profiles"];
+const MQTT_PROFILES_SYMPTOM: &str =
+    "MQTTClientSubscribe:1 requires Device.MQTT.Client.{i}.Subscription.{i}.";
 
 /// trust.yaml's per-object Add refusals (TP-469 2.23, 2.24, 2.26).
 const ADD_PER_OBJECT_CASES: &[&str] = &[
@@ -630,7 +660,7 @@ const ERROR_CODE_CASES: &[&str] = &[
 /// bring the Connect Record back). The per-profile suites add more cases of
 /// the same Msg types, not more kinds of failure, and would make each of
 /// the 46 runs wait out hundreds more request timeouts.
-const MATRIX_SUITES: [&str; 8] = [
+const MATRIX_SUITES: [&str; 9] = [
     "deviceinfo.yaml",
     "endpoint-id.yaml",
     "localagent.yaml",
@@ -639,6 +669,8 @@ const MATRIX_SUITES: [&str; 8] = [
     "usecases",
     // Over MQTT every case here is skipped (no WebSocket controls).
     "mtp-websocket.yaml",
+    // One GetSupportedDM case (TP-469 11.1), over any MTP.
+    "mqtt-profiles.yaml",
     // Last: the permission faults are seen only here (a second Controller).
     "trust.yaml",
 ];

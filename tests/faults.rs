@@ -232,6 +232,15 @@ fn every_listed_fault_has_a_test_here() {
         "ignores-assigned-client-identifier",
         "ignores-keep-alive-time",
         "ignores-server-keep-alive",
+        // TP-469 11.6, 11.9, 11.10, 11.13 (interposer):
+        // tests/mqtt_interpose.rs.
+        "mqtt-fixed-retry-when-broker-down",
+        "mqtt-stays-without-subscribe-topic",
+        "mqtt-ignores-new-subscription",
+        "mqtt-wrong-qos",
+        // Fails mqtt-required-profiles (TP-469 11.1) over every MTP: the
+        // fault matrix shows it.
+        "mqtt-profile-incomplete",
     ];
     assert_eq!(listed, tested);
 }

@@ -34,7 +34,7 @@ fn clean_agent_passes_every_interposer_case_and_packets_are_traced_in_time_order
     let run = run_interposed(&[]);
     assert_eq!(run.code, 0, "{}\n{}", run.failure_messages(), run.explain());
     let cases = run.cases();
-    assert_eq!(cases.len(), 11);
+    assert_eq!(cases.len(), 15);
     for c in &cases {
         assert_eq!(c["verdict"], "passed", "{}: {}", c["id"], c["message"]);
         assert!(
@@ -108,6 +108,26 @@ const FAULTS: &[(&str, &str, &str)] = &[
         "ignores-server-keep-alive",
         "mqtt-server-keep-alive-honoured",
         "expected match number 2",
+    ),
+    (
+        "mqtt-fixed-retry-when-broker-down",
+        "mqtt-retry-while-broker-down",
+        "outside the window 1000 to 1500 ms",
+    ),
+    (
+        "mqtt-stays-without-subscribe-topic",
+        "mqtt-no-subscribe-topic-and-no-subscription",
+        "got no MQTT DISCONNECT from the Agent",
+    ),
+    (
+        "mqtt-ignores-new-subscription",
+        "mqtt-new-subscription",
+        "expected 'newTopic-11-9'",
+    ),
+    (
+        "mqtt-wrong-qos",
+        "mqtt-qos-0-and-1",
+        "expected SUBSCRIBE FromAgent qos=1 topic_filter=newTopic-11-13-QoS1",
     ),
 ];
 

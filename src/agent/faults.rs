@@ -69,10 +69,15 @@ pub enum Fault {
     IgnoresAssignedClientIdentifier,
     IgnoresKeepAliveTime,
     IgnoresServerKeepAlive,
+    MqttFixedRetryWhenBrokerDown,
+    MqttStaysWithoutSubscribeTopic,
+    MqttIgnoresNewSubscription,
+    MqttWrongQos,
+    MqttProfileIncomplete,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 58] = [
+    pub const ALL: [Fault; 63] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -131,6 +136,11 @@ impl Fault {
         Fault::IgnoresAssignedClientIdentifier,
         Fault::IgnoresKeepAliveTime,
         Fault::IgnoresServerKeepAlive,
+        Fault::MqttFixedRetryWhenBrokerDown,
+        Fault::MqttStaysWithoutSubscribeTopic,
+        Fault::MqttIgnoresNewSubscription,
+        Fault::MqttWrongQos,
+        Fault::MqttProfileIncomplete,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -193,6 +203,11 @@ impl Fault {
             Fault::IgnoresAssignedClientIdentifier => "ignores-assigned-client-identifier",
             Fault::IgnoresKeepAliveTime => "ignores-keep-alive-time",
             Fault::IgnoresServerKeepAlive => "ignores-server-keep-alive",
+            Fault::MqttFixedRetryWhenBrokerDown => "mqtt-fixed-retry-when-broker-down",
+            Fault::MqttStaysWithoutSubscribeTopic => "mqtt-stays-without-subscribe-topic",
+            Fault::MqttIgnoresNewSubscription => "mqtt-ignores-new-subscription",
+            Fault::MqttWrongQos => "mqtt-wrong-qos",
+            Fault::MqttProfileIncomplete => "mqtt-profile-incomplete",
         }
     }
 
@@ -249,6 +264,11 @@ impl Fault {
             Fault::IgnoresAssignedClientIdentifier => "over MQTT 5 with an empty ClientID, the Agent keeps connecting with an empty ClientId instead of the Assigned Client Identifier the broker gave it (breaks R-MQTT.9, TP-469 11.4); seen only through the interposer (--mtp mqtt --interpose)",
             Fault::IgnoresKeepAliveTime => "over MQTT, CONNECT always carries Keep Alive 60 whatever Device.MQTT.Client.{i}.KeepAliveTime says (breaks R-MQTT.14, TP-469 11.7); seen only through the interposer (--mtp mqtt --interpose)",
             Fault::IgnoresServerKeepAlive => "over MQTT 5, a Server Keep Alive in CONNACK is honoured for one PINGREQ only, then the Agent goes back to its own Keep Alive (breaks MQTT 5 §3.2.2.3.14 via R-MQTT.14, TP-469 11.7); seen only through the interposer (--mtp mqtt --interpose)",
+            Fault::MqttFixedRetryWhenBrokerDown => "over MQTT, when the broker is down (the connection closes without a CONNACK) the Agent retries after a fixed 100 ms; only a refusing CONNACK gets the ConnectRetryTime / ConnectRetryIntervalMultiplier back-off (breaks R-MQTT.10, TP-469 11.6); seen only through the interposer (--mtp mqtt --interpose)",
+            Fault::MqttStaysWithoutSubscribeTopic => "over MQTT 5, with no Device.MQTT.Client.{i}.Subscription row and no CONNACK subscribe-topic the Agent stays connected on its reply-to topic instead of sending DISCONNECT (breaks R-MQTT.16, TP-469 11.10); seen only through the interposer (--mtp mqtt --interpose)",
+            Fault::MqttIgnoresNewSubscription => "over MQTT, a Device.MQTT.Client.{i}.Subscription row added or disabled while connected is not acted upon (no SUBSCRIBE, no UNSUBSCRIBE) until the next connection (breaks R-MQTT.15 / R-MQTT.34, TP-469 11.9); seen only through the interposer (--mtp mqtt --interpose)",
+            Fault::MqttWrongQos => "over MQTT, every Device.MQTT.Client.{i}.Subscription row is subscribed at QoS 0 whatever its QoS says (breaks TR-181 Subscription.{i}.QoS and R-MQTT.20, TP-469 11.13); seen only through the interposer (--mtp mqtt --interpose)",
+            Fault::MqttProfileIncomplete => "GetSupportedDMResp leaves out Device.MQTT.Client.{i}.Subscription.{i}. (MQTTClientSubscribe:1; breaks R-MQTT.4, TP-469 11.1)",
             Fault::MalformedEndpointId => "the Agent's Records (and, as `plugfest agent`, its handshake) carry an Endpoint ID whose instance-id is longer than 50 characters (breaks R-ARC.6)",
             Fault::IgnoresPermissions => "Set, Add, Delete and Operate are carried out whatever the sending Controller's Role permits (a read-only Controller can Set: no 7006)",
             Fault::HiddenParamsReadable => "Get, GetInstances and GetSupportedDM show a Controller what its Role gives it no read permission on (e.g. the read-only Controller sees Device.DeviceInfo.SerialNumber)",

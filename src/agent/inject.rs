@@ -36,6 +36,9 @@ pub fn apply(faults: &FaultSet, model: &Model, answer: &mut Msg) {
     if faults.contains(Fault::MissingParameter) {
         drop_manufacturer(body);
     }
+    if faults.contains(Fault::MqttProfileIncomplete) {
+        drop_mqtt_subscription_table(body);
+    }
     if faults.contains(Fault::WrongValueType) {
         mistype_values(model, body);
     }
@@ -84,6 +87,18 @@ fn drop_manufacturer(body: &mut MsgBody) {
             }
         }
         _ => {}
+    }
+}
+
+/// `mqtt-profile-incomplete`: the MQTT client's Subscription table is
+/// missing from GetSupportedDMResp.
+fn drop_mqtt_subscription_table(body: &mut MsgBody) {
+    let MsgBody::Response(r) = body else { return };
+    if let Some(RespType::GetSupportedDmResp(g)) = r.resp_type.as_mut() {
+        for res in g.req_obj_results.iter_mut() {
+            res.supported_objs
+                .retain(|o| o.supported_obj_path != "Device.MQTT.Client.{i}.Subscription.{i}.");
+        }
     }
 }
 

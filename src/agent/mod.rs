@@ -95,6 +95,28 @@ impl Agent {
         }
     }
 
+    /// The MQTT settings of a standalone Agent (`plugfest agent
+    /// --mqtt-broker`) written into its model, which its MQTT client then
+    /// follows: the ClientID (R-MQTT.8), its own topic as the reply-to
+    /// topic and a Subscription row (R-MQTT.15/16), the Controller's topic.
+    pub fn set_mqtt_topics(&mut self, client_id: Option<&str>, own: &str, controller: &str) {
+        if let Some(id) = client_id {
+            self.model.put("Device.MQTT.Client.1.", "ClientID", id);
+        }
+        self.model
+            .put("Device.MQTT.Client.1.Subscription.1.", "Topic", own);
+        self.model.put(
+            "Device.LocalAgent.MTP.1.MQTT.",
+            "ResponseTopicConfigured",
+            own,
+        );
+        self.model.put(
+            "Device.LocalAgent.Controller.1.MTP.1.MQTT.",
+            "Topic",
+            controller,
+        );
+    }
+
     pub fn endpoint_id(&self) -> &str {
         &self.endpoint_id
     }

@@ -83,11 +83,25 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
     } else {
         args.endpoint_id.clone()
     };
-    let agent = Agent::new(AgentConfig {
+    let mut agent = Agent::new(AgentConfig {
         endpoint_id: eid.clone(),
         faults: faults.clone(),
     });
-    let host = AgentHost::new(agent, faults).with_log(true);
+    let own_topic = args
+        .agent_topic
+        .clone()
+        .unwrap_or_else(|| agent_topic(&eid));
+    // The Agent knows its Controller's topic from configuration
+    // (LocalAgent.Controller.{i}.MTP.{i}.MQTT.Topic) and sends its
+    // MQTTConnectRecord there (R-MTP.6).
+    let peer_topic = args
+        .controller_topic
+        .clone()
+        .unwrap_or_else(|| controller_topic(&args.controller_id));
+    if args.mqtt_broker.is_some() {
+        agent.set_mqtt_topics(args.mqtt_client_id.as_deref(), &own_topic, &peer_topic);
+    }
+    let mut host = AgentHost::new(agent, faults).with_log(true);
     // R-WS.19-21: the default SessionRetryMinimumWaitInterval is 5 s; the
     // `retries-too-early` fault dials again at once.
     let retry = if host.faults().contains(Fault::RetriesTooEarly) {
@@ -139,20 +153,15 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
         eprintln!("reference Agent {eid} via {}", client.describe());
         serve_until_interrupted(host.run_dialer(client, controller, retry)).await;
     } else if let Some(broker) = args.mqtt_broker.clone() {
-        let own = args
-            .agent_topic
-            .clone()
-            .unwrap_or_else(|| agent_topic(&eid));
-        // The Agent knows its Controller's topic from configuration
-        // (LocalAgent.Controller.{i}.MTP.{i}.MQTT.Topic) and sends its
-        // MQTTConnectRecord there (R-MTP.6).
-        let peer = args
-            .controller_topic
-            .clone()
-            .unwrap_or_else(|| controller_topic(&args.controller_id));
-        let mut config = MqttConfig::new(&broker, mqtt_version(args.mqtt_version), &eid, &own)
-            .with_peer_topic(Some(peer));
+        let mut config =
+            MqttConfig::new(&broker, mqtt_version(args.mqtt_version), &eid, &own_topic)
+                .with_peer_topic(Some(peer_topic));
         config.client_id = args.mqtt_client_id.clone();
+        // Like the loopback Agent: ClientID, KeepAliveTime and the
+        // Subscription table come from Device.MQTT.Client.1. at every
+        // connect, the retry waits from its ConnectRetry* parameters.
+        config.follow_model = true;
+        host = host.with_backoff(crate::agent::runtime::BackoffSource::MQTT);
         if wants_tls {
             match broker_tls(&args) {
                 Ok(tls) => config = config.with_tls(Some(tls)),

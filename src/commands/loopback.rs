@@ -268,6 +268,10 @@ fn check_interposer_faults(faults: &FaultSet, options: &LoopbackOptions) -> Resu
         Fault::IgnoresAssignedClientIdentifier,
         Fault::IgnoresKeepAliveTime,
         Fault::IgnoresServerKeepAlive,
+        Fault::MqttFixedRetryWhenBrokerDown,
+        Fault::MqttStaysWithoutSubscribeTopic,
+        Fault::MqttIgnoresNewSubscription,
+        Fault::MqttWrongQos,
     ] {
         if faults.contains(fault) && !(options.interpose && options.mqtt_version == MqttVersion::V5)
         {
@@ -434,6 +438,12 @@ async fn mqtt(
         .contains(Fault::IgnoresAssignedClientIdentifier);
     agent_config.ignore_keep_alive_time = host.faults().contains(Fault::IgnoresKeepAliveTime);
     agent_config.ignore_server_keep_alive = host.faults().contains(Fault::IgnoresServerKeepAlive);
+    agent_config.stay_without_subscribe_topic = host
+        .faults()
+        .contains(Fault::MqttStaysWithoutSubscribeTopic);
+    agent_config.ignore_new_subscription =
+        host.faults().contains(Fault::MqttIgnoresNewSubscription);
+    agent_config.subscribe_at_qos_0 = host.faults().contains(Fault::MqttWrongQos);
     let host = host.with_backoff(crate::agent::runtime::BackoffSource::MQTT);
     let agent_side = MqttEndpoint::new(agent_config);
     let mqtt_interposer = interposer.as_ref().map(MqttInterposer::handle);

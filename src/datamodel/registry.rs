@@ -72,6 +72,26 @@ const BUILTIN: &[(&str, &str)] = &[
     ),
     ("DRAFT-1.yaml", include_str!("../../profiles/DRAFT-1.yaml")),
     (
+        "MQTTClientBase-1.yaml",
+        include_str!("../../profiles/MQTTClientBase-1.yaml"),
+    ),
+    (
+        "MQTTClientCon-1.yaml",
+        include_str!("../../profiles/MQTTClientCon-1.yaml"),
+    ),
+    (
+        "MQTTClientSubscribe-1.yaml",
+        include_str!("../../profiles/MQTTClientSubscribe-1.yaml"),
+    ),
+    (
+        "MQTTAgent-1.yaml",
+        include_str!("../../profiles/MQTTAgent-1.yaml"),
+    ),
+    (
+        "MQTTController-1.yaml",
+        include_str!("../../profiles/MQTTController-1.yaml"),
+    ),
+    (
         "TR-181-extras.yaml",
         include_str!("../../profiles/TR-181-extras.yaml"),
     ),

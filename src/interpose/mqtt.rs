@@ -113,6 +113,28 @@ async fn relay(agent: TcpStream, handle: InterposerHandle, conn: u32) {
     let (steering, mut disconnect) = match handle.admit(conn, [logged]) {
         Admission::Relay { steering, kicks } => (steering, kicks),
         Admission::Refuse { left, steering } => {
+            if steering.as_ref().is_some_and(Steering::refuses_by_closing) {
+                // As a broker that is down: nothing answers the CONNECT.
+                // The log gets a made-up entry, for the retry timing.
+                let note = format!(
+                    "{}: closed without CONNACK, as a broker that is down ({left} more to refuse)",
+                    super::mqtt_retries::REFUSAL_NOTE
+                );
+                let mut closed = LoggedPacket::new(
+                    Way::ToAgent,
+                    conn,
+                    super::mqtt_codec::PacketSummary {
+                        packet: super::mqtt_retries::CLOSED_PACKET.into(),
+                        flags: 0,
+                        fields: Vec::new(),
+                    },
+                    0,
+                );
+                closed.steered = Some(note);
+                handle.record(closed);
+                let _ = aw.shutdown().await;
+                return;
+            }
             let reason = steering.and_then(|s| s.refuse_reason);
             let packet = mqtt_steer::refusal(version, reason.as_deref());
             if let Ok(bytes) = mqtt_codec::encode(&packet) {

@@ -15,8 +15,12 @@ use super::relay::Way;
 use crate::mtp::backoff::Backoff;
 use crate::suite::model::ScalarString;
 
-/// The note the interposer puts on a CONNACK it refused a connection with.
+/// The note the interposer puts on a CONNACK it refused a connection with
+/// (and on the close of a connection it refused without CONNACK).
 pub const REFUSAL_NOTE: &str = "connection refused by the interposer";
+/// The log's name for a connection the interposer closed without CONNACK
+/// (`refuse_reason: Closed`): no MQTT packet, the TCP close.
+pub const CLOSED_PACKET: &str = "CLOSE";
 
 /// `expect_mqtt_retries: {...}`: follows an `mqtt_steer` with
 /// `refuse_connections`; the values are numbers or `${vars}` captured
@@ -74,7 +78,7 @@ pub fn retries(log: &[LoggedPacket]) -> Vec<Retry> {
     let mut out = Vec::new();
     for (i, p) in log.iter().enumerate() {
         let refusal = p.way == Way::ToAgent
-            && p.summary.packet == "CONNACK"
+            && (p.summary.packet == "CONNACK" || p.summary.packet == CLOSED_PACKET)
             && p.steered
                 .as_deref()
                 .is_some_and(|s| s.starts_with(REFUSAL_NOTE));
@@ -111,7 +115,7 @@ pub fn judge(r: &Retry, backoff: &Backoff, tolerance: Duration) -> (bool, String
     (
         ok,
         format!(
-            "retry {}: CONNECT at {}, {} ms after the refusing CONNACK at {} ({} the window {} ± {} ms)",
+            "retry {}: CONNECT at {}, {} ms after the refusal at {} ({} the window {} ± {} ms)",
             r.n,
             r.connect_at,
             r.wait.as_millis(),
@@ -177,6 +181,36 @@ mod tests {
             "{why}"
         );
         assert!(why.contains("1200 ms"), "{why}");
+    }
+
+    #[test]
+    fn a_connection_closed_without_connack_counts_as_a_refusal() {
+        // refuse_reason: Closed (TP-469 11.6): the broker seems down.
+        let closed = Some("connection refused by the interposer: closed without CONNACK");
+        let log = vec![
+            packet(Way::FromAgent, "CONNECT", "2026-01-01T00:00:00.000Z", None),
+            packet(
+                Way::ToAgent,
+                CLOSED_PACKET,
+                "2026-01-01T00:00:00.005Z",
+                closed,
+            ),
+            packet(Way::FromAgent, "CONNECT", "2026-01-01T00:00:01.105Z", None),
+        ];
+        let r = retries(&log);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].wait, Duration::from_millis(1100));
+        // A close the interposer did not make is no refusal.
+        let log = vec![
+            packet(
+                Way::ToAgent,
+                CLOSED_PACKET,
+                "2026-01-01T00:00:00.005Z",
+                None,
+            ),
+            packet(Way::FromAgent, "CONNECT", "2026-01-01T00:00:01.105Z", None),
+        ];
+        assert!(retries(&log).is_empty());
     }
 
     #[test]

@@ -14,6 +14,8 @@ use super::mqtt_codec::{Packet, Version};
 
 /// The CONNACK User Property naming topics to subscribe to (R-MQTT.15).
 pub const SUBSCRIBE_TOPIC: &str = "subscribe-topic";
+/// `refuse_reason` of a refusal without CONNACK (the broker seems down).
+pub const CLOSED: &str = "Closed";
 
 /// `mqtt_steer: {...}`: applied to the next connection the interposer
 /// accepts (and to no later one).
@@ -39,7 +41,9 @@ pub struct Steering {
     /// `refuse_reason`, then close), then accept again.
     #[serde(default)]
     pub refuse_connections: u32,
-    /// The refusal's reason (MQTT 5 name; default `ServerUnavailable`).
+    /// The refusal's reason (MQTT 5 name; default `ServerUnavailable`),
+    /// or `Closed`: no CONNACK at all, the connection is closed after the
+    /// CONNECT, as when the broker is down (TP-469 11.6).
     pub refuse_reason: Option<String>,
     /// Drop the Agent's current connection (DISCONNECT, then close) so the
     /// steering takes effect now; default true.
@@ -55,7 +59,7 @@ fn yes() -> bool {
 pub enum SteerError {
     #[error("unknown SUBACK reason '{0}'; use one of NotAuthorized, UnspecifiedError, ImplementationSpecific, TopicFilterInvalid, QuotaExceeded")]
     SubAckReason(String),
-    #[error("unknown CONNACK refusal reason '{0}'; use one of ServerUnavailable, ServerBusy, NotAuthorized, Banned, BadUserNamePassword, UnspecifiedError")]
+    #[error("unknown CONNACK refusal reason '{0}'; use one of ServerUnavailable, ServerBusy, NotAuthorized, Banned, BadUserNamePassword, UnspecifiedError, or Closed (no CONNACK)")]
     ConnAckReason(String),
 }
 
@@ -65,10 +69,15 @@ impl Steering {
         if let Some(r) = &self.fail_suback {
             suback_reason(r)?;
         }
-        if let Some(r) = &self.refuse_reason {
+        if let Some(r) = self.refuse_reason.as_deref().filter(|r| *r != CLOSED) {
             connack_reason(r)?;
         }
         Ok(())
+    }
+
+    /// Whether a refused connection is closed without CONNACK.
+    pub fn refuses_by_closing(&self) -> bool {
+        self.refuse_reason.as_deref() == Some(CLOSED)
     }
 
     /// Whether anything in CONNACK changes.

@@ -126,3 +126,24 @@ fn refusal_and_disconnect_encode() {
     assert!(disconnect(Version::V5).is_some());
     assert!(disconnect(Version::V311).is_none());
 }
+
+#[test]
+fn closed_is_a_refusal_without_connack() {
+    let s = Steering {
+        refuse_connections: 2,
+        refuse_reason: Some(CLOSED.into()),
+        ..Steering::default()
+    };
+    assert_eq!(s.validate(), Ok(()));
+    assert!(s.refuses_by_closing());
+    let connack_refusal = Steering {
+        refuse_reason: Some("ServerBusy".into()),
+        ..Steering::default()
+    };
+    assert!(!connack_refusal.refuses_by_closing());
+    let typo = Steering {
+        refuse_reason: Some("Close".into()),
+        ..Steering::default()
+    };
+    assert!(typo.validate().unwrap_err().to_string().contains("Closed"));
+}

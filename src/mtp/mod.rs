@@ -98,6 +98,27 @@ pub trait MtpConnection: Send {
     fn defines_connect_record(&self) -> bool {
         self.connect_record("", "").is_some()
     }
+    /// The table of the Agent's model this connection follows while it
+    /// lives (the reference Agent's MQTT client: its Subscription table);
+    /// `None` for most.
+    fn followed_table(&self) -> Option<&str> {
+        None
+    }
+    /// The rows of `followed_table` as they are now, handed over after
+    /// every request the Agent answered (a Controller may have changed them).
+    async fn follow_table(&mut self, _rows: &[ModelRow]) {}
+}
+
+/// One row of a table of the Agent's model: parameter name to value.
+pub type ModelRow = std::collections::BTreeMap<String, String>;
+
+/// The Agent's data model as a connector sees it before each attempt.
+pub trait ModelView {
+    /// A parameter by its full path.
+    fn param(&self, path: &str) -> Option<String>;
+    /// The rows of a table (`Device.MQTT.Client.1.Subscription.`), in
+    /// instance order.
+    fn rows(&self, table: &str) -> Vec<ModelRow>;
 }
 
 /// Something that yields connections: a listener waiting for Agents, or a
@@ -113,9 +134,9 @@ pub trait MtpConnector: Send {
     fn last_problem(&self) -> Option<String> {
         None
     }
-    /// Before each attempt, the Agent's data model as a function from a
-    /// full parameter path to its value: a client that follows its model
-    /// (the reference Agent's MQTT client: `Device.MQTT.Client.1.ClientID`,
-    /// `KeepAliveTime`) picks up what a Controller set. Most ignore it.
-    fn configure(&mut self, _param: &dyn Fn(&str) -> Option<String>) {}
+    /// Before each attempt, the Agent's data model: a client that follows
+    /// its model (the reference Agent's MQTT client:
+    /// `Device.MQTT.Client.1.ClientID`, `KeepAliveTime`, its Subscription
+    /// table) picks up what a Controller set. Most ignore it.
+    fn configure(&mut self, _model: &dyn ModelView) {}
 }

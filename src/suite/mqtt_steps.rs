@@ -24,6 +24,9 @@ const PACKETS: &[&str] = &[
     "PINGRESP",
     "DISCONNECT",
     "AUTH",
+    // Not a packet: a connection the interposer closed without CONNACK
+    // (`refuse_reason: Closed`).
+    "CLOSE",
 ];
 
 /// Field names the packet summaries carry (`interpose::mqtt_summary`);

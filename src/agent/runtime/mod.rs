@@ -24,7 +24,7 @@ use super::effects::Clock;
 use super::faults::{Fault, FaultSet};
 use super::Agent;
 use crate::mtp::backoff::{Backoff, BackoffError};
-use crate::mtp::{Inbound, MtpConnection, MtpConnector};
+use crate::mtp::{Inbound, ModelRow, ModelView, MtpConnection, MtpConnector};
 use crate::usp::msg;
 use crate::usp::proto::msg::Msg;
 use crate::usp::record::{self, RecordError};
@@ -175,7 +175,7 @@ impl AgentHost {
             self.wait_up().await;
             {
                 let agent = self.agent.lock().await;
-                connector.configure(&|path| param(&agent, path));
+                connector.configure(&AgentModel(&agent));
             }
             let wait = match connector.establish().await {
                 Ok(conn) => {
@@ -191,7 +191,20 @@ impl AgentHost {
                 Err(e) => {
                     failures = failures.saturating_add(1);
                     self.say(format!("cannot connect: {e}"));
-                    self.retry_wait(failures).await.unwrap_or(retry)
+                    // Two faults retry at the fixed interval instead:
+                    // one after a refusal (`retries-outside-window`), one
+                    // when the broker is down, i.e. the connection itself
+                    // failed (`mqtt-fixed-retry-when-broker-down`).
+                    let fixed = match e {
+                        crate::mtp::MtpError::Connect { .. } => {
+                            self.faults.contains(Fault::MqttFixedRetryWhenBrokerDown)
+                        }
+                        _ => self.faults.contains(Fault::RetriesOutsideWindow),
+                    };
+                    match fixed {
+                        true => retry,
+                        false => self.retry_wait(failures).await.unwrap_or(retry),
+                    }
                 }
             };
             if self.is_up() {
@@ -206,13 +219,9 @@ impl AgentHost {
 
     /// How long to wait before retry `n` after a failed attempt, from the
     /// back-off parameters in the Agent's model (`with_backoff`); `None`
-    /// without them (the fixed retry interval applies) or under the
-    /// `retries-outside-window` fault.
+    /// without them (the fixed retry interval applies).
     async fn retry_wait(&self, n: u32) -> Option<Duration> {
         let source = self.backoff.as_ref()?;
-        if self.faults.contains(Fault::RetriesOutsideWindow) {
-            return None;
-        }
         let backoff = {
             let agent = self.agent.lock().await;
             source.read(&|path| param(&agent, path))
@@ -473,6 +482,12 @@ impl AgentHost {
             if gone {
                 break;
             }
+            // A request may have changed what the connection follows
+            // (an MQTT Subscription row: R-MQTT.15 / R-MQTT.34).
+            if let Some(table) = conn.followed_table().map(str::to_string) {
+                let now = rows(&*self.agent.lock().await, &table);
+                conn.follow_table(&now).await;
+            }
         }
         self.unregister(conn_id);
     }
@@ -611,6 +626,29 @@ impl BackoffSource {
 fn param(agent: &Agent, path: &str) -> Option<String> {
     let (object, name) = path.rsplit_once('.')?;
     agent.model.value(&format!("{object}."), name)
+}
+
+/// The rows of a table of the Agent's model, in instance order.
+fn rows(agent: &Agent, table: &str) -> Vec<ModelRow> {
+    agent
+        .model
+        .instances(table)
+        .iter()
+        .map(|inst| agent.model.params(inst))
+        .collect()
+}
+
+/// The Agent's model as its MTP connectors read it.
+struct AgentModel<'a>(&'a Agent);
+
+impl ModelView for AgentModel<'_> {
+    fn param(&self, path: &str) -> Option<String> {
+        param(self.0, path)
+    }
+
+    fn rows(&self, table: &str) -> Vec<ModelRow> {
+        rows(self.0, table)
+    }
 }
 
 /// A random number in [0, 1] for picking a wait inside a back-off window.

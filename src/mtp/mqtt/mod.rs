@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{Inbound, MtpConnection, MtpConnector, MtpError, PeerInfo};
+use super::{Inbound, ModelRow, ModelView, MtpConnection, MtpConnector, MtpError, PeerInfo};
 use crate::usp::proto::record::Record;
 use crate::usp::record;
 pub use binding::MqttVersion;
@@ -31,6 +31,8 @@ const KEEP_ALIVE: Duration = Duration::from_secs(60);
 const MIN_KEEP_ALIVE_S: u64 = 5;
 /// The reference Agent's MQTT client in its data model.
 const MODEL_CLIENT: &str = "Device.MQTT.Client.1.";
+/// Its configured topic filters (R-MQTT.15, TR-181 MQTTClientSubscribe:1).
+const MODEL_SUBSCRIPTIONS: &str = "Device.MQTT.Client.1.Subscription.";
 /// Largest packet we accept: GetSupportedDM answers outgrow rumqttc's 10 KiB default.
 const MAX_PACKET: u32 = 16 * 1024 * 1024;
 /// How long `close` waits for DISCONNECT to leave.
@@ -91,6 +93,15 @@ pub struct MqttConfig {
     /// Misbehaviour for the `ignores-server-keep-alive` fault (MQTT 5
     /// §3.2.2.3.14: the Server Keep Alive replaces the client's).
     pub ignore_server_keep_alive: bool,
+    /// The enabled rows of `Device.MQTT.Client.1.Subscription.` as last
+    /// read from the model (following it): topic filter and QoS.
+    pub model_subscriptions: Vec<(String, u8)>,
+    /// Misbehaviour for the `mqtt-stays-without-subscribe-topic` fault (R-MQTT.16).
+    pub stay_without_subscribe_topic: bool,
+    /// Misbehaviour for the `mqtt-ignores-new-subscription` fault (R-MQTT.15/34).
+    pub ignore_new_subscription: bool,
+    /// Misbehaviour for the `mqtt-wrong-qos` fault (Subscription.{i}.QoS).
+    pub subscribe_at_qos_0: bool,
 }
 
 impl MqttConfig {
@@ -119,6 +130,10 @@ impl MqttConfig {
             ignore_assigned_client_identifier: false,
             ignore_keep_alive_time: false,
             ignore_server_keep_alive: false,
+            model_subscriptions: Vec::new(),
+            stay_without_subscribe_topic: false,
+            ignore_new_subscription: false,
+            subscribe_at_qos_0: false,
         }
     }
 
@@ -191,6 +206,11 @@ struct Link {
     driver: JoinHandle<()>,
     /// Response Information from CONNACK (MQTT 5, R-MQTT.12).
     response_information: Option<String>,
+    /// Topic filters subscribed for other reasons than a Subscription row
+    /// (reply-to topic, CONNACK subscribe-topic): never unsubscribed.
+    fixed_topics: Vec<String>,
+    /// Subscription rows subscribed so far: topic filter to QoS.
+    row_topics: std::collections::BTreeMap<String, u8>,
 }
 
 /// One broker session carrying Records between us and one peer.
@@ -203,9 +223,14 @@ pub struct MqttConnection {
     peer: PeerInfo,
     /// The TLS relay this session runs through; dropped with it.
     _relay: Option<TlsRelay>,
+    /// Whether the Subscription table is followed while connected (the
+    /// reference Agent over MQTT 5).
+    follows_table: bool,
     /// The fault knobs of `MqttConfig`.
     omit_reply_to: bool,
     content_type: Option<String>,
+    ignore_new_subscription: bool,
+    subscribe_at_qos_0: bool,
 }
 
 impl MqttConnection {
@@ -315,6 +340,53 @@ impl MtpConnection for MqttConnection {
             &self.reply_topic,
         ))
     }
+
+    fn followed_table(&self) -> Option<&str> {
+        self.follows_table.then_some(MODEL_SUBSCRIPTIONS)
+    }
+
+    /// R-MQTT.15: a row enabled while connected is subscribed at once;
+    /// R-MQTT.34: one disabled or deleted is unsubscribed, unless the
+    /// topic is needed for another reason.
+    async fn follow_table(&mut self, rows: &[ModelRow]) {
+        if self.ignore_new_subscription {
+            return;
+        }
+        let wanted = subscription_rows(rows, self.subscribe_at_qos_0);
+        let wanted: std::collections::BTreeMap<String, u8> = wanted.into_iter().collect();
+        let Publisher::V5(client) = &self.link.publisher else {
+            return;
+        };
+        for (topic, qos) in &wanted {
+            if self.link.row_topics.get(topic) != Some(qos) {
+                // A failed request means the connection is gone; the next
+                // one subscribes from the table anyway.
+                let _ = client.subscribe(topic.clone(), v5::qos(*qos)).await;
+            }
+        }
+        for topic in self.link.row_topics.keys() {
+            if !wanted.contains_key(topic) && !self.link.fixed_topics.contains(topic) {
+                let _ = client.unsubscribe(topic.clone()).await;
+            }
+        }
+        self.link.row_topics = wanted;
+    }
+}
+
+/// The enabled rows of a Subscription table with a topic: filter and QoS
+/// (0 when unreadable; everything at 0 under the `mqtt-wrong-qos` fault).
+fn subscription_rows(rows: &[ModelRow], all_at_qos_0: bool) -> Vec<(String, u8)> {
+    rows.iter()
+        .filter(|r| r.get("Enable").is_some_and(|e| e == "true" || e == "1"))
+        .filter_map(|r| {
+            let topic = r.get("Topic").filter(|t| !t.is_empty())?;
+            let qos = r
+                .get("QoS")
+                .and_then(|q| q.trim().parse::<u8>().ok())
+                .unwrap_or(0);
+            Some((topic.clone(), if all_at_qos_0 { 0 } else { qos.min(2) }))
+        })
+        .collect()
 }
 
 /// A broker client that yields one `MqttConnection` per `establish`:
@@ -413,8 +485,11 @@ impl MqttEndpoint {
             qos: cfg.qos,
             reply_topic,
             peer_topic: cfg.peer_topic.clone(),
+            follows_table: cfg.follow_model && cfg.version == MqttVersion::V5,
             omit_reply_to: cfg.omit_reply_to,
             content_type: cfg.content_type.clone(),
+            ignore_new_subscription: cfg.ignore_new_subscription,
+            subscribe_at_qos_0: cfg.subscribe_at_qos_0,
             peer: PeerInfo {
                 mtp: MTP,
                 address: cfg.broker.clone(),
@@ -442,12 +517,17 @@ impl MtpConnector for MqttEndpoint {
         Ok(Box::new(self.open_session().await?))
     }
 
-    fn configure(&mut self, param: &dyn Fn(&str) -> Option<String>) {
+    fn configure(&mut self, model: &dyn ModelView) {
         if !self.config.follow_model {
             return;
         }
-        self.config.model_client_id = param(&format!("{MODEL_CLIENT}ClientID"));
-        let keep_alive = param(&format!("{MODEL_CLIENT}KeepAliveTime"))
+        self.config.model_client_id = model.param(&format!("{MODEL_CLIENT}ClientID"));
+        self.config.model_subscriptions = subscription_rows(
+            &model.rows(MODEL_SUBSCRIPTIONS),
+            self.config.subscribe_at_qos_0,
+        );
+        let keep_alive = model
+            .param(&format!("{MODEL_CLIENT}KeepAliveTime"))
             .and_then(|k| k.trim().parse::<u64>().ok());
         if let Some(k) = keep_alive.filter(|_| !self.config.ignore_keep_alive_time) {
             // rumqttc refuses Keep Alives under 5 s (and 0, "no keep
@@ -496,5 +576,38 @@ fn handshake_failed(reason: impl Into<String>) -> MtpError {
     MtpError::Handshake {
         mtp: MTP,
         reason: reason.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(enable: &str, topic: &str, qos: &str) -> ModelRow {
+        [("Enable", enable), ("Topic", topic), ("QoS", qos)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn enabled_rows_with_a_topic_are_subscribed_at_their_qos() {
+        let rows = [
+            row("true", "usp/a", "1"),
+            row("false", "usp/off", "1"),
+            row("true", "", "0"),
+            row("1", "usp/b", "0"),
+            row("true", "usp/c", "x"),
+        ];
+        assert_eq!(
+            subscription_rows(&rows, false),
+            vec![
+                ("usp/a".to_string(), 1),
+                ("usp/b".to_string(), 0),
+                ("usp/c".to_string(), 0),
+            ]
+        );
+        // The `mqtt-wrong-qos` fault: everything at QoS 0.
+        assert!(subscription_rows(&rows, true).iter().all(|(_, q)| *q == 0));
     }
 }

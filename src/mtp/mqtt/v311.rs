@@ -77,6 +77,8 @@ pub(super) async fn open(cfg: &MqttConfig, host: &str, port: u16) -> Result<Link
         inbox,
         driver,
         response_information: None,
+        fixed_topics: topics,
+        row_topics: Default::default(),
     })
 }
 

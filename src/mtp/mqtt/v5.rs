@@ -19,7 +19,7 @@ use crate::mtp::MtpError;
 /// QoS 1 PUBLISHes sent and not yet acknowledged, at most.
 const OUTGOING_IN_FLIGHT: u16 = 64;
 
-fn qos(level: u8) -> QoS {
+pub(super) fn qos(level: u8) -> QoS {
     if level == 0 {
         QoS::AtMostOnce
     } else {
@@ -77,45 +77,63 @@ pub(super) async fn open(cfg: &MqttConfig, host: &str, port: u16) -> Result<Link
             .and_then(|p| p.assigned_client_identifier.as_ref()),
     );
     let mut topics = topics_to_subscribe(cfg, response_information.as_deref());
+    let named: Vec<&String> = connack
+        .properties
+        .iter()
+        .flat_map(|p| &p.user_properties)
+        .filter(|(k, _)| k == "subscribe-topic")
+        .map(|(_, topic)| topic)
+        .collect();
+    // R-MQTT.16: an Agent told no subscribe-topic and configured with no
+    // topic filter ends the session. Only a client that follows its model
+    // has a Subscription table to look at.
+    if cfg.follow_model
+        && !cfg.stay_without_subscribe_topic
+        && named.is_empty()
+        && cfg.model_subscriptions.is_empty()
+    {
+        disconnect_now(&client, &mut events).await;
+        return Err(handshake_failed(
+            "R-MQTT.16: CONNACK named no subscribe-topic and Device.MQTT.Client.1.Subscription has no enabled row: disconnected",
+        ));
+    }
     if !cfg.ignore_subscribe_topic {
         // R-MQTT.15: also every topic the broker names in `subscribe-topic`.
-        let named = connack.properties.iter().flat_map(|p| &p.user_properties);
-        for (_, topic) in named.filter(|(k, _)| k == "subscribe-topic") {
+        for topic in named {
             if !topics.contains(topic) {
                 topics.push(topic.clone());
             }
         }
     }
-    for topic in &topics {
+    // Each with the QoS of its Subscription row (TR-181 Subscription.{i}.QoS).
+    let mut filters: Vec<(String, u8)> = topics.iter().map(|t| (t.clone(), cfg.qos)).collect();
+    let mut row_topics = std::collections::BTreeMap::new();
+    for (topic, level) in &cfg.model_subscriptions {
+        row_topics.insert(topic.clone(), *level);
+        if !topics.contains(topic) {
+            filters.push((topic.clone(), *level));
+        }
+    }
+    for (topic, level) in &filters {
         client
-            .subscribe(topic.clone(), qos(cfg.qos))
+            .subscribe(topic.clone(), qos(*level))
             .await
             .map_err(|e| handshake_failed(format!("cannot SUBSCRIBE to '{topic}': {e}")))?;
     }
     let (tx, inbox) = mpsc::unbounded_channel();
     let subscribed = tokio::time::timeout(
         HANDSHAKE_TIMEOUT,
-        wait_subacks(&mut events, topics.len(), &tx),
+        wait_subacks(&mut events, filters.len(), &tx),
     )
     .await
     .map_err(|_| MtpError::Timeout(HANDSHAKE_TIMEOUT.as_millis() as u64))?;
     if let Err(why) = subscribed {
         // R-MQTT.16/17: without a subscription there is nothing to serve.
-        // The event loop must run for DISCONNECT to reach the wire (the
-        // interposer showed it never did).
-        if client.disconnect().await.is_ok() {
-            let _ = tokio::time::timeout(super::CLOSE_GRACE, async {
-                while let Ok(event) = events.poll().await {
-                    if matches!(event, Event::Outgoing(rumqttc::Outgoing::Disconnect)) {
-                        break;
-                    }
-                }
-            })
-            .await;
-        }
+        disconnect_now(&client, &mut events).await;
+        let names: Vec<&str> = filters.iter().map(|(t, _)| t.as_str()).collect();
         return Err(handshake_failed(format!(
             "SUBSCRIBE to {} failed: {why}",
-            topics.join(", ")
+            names.join(", ")
         )));
     }
     let driver = tokio::spawn(drive(events, tx));
@@ -124,7 +142,24 @@ pub(super) async fn open(cfg: &MqttConfig, host: &str, port: u16) -> Result<Link
         inbox,
         driver,
         response_information,
+        fixed_topics: topics,
+        row_topics,
     })
+}
+
+/// Sends DISCONNECT and runs the event loop until it is on the wire (it
+/// never got there without: the interposer showed it).
+async fn disconnect_now(client: &AsyncClient, events: &mut EventLoop) {
+    if client.disconnect().await.is_ok() {
+        let _ = tokio::time::timeout(super::CLOSE_GRACE, async {
+            while let Ok(event) = events.poll().await {
+                if matches!(event, Event::Outgoing(rumqttc::Outgoing::Disconnect)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
 }
 
 async fn wait_connack(events: &mut EventLoop) -> Result<ConnAck, ConnectionError> {

@@ -573,3 +573,26 @@ fn path_results_of_an_add_through_a_search_path_match_any_of_its_results() {
         bad[0].actual
     );
 }
+
+#[test]
+fn profile_waives_excuse_only_the_named_items() {
+    let p = Profiles::builtin();
+    // Manufacturer is missing from this GetSupportedDMResp.
+    let msg = gsdm_msg(gsdm::ParamAccessType::ParamReadWrite, false);
+    let failures = |yaml: &str| -> Vec<String> {
+        failed(&evaluate(&expect(yaml), &msg, &Vars::default(), &p))
+            .iter()
+            .map(|c| c.description.clone())
+            .collect()
+    };
+    let missing = vec!["DRAFT-DeviceInfo:1 requires Device.DeviceInfo.Manufacturer".to_string()];
+    assert_eq!(failures("{ profile: DRAFT-DeviceInfo:1 }"), missing);
+    assert_eq!(
+        failures("{ profile: DRAFT-DeviceInfo:1, profile_waives: [Device.DeviceInfo.ModelName] }"),
+        missing
+    );
+    assert!(failures(
+        "{ profile: DRAFT-DeviceInfo:1, profile_waives: [Device.DeviceInfo.Manufacturer] }"
+    )
+    .is_empty());
+}
