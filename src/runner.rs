@@ -26,6 +26,7 @@ mod e2e_steps;
 mod identity;
 mod interposer_steps;
 mod more_steps;
+mod retry_steps;
 mod ws_steps;
 
 /// What the run brings to every case besides the session: variables from
@@ -559,6 +560,9 @@ impl<'a> Runner<'a> {
             }
             Action::StompSteer(steering) => self.stomp_steer(steering, &mut result),
             Action::ExpectStomp(pattern) => self.expect_stomp(pattern, vars, &mut result).await,
+            Action::ExpectStompRetries(spec) => {
+                self.expect_stomp_retries(spec, vars, &mut result).await
+            }
             Action::WsControl(spec) => self.ws_control(spec, vars, &mut result).await,
             Action::ExpectClose(spec) => self.expect_close(spec, &mut result).await,
             Action::Discover(spec) => self.discover(spec, &mut result).await,

@@ -330,6 +330,11 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("--mtp stomp --interpose"),
         Refused("--mtp stomp --interpose"),
     ),
+    (
+        "stomp-retries-too-early",
+        Refused("--mtp stomp --interpose"),
+        Refused("--mtp stomp --interpose"),
+    ),
     // The WebSocket control cases (mtp-websocket.yaml; tests/ws_control.rs).
     (
         "wrong-close-code",

@@ -48,6 +48,15 @@ const FAULTS: &[(&str, &str, &[&str])] = &[
             "R-STOMP.6",
         ],
     ),
+    (
+        "stomp-retries-too-early",
+        "stomp-retry-after-refusal",
+        &[
+            "outside the window 1000 to 1500 ms",
+            "after the refusing ERROR frame",
+            "R-STOMP.25",
+        ],
+    ),
 ];
 
 #[test]
@@ -150,6 +159,7 @@ fn without_the_interposer_the_cases_are_skipped_with_the_reason(broker: &str) {
 fn interposer_faults_are_refused_without_the_stomp_interposer() {
     for (mtp, fault) in [
         ("stomp", "ignores-subscribe-dest"),
+        ("stomp", "stomp-retries-too-early"),
         ("ws", "wrong-heart-beat-header"),
         ("mqtt", "ignores-subscribe-dest"),
     ] {
@@ -190,6 +200,14 @@ fn step_language_errors_carry_their_position() {
         (
             "      - expect_stomp: { command: CONNEKT }\n",
             "unknown command",
+        ),
+        (
+            "      - expect_stomp_retries: { retries: 0, server_retry_initial_interval: 1, server_retry_interval_multiplier: 2000, tolerance_ms: 100 }\n",
+            "retries must be 1",
+        ),
+        (
+            "      - expect_stomp_retries: { retries: 2, server_retry_initial_interval: 1, tolerance_ms: 100 }\n",
+            "server_retry_interval_multiplier",
         ),
         (
             "      - expect_stomp: { command: SEND, headers: { destination: \"~(\" } }\n",

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::loopback::{check_faults_apply, WRONG_CONTENT_TYPE};
 use super::{exit, mqtt_version, parse_faults, EXIT_BAD_INPUT, EXIT_PASSED};
 use crate::agent::faults::Fault;
-use crate::agent::runtime::AgentHost;
+use crate::agent::runtime::{AgentHost, BackoffSource};
 use crate::agent::{Agent, AgentConfig};
 use crate::cli::{AgentArgs, MtpArg};
 use crate::mtp::coap::{CoapConfig, CoapEndpoint};
@@ -137,6 +137,7 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
         }
         let client = StompClient::new(config);
         eprintln!("reference Agent {eid} via {}", client.describe());
+        let host = host.with_backoff(BackoffSource::Stomp);
         serve_until_interrupted(host.run_dialer(client, controller, retry)).await;
     } else if let Some(broker) = args.mqtt_broker.clone() {
         let own = args

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use crate::agent::faults::{Fault, FaultSet};
-use crate::agent::runtime::AgentHost;
+use crate::agent::runtime::{AgentHost, BackoffSource};
 use crate::broker::rabbitmq::{BrokerTls, RabbitMq};
 use crate::broker::{Mosquitto, MosquittoTls};
 use crate::cli::{MtpArg, Role};
@@ -253,7 +253,11 @@ fn check_interposer_faults(faults: &FaultSet, options: &LoopbackOptions) -> Resu
     if options.interpose && (!brokered || options.tls.is_some()) {
         return Err("--interpose works with --mtp mqtt or --mtp stomp without --tls only (TLS in front of the interposer is not built yet)".into());
     }
-    for fault in [Fault::WrongHeartBeatHeader, Fault::IgnoresSubscribeDest] {
+    for fault in [
+        Fault::WrongHeartBeatHeader,
+        Fault::IgnoresSubscribeDest,
+        Fault::StompRetriesTooEarly,
+    ] {
         if faults.contains(fault) && !(options.interpose && options.mtp == MtpArg::Stomp) {
             return Err(format!(
                 "the {fault} fault can only be seen through the STOMP interposer: it applies with --mtp stomp --interpose only"
@@ -433,7 +437,7 @@ async fn mqtt(
         .contains(Fault::IgnoresAssignedClientIdentifier);
     agent_config.ignore_keep_alive_time = host.faults().contains(Fault::IgnoresKeepAliveTime);
     agent_config.ignore_server_keep_alive = host.faults().contains(Fault::IgnoresServerKeepAlive);
-    let host = host.with_backoff(crate::agent::runtime::BackoffSource::MQTT);
+    let host = host.with_backoff(BackoffSource::Mqtt);
     let agent_side = MqttEndpoint::new(agent_config);
     let mqtt_interposer = interposer.as_ref().map(MqttInterposer::handle);
     Ok(Started {
@@ -597,6 +601,9 @@ async fn stomp(
             .then(|| WRONG_CONTENT_TYPE.to_string()),
     };
     let agent = StompClient::new(agent).with_send_faults(send_faults);
+    // After a refused connection the waits come from its
+    // STOMP.Connection.{i}.ServerRetry* parameters (TP-469 6.3).
+    let host = host.with_backoff(BackoffSource::Stomp);
     let stomp_interposer = interposer.as_ref().map(StompInterposer::handle);
     Ok(Started {
         // The interposer lives (and relays) as long as the broker.

@@ -136,6 +136,9 @@ pub enum Action {
     StompSteer(crate::interpose::stomp_steer::Steering),
     /// Passes when the STOMP interposer logged a matching frame.
     ExpectStomp(crate::interpose::stomp_log::FramePattern),
+    /// Passes when the Agent's retries after refused STOMP connections fall
+    /// inside its back-off windows (TP-469 6.3).
+    ExpectStompRetries(crate::interpose::stomp_retries::StompRetrySpec),
     /// One action on the WebSocket (handshakes, control frames, raw frames).
     WsControl(super::ws_steps::WsControlSpec),
     /// Passes when the Agent closes the WebSocket with the given code.
@@ -162,6 +165,7 @@ impl Action {
             Action::ExpectMqttRetries(_) => "expect_mqtt_retries",
             Action::StompSteer(_) => "stomp_steer",
             Action::ExpectStomp(_) => "expect_stomp",
+            Action::ExpectStompRetries(_) => "expect_stomp_retries",
             Action::WsControl(_) => "ws_control",
             Action::ExpectClose(_) => "expect_close",
             Action::Discover(_) => "discover",

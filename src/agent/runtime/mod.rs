@@ -126,7 +126,7 @@ impl AgentHost {
     }
 
     /// After a failed connection attempt, wait as the back-off parameters
-    /// in the Agent's own model say (e.g. `BackoffSource::MQTT`), not the
+    /// in the Agent's own model say (e.g. `BackoffSource::Mqtt`), not the
     /// dialer's fixed retry interval.
     pub fn with_backoff(mut self, source: BackoffSource) -> Self {
         self.backoff = Some(source);
@@ -191,7 +191,9 @@ impl AgentHost {
                 Err(e) => {
                     failures = failures.saturating_add(1);
                     self.say(format!("cannot connect: {e}"));
-                    self.retry_wait(failures).await.unwrap_or(retry)
+                    self.retry_wait(failures, controller_id.as_deref())
+                        .await
+                        .unwrap_or(retry)
                 }
             };
             if self.is_up() {
@@ -206,16 +208,16 @@ impl AgentHost {
 
     /// How long to wait before retry `n` after a failed attempt, from the
     /// back-off parameters in the Agent's model (`with_backoff`); `None`
-    /// without them (the fixed retry interval applies) or under the
-    /// `retries-outside-window` fault.
-    async fn retry_wait(&self, n: u32) -> Option<Duration> {
-        let source = self.backoff.as_ref()?;
-        if self.faults.contains(Fault::RetriesOutsideWindow) {
+    /// without them (the fixed retry interval applies) or under the fault
+    /// that ignores them (`BackoffSource::ignored_under`).
+    async fn retry_wait(&self, n: u32, controller: Option<&str>) -> Option<Duration> {
+        let source = self.backoff?;
+        if self.faults.contains(source.ignored_under()) {
             return None;
         }
         let backoff = {
             let agent = self.agent.lock().await;
-            source.read(&|path| param(&agent, path))
+            source.read(&agent, controller)
         };
         match backoff {
             Ok(b) => {
@@ -578,33 +580,76 @@ impl AgentHost {
     }
 }
 
-/// Where a dialer's back-off parameters live in the Agent's model.
+/// Where a dialer's back-off parameters live in the Agent's model: one
+/// source per MTP, each under its own TR-181 names (`mtp::backoff`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BackoffSource {
-    /// The object, e.g. `Device.MQTT.Client.1.`.
-    pub object: &'static str,
-    pub min_wait: &'static str,
-    pub multiplier: &'static str,
-    pub max_interval: &'static str,
+pub enum BackoffSource {
+    /// `Device.MQTT.Client.1.ConnectRetry*` (TP-469 11.16).
+    Mqtt,
+    /// `Device.STOMP.Connection.{i}.ServerRetry*`, the connection that
+    /// `Device.LocalAgent.MTP.1.STOMP.Reference` names (TP-469 6.3).
+    Stomp,
+    /// `Device.LocalAgent.Controller.{i}.MTP.1.WebSocket.SessionRetry*` of
+    /// the Controller being dialed (R-WS.19-21, TP-469 7.8).
+    WebSocket,
 }
 
-impl BackoffSource {
-    /// The MQTT client's ConnectRetry* parameters (TP-469 11.16).
-    pub const MQTT: BackoffSource = BackoffSource {
-        object: "Device.MQTT.Client.1.",
-        min_wait: "ConnectRetryTime",
-        multiplier: "ConnectRetryIntervalMultiplier",
-        max_interval: "ConnectRetryMaxInterval",
-    };
+/// The MQTT client the reference Agent's MQTT MTP uses.
+pub const MQTT_CLIENT: &str = "Device.MQTT.Client.1.";
+/// The Agent's MTP row whose `STOMP.` object says which connection it uses.
+pub const STOMP_MTP: &str = "Device.LocalAgent.MTP.1.STOMP.";
+/// The STOMP connection used when `STOMP.Reference` names none.
+pub const STOMP_CONNECTION: &str = "Device.STOMP.Connection.1.";
 
-    fn read(&self, param: &dyn Fn(&str) -> Option<String>) -> Result<Backoff, BackoffError> {
-        let get = |name: &str| param(&format!("{}{name}", self.object)).unwrap_or_default();
-        Backoff::mqtt(
-            &get(self.min_wait),
-            &get(self.multiplier),
-            &get(self.max_interval),
-        )
+impl BackoffSource {
+    /// The fault under which the dialer ignores these parameters and
+    /// retries at its fixed interval instead.
+    fn ignored_under(self) -> Fault {
+        match self {
+            BackoffSource::Mqtt => Fault::RetriesOutsideWindow,
+            BackoffSource::Stomp => Fault::StompRetriesTooEarly,
+            BackoffSource::WebSocket => Fault::RetriesTooEarly,
+        }
     }
+
+    fn read(self, agent: &Agent, controller: Option<&str>) -> Result<Backoff, BackoffError> {
+        let get = |obj: &str, name: &str| agent.model.value(obj, name).unwrap_or_default();
+        match self {
+            BackoffSource::Mqtt => Backoff::mqtt(
+                &get(MQTT_CLIENT, "ConnectRetryTime"),
+                &get(MQTT_CLIENT, "ConnectRetryIntervalMultiplier"),
+                &get(MQTT_CLIENT, "ConnectRetryMaxInterval"),
+            ),
+            BackoffSource::Stomp => {
+                let c = stomp_connection(&|path| param(agent, path));
+                Backoff::stomp(
+                    &get(&c, "ServerRetryInitialInterval"),
+                    &get(&c, "ServerRetryIntervalMultiplier"),
+                    &get(&c, "ServerRetryMaxInterval"),
+                )
+            }
+            BackoffSource::WebSocket => {
+                // The dialed Controller's row; the first one when unknown.
+                let row = controller
+                    .and_then(|eid| agent.model.controller_path(eid))
+                    .unwrap_or_else(|| "Device.LocalAgent.Controller.1".into());
+                let obj = format!("{row}.MTP.1.WebSocket.");
+                Backoff::websocket(
+                    &get(&obj, "SessionRetryMinimumWaitInterval"),
+                    &get(&obj, "SessionRetryIntervalMultiplier"),
+                )
+            }
+        }
+    }
+}
+
+/// The `Device.STOMP.Connection.{i}.` object the Agent's STOMP MTP uses:
+/// the one its `LocalAgent.MTP.1.STOMP.Reference` names, or the first.
+pub fn stomp_connection(param: &dyn Fn(&str) -> Option<String>) -> String {
+    param(&format!("{STOMP_MTP}Reference"))
+        .map(|r| r.trim().trim_end_matches('.').to_string())
+        .filter(|r| r.starts_with("Device.STOMP.Connection."))
+        .map_or_else(|| STOMP_CONNECTION.to_string(), |r| format!("{r}."))
 }
 
 /// A parameter of the Agent's model by its full path.
