@@ -229,7 +229,7 @@ impl Fault {
             Fault::WrongHeartBeatHeader => "over STOMP, the STOMP frame offers heart-beats in a header named `heartbeat` instead of `heart-beat`, so none are negotiated (breaks R-STOMP.8); seen only through the interposer (--mtp stomp --interpose)",
             Fault::IgnoresSubscribeDest => "over STOMP, the CONNECTED header subscribe-dest is ignored: the Agent subscribes to its configured destination (breaks R-STOMP.6/14); seen only through the interposer (--mtp stomp --interpose)",
             Fault::WrongCloseCode => "over WebSocket, a text frame or an undecodable Record is answered with a Close of status 1007 instead of 1003 (breaks R-WS.16)",
-            Fault::RetriesTooEarly => "over WebSocket, the Agent dials again at once after a refused handshake or a dropped session, without the minimum wait (breaks R-WS.20)",
+            Fault::RetriesTooEarly => "over WebSocket, the Agent dials again at once after a refused handshake or a dropped session, ignoring its SessionRetryMinimumWaitInterval / SessionRetryIntervalMultiplier back-off (breaks R-WS.20, TP-469 7.8)",
             Fault::KeepsBothSessions => "as a WebSocket server (--role client), the Agent keeps a second session from the same Controller beside the first (breaks R-WS.4)",
             Fault::AdvertWrongInstance => "with `plugfest agent --advertise` or `run --discovery`, the DNS-SD instance name is the Agent's friendly name instead of its Endpoint ID (breaks R-DIS.8)",
             Fault::E2eProcessesDuplicates => "in an E2E session context, a Record whose sequence_id was already received (a duplicate) is carried out again and answered (TP-469 3.15: duplicates are ignored)",

@@ -228,6 +228,9 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
                 Err(e) => return bad_input(e),
             }
         }
+        // After a refused handshake: the SessionRetry* of the Controller's
+        // MTP.{i}.WebSocket. (R-WS.19-21); after a dropped session, `retry`.
+        let host = host.with_backoff(BackoffSource::WebSocket);
         serve_until_interrupted(host.run_dialer(dialer, controller, retry)).await;
     } else if let Some(path) = args.uds_listen {
         let server = match UdsListener::bind(&path, &eid) {

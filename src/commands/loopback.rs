@@ -641,6 +641,9 @@ async fn websocket(role: Role, host: AgentHost) -> Result<Started, String> {
             )
             .with_text_frames(text_frames);
             let retry = ws_retry(&host);
+            // After a refused handshake the waits come from the dialed
+            // Controller's MTP.{i}.WebSocket.SessionRetry* (R-WS.19-21).
+            let host = host.with_backoff(BackoffSource::WebSocket);
             Ok(Started {
                 ws_control: Some(control),
                 ..two_dialers(
@@ -728,6 +731,9 @@ async fn secure_websocket(
             )
             .with_text_frames(text_frames);
             let retry = ws_retry(&host);
+            // After a refused handshake the waits come from the dialed
+            // Controller's MTP.{i}.WebSocket.SessionRetry* (R-WS.19-21).
+            let host = host.with_backoff(BackoffSource::WebSocket);
             Ok(Started {
                 ws_control: Some(control),
                 ..two_dialers(

@@ -1,12 +1,14 @@
 //! Running the back-off steps (`expect_mqtt_retries`,
-//! `expect_stomp_retries`): after the harness refused the Agent's
-//! connection attempts, each retry's wait is checked against the window the
-//! Agent's own back-off parameters give (TP-469 11.16, 6.3). The pairing of
+//! `expect_stomp_retries`, `expect_ws_retries`): after the harness refused
+//! the Agent's connection attempts, each retry's wait is checked against
+//! the window the Agent's own back-off parameters give (TP-469 11.16, 6.3,
+//! 7.8). The pairing of
 //! refusals and attempts is `mtp::retry_log`; the windows `mtp::backoff`.
 
 use std::time::Duration;
 
 use super::interposer_steps::{skip, NO_MQTT_INTERPOSER, NO_STOMP_INTERPOSER};
+use super::ws_steps::NO_CONTROL;
 use super::Runner;
 use crate::interpose::mqtt_retries::RetrySpec;
 use crate::interpose::stomp_retries::StompRetrySpec;
@@ -15,6 +17,7 @@ use crate::mtp::retry_log::{self, Retry};
 use crate::results::{CheckResult, StepResult};
 use crate::suite::model::ScalarString;
 use crate::suite::vars::Vars;
+use crate::suite::ws_steps::WsRetrySpec;
 
 /// What one binding's retry step watches, for its messages.
 struct Watch {
@@ -108,6 +111,41 @@ impl Runner<'_> {
         };
         let from = self.stomp_log.from;
         let seen = move || retry_log::retries(&h.since(from));
+        self.watch_retries(&watch, backoff, seen, result).await;
+    }
+
+    /// `expect_ws_retries`: the windows from SessionRetryMinimumWaitInterval
+    /// and SessionRetryIntervalMultiplier (no cap; from the 10th retry on
+    /// the window stays, R-WS.19-21), over the handshakes since the last
+    /// `reject_handshakes`.
+    pub(super) async fn expect_ws_retries(
+        &mut self,
+        spec: &WsRetrySpec,
+        vars: &Vars,
+        result: &mut StepResult,
+    ) {
+        let Some(control) = self.context.ws_control.clone() else {
+            skip(result, NO_CONTROL);
+            return;
+        };
+        let backoff = (|| {
+            Backoff::websocket(
+                &value(vars, &spec.session_retry_minimum_wait_interval)?,
+                &value(vars, &spec.session_retry_interval_multiplier)?,
+            )
+            .map_err(|e: BackoffError| e.to_string())
+        })();
+        let watch = Watch {
+            step: "expect_ws_retries",
+            binding: "WebSocket",
+            attempt: "handshake",
+            refusal: "refused handshake",
+            retries: spec.retries,
+            tolerance_ms: spec.tolerance_ms,
+            timeout_ms: spec.timeout_ms,
+        };
+        let from = self.ws_retry_from;
+        let seen = move || retry_log::retries(&control.events_since(from));
         self.watch_retries(&watch, backoff, seen, result).await;
     }
 

@@ -23,7 +23,7 @@ const DEFAULT_HANDSHAKE_WAIT_MS: u64 = 60_000;
 /// string that never comes.
 const NOT_A_RECORD: &[u8] = b"\x0a\x7fnot a USP record";
 
-const NO_CONTROL: &str = "not applicable: this step needs the harness as the WebSocket server the Agent connects to, with its test controls (the built-in Agent with --mtp ws --role server, or a target whose websocket section has `listen:`)";
+pub(super) const NO_CONTROL: &str = "not applicable: this step needs the harness as the WebSocket server the Agent connects to, with its test controls (the built-in Agent with --mtp ws --role server, or a target whose websocket section has `listen:`)";
 
 const NO_CLIENT: &str = "not applicable: this step needs the harness as the client of the Agent's WebSocket server (the built-in Agent with --mtp ws --role client, or a target whose websocket section has `url:`)";
 
@@ -34,6 +34,7 @@ impl Runner<'_> {
         if let Some(c) = &self.context.ws_control {
             c.reset();
             self.ws_case_start = c.log_len();
+            self.ws_retry_from = self.ws_case_start;
         }
     }
 
@@ -107,6 +108,7 @@ impl Runner<'_> {
                 .replan_and_reconnect(&control, plan, handshake_wait, result)
                 .await;
             let Some(from) = from else { return };
+            self.ws_retry_from = from;
             let events = control.events_since(from);
             result
                 .checks
@@ -458,7 +460,7 @@ impl Runner<'_> {
     }
 }
 
-fn skip(result: &mut StepResult, why: &str) {
+pub(super) fn skip(result: &mut StepResult, why: &str) {
     result.verdict = Verdict::Skipped;
     result.error = Some(why.into());
 }

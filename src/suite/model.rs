@@ -143,6 +143,9 @@ pub enum Action {
     WsControl(super::ws_steps::WsControlSpec),
     /// Passes when the Agent closes the WebSocket with the given code.
     ExpectClose(super::ws_steps::ExpectCloseSpec),
+    /// Passes when the Agent's retries after refused WebSocket handshakes
+    /// fall inside its back-off windows (R-WS.19-21, TP-469 7.8).
+    ExpectWsRetries(super::ws_steps::WsRetrySpec),
     /// Browse DNS-SD on loopback for the Agent's advertisement (TP-469 8.5-8.7).
     Discover(super::discovery_steps::DiscoverSpec),
     /// One SessionContextRecord built field by field, and what the Agent
@@ -168,6 +171,7 @@ impl Action {
             Action::ExpectStompRetries(_) => "expect_stomp_retries",
             Action::WsControl(_) => "ws_control",
             Action::ExpectClose(_) => "expect_close",
+            Action::ExpectWsRetries(_) => "expect_ws_retries",
             Action::Discover(_) => "discover",
             Action::E2eSend(_) => "e2e_send",
         }

@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::model::ScalarString;
+use crate::mtp::retry_log;
 
 pub const HELP: &str = "see test-cases/README.md, \"WebSocket control steps\"";
 
@@ -98,6 +99,33 @@ pub struct ExpectCloseSpec {
     /// The rule a wrong code breaks; defaults to the case's.
     #[serde(default)]
     pub rule: Option<String>,
+}
+
+/// `expect_ws_retries: {...}`: follows a `ws_control` with
+/// `reject_handshakes`; the values are numbers or `${vars}` captured from a
+/// Get of the Agent's `Controller.{i}.MTP.{i}.WebSocket.` parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WsRetrySpec {
+    /// How many refused handshakes to measure the retry after (1-based
+    /// retry numbers 1..=retries).
+    pub retries: u32,
+    /// SessionRetryMinimumWaitInterval, seconds.
+    pub session_retry_minimum_wait_interval: ScalarString,
+    /// SessionRetryIntervalMultiplier, thousandths.
+    pub session_retry_interval_multiplier: ScalarString,
+    /// How far outside a window a wait may be and still pass, ms; the case
+    /// states it.
+    pub tolerance_ms: u64,
+    /// How long to wait for the retries, ms (default: the windows' ends
+    /// plus 5 s).
+    pub timeout_ms: Option<u64>,
+}
+
+impl WsRetrySpec {
+    pub fn validate(&self) -> Result<(), String> {
+        retry_log::validate("expect_ws_retries", self.retries, self.timeout_ms)
+    }
 }
 
 impl WsControlSpec {

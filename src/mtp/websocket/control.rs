@@ -201,6 +201,22 @@ impl WsControl {
     }
 }
 
+/// A refusal is a handshake the server refused; an attempt is any
+/// handshake the Agent made (`expect_ws_retries`).
+impl crate::mtp::retry_log::AttemptLog for WsEvent {
+    fn at(&self) -> &str {
+        &self.at
+    }
+
+    fn is_refusal(&self) -> bool {
+        self.kind == "HANDSHAKE REFUSED"
+    }
+
+    fn is_attempt(&self) -> bool {
+        self.kind.starts_with("HANDSHAKE")
+    }
+}
+
 /// The server's answer to one handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum HandshakeDecision {
