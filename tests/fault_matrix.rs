@@ -355,6 +355,11 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         ),
         Refused("it applies with --mtp ws only"),
     ),
+    (
+        "ws-close-unanswered",
+        Fails(Cases::Only(&["ws-close-answered"]), &["got no Close frame"]),
+        Refused("applies with --mtp ws --role server only"),
+    ),
     // The Agent must be the WebSocket server (--role client): tests/ws_control.rs.
     (
         "keeps-both-sessions",

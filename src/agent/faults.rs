@@ -69,10 +69,11 @@ pub enum Fault {
     IgnoresKeepAliveTime,
     IgnoresServerKeepAlive,
     StompRetriesTooEarly,
+    WsCloseUnanswered,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 58] = [
+    pub const ALL: [Fault; 59] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -131,6 +132,7 @@ impl Fault {
         Fault::IgnoresKeepAliveTime,
         Fault::IgnoresServerKeepAlive,
         Fault::StompRetriesTooEarly,
+        Fault::WsCloseUnanswered,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -193,6 +195,7 @@ impl Fault {
             Fault::IgnoresKeepAliveTime => "ignores-keep-alive-time",
             Fault::IgnoresServerKeepAlive => "ignores-server-keep-alive",
             Fault::StompRetriesTooEarly => "stomp-retries-too-early",
+            Fault::WsCloseUnanswered => "ws-close-unanswered",
         }
     }
 
@@ -249,6 +252,7 @@ impl Fault {
             Fault::IgnoresKeepAliveTime => "over MQTT, CONNECT always carries Keep Alive 60 whatever Device.MQTT.Client.{i}.KeepAliveTime says (breaks R-MQTT.14, TP-469 11.7); seen only through the interposer (--mtp mqtt --interpose)",
             Fault::IgnoresServerKeepAlive => "over MQTT 5, a Server Keep Alive in CONNACK is honoured for one PINGREQ only, then the Agent goes back to its own Keep Alive (breaks MQTT 5 §3.2.2.3.14 via R-MQTT.14, TP-469 11.7); seen only through the interposer (--mtp mqtt --interpose)",
             Fault::StompRetriesTooEarly => "over STOMP, after a refused connection the Agent retries after a fixed 100 ms instead of a wait inside its ServerRetryInitialInterval / ServerRetryIntervalMultiplier window (breaks R-STOMP.25, TP-469 6.3); seen only through the interposer (--mtp stomp --interpose)",
+            Fault::WsCloseUnanswered => "over WebSocket, a Close frame from the Controller is not answered: the Agent drops the TCP connection without sending its own Close (breaks RFC 6455 5.5.1, TP-469 7.4); seen with --mtp ws --role server",
             Fault::MalformedEndpointId => "the Agent's Records (and, as `plugfest agent`, its handshake) carry an Endpoint ID whose instance-id is longer than 50 characters (breaks R-ARC.6)",
             Fault::IgnoresPermissions => "Set, Add, Delete and Operate are carried out whatever the sending Controller's Role permits (a read-only Controller can Set: no 7006)",
             Fault::HiddenParamsReadable => "Get, GetInstances and GetSupportedDM show a Controller what its Role gives it no read permission on (e.g. the read-only Controller sees Device.DeviceInfo.SerialNumber)",

@@ -76,6 +76,7 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
         }
     }
     let text_frames = faults.contains(Fault::TextFrames);
+    let faults_close_unanswered = faults.contains(Fault::WsCloseUnanswered);
     // malformed-endpoint-id: the id is malformed everywhere the Agent
     // presents it (handshake, Connect Record, Records).
     let eid = if faults.contains(Fault::MalformedEndpointId) {
@@ -221,7 +222,9 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
         serve_until_interrupted(host.run_listener(server)).await;
     } else if let Some(url) = args.connect.clone() {
         eprintln!("reference Agent {eid} connecting to {url}");
-        let mut dialer = WsDialer::new(&url, &eid).with_text_frames(text_frames);
+        let mut dialer = WsDialer::new(&url, &eid)
+            .with_text_frames(text_frames)
+            .with_close_unanswered(faults_close_unanswered);
         if wants_tls {
             match client_tls(&args) {
                 Ok(tls) => dialer = dialer.with_tls(tls),

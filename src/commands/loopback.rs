@@ -230,9 +230,10 @@ pub fn check_faults_apply(
                 "--mtp stomp or --mtp mqtt with MQTT 5 (MQTT 3.1.1 has no Content Type)",
             ),
             Fault::NoReplyToDest => (mtp == MtpArg::Stomp, "--mtp stomp"),
-            Fault::WrongCloseCode | Fault::RetriesTooEarly | Fault::KeepsBothSessions => {
-                (mtp == MtpArg::Ws, "--mtp ws")
-            }
+            Fault::WrongCloseCode
+            | Fault::RetriesTooEarly
+            | Fault::KeepsBothSessions
+            | Fault::WsCloseUnanswered => (mtp == MtpArg::Ws, "--mtp ws"),
             _ => continue,
         };
         if !applies {
@@ -319,6 +320,12 @@ pub async fn start_with(
         && !(options.mtp == MtpArg::Ws && options.role == Role::Client)
     {
         return Err("the keeps-both-sessions fault applies with --mtp ws --role client only (the Agent must be the WebSocket server)".into());
+    }
+    // Only the harness as the server the Agent dials can send it a Close.
+    if host.faults().contains(Fault::WsCloseUnanswered)
+        && !(options.mtp == MtpArg::Ws && options.role == Role::Server)
+    {
+        return Err("the ws-close-unanswered fault applies with --mtp ws --role server only (the harness must be the WebSocket server the Agent dials, to send it a Close)".into());
     }
     check_faults_apply(host.faults(), options.mtp, options.mqtt_version)?;
     check_trust_faults(host.faults(), options.mtp)?;
@@ -617,6 +624,7 @@ async fn websocket(role: Role, host: AgentHost) -> Result<Started, String> {
     const PATH: &str = "/usp";
     // The `text-frames` fault (R-WS.14) is a knob of the Agent's connections.
     let text_frames = host.faults().contains(Fault::TextFrames);
+    let close_unanswered = host.faults().contains(Fault::WsCloseUnanswered);
     match role {
         Role::Server => {
             let control = WsControl::new();
@@ -628,7 +636,8 @@ async fn websocket(role: Role, host: AgentHost) -> Result<Started, String> {
                 &format!("ws://{}{PATH}", server.local_addr()),
                 DEFAULT_AGENT_ID,
             )
-            .with_text_frames(text_frames);
+            .with_text_frames(text_frames)
+            .with_close_unanswered(close_unanswered);
             // The read-only Controller listens on its own port, and the Agent
             // dials it too (its Controller.2.MTP.1), as it would a second
             // Controller in the field.
@@ -691,6 +700,7 @@ async fn secure_websocket(
     let controller = ca.issue(DEFAULT_CONTROLLER_ID).map_err(e)?.identity();
     let agent = ca.issue(&tls.agent_certificate_id).map_err(e)?.identity();
     let text_frames = host.faults().contains(Fault::TextFrames);
+    let close_unanswered = host.faults().contains(Fault::WsCloseUnanswered);
     match role {
         Role::Server => {
             // The harness asks for the Agent's certificate to learn and
@@ -710,7 +720,8 @@ async fn secure_websocket(
                 DEFAULT_AGENT_ID,
             )
             .with_tls(agent_tls)
-            .with_text_frames(text_frames);
+            .with_text_frames(text_frames)
+            .with_close_unanswered(close_unanswered);
             // The read-only Controller: its own certificate, port and dialer.
             let readonly_identity = ca.issue(READONLY_CONTROLLER_ID).map_err(e)?.identity();
             let readonly_tls =

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use super::Runner;
-use crate::mtp::websocket::control::{HandshakePlan, Way, WsEvent};
+use crate::mtp::websocket::control::{CloseExchange, HandshakePlan, Way, WsEvent};
 use crate::mtp::{Inbound, MtpError};
 use crate::results::{CheckResult, StepResult, Verdict};
 use crate::suite::vars::Vars;
@@ -216,6 +216,19 @@ impl Runner<'_> {
                 "the next Record on connection {number} goes out over {n} frames"
             ));
             Ok(())
+        } else if let Some(code) = spec.close {
+            result.sent = Some(format!(
+                "a Close frame with status code {code} on connection {number}"
+            ));
+            match frames.close_handshake(code, wait).await {
+                Ok(exchange) => {
+                    self.session.forget_connection();
+                    result.received = Some(describe_close_exchange(&exchange));
+                    result.checks.extend(close_checks(code, &exchange, wait));
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
         } else if spec.drop_connection == Some(true) {
             frames.drop_tcp().await;
             self.session.forget_connection();
@@ -513,6 +526,52 @@ fn retry_checks(
         });
     }
     checks
+}
+
+/// What came back after the harness's Close, in one line.
+fn describe_close_exchange(x: &CloseExchange) -> String {
+    let answer = match x.answer {
+        Some(Some(c)) => format!("a Close frame with status code {c}"),
+        Some(None) => "a Close frame without a status code".to_string(),
+        None => "no Close frame".to_string(),
+    };
+    let end = if x.ended {
+        "the connection ended"
+    } else {
+        "the connection still open"
+    };
+    format!(
+        "{answer}; {end} ({} ms after the harness's Close)",
+        x.waited.as_millis()
+    )
+}
+
+/// TP-469 7.4: the Agent answers the harness's Close with a Close (RFC 6455
+/// 5.5.1), and the TCP connection ends (7.1.1).
+fn close_checks(code: u16, x: &CloseExchange, wait: Duration) -> Vec<CheckResult> {
+    let rule = Some("RFC 6455 5.5.1 (TP-469 7.4)".to_string());
+    vec![
+        CheckResult {
+            description: "the Agent answers a Close frame with a Close frame".into(),
+            passed: x.answer.is_some(),
+            expected: format!(
+                "after the harness's Close (status {code}): a Close frame from the Agent within {} ms",
+                wait.as_millis()
+            ),
+            actual: describe_close_exchange(x),
+            rule: rule.clone(),
+        },
+        CheckResult {
+            description: "the connection ends after the closing handshake".into(),
+            passed: x.ended,
+            expected: format!(
+                "the TCP connection closed within {} ms of the harness's Close",
+                wait.as_millis()
+            ),
+            actual: describe_close_exchange(x),
+            rule,
+        },
+    ]
 }
 
 /// R-WS.12: the session answered without v1.usp was not completed.
