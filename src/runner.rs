@@ -562,7 +562,7 @@ impl<'a> Runner<'a> {
             Action::ExpectMqttRetries(spec) => {
                 self.expect_mqtt_retries(spec, vars, &mut result).await
             }
-            Action::StompSteer(steering) => self.stomp_steer(steering, &mut result),
+            Action::StompSteer(steering) => self.stomp_steer(steering, vars, &mut result),
             Action::ExpectStomp(pattern) => self.expect_stomp(pattern, vars, &mut result).await,
             Action::ExpectStompRetries(spec) => {
                 self.expect_stomp_retries(spec, vars, &mut result).await

@@ -335,6 +335,26 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("--mtp stomp --interpose"),
         Refused("--mtp stomp --interpose"),
     ),
+    (
+        "stomp-ignores-model-destination",
+        Refused("--mtp stomp --interpose"),
+        Refused("--mtp stomp --interpose"),
+    ),
+    (
+        "stomp-no-disconnect-without-destination",
+        Refused("--mtp stomp --interpose"),
+        Refused("--mtp stomp --interpose"),
+    ),
+    (
+        "stomp-no-unsubscribe-on-destination-change",
+        Refused("--mtp stomp --interpose"),
+        Refused("--mtp stomp --interpose"),
+    ),
+    (
+        "stomp-wrong-heart-beat",
+        Refused("--mtp stomp --interpose"),
+        Refused("--mtp stomp --interpose"),
+    ),
     // The WebSocket control cases (mtp-websocket.yaml; tests/ws_control.rs).
     (
         "wrong-close-code",

@@ -70,10 +70,14 @@ pub enum Fault {
     IgnoresServerKeepAlive,
     StompRetriesTooEarly,
     WsCloseUnanswered,
+    StompIgnoresModelDestination,
+    StompNoDisconnectWithoutDestination,
+    StompNoUnsubscribeOnDestinationChange,
+    StompWrongHeartBeat,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 59] = [
+    pub const ALL: [Fault; 63] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -133,6 +137,10 @@ impl Fault {
         Fault::IgnoresServerKeepAlive,
         Fault::StompRetriesTooEarly,
         Fault::WsCloseUnanswered,
+        Fault::StompIgnoresModelDestination,
+        Fault::StompNoDisconnectWithoutDestination,
+        Fault::StompNoUnsubscribeOnDestinationChange,
+        Fault::StompWrongHeartBeat,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -196,6 +204,12 @@ impl Fault {
             Fault::IgnoresServerKeepAlive => "ignores-server-keep-alive",
             Fault::StompRetriesTooEarly => "stomp-retries-too-early",
             Fault::WsCloseUnanswered => "ws-close-unanswered",
+            Fault::StompIgnoresModelDestination => "stomp-ignores-model-destination",
+            Fault::StompNoDisconnectWithoutDestination => "stomp-no-disconnect-without-destination",
+            Fault::StompNoUnsubscribeOnDestinationChange => {
+                "stomp-no-unsubscribe-on-destination-change"
+            }
+            Fault::StompWrongHeartBeat => "stomp-wrong-heart-beat",
         }
     }
 
@@ -253,6 +267,10 @@ impl Fault {
             Fault::IgnoresServerKeepAlive => "over MQTT 5, a Server Keep Alive in CONNACK is honoured for one PINGREQ only, then the Agent goes back to its own Keep Alive (breaks MQTT 5 §3.2.2.3.14 via R-MQTT.14, TP-469 11.7); seen only through the interposer (--mtp mqtt --interpose)",
             Fault::StompRetriesTooEarly => "over STOMP, after a refused connection the Agent retries after a fixed 100 ms instead of a wait inside its ServerRetryInitialInterval / ServerRetryIntervalMultiplier window (breaks R-STOMP.25, TP-469 6.3); seen only through the interposer (--mtp stomp --interpose)",
             Fault::WsCloseUnanswered => "over WebSocket, a Close frame from the Controller is not answered: the Agent drops the TCP connection without sending its own Close (breaks RFC 6455 5.5.1, TP-469 7.4); seen with --mtp ws --role server",
+            Fault::StompIgnoresModelDestination => "over STOMP, Device.LocalAgent.MTP.{i}.STOMP.Destination is ignored: the Agent keeps subscribing to the destination it started with, and a Set of it changes nothing (breaks R-STOMP.15/29, TP-469 6.6 and 6.10); seen only through the interposer (--mtp stomp --interpose)",
+            Fault::StompNoDisconnectWithoutDestination => "over STOMP, when CONNECTED names no subscribe-dest and no destination is configured, the Agent stays connected without a subscription instead of sending DISCONNECT (breaks R-STOMP.16, TP-469 6.7); seen only through the interposer (--mtp stomp --interpose)",
+            Fault::StompNoUnsubscribeOnDestinationChange => "over STOMP, when its configured destination changes the Agent SUBSCRIBEs to the new one without UNSUBSCRIBEing the old one (breaks R-STOMP.29, TP-469 6.10); seen only through the interposer (--mtp stomp --interpose)",
+            Fault::StompWrongHeartBeat => "over STOMP, the STOMP frame's heart-beat header keeps the values the Agent started with (2000,10000) whatever Device.STOMP.Connection.{i}.OutgoingHeartbeat / IncomingHeartbeat say (breaks R-STOMP.8/9, TP-469 6.8); seen only through the interposer (--mtp stomp --interpose)",
             Fault::MalformedEndpointId => "the Agent's Records (and, as `plugfest agent`, its handshake) carry an Endpoint ID whose instance-id is longer than 50 characters (breaks R-ARC.6)",
             Fault::IgnoresPermissions => "Set, Add, Delete and Operate are carried out whatever the sending Controller's Role permits (a read-only Controller can Set: no 7006)",
             Fault::HiddenParamsReadable => "Get, GetInstances and GetSupportedDM show a Controller what its Role gives it no read permission on (e.g. the read-only Controller sees Device.DeviceInfo.SerialNumber)",

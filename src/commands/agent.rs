@@ -13,7 +13,7 @@ use crate::agent::{Agent, AgentConfig};
 use crate::cli::{AgentArgs, MtpArg};
 use crate::mtp::coap::{CoapConfig, CoapEndpoint};
 use crate::mtp::mqtt::{MqttConfig, MqttEndpoint, MqttTls};
-use crate::mtp::stomp::{StompClient, StompConfig};
+use crate::mtp::stomp::{StompClient, StompConfig, MODEL_MTP};
 use crate::mtp::tls::{load_certs, load_identity, ClientAuth, ClientTls, ServerTls, ServerTrust};
 use crate::mtp::uds::{UdsDialer, UdsListener};
 use crate::mtp::websocket::{WsDialer, WsServer};
@@ -136,6 +136,12 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
                 Err(e) => return bad_input(e),
             }
         }
+        // The model holds the destination given here, and the client then
+        // follows the model (a Set of it moves the subscription, R-STOMP.29).
+        if let Some(d) = &config.own_destination {
+            host.put_param(MODEL_MTP, "Destination", d).await;
+        }
+        config.follow_model = true;
         let client = StompClient::new(config);
         eprintln!("reference Agent {eid} via {}", client.describe());
         let host = host.with_backoff(BackoffSource::Stomp);

@@ -17,7 +17,7 @@ use crate::cli::{MtpArg, Role};
 use crate::interpose::{MqttInterposer, StompInterposer};
 use crate::mtp::coap::{CoapConfig, CoapEndpoint};
 use crate::mtp::mqtt::{MqttConfig, MqttEndpoint, MqttTls, MqttVersion};
-use crate::mtp::stomp::{SendFaults, StompClient, StompConfig};
+use crate::mtp::stomp::{ModelFaults, SendFaults, StompClient, StompConfig, MODEL_MTP};
 use crate::mtp::tls::pki::TestCa;
 use crate::mtp::tls::{ClientAuth, ClientTls, ServerTls, ServerTrust};
 use crate::mtp::uds::{UdsDialer, UdsListener};
@@ -258,6 +258,10 @@ fn check_interposer_faults(faults: &FaultSet, options: &LoopbackOptions) -> Resu
         Fault::WrongHeartBeatHeader,
         Fault::IgnoresSubscribeDest,
         Fault::StompRetriesTooEarly,
+        Fault::StompIgnoresModelDestination,
+        Fault::StompNoDisconnectWithoutDestination,
+        Fault::StompNoUnsubscribeOnDestinationChange,
+        Fault::StompWrongHeartBeat,
     ] {
         if faults.contains(fault) && !(options.interpose && options.mtp == MtpArg::Stomp) {
             return Err(format!(
@@ -590,7 +594,7 @@ async fn stomp(
     };
     let agent_broker = interposer.as_ref().map_or(address.clone(), |i| i.address());
     let mut agent = StompConfig::new(&agent_broker, DEFAULT_AGENT_ID);
-    agent.own_destination = Some(agent_dest);
+    agent.own_destination = Some(agent_dest.clone());
     agent.peer_destination = Some(controller_dest);
     agent.tls = client_tls(false)?;
     // The Agent's STOMP.Connection.{i}.OutgoingHeartbeat / IncomingHeartbeat
@@ -599,6 +603,21 @@ async fn stomp(
     // The handshake faults, seen only through the interposer.
     agent.ignore_subscribe_dest = host.faults().contains(Fault::IgnoresSubscribeDest);
     agent.misspell_heart_beat = host.faults().contains(Fault::WrongHeartBeatHeader);
+    // Destination and heart-beats come from the model at every connect (the
+    // values above are where it starts), and a changed destination is
+    // followed on the live connection; the model starts with this run's queue.
+    agent.follow_model = true;
+    agent.model_faults = ModelFaults {
+        ignore_destination: host.faults().contains(Fault::StompIgnoresModelDestination),
+        ignore_heart_beat: host.faults().contains(Fault::StompWrongHeartBeat),
+        stay_without_destination: host
+            .faults()
+            .contains(Fault::StompNoDisconnectWithoutDestination),
+        no_unsubscribe: host
+            .faults()
+            .contains(Fault::StompNoUnsubscribeOnDestinationChange),
+    };
+    host.put_param(MODEL_MTP, "Destination", &agent_dest).await;
     // The binding faults (R-STOMP.20/21) are knobs of the Agent's SEND frames.
     let send_faults = SendFaults {
         omit_reply_to_dest: host.faults().contains(Fault::NoReplyToDest),

@@ -86,10 +86,23 @@ impl Runner<'_> {
     pub(super) fn stomp_steer(
         &mut self,
         steering: &stomp_steer::Steering,
+        vars: &Vars,
         result: &mut StepResult,
     ) {
         match &self.context.stomp_interposer {
             Some(h) => {
+                // `subscribe_dest` may name a destination captured earlier
+                // (the Agent's own, to bring it back in a teardown).
+                let mut steering = steering.clone();
+                if let Some(d) = &mut steering.subscribe_dest {
+                    match vars.substitute(d) {
+                        Ok(v) => *d = v,
+                        Err(e) => {
+                            result.error = Some(format!("stomp_steer: {e}"));
+                            return;
+                        }
+                    }
+                }
                 self.stomp_log.from = h.steer(steering.clone());
                 result.sent = Some(format!("steering for the next connection: {steering:?}"));
             }

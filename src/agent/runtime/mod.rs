@@ -43,6 +43,8 @@ const CLOSE_INVALID_PAYLOAD: u16 = 1007;
 const CLOSE_NORMAL: u16 = 1000;
 /// How often the core is told that time has passed (Periodic!, TimeToLive).
 const TICK: Duration = Duration::from_millis(100);
+/// How often a dialer's connector re-reads the model while connected.
+const FOLLOW_MODEL: Duration = Duration::from_millis(200);
 /// How long the Agent is away when it reboots, unless configured.
 pub const DEFAULT_RESTART_DELAY: Duration = Duration::from_millis(300);
 
@@ -140,6 +142,14 @@ impl AgentHost {
         self
     }
 
+    /// Writes a parameter of the Agent's model before it runs, e.g. the
+    /// STOMP destination its transport was given
+    /// (`LocalAgent.MTP.1.STOMP.Destination`), so the model says what the
+    /// Agent does.
+    pub async fn put_param(&self, obj: &str, name: &str, value: &str) {
+        self.agent.lock().await.model.put(obj, name, value);
+    }
+
     fn say(&self, line: impl AsRef<str>) {
         if self.log {
             eprintln!("agent {}: {}", self.endpoint_id, line.as_ref());
@@ -184,7 +194,7 @@ impl AgentHost {
                     let controller = controller_id
                         .clone()
                         .or_else(|| conn.peer().endpoint_id.clone());
-                    self.serve(conn, controller).await;
+                    self.serve_following(conn, controller, &mut connector).await;
                     self.say("connection ended");
                     retry
                 }
@@ -202,6 +212,30 @@ impl AgentHost {
                 // A reboot starts the retry count afresh (as R-WS.21 says
                 // for WebSocket; the same algorithm for MQTT).
                 failures = 0;
+            }
+        }
+    }
+
+    /// `serve`, while the connector re-reads the Agent's model every
+    /// `FOLLOW_MODEL`: a client that follows its model (the STOMP client's
+    /// destination, R-STOMP.29) acts on a change without a reconnect.
+    async fn serve_following(
+        &self,
+        conn: Box<dyn MtpConnection>,
+        controller: Option<String>,
+        connector: &mut impl MtpConnector,
+    ) {
+        let serving = self.serve(conn, controller);
+        tokio::pin!(serving);
+        let mut follow = tokio::time::interval(FOLLOW_MODEL);
+        follow.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                () = &mut serving => return,
+                _ = follow.tick() => {
+                    let agent = self.agent.lock().await;
+                    connector.configure(&|path| param(&agent, path));
+                }
             }
         }
     }
@@ -596,10 +630,6 @@ pub enum BackoffSource {
 
 /// The MQTT client the reference Agent's MQTT MTP uses.
 pub const MQTT_CLIENT: &str = "Device.MQTT.Client.1.";
-/// The Agent's MTP row whose `STOMP.` object says which connection it uses.
-pub const STOMP_MTP: &str = "Device.LocalAgent.MTP.1.STOMP.";
-/// The STOMP connection used when `STOMP.Reference` names none.
-pub const STOMP_CONNECTION: &str = "Device.STOMP.Connection.1.";
 
 impl BackoffSource {
     /// The fault under which the dialer ignores these parameters and
@@ -621,7 +651,7 @@ impl BackoffSource {
                 &get(MQTT_CLIENT, "ConnectRetryMaxInterval"),
             ),
             BackoffSource::Stomp => {
-                let c = stomp_connection(&|path| param(agent, path));
+                let c = crate::mtp::stomp::model_connection(&|path| param(agent, path));
                 Backoff::stomp(
                     &get(&c, "ServerRetryInitialInterval"),
                     &get(&c, "ServerRetryIntervalMultiplier"),
@@ -641,15 +671,6 @@ impl BackoffSource {
             }
         }
     }
-}
-
-/// The `Device.STOMP.Connection.{i}.` object the Agent's STOMP MTP uses:
-/// the one its `LocalAgent.MTP.1.STOMP.Reference` names, or the first.
-pub fn stomp_connection(param: &dyn Fn(&str) -> Option<String>) -> String {
-    param(&format!("{STOMP_MTP}Reference"))
-        .map(|r| r.trim().trim_end_matches('.').to_string())
-        .filter(|r| r.starts_with("Device.STOMP.Connection."))
-        .map_or_else(|| STOMP_CONNECTION.to_string(), |r| format!("{r}."))
 }
 
 /// A parameter of the Agent's model by its full path.
