@@ -330,31 +330,6 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("--mtp stomp --interpose"),
         Refused("--mtp stomp --interpose"),
     ),
-    (
-        "stomp-retries-too-early",
-        Refused("--mtp stomp --interpose"),
-        Refused("--mtp stomp --interpose"),
-    ),
-    (
-        "stomp-ignores-model-destination",
-        Refused("--mtp stomp --interpose"),
-        Refused("--mtp stomp --interpose"),
-    ),
-    (
-        "stomp-no-disconnect-without-destination",
-        Refused("--mtp stomp --interpose"),
-        Refused("--mtp stomp --interpose"),
-    ),
-    (
-        "stomp-no-unsubscribe-on-destination-change",
-        Refused("--mtp stomp --interpose"),
-        Refused("--mtp stomp --interpose"),
-    ),
-    (
-        "stomp-wrong-heart-beat",
-        Refused("--mtp stomp --interpose"),
-        Refused("--mtp stomp --interpose"),
-    ),
     // The WebSocket control cases (mtp-websocket.yaml; tests/ws_control.rs).
     (
         "wrong-close-code",
@@ -374,11 +349,6 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
             &["R-WS.20"],
         ),
         Refused("it applies with --mtp ws only"),
-    ),
-    (
-        "ws-close-unanswered",
-        Fails(Cases::Only(&["ws-close-answered"]), &["got no Close frame"]),
-        Refused("applies with --mtp ws --role server only"),
     ),
     // The Agent must be the WebSocket server (--role client): tests/ws_control.rs.
     (
@@ -486,6 +456,39 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         "ignores-server-keep-alive",
         Refused("--mtp mqtt --interpose"),
         Refused("--mtp mqtt --interpose"),
+    ),
+    // Seen only through the STOMP interposer: tests/stomp_interpose.rs.
+    (
+        "stomp-retries-too-early",
+        Refused("--mtp stomp --interpose"),
+        Refused("--mtp stomp --interpose"),
+    ),
+    // The WebSocket closing handshake (TP-469 7.4): tests/ws_control.rs.
+    (
+        "ws-close-unanswered",
+        Fails(Cases::Only(&["ws-close-answered"]), &["got no Close frame"]),
+        Refused("applies with --mtp ws --role server only"),
+    ),
+    // Seen only through the STOMP interposer: tests/stomp_interpose.rs.
+    (
+        "stomp-ignores-model-destination",
+        Refused("--mtp stomp --interpose"),
+        Refused("--mtp stomp --interpose"),
+    ),
+    (
+        "stomp-no-disconnect-without-destination",
+        Refused("--mtp stomp --interpose"),
+        Refused("--mtp stomp --interpose"),
+    ),
+    (
+        "stomp-no-unsubscribe-on-destination-change",
+        Refused("--mtp stomp --interpose"),
+        Refused("--mtp stomp --interpose"),
+    ),
+    (
+        "stomp-wrong-heart-beat",
+        Refused("--mtp stomp --interpose"),
+        Refused("--mtp stomp --interpose"),
     ),
 ];
 
@@ -612,6 +615,8 @@ const WRONG_VALUE_TYPE: &[&str] = &[
     "messages-add-subscription",
     "trust-hidden-params-get",
     "trust-add-unwritable-param-omitted",
+    // Reads the WebSocket retry parameters into its back-off windows.
+    "ws-session-retry-after-refusal",
 ];
 
 /// Cases that expect a specific non-zero error code.
