@@ -26,6 +26,7 @@ mod e2e_steps;
 mod identity;
 mod interposer_steps;
 mod more_steps;
+mod retry_steps;
 mod ws_steps;
 
 /// What the run brings to every case besides the session: variables from
@@ -139,6 +140,9 @@ pub struct Runner<'a> {
     unavailable_controllers: std::collections::BTreeMap<String, String>,
     /// Where the current case's WebSocket events begin in the control log.
     ws_case_start: usize,
+    /// Where the WebSocket control log stood before the handshakes the last
+    /// `reject_handshakes` refused (`expect_ws_retries` reads from there).
+    ws_retry_from: usize,
 }
 
 impl<'a> Runner<'a> {
@@ -169,6 +173,7 @@ impl<'a> Runner<'a> {
             mqtt_log: Default::default(),
             stomp_log: Default::default(),
             ws_case_start: 0,
+            ws_retry_from: 0,
             controllers: Default::default(),
             unavailable_controllers: Default::default(),
         }
@@ -557,10 +562,14 @@ impl<'a> Runner<'a> {
             Action::ExpectMqttRetries(spec) => {
                 self.expect_mqtt_retries(spec, vars, &mut result).await
             }
-            Action::StompSteer(steering) => self.stomp_steer(steering, &mut result),
+            Action::StompSteer(steering) => self.stomp_steer(steering, vars, &mut result),
             Action::ExpectStomp(pattern) => self.expect_stomp(pattern, vars, &mut result).await,
+            Action::ExpectStompRetries(spec) => {
+                self.expect_stomp_retries(spec, vars, &mut result).await
+            }
             Action::WsControl(spec) => self.ws_control(spec, vars, &mut result).await,
             Action::ExpectClose(spec) => self.expect_close(spec, &mut result).await,
+            Action::ExpectWsRetries(spec) => self.expect_ws_retries(spec, vars, &mut result).await,
             Action::Discover(spec) => self.discover(spec, &mut result).await,
             Action::E2eSend(spec) => self.e2e_send(step, spec, vars, &mut result).await,
             Action::EndpointIds(_) => match self.session.ensure_connected().await {

@@ -503,6 +503,39 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Fails(Cases::Only(MQTT_PROFILES), &[MQTT_PROFILES_SYMPTOM]),
         Fails(Cases::Only(MQTT_PROFILES), &[MQTT_PROFILES_SYMPTOM]),
     ),
+    // Seen only through the STOMP interposer: tests/stomp_interpose.rs.
+    (
+        "stomp-retries-too-early",
+        Refused("--mtp stomp --interpose"),
+        Refused("--mtp stomp --interpose"),
+    ),
+    // The WebSocket closing handshake (TP-469 7.4): tests/ws_control.rs.
+    (
+        "ws-close-unanswered",
+        Fails(Cases::Only(&["ws-close-answered"]), &["got no Close frame"]),
+        Refused("applies with --mtp ws --role server only"),
+    ),
+    // Seen only through the STOMP interposer: tests/stomp_interpose.rs.
+    (
+        "stomp-ignores-model-destination",
+        Refused("--mtp stomp --interpose"),
+        Refused("--mtp stomp --interpose"),
+    ),
+    (
+        "stomp-no-disconnect-without-destination",
+        Refused("--mtp stomp --interpose"),
+        Refused("--mtp stomp --interpose"),
+    ),
+    (
+        "stomp-no-unsubscribe-on-destination-change",
+        Refused("--mtp stomp --interpose"),
+        Refused("--mtp stomp --interpose"),
+    ),
+    (
+        "stomp-wrong-heart-beat",
+        Refused("--mtp stomp --interpose"),
+        Refused("--mtp stomp --interpose"),
+    ),
 ];
 
 /// mqtt-profiles.yaml's case (TP-469 11.1), which runs over any MTP.
@@ -633,6 +666,8 @@ const WRONG_VALUE_TYPE: &[&str] = &[
     "messages-add-subscription",
     "trust-hidden-params-get",
     "trust-add-unwritable-param-omitted",
+    // Reads the WebSocket retry parameters into its back-off windows.
+    "ws-session-retry-after-refusal",
 ];
 
 /// Cases that expect a specific non-zero error code.

@@ -48,7 +48,7 @@ const CLIENT_CASE: &str = "ws-only-one-session";
 fn assert_clean_run(run: &Run) {
     assert_eq!(run.code, 0, "{}\n{}", run.failure_messages(), run.explain());
     let cases = run.cases();
-    assert_eq!(cases.len(), 10);
+    assert_eq!(cases.len(), 11);
     for c in &cases {
         if c["id"] == CLIENT_CASE {
             assert!(common::skipped_for_want_of_interposer(c), "{c}");
@@ -99,6 +99,19 @@ fn assert_clean_run(run: &Run) {
     assert!(retry
         .iter()
         .any(|(p, f)| p == "HANDSHAKE" && f.contains("v1.usp") && f.contains("eid")));
+    // TP-469 7.4: the harness's Close, the Agent's answering Close, the end.
+    let close = events("ws-close-answered");
+    assert_eq!(
+        close.iter().filter(|(p, _)| p == "CLOSE").count(),
+        2,
+        "{close:?}"
+    );
+    assert!(
+        close
+            .iter()
+            .any(|(p, f)| p == "CONNECTION ENDED" && f.contains("closing handshake complete")),
+        "{close:?}"
+    );
     assert!(events("ws-no-subprotocol-in-answer")
         .iter()
         .any(|(p, _)| p == "SESSION NOT COMPLETED"));
@@ -130,7 +143,16 @@ const FAULTS: &[(&str, &[&str], &[&str])] = &[
     (
         "retries-too-early",
         &["ws-session-retry-after-refusal"],
-        &["at least 50 ms", "retries after [", "R-WS.20"],
+        &[
+            "outside the window 1000 to 1500 ms",
+            "after the refused handshake",
+            "R-WS.20",
+        ],
+    ),
+    (
+        "ws-close-unanswered",
+        &["ws-close-answered"],
+        &["got no Close frame", "RFC 6455 5.5.1 (TP-469 7.4)"],
     ),
 ];
 
@@ -165,6 +187,7 @@ fn websocket_faults_are_refused_on_other_mtps() {
         "wrong-close-code",
         "retries-too-early",
         "keeps-both-sessions",
+        "ws-close-unanswered",
     ] {
         let run = run_suite(&["--mtp", "uds", "--agent-fault", fault]);
         assert_eq!(run.code, 2, "{fault}: {}", run.explain());
@@ -174,6 +197,10 @@ fn websocket_faults_are_refused_on_other_mtps() {
     let run = run_suite(&["--agent-fault", "keeps-both-sessions"]);
     assert_eq!(run.code, 2, "{}", run.explain());
     assert!(run.stderr.contains("--role client"), "{}", run.stderr);
+    // Only the harness as the server the Agent dials can send it a Close.
+    let run = run_suite(&["--role", "client", "--agent-fault", "ws-close-unanswered"]);
+    assert_eq!(run.code, 2, "{}", run.explain());
+    assert!(run.stderr.contains("--role server"), "{}", run.stderr);
 }
 
 #[test]
@@ -185,7 +212,7 @@ fn as_the_client_only_the_second_session_case_runs_and_passes() {
         let run = run_suite(extra);
         assert_eq!(run.code, 0, "{extra:?}: {}", run.explain());
         let cases = run.cases();
-        assert_eq!(cases.len(), 10);
+        assert_eq!(cases.len(), 11);
         for c in &cases {
             if c["id"] == CLIENT_CASE {
                 assert_eq!(c["verdict"], "passed", "{extra:?}: {c}");
@@ -210,10 +237,19 @@ fn on_another_mtp_every_case_is_skipped_with_the_reason() {
     let run = run_suite(&["--mtp", "uds"]);
     assert_eq!(run.code, 0, "{}", run.explain());
     let cases = run.cases();
-    assert_eq!(cases.len(), 10);
+    assert_eq!(cases.len(), 11);
     for c in &cases {
         assert_eq!(c["verdict"], "skipped", "{c}");
-        assert!(common::skipped_for_want_of_interposer(c), "{c}");
+        // The retry case reads the Agent's WebSocket retry parameters
+        // first: an Agent on UDS has none, and its condition says so.
+        let condition = c["id"] == "ws-session-retry-after-refusal"
+            && c["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("condition does not hold"));
+        assert!(
+            common::skipped_for_want_of_interposer(c) || condition,
+            "{c}"
+        );
     }
 }
 
@@ -242,6 +278,18 @@ fn step_language_errors_carry_their_position() {
         (
             "      - expect_close: { code: 1006 }\n",
             "not a status code",
+        ),
+        (
+            "      - ws_control: { close: 1005 }\n",
+            "close 1005 is not a status code",
+        ),
+        (
+            "      - expect_ws_retries: { retries: 11, session_retry_minimum_wait_interval: 1, session_retry_interval_multiplier: 2000, tolerance_ms: 100 }\n",
+            "retries must be 1 to 10",
+        ),
+        (
+            "      - expect_ws_retries: { retries: 2, session_retry_minimum_wait_interval: 1, tolerance_ms: 100 }\n",
+            "session_retry_interval_multiplier",
         ),
         (
             "      - expect_close: { code: 1003 }\n        expect: { type: get_resp }\n",

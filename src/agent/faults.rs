@@ -74,10 +74,16 @@ pub enum Fault {
     MqttIgnoresNewSubscription,
     MqttWrongQos,
     MqttProfileIncomplete,
+    StompRetriesTooEarly,
+    WsCloseUnanswered,
+    StompIgnoresModelDestination,
+    StompNoDisconnectWithoutDestination,
+    StompNoUnsubscribeOnDestinationChange,
+    StompWrongHeartBeat,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 63] = [
+    pub const ALL: [Fault; 69] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -141,6 +147,12 @@ impl Fault {
         Fault::MqttIgnoresNewSubscription,
         Fault::MqttWrongQos,
         Fault::MqttProfileIncomplete,
+        Fault::StompRetriesTooEarly,
+        Fault::WsCloseUnanswered,
+        Fault::StompIgnoresModelDestination,
+        Fault::StompNoDisconnectWithoutDestination,
+        Fault::StompNoUnsubscribeOnDestinationChange,
+        Fault::StompWrongHeartBeat,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -208,6 +220,14 @@ impl Fault {
             Fault::MqttIgnoresNewSubscription => "mqtt-ignores-new-subscription",
             Fault::MqttWrongQos => "mqtt-wrong-qos",
             Fault::MqttProfileIncomplete => "mqtt-profile-incomplete",
+            Fault::StompRetriesTooEarly => "stomp-retries-too-early",
+            Fault::WsCloseUnanswered => "ws-close-unanswered",
+            Fault::StompIgnoresModelDestination => "stomp-ignores-model-destination",
+            Fault::StompNoDisconnectWithoutDestination => "stomp-no-disconnect-without-destination",
+            Fault::StompNoUnsubscribeOnDestinationChange => {
+                "stomp-no-unsubscribe-on-destination-change"
+            }
+            Fault::StompWrongHeartBeat => "stomp-wrong-heart-beat",
         }
     }
 
@@ -244,7 +264,7 @@ impl Fault {
             Fault::WrongHeartBeatHeader => "over STOMP, the STOMP frame offers heart-beats in a header named `heartbeat` instead of `heart-beat`, so none are negotiated (breaks R-STOMP.8); seen only through the interposer (--mtp stomp --interpose)",
             Fault::IgnoresSubscribeDest => "over STOMP, the CONNECTED header subscribe-dest is ignored: the Agent subscribes to its configured destination (breaks R-STOMP.6/14); seen only through the interposer (--mtp stomp --interpose)",
             Fault::WrongCloseCode => "over WebSocket, a text frame or an undecodable Record is answered with a Close of status 1007 instead of 1003 (breaks R-WS.16)",
-            Fault::RetriesTooEarly => "over WebSocket, the Agent dials again at once after a refused handshake or a dropped session, without the minimum wait (breaks R-WS.20)",
+            Fault::RetriesTooEarly => "over WebSocket, the Agent dials again at once after a refused handshake or a dropped session, ignoring its SessionRetryMinimumWaitInterval / SessionRetryIntervalMultiplier back-off (breaks R-WS.20, TP-469 7.8)",
             Fault::KeepsBothSessions => "as a WebSocket server (--role client), the Agent keeps a second session from the same Controller beside the first (breaks R-WS.4)",
             Fault::AdvertWrongInstance => "with `plugfest agent --advertise` or `run --discovery`, the DNS-SD instance name is the Agent's friendly name instead of its Endpoint ID (breaks R-DIS.8)",
             Fault::E2eProcessesDuplicates => "in an E2E session context, a Record whose sequence_id was already received (a duplicate) is carried out again and answered (TP-469 3.15: duplicates are ignored)",
@@ -269,6 +289,12 @@ impl Fault {
             Fault::MqttIgnoresNewSubscription => "over MQTT, a Device.MQTT.Client.{i}.Subscription row added or disabled while connected is not acted upon (no SUBSCRIBE, no UNSUBSCRIBE) until the next connection (breaks R-MQTT.15 / R-MQTT.34, TP-469 11.9); seen only through the interposer (--mtp mqtt --interpose)",
             Fault::MqttWrongQos => "over MQTT, every Device.MQTT.Client.{i}.Subscription row is subscribed at QoS 0 whatever its QoS says (breaks TR-181 Subscription.{i}.QoS and R-MQTT.20, TP-469 11.13); seen only through the interposer (--mtp mqtt --interpose)",
             Fault::MqttProfileIncomplete => "GetSupportedDMResp leaves out Device.MQTT.Client.{i}.Subscription.{i}. (MQTTClientSubscribe:1; breaks R-MQTT.4, TP-469 11.1)",
+            Fault::StompRetriesTooEarly => "over STOMP, after a refused connection the Agent retries after a fixed 100 ms instead of a wait inside its ServerRetryInitialInterval / ServerRetryIntervalMultiplier window (breaks R-STOMP.25, TP-469 6.3); seen only through the interposer (--mtp stomp --interpose)",
+            Fault::WsCloseUnanswered => "over WebSocket, a Close frame from the Controller is not answered: the Agent drops the TCP connection without sending its own Close (breaks RFC 6455 5.5.1, TP-469 7.4); seen with --mtp ws --role server",
+            Fault::StompIgnoresModelDestination => "over STOMP, Device.LocalAgent.MTP.{i}.STOMP.Destination is ignored: the Agent keeps subscribing to the destination it started with, and a Set of it changes nothing (breaks R-STOMP.15/29, TP-469 6.6 and 6.10); seen only through the interposer (--mtp stomp --interpose)",
+            Fault::StompNoDisconnectWithoutDestination => "over STOMP, when CONNECTED names no subscribe-dest and no destination is configured, the Agent stays connected without a subscription instead of sending DISCONNECT (breaks R-STOMP.16, TP-469 6.7); seen only through the interposer (--mtp stomp --interpose)",
+            Fault::StompNoUnsubscribeOnDestinationChange => "over STOMP, when its configured destination changes the Agent SUBSCRIBEs to the new one without UNSUBSCRIBEing the old one (breaks R-STOMP.29, TP-469 6.10); seen only through the interposer (--mtp stomp --interpose)",
+            Fault::StompWrongHeartBeat => "over STOMP, the STOMP frame's heart-beat header keeps the values the Agent started with (2000,10000) whatever Device.STOMP.Connection.{i}.OutgoingHeartbeat / IncomingHeartbeat say (breaks R-STOMP.8/9, TP-469 6.8); seen only through the interposer (--mtp stomp --interpose)",
             Fault::MalformedEndpointId => "the Agent's Records (and, as `plugfest agent`, its handshake) carry an Endpoint ID whose instance-id is longer than 50 characters (breaks R-ARC.6)",
             Fault::IgnoresPermissions => "Set, Add, Delete and Operate are carried out whatever the sending Controller's Role permits (a read-only Controller can Set: no 7006)",
             Fault::HiddenParamsReadable => "Get, GetInstances and GetSupportedDM show a Controller what its Role gives it no read permission on (e.g. the read-only Controller sees Device.DeviceInfo.SerialNumber)",

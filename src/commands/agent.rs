@@ -8,12 +8,12 @@ use std::time::Duration;
 use super::loopback::{check_faults_apply, WRONG_CONTENT_TYPE};
 use super::{exit, mqtt_version, parse_faults, EXIT_BAD_INPUT, EXIT_PASSED};
 use crate::agent::faults::Fault;
-use crate::agent::runtime::AgentHost;
+use crate::agent::runtime::{AgentHost, BackoffSource};
 use crate::agent::{Agent, AgentConfig};
 use crate::cli::{AgentArgs, MtpArg};
 use crate::mtp::coap::{CoapConfig, CoapEndpoint};
 use crate::mtp::mqtt::{MqttConfig, MqttEndpoint, MqttTls};
-use crate::mtp::stomp::{StompClient, StompConfig};
+use crate::mtp::stomp::{StompClient, StompConfig, MODEL_MTP};
 use crate::mtp::tls::{load_certs, load_identity, ClientAuth, ClientTls, ServerTls, ServerTrust};
 use crate::mtp::uds::{UdsDialer, UdsListener};
 use crate::mtp::websocket::{WsDialer, WsServer};
@@ -76,6 +76,7 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
         }
     }
     let text_frames = faults.contains(Fault::TextFrames);
+    let faults_close_unanswered = faults.contains(Fault::WsCloseUnanswered);
     // malformed-endpoint-id: the id is malformed everywhere the Agent
     // presents it (handshake, Connect Record, Records).
     let eid = if faults.contains(Fault::MalformedEndpointId) {
@@ -149,8 +150,15 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
                 Err(e) => return bad_input(e),
             }
         }
+        // The model holds the destination given here, and the client then
+        // follows the model (a Set of it moves the subscription, R-STOMP.29).
+        if let Some(d) = &config.own_destination {
+            host.put_param(MODEL_MTP, "Destination", d).await;
+        }
+        config.follow_model = true;
         let client = StompClient::new(config);
         eprintln!("reference Agent {eid} via {}", client.describe());
+        let host = host.with_backoff(BackoffSource::Stomp);
         serve_until_interrupted(host.run_dialer(client, controller, retry)).await;
     } else if let Some(broker) = args.mqtt_broker.clone() {
         let mut config =
@@ -161,7 +169,7 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
         // Subscription table come from Device.MQTT.Client.1. at every
         // connect, the retry waits from its ConnectRetry* parameters.
         config.follow_model = true;
-        host = host.with_backoff(crate::agent::runtime::BackoffSource::MQTT);
+        host = host.with_backoff(crate::agent::runtime::BackoffSource::Mqtt);
         if wants_tls {
             match broker_tls(&args) {
                 Ok(tls) => config = config.with_tls(Some(tls)),
@@ -229,13 +237,18 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
         serve_until_interrupted(host.run_listener(server)).await;
     } else if let Some(url) = args.connect.clone() {
         eprintln!("reference Agent {eid} connecting to {url}");
-        let mut dialer = WsDialer::new(&url, &eid).with_text_frames(text_frames);
+        let mut dialer = WsDialer::new(&url, &eid)
+            .with_text_frames(text_frames)
+            .with_close_unanswered(faults_close_unanswered);
         if wants_tls {
             match client_tls(&args) {
                 Ok(tls) => dialer = dialer.with_tls(tls),
                 Err(e) => return bad_input(e),
             }
         }
+        // After a refused handshake: the SessionRetry* of the Controller's
+        // MTP.{i}.WebSocket. (R-WS.19-21); after a dropped session, `retry`.
+        let host = host.with_backoff(BackoffSource::WebSocket);
         serve_until_interrupted(host.run_dialer(dialer, controller, retry)).await;
     } else if let Some(path) = args.uds_listen {
         let server = match UdsListener::bind(&path, &eid) {

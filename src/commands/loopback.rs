@@ -10,14 +10,14 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use crate::agent::faults::{Fault, FaultSet};
-use crate::agent::runtime::AgentHost;
+use crate::agent::runtime::{AgentHost, BackoffSource};
 use crate::broker::rabbitmq::{BrokerTls, RabbitMq};
 use crate::broker::{Mosquitto, MosquittoTls};
 use crate::cli::{MtpArg, Role};
 use crate::interpose::{MqttInterposer, StompInterposer};
 use crate::mtp::coap::{CoapConfig, CoapEndpoint};
 use crate::mtp::mqtt::{MqttConfig, MqttEndpoint, MqttTls, MqttVersion};
-use crate::mtp::stomp::{SendFaults, StompClient, StompConfig};
+use crate::mtp::stomp::{ModelFaults, SendFaults, StompClient, StompConfig, MODEL_MTP};
 use crate::mtp::tls::pki::TestCa;
 use crate::mtp::tls::{ClientAuth, ClientTls, ServerTls, ServerTrust};
 use crate::mtp::uds::{UdsDialer, UdsListener};
@@ -230,9 +230,10 @@ pub fn check_faults_apply(
                 "--mtp stomp or --mtp mqtt with MQTT 5 (MQTT 3.1.1 has no Content Type)",
             ),
             Fault::NoReplyToDest => (mtp == MtpArg::Stomp, "--mtp stomp"),
-            Fault::WrongCloseCode | Fault::RetriesTooEarly | Fault::KeepsBothSessions => {
-                (mtp == MtpArg::Ws, "--mtp ws")
-            }
+            Fault::WrongCloseCode
+            | Fault::RetriesTooEarly
+            | Fault::KeepsBothSessions
+            | Fault::WsCloseUnanswered => (mtp == MtpArg::Ws, "--mtp ws"),
             _ => continue,
         };
         if !applies {
@@ -253,7 +254,15 @@ fn check_interposer_faults(faults: &FaultSet, options: &LoopbackOptions) -> Resu
     if options.interpose && (!brokered || options.tls.is_some()) {
         return Err("--interpose works with --mtp mqtt or --mtp stomp without --tls only (TLS in front of the interposer is not built yet)".into());
     }
-    for fault in [Fault::WrongHeartBeatHeader, Fault::IgnoresSubscribeDest] {
+    for fault in [
+        Fault::WrongHeartBeatHeader,
+        Fault::IgnoresSubscribeDest,
+        Fault::StompRetriesTooEarly,
+        Fault::StompIgnoresModelDestination,
+        Fault::StompNoDisconnectWithoutDestination,
+        Fault::StompNoUnsubscribeOnDestinationChange,
+        Fault::StompWrongHeartBeat,
+    ] {
         if faults.contains(fault) && !(options.interpose && options.mtp == MtpArg::Stomp) {
             return Err(format!(
                 "the {fault} fault can only be seen through the STOMP interposer: it applies with --mtp stomp --interpose only"
@@ -320,6 +329,12 @@ pub async fn start_with(
         && !(options.mtp == MtpArg::Ws && options.role == Role::Client)
     {
         return Err("the keeps-both-sessions fault applies with --mtp ws --role client only (the Agent must be the WebSocket server)".into());
+    }
+    // Only the harness as the server the Agent dials can send it a Close.
+    if host.faults().contains(Fault::WsCloseUnanswered)
+        && !(options.mtp == MtpArg::Ws && options.role == Role::Server)
+    {
+        return Err("the ws-close-unanswered fault applies with --mtp ws --role server only (the harness must be the WebSocket server the Agent dials, to send it a Close)".into());
     }
     check_faults_apply(host.faults(), options.mtp, options.mqtt_version)?;
     check_trust_faults(host.faults(), options.mtp)?;
@@ -444,7 +459,7 @@ async fn mqtt(
     agent_config.ignore_new_subscription =
         host.faults().contains(Fault::MqttIgnoresNewSubscription);
     agent_config.subscribe_at_qos_0 = host.faults().contains(Fault::MqttWrongQos);
-    let host = host.with_backoff(crate::agent::runtime::BackoffSource::MQTT);
+    let host = host.with_backoff(BackoffSource::Mqtt);
     let agent_side = MqttEndpoint::new(agent_config);
     let mqtt_interposer = interposer.as_ref().map(MqttInterposer::handle);
     Ok(Started {
@@ -590,7 +605,7 @@ async fn stomp(
     };
     let agent_broker = interposer.as_ref().map_or(address.clone(), |i| i.address());
     let mut agent = StompConfig::new(&agent_broker, DEFAULT_AGENT_ID);
-    agent.own_destination = Some(agent_dest);
+    agent.own_destination = Some(agent_dest.clone());
     agent.peer_destination = Some(controller_dest);
     agent.tls = client_tls(false)?;
     // The Agent's STOMP.Connection.{i}.OutgoingHeartbeat / IncomingHeartbeat
@@ -599,6 +614,21 @@ async fn stomp(
     // The handshake faults, seen only through the interposer.
     agent.ignore_subscribe_dest = host.faults().contains(Fault::IgnoresSubscribeDest);
     agent.misspell_heart_beat = host.faults().contains(Fault::WrongHeartBeatHeader);
+    // Destination and heart-beats come from the model at every connect (the
+    // values above are where it starts), and a changed destination is
+    // followed on the live connection; the model starts with this run's queue.
+    agent.follow_model = true;
+    agent.model_faults = ModelFaults {
+        ignore_destination: host.faults().contains(Fault::StompIgnoresModelDestination),
+        ignore_heart_beat: host.faults().contains(Fault::StompWrongHeartBeat),
+        stay_without_destination: host
+            .faults()
+            .contains(Fault::StompNoDisconnectWithoutDestination),
+        no_unsubscribe: host
+            .faults()
+            .contains(Fault::StompNoUnsubscribeOnDestinationChange),
+    };
+    host.put_param(MODEL_MTP, "Destination", &agent_dest).await;
     // The binding faults (R-STOMP.20/21) are knobs of the Agent's SEND frames.
     let send_faults = SendFaults {
         omit_reply_to_dest: host.faults().contains(Fault::NoReplyToDest),
@@ -608,6 +638,9 @@ async fn stomp(
             .then(|| WRONG_CONTENT_TYPE.to_string()),
     };
     let agent = StompClient::new(agent).with_send_faults(send_faults);
+    // After a refused connection the waits come from its
+    // STOMP.Connection.{i}.ServerRetry* parameters (TP-469 6.3).
+    let host = host.with_backoff(BackoffSource::Stomp);
     let stomp_interposer = interposer.as_ref().map(StompInterposer::handle);
     Ok(Started {
         // The interposer lives (and relays) as long as the broker.
@@ -621,6 +654,7 @@ async fn websocket(role: Role, host: AgentHost) -> Result<Started, String> {
     const PATH: &str = "/usp";
     // The `text-frames` fault (R-WS.14) is a knob of the Agent's connections.
     let text_frames = host.faults().contains(Fault::TextFrames);
+    let close_unanswered = host.faults().contains(Fault::WsCloseUnanswered);
     match role {
         Role::Server => {
             let control = WsControl::new();
@@ -632,7 +666,8 @@ async fn websocket(role: Role, host: AgentHost) -> Result<Started, String> {
                 &format!("ws://{}{PATH}", server.local_addr()),
                 DEFAULT_AGENT_ID,
             )
-            .with_text_frames(text_frames);
+            .with_text_frames(text_frames)
+            .with_close_unanswered(close_unanswered);
             // The read-only Controller listens on its own port, and the Agent
             // dials it too (its Controller.2.MTP.1), as it would a second
             // Controller in the field.
@@ -645,6 +680,9 @@ async fn websocket(role: Role, host: AgentHost) -> Result<Started, String> {
             )
             .with_text_frames(text_frames);
             let retry = ws_retry(&host);
+            // After a refused handshake the waits come from the dialed
+            // Controller's MTP.{i}.WebSocket.SessionRetry* (R-WS.19-21).
+            let host = host.with_backoff(BackoffSource::WebSocket);
             Ok(Started {
                 ws_control: Some(control),
                 ..two_dialers(
@@ -692,6 +730,7 @@ async fn secure_websocket(
     let controller = ca.issue(DEFAULT_CONTROLLER_ID).map_err(e)?.identity();
     let agent = ca.issue(&tls.agent_certificate_id).map_err(e)?.identity();
     let text_frames = host.faults().contains(Fault::TextFrames);
+    let close_unanswered = host.faults().contains(Fault::WsCloseUnanswered);
     match role {
         Role::Server => {
             // The harness asks for the Agent's certificate to learn and
@@ -711,7 +750,8 @@ async fn secure_websocket(
                 DEFAULT_AGENT_ID,
             )
             .with_tls(agent_tls)
-            .with_text_frames(text_frames);
+            .with_text_frames(text_frames)
+            .with_close_unanswered(close_unanswered);
             // The read-only Controller: its own certificate, port and dialer.
             let readonly_identity = ca.issue(READONLY_CONTROLLER_ID).map_err(e)?.identity();
             let readonly_tls =
@@ -732,6 +772,9 @@ async fn secure_websocket(
             )
             .with_text_frames(text_frames);
             let retry = ws_retry(&host);
+            // After a refused handshake the waits come from the dialed
+            // Controller's MTP.{i}.WebSocket.SessionRetry* (R-WS.19-21).
+            let host = host.with_backoff(BackoffSource::WebSocket);
             Ok(Started {
                 ws_control: Some(control),
                 ..two_dialers(

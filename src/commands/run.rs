@@ -521,6 +521,8 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
                 tls: client_tls,
                 ignore_subscribe_dest: false,
                 misspell_heart_beat: false,
+                follow_model: false,
+                model_faults: Default::default(),
             });
             // A broker that is down or refuses us is a setup error (exit 2)
             // naming the broker, not a run of unreachable cases.

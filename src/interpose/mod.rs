@@ -11,6 +11,7 @@ mod mqtt_summary;
 pub mod relay;
 pub mod stomp;
 pub mod stomp_log;
+pub mod stomp_retries;
 pub mod stomp_steer;
 
 pub use mqtt::{InterposerHandle, MqttInterposer};

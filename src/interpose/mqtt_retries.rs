@@ -1,18 +1,13 @@
-//! `expect_mqtt_retries` (sans-I/O): after the interposer refused the
-//! Agent's connections, how long the Agent waited before each retry, and
-//! whether each wait fell inside the back-off window its own
-//! ConnectRetryTime / ConnectRetryIntervalMultiplier / ConnectRetryMaxInterval
-//! give (TP-469 11.16; windows from `mtp::backoff`).
+//! `expect_mqtt_retries`: the YAML form of the MQTT back-off check (TP-469
+//! 11.16) and what a refusal and a retry are in the MQTT interposer's log.
+//! The pairing and the windows are shared (`mtp::retry_log`, `mtp::backoff`).
 
-use std::time::Duration;
-
-use chrono::DateTime;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::mqtt_log::LoggedPacket;
 use super::relay::Way;
-use crate::mtp::backoff::Backoff;
+use crate::mtp::retry_log::{self, AttemptLog};
 use crate::suite::model::ScalarString;
 
 /// The note the interposer puts on a CONNACK it refused a connection with
@@ -45,92 +40,41 @@ pub struct RetrySpec {
     pub timeout_ms: Option<u64>,
 }
 
-/// Most retries a step may measure.
-pub const MAX_RETRIES: u32 = 10;
-
 impl RetrySpec {
     pub fn validate(&self) -> Result<(), String> {
-        if self.retries == 0 || self.retries > MAX_RETRIES {
-            return Err(format!(
-                "expect_mqtt_retries: retries must be 1 to {MAX_RETRIES}"
-            ));
-        }
-        if self.timeout_ms.is_some_and(|t| t > 600_000) {
-            return Err("expect_mqtt_retries: timeout_ms above 600000".into());
-        }
-        Ok(())
+        retry_log::validate("expect_mqtt_retries", self.retries, self.timeout_ms)
     }
 }
 
-/// One measured retry: the refusal and the Agent's next CONNECT.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Retry {
-    /// 1-based.
-    pub n: u32,
-    pub refused_at: String,
-    pub connect_at: String,
-    pub wait: Duration,
-}
+/// A refusal is the CONNACK the interposer refused with, or its close of a
+/// connection it refused without one; an attempt is the Agent's CONNECT.
+impl AttemptLog for LoggedPacket {
+    fn at(&self) -> &str {
+        &self.at
+    }
 
-/// The retries in `log` (the entries since the steer): each refusal CONNACK
-/// sent to the Agent, paired with the first CONNECT the Agent sent after it.
-pub fn retries(log: &[LoggedPacket]) -> Vec<Retry> {
-    let mut out = Vec::new();
-    for (i, p) in log.iter().enumerate() {
-        let refusal = p.way == Way::ToAgent
-            && (p.summary.packet == "CONNACK" || p.summary.packet == CLOSED_PACKET)
-            && p.steered
+    fn is_refusal(&self) -> bool {
+        self.way == Way::ToAgent
+            && (self.summary.packet == "CONNACK" || self.summary.packet == CLOSED_PACKET)
+            && self
+                .steered
                 .as_deref()
-                .is_some_and(|s| s.starts_with(REFUSAL_NOTE));
-        if !refusal {
-            continue;
-        }
-        let next = log[i + 1..]
-            .iter()
-            .find(|c| c.way == Way::FromAgent && c.summary.packet == "CONNECT");
-        let Some(c) = next else { break };
-        let (Some(a), Some(b)) = (instant(&p.at), instant(&c.at)) else {
-            continue;
-        };
-        let wait = (b - a).to_std().unwrap_or(Duration::ZERO);
-        out.push(Retry {
-            n: out.len() as u32 + 1,
-            refused_at: p.at.clone(),
-            connect_at: c.at.clone(),
-            wait,
-        });
+                .is_some_and(|s| s.starts_with(REFUSAL_NOTE))
     }
-    out
-}
 
-fn instant(at: &str) -> Option<DateTime<chrono::FixedOffset>> {
-    DateTime::parse_from_rfc3339(at).ok()
-}
-
-/// Whether retry `r`'s wait is inside its window (± `tolerance`), and the
-/// sentence that says so either way.
-pub fn judge(r: &Retry, backoff: &Backoff, tolerance: Duration) -> (bool, String) {
-    let w = backoff.window(r.n);
-    let ok = w.contains(r.wait, tolerance);
-    (
-        ok,
-        format!(
-            "retry {}: CONNECT at {}, {} ms after the refusal at {} ({} the window {} ± {} ms)",
-            r.n,
-            r.connect_at,
-            r.wait.as_millis(),
-            r.refused_at,
-            if ok { "inside" } else { "outside" },
-            w,
-            tolerance.as_millis()
-        ),
-    )
+    fn is_attempt(&self) -> bool {
+        self.way == Way::FromAgent && self.summary.packet == "CONNECT"
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::interpose::mqtt_codec::PacketSummary;
+    use crate::mtp::backoff::Backoff;
+    use crate::mtp::retry_log::{judge, retries};
 
     fn packet(way: Way, kind: &str, at: &str, note: Option<&str>) -> LoggedPacket {
         let mut p = LoggedPacket::new(
@@ -149,11 +93,13 @@ mod tests {
     }
 
     #[test]
-    fn waits_are_measured_from_each_refusal_to_the_next_connect() {
+    fn refusing_connacks_and_connects_make_the_retries() {
         let refused = Some("connection refused by the interposer (1 more to refuse)");
         let log = vec![
             packet(Way::FromAgent, "CONNECT", "2026-01-01T00:00:00.000Z", None),
             packet(Way::ToAgent, "CONNACK", "2026-01-01T00:00:00.010Z", refused),
+            // Not the Agent's attempt: a PUBLISH, and a CONNACK not refused.
+            packet(Way::FromAgent, "PUBLISH", "2026-01-01T00:00:00.500Z", None),
             packet(Way::FromAgent, "CONNECT", "2026-01-01T00:00:01.210Z", None),
             packet(Way::ToAgent, "CONNACK", "2026-01-01T00:00:01.220Z", refused),
             packet(Way::FromAgent, "CONNECT", "2026-01-01T00:00:03.020Z", None),
@@ -163,24 +109,11 @@ mod tests {
         assert_eq!(r.len(), 2);
         assert_eq!(r[0].wait, Duration::from_millis(1200));
         assert_eq!(r[1].wait, Duration::from_millis(1800));
-        // 1 s ×1.5: windows 1-1.5 s and 1.5-2.25 s; both waits fit.
-        let b = Backoff::mqtt("1", "1500", "30720").unwrap();
-        let tol = Duration::from_millis(100);
-        assert!(judge(&r[0], &b, tol).0);
-        assert!(judge(&r[1], &b, tol).0);
-        // ×2.0: the second window is 2-4 s, and 1.8 s is too early even
-        // with the tolerance.
         let doubling = Backoff::mqtt("1", "2000", "30720").unwrap();
-        assert!(!judge(&r[1], &doubling, tol).0);
-        // ConnectRetryTime 2: the first retry at 1.2 s is too early.
-        let late = Backoff::mqtt("2", "2000", "30720").unwrap();
-        let (ok, why) = judge(&r[0], &late, tol);
+        let tol = Duration::from_millis(100);
+        let (ok, why) = judge(&r[1], &doubling, tol, "CONNECT", "refusing CONNACK");
         assert!(!ok);
-        assert!(
-            why.contains("outside the window 2000 to 4000 ms ± 100 ms"),
-            "{why}"
-        );
-        assert!(why.contains("1200 ms"), "{why}");
+        assert!(why.contains("1800 ms after the refusing CONNACK"), "{why}");
     }
 
     #[test]
@@ -210,17 +143,6 @@ mod tests {
             ),
             packet(Way::FromAgent, "CONNECT", "2026-01-01T00:00:01.105Z", None),
         ];
-        assert!(retries(&log).is_empty());
-    }
-
-    #[test]
-    fn a_refusal_without_a_later_connect_is_not_a_retry() {
-        let log = vec![packet(
-            Way::ToAgent,
-            "CONNACK",
-            "2026-01-01T00:00:00.010Z",
-            Some(REFUSAL_NOTE),
-        )];
         assert!(retries(&log).is_empty());
     }
 }

@@ -6,6 +6,7 @@
 pub mod backoff;
 pub mod coap;
 pub mod mqtt;
+pub mod retry_log;
 pub mod stomp;
 pub mod tls;
 pub mod uds;

@@ -9,28 +9,25 @@ use std::time::Duration;
 
 use super::Runner;
 use crate::interpose::mqtt_log::PacketPattern;
-use crate::interpose::mqtt_retries::{self, RetrySpec};
 use crate::interpose::relay::{Logged, Pattern, Relay};
 use crate::interpose::stomp_log::FramePattern;
 use crate::interpose::{mqtt_steer, stomp_steer};
-use crate::mtp::backoff::Backoff;
 use crate::results::{CheckResult, StepResult, Verdict};
-use crate::suite::model::ScalarString;
 use crate::suite::vars::Vars;
 use crate::trace::TraceEntry;
 
 const DEFAULT_WAIT_MS: u64 = 5_000;
 
-const NO_MQTT_INTERPOSER: &str = "not applicable: this step needs the MQTT interposer between the Agent and its broker, which this run does not have (run the built-in Agent with --mtp mqtt --interpose)";
+pub(super) const NO_MQTT_INTERPOSER: &str = "not applicable: this step needs the MQTT interposer between the Agent and its broker, which this run does not have (run the built-in Agent with --mtp mqtt --interpose)";
 
-const NO_STOMP_INTERPOSER: &str = "not applicable: this step needs the STOMP interposer between the Agent and its broker, which this run does not have (run the built-in Agent with --mtp stomp --interpose)";
+pub(super) const NO_STOMP_INTERPOSER: &str = "not applicable: this step needs the STOMP interposer between the Agent and its broker, which this run does not have (run the built-in Agent with --mtp stomp --interpose)";
 
 /// Where the current case's entries begin in one interposer's log, and
 /// where the next expectation looks from (moved on by each steer step).
 #[derive(Debug, Default)]
 pub(super) struct LogCursor {
     case_start: usize,
-    from: usize,
+    pub(super) from: usize,
 }
 
 impl LogCursor {
@@ -89,10 +86,23 @@ impl Runner<'_> {
     pub(super) fn stomp_steer(
         &mut self,
         steering: &stomp_steer::Steering,
+        vars: &Vars,
         result: &mut StepResult,
     ) {
         match &self.context.stomp_interposer {
             Some(h) => {
+                // `subscribe_dest` may name a destination captured earlier
+                // (the Agent's own, to bring it back in a teardown).
+                let mut steering = steering.clone();
+                if let Some(d) = &mut steering.subscribe_dest {
+                    match vars.substitute(d) {
+                        Ok(v) => *d = v,
+                        Err(e) => {
+                            result.error = Some(format!("stomp_steer: {e}"));
+                            return;
+                        }
+                    }
+                }
                 self.stomp_log.from = h.steer(steering.clone());
                 result.sent = Some(format!("steering for the next connection: {steering:?}"));
             }
@@ -127,89 +137,6 @@ impl Runner<'_> {
                     rule: None,
                 }),
             }
-        }
-    }
-
-    /// `expect_mqtt_retries`: waits for `spec.retries` refused attempts and
-    /// the Agent's retry after each, then checks each wait against the
-    /// window of the Agent's own back-off parameters (TP-469 11.16).
-    pub(super) async fn expect_mqtt_retries(
-        &mut self,
-        spec: &RetrySpec,
-        vars: &Vars,
-        result: &mut StepResult,
-    ) {
-        let Some(h) = self.context.mqtt_interposer.clone() else {
-            skip(result, NO_MQTT_INTERPOSER);
-            return;
-        };
-        let value = |v: &ScalarString| vars.substitute(&v.0);
-        let max = spec
-            .connect_retry_max_interval
-            .as_ref()
-            .map_or(Ok("30720".to_string()), value);
-        let backoff = match (
-            value(&spec.connect_retry_time),
-            value(&spec.connect_retry_interval_multiplier),
-            max,
-        ) {
-            (Ok(t), Ok(k), Ok(m)) => Backoff::mqtt(&t, &k, &m).map_err(|e| e.to_string()),
-            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e.to_string()),
-        };
-        let backoff = match backoff {
-            Ok(b) => b,
-            Err(e) => {
-                result.error = Some(format!("expect_mqtt_retries: {e}"));
-                return;
-            }
-        };
-        let tolerance = Duration::from_millis(spec.tolerance_ms);
-        let ends: Duration = (1..=spec.retries).map(|n| backoff.window(n).max).sum();
-        let wait = spec
-            .timeout_ms
-            .map_or(ends + Duration::from_secs(5), Duration::from_millis);
-        result.sent = Some(format!(
-            "watching {} retries; windows from ConnectRetryTime {} s, ConnectRetryIntervalMultiplier {}, ConnectRetryMaxInterval {:?}: {}",
-            spec.retries,
-            backoff.min_wait.as_secs(),
-            backoff.multiplier,
-            backoff.max_interval.map(|d| d.as_secs()),
-            (1..=spec.retries)
-                .map(|n| format!("retry {n} {}", backoff.window(n)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-        let deadline = tokio::time::Instant::now() + wait;
-        let seen = loop {
-            let seen = mqtt_retries::retries(&h.since(self.mqtt_log.from));
-            if seen.len() >= spec.retries as usize || tokio::time::Instant::now() >= deadline {
-                break seen;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        for n in 1..=spec.retries {
-            let window = backoff.window(n);
-            let expected = format!(
-                "retry {n} within {window} (± {} ms) after the refusal",
-                spec.tolerance_ms
-            );
-            let (passed, actual) = match seen.get(n as usize - 1) {
-                Some(r) => mqtt_retries::judge(r, &backoff, tolerance),
-                None => (
-                    false,
-                    format!(
-                        "retry {n}: no CONNECT after refusal {n} within {} ms",
-                        wait.as_millis()
-                    ),
-                ),
-            };
-            result.checks.push(CheckResult {
-                description: format!("MQTT retry {n} inside the back-off window"),
-                passed,
-                expected,
-                actual,
-                rule: self.case_rule.clone(),
-            });
         }
     }
 
@@ -304,7 +231,7 @@ async fn expect_logged<P: Pattern, S: Clone + Default, K>(
     matched
 }
 
-fn skip(result: &mut StepResult, why: &str) {
+pub(super) fn skip(result: &mut StepResult, why: &str) {
     result.verdict = Verdict::Skipped;
     result.error = Some(why.into());
 }

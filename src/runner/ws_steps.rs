@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use super::Runner;
-use crate::mtp::websocket::control::{HandshakePlan, Way, WsEvent};
+use crate::mtp::websocket::control::{CloseExchange, HandshakePlan, Way, WsEvent};
 use crate::mtp::{Inbound, MtpError};
 use crate::results::{CheckResult, StepResult, Verdict};
 use crate::suite::vars::Vars;
@@ -23,7 +23,7 @@ const DEFAULT_HANDSHAKE_WAIT_MS: u64 = 60_000;
 /// string that never comes.
 const NOT_A_RECORD: &[u8] = b"\x0a\x7fnot a USP record";
 
-const NO_CONTROL: &str = "not applicable: this step needs the harness as the WebSocket server the Agent connects to, with its test controls (the built-in Agent with --mtp ws --role server, or a target whose websocket section has `listen:`)";
+pub(super) const NO_CONTROL: &str = "not applicable: this step needs the harness as the WebSocket server the Agent connects to, with its test controls (the built-in Agent with --mtp ws --role server, or a target whose websocket section has `listen:`)";
 
 const NO_CLIENT: &str = "not applicable: this step needs the harness as the client of the Agent's WebSocket server (the built-in Agent with --mtp ws --role client, or a target whose websocket section has `url:`)";
 
@@ -34,6 +34,7 @@ impl Runner<'_> {
         if let Some(c) = &self.context.ws_control {
             c.reset();
             self.ws_case_start = c.log_len();
+            self.ws_retry_from = self.ws_case_start;
         }
     }
 
@@ -107,6 +108,7 @@ impl Runner<'_> {
                 .replan_and_reconnect(&control, plan, handshake_wait, result)
                 .await;
             let Some(from) = from else { return };
+            self.ws_retry_from = from;
             let events = control.events_since(from);
             result
                 .checks
@@ -214,6 +216,19 @@ impl Runner<'_> {
                 "the next Record on connection {number} goes out over {n} frames"
             ));
             Ok(())
+        } else if let Some(code) = spec.close {
+            result.sent = Some(format!(
+                "a Close frame with status code {code} on connection {number}"
+            ));
+            match frames.close_handshake(code, wait).await {
+                Ok(exchange) => {
+                    self.session.forget_connection();
+                    result.received = Some(describe_close_exchange(&exchange));
+                    result.checks.extend(close_checks(code, &exchange, wait));
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
         } else if spec.drop_connection == Some(true) {
             frames.drop_tcp().await;
             self.session.forget_connection();
@@ -458,7 +473,7 @@ impl Runner<'_> {
     }
 }
 
-fn skip(result: &mut StepResult, why: &str) {
+pub(super) fn skip(result: &mut StepResult, why: &str) {
     result.verdict = Verdict::Skipped;
     result.error = Some(why.into());
 }
@@ -511,6 +526,52 @@ fn retry_checks(
         });
     }
     checks
+}
+
+/// What came back after the harness's Close, in one line.
+fn describe_close_exchange(x: &CloseExchange) -> String {
+    let answer = match x.answer {
+        Some(Some(c)) => format!("a Close frame with status code {c}"),
+        Some(None) => "a Close frame without a status code".to_string(),
+        None => "no Close frame".to_string(),
+    };
+    let end = if x.ended {
+        "the connection ended"
+    } else {
+        "the connection still open"
+    };
+    format!(
+        "{answer}; {end} ({} ms after the harness's Close)",
+        x.waited.as_millis()
+    )
+}
+
+/// TP-469 7.4: the Agent answers the harness's Close with a Close (RFC 6455
+/// 5.5.1), and the TCP connection ends (7.1.1).
+fn close_checks(code: u16, x: &CloseExchange, wait: Duration) -> Vec<CheckResult> {
+    let rule = Some("RFC 6455 5.5.1 (TP-469 7.4)".to_string());
+    vec![
+        CheckResult {
+            description: "the Agent answers a Close frame with a Close frame".into(),
+            passed: x.answer.is_some(),
+            expected: format!(
+                "after the harness's Close (status {code}): a Close frame from the Agent within {} ms",
+                wait.as_millis()
+            ),
+            actual: describe_close_exchange(x),
+            rule: rule.clone(),
+        },
+        CheckResult {
+            description: "the connection ends after the closing handshake".into(),
+            passed: x.ended,
+            expected: format!(
+                "the TCP connection closed within {} ms of the harness's Close",
+                wait.as_millis()
+            ),
+            actual: describe_close_exchange(x),
+            rule,
+        },
+    ]
 }
 
 /// R-WS.12: the session answered without v1.usp was not completed.

@@ -61,7 +61,7 @@ impl LoadError {
 
 /// The actions a step can hold, for messages.
 const ACTIONS: &str =
-    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, expect_mqtt_retries, stomp_steer, expect_stomp, ws_control, expect_close, discover, e2e_send";
+    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, expect_mqtt_retries, stomp_steer, expect_stomp, expect_stomp_retries, ws_control, expect_close, expect_ws_retries, discover, e2e_send";
 
 /// A test-case file: one suite of cases (format in test-cases/README.md).
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -167,10 +167,16 @@ struct RawStep {
     #[serde(default)]
     #[schemars(with = "Option<serde_json::Value>")]
     expect_stomp: Option<crate::interpose::stomp_log::FramePattern>,
+    // The STOMP back-off check (TP-469 6.3).
+    #[serde(default)]
+    expect_stomp_retries: Option<crate::interpose::stomp_retries::StompRetrySpec>,
     #[serde(default)]
     ws_control: Option<crate::suite::ws_steps::WsControlSpec>,
     #[serde(default)]
     expect_close: Option<crate::suite::ws_steps::ExpectCloseSpec>,
+    // The WebSocket back-off check (TP-469 7.8).
+    #[serde(default)]
+    expect_ws_retries: Option<crate::suite::ws_steps::WsRetrySpec>,
     #[serde(default)]
     discover: Option<crate::suite::discovery_steps::DiscoverSpec>,
     e2e_send: Option<crate::suite::e2e_steps::E2eSendSpec>,
@@ -426,8 +432,10 @@ fn step(
     actions.extend(r.expect_mqtt_retries.map(Action::ExpectMqttRetries));
     actions.extend(r.stomp_steer.map(Action::StompSteer));
     actions.extend(r.expect_stomp.map(Action::ExpectStomp));
+    actions.extend(r.expect_stomp_retries.map(Action::ExpectStompRetries));
     actions.extend(r.ws_control.map(Action::WsControl));
     actions.extend(r.expect_close.map(Action::ExpectClose));
+    actions.extend(r.expect_ws_retries.map(Action::ExpectWsRetries));
     actions.extend(r.discover.map(Action::Discover));
     actions.extend(r.e2e_send.map(Action::E2eSend));
     if actions.len() != 1 {
@@ -528,8 +536,10 @@ fn step(
                 | Action::ExpectMqttRetries(_)
                 | Action::StompSteer(_)
                 | Action::ExpectStomp(_)
+                | Action::ExpectStompRetries(_)
                 | Action::WsControl(_)
                 | Action::ExpectClose(_)
+                | Action::ExpectWsRetries(_)
                 | Action::Discover(_)),
                 e,
             ) => own_checks(file, text, &loc, a, e)?,
@@ -559,6 +569,8 @@ fn step(
         // mqtt11: a field of the matched packet, e.g. client_id.
         Action::ExpectMqtt(_) => Some(("expect_mqtt", crate::suite::mqtt_steps::FIELDS)),
         Action::ExpectMqttRetries(_) => Some(("expect_mqtt_retries", &[])),
+        Action::ExpectStompRetries(_) => Some(("expect_stomp_retries", &[])),
+        Action::ExpectWsRetries(_) => Some(("expect_ws_retries", &[])),
         _ => None,
     };
     if let Some((keyword, known)) = capture_sources {
@@ -678,13 +690,14 @@ fn self_checking(action: &Action) -> Option<(Result<(), String>, &'static str, &
             mqtt_steps::HELP,
             "mqtt_steer only steers; expect_mqtt holds its packet fields itself",
         ),
-        Action::StompSteer(_) | Action::ExpectStomp(_) => (
+        Action::StompSteer(_) | Action::ExpectStomp(_) | Action::ExpectStompRetries(_) => (
             stomp_steps::validate(action),
             stomp_steps::HELP,
             "stomp_steer only steers; expect_stomp holds its frame headers itself",
         ),
         Action::WsControl(c) => (c.validate(), ws_steps::HELP, WS_NO_EXPECT),
         Action::ExpectClose(c) => (c.validate(), ws_steps::HELP, WS_NO_EXPECT),
+        Action::ExpectWsRetries(r) => (r.validate(), ws_steps::HELP, WS_NO_EXPECT),
         // The discovery step (TP-469 section 8).
         Action::Discover(d) => (
             d.validate(),

@@ -136,10 +136,16 @@ pub enum Action {
     StompSteer(crate::interpose::stomp_steer::Steering),
     /// Passes when the STOMP interposer logged a matching frame.
     ExpectStomp(crate::interpose::stomp_log::FramePattern),
+    /// Passes when the Agent's retries after refused STOMP connections fall
+    /// inside its back-off windows (TP-469 6.3).
+    ExpectStompRetries(crate::interpose::stomp_retries::StompRetrySpec),
     /// One action on the WebSocket (handshakes, control frames, raw frames).
     WsControl(super::ws_steps::WsControlSpec),
     /// Passes when the Agent closes the WebSocket with the given code.
     ExpectClose(super::ws_steps::ExpectCloseSpec),
+    /// Passes when the Agent's retries after refused WebSocket handshakes
+    /// fall inside its back-off windows (R-WS.19-21, TP-469 7.8).
+    ExpectWsRetries(super::ws_steps::WsRetrySpec),
     /// Browse DNS-SD on loopback for the Agent's advertisement (TP-469 8.5-8.7).
     Discover(super::discovery_steps::DiscoverSpec),
     /// One SessionContextRecord built field by field, and what the Agent
@@ -162,8 +168,10 @@ impl Action {
             Action::ExpectMqttRetries(_) => "expect_mqtt_retries",
             Action::StompSteer(_) => "stomp_steer",
             Action::ExpectStomp(_) => "expect_stomp",
+            Action::ExpectStompRetries(_) => "expect_stomp_retries",
             Action::WsControl(_) => "ws_control",
             Action::ExpectClose(_) => "expect_close",
+            Action::ExpectWsRetries(_) => "expect_ws_retries",
             Action::Discover(_) => "discover",
             Action::E2eSend(_) => "e2e_send",
         }

@@ -35,6 +35,7 @@ const MAX_TIMEOUT_MS: u64 = 120_000;
 pub fn validate(action: &Action) -> Result<(), String> {
     match action {
         Action::StompSteer(s) => s.validate().map_err(|e| format!("stomp_steer: {e}")),
+        Action::ExpectStompRetries(r) => r.validate(),
         Action::ExpectStomp(p) => {
             if !COMMANDS.contains(&p.command.to_uppercase().as_str()) {
                 return Err(format!(

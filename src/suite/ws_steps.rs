@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::model::ScalarString;
+use crate::mtp::retry_log;
 
 pub const HELP: &str = "see test-cases/README.md, \"WebSocket control steps\"";
 
@@ -72,6 +73,11 @@ pub struct WsControlSpec {
     /// (a binary frame and continuation frames, R-WS.14b).
     #[serde(default)]
     pub fragment_next: Option<u32>,
+    /// Send a Close with this status code (e.g. 1000); passes when the
+    /// Agent answers with a Close and the connection ends (RFC 6455 5.5.1,
+    /// TP-469 7.4).
+    #[serde(default)]
+    pub close: Option<u16>,
     /// As the client of the Agent's WebSocket server: open a second
     /// session with the same Endpoint ID; passes when exactly one of the
     /// two survives (R-WS.4, TP-469 7.2).
@@ -100,6 +106,33 @@ pub struct ExpectCloseSpec {
     pub rule: Option<String>,
 }
 
+/// `expect_ws_retries: {...}`: follows a `ws_control` with
+/// `reject_handshakes`; the values are numbers or `${vars}` captured from a
+/// Get of the Agent's `Controller.{i}.MTP.{i}.WebSocket.` parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WsRetrySpec {
+    /// How many refused handshakes to measure the retry after (1-based
+    /// retry numbers 1..=retries).
+    pub retries: u32,
+    /// SessionRetryMinimumWaitInterval, seconds.
+    pub session_retry_minimum_wait_interval: ScalarString,
+    /// SessionRetryIntervalMultiplier, thousandths.
+    pub session_retry_interval_multiplier: ScalarString,
+    /// How far outside a window a wait may be and still pass, ms; the case
+    /// states it.
+    pub tolerance_ms: u64,
+    /// How long to wait for the retries, ms (default: the windows' ends
+    /// plus 5 s).
+    pub timeout_ms: Option<u64>,
+}
+
+impl WsRetrySpec {
+    pub fn validate(&self) -> Result<(), String> {
+        retry_log::validate("expect_ws_retries", self.retries, self.timeout_ms)
+    }
+}
+
 impl WsControlSpec {
     /// The action keys given, by name.
     fn actions(&self) -> Vec<&'static str> {
@@ -118,6 +151,7 @@ impl WsControlSpec {
         note(self.send_malformed == Some(true), "send_malformed");
         note(self.fragment_next.is_some(), "fragment_next");
         note(self.second_session == Some(true), "second_session");
+        note(self.close.is_some(), "close");
         given
     }
 
@@ -125,7 +159,7 @@ impl WsControlSpec {
         let given = self.actions();
         if given.len() != 1 {
             return Err(format!(
-                "ws_control takes exactly one action, found {}: use one of reject_handshakes, answer_without, drop_connection, ping, pong, send_text, send_malformed, fragment_next, second_session",
+                "ws_control takes exactly one action, found {}: use one of reject_handshakes, answer_without, drop_connection, ping, pong, send_text, send_malformed, fragment_next, second_session, close",
                 if given.is_empty() { "none".to_string() } else { given.join(", ") }
             ));
         }
@@ -162,6 +196,13 @@ impl WsControlSpec {
                 );
             }
         }
+        if let Some(code) = self.close {
+            if !sendable_close_code(code) {
+                return Err(format!(
+                    "ws_control: close {code} is not a status code a Close frame can carry (RFC 6455 7.4)"
+                ));
+            }
+        }
         if self.timeout_ms.is_some_and(|t| t > MAX_TIMEOUT_MS) {
             return Err(format!("ws_control: timeout_ms above {MAX_TIMEOUT_MS}"));
         }
@@ -171,8 +212,7 @@ impl WsControlSpec {
 
 impl ExpectCloseSpec {
     pub fn validate(&self) -> Result<(), String> {
-        // RFC 6455 7.4: codes below 1000 are unused; 1005/1006 are never sent.
-        if self.code < 1000 || matches!(self.code, 1005 | 1006 | 1015) || self.code > 4999 {
+        if !sendable_close_code(self.code) {
             return Err(format!(
                 "expect_close: {} is not a status code a Close frame can carry (RFC 6455 7.4)",
                 self.code
@@ -183,6 +223,12 @@ impl ExpectCloseSpec {
         }
         Ok(())
     }
+}
+
+/// RFC 6455 7.4: codes below 1000 are unused; 1005, 1006 and 1015 are
+/// never sent in a Close frame.
+fn sendable_close_code(code: u16) -> bool {
+    (1000..=4999).contains(&code) && !matches!(code, 1005 | 1006 | 1015)
 }
 
 #[cfg(test)]

@@ -184,6 +184,9 @@ pub fn skipped_for_want_of_interposer(case: &serde_json::Value) -> bool {
                 || m.contains("needs the STOMP interposer")
                 || m.contains("needs the harness as the WebSocket server")
                 || m.contains("needs the harness as the client of the Agent's WebSocket server")
+                // ws-session-retry-after-refusal reads the Agent's WebSocket
+                // retry parameters first: an Agent on another MTP has none.
+                || m.contains("the Agent reaches the harness's Controller over WebSocket")
         })
 }
 

@@ -43,6 +43,8 @@ const CLOSE_INVALID_PAYLOAD: u16 = 1007;
 const CLOSE_NORMAL: u16 = 1000;
 /// How often the core is told that time has passed (Periodic!, TimeToLive).
 const TICK: Duration = Duration::from_millis(100);
+/// How often a dialer's connector re-reads the model while connected.
+const FOLLOW_MODEL: Duration = Duration::from_millis(200);
 /// How long the Agent is away when it reboots, unless configured.
 pub const DEFAULT_RESTART_DELAY: Duration = Duration::from_millis(300);
 
@@ -126,7 +128,7 @@ impl AgentHost {
     }
 
     /// After a failed connection attempt, wait as the back-off parameters
-    /// in the Agent's own model say (e.g. `BackoffSource::MQTT`), not the
+    /// in the Agent's own model say (e.g. `BackoffSource::Mqtt`), not the
     /// dialer's fixed retry interval.
     pub fn with_backoff(mut self, source: BackoffSource) -> Self {
         self.backoff = Some(source);
@@ -138,6 +140,14 @@ impl AgentHost {
     pub fn with_e2e_segment_size(mut self, size: usize) -> Self {
         self.e2e_segment_size = size;
         self
+    }
+
+    /// Writes a parameter of the Agent's model before it runs, e.g. the
+    /// STOMP destination its transport was given
+    /// (`LocalAgent.MTP.1.STOMP.Destination`), so the model says what the
+    /// Agent does.
+    pub async fn put_param(&self, obj: &str, name: &str, value: &str) {
+        self.agent.lock().await.model.put(obj, name, value);
     }
 
     fn say(&self, line: impl AsRef<str>) {
@@ -184,27 +194,20 @@ impl AgentHost {
                     let controller = controller_id
                         .clone()
                         .or_else(|| conn.peer().endpoint_id.clone());
-                    self.serve(conn, controller).await;
+                    self.serve_following(conn, controller, &mut connector).await;
                     self.say("connection ended");
                     retry
                 }
                 Err(e) => {
                     failures = failures.saturating_add(1);
                     self.say(format!("cannot connect: {e}"));
-                    // Two faults retry at the fixed interval instead:
-                    // one after a refusal (`retries-outside-window`), one
-                    // when the broker is down, i.e. the connection itself
-                    // failed (`mqtt-fixed-retry-when-broker-down`).
-                    let fixed = match e {
-                        crate::mtp::MtpError::Connect { .. } => {
-                            self.faults.contains(Fault::MqttFixedRetryWhenBrokerDown)
-                        }
-                        _ => self.faults.contains(Fault::RetriesOutsideWindow),
-                    };
-                    match fixed {
-                        true => retry,
-                        false => self.retry_wait(failures).await.unwrap_or(retry),
-                    }
+                    // A connection that failed outright (the broker is
+                    // down) and one refused by the peer may each be under
+                    // their own fault (`BackoffSource::ignored_under`).
+                    let peer_down = matches!(e, crate::mtp::MtpError::Connect { .. });
+                    self.retry_wait(failures, controller_id.as_deref(), peer_down)
+                        .await
+                        .unwrap_or(retry)
                 }
             };
             if self.is_up() {
@@ -217,14 +220,47 @@ impl AgentHost {
         }
     }
 
+    /// `serve`, while the connector re-reads the Agent's model every
+    /// `FOLLOW_MODEL`: a client that follows its model (the STOMP client's
+    /// destination, R-STOMP.29) acts on a change without a reconnect.
+    async fn serve_following(
+        &self,
+        conn: Box<dyn MtpConnection>,
+        controller: Option<String>,
+        connector: &mut impl MtpConnector,
+    ) {
+        let serving = self.serve(conn, controller);
+        tokio::pin!(serving);
+        let mut follow = tokio::time::interval(FOLLOW_MODEL);
+        follow.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                () = &mut serving => return,
+                _ = follow.tick() => {
+                    let agent = self.agent.lock().await;
+                    connector.configure(&AgentModel(&agent));
+                }
+            }
+        }
+    }
+
     /// How long to wait before retry `n` after a failed attempt, from the
     /// back-off parameters in the Agent's model (`with_backoff`); `None`
-    /// without them (the fixed retry interval applies).
-    async fn retry_wait(&self, n: u32) -> Option<Duration> {
-        let source = self.backoff.as_ref()?;
+    /// without them (the fixed retry interval applies) or under the fault
+    /// that ignores them (`BackoffSource::ignored_under`).
+    async fn retry_wait(
+        &self,
+        n: u32,
+        controller: Option<&str>,
+        peer_down: bool,
+    ) -> Option<Duration> {
+        let source = self.backoff?;
+        if self.faults.contains(source.ignored_under(peer_down)) {
+            return None;
+        }
         let backoff = {
             let agent = self.agent.lock().await;
-            source.read(&|path| param(&agent, path))
+            source.read(&agent, controller)
         };
         match backoff {
             Ok(b) => {
@@ -593,32 +629,64 @@ impl AgentHost {
     }
 }
 
-/// Where a dialer's back-off parameters live in the Agent's model.
+/// Where a dialer's back-off parameters live in the Agent's model: one
+/// source per MTP, each under its own TR-181 names (`mtp::backoff`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BackoffSource {
-    /// The object, e.g. `Device.MQTT.Client.1.`.
-    pub object: &'static str,
-    pub min_wait: &'static str,
-    pub multiplier: &'static str,
-    pub max_interval: &'static str,
+pub enum BackoffSource {
+    /// `Device.MQTT.Client.1.ConnectRetry*` (TP-469 11.16).
+    Mqtt,
+    /// `Device.STOMP.Connection.{i}.ServerRetry*`, the connection that
+    /// `Device.LocalAgent.MTP.1.STOMP.Reference` names (TP-469 6.3).
+    Stomp,
+    /// `Device.LocalAgent.Controller.{i}.MTP.1.WebSocket.SessionRetry*` of
+    /// the Controller being dialed (R-WS.19-21, TP-469 7.8).
+    WebSocket,
 }
 
-impl BackoffSource {
-    /// The MQTT client's ConnectRetry* parameters (TP-469 11.16).
-    pub const MQTT: BackoffSource = BackoffSource {
-        object: "Device.MQTT.Client.1.",
-        min_wait: "ConnectRetryTime",
-        multiplier: "ConnectRetryIntervalMultiplier",
-        max_interval: "ConnectRetryMaxInterval",
-    };
+/// The MQTT client the reference Agent's MQTT MTP uses.
+pub const MQTT_CLIENT: &str = "Device.MQTT.Client.1.";
 
-    fn read(&self, param: &dyn Fn(&str) -> Option<String>) -> Result<Backoff, BackoffError> {
-        let get = |name: &str| param(&format!("{}{name}", self.object)).unwrap_or_default();
-        Backoff::mqtt(
-            &get(self.min_wait),
-            &get(self.multiplier),
-            &get(self.max_interval),
-        )
+impl BackoffSource {
+    /// The fault under which the dialer ignores these parameters and
+    /// retries at its fixed interval instead, after a refusal or, with
+    /// `peer_down`, after a connection that could not be made at all.
+    fn ignored_under(self, peer_down: bool) -> Fault {
+        match self {
+            BackoffSource::Mqtt if peer_down => Fault::MqttFixedRetryWhenBrokerDown,
+            BackoffSource::Mqtt => Fault::RetriesOutsideWindow,
+            BackoffSource::Stomp => Fault::StompRetriesTooEarly,
+            BackoffSource::WebSocket => Fault::RetriesTooEarly,
+        }
+    }
+
+    fn read(self, agent: &Agent, controller: Option<&str>) -> Result<Backoff, BackoffError> {
+        let get = |obj: &str, name: &str| agent.model.value(obj, name).unwrap_or_default();
+        match self {
+            BackoffSource::Mqtt => Backoff::mqtt(
+                &get(MQTT_CLIENT, "ConnectRetryTime"),
+                &get(MQTT_CLIENT, "ConnectRetryIntervalMultiplier"),
+                &get(MQTT_CLIENT, "ConnectRetryMaxInterval"),
+            ),
+            BackoffSource::Stomp => {
+                let c = crate::mtp::stomp::model_connection(&|path| param(agent, path));
+                Backoff::stomp(
+                    &get(&c, "ServerRetryInitialInterval"),
+                    &get(&c, "ServerRetryIntervalMultiplier"),
+                    &get(&c, "ServerRetryMaxInterval"),
+                )
+            }
+            BackoffSource::WebSocket => {
+                // The dialed Controller's row; the first one when unknown.
+                let row = controller
+                    .and_then(|eid| agent.model.controller_path(eid))
+                    .unwrap_or_else(|| "Device.LocalAgent.Controller.1".into());
+                let obj = format!("{row}.MTP.1.WebSocket.");
+                Backoff::websocket(
+                    &get(&obj, "SessionRetryMinimumWaitInterval"),
+                    &get(&obj, "SessionRetryIntervalMultiplier"),
+                )
+            }
+        }
     }
 }
 

@@ -5,6 +5,9 @@
 //! in the sans-I/O `frame` codec.
 
 pub mod frame;
+mod model;
+
+pub use model::{model_connection, model_destination, model_heartbeat, MODEL_MTP};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::Mutex;
+use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -66,6 +69,30 @@ pub struct StompConfig {
     /// Misbehaviour for the `wrong-heart-beat-header` fault: offer the
     /// heart-beats in a header named `heartbeat`, which no broker reads.
     pub misspell_heart_beat: bool,
+    /// The reference Agent's client: before each connection (and while one
+    /// is live) read the destination and heart-beats from the Agent's data
+    /// model (`MtpConnector::configure`; `model.rs`).
+    pub follow_model: bool,
+    /// What of the model the reference Agent's faults make it ignore.
+    pub model_faults: ModelFaults,
+}
+
+/// How the reference Agent's STOMP client misreads its model (its faults);
+/// the default misreads nothing.
+#[derive(Debug, Clone, Default)]
+pub struct ModelFaults {
+    /// `stomp-ignores-model-destination`: keep the destination it started
+    /// with whatever `LocalAgent.MTP.{i}.STOMP.Destination` says.
+    pub ignore_destination: bool,
+    /// `stomp-wrong-heart-beat`: keep the heart-beats it started with
+    /// whatever `OutgoingHeartbeat` / `IncomingHeartbeat` say.
+    pub ignore_heart_beat: bool,
+    /// `stomp-no-disconnect-without-destination`: with no destination at
+    /// all, stay connected without a subscription (breaks R-STOMP.16).
+    pub stay_without_destination: bool,
+    /// `stomp-no-unsubscribe-on-destination-change`: subscribe to a new
+    /// destination without unsubscribing the old one (breaks R-STOMP.29).
+    pub no_unsubscribe: bool,
 }
 
 impl StompConfig {
@@ -83,6 +110,8 @@ impl StompConfig {
             tls: None,
             ignore_subscribe_dest: false,
             misspell_heart_beat: false,
+            follow_model: false,
+            model_faults: ModelFaults::default(),
         }
     }
 }
@@ -106,15 +135,19 @@ pub struct StompClient {
     /// A session opened ahead of time (see `connect_early`).
     ready: Option<StompConnection>,
     send_faults: SendFaults,
+    /// The destination the model names now, for live connections to
+    /// re-subscribe when it changes (R-STOMP.29).
+    destination: watch::Sender<Option<String>>,
 }
 
 impl StompClient {
     pub fn new(config: StompConfig) -> Self {
         StompClient {
-            config,
+            config: config.clone(),
             last_problem: None,
             ready: None,
             send_faults: SendFaults::default(),
+            destination: watch::Sender::new(config.own_destination.clone()),
         }
     }
 
@@ -162,7 +195,11 @@ impl StompClient {
             incoming_heartbeat: None,
             heartbeat_task: None,
             send_faults: self.send_faults.clone(),
+            assigned: false,
+            destination: self.destination.subscribe(),
+            no_unsubscribe: c.model_faults.no_unsubscribe,
         };
+        conn.destination.mark_unchanged();
         match tokio::time::timeout(HANDSHAKE_TIMEOUT, conn.stomp_handshake(c)).await {
             Ok(Ok(())) => Ok(conn),
             Ok(Err(e)) => Err(e),
@@ -268,12 +305,22 @@ impl StompConnection {
             .get("subscribe-dest")
             .filter(|_| !c.ignore_subscribe_dest);
         let destination = match (assigned, &c.own_destination) {
-            (Some(d), _) if !d.is_empty() => d.to_string(),
+            (Some(d), _) if !d.is_empty() => {
+                conn.assigned = true;
+                d.to_string()
+            }
             (_, Some(d)) => d.clone(),
+            _ if c.model_faults.stay_without_destination => {
+                // The fault: connected, subscribed to nothing, unreachable.
+                conn.start_heartbeats(c.heartbeat, connected.get("heart-beat"));
+                return Ok(());
+            }
             _ => {
-                conn.close(None, "").await;
+                // R-STOMP.16: DISCONNECT (nothing to unsubscribe) and retry.
+                let _ = conn.write(&Frame::new("DISCONNECT").encode()).await;
+                let _ = conn.writer.lock().await.shutdown().await;
                 return Err(handshake(
-                    "the broker assigned no subscribe-dest and no own destination is configured (R-STOMP.16)".into(),
+                    "the broker assigned no subscribe-dest and no own destination is configured: DISCONNECT sent (R-STOMP.16)".into(),
                 ));
             }
         };
@@ -337,6 +384,30 @@ impl MtpConnector for StompClient {
     fn last_problem(&self) -> Option<String> {
         self.last_problem.clone()
     }
+
+    /// The reference Agent's client (`follow_model`): its destination and
+    /// heart-beats from the model; a live connection re-subscribes when the
+    /// destination changes (R-STOMP.29).
+    fn configure(&mut self, model: &dyn super::ModelView) {
+        if !self.config.follow_model {
+            return;
+        }
+        let param = |path: &str| model.param(path);
+        let param: &dyn Fn(&str) -> Option<String> = &param;
+        let faults = &self.config.model_faults;
+        if !faults.ignore_destination {
+            let d = model_destination(param);
+            self.config.own_destination = d.clone();
+            self.destination.send_if_modified(|now| {
+                let changed = *now != d;
+                *now = d;
+                changed
+            });
+        }
+        if !faults.ignore_heart_beat {
+            self.config.heartbeat = model_heartbeat(param);
+        }
+    }
 }
 
 /// `(sx, sy)` from a `heart-beat` header value such as `10000,0`.
@@ -368,9 +439,54 @@ pub struct StompConnection {
     incoming_heartbeat: Option<Duration>,
     heartbeat_task: Option<JoinHandle<()>>,
     send_faults: SendFaults,
+    /// The broker assigned `own_destination` (`subscribe-dest`): a change
+    /// of the configured one does not move the subscription.
+    assigned: bool,
+    /// The configured destination as the model names it now.
+    destination: watch::Receiver<Option<String>>,
+    /// The `stomp-no-unsubscribe-on-destination-change` fault.
+    no_unsubscribe: bool,
 }
 
 impl StompConnection {
+    /// R-STOMP.29: the configured destination changed while connected:
+    /// UNSUBSCRIBE the old one, SUBSCRIBE the new one; what the Agent sends
+    /// from now on names the new one as reply-to-dest. Written by a task of
+    /// its own, so a cancelled `recv` never leaves half a frame behind.
+    fn follow_destination(&mut self) {
+        let wanted = self.destination.borrow_and_update().clone();
+        let Some(new) = wanted.filter(|d| !self.assigned && *d != self.own_destination) else {
+            return;
+        };
+        let mut frames = Vec::new();
+        if !self.no_unsubscribe {
+            frames.extend(
+                Frame::new("UNSUBSCRIBE")
+                    .header("id", SUBSCRIPTION_ID)
+                    .encode(),
+            );
+        }
+        let id = if self.no_unsubscribe {
+            "1"
+        } else {
+            SUBSCRIPTION_ID
+        };
+        frames.extend(
+            Frame::new("SUBSCRIBE")
+                .header("id", id)
+                .header("destination", &new)
+                .header("ack", "auto")
+                .encode(),
+        );
+        self.own_destination = new;
+        let writer = Arc::clone(&self.writer);
+        tokio::spawn(async move {
+            let mut w = writer.lock().await;
+            let _ = w.write_all(&frames).await;
+            let _ = w.flush().await;
+        });
+    }
+
     /// The destination we subscribed to (announced in the STOMPConnectRecord).
     pub fn own_destination(&self) -> &str {
         &self.own_destination
@@ -535,7 +651,15 @@ impl MtpConnection for StompConnection {
 
     async fn recv(&mut self) -> Result<Inbound, MtpError> {
         loop {
-            let frame = self.next_frame().await?;
+            // Both cancel-safe: a frame half read stays in the decoder.
+            let mut destination = self.destination.clone();
+            let frame = tokio::select! {
+                frame = self.next_frame() => frame?,
+                Ok(()) = destination.changed() => {
+                    self.follow_destination();
+                    continue;
+                }
+            };
             match frame.command.as_str() {
                 "MESSAGE" => {
                     // R-STOMP.23: answers go where the sender said.

@@ -201,6 +201,22 @@ impl WsControl {
     }
 }
 
+/// A refusal is a handshake the server refused; an attempt is any
+/// handshake the Agent made (`expect_ws_retries`).
+impl crate::mtp::retry_log::AttemptLog for WsEvent {
+    fn at(&self) -> &str {
+        &self.at
+    }
+
+    fn is_refusal(&self) -> bool {
+        self.kind == "HANDSHAKE REFUSED"
+    }
+
+    fn is_attempt(&self) -> bool {
+        self.kind.starts_with("HANDSHAKE")
+    }
+}
+
 /// The server's answer to one handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum HandshakeDecision {
@@ -240,8 +256,27 @@ pub trait WsFrames: Send {
     fn fragment_next(&mut self, records: u32, frames: u32);
     /// Ends the TCP connection without a WebSocket Close.
     async fn drop_tcp(&mut self);
+    /// Starts the closing handshake with a Close of status `code` and reads
+    /// until the peer's Close and the end of the connection, or `timeout`
+    /// (RFC 6455 7.1.2; TP-469 7.4). Records arriving meanwhile are dropped.
+    async fn close_handshake(
+        &mut self,
+        code: u16,
+        timeout: std::time::Duration,
+    ) -> Result<CloseExchange, MtpError>;
     /// The number the control log gives this connection.
     fn connection_number(&self) -> u32;
+}
+
+/// What came back after the harness sent a Close.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseExchange {
+    /// The peer's Close: its status code (`None` for a Close without one).
+    pub answer: Option<Option<u16>>,
+    /// The connection ended (after the exchange, or without it).
+    pub ended: bool,
+    /// From the harness's Close to the last thing seen.
+    pub waited: std::time::Duration,
 }
 
 /// The harness as the client of the Agent's WebSocket server: what opens

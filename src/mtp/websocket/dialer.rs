@@ -19,6 +19,8 @@ pub struct WsDialer {
     own_eid: String,
     tls: Option<ClientTls>,
     text_frames: bool,
+    /// The `ws-close-unanswered` fault: a Close is not answered.
+    close_unanswered: bool,
 }
 
 impl WsDialer {
@@ -30,7 +32,16 @@ impl WsDialer {
             own_eid: own_eid.to_string(),
             tls: None,
             text_frames: false,
+            close_unanswered: false,
         }
+    }
+
+    /// Connections drop the TCP connection on a Close without answering it
+    /// (the reference Agent's `ws-close-unanswered` fault, breaking RFC 6455
+    /// 5.5.1).
+    pub fn with_close_unanswered(mut self, close_unanswered: bool) -> Self {
+        self.close_unanswered = close_unanswered;
+        self
     }
 
     /// Connections send Records in text frames (the reference Agent's
@@ -153,6 +164,7 @@ impl WsDialer {
                 certificate_endpoint_id,
             },
             text_frames: self.text_frames,
+            answer_close: !self.close_unanswered,
             control: None,
         })
     }

@@ -14,11 +14,11 @@ use tokio_tungstenite::tungstenite::{
         coding::{Data, OpCode},
         Frame,
     },
-    protocol::CloseFrame,
+    protocol::{frame::coding::CloseCode, CloseFrame},
     Message,
 };
 
-use super::control::{Way, WsControl, WsFrames};
+use super::control::{CloseExchange, Way, WsControl, WsFrames};
 use super::{closed_or_io, WsConnection};
 use crate::mtp::{Inbound, MtpError};
 
@@ -294,6 +294,76 @@ where
             "TCP DROPPED",
             vec![field("how", "TCP shutdown without a Close frame")],
         );
+    }
+
+    async fn close_handshake(
+        &mut self,
+        code: u16,
+        timeout: Duration,
+    ) -> Result<CloseExchange, MtpError> {
+        const REASON: &str = "usp-plugfest closes the session (TP-469 7.4)";
+        let close = CloseFrame {
+            code: CloseCode::from(code),
+            reason: REASON.into(),
+        };
+        self.stream
+            .send(Message::Close(Some(close)))
+            .await
+            .map_err(closed_or_io)?;
+        self.note(
+            Way::ToAgent,
+            "CLOSE",
+            vec![field("code", code), field("reason", REASON)],
+        );
+        let sent = Instant::now();
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut answer = None;
+        loop {
+            let next = match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Err(_) => {
+                    return Ok(CloseExchange {
+                        answer,
+                        ended: false,
+                        waited: sent.elapsed(),
+                    })
+                }
+                Ok(next) => next,
+            };
+            match next {
+                Some(Ok(Message::Close(frame))) => {
+                    self.note_close(frame.as_ref());
+                    answer = Some(frame.map(|f| u16::from(f.code)));
+                }
+                // After our Close the peer may still have had data on its
+                // way; it is not processed (RFC 6455 1.4).
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    // The end of a completed exchange is no error to note.
+                    if answer.is_none() {
+                        self.note_end(Some(&e));
+                    }
+                    break;
+                }
+                None => {
+                    if answer.is_none() {
+                        self.note_end(None);
+                    }
+                    break;
+                }
+            }
+        }
+        if answer.is_some() {
+            self.note(
+                Way::ToAgent,
+                "CONNECTION ENDED",
+                vec![field("how", "closing handshake complete; TCP closed")],
+            );
+        }
+        Ok(CloseExchange {
+            answer,
+            ended: true,
+            waited: sent.elapsed(),
+        })
     }
 
     fn connection_number(&self) -> u32 {

@@ -63,12 +63,19 @@ const EID_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
+/// How long answering a peer's Close may take before the connection is
+/// simply dropped.
+const CLOSE_ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// One WebSocket session, either role.
 pub struct WsConnection<S> {
     stream: WebSocketStream<S>,
     peer: PeerInfo,
     /// Misbehave for the `text-frames` fault: send Records in text frames.
     text_frames: bool,
+    /// Whether a Close from the peer is answered with a Close (RFC 6455
+    /// 5.5.1); false only for the `ws-close-unanswered` fault.
+    answer_close: bool,
     /// Test controls (`ws_control` steps); `None` on a plain connection,
     /// so the per-Record path pays one branch and nothing else.
     control: Option<Box<frames::ConnControl>>,
@@ -136,6 +143,14 @@ where
                 Message::Frame(_) => continue,
                 Message::Close(frame) => {
                     self.note_close(frame.as_ref());
+                    if self.answer_close {
+                        // RFC 6455 5.5.1: the Close is answered with a Close.
+                        // tungstenite has queued the answer; flushing sends
+                        // it (`close()` would try to send a second one), and
+                        // the peer then ends the TCP connection.
+                        let _ =
+                            tokio::time::timeout(CLOSE_ANSWER_WITHIN, self.stream.flush()).await;
+                    }
                     return Err(MtpError::Closed {
                         code: frame.as_ref().map(|f| u16::from(f.code)),
                         reason: frame.map(|f| f.reason.to_string()).unwrap_or_default(),

@@ -216,6 +216,7 @@ impl WsServer {
                 certificate_endpoint_id,
             },
             text_frames: self.text_frames,
+            answer_close: true,
             control: None,
         };
         if let Some(control) = &self.control {
