@@ -20,6 +20,7 @@ use crate::suite::{capture, evaluate_notify};
 use crate::target::FileServerTarget;
 use crate::trace::describe_msg;
 
+mod coap_steps;
 mod controllers;
 pub mod discovery_steps;
 mod e2e_steps;
@@ -51,6 +52,10 @@ pub struct RunContext {
     /// As the client of the Agent's WebSocket server: a dialer for a
     /// second session (`ws_control: { second_session: true }`).
     pub ws_second_session: Option<crate::mtp::websocket::control::SecondSession>,
+    /// The harness's CoAP endpoint's test controls (`--mtp coap`, or a CoAP
+    /// target): `coap_control` / `expect_coap` steps need them, and its
+    /// CoAP messages join each case's trace.
+    pub coap_control: Option<crate::mtp::coap::CoapControl>,
     /// Whether `discover` steps may browse mDNS on loopback (`--discovery`),
     /// and what they know of the Agent's advertisement.
     pub discovery: discovery_steps::DiscoveryRun,
@@ -66,6 +71,7 @@ impl Default for RunContext {
             stomp_interposer: None,
             ws_control: None,
             ws_second_session: None,
+            coap_control: None,
             discovery: Default::default(),
         }
     }
@@ -143,6 +149,8 @@ pub struct Runner<'a> {
     /// Where the WebSocket control log stood before the handshakes the last
     /// `reject_handshakes` refused (`expect_ws_retries` reads from there).
     ws_retry_from: usize,
+    /// Where the current case's CoAP messages begin in the control log.
+    coap_case_start: usize,
 }
 
 impl<'a> Runner<'a> {
@@ -174,6 +182,7 @@ impl<'a> Runner<'a> {
             stomp_log: Default::default(),
             ws_case_start: 0,
             ws_retry_from: 0,
+            coap_case_start: 0,
             controllers: Default::default(),
             unavailable_controllers: Default::default(),
         }
@@ -361,6 +370,7 @@ impl<'a> Runner<'a> {
         self.shown_records = 0;
         self.interposers_case_starts();
         self.ws_case_starts();
+        self.coap_case_starts();
         self.case_rule = case.rule();
         self.case_condition = case.condition.clone();
         self.case_done = false;
@@ -423,7 +433,8 @@ impl<'a> Runner<'a> {
             trace: {
                 let trace = self.session.take_trace();
                 let trace = self.with_interposed(trace);
-                self.with_ws_events(trace)
+                let trace = self.with_ws_events(trace);
+                self.with_coap_events(trace)
             },
             ..empty_result(suite, case)
         }
@@ -456,6 +467,7 @@ impl<'a> Runner<'a> {
                         return result;
                     }
                 };
+                let coap_mark = self.coap_mark();
                 match self.session.request(req).await {
                     Ok(exchange) => {
                         result.sent = Some(describe_msg(&exchange.sent));
@@ -506,7 +518,12 @@ impl<'a> Runner<'a> {
                     Err((sent, e)) => {
                         result.sent = Some(describe_msg(&sent));
                         self.note_unreachable(&e);
-                        result.error = Some(explain_session_error(&e));
+                        let mut error = explain_session_error(&e);
+                        if let Some(note) = self.coap_lost_answer_note(coap_mark) {
+                            error.push_str("; ");
+                            error.push_str(&note);
+                        }
+                        result.error = Some(error);
                     }
                 }
                 // --e2e: the Agent's Records of this exchange keep the
@@ -569,6 +586,8 @@ impl<'a> Runner<'a> {
             }
             Action::WsControl(spec) => self.ws_control(spec, vars, &mut result).await,
             Action::ExpectClose(spec) => self.expect_close(spec, &mut result).await,
+            Action::CoapControl(spec) => self.coap_control(spec, &mut result).await,
+            Action::ExpectCoap(spec) => self.expect_coap(spec, &mut result),
             Action::ExpectWsRetries(spec) => self.expect_ws_retries(spec, vars, &mut result).await,
             Action::Discover(spec) => self.discover(spec, &mut result).await,
             Action::E2eSend(spec) => self.e2e_send(step, spec, vars, &mut result).await,

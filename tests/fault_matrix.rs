@@ -536,6 +536,32 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("--mtp stomp --interpose"),
         Refused("--mtp stomp --interpose"),
     ),
+    // CoAP only (TP-469 section 5, legacy): tests/coap.rs.
+    (
+        "coap-wrong-content-format",
+        Refused("applies with --mtp coap"),
+        Refused("applies with --mtp coap"),
+    ),
+    (
+        "coap-no-block-wise",
+        Refused("applies with --mtp coap"),
+        Refused("applies with --mtp coap"),
+    ),
+    (
+        "coap-created-not-changed",
+        Refused("applies with --mtp coap"),
+        Refused("applies with --mtp coap"),
+    ),
+    (
+        "coap-no-retransmit",
+        Refused("applies with --mtp coap"),
+        Refused("applies with --mtp coap"),
+    ),
+    (
+        "coap-lenient-inbox",
+        Refused("applies with --mtp coap"),
+        Refused("applies with --mtp coap"),
+    ),
 ];
 
 /// mqtt-profiles.yaml's case (TP-469 11.1), which runs over any MTP.

@@ -80,10 +80,15 @@ pub enum Fault {
     StompNoDisconnectWithoutDestination,
     StompNoUnsubscribeOnDestinationChange,
     StompWrongHeartBeat,
+    CoapWrongContentFormat,
+    CoapNoBlockWise,
+    CoapCreatedNotChanged,
+    CoapNoRetransmit,
+    CoapLenientInbox,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 69] = [
+    pub const ALL: [Fault; 74] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -153,6 +158,11 @@ impl Fault {
         Fault::StompNoDisconnectWithoutDestination,
         Fault::StompNoUnsubscribeOnDestinationChange,
         Fault::StompWrongHeartBeat,
+        Fault::CoapWrongContentFormat,
+        Fault::CoapNoBlockWise,
+        Fault::CoapCreatedNotChanged,
+        Fault::CoapNoRetransmit,
+        Fault::CoapLenientInbox,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -228,6 +238,11 @@ impl Fault {
                 "stomp-no-unsubscribe-on-destination-change"
             }
             Fault::StompWrongHeartBeat => "stomp-wrong-heart-beat",
+            Fault::CoapWrongContentFormat => "coap-wrong-content-format",
+            Fault::CoapNoBlockWise => "coap-no-block-wise",
+            Fault::CoapCreatedNotChanged => "coap-created-not-changed",
+            Fault::CoapNoRetransmit => "coap-no-retransmit",
+            Fault::CoapLenientInbox => "coap-lenient-inbox",
         }
     }
 
@@ -295,6 +310,11 @@ impl Fault {
             Fault::StompNoDisconnectWithoutDestination => "over STOMP, when CONNECTED names no subscribe-dest and no destination is configured, the Agent stays connected without a subscription instead of sending DISCONNECT (breaks R-STOMP.16, TP-469 6.7); seen only through the interposer (--mtp stomp --interpose)",
             Fault::StompNoUnsubscribeOnDestinationChange => "over STOMP, when its configured destination changes the Agent SUBSCRIBEs to the new one without UNSUBSCRIBEing the old one (breaks R-STOMP.29, TP-469 6.10); seen only through the interposer (--mtp stomp --interpose)",
             Fault::StompWrongHeartBeat => "over STOMP, the STOMP frame's heart-beat header keeps the values the Agent started with (2000,10000) whatever Device.STOMP.Connection.{i}.OutgoingHeartbeat / IncomingHeartbeat say (breaks R-STOMP.8/9, TP-469 6.8); seen only through the interposer (--mtp stomp --interpose)",
+            Fault::CoapWrongContentFormat => "over CoAP, the Agent POSTs its Records with Content-Format 0 (text/plain) instead of 42, application/octet-stream (breaks the USP CoAP binding, TP-469 5.1); --mtp coap",
+            Fault::CoapNoBlockWise => "over CoAP, the Agent sends a Record in one message however large, never block-wise (breaks RFC 7959 use in the USP CoAP binding, TP-469 5.2); --mtp coap",
+            Fault::CoapCreatedNotChanged => "over CoAP, the Agent answers a POSTed Record with 2.01 Created instead of 2.04 Changed (breaks the USP CoAP binding, TP-469 5.3); --mtp coap",
+            Fault::CoapNoRetransmit => "over CoAP, the Agent never sends a Confirmable POST again when no answer comes (MAX_RETRANSMIT 0; breaks RFC 7252 4.2, TP-469 5.4); --mtp coap",
+            Fault::CoapLenientInbox => "over CoAP, the Agent takes any method and any Content-Format and answers 2.04 Changed to a body that is no USP Record (breaks the USP CoAP binding: 4.05, 4.15 and 4.00 are due; TP-469 5.5, 5.6, 5.7); --mtp coap",
             Fault::MalformedEndpointId => "the Agent's Records (and, as `plugfest agent`, its handshake) carry an Endpoint ID whose instance-id is longer than 50 characters (breaks R-ARC.6)",
             Fault::IgnoresPermissions => "Set, Add, Delete and Operate are carried out whatever the sending Controller's Role permits (a read-only Controller can Set: no 7006)",
             Fault::HiddenParamsReadable => "Get, GetInstances and GetSupportedDM show a Controller what its Role gives it no read permission on (e.g. the read-only Controller sees Device.DeviceInfo.SerialNumber)",

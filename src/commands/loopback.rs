@@ -15,7 +15,7 @@ use crate::broker::rabbitmq::{BrokerTls, RabbitMq};
 use crate::broker::{Mosquitto, MosquittoTls};
 use crate::cli::{MtpArg, Role};
 use crate::interpose::{MqttInterposer, StompInterposer};
-use crate::mtp::coap::{CoapConfig, CoapEndpoint};
+use crate::mtp::coap::{CoapConfig, CoapControl, CoapEndpoint, CoapQuirks};
 use crate::mtp::mqtt::{MqttConfig, MqttEndpoint, MqttTls, MqttVersion};
 use crate::mtp::stomp::{ModelFaults, SendFaults, StompClient, StompConfig, MODEL_MTP};
 use crate::mtp::tls::pki::TestCa;
@@ -50,6 +50,8 @@ pub struct Started {
     pub ws_control: Option<WsControl>,
     /// As the client of the Agent's WebSocket server: a second session's dialer.
     pub ws_second_session: Option<SecondSession>,
+    /// `--mtp coap`: the harness's CoAP endpoint's test controls.
+    pub coap_control: Option<CoapControl>,
 }
 
 /// One more Controller identity and the harness's way to the Agent as it.
@@ -100,6 +102,7 @@ fn agent_dials(
         controllers: readonly_unreachable(),
         ws_control: None,
         ws_second_session: None,
+        coap_control: None,
     }
 }
 
@@ -148,6 +151,7 @@ fn two_dialers(
         }],
         ws_control: None,
         ws_second_session: None,
+        coap_control: None,
     }
 }
 
@@ -166,6 +170,7 @@ fn agent_listens(
         stomp_interposer: None,
         ws_control: None,
         ws_second_session: None,
+        coap_control: None,
     }
 }
 
@@ -339,6 +344,7 @@ pub async fn start_with(
     check_faults_apply(host.faults(), options.mtp, options.mqtt_version)?;
     check_trust_faults(host.faults(), options.mtp)?;
     check_interposer_faults(host.faults(), options)?;
+    check_coap_faults(host.faults(), options)?;
     if options.tls.is_some() && !matches!(options.mtp, MtpArg::Ws | MtpArg::Mqtt | MtpArg::Stomp) {
         return Err(
             "--tls works with --mtp ws, mqtt and stomp; UDS is local to the device and CoAP's DTLS is not implemented"
@@ -858,19 +864,60 @@ const LOOPBACK_ACK_TIMEOUT: Duration = Duration::from_millis(300);
 
 /// Two CoAP resources on free 127.0.0.1 ports, each configured with the
 /// other's URI (the Agent's LocalAgent.Controller.{i}.MTP.{i}.CoAP config).
+/// The harness's keeps the test controls (TP-469 section 5).
 async fn coap(host: AgentHost) -> Result<Started, String> {
     const PATH: &str = "/usp";
     let config = |peer: Option<String>| {
         CoapConfig::new("127.0.0.1:0", PATH, peer).with_ack_timeout(LOOPBACK_ACK_TIMEOUT)
     };
-    let mut agent_side = CoapEndpoint::bind(config(None))
+    let mut agent_side = CoapEndpoint::bind(with_coap_faults(config(None), host.faults()))
         .await
         .map_err(|e| e.to_string())?;
-    let harness = CoapEndpoint::bind(config(Some(agent_side.uri().to_string())))
-        .await
-        .map_err(|e| e.to_string())?;
+    let control = CoapControl::new();
+    let harness = CoapEndpoint::bind(
+        config(Some(agent_side.uri().to_string())).with_control(control.clone()),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     agent_side
         .set_peer(harness.uri())
         .map_err(|e| e.to_string())?;
-    Ok(agent_dials(harness, agent_side, host))
+    Ok(Started {
+        coap_control: Some(control),
+        ..agent_dials(harness, agent_side, host)
+    })
+}
+
+/// The CoAP faults happen on CoAP only: a run on another MTP that passes
+/// because the fault never showed would mislead.
+fn check_coap_faults(faults: &FaultSet, options: &LoopbackOptions) -> Result<(), String> {
+    for fault in [
+        Fault::CoapWrongContentFormat,
+        Fault::CoapNoBlockWise,
+        Fault::CoapCreatedNotChanged,
+        Fault::CoapNoRetransmit,
+        Fault::CoapLenientInbox,
+    ] {
+        if faults.contains(fault) && options.mtp != MtpArg::Coap {
+            return Err(format!(
+                "the {fault} fault happens on CoAP only: it applies with --mtp coap"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The reference Agent's CoAP endpoint with its CoAP faults applied.
+pub fn with_coap_faults(config: CoapConfig, faults: &FaultSet) -> CoapConfig {
+    let quirks = CoapQuirks {
+        content_format: faults.contains(Fault::CoapWrongContentFormat).then_some(0),
+        no_block_wise: faults.contains(Fault::CoapNoBlockWise),
+        created_not_changed: faults.contains(Fault::CoapCreatedNotChanged),
+        lenient: faults.contains(Fault::CoapLenientInbox),
+    };
+    let config = config.with_quirks(quirks);
+    match faults.contains(Fault::CoapNoRetransmit) {
+        true => config.with_max_retransmit(0),
+        false => config,
+    }
 }

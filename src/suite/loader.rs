@@ -61,7 +61,7 @@ impl LoadError {
 
 /// The actions a step can hold, for messages.
 const ACTIONS: &str =
-    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, expect_mqtt_retries, stomp_steer, expect_stomp, expect_stomp_retries, ws_control, expect_close, expect_ws_retries, discover, e2e_send";
+    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, expect_mqtt_retries, stomp_steer, expect_stomp, expect_stomp_retries, ws_control, expect_close, expect_ws_retries, coap_control, expect_coap, discover, e2e_send";
 
 /// A test-case file: one suite of cases (format in test-cases/README.md).
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -177,6 +177,11 @@ struct RawStep {
     // The WebSocket back-off check (TP-469 7.8).
     #[serde(default)]
     expect_ws_retries: Option<crate::suite::ws_steps::WsRetrySpec>,
+    // The CoAP controls (TP-469 section 5, legacy).
+    #[serde(default)]
+    coap_control: Option<crate::suite::coap_steps::CoapControlSpec>,
+    #[serde(default)]
+    expect_coap: Option<crate::suite::coap_steps::ExpectCoapSpec>,
     #[serde(default)]
     discover: Option<crate::suite::discovery_steps::DiscoverSpec>,
     e2e_send: Option<crate::suite::e2e_steps::E2eSendSpec>,
@@ -436,6 +441,8 @@ fn step(
     actions.extend(r.ws_control.map(Action::WsControl));
     actions.extend(r.expect_close.map(Action::ExpectClose));
     actions.extend(r.expect_ws_retries.map(Action::ExpectWsRetries));
+    actions.extend(r.coap_control.map(Action::CoapControl));
+    actions.extend(r.expect_coap.map(Action::ExpectCoap));
     actions.extend(r.discover.map(Action::Discover));
     actions.extend(r.e2e_send.map(Action::E2eSend));
     if actions.len() != 1 {
@@ -540,6 +547,8 @@ fn step(
                 | Action::WsControl(_)
                 | Action::ExpectClose(_)
                 | Action::ExpectWsRetries(_)
+                | Action::CoapControl(_)
+                | Action::ExpectCoap(_)
                 | Action::Discover(_)),
                 e,
             ) => own_checks(file, text, &loc, a, e)?,
@@ -683,7 +692,7 @@ fn check_profile(
 /// WebSocket control): their own check of their fields, the help shown
 /// when it fails, and why they take no `expect:` block.
 fn self_checking(action: &Action) -> Option<(Result<(), String>, &'static str, &'static str)> {
-    use crate::suite::{discovery_steps, mqtt_steps, stomp_steps, ws_steps};
+    use crate::suite::{coap_steps, discovery_steps, mqtt_steps, stomp_steps, ws_steps};
     Some(match action {
         Action::MqttSteer(_) | Action::ExpectMqtt(_) | Action::ExpectMqttRetries(_) => (
             mqtt_steps::validate(action),
@@ -698,6 +707,8 @@ fn self_checking(action: &Action) -> Option<(Result<(), String>, &'static str, &
         Action::WsControl(c) => (c.validate(), ws_steps::HELP, WS_NO_EXPECT),
         Action::ExpectClose(c) => (c.validate(), ws_steps::HELP, WS_NO_EXPECT),
         Action::ExpectWsRetries(r) => (r.validate(), ws_steps::HELP, WS_NO_EXPECT),
+        Action::CoapControl(c) => (c.validate(), coap_steps::HELP, COAP_NO_EXPECT),
+        Action::ExpectCoap(c) => (c.validate(), coap_steps::HELP, COAP_NO_EXPECT),
         // The discovery step (TP-469 section 8).
         Action::Discover(d) => (
             d.validate(),
@@ -707,6 +718,9 @@ fn self_checking(action: &Action) -> Option<(Result<(), String>, &'static str, &
         _ => return None,
     })
 }
+
+const COAP_NO_EXPECT: &str =
+    "coap_control holds its expect_code itself; expect_coap holds its checks itself";
 
 const WS_NO_EXPECT: &str = "ws_control checks its own action; expect_close holds its code itself";
 

@@ -3,6 +3,7 @@
 //! the expectation, capture variables. No I/O apart from reading files.
 
 pub mod capture;
+pub mod coap_steps;
 pub mod discovery_steps;
 pub mod e2e_steps;
 pub mod error;

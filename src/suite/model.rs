@@ -146,6 +146,10 @@ pub enum Action {
     /// Passes when the Agent's retries after refused WebSocket handshakes
     /// fall inside its back-off windows (R-WS.19-21, TP-469 7.8).
     ExpectWsRetries(super::ws_steps::WsRetrySpec),
+    /// One action on the harness's CoAP endpoint (TP-469 section 5, legacy).
+    CoapControl(super::coap_steps::CoapControlSpec),
+    /// Passes when the CoAP messages since the case began show what it asks.
+    ExpectCoap(super::coap_steps::ExpectCoapSpec),
     /// Browse DNS-SD on loopback for the Agent's advertisement (TP-469 8.5-8.7).
     Discover(super::discovery_steps::DiscoverSpec),
     /// One SessionContextRecord built field by field, and what the Agent
@@ -172,6 +176,8 @@ impl Action {
             Action::WsControl(_) => "ws_control",
             Action::ExpectClose(_) => "expect_close",
             Action::ExpectWsRetries(_) => "expect_ws_retries",
+            Action::CoapControl(_) => "coap_control",
+            Action::ExpectCoap(_) => "expect_coap",
             Action::Discover(_) => "discover",
             Action::E2eSend(_) => "e2e_send",
         }

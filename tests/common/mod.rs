@@ -176,7 +176,8 @@ pub fn assert_suite_passed(run: &Run, mtp: &str, connect_record: &str) {
 /// without that interposer: skipped, saying it needs the MQTT (STOMP)
 /// interposer (never passed). Likewise a case of
 /// test-cases/mtp-websocket.yaml on a run where the harness is not the
-/// WebSocket server with its test controls.
+/// WebSocket server with its test controls, and a case of
+/// test-cases/mtp-coap.yaml on a run without the harness's CoAP endpoint.
 pub fn skipped_for_want_of_interposer(case: &serde_json::Value) -> bool {
     case["verdict"] == "skipped"
         && case["message"].as_str().is_some_and(|m| {
@@ -187,6 +188,8 @@ pub fn skipped_for_want_of_interposer(case: &serde_json::Value) -> bool {
                 // ws-session-retry-after-refusal reads the Agent's WebSocket
                 // retry parameters first: an Agent on another MTP has none.
                 || m.contains("the Agent reaches the harness's Controller over WebSocket")
+                // test-cases/mtp-coap.yaml (legacy) off CoAP.
+                || m.contains("needs the harness's CoAP endpoint")
         })
 }
 

@@ -417,6 +417,14 @@ impl AgentHost {
             };
             let bytes = match inbound {
                 Ok(Inbound::Record(b)) => b,
+                // Over CoAP the binding has already answered the POST (4.00,
+                // 4.05, 4.15) and there is no connection to end: ending the
+                // "session" would only stop the Agent serving until it
+                // re-established (TP-469 5.7 expects it to go on).
+                Ok(Inbound::Unusable(what)) if conn.peer().mtp == crate::mtp::coap::MTP => {
+                    self.say(format!("ignored: {what}"));
+                    continue;
+                }
                 Ok(Inbound::Unusable(what)) => {
                     self.say(format!("closing: received {what}"));
                     conn.close(Some(self.unusable_close_code()), "binary USP Records only")
