@@ -562,7 +562,23 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("applies with --mtp coap"),
         Refused("applies with --mtp coap"),
     ),
+    // Seen only through the STOMP interposer: tests/stomp_interpose.rs.
+    (
+        "stomp-subscribes-before-unsubscribe",
+        Refused("--mtp stomp --interpose"),
+        Refused("--mtp stomp --interpose"),
+    ),
+    (
+        "stomp-profile-incomplete",
+        Fails(Cases::Only(STOMP_PROFILES), &[STOMP_PROFILES_SYMPTOM]),
+        Fails(Cases::Only(STOMP_PROFILES), &[STOMP_PROFILES_SYMPTOM]),
+    ),
 ];
+
+/// stomp-profiles.yaml's case (TP-469 6.1), which runs over any MTP.
+const STOMP_PROFILES: &[&str] = &["stomp-required-profiles"];
+const STOMP_PROFILES_SYMPTOM: &str =
+    "STOMPController:1 requires Device.LocalAgent.Controller.{i}.MTP.{i}.STOMP.";
 
 /// mqtt-profiles.yaml's case (TP-469 11.1), which runs over any MTP.
 const MQTT_PROFILES: &[&str] = &["mqtt-required-profiles"];

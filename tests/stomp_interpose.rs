@@ -99,6 +99,15 @@ const FAULTS: &[(&str, &[&str], &[&str])] = &[
         &["stomp-destination-change-resubscribes"],
         &["no STOMP UNSUBSCRIBE frame from the Agent", "R-STOMP.29"],
     ),
+    (
+        "stomp-subscribes-before-unsubscribe",
+        &["stomp-destination-change-resubscribes"],
+        &[
+            "after the one the previous step matched",
+            "it came before, not after: SUBSCRIBE",
+            "R-STOMP.29",
+        ],
+    ),
 ];
 
 #[test]
@@ -219,6 +228,7 @@ fn interposer_faults_are_refused_without_the_stomp_interposer() {
         ("ws", "stomp-ignores-model-destination"),
         ("stomp", "stomp-no-disconnect-without-destination"),
         ("mqtt", "stomp-no-unsubscribe-on-destination-change"),
+        ("ws", "stomp-subscribes-before-unsubscribe"),
         ("ws", "wrong-heart-beat-header"),
         ("mqtt", "ignores-subscribe-dest"),
     ] {

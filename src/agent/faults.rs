@@ -85,10 +85,12 @@ pub enum Fault {
     CoapCreatedNotChanged,
     CoapNoRetransmit,
     CoapLenientInbox,
+    StompSubscribesBeforeUnsubscribe,
+    StompProfileIncomplete,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 74] = [
+    pub const ALL: [Fault; 76] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -163,6 +165,8 @@ impl Fault {
         Fault::CoapCreatedNotChanged,
         Fault::CoapNoRetransmit,
         Fault::CoapLenientInbox,
+        Fault::StompSubscribesBeforeUnsubscribe,
+        Fault::StompProfileIncomplete,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -243,6 +247,8 @@ impl Fault {
             Fault::CoapCreatedNotChanged => "coap-created-not-changed",
             Fault::CoapNoRetransmit => "coap-no-retransmit",
             Fault::CoapLenientInbox => "coap-lenient-inbox",
+            Fault::StompSubscribesBeforeUnsubscribe => "stomp-subscribes-before-unsubscribe",
+            Fault::StompProfileIncomplete => "stomp-profile-incomplete",
         }
     }
 
@@ -315,6 +321,8 @@ impl Fault {
             Fault::CoapCreatedNotChanged => "over CoAP, the Agent answers a POSTed Record with 2.01 Created instead of 2.04 Changed (breaks the USP CoAP binding, TP-469 5.3); --mtp coap",
             Fault::CoapNoRetransmit => "over CoAP, the Agent never sends a Confirmable POST again when no answer comes (MAX_RETRANSMIT 0; breaks RFC 7252 4.2, TP-469 5.4); --mtp coap",
             Fault::CoapLenientInbox => "over CoAP, the Agent takes any method and any Content-Format and answers 2.04 Changed to a body that is no USP Record (breaks the USP CoAP binding: 4.05, 4.15 and 4.00 are due; TP-469 5.5, 5.6, 5.7); --mtp coap",
+            Fault::StompSubscribesBeforeUnsubscribe => "over STOMP, when its Destination changes the Agent SUBSCRIBEs the new destination first and UNSUBSCRIBEs the old one after (TP-469 6.10 asks UNSUBSCRIBE, then SUBSCRIBE); seen only through the interposer (--mtp stomp --interpose)",
+            Fault::StompProfileIncomplete => "GetSupportedDMResp leaves out Device.LocalAgent.Controller.{i}.MTP.{i}.STOMP. (STOMPController:1; TP-469 6.1)",
             Fault::MalformedEndpointId => "the Agent's Records (and, as `plugfest agent`, its handshake) carry an Endpoint ID whose instance-id is longer than 50 characters (breaks R-ARC.6)",
             Fault::IgnoresPermissions => "Set, Add, Delete and Operate are carried out whatever the sending Controller's Role permits (a read-only Controller can Set: no 7006)",
             Fault::HiddenParamsReadable => "Get, GetInstances and GetSupportedDM show a Controller what its Role gives it no read permission on (e.g. the read-only Controller sees Device.DeviceInfo.SerialNumber)",

@@ -267,6 +267,7 @@ fn check_interposer_faults(faults: &FaultSet, options: &LoopbackOptions) -> Resu
         Fault::StompNoDisconnectWithoutDestination,
         Fault::StompNoUnsubscribeOnDestinationChange,
         Fault::StompWrongHeartBeat,
+        Fault::StompSubscribesBeforeUnsubscribe,
     ] {
         if faults.contains(fault) && !(options.interpose && options.mtp == MtpArg::Stomp) {
             return Err(format!(
@@ -612,7 +613,7 @@ async fn stomp(
     let agent_broker = interposer.as_ref().map_or(address.clone(), |i| i.address());
     let mut agent = StompConfig::new(&agent_broker, DEFAULT_AGENT_ID);
     agent.own_destination = Some(agent_dest.clone());
-    agent.peer_destination = Some(controller_dest);
+    agent.peer_destination = Some(controller_dest.clone());
     agent.tls = client_tls(false)?;
     // The Agent's STOMP.Connection.{i}.OutgoingHeartbeat / IncomingHeartbeat
     // (R-STOMP.8): heart-beats enabled, so TP-469 6.8 can observe them.
@@ -633,8 +634,17 @@ async fn stomp(
         no_unsubscribe: host
             .faults()
             .contains(Fault::StompNoUnsubscribeOnDestinationChange),
+        subscribe_first: host
+            .faults()
+            .contains(Fault::StompSubscribesBeforeUnsubscribe),
     };
     host.put_param(MODEL_MTP, "Destination", &agent_dest).await;
+    host.put_param(
+        "Device.LocalAgent.Controller.1.MTP.1.STOMP.",
+        "Destination",
+        &controller_dest,
+    )
+    .await;
     // The binding faults (R-STOMP.20/21) are knobs of the Agent's SEND frames.
     let send_faults = SendFaults {
         omit_reply_to_dest: host.faults().contains(Fault::NoReplyToDest),
