@@ -13,7 +13,7 @@ use crate::report;
 use crate::results::{CaseResult, CheckResult, Phase, RunResult, StepResult, Verdict};
 use crate::session::{Session, SessionError};
 use crate::suite::expect::{self, Check};
-use crate::suite::model::{Action, Case, RequestSpec, Step, Suite};
+use crate::suite::model::{Action, Case, RequestSpec, Step, Suite, Timings};
 use crate::suite::request::build_request;
 use crate::suite::vars::Vars;
 use crate::suite::{capture, evaluate_notify};
@@ -56,6 +56,9 @@ pub struct RunContext {
     /// target): `coap_control` / `expect_coap` steps need them, and its
     /// CoAP messages join each case's trace.
     pub coap_control: Option<crate::mtp::coap::CoapControl>,
+    /// `--plan-timings`: TP-469's own waits instead of the Agent's timers
+    /// set short (steps marked `timings:`).
+    pub plan_timings: bool,
     /// Whether `discover` steps may browse mDNS on loopback (`--discovery`),
     /// and what they know of the Agent's advertisement.
     pub discovery: discovery_steps::DiscoveryRun,
@@ -72,6 +75,7 @@ impl Default for RunContext {
             ws_control: None,
             ws_second_session: None,
             coap_control: None,
+            plan_timings: false,
             discovery: Default::default(),
         }
     }
@@ -382,8 +386,9 @@ impl<'a> Runner<'a> {
 
         let mut steps = Vec::new();
         let mut failed = false;
+        let plan_timings = self.context.plan_timings;
         for (phase, list) in [(Phase::Setup, &case.setup), (Phase::Step, &case.steps)] {
-            for step in list {
+            for step in list.iter().filter(|s| runs_with(s, plan_timings)) {
                 let r = self
                     .run_step_as(phase, step, case.sender_of(step), &mut vars)
                     .await;
@@ -400,7 +405,7 @@ impl<'a> Runner<'a> {
         }
         // Teardown always runs, so one failed case does not leave the Agent
         // in a state that fails the next.
-        for step in &case.teardown {
+        for step in case.teardown.iter().filter(|s| runs_with(s, plan_timings)) {
             let r = self
                 .run_step_as(Phase::Teardown, step, case.sender_of(step), &mut vars)
                 .await;
@@ -795,6 +800,16 @@ fn phase_word(p: Phase) -> &'static str {
 /// as one trace in time order. RFC 3339 UTC with a fixed millisecond width
 /// sorts as text; the sort is stable, so within one millisecond `first`'s
 /// entries come before `then`'s.
+/// A `timings: short` step (timers set short, and set back) runs only on a
+/// default run, a `timings: plan` step only with `--plan-timings`.
+fn runs_with(step: &Step, plan_timings: bool) -> bool {
+    match step.timings {
+        None => true,
+        Some(Timings::Short) => !plan_timings,
+        Some(Timings::Plan) => plan_timings,
+    }
+}
+
 fn in_time_order(
     mut first: Vec<crate::trace::TraceEntry>,
     mut then: Vec<crate::trace::TraceEntry>,

@@ -158,6 +158,7 @@ pub(crate) async fn execute(args: &RunArgs, group: Option<&MultiProgress>) -> Ou
         profiles: profiles.expand_selection(&args.profiles),
     };
     let mut result = RunResult {
+        plan_timings: args.plan_timings,
         tool: format!("usp-plugfest {}", env!("CARGO_PKG_VERSION")),
         started_at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
         // In a targets file the entry's name leads, so matrix rows read well.
@@ -684,6 +685,7 @@ fn run_context(
         ws_control: None,
         ws_second_session: None,
         coap_control: None,
+        plan_timings: args.plan_timings,
         discovery: Default::default(),
     })
 }

@@ -195,6 +195,10 @@ struct RawStep {
     /// not apply to this Agent and is skipped with the reason, not failed.
     #[serde(default)]
     precondition: bool,
+    /// `short`: only on a default run (e.g. setting the Agent's timers
+    /// short); `plan`: only with `--plan-timings` (TP-469's own waits).
+    #[serde(default)]
+    timings: Option<crate::suite::model::Timings>,
 }
 
 /// The JSON Schema of a test-case file, generated from the types the
@@ -630,6 +634,7 @@ fn step(
         expect,
         capture: r.capture,
         precondition: r.precondition,
+        timings: r.timings,
         location: loc,
     })
 }

@@ -103,7 +103,20 @@ pub struct Step {
     pub capture: BTreeMap<String, String>,
     /// A capture that finds nothing means the case does not apply: skipped.
     pub precondition: bool,
+    /// Runs only with these timings (None: always).
+    pub timings: Option<Timings>,
     pub location: Location,
+}
+
+/// Which timings a step belongs to: `short` steps (the Agent's timers set
+/// short so that the default run stays fast, and their restoring) run by
+/// default, `plan` steps (waits as long as TP-469's procedure) only with
+/// `run --plan-timings`, which leaves the `short` ones out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Timings {
+    Short,
+    Plan,
 }
 
 // Steps are built once per file and never copied in bulk, so the size gap
