@@ -80,10 +80,11 @@ pub enum Fault {
     StompNoDisconnectWithoutDestination,
     StompNoUnsubscribeOnDestinationChange,
     StompWrongHeartBeat,
+    DropsSessionOnBadRecord,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 69] = [
+    pub const ALL: [Fault; 70] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -153,6 +154,7 @@ impl Fault {
         Fault::StompNoDisconnectWithoutDestination,
         Fault::StompNoUnsubscribeOnDestinationChange,
         Fault::StompWrongHeartBeat,
+        Fault::DropsSessionOnBadRecord,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -228,6 +230,7 @@ impl Fault {
                 "stomp-no-unsubscribe-on-destination-change"
             }
             Fault::StompWrongHeartBeat => "stomp-wrong-heart-beat",
+            Fault::DropsSessionOnBadRecord => "drops-session-on-bad-record",
         }
     }
 
@@ -295,6 +298,7 @@ impl Fault {
             Fault::StompNoDisconnectWithoutDestination => "over STOMP, when CONNECTED names no subscribe-dest and no destination is configured, the Agent stays connected without a subscription instead of sending DISCONNECT (breaks R-STOMP.16, TP-469 6.7); seen only through the interposer (--mtp stomp --interpose)",
             Fault::StompNoUnsubscribeOnDestinationChange => "over STOMP, when its configured destination changes the Agent SUBSCRIBEs to the new one without UNSUBSCRIBEing the old one (breaks R-STOMP.29, TP-469 6.10); seen only through the interposer (--mtp stomp --interpose)",
             Fault::StompWrongHeartBeat => "over STOMP, the STOMP frame's heart-beat header keeps the values the Agent started with (2000,10000) whatever Device.STOMP.Connection.{i}.OutgoingHeartbeat / IncomingHeartbeat say (breaks R-STOMP.8/9, TP-469 6.8); seen only through the interposer (--mtp stomp --interpose)",
+            Fault::DropsSessionOnBadRecord => "over MQTT, STOMP and UDS, a Record that cannot be decoded ends the Agent's MTP session: it disconnects from the broker (and connects again, with a new Connect Record), or over UDS closes the socket without an Error TLV (breaks R-MTP.5: ignore it or answer with a Record Error; TP-469 3.1, 6.9); refused over WebSocket, where Close 1003 is the binding's answer (R-WS.16)",
             Fault::MalformedEndpointId => "the Agent's Records (and, as `plugfest agent`, its handshake) carry an Endpoint ID whose instance-id is longer than 50 characters (breaks R-ARC.6)",
             Fault::IgnoresPermissions => "Set, Add, Delete and Operate are carried out whatever the sending Controller's Role permits (a read-only Controller can Set: no 7006)",
             Fault::HiddenParamsReadable => "Get, GetInstances and GetSupportedDM show a Controller what its Role gives it no read permission on (e.g. the read-only Controller sees Device.DeviceInfo.SerialNumber)",

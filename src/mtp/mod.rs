@@ -67,6 +67,44 @@ pub struct PeerInfo {
     pub certificate_endpoint_id: Option<String>,
 }
 
+/// How a binding ends a connection over a Record it cannot process, where
+/// its own rules say so. Elsewhere R-MTP.5 alone applies: the Record is
+/// ignored (or answered with a Record Error) and the session kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadRecordClose {
+    /// WebSocket: a Close frame with status 1003 (R-WS.16, TP-469 7.6).
+    WebSocket1003,
+    /// UDS: an Error TLV, then the connection ends (UDS binding).
+    UdsErrorTlv,
+}
+
+impl BadRecordClose {
+    pub fn describe(self) -> &'static str {
+        match self {
+            BadRecordClose::WebSocket1003 => "a Close frame with status code 1003",
+            BadRecordClose::UdsErrorTlv => "an Error TLV, then the connection ends",
+        }
+    }
+
+    pub fn rule(self) -> &'static str {
+        match self {
+            BadRecordClose::WebSocket1003 => "R-WS.16",
+            BadRecordClose::UdsErrorTlv => "UDS binding: a Record that cannot be extracted gets an Error TLV and the connection is closed",
+        }
+    }
+
+    /// Whether the way a connection ended is this binding's signal.
+    pub fn seen_in(self, end: &MtpError) -> bool {
+        match (self, end) {
+            (BadRecordClose::WebSocket1003, MtpError::Closed { code, .. }) => *code == Some(1003),
+            (BadRecordClose::UdsErrorTlv, MtpError::Closed { code: None, reason }) => {
+                reason.starts_with(uds::PEER_ERROR)
+            }
+            _ => false,
+        }
+    }
+}
+
 /// One established MTP connection between a Controller and an Agent.
 #[async_trait]
 pub trait MtpConnection: Send {
@@ -92,6 +130,11 @@ pub trait MtpConnection: Send {
     /// steps): only a connection accepted by a `WsServer` that has a
     /// `WsControl` offers them.
     fn ws_frames(&mut self) -> Option<&mut dyn websocket::WsFrames> {
+        None
+    }
+    /// How this binding closes the connection over a Record it cannot
+    /// process; `None` where it keeps the session (R-MTP.5).
+    fn bad_record_close(&self) -> Option<BadRecordClose> {
         None
     }
     /// Whether this MTP has a Connect Record at all, so a Controller knows
