@@ -108,11 +108,23 @@ impl Runner<'_> {
             }))
             .await;
         let new_session = self.session.connect_records_received() > before;
+        if let Ok(x) = &answer {
+            if msg::body_type(&x.response) != Some(MsgType::GetResp) {
+                // Worded like a request step's first check.
+                result.checks.push(CheckResult {
+                    description: "response type".into(),
+                    passed: false,
+                    expected: format!(
+                        "{} to the Get of {PROBE} after the malformed Record",
+                        msg::type_name(MsgType::GetResp)
+                    ),
+                    actual: describe_answer(&x.response),
+                    rule: Some("R-MSG.9".into()),
+                });
+                return;
+            }
+        }
         let (passed, actual) = match &answer {
-            Ok(x) if msg::body_type(&x.response) != Some(MsgType::GetResp) => (
-                false,
-                format!("answered with {}", describe_msg(&x.response)),
-            ),
             // Over a broker the harness's connection stays up: a Connect
             // Record before the answer shows the Agent's session was new.
             Ok(_) if new_session && !reconnected => (
@@ -244,6 +256,17 @@ fn accepted_end(after: &AfterBadRecord) -> String {
         .as_ref()
         .map(|e| format!("the connection ended: {e}"))
         .unwrap_or_default()
+}
+
+/// A Msg's type, or an Error's code and message.
+fn describe_answer(m: &Msg) -> String {
+    match msg::error_body(m) {
+        Some(e) => format!("ERROR {}: {:?}", errors::describe(e.err_code), e.err_msg),
+        None => msg::body_type(m)
+            .map(msg::type_name)
+            .unwrap_or("no body")
+            .to_string(),
+    }
 }
 
 fn describe_errors(found: &[Msg]) -> String {

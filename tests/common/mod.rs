@@ -231,6 +231,32 @@ pub fn assert_fault_caught(fault: &str, run: &Run, needle: &str, expected_cases:
     );
 }
 
+/// A fault's run in which exactly the `failing` cases fail, each naming
+/// `needle`; every other case passes or is skipped as on a clean run.
+pub fn assert_fails_only(fault: &str, run: &Run, failing: &[&str], needle: &str) {
+    assert_eq!(run.code, 1, "fault {fault}: {}", run.explain());
+    let cases = run.cases();
+    for id in failing {
+        assert!(
+            cases.iter().any(|c| c["id"] == *id),
+            "fault {fault}: no case {id} ran"
+        );
+    }
+    for c in &cases {
+        let id = c["id"].as_str().unwrap_or_default();
+        let message = c["message"].as_str().unwrap_or_default();
+        if failing.contains(&id) {
+            assert_eq!(c["verdict"], "failed", "fault {fault}: {id}: {message}");
+            assert!(
+                message.contains(needle),
+                "fault {fault}: {id}: no {needle:?} in {message}"
+            );
+        } else {
+            assert_ne!(c["verdict"], "failed", "fault {fault}: {id}: {message}");
+        }
+    }
+}
+
 /// The shipped suites that exercise every Msg type (Get, Set, Add, Delete,
 /// GetInstances, GetSupportedDM, Notify) and the Connect Record: enough to
 /// catch a Msg- or Record-level fault without the use cases' waits.
