@@ -50,13 +50,6 @@ impl Runner<'_> {
                     NOT_A_RECORD.len()
                 ),
             ),
-            // A NoSessionContextRecord inside a context is another test
-            // (TP-469 3.x); the step is about an Agent without one.
-            BadRecordKind::UndecodablePayload if self.session.e2e_segment_size().is_some() => {
-                result.verdict = Verdict::Skipped;
-                result.error = Some("not applicable: this Record is about an Agent without a session context, and this run has one (--e2e)".into());
-                return;
-            }
             BadRecordKind::UndecodablePayload => {
                 let Some(agent) = self.session.agent_id().map(str::to_string) else {
                     result.error = Some("the Agent's Endpoint ID is unknown: set agent_endpoint_id in the target file".into());
@@ -98,7 +91,9 @@ impl Runner<'_> {
             // The verdict is given; the next step reconnects if it must.
             return;
         }
-        let reconnected = after.ended.is_some();
+        // After the binding's close (or CoAP's refused POST) the session
+        // has forgotten the connection: the Get goes out on a new one.
+        let reconnected = after.ended.is_some() || after.refused.is_some();
         let before = self.session.connect_records_received();
         let answer = self
             .session
@@ -145,7 +140,7 @@ impl Runner<'_> {
             passed,
             expected: if reconnected {
                 format!(
-                    "after the closed connection, the Agent back and a GetResp to a Get of {PROBE}"
+                    "after the binding's answer, the Agent reachable again and a GetResp to a Get of {PROBE}"
                 )
             } else {
                 format!("a GetResp to a Get of {PROBE} over the same MTP session")
@@ -201,7 +196,7 @@ fn session_kept_check(
     window: Duration,
     rule: Option<String>,
 ) -> CheckResult {
-    let allowed = after.binding_close;
+    let allowed = after.binding_answer;
     let mut expected = format!(
         "within {} ms no DisconnectRecord, no new Connect Record and the {mtp} connection still up",
         window.as_millis()
@@ -227,8 +222,14 @@ fn session_kept_check(
     let mut accepted = None;
     if let Some(end) = &after.ended {
         match allowed.filter(|b| b.seen_in(end)) {
-            Some(b) => accepted = Some(b),
+            Some(b) => accepted = Some((b, format!("the connection ended: {end}"))),
             None => problems.push(format!("the connection ended: {end}")),
+        }
+    }
+    if let Some(refused) = &after.refused {
+        match allowed.filter(|b| b.seen_in(refused)) {
+            Some(b) => accepted = Some((b, format!("the Record was refused: {refused}"))),
+            None => problems.push(format!("the Record could not be delivered: {refused}")),
         }
     }
     CheckResult {
@@ -237,10 +238,9 @@ fn session_kept_check(
         expected,
         actual: if !problems.is_empty() {
             problems.join("; ")
-        } else if let Some(b) = accepted {
+        } else if let Some((b, what)) = accepted {
             format!(
-                "{} ({}): accepted as the MTP's bad-request behaviour",
-                accepted_end(after),
+                "{what} ({}): accepted as the MTP's bad-request behaviour",
                 b.describe()
             )
         } else {
@@ -248,14 +248,6 @@ fn session_kept_check(
         },
         rule,
     }
-}
-
-fn accepted_end(after: &AfterBadRecord) -> String {
-    after
-        .ended
-        .as_ref()
-        .map(|e| format!("the connection ended: {e}"))
-        .unwrap_or_default()
 }
 
 /// A Msg's type, or an Error's code and message.
@@ -303,6 +295,9 @@ fn describe_after(after: &AfterBadRecord, window: Duration) -> String {
     if let Some(e) = &after.ended {
         parts.push(format!("the connection ended: {e}"));
     }
+    if let Some(e) = &after.refused {
+        parts.push(format!("the Record was refused: {e}"));
+    }
     if parts.is_empty() {
         format!("nothing within {} ms", window.as_millis())
     } else {
@@ -313,7 +308,7 @@ fn describe_after(after: &AfterBadRecord, window: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mtp::{BadRecordClose, MtpError};
+    use crate::mtp::{BadRecordAnswer, MtpError};
     use crate::usp::proto::msg::Error;
 
     fn error(code: u32) -> Msg {
@@ -348,7 +343,7 @@ mod tests {
     }
 
     #[test]
-    fn a_dropped_session_fails_unless_the_binding_closes_its_way() {
+    fn a_dropped_session_fails_unless_the_binding_answers_its_way() {
         let kept = AfterBadRecord::default();
         assert!(session_kept_check(&kept, "MQTT", W, None).passed);
         let reconnected = AfterBadRecord {
@@ -371,7 +366,7 @@ mod tests {
                 code,
                 reason: String::new(),
             }),
-            binding_close: Some(BadRecordClose::WebSocket1003),
+            binding_answer: Some(BadRecordAnswer::WebSocket1003),
             ..Default::default()
         };
         assert!(session_kept_check(&closed(Some(1003)), "WebSocket", W, None).passed);
@@ -383,11 +378,31 @@ mod tests {
                 code: None,
                 reason: reason.into(),
             }),
-            binding_close: Some(BadRecordClose::UdsErrorTlv),
+            binding_answer: Some(BadRecordAnswer::UdsErrorTlv),
             ..Default::default()
         };
         let tlv = format!("{}: undecodable USP Record", crate::mtp::uds::PEER_ERROR);
         assert!(session_kept_check(&uds(&tlv), "UDS", W, None).passed);
         assert!(!session_kept_check(&uds("end of stream"), "UDS", W, None).passed);
+        let refused = |answer, why: &str| AfterBadRecord {
+            refused: Some(MtpError::Io(why.into())),
+            binding_answer: Some(answer),
+            ..Default::default()
+        };
+        let coap = "coap://127.0.0.1:1/usp answered 4.00 to the POST: not a Record";
+        assert!(
+            session_kept_check(&refused(BadRecordAnswer::Coap400, coap), "CoAP", W, None).passed
+        );
+        let c = session_kept_check(
+            &refused(BadRecordAnswer::Coap400, "timed out"),
+            "CoAP",
+            W,
+            None,
+        );
+        assert!(
+            !c.passed && c.actual.contains("could not be delivered"),
+            "{}",
+            c.actual
+        );
     }
 }

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use super::{Received, Session, SessionError};
-use crate::mtp::{BadRecordClose, MtpError};
+use crate::mtp::{BadRecordAnswer, MtpError};
 use crate::trace::{hex_preview, Direction, TraceEntry};
 use crate::usp::msg;
 use crate::usp::proto::msg::{header::MsgType, Msg};
@@ -25,9 +25,11 @@ pub struct AfterBadRecord {
     pub others: Vec<String>,
     /// How the connection ended, if it did.
     pub ended: Option<MtpError>,
+    /// Why sending the Record failed, if it did (CoAP answers the POST).
+    pub refused: Option<MtpError>,
     /// How this binding closes over a bad Record, when it does (read
     /// before the connection could go).
-    pub binding_close: Option<BadRecordClose>,
+    pub binding_answer: Option<BadRecordAnswer>,
 }
 
 impl Session {
@@ -42,14 +44,26 @@ impl Session {
         let _waiting = super::wait_stats::timer(super::wait_stats::WaitKind::Silence);
         self.ensure_connected().await?;
         let mut after = AfterBadRecord {
-            binding_close: self.conn.as_ref().and_then(|c| c.bad_record_close()),
+            binding_answer: self.conn.as_ref().and_then(|c| c.bad_record_answer()),
             ..Default::default()
         };
         self.trace.push(
             TraceEntry::new(Direction::Sent, description.to_string(), bytes.len())
                 .with_note(format!("malformed on purpose: {}", hex_preview(&bytes))),
         );
-        self.send_bytes(vec![bytes]).await?;
+        // Sent here, not through send_bytes: a binding that refuses the
+        // Record on delivery (CoAP 4.00) says so in the MtpError.
+        let reason = self.not_connected();
+        let conn = self
+            .conn
+            .as_mut()
+            .ok_or(SessionError::NotConnected { reason })?;
+        if let Err(e) = conn.send(&bytes).await {
+            self.conn = None;
+            self.ended = Some(format!("sending failed: {e}"));
+            after.refused = Some(e);
+            return Ok(after);
+        }
         let deadline = Instant::now() + window;
         loop {
             match self.receive_until(deadline).await {

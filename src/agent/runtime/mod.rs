@@ -546,7 +546,7 @@ impl AgentHost {
             conn.close(None, "").await;
             return false;
         }
-        if conn.bad_record_close().is_some() {
+        if conn.bad_record_answer().is_some_and(|a| a.closes()) {
             self.say(format!("closing: {e}"));
             conn.close(Some(self.unusable_close_code()), "undecodable USP Record")
                 .await;

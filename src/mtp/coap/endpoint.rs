@@ -20,7 +20,7 @@ use super::blockwise::Outgoing;
 use super::inbox::{Delivery, Inbox};
 use super::message::{self, split_path, szx_for, CoapUri, Post};
 use super::{CoapConfig, MTP};
-use crate::mtp::{Inbound, MtpConnection, MtpConnector, MtpError, PeerInfo};
+use crate::mtp::{BadRecordAnswer, Inbound, MtpConnection, MtpConnector, MtpError, PeerInfo};
 use crate::usp::proto::record::Record;
 
 /// How long a sender waits for a separate response after an empty ACK
@@ -519,5 +519,9 @@ impl MtpConnection for CoapConnection {
     /// it. R-MTP.6 has nothing to send here.
     fn connect_record(&self, _agent_id: &str, _controller_id: &str) -> Option<Record> {
         None
+    }
+
+    fn bad_record_answer(&self) -> Option<BadRecordAnswer> {
+        Some(BadRecordAnswer::Coap400)
     }
 }

@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
 use self::frame::{Decoder, Frame, Tlv};
-use super::{BadRecordClose, Inbound, MtpConnection, MtpConnector, MtpError, PeerInfo};
+use super::{BadRecordAnswer, Inbound, MtpConnection, MtpConnector, MtpError, PeerInfo};
 use crate::usp::proto::record::Record;
 use crate::usp::record;
 
@@ -224,8 +224,8 @@ impl MtpConnection for UdsConnection {
         Some(record::uds_connect(agent_id, controller_id))
     }
 
-    fn bad_record_close(&self) -> Option<BadRecordClose> {
-        Some(BadRecordClose::UdsErrorTlv)
+    fn bad_record_answer(&self) -> Option<BadRecordAnswer> {
+        Some(BadRecordAnswer::UdsErrorTlv)
     }
 }
 

@@ -25,7 +25,7 @@ use tokio_tungstenite::tungstenite::{
 };
 use tokio_tungstenite::WebSocketStream;
 
-use super::{BadRecordClose, Inbound, MtpConnection, MtpError, PeerInfo};
+use super::{BadRecordAnswer, Inbound, MtpConnection, MtpError, PeerInfo};
 use crate::usp::proto::record::Record;
 use crate::usp::record;
 
@@ -185,8 +185,8 @@ where
         Some(record::websocket_connect(agent_id, controller_id))
     }
 
-    fn bad_record_close(&self) -> Option<BadRecordClose> {
-        Some(BadRecordClose::WebSocket1003)
+    fn bad_record_answer(&self) -> Option<BadRecordAnswer> {
+        Some(BadRecordAnswer::WebSocket1003)
     }
 }
 
