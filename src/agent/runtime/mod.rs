@@ -418,6 +418,13 @@ impl AgentHost {
             };
             let bytes = match inbound {
                 Ok(Inbound::Record(b)) => b,
+                // CoAP has answered the POST 4.00 already and keeps serving.
+                Ok(Inbound::Unusable(what))
+                    if conn.bad_record_answer().is_some_and(|a| !a.closes()) =>
+                {
+                    self.say(format!("ignoring: {what}"));
+                    continue;
+                }
                 Ok(Inbound::Unusable(what)) => {
                     self.say(format!("closing: received {what}"));
                     conn.close(Some(self.unusable_close_code()), "binary USP Records only")
