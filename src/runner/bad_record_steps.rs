@@ -1,10 +1,10 @@
 //! Running `bad_record` (TP-469 3.1, 6.9): a malformed Record goes out on
 //! the current MTP; within the window the Agent ignores it or answers with a
 //! USP Record Error (R-MTP.5), keeps its MTP session, and answers a Get
-//! afterwards on the same connection. Where the binding itself closes over
-//! such a Record (WebSocket Close 1003, R-WS.16; UDS an Error TLV), that
-//! close is accepted as the MTP's bad-request behaviour and the Agent must
-//! come back and answer.
+//! afterwards on the same connection. Where the binding itself answers
+//! such a Record (WebSocket Close 1003, R-WS.16; UDS an Error TLV and a
+//! close; CoAP 4.00 to the POST), that is accepted as the MTP's bad-request
+//! behaviour and the Agent must then be reachable and answer.
 
 use std::time::Duration;
 
