@@ -20,6 +20,7 @@ use crate::suite::{capture, evaluate_notify};
 use crate::target::FileServerTarget;
 use crate::trace::describe_msg;
 
+mod bad_record_steps;
 mod coap_steps;
 mod controllers;
 pub mod discovery_steps;
@@ -596,6 +597,7 @@ impl<'a> Runner<'a> {
             Action::ExpectWsRetries(spec) => self.expect_ws_retries(spec, vars, &mut result).await,
             Action::Discover(spec) => self.discover(spec, &mut result).await,
             Action::E2eSend(spec) => self.e2e_send(step, spec, vars, &mut result).await,
+            Action::BadRecord(spec) => self.bad_record(spec, &mut result).await,
             Action::EndpointIds(_) => match self.session.ensure_connected().await {
                 Ok(()) => result.checks.extend(identity::endpoint_id_checks(
                     self.session.seen_endpoint_ids(),

@@ -337,8 +337,10 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
             Cases::Only(&[
                 "ws-text-frame-closed-1003",
                 "ws-malformed-record-closed-1003",
+                // TP-469 3.1 accepts only the binding's Close 1003.
+                "mtp-bad-record-outside-session",
             ]),
-            &["status code 1007"],
+            &["status code 1007", "close code 1007"],
         ),
         Refused("it applies with --mtp ws only"),
     ),
@@ -572,6 +574,17 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         "stomp-profile-incomplete",
         Fails(Cases::Only(STOMP_PROFILES), &[STOMP_PROFILES_SYMPTOM]),
         Fails(Cases::Only(STOMP_PROFILES), &[STOMP_PROFILES_SYMPTOM]),
+    ),
+    // TP-469 3.1 (mtp.yaml) on every MTP but WebSocket, whose binding
+    // closes with 1003 (wrong-close-code breaks that); 6.9 is in
+    // mtp-stomp.yaml: tests/stomp.rs, and UDS in tests/uds.rs.
+    (
+        "drops-session-on-bad-record",
+        Refused("--mtp mqtt, --mtp stomp or --mtp uds"),
+        Fails(
+            Cases::Only(&["mtp-bad-record-outside-session"]),
+            &["the Agent ended its MQTT session and opened another"],
+        ),
     ),
 ];
 

@@ -87,10 +87,11 @@ pub enum Fault {
     CoapLenientInbox,
     StompSubscribesBeforeUnsubscribe,
     StompProfileIncomplete,
+    DropsSessionOnBadRecord,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 76] = [
+    pub const ALL: [Fault; 77] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -167,6 +168,7 @@ impl Fault {
         Fault::CoapLenientInbox,
         Fault::StompSubscribesBeforeUnsubscribe,
         Fault::StompProfileIncomplete,
+        Fault::DropsSessionOnBadRecord,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -249,6 +251,7 @@ impl Fault {
             Fault::CoapLenientInbox => "coap-lenient-inbox",
             Fault::StompSubscribesBeforeUnsubscribe => "stomp-subscribes-before-unsubscribe",
             Fault::StompProfileIncomplete => "stomp-profile-incomplete",
+            Fault::DropsSessionOnBadRecord => "drops-session-on-bad-record",
         }
     }
 
@@ -323,6 +326,7 @@ impl Fault {
             Fault::CoapLenientInbox => "over CoAP, the Agent takes any method and any Content-Format and answers 2.04 Changed to a body that is no USP Record (breaks the USP CoAP binding: 4.05, 4.15 and 4.00 are due; TP-469 5.5, 5.6, 5.7); --mtp coap",
             Fault::StompSubscribesBeforeUnsubscribe => "over STOMP, when its Destination changes the Agent SUBSCRIBEs the new destination first and UNSUBSCRIBEs the old one after (TP-469 6.10 asks UNSUBSCRIBE, then SUBSCRIBE); seen only through the interposer (--mtp stomp --interpose)",
             Fault::StompProfileIncomplete => "GetSupportedDMResp leaves out Device.LocalAgent.Controller.{i}.MTP.{i}.STOMP. (STOMPController:1; TP-469 6.1)",
+            Fault::DropsSessionOnBadRecord => "over MQTT, STOMP and UDS, a Record that cannot be decoded ends the Agent's MTP session: it disconnects from the broker (and connects again, with a new Connect Record), or over UDS closes the socket without an Error TLV (breaks R-MTP.5: ignore it or answer with a Record Error; TP-469 3.1, 6.9); refused over WebSocket, where Close 1003 is the binding's answer (R-WS.16)",
             Fault::MalformedEndpointId => "the Agent's Records (and, as `plugfest agent`, its handshake) carry an Endpoint ID whose instance-id is longer than 50 characters (breaks R-ARC.6)",
             Fault::IgnoresPermissions => "Set, Add, Delete and Operate are carried out whatever the sending Controller's Role permits (a read-only Controller can Set: no 7006)",
             Fault::HiddenParamsReadable => "Get, GetInstances and GetSupportedDM show a Controller what its Role gives it no read permission on (e.g. the read-only Controller sees Device.DeviceInfo.SerialNumber)",

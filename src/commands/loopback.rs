@@ -239,6 +239,12 @@ pub fn check_faults_apply(
             | Fault::RetriesTooEarly
             | Fault::KeepsBothSessions
             | Fault::WsCloseUnanswered => (mtp == MtpArg::Ws, "--mtp ws"),
+            // Over WebSocket the binding's own answer is Close 1003
+            // (wrong-close-code breaks that); CoAP answers 4.00.
+            Fault::DropsSessionOnBadRecord => (
+                matches!(mtp, MtpArg::Mqtt | MtpArg::Stomp | MtpArg::Uds),
+                "--mtp mqtt, --mtp stomp or --mtp uds",
+            ),
             _ => continue,
         };
         if !applies {

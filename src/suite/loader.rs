@@ -61,7 +61,7 @@ impl LoadError {
 
 /// The actions a step can hold, for messages.
 const ACTIONS: &str =
-    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, expect_mqtt_retries, stomp_steer, expect_stomp, expect_stomp_retries, ws_control, expect_close, expect_ws_retries, coap_control, expect_coap, discover, e2e_send";
+    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, expect_mqtt_retries, stomp_steer, expect_stomp, expect_stomp_retries, ws_control, expect_close, expect_ws_retries, coap_control, expect_coap, discover, e2e_send, bad_record";
 
 /// A test-case file: one suite of cases (format in test-cases/README.md).
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -185,6 +185,8 @@ struct RawStep {
     #[serde(default)]
     discover: Option<crate::suite::discovery_steps::DiscoverSpec>,
     e2e_send: Option<crate::suite::e2e_steps::E2eSendSpec>,
+    #[serde(default)]
+    bad_record: Option<crate::suite::bad_record_steps::BadRecordSpec>,
     #[serde(default)]
     #[schemars(with = "Option<Expect>")]
     expect: Option<Spanned<Expect>>,
@@ -449,6 +451,7 @@ fn step(
     actions.extend(r.expect_coap.map(Action::ExpectCoap));
     actions.extend(r.discover.map(Action::Discover));
     actions.extend(r.e2e_send.map(Action::E2eSend));
+    actions.extend(r.bad_record.map(Action::BadRecord));
     if actions.len() != 1 {
         let found: Vec<&str> = actions.iter().map(Action::keyword).collect();
         let message = if found.is_empty() {
@@ -553,7 +556,8 @@ fn step(
                 | Action::ExpectWsRetries(_)
                 | Action::CoapControl(_)
                 | Action::ExpectCoap(_)
-                | Action::Discover(_)),
+                | Action::Discover(_)
+                | Action::BadRecord(_)),
                 e,
             ) => own_checks(file, text, &loc, a, e)?,
             (Action::E2eSend(spec), e) => e2e_send_expect(file, text, &loc, spec, e)?,
@@ -697,7 +701,9 @@ fn check_profile(
 /// WebSocket control): their own check of their fields, the help shown
 /// when it fails, and why they take no `expect:` block.
 fn self_checking(action: &Action) -> Option<(Result<(), String>, &'static str, &'static str)> {
-    use crate::suite::{coap_steps, discovery_steps, mqtt_steps, stomp_steps, ws_steps};
+    use crate::suite::{
+        bad_record_steps, coap_steps, discovery_steps, mqtt_steps, stomp_steps, ws_steps,
+    };
     Some(match action {
         Action::MqttSteer(_) | Action::ExpectMqtt(_) | Action::ExpectMqttRetries(_) => (
             mqtt_steps::validate(action),
@@ -719,6 +725,11 @@ fn self_checking(action: &Action) -> Option<(Result<(), String>, &'static str, &
             d.validate(),
             discovery_steps::HELP,
             "discover holds the discovery rules itself; choose the service, every_mtp or answered_only",
+        ),
+        Action::BadRecord(b) => (
+            b.validate(),
+            bad_record_steps::HELP,
+            "bad_record checks what the Agent does after the Record itself: silence or a Record Error, its session kept, a Get answered",
         ),
         _ => return None,
     })

@@ -168,6 +168,9 @@ pub enum Action {
     /// One SessionContextRecord built field by field, and what the Agent
     /// must do with it (TP-469 section 3; `e2e_steps.rs`).
     E2eSend(super::e2e_steps::E2eSendSpec),
+    /// A malformed Record on the current MTP, and what the Agent does
+    /// after it (TP-469 3.1, 6.9; `bad_record_steps.rs`).
+    BadRecord(super::bad_record_steps::BadRecordSpec),
 }
 
 impl Action {
@@ -193,6 +196,7 @@ impl Action {
             Action::ExpectCoap(_) => "expect_coap",
             Action::Discover(_) => "discover",
             Action::E2eSend(_) => "e2e_send",
+            Action::BadRecord(_) => "bad_record",
         }
     }
 }

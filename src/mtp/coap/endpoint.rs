@@ -21,7 +21,7 @@ use super::control::{Exchanger, Kind};
 use super::inbox::{Delivery, Inbox};
 use super::message::{self, split_path, szx_for, CoapUri, Post, CONTENT_FORMAT_OCTET_STREAM};
 use super::{CoapConfig, MTP};
-use crate::mtp::{Inbound, MtpConnection, MtpConnector, MtpError, PeerInfo};
+use crate::mtp::{BadRecordAnswer, Inbound, MtpConnection, MtpConnector, MtpError, PeerInfo};
 use crate::trace::Way;
 use crate::usp::proto::record::Record;
 
@@ -573,5 +573,9 @@ impl MtpConnection for CoapConnection {
     /// it. R-MTP.6 has nothing to send here.
     fn connect_record(&self, _agent_id: &str, _controller_id: &str) -> Option<Record> {
         None
+    }
+
+    fn bad_record_answer(&self) -> Option<BadRecordAnswer> {
+        Some(BadRecordAnswer::Coap400)
     }
 }

@@ -16,6 +16,9 @@ pub use endpoint::{CoapConnection, CoapEndpoint, CoapStats};
 use std::time::Duration;
 
 pub const MTP: &str = "CoAP";
+/// How a failed POST that the peer answered 4.00 Bad Request is described
+/// (the binding's answer to a Record it cannot decode).
+pub const BAD_REQUEST: &str = "answered 4.00";
 
 /// RFC 7252 §4.8 ACK_TIMEOUT is 2 s; loopback runs use less.
 pub const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(2);
