@@ -750,7 +750,7 @@ const ERROR_CODE_CASES: &[&str] = &[
 /// bring the Connect Record back). The per-profile suites add more cases of
 /// the same Msg types, not more kinds of failure, and would make each of
 /// the 46 runs wait out hundreds more request timeouts.
-const MATRIX_SUITES: [&str; 9] = [
+const MATRIX_SUITES: [&str; 10] = [
     "deviceinfo.yaml",
     "endpoint-id.yaml",
     "localagent.yaml",
@@ -759,8 +759,9 @@ const MATRIX_SUITES: [&str; 9] = [
     "usecases",
     // Over MQTT every case here is skipped (no WebSocket controls).
     "mtp-websocket.yaml",
-    // One GetSupportedDM case (TP-469 11.1), over any MTP.
+    // One GetSupportedDM case each (TP-469 11.1, 6.1), over any MTP.
     "mqtt-profiles.yaml",
+    "stomp-profiles.yaml",
     // Last: the permission faults are seen only here (a second Controller).
     "trust.yaml",
 ];
