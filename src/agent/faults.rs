@@ -80,10 +80,11 @@ pub enum Fault {
     StompNoDisconnectWithoutDestination,
     StompNoUnsubscribeOnDestinationChange,
     StompWrongHeartBeat,
+    MtpTlsIgnored,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 69] = [
+    pub const ALL: [Fault; 70] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -153,6 +154,7 @@ impl Fault {
         Fault::StompNoDisconnectWithoutDestination,
         Fault::StompNoUnsubscribeOnDestinationChange,
         Fault::StompWrongHeartBeat,
+        Fault::MtpTlsIgnored,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -228,6 +230,7 @@ impl Fault {
                 "stomp-no-unsubscribe-on-destination-change"
             }
             Fault::StompWrongHeartBeat => "stomp-wrong-heart-beat",
+            Fault::MtpTlsIgnored => "mtp-tls-ignored",
         }
     }
 
@@ -295,6 +298,7 @@ impl Fault {
             Fault::StompNoDisconnectWithoutDestination => "over STOMP, when CONNECTED names no subscribe-dest and no destination is configured, the Agent stays connected without a subscription instead of sending DISCONNECT (breaks R-STOMP.16, TP-469 6.7); seen only through the interposer (--mtp stomp --interpose)",
             Fault::StompNoUnsubscribeOnDestinationChange => "over STOMP, when its configured destination changes the Agent SUBSCRIBEs to the new one without UNSUBSCRIBEing the old one (breaks R-STOMP.29, TP-469 6.10); seen only through the interposer (--mtp stomp --interpose)",
             Fault::StompWrongHeartBeat => "over STOMP, the STOMP frame's heart-beat header keeps the values the Agent started with (2000,10000) whatever Device.STOMP.Connection.{i}.OutgoingHeartbeat / IncomingHeartbeat say (breaks R-STOMP.8/9, TP-469 6.8); seen only through the interposer (--mtp stomp --interpose)",
+            Fault::MtpTlsIgnored => "the Agent's MTP client connects in plaintext although its configuration says TLS (the Controller's wss:// URL, MQTT TLS, STOMP EnableEncryption; breaks R-MTP.0 / R-WS.22 / R-MQTT.48 / R-STOMP.36, TP-469 4.1, 7.9, 11.3, 6.11); seen by a listener that expects TLS: --tls with --mtp ws --role server, or --mtp mqtt/stomp --interpose",
             Fault::MalformedEndpointId => "the Agent's Records (and, as `plugfest agent`, its handshake) carry an Endpoint ID whose instance-id is longer than 50 characters (breaks R-ARC.6)",
             Fault::IgnoresPermissions => "Set, Add, Delete and Operate are carried out whatever the sending Controller's Role permits (a read-only Controller can Set: no 7006)",
             Fault::HiddenParamsReadable => "Get, GetInstances and GetSupportedDM show a Controller what its Role gives it no read permission on (e.g. the read-only Controller sees Device.DeviceInfo.SerialNumber)",
