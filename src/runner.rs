@@ -27,6 +27,7 @@ mod identity;
 mod interposer_steps;
 mod more_steps;
 mod retry_steps;
+mod tls_steps;
 mod ws_steps;
 
 /// What the run brings to every case besides the session: variables from
@@ -51,6 +52,9 @@ pub struct RunContext {
     /// As the client of the Agent's WebSocket server: a dialer for a
     /// second session (`ws_control: { second_session: true }`).
     pub ws_second_session: Option<crate::mtp::websocket::control::SecondSession>,
+    /// Whether the run reaches the Agent over TLS (`--tls`, or a target's
+    /// `tls:` section): `expect_mtp_tls` is skipped on a run without it.
+    pub mtp_tls: bool,
     /// Whether `discover` steps may browse mDNS on loopback (`--discovery`),
     /// and what they know of the Agent's advertisement.
     pub discovery: discovery_steps::DiscoveryRun,
@@ -66,6 +70,7 @@ impl Default for RunContext {
             stomp_interposer: None,
             ws_control: None,
             ws_second_session: None,
+            mtp_tls: false,
             discovery: Default::default(),
         }
     }
@@ -570,6 +575,7 @@ impl<'a> Runner<'a> {
             Action::WsControl(spec) => self.ws_control(spec, vars, &mut result).await,
             Action::ExpectClose(spec) => self.expect_close(spec, &mut result).await,
             Action::ExpectWsRetries(spec) => self.expect_ws_retries(spec, vars, &mut result).await,
+            Action::ExpectMtpTls(spec) => self.expect_mtp_tls(spec, &mut result).await,
             Action::Discover(spec) => self.discover(spec, &mut result).await,
             Action::E2eSend(spec) => self.e2e_send(step, spec, vars, &mut result).await,
             Action::EndpointIds(_) => match self.session.ensure_connected().await {

@@ -600,26 +600,27 @@ async fn stomp(
     };
     // `address` is where the clients go (the TLS listener with --tls),
     // `plain_address` where an interposer relays to.
-    let (broker, address, plain_address): (Option<Box<dyn Send>>, String, String) = match broker_address {
-        Some(a) => (None, a.clone(), a),
-        None => {
-            let broker_tls = ca
-                .as_ref()
-                .map(BrokerTls::issued_by)
-                .transpose()
+    let (broker, address, plain_address): (Option<Box<dyn Send>>, String, String) =
+        match broker_address {
+            Some(a) => (None, a.clone(), a),
+            None => {
+                let broker_tls = ca
+                    .as_ref()
+                    .map(BrokerTls::issued_by)
+                    .transpose()
+                    .map_err(|e| e.to_string())?;
+                let b = tokio::task::spawn_blocking(move || match &broker_tls {
+                    Some(t) => RabbitMq::start_with_tls(t),
+                    None => RabbitMq::start(),
+                })
+                .await
+                .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())?;
-            let b = tokio::task::spawn_blocking(move || match &broker_tls {
-                Some(t) => RabbitMq::start_with_tls(t),
-                None => RabbitMq::start(),
-            })
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
-            let plain = b.stomp_address();
-            let a = b.stomp_tls_address().unwrap_or_else(|| plain.clone());
-            (Some(Box::new(b)), a, plain)
-        }
-    };
+                let plain = b.stomp_address();
+                let a = b.stomp_tls_address().unwrap_or_else(|| plain.clone());
+                (Some(Box::new(b)), a, plain)
+            }
+        };
     let client_tls = |insecure: bool| -> Result<Option<ClientTls>, String> {
         let Some(ca) = &ca else { return Ok(None) };
         let trust = if insecure {

@@ -591,6 +591,7 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
         context: RunContext {
             ws_control,
             ws_second_session,
+            mtp_tls: tls.is_some(),
             discovery: discovery_setting(args, &target),
             ..context
         },
@@ -678,6 +679,7 @@ fn run_context(
         stomp_interposer: None,
         ws_control: None,
         ws_second_session: None,
+        mtp_tls: false,
         discovery: Default::default(),
     })
 }
@@ -887,6 +889,7 @@ async fn with_builtin_agent(
         e2e_setting(args, None),
     )?;
     context.mqtt_interposer = started.mqtt_interposer.clone();
+    context.mtp_tls = options.tls.is_some();
     controller_vars(&mut context, &started.controllers);
     context.stomp_interposer = started.stomp_interposer.clone();
     context.ws_control = started.ws_control.clone();

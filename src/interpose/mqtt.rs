@@ -28,10 +28,7 @@ pub type MqttInterposer = Interposer<LoggedPacket, Steering, ()>;
 
 /// Listens on a free loopback port in front of the broker at `broker`
 /// (`host:port`, plain TCP); with `tls` the Agent connects over TLS.
-pub async fn start(
-    broker: &str,
-    tls: Option<ServerTls>,
-) -> std::io::Result<MqttInterposer> {
+pub async fn start(broker: &str, tls: Option<ServerTls>) -> std::io::Result<MqttInterposer> {
     Interposer::listen("MQTT", broker, tls, relay).await
 }
 

@@ -212,6 +212,22 @@ impl<E: Logged, S: Clone + Default, K> Relay<E, S, K> {
             .collect()
     }
 
+    /// The channels of the connections that are live now; between a drop
+    /// and the next connection, the last one accepted.
+    pub fn current_channels(&self) -> Vec<AgentChannel> {
+        let s = self.lock();
+        let live: Vec<AgentChannel> = s
+            .channels
+            .iter()
+            .filter(|c| s.live.iter().any(|(n, _)| *n == c.connection))
+            .cloned()
+            .collect();
+        match live.is_empty() {
+            true => s.channels.last().cloned().into_iter().collect(),
+            false => live,
+        }
+    }
+
     fn note_channel(&self, channel: AgentChannel) {
         self.lock().channels.push(channel);
     }
@@ -456,7 +472,10 @@ async fn secure(
             match tokio::time::timeout(HANDSHAKE_WITHIN, tls.acceptor().accept(agent)).await {
                 Ok(Ok(stream)) => {
                     let session = TlsSession::of(stream.get_ref().1);
-                    (Some(Box::new(stream)), (ChannelSecurity::Tls(session), None))
+                    (
+                        Some(Box::new(stream)),
+                        (ChannelSecurity::Tls(session), None),
+                    )
                 }
                 Ok(Err(e)) => (None, (unknown, Some(describe_handshake_error(&e)))),
                 Err(_) => (None, (unknown, Some("TLS handshake timed out".into()))),

@@ -15,10 +15,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::relay::{Admission, AgentStream, Interposer, Relay, Way};
-use crate::mtp::tls::ServerTls;
 use super::stomp_log::LoggedFrame;
 use super::stomp_steer::{self, Steering};
 use crate::mtp::stomp::frame::{Decoder, Frame, HEARTBEAT};
+use crate::mtp::tls::ServerTls;
 
 /// How long an Agent may take to send its STOMP frame after its TCP connect.
 const CONNECT_WITHIN: Duration = Duration::from_secs(10);
@@ -40,10 +40,7 @@ pub type StompInterposer = Interposer<LoggedFrame, Steering, Kick>;
 
 /// Listens on a free loopback port in front of the broker at `broker`
 /// (`host:port`, plain TCP); with `tls` the Agent connects over TLS.
-pub async fn start(
-    broker: &str,
-    tls: Option<ServerTls>,
-) -> std::io::Result<StompInterposer> {
+pub async fn start(broker: &str, tls: Option<ServerTls>) -> std::io::Result<StompInterposer> {
     Interposer::listen("STOMP", broker, tls, relay).await
 }
 
@@ -85,7 +82,9 @@ enum Item {
 /// `None` when the stream ended; `Some(Err)` when it is undecodable.
 /// Cancel-safe: a cancelled read has consumed nothing.
 async fn read_items(
-    r: &mut (impl AsyncRead + Unpin), dec: &mut Decoder) -> Option<Result<Vec<Item>, String>> {
+    r: &mut (impl AsyncRead + Unpin),
+    dec: &mut Decoder,
+) -> Option<Result<Vec<Item>, String>> {
     let mut chunk = [0u8; 16 * 1024];
     let n = match r.read(&mut chunk).await {
         Ok(0) | Err(_) => return None,

@@ -61,7 +61,7 @@ impl LoadError {
 
 /// The actions a step can hold, for messages.
 const ACTIONS: &str =
-    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, expect_mqtt_retries, stomp_steer, expect_stomp, expect_stomp_retries, ws_control, expect_close, expect_ws_retries, discover, e2e_send";
+    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, expect_mqtt_retries, stomp_steer, expect_stomp, expect_stomp_retries, ws_control, expect_close, expect_ws_retries, expect_mtp_tls, discover, e2e_send";
 
 /// A test-case file: one suite of cases (format in test-cases/README.md).
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -177,6 +177,9 @@ struct RawStep {
     // The WebSocket back-off check (TP-469 7.8).
     #[serde(default)]
     expect_ws_retries: Option<crate::suite::ws_steps::WsRetrySpec>,
+    // Whether the Agent's MTP channel is TLS (TP-469 4.1, 7.9, 11.3, 6.11).
+    #[serde(default)]
+    expect_mtp_tls: Option<crate::suite::tls_steps::MtpTlsSpec>,
     #[serde(default)]
     discover: Option<crate::suite::discovery_steps::DiscoverSpec>,
     e2e_send: Option<crate::suite::e2e_steps::E2eSendSpec>,
@@ -436,6 +439,7 @@ fn step(
     actions.extend(r.ws_control.map(Action::WsControl));
     actions.extend(r.expect_close.map(Action::ExpectClose));
     actions.extend(r.expect_ws_retries.map(Action::ExpectWsRetries));
+    actions.extend(r.expect_mtp_tls.map(Action::ExpectMtpTls));
     actions.extend(r.discover.map(Action::Discover));
     actions.extend(r.e2e_send.map(Action::E2eSend));
     if actions.len() != 1 {
@@ -540,6 +544,7 @@ fn step(
                 | Action::WsControl(_)
                 | Action::ExpectClose(_)
                 | Action::ExpectWsRetries(_)
+                | Action::ExpectMtpTls(_)
                 | Action::Discover(_)),
                 e,
             ) => own_checks(file, text, &loc, a, e)?,
@@ -571,6 +576,7 @@ fn step(
         Action::ExpectMqttRetries(_) => Some(("expect_mqtt_retries", &[])),
         Action::ExpectStompRetries(_) => Some(("expect_stomp_retries", &[])),
         Action::ExpectWsRetries(_) => Some(("expect_ws_retries", &[])),
+        Action::ExpectMtpTls(_) => Some(("expect_mtp_tls", &[])),
         _ => None,
     };
     if let Some((keyword, known)) = capture_sources {
@@ -683,7 +689,7 @@ fn check_profile(
 /// WebSocket control): their own check of their fields, the help shown
 /// when it fails, and why they take no `expect:` block.
 fn self_checking(action: &Action) -> Option<(Result<(), String>, &'static str, &'static str)> {
-    use crate::suite::{discovery_steps, mqtt_steps, stomp_steps, ws_steps};
+    use crate::suite::{discovery_steps, mqtt_steps, stomp_steps, tls_steps, ws_steps};
     Some(match action {
         Action::MqttSteer(_) | Action::ExpectMqtt(_) | Action::ExpectMqttRetries(_) => (
             mqtt_steps::validate(action),
@@ -698,6 +704,11 @@ fn self_checking(action: &Action) -> Option<(Result<(), String>, &'static str, &
         Action::WsControl(c) => (c.validate(), ws_steps::HELP, WS_NO_EXPECT),
         Action::ExpectClose(c) => (c.validate(), ws_steps::HELP, WS_NO_EXPECT),
         Action::ExpectWsRetries(r) => (r.validate(), ws_steps::HELP, WS_NO_EXPECT),
+        Action::ExpectMtpTls(t) => (
+            t.validate(),
+            tls_steps::HELP,
+            "expect_mtp_tls holds its version itself",
+        ),
         // The discovery step (TP-469 section 8).
         Action::Discover(d) => (
             d.validate(),

@@ -146,6 +146,9 @@ pub enum Action {
     /// Passes when the Agent's retries after refused WebSocket handshakes
     /// fall inside its back-off windows (R-WS.19-21, TP-469 7.8).
     ExpectWsRetries(super::ws_steps::WsRetrySpec),
+    /// Passes when the Agent's MTP channel is TLS of at least a version
+    /// (TP-469 4.1, 7.9, 11.3, 6.11).
+    ExpectMtpTls(super::tls_steps::MtpTlsSpec),
     /// Browse DNS-SD on loopback for the Agent's advertisement (TP-469 8.5-8.7).
     Discover(super::discovery_steps::DiscoverSpec),
     /// One SessionContextRecord built field by field, and what the Agent
@@ -172,6 +175,7 @@ impl Action {
             Action::WsControl(_) => "ws_control",
             Action::ExpectClose(_) => "expect_close",
             Action::ExpectWsRetries(_) => "expect_ws_retries",
+            Action::ExpectMtpTls(_) => "expect_mtp_tls",
             Action::Discover(_) => "discover",
             Action::E2eSend(_) => "e2e_send",
         }

@@ -98,7 +98,12 @@ impl WsServer {
             let _ = tcp.set_nodelay(true);
             let outcome = match &self.tls {
                 None => self
-                    .upgrade(tcp, addr, None, ChannelSecurity::Plaintext { first_byte: None })
+                    .upgrade(
+                        tcp,
+                        addr,
+                        None,
+                        ChannelSecurity::Plaintext { first_byte: None },
+                    )
                     .await
                     .map(|c| Box::new(c) as Box<dyn MtpConnection>),
                 Some(tls) => self.accept_tls(tls.clone(), tcp, addr).await,
