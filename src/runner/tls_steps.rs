@@ -37,6 +37,21 @@ impl Runner<'_> {
             ));
             return;
         };
+        if let Some(wanted) = spec.mtp {
+            if let Err(e) = self.session.ensure_connected().await {
+                self.note_unreachable(&e);
+                result.error = Some(e.to_string());
+                return;
+            }
+            let used = self.session.mtp_name().unwrap_or("an unknown MTP");
+            if used != wanted.name() {
+                let why = format!(
+                    "not applicable: this case is about the {} MTP; this run uses {used}",
+                    wanted.name()
+                );
+                return skip(result, &why);
+            }
+        }
         let interposed = match (
             &self.context.mqtt_interposer,
             &self.context.stomp_interposer,

@@ -24,6 +24,26 @@ pub enum TlsScope {
     SinceCaseStart,
 }
 
+/// An MTP a case is about, by the name its connections report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsMtp {
+    Websocket,
+    Mqtt,
+    Stomp,
+}
+
+impl TlsMtp {
+    /// The name `PeerInfo::mtp` gives.
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsMtp::Websocket => crate::mtp::websocket::MTP,
+            TlsMtp::Mqtt => "MQTT",
+            TlsMtp::Stomp => "STOMP",
+        }
+    }
+}
+
 /// `expect_mtp_tls: { min_version: "1.2" }`: the Agent's MTP channel runs
 /// over TLS of at least that version. Skipped, with the reason, on a run
 /// that has no TLS to the Agent.
@@ -35,6 +55,10 @@ pub struct MtpTlsSpec {
     pub min_version: String,
     #[serde(default)]
     pub connections: TlsScope,
+    /// The MTP the case is about (TP-469 7.9: WebSocket); on a run over
+    /// another MTP the step, and so the case, is skipped.
+    #[serde(default)]
+    pub mtp: Option<TlsMtp>,
 }
 
 fn tls_1_2() -> String {
