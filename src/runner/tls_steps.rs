@@ -177,7 +177,7 @@ pub(super) fn judge(
                 expected: expected.clone(),
                 actual: match (&o.security, passed) {
                     (ChannelSecurity::Plaintext { .. }, _) if o.failed.is_none() => {
-                        format!("{} carried a plaintext connection: {}", o.what, o.security)
+                        format!("plaintext connection: {} was {}", o.what, o.security)
                     }
                     _ => describe(o),
                 },

@@ -161,11 +161,19 @@ impl fmt::Display for ChannelSecurity {
     }
 }
 
+/// The byte as a character, and what it most likely opened: the plaintext
+/// an MTP client sends first when it skips TLS.
 fn printable(b: u8) -> String {
-    if b.is_ascii_graphic() {
-        format!(" ('{}')", b as char)
-    } else {
-        String::new()
+    let opened = match b {
+        0x10 => ", an MQTT CONNECT",
+        b'S' | b'C' => ", a STOMP frame",
+        b'G' => ", an HTTP request (WebSocket handshake)",
+        _ => "",
+    };
+    match b.is_ascii_graphic() {
+        true => format!(" ('{}'{opened})", b as char),
+        false if opened.is_empty() => String::new(),
+        false => format!(" ({})", &opened[2..]),
     }
 }
 
