@@ -142,7 +142,7 @@ impl Drop for TlsRelay {
     fn drop(&mut self) {
         // The copy ends by itself once the client's socket is closed and
         // its last bytes are relayed; aborting at once would lose them (a
-        // DISCONNECT the interposer then never sees, TP-469 11.5/11.12).
+        // DISCONNECT the interposer then never sees, TP-469 11.10/11.11).
         let abort = self.task.abort_handle();
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
