@@ -536,6 +536,13 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("--mtp stomp --interpose"),
         Refused("--mtp stomp --interpose"),
     ),
+    // Needs --tls and a listener that sees the plaintext (the matrix runs
+    // without TLS): tests/mtp_tls_cases.rs.
+    (
+        "mtp-tls-ignored",
+        Refused("the mtp-tls-ignored fault applies with --tls"),
+        Refused("the mtp-tls-ignored fault applies with --tls"),
+    ),
 ];
 
 /// mqtt-profiles.yaml's case (TP-469 11.1), which runs over any MTP.

@@ -12,11 +12,15 @@ use crate::mtp::tls::channel::{ChannelSecurity, TlsVersion};
 use crate::results::{CheckResult, StepResult};
 use crate::suite::tls_steps::{MtpTlsSpec, TlsScope};
 
-const NO_TLS_RUN: &str = "not applicable: this run reaches the Agent without TLS (run the built-in Agent with --tls, or give the target a tls: section)";
+/// Every reason to skip says this, so that a reader (and a test) can tell
+/// a case skipped for want of TLS from one skipped for another reason.
+pub const NEEDS_TLS: &str = "not applicable: this step needs TLS to the Agent";
 
-const NO_TLS_MTP: &str = "not applicable: this MTP has no TLS here (UDS is local to the device; CoAP's DTLS is not implemented)";
+const NO_TLS_RUN: &str = "not applicable: this step needs TLS to the Agent, which this run reaches without TLS (run the built-in Agent with --tls, or give the target a tls: section)";
 
-const NO_INTERPOSER: &str = "not applicable: on a broker MTP the Agent's TLS is on its own connection to the broker, which only the interposer sees (run the built-in Agent with --interpose --tls)";
+const NO_TLS_MTP: &str = "not applicable: this step needs TLS to the Agent, which this MTP does not have here (UDS is local to the device; CoAP's DTLS is not implemented)";
+
+const NO_INTERPOSER: &str = "not applicable: this step needs TLS to the Agent as the interposer sees it: on a broker MTP the Agent's TLS is its own connection to the broker (run the built-in Agent with --interpose --tls)";
 
 /// One connection of the Agent, as the harness saw its channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,10 +49,7 @@ impl Runner<'_> {
             }
             let used = self.session.mtp_name().unwrap_or("an unknown MTP");
             if used != wanted.name() {
-                let why = format!(
-                    "not applicable: this case is about the {} MTP; this run uses {used}",
-                    wanted.name()
-                );
+                let why = format!("{NEEDS_TLS} over {}; this run uses {used}", wanted.name());
                 return skip(result, &why);
             }
         }

@@ -141,6 +141,7 @@ pub fn assert_suite_passed(run: &Run, mtp: &str, connect_record: &str) {
                 .is_some_and(|m| m.contains("needs an E2E session context"));
         if needs_e2e
             || skipped_for_want_of_interposer(c)
+            || skipped_for_want_of_tls(c)
             || skipped_for_want_of_second_controller(c)
             || skipped_for_want_of_discovery(c)
         {
@@ -188,6 +189,16 @@ pub fn skipped_for_want_of_interposer(case: &serde_json::Value) -> bool {
                 // retry parameters first: an Agent on another MTP has none.
                 || m.contains("the Agent reaches the harness's Controller over WebSocket")
         })
+}
+
+/// A TLS case (TP-469 4.1, 7.9, 11.3, 6.11) on a run that gives no TLS to
+/// the Agent, over another MTP, or on a broker MTP without the interposer:
+/// skipped, saying it needs TLS to the Agent (never passed).
+pub fn skipped_for_want_of_tls(case: &serde_json::Value) -> bool {
+    case["verdict"] == "skipped"
+        && case["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("this step needs TLS to the Agent"))
 }
 
 /// A case of test-cases/trust.yaml on an MTP where the harness cannot act
