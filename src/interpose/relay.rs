@@ -44,8 +44,6 @@ pub struct AgentChannel {
     /// The Agent's address, `127.0.0.1:port`.
     pub peer: String,
     pub security: ChannelSecurity,
-    /// When the TLS handshake failed: why (the connection was dropped).
-    pub failed: Option<String>,
 }
 
 /// One entry of an interposer's log: a packet or a frame.
@@ -423,13 +421,15 @@ where
                 let log_at = handle.log_len();
                 let (handle, relay) = (handle.clone(), relay.clone());
                 relays.spawn(async move {
-                    let (stream, channel) = secure(agent, handle.tls.as_ref()).await;
+                    // A connection that sends nothing carries nothing to judge.
+                    let Some((stream, security)) = secure(agent, handle.tls.as_ref()).await else {
+                        return;
+                    };
                     handle.note_channel(AgentChannel {
                         connection,
                         log_at,
                         peer: peer.to_string(),
-                        security: channel.0,
-                        failed: channel.1,
+                        security,
                     });
                     if let Some(stream) = stream {
                         relay(stream, handle, connection).await;
@@ -441,45 +441,42 @@ where
     }
 }
 
-/// The Agent's stream as the relay reads it, and what its channel is.
-/// With TLS configured, a first byte that opens no TLS handshake is
-/// served in plaintext (and noted so), so that the check reports it.
+/// The Agent's stream as the relay reads it (none when its TLS handshake
+/// failed), and what its channel is; `None` when it sent nothing. With TLS
+/// configured, a first byte that opens no TLS handshake is served in
+/// plaintext (and noted so), so that the check reports it.
 async fn secure(
     agent: TcpStream,
     tls: Option<&ServerTls>,
-) -> (Option<AgentStream>, (ChannelSecurity, Option<String>)) {
+) -> Option<(Option<AgentStream>, ChannelSecurity)> {
     let Some(tls) = tls else {
         let plain = ChannelSecurity::Plaintext { first_byte: None };
-        return (Some(Box::new(agent)), (plain, None));
+        return Some((Some(Box::new(agent)), plain));
     };
     let first = tokio::time::timeout(HANDSHAKE_WITHIN, peek_first_byte(&agent))
         .await
         .ok()
-        .flatten();
-    match first {
-        Some(b) if !opens_tls(b) => {
-            let plain = ChannelSecurity::Plaintext {
-                first_byte: Some(b),
-            };
-            (Some(Box::new(agent)), (plain, None))
-        }
-        first => {
-            let unknown = ChannelSecurity::Plaintext { first_byte: first };
-            if first.is_none() {
-                let why = "sent nothing before the handshake timed out or it closed".to_string();
-                return (None, (unknown, Some(why)));
-            }
-            match tokio::time::timeout(HANDSHAKE_WITHIN, tls.acceptor().accept(agent)).await {
-                Ok(Ok(stream)) => {
-                    let session = TlsSession::of(stream.get_ref().1);
-                    (
-                        Some(Box::new(stream)),
-                        (ChannelSecurity::Tls(session), None),
-                    )
-                }
-                Ok(Err(e)) => (None, (unknown, Some(describe_handshake_error(&e)))),
-                Err(_) => (None, (unknown, Some("TLS handshake timed out".into()))),
-            }
-        }
+        .flatten()?;
+    if !opens_tls(first) {
+        let plain = ChannelSecurity::Plaintext {
+            first_byte: Some(first),
+        };
+        return Some((Some(Box::new(agent)), plain));
     }
+    Some(
+        match tokio::time::timeout(HANDSHAKE_WITHIN, tls.acceptor().accept(agent)).await {
+            Ok(Ok(stream)) => {
+                let session = TlsSession::of(stream.get_ref().1);
+                (Some(Box::new(stream)), ChannelSecurity::Tls(session))
+            }
+            Ok(Err(e)) => (
+                None,
+                ChannelSecurity::TlsFailed(describe_handshake_error(&e)),
+            ),
+            Err(_) => (
+                None,
+                ChannelSecurity::TlsFailed("TLS handshake timed out".into()),
+            ),
+        },
+    )
 }

@@ -28,8 +28,6 @@ pub(super) struct Observed {
     /// "the Agent's connection 3 to the MQTT broker", for verdicts.
     pub what: String,
     pub security: ChannelSecurity,
-    /// The TLS handshake failed, and why.
-    pub failed: Option<String>,
 }
 
 impl Runner<'_> {
@@ -79,7 +77,6 @@ impl Runner<'_> {
                         c.connection, c.peer
                     ),
                     security: c.security,
-                    failed: c.failed,
                 })
                 .collect(),
             None => {
@@ -102,7 +99,6 @@ impl Runner<'_> {
                     (mtp, Some(security)) => vec![Observed {
                         what: format!("the Agent's {mtp} connection ({})", peer.address),
                         security,
-                        failed: None,
                     }],
                 }
             }
@@ -110,7 +106,7 @@ impl Runner<'_> {
         result.received = Some(
             observed
                 .iter()
-                .map(|o| format!("{}: {}", o.what, describe(o)))
+                .map(|o| format!("{}: {}", o.what, o.security))
                 .collect::<Vec<_>>()
                 .join("; "),
         );
@@ -139,13 +135,6 @@ where
     }
 }
 
-fn describe(o: &Observed) -> String {
-    match &o.failed {
-        Some(why) => format!("no TLS session: {why}"),
-        None => o.security.to_string(),
-    }
-}
-
 /// One check per connection: TLS of at least `min`; none at all fails.
 pub(super) fn judge(
     observed: &[Observed],
@@ -170,17 +159,16 @@ pub(super) fn judge(
     observed
         .iter()
         .map(|o| {
-            let passed = o.failed.is_none()
-                && matches!(&o.security, ChannelSecurity::Tls(s) if s.at_least(min));
+            let passed = matches!(&o.security, ChannelSecurity::Tls(s) if s.at_least(min));
             CheckResult {
                 description: format!("{} is TLS", o.what),
                 passed,
                 expected: expected.clone(),
-                actual: match (&o.security, passed) {
-                    (ChannelSecurity::Plaintext { .. }, _) if o.failed.is_none() => {
+                actual: match &o.security {
+                    ChannelSecurity::Plaintext { .. } => {
                         format!("plaintext connection: {} was {}", o.what, o.security)
                     }
-                    _ => describe(o),
+                    other => other.to_string(),
                 },
                 rule: rule.clone(),
             }
@@ -202,7 +190,6 @@ mod tests {
                 cipher_suite: "TLS13_AES_128_GCM_SHA256".into(),
                 peer_certificate: None,
             }),
-            failed: None,
         }
     }
 
@@ -226,7 +213,6 @@ mod tests {
             security: ChannelSecurity::Plaintext {
                 first_byte: Some(0x10),
             },
-            failed: None,
         };
         let checks = judge(
             &[tls((3, 4)), plain],
@@ -251,7 +237,8 @@ mod tests {
     #[test]
     fn a_failed_handshake_or_no_connection_fails() {
         let mut failed = tls((3, 4));
-        failed.failed = Some("TLS handshake failed: bad certificate".into());
+        failed.security =
+            ChannelSecurity::TlsFailed("TLS handshake failed: bad certificate".into());
         assert!(!judge(&[failed], TlsVersion::V1_2, TlsScope::Current, None)[0].passed);
         let none = judge(&[], TlsVersion::V1_2, TlsScope::SinceCaseStart, None);
         assert!(!none[0].passed);

@@ -27,6 +27,8 @@ pub enum ChannelSecurity {
         first_byte: Option<u8>,
     },
     Tls(TlsSession),
+    /// The peer opened a TLS handshake that did not complete: why.
+    TlsFailed(String),
 }
 
 /// A completed TLS handshake.
@@ -150,6 +152,7 @@ impl fmt::Display for ChannelSecurity {
                 "plaintext (no TLS): its first byte was 0x{b:02x}{}, not a TLS ClientHello (0x{TLS_HANDSHAKE_RECORD:02x})",
                 printable(*b)
             ),
+            ChannelSecurity::TlsFailed(why) => write!(f, "no TLS session: {why}"),
             ChannelSecurity::Tls(s) => {
                 write!(f, "TLS {} with {}", s.version, s.cipher_suite)?;
                 match &s.peer_certificate {
