@@ -215,6 +215,11 @@ pub struct RunArgs {
     /// How long an `expect_no_notify` step without timeout_ms listens (overrides the target's timeouts.silence_ms; default 500).
     #[arg(long)]
     pub silence_ms: Option<u64>,
+    /// Run the timing cases with TP-469's own waits: the steps that set the
+    /// Agent's timers short are left out and the plan's long watches run
+    /// (steps marked `timings: plan`); minutes longer.
+    #[arg(long)]
+    pub plan_timings: bool,
     /// Directory of extra profile YAML files (the shipped profiles are built in).
     #[arg(long)]
     pub profiles_dir: Option<PathBuf>,

@@ -131,6 +131,10 @@ pub struct RunResult {
     /// when server certificates are not verified.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<String>,
+    /// `--plan-timings`: the timing cases waited as long as TP-469 says
+    /// instead of setting the Agent's timers short.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub plan_timings: bool,
     /// Set once every selected case has run; false in a file left by an
     /// interrupted run.
     pub complete: bool,

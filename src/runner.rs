@@ -13,13 +13,15 @@ use crate::report;
 use crate::results::{CaseResult, CheckResult, Phase, RunResult, StepResult, Verdict};
 use crate::session::{Session, SessionError};
 use crate::suite::expect::{self, Check};
-use crate::suite::model::{Action, Case, RequestSpec, Step, Suite};
+use crate::suite::model::{Action, Case, RequestSpec, Step, Suite, Timings};
 use crate::suite::request::build_request;
 use crate::suite::vars::Vars;
 use crate::suite::{capture, evaluate_notify};
 use crate::target::FileServerTarget;
 use crate::trace::describe_msg;
 
+mod bad_record_steps;
+mod coap_steps;
 mod controllers;
 pub mod discovery_steps;
 mod e2e_steps;
@@ -52,6 +54,13 @@ pub struct RunContext {
     /// As the client of the Agent's WebSocket server: a dialer for a
     /// second session (`ws_control: { second_session: true }`).
     pub ws_second_session: Option<crate::mtp::websocket::control::SecondSession>,
+    /// The harness's CoAP endpoint's test controls (`--mtp coap`, or a CoAP
+    /// target): `coap_control` / `expect_coap` steps need them, and its
+    /// CoAP messages join each case's trace.
+    pub coap_control: Option<crate::mtp::coap::CoapControl>,
+    /// `--plan-timings`: TP-469's own waits instead of the Agent's timers
+    /// set short (steps marked `timings:`).
+    pub plan_timings: bool,
     /// Whether the run reaches the Agent over TLS (`--tls`, or a target's
     /// `tls:` section): `expect_mtp_tls` is skipped on a run without it.
     pub mtp_tls: bool,
@@ -70,6 +79,8 @@ impl Default for RunContext {
             stomp_interposer: None,
             ws_control: None,
             ws_second_session: None,
+            coap_control: None,
+            plan_timings: false,
             mtp_tls: false,
             discovery: Default::default(),
         }
@@ -148,6 +159,8 @@ pub struct Runner<'a> {
     /// Where the WebSocket control log stood before the handshakes the last
     /// `reject_handshakes` refused (`expect_ws_retries` reads from there).
     ws_retry_from: usize,
+    /// Where the current case's CoAP messages begin in the control log.
+    coap_case_start: usize,
 }
 
 impl<'a> Runner<'a> {
@@ -179,6 +192,7 @@ impl<'a> Runner<'a> {
             stomp_log: Default::default(),
             ws_case_start: 0,
             ws_retry_from: 0,
+            coap_case_start: 0,
             controllers: Default::default(),
             unavailable_controllers: Default::default(),
         }
@@ -366,6 +380,7 @@ impl<'a> Runner<'a> {
         self.shown_records = 0;
         self.interposers_case_starts();
         self.ws_case_starts();
+        self.coap_case_starts();
         self.case_rule = case.rule();
         self.case_condition = case.condition.clone();
         self.case_done = false;
@@ -377,8 +392,9 @@ impl<'a> Runner<'a> {
 
         let mut steps = Vec::new();
         let mut failed = false;
+        let plan_timings = self.context.plan_timings;
         for (phase, list) in [(Phase::Setup, &case.setup), (Phase::Step, &case.steps)] {
-            for step in list {
+            for step in list.iter().filter(|s| runs_with(s, plan_timings)) {
                 let r = self
                     .run_step_as(phase, step, case.sender_of(step), &mut vars)
                     .await;
@@ -395,7 +411,7 @@ impl<'a> Runner<'a> {
         }
         // Teardown always runs, so one failed case does not leave the Agent
         // in a state that fails the next.
-        for step in &case.teardown {
+        for step in case.teardown.iter().filter(|s| runs_with(s, plan_timings)) {
             let r = self
                 .run_step_as(Phase::Teardown, step, case.sender_of(step), &mut vars)
                 .await;
@@ -428,7 +444,8 @@ impl<'a> Runner<'a> {
             trace: {
                 let trace = self.session.take_trace();
                 let trace = self.with_interposed(trace);
-                self.with_ws_events(trace)
+                let trace = self.with_ws_events(trace);
+                self.with_coap_events(trace)
             },
             ..empty_result(suite, case)
         }
@@ -461,6 +478,7 @@ impl<'a> Runner<'a> {
                         return result;
                     }
                 };
+                let coap_mark = self.coap_mark();
                 match self.session.request(req).await {
                     Ok(exchange) => {
                         result.sent = Some(describe_msg(&exchange.sent));
@@ -511,7 +529,12 @@ impl<'a> Runner<'a> {
                     Err((sent, e)) => {
                         result.sent = Some(describe_msg(&sent));
                         self.note_unreachable(&e);
-                        result.error = Some(explain_session_error(&e));
+                        let mut error = explain_session_error(&e);
+                        if let Some(note) = self.coap_lost_answer_note(coap_mark) {
+                            error.push_str("; ");
+                            error.push_str(&note);
+                        }
+                        result.error = Some(error);
                     }
                 }
                 // --e2e: the Agent's Records of this exchange keep the
@@ -574,10 +597,13 @@ impl<'a> Runner<'a> {
             }
             Action::WsControl(spec) => self.ws_control(spec, vars, &mut result).await,
             Action::ExpectClose(spec) => self.expect_close(spec, &mut result).await,
+            Action::CoapControl(spec) => self.coap_control(spec, &mut result).await,
+            Action::ExpectCoap(spec) => self.expect_coap(spec, &mut result),
             Action::ExpectWsRetries(spec) => self.expect_ws_retries(spec, vars, &mut result).await,
             Action::ExpectMtpTls(spec) => self.expect_mtp_tls(spec, &mut result).await,
             Action::Discover(spec) => self.discover(spec, &mut result).await,
             Action::E2eSend(spec) => self.e2e_send(step, spec, vars, &mut result).await,
+            Action::BadRecord(spec) => self.bad_record(spec, &mut result).await,
             Action::EndpointIds(_) => match self.session.ensure_connected().await {
                 Ok(()) => result.checks.extend(identity::endpoint_id_checks(
                     self.session.seen_endpoint_ids(),
@@ -782,6 +808,16 @@ fn phase_word(p: Phase) -> &'static str {
 /// as one trace in time order. RFC 3339 UTC with a fixed millisecond width
 /// sorts as text; the sort is stable, so within one millisecond `first`'s
 /// entries come before `then`'s.
+/// A `timings: short` step (timers set short, and set back) runs only on a
+/// default run, a `timings: plan` step only with `--plan-timings`.
+fn runs_with(step: &Step, plan_timings: bool) -> bool {
+    match step.timings {
+        None => true,
+        Some(Timings::Short) => !plan_timings,
+        Some(Timings::Plan) => plan_timings,
+    }
+}
+
 fn in_time_order(
     mut first: Vec<crate::trace::TraceEntry>,
     mut then: Vec<crate::trace::TraceEntry>,

@@ -18,12 +18,14 @@ use crate::usp::proto::msg::{
 use crate::usp::proto::record::record::RecordType;
 use crate::usp::record::{self, RecordTypeRef};
 
+mod bad_record;
 mod e2e;
 mod lifecycle;
 pub use e2e::{
     name_reason, security_name, Heard, RawRecord, RawSent, RetransmitChoice, SequenceChoice, Until,
 };
 pub mod wait_stats;
+pub use bad_record::AfterBadRecord;
 pub use lifecycle::ConnectionEnd;
 
 #[derive(Debug, Clone)]
@@ -134,6 +136,9 @@ pub struct Session {
     /// (reason_code, reason) of the latest DisconnectRecord not yet
     /// looked at by a record-level step.
     last_disconnect: Option<(u32, String)>,
+    /// Connect Records received over the session's life: one arriving on a
+    /// live connection means the Agent opened its MTP session again.
+    connect_records: u64,
 }
 
 /// How many unawaited answers `Session` keeps.
@@ -173,6 +178,7 @@ impl Session {
             ended: None,
             silence_barrier: false,
             last_disconnect: None,
+            connect_records: 0,
         }
     }
 
@@ -712,6 +718,7 @@ impl Session {
             | Some(RecordType::StompConnect(_))
             | Some(RecordType::UdsConnect(_)) => {
                 self.connect_record_seen = true;
+                self.connect_records += 1;
                 // A Connect Record starts a new MTP session on the Agent's
                 // side (R-MTP.8); the E2E context starts over with it.
                 if let Some(e2e) = self.e2e.as_mut() {

@@ -119,6 +119,114 @@ fn no_response_is_caught_over_coap() {
     assert_caught("no-response", "no response within 400 ms");
 }
 
+// ---- TP-469 section 5 (legacy): test-cases/mtp-coap.yaml ----
+
+const SECTION_5: &str = "test-cases/mtp-coap.yaml";
+
+/// Each CoAP fault, the cases of the section 5 suite it must fail, and the
+/// symptom its messages name.
+const SECTION_5_FAULTS: [(&str, &[&str], &str); 5] = [
+    (
+        // Every answer is refused 4.15, so every case waiting for one fails.
+        "coap-wrong-content-format",
+        &[
+            "coap-record-in-octet-stream",
+            "coap-large-record-block-wise",
+            "coap-post-answered-changed",
+            "coap-retransmits-unanswered-post",
+        ],
+        "Content-Format 0; a USP Record is application/octet-stream (42)",
+    ),
+    (
+        "coap-no-block-wise",
+        &["coap-large-record-block-wise"],
+        "no request with a Block1 option",
+    ),
+    (
+        "coap-created-not-changed",
+        &["coap-post-answered-changed"],
+        "code = 2.01 Created",
+    ),
+    (
+        "coap-no-retransmit",
+        &["coap-retransmits-unanswered-post"],
+        "the Agent never sent it again",
+    ),
+    (
+        "coap-lenient-inbox",
+        &[
+            "coap-invalid-method-refused",
+            "coap-invalid-content-format-refused",
+            "coap-malformed-record-refused",
+        ],
+        "got 2.04 Changed",
+    ),
+];
+
+#[test]
+fn the_section_5_suite_passes_with_the_coap_messages_in_each_trace() {
+    let run = run_coap(&["--cases", SECTION_5]);
+    assert_eq!(run.code, 0, "{}\n{}", run.failure_messages(), run.explain());
+    let cases = run.cases();
+    assert_eq!(cases.len(), 7);
+    for c in &cases {
+        let packets: Vec<&serde_json::Value> = c["trace"]
+            .as_array()
+            .expect("a trace per case")
+            .iter()
+            .filter_map(|e| e.get("mtp_packet"))
+            .filter(|p| p["mtp"] == "CoAP")
+            .collect();
+        assert!(!packets.is_empty(), "{}: no CoAP message traced", c["id"]);
+    }
+    let text = run.results.as_ref().unwrap().to_string();
+    for seen in [
+        "withheld",
+        "retransmission",
+        "0.06 PATCH",
+        "4.15 UnsupportedContentFormat",
+    ] {
+        assert!(text.contains(seen), "{seen:?} in no trace");
+    }
+}
+
+#[test]
+fn each_coap_fault_fails_its_section_5_cases_and_no_other() {
+    for (fault, failing, symptom) in SECTION_5_FAULTS {
+        let run = run_coap(&[
+            "--cases",
+            SECTION_5,
+            "--agent-fault",
+            fault,
+            "--timeout-ms",
+            "1000",
+        ]);
+        assert_eq!(run.code, 1, "{fault}: {}", run.explain());
+        for c in run.cases() {
+            let id = c["id"].as_str().unwrap_or_default();
+            let message = c["message"].as_str().unwrap_or_default();
+            if failing.contains(&id) {
+                assert_eq!(c["verdict"], "failed", "{fault}: {id}");
+                assert!(message.contains(symptom), "{fault}: {id}: {message}");
+            } else {
+                assert_eq!(c["verdict"], "passed", "{fault}: {id}: {message}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_coap_fault_is_refused_on_another_mtp() {
+    let out = tempfile::tempdir().unwrap();
+    let run = plugfest(&["run", "--agent-fault", "coap-no-retransmit"], out.path());
+    assert_eq!(run.code, 2, "{}", run.explain());
+    assert!(
+        run.stderr.contains("applies with --mtp coap"),
+        "{}",
+        run.stderr
+    );
+}
+
 fn free_udp_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0")
         .unwrap()

@@ -337,8 +337,10 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
             Cases::Only(&[
                 "ws-text-frame-closed-1003",
                 "ws-malformed-record-closed-1003",
+                // TP-469 3.1 accepts only the binding's Close 1003.
+                "mtp-bad-record-outside-session",
             ]),
-            &["status code 1007"],
+            &["status code 1007", "close code 1007"],
         ),
         Refused("it applies with --mtp ws only"),
     ),
@@ -536,6 +538,54 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("--mtp stomp --interpose"),
         Refused("--mtp stomp --interpose"),
     ),
+    // CoAP only (TP-469 section 5, legacy): tests/coap.rs.
+    (
+        "coap-wrong-content-format",
+        Refused("applies with --mtp coap"),
+        Refused("applies with --mtp coap"),
+    ),
+    (
+        "coap-no-block-wise",
+        Refused("applies with --mtp coap"),
+        Refused("applies with --mtp coap"),
+    ),
+    (
+        "coap-created-not-changed",
+        Refused("applies with --mtp coap"),
+        Refused("applies with --mtp coap"),
+    ),
+    (
+        "coap-no-retransmit",
+        Refused("applies with --mtp coap"),
+        Refused("applies with --mtp coap"),
+    ),
+    (
+        "coap-lenient-inbox",
+        Refused("applies with --mtp coap"),
+        Refused("applies with --mtp coap"),
+    ),
+    // Seen only through the STOMP interposer: tests/stomp_interpose.rs.
+    (
+        "stomp-subscribes-before-unsubscribe",
+        Refused("--mtp stomp --interpose"),
+        Refused("--mtp stomp --interpose"),
+    ),
+    (
+        "stomp-profile-incomplete",
+        Fails(Cases::Only(STOMP_PROFILES), &[STOMP_PROFILES_SYMPTOM]),
+        Fails(Cases::Only(STOMP_PROFILES), &[STOMP_PROFILES_SYMPTOM]),
+    ),
+    // TP-469 3.1 (mtp.yaml) on every MTP but WebSocket, whose binding
+    // closes with 1003 (wrong-close-code breaks that); 6.9 is in
+    // mtp-stomp.yaml: tests/stomp.rs, and UDS in tests/uds.rs.
+    (
+        "drops-session-on-bad-record",
+        Refused("--mtp mqtt, --mtp stomp or --mtp uds"),
+        Fails(
+            Cases::Only(&["mtp-bad-record-outside-session"]),
+            &["the Agent ended its MQTT session and opened another"],
+        ),
+    ),
     // Needs --tls and a listener that sees the plaintext (the matrix runs
     // without TLS): tests/mtp_tls_cases.rs.
     (
@@ -544,6 +594,11 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("the mtp-tls-ignored fault applies with --tls"),
     ),
 ];
+
+/// stomp-profiles.yaml's case (TP-469 6.1), which runs over any MTP.
+const STOMP_PROFILES: &[&str] = &["stomp-required-profiles"];
+const STOMP_PROFILES_SYMPTOM: &str =
+    "STOMPController:1 requires Device.LocalAgent.Controller.{i}.MTP.{i}.STOMP.";
 
 /// mqtt-profiles.yaml's case (TP-469 11.1), which runs over any MTP.
 const MQTT_PROFILES: &[&str] = &["mqtt-required-profiles"];

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     assert_broker_loss_reported, assert_caught_on_core_suites, assert_suite_passed, cases_so_far,
-    finish_within, long_case_list, plugfest, spawn_plugfest,
+    core_cases, finish_within, long_case_list, plugfest, spawn_plugfest,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -102,6 +102,10 @@ fn stomp_binding_against_rabbitmq() {
             }),
         ),
         (
+            "drops-session-on-bad-record fails TP-469 3.1 and 6.9 only",
+            Box::new(|| bad_record_session_dropped(a)),
+        ),
+        (
             "Agent frames on the wire",
             Box::new(|| block_on(agent_on_the_wire(a))),
         ),
@@ -155,6 +159,32 @@ fn suite_passes(broker: &str) {
 
 fn fault_caught(broker: &str, fault: &str, needle: &str) {
     assert_caught_on_core_suites(fault, needle, |args| run_stomp(broker, args));
+}
+
+/// The core suites and mtp-stomp.yaml (its 6.9 case runs without the
+/// interposer) with the Agent leaving the broker over a malformed Record.
+fn bad_record_session_dropped(broker: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let (cases, _) = core_cases(dir.path());
+    std::fs::copy("test-cases/mtp-stomp.yaml", cases.join("mtp-stomp.yaml")).unwrap();
+    let fault = "drops-session-on-bad-record";
+    let run = run_stomp(
+        broker,
+        &[
+            "--cases",
+            cases.to_str().unwrap(),
+            "--agent-fault",
+            fault,
+            "--timeout-ms",
+            "400",
+        ],
+    );
+    common::assert_fails_only(
+        fault,
+        &run,
+        &["mtp-bad-record-outside-session", "stomp-unprocessed-record"],
+        "the Agent ended its STOMP session and opened another",
+    );
 }
 
 /// A STOMP client written with the codec alone, to see frames as they are.

@@ -3,7 +3,8 @@
 //! --interpose`) passes every TP-469 section 6 case of
 //! test-cases/mtp-stomp.yaml, each interposer-only fault fails its case
 //! and no other, the binding faults fail the SEND cases seen on the wire,
-//! the cases are skipped (never passed) without the interposer, the step
+//! the cases are skipped (never passed) without the interposer (but 6.9,
+//! which needs STOMP only, runs and passes there), the step
 //! language is validated, and the frames join the trace in time order.
 //! One broker serves every run (it takes seconds to start); the runs go
 //! one after another, as the steered `subscribe-dest` queue is shared.
@@ -15,6 +16,8 @@ use common::{plugfest, plugfest_plain, Run};
 use usp_plugfest::broker::rabbitmq::RabbitMq;
 
 const SUITE: &str = "test-cases/mtp-stomp.yaml";
+/// TP-469 6.9: needs STOMP, not the interposer.
+const UNPROCESSED_RECORD: &str = "stomp-unprocessed-record";
 
 fn run(broker: &str, extra: &[&str]) -> Run {
     let out = tempfile::tempdir().unwrap();
@@ -99,6 +102,15 @@ const FAULTS: &[(&str, &[&str], &[&str])] = &[
         &["stomp-destination-change-resubscribes"],
         &["no STOMP UNSUBSCRIBE frame from the Agent", "R-STOMP.29"],
     ),
+    (
+        "stomp-subscribes-before-unsubscribe",
+        &["stomp-destination-change-resubscribes"],
+        &[
+            "after the one the previous step matched",
+            "it came before, not after: SUBSCRIBE",
+            "R-STOMP.29",
+        ],
+    ),
 ];
 
 #[test]
@@ -118,7 +130,7 @@ fn clean_agent_passes_and_frames_are_traced_in_time_order(broker: &str) {
     let run = run(broker, &["--interpose"]);
     assert_eq!(run.code, 0, "{}\n{}", run.failure_messages(), run.explain());
     let cases = run.cases();
-    assert_eq!(cases.len(), 13);
+    assert_eq!(cases.len(), 14);
     for c in &cases {
         // TP-469 6.11 needs --tls too: tests/mtp_tls_cases.rs.
         if c["id"] == "stomp-tls-after-reconnect" {
@@ -135,11 +147,18 @@ fn clean_agent_passes_and_frames_are_traced_in_time_order(broker: &str) {
         let mut sorted = times.clone();
         sorted.sort();
         assert_eq!(times, sorted, "{}: trace not in time order", c["id"]);
+        // The 6.9 case does not steer: the Agent keeps its session, and
+        // the malformed Record reaches it in a MESSAGE frame.
+        let packet = if c["id"] == UNPROCESSED_RECORD {
+            "MESSAGE"
+        } else {
+            "STOMP"
+        };
         assert!(
             trace
                 .iter()
-                .any(|e| e["mtp_packet"]["mtp"] == "STOMP" && e["mtp_packet"]["packet"] == "STOMP"),
-            "{}: no STOMP frame in the trace",
+                .any(|e| e["mtp_packet"]["mtp"] == "STOMP" && e["mtp_packet"]["packet"] == packet),
+            "{}: no {packet} frame in the trace",
             c["id"]
         );
     }
@@ -208,6 +227,10 @@ fn without_the_interposer_the_cases_are_skipped_with_the_reason(broker: &str) {
     let run = run(broker, &[]);
     assert_eq!(run.code, 0, "{}", run.explain());
     for c in run.cases() {
+        if c["id"] == UNPROCESSED_RECORD {
+            assert_eq!(c["verdict"], "passed", "{c}");
+            continue;
+        }
         assert_eq!(c["verdict"], "skipped", "{c}");
         assert!(
             c["message"]
@@ -228,6 +251,7 @@ fn interposer_faults_are_refused_without_the_stomp_interposer() {
         ("ws", "stomp-ignores-model-destination"),
         ("stomp", "stomp-no-disconnect-without-destination"),
         ("mqtt", "stomp-no-unsubscribe-on-destination-change"),
+        ("ws", "stomp-subscribes-before-unsubscribe"),
         ("ws", "wrong-heart-beat-header"),
         ("mqtt", "ignores-subscribe-dest"),
     ] {

@@ -73,6 +73,35 @@ fn disconnect_mid_exchange_is_caught_over_uds_in_both_roles() {
     );
 }
 
+/// TP-469 3.1 over UDS: closing on a malformed Record without the Error
+/// TLV the binding sends first fails mtp-bad-record-outside-session, and
+/// nothing else, in both roles.
+#[test]
+fn dropping_the_session_on_a_bad_record_fails_only_the_bad_record_case() {
+    for role in ["server", "client"] {
+        let dir = tempfile::tempdir().unwrap();
+        let (cases, _) = core_cases(dir.path());
+        let fault = "drops-session-on-bad-record";
+        let run = run_uds(
+            role,
+            &[
+                "--cases",
+                cases.to_str().unwrap(),
+                "--agent-fault",
+                fault,
+                "--timeout-ms",
+                "400",
+            ],
+        );
+        common::assert_fails_only(
+            fault,
+            &run,
+            &["mtp-bad-record-outside-session"],
+            "got the connection ended: the peer closed the connection",
+        );
+    }
+}
+
 #[test]
 fn wrong_to_id_is_caught_over_uds() {
     assert_caught("client", "wrong-to-id", "proto::somebody-else");

@@ -80,11 +80,19 @@ pub enum Fault {
     StompNoDisconnectWithoutDestination,
     StompNoUnsubscribeOnDestinationChange,
     StompWrongHeartBeat,
+    CoapWrongContentFormat,
+    CoapNoBlockWise,
+    CoapCreatedNotChanged,
+    CoapNoRetransmit,
+    CoapLenientInbox,
+    StompSubscribesBeforeUnsubscribe,
+    StompProfileIncomplete,
+    DropsSessionOnBadRecord,
     MtpTlsIgnored,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 70] = [
+    pub const ALL: [Fault; 78] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -154,6 +162,14 @@ impl Fault {
         Fault::StompNoDisconnectWithoutDestination,
         Fault::StompNoUnsubscribeOnDestinationChange,
         Fault::StompWrongHeartBeat,
+        Fault::CoapWrongContentFormat,
+        Fault::CoapNoBlockWise,
+        Fault::CoapCreatedNotChanged,
+        Fault::CoapNoRetransmit,
+        Fault::CoapLenientInbox,
+        Fault::StompSubscribesBeforeUnsubscribe,
+        Fault::StompProfileIncomplete,
+        Fault::DropsSessionOnBadRecord,
         Fault::MtpTlsIgnored,
     ];
 
@@ -230,6 +246,14 @@ impl Fault {
                 "stomp-no-unsubscribe-on-destination-change"
             }
             Fault::StompWrongHeartBeat => "stomp-wrong-heart-beat",
+            Fault::CoapWrongContentFormat => "coap-wrong-content-format",
+            Fault::CoapNoBlockWise => "coap-no-block-wise",
+            Fault::CoapCreatedNotChanged => "coap-created-not-changed",
+            Fault::CoapNoRetransmit => "coap-no-retransmit",
+            Fault::CoapLenientInbox => "coap-lenient-inbox",
+            Fault::StompSubscribesBeforeUnsubscribe => "stomp-subscribes-before-unsubscribe",
+            Fault::StompProfileIncomplete => "stomp-profile-incomplete",
+            Fault::DropsSessionOnBadRecord => "drops-session-on-bad-record",
             Fault::MtpTlsIgnored => "mtp-tls-ignored",
         }
     }
@@ -298,6 +322,14 @@ impl Fault {
             Fault::StompNoDisconnectWithoutDestination => "over STOMP, when CONNECTED names no subscribe-dest and no destination is configured, the Agent stays connected without a subscription instead of sending DISCONNECT (breaks R-STOMP.16, TP-469 6.7); seen only through the interposer (--mtp stomp --interpose)",
             Fault::StompNoUnsubscribeOnDestinationChange => "over STOMP, when its configured destination changes the Agent SUBSCRIBEs to the new one without UNSUBSCRIBEing the old one (breaks R-STOMP.29, TP-469 6.10); seen only through the interposer (--mtp stomp --interpose)",
             Fault::StompWrongHeartBeat => "over STOMP, the STOMP frame's heart-beat header keeps the values the Agent started with (2000,10000) whatever Device.STOMP.Connection.{i}.OutgoingHeartbeat / IncomingHeartbeat say (breaks R-STOMP.8/9, TP-469 6.8); seen only through the interposer (--mtp stomp --interpose)",
+            Fault::CoapWrongContentFormat => "over CoAP, the Agent POSTs its Records with Content-Format 0 (text/plain) instead of 42, application/octet-stream (breaks the USP CoAP binding, TP-469 5.1); --mtp coap",
+            Fault::CoapNoBlockWise => "over CoAP, the Agent sends a Record in one message however large, never block-wise (breaks RFC 7959 use in the USP CoAP binding, TP-469 5.2); --mtp coap",
+            Fault::CoapCreatedNotChanged => "over CoAP, the Agent answers a POSTed Record with 2.01 Created instead of 2.04 Changed (breaks the USP CoAP binding, TP-469 5.3); --mtp coap",
+            Fault::CoapNoRetransmit => "over CoAP, the Agent never sends a Confirmable POST again when no answer comes (MAX_RETRANSMIT 0; breaks RFC 7252 4.2, TP-469 5.4); --mtp coap",
+            Fault::CoapLenientInbox => "over CoAP, the Agent takes any method and any Content-Format and answers 2.04 Changed to a body that is no USP Record (breaks the USP CoAP binding: 4.05, 4.15 and 4.00 are due; TP-469 5.5, 5.6, 5.7); --mtp coap",
+            Fault::StompSubscribesBeforeUnsubscribe => "over STOMP, when its Destination changes the Agent SUBSCRIBEs the new destination first and UNSUBSCRIBEs the old one after (TP-469 6.10 asks UNSUBSCRIBE, then SUBSCRIBE); seen only through the interposer (--mtp stomp --interpose)",
+            Fault::StompProfileIncomplete => "GetSupportedDMResp leaves out Device.LocalAgent.Controller.{i}.MTP.{i}.STOMP. (STOMPController:1; TP-469 6.1)",
+            Fault::DropsSessionOnBadRecord => "over MQTT, STOMP and UDS, a Record that cannot be decoded ends the Agent's MTP session: it disconnects from the broker (and connects again, with a new Connect Record), or over UDS closes the socket without an Error TLV (breaks R-MTP.5: ignore it or answer with a Record Error; TP-469 3.1, 6.9); refused over WebSocket, where Close 1003 is the binding's answer (R-WS.16)",
             Fault::MtpTlsIgnored => "the Agent's MTP client connects in plaintext although its configuration says TLS (the Controller's wss:// URL, MQTT TLS, STOMP EnableEncryption; breaks R-MTP.0 / R-WS.22 / R-MQTT.48 / R-STOMP.36, TP-469 4.1, 7.9, 11.3, 6.11); seen by a listener that expects TLS: --tls with --mtp ws --role server, or --mtp mqtt/stomp --interpose",
             Fault::MalformedEndpointId => "the Agent's Records (and, as `plugfest agent`, its handshake) carry an Endpoint ID whose instance-id is longer than 50 characters (breaks R-ARC.6)",
             Fault::IgnoresPermissions => "Set, Add, Delete and Operate are carried out whatever the sending Controller's Role permits (a read-only Controller can Set: no 7006)",

@@ -37,7 +37,10 @@ pub fn apply(faults: &FaultSet, model: &Model, answer: &mut Msg) {
         drop_manufacturer(body);
     }
     if faults.contains(Fault::MqttProfileIncomplete) {
-        drop_mqtt_subscription_table(body);
+        drop_supported_object(body, "Device.MQTT.Client.{i}.Subscription.{i}.");
+    }
+    if faults.contains(Fault::StompProfileIncomplete) {
+        drop_supported_object(body, "Device.LocalAgent.Controller.{i}.MTP.{i}.STOMP.");
     }
     if faults.contains(Fault::WrongValueType) {
         mistype_values(model, body);
@@ -92,12 +95,12 @@ fn drop_manufacturer(body: &mut MsgBody) {
 
 /// `mqtt-profile-incomplete`: the MQTT client's Subscription table is
 /// missing from GetSupportedDMResp.
-fn drop_mqtt_subscription_table(body: &mut MsgBody) {
+/// A GetSupportedDMResp that leaves out one object a profile requires.
+fn drop_supported_object(body: &mut MsgBody, path: &str) {
     let MsgBody::Response(r) = body else { return };
     if let Some(RespType::GetSupportedDmResp(g)) = r.resp_type.as_mut() {
         for res in g.req_obj_results.iter_mut() {
-            res.supported_objs
-                .retain(|o| o.supported_obj_path != "Device.MQTT.Client.{i}.Subscription.{i}.");
+            res.supported_objs.retain(|o| o.supported_obj_path != path);
         }
     }
 }

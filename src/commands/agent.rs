@@ -262,7 +262,10 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
         let dialer = UdsDialer::new(&path, &eid);
         serve_until_interrupted(host.run_dialer(dialer, controller, retry)).await;
     } else if let Some(addr) = args.coap_listen.clone() {
-        let config = CoapConfig::new(&addr, "/usp", args.coap_controller.clone());
+        let config = super::loopback::with_coap_faults(
+            CoapConfig::new(&addr, "/usp", args.coap_controller.clone()),
+            host.faults(),
+        );
         let endpoint = match CoapEndpoint::bind(config).await {
             Ok(e) => e,
             Err(e) => return bad_input(e),

@@ -118,6 +118,7 @@ async fn one_run(
     let mut runner =
         Runner::new(session, profiles, args.out.clone(), quiet).with_context(setup.context.clone());
     let mut result = RunResult {
+        plan_timings: false,
         tool: String::new(),
         started_at: String::new(),
         target: setup.target_name.clone(),

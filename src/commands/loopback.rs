@@ -15,7 +15,7 @@ use crate::broker::rabbitmq::{BrokerTls, RabbitMq};
 use crate::broker::{Mosquitto, MosquittoTls};
 use crate::cli::{MtpArg, Role};
 use crate::interpose::{MqttInterposer, StompInterposer};
-use crate::mtp::coap::{CoapConfig, CoapEndpoint};
+use crate::mtp::coap::{CoapConfig, CoapControl, CoapEndpoint, CoapQuirks};
 use crate::mtp::mqtt::{MqttConfig, MqttEndpoint, MqttTls, MqttVersion};
 use crate::mtp::stomp::{ModelFaults, SendFaults, StompClient, StompConfig, MODEL_MTP};
 use crate::mtp::tls::pki::TestCa;
@@ -50,6 +50,8 @@ pub struct Started {
     pub ws_control: Option<WsControl>,
     /// As the client of the Agent's WebSocket server: a second session's dialer.
     pub ws_second_session: Option<SecondSession>,
+    /// `--mtp coap`: the harness's CoAP endpoint's test controls.
+    pub coap_control: Option<CoapControl>,
 }
 
 /// One more Controller identity and the harness's way to the Agent as it.
@@ -100,6 +102,7 @@ fn agent_dials(
         controllers: readonly_unreachable(),
         ws_control: None,
         ws_second_session: None,
+        coap_control: None,
     }
 }
 
@@ -148,6 +151,7 @@ fn two_dialers(
         }],
         ws_control: None,
         ws_second_session: None,
+        coap_control: None,
     }
 }
 
@@ -166,6 +170,7 @@ fn agent_listens(
         stomp_interposer: None,
         ws_control: None,
         ws_second_session: None,
+        coap_control: None,
     }
 }
 
@@ -238,6 +243,12 @@ pub fn check_faults_apply(
             | Fault::RetriesTooEarly
             | Fault::KeepsBothSessions
             | Fault::WsCloseUnanswered => (mtp == MtpArg::Ws, "--mtp ws"),
+            // Over WebSocket the binding's own answer is Close 1003
+            // (wrong-close-code breaks that); CoAP answers 4.00.
+            Fault::DropsSessionOnBadRecord => (
+                matches!(mtp, MtpArg::Mqtt | MtpArg::Stomp | MtpArg::Uds),
+                "--mtp mqtt, --mtp stomp or --mtp uds",
+            ),
             _ => continue,
         };
         if !applies {
@@ -282,6 +293,7 @@ fn check_interposer_faults(faults: &FaultSet, options: &LoopbackOptions) -> Resu
         Fault::StompNoDisconnectWithoutDestination,
         Fault::StompNoUnsubscribeOnDestinationChange,
         Fault::StompWrongHeartBeat,
+        Fault::StompSubscribesBeforeUnsubscribe,
     ] {
         if faults.contains(fault) && !(options.interpose && options.mtp == MtpArg::Stomp) {
             return Err(format!(
@@ -359,6 +371,7 @@ pub async fn start_with(
     check_faults_apply(host.faults(), options.mtp, options.mqtt_version)?;
     check_trust_faults(host.faults(), options.mtp)?;
     check_interposer_faults(host.faults(), options)?;
+    check_coap_faults(host.faults(), options)?;
     if options.tls.is_some() && !matches!(options.mtp, MtpArg::Ws | MtpArg::Mqtt | MtpArg::Stomp) {
         return Err(
             "--tls works with --mtp ws, mqtt and stomp; UDS is local to the device and CoAP's DTLS is not implemented"
@@ -658,7 +671,7 @@ async fn stomp(
     let agent_broker = interposer.as_ref().map_or(address.clone(), |i| i.address());
     let mut agent = StompConfig::new(&agent_broker, DEFAULT_AGENT_ID);
     agent.own_destination = Some(agent_dest.clone());
-    agent.peer_destination = Some(controller_dest);
+    agent.peer_destination = Some(controller_dest.clone());
     // `mtp-tls-ignored`: the Agent's client dials in plaintext although
     // its configuration says TLS.
     agent.tls = match host.faults().contains(Fault::MtpTlsIgnored) {
@@ -684,8 +697,17 @@ async fn stomp(
         no_unsubscribe: host
             .faults()
             .contains(Fault::StompNoUnsubscribeOnDestinationChange),
+        subscribe_first: host
+            .faults()
+            .contains(Fault::StompSubscribesBeforeUnsubscribe),
     };
     host.put_param(MODEL_MTP, "Destination", &agent_dest).await;
+    host.put_param(
+        "Device.LocalAgent.Controller.1.MTP.1.STOMP.",
+        "Destination",
+        &controller_dest,
+    )
+    .await;
     // The binding faults (R-STOMP.20/21) are knobs of the Agent's SEND frames.
     let send_faults = SendFaults {
         omit_reply_to_dest: host.faults().contains(Fault::NoReplyToDest),
@@ -916,19 +938,60 @@ const LOOPBACK_ACK_TIMEOUT: Duration = Duration::from_millis(300);
 
 /// Two CoAP resources on free 127.0.0.1 ports, each configured with the
 /// other's URI (the Agent's LocalAgent.Controller.{i}.MTP.{i}.CoAP config).
+/// The harness's keeps the test controls (TP-469 section 5).
 async fn coap(host: AgentHost) -> Result<Started, String> {
     const PATH: &str = "/usp";
     let config = |peer: Option<String>| {
         CoapConfig::new("127.0.0.1:0", PATH, peer).with_ack_timeout(LOOPBACK_ACK_TIMEOUT)
     };
-    let mut agent_side = CoapEndpoint::bind(config(None))
+    let mut agent_side = CoapEndpoint::bind(with_coap_faults(config(None), host.faults()))
         .await
         .map_err(|e| e.to_string())?;
-    let harness = CoapEndpoint::bind(config(Some(agent_side.uri().to_string())))
-        .await
-        .map_err(|e| e.to_string())?;
+    let control = CoapControl::new();
+    let harness = CoapEndpoint::bind(
+        config(Some(agent_side.uri().to_string())).with_control(control.clone()),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     agent_side
         .set_peer(harness.uri())
         .map_err(|e| e.to_string())?;
-    Ok(agent_dials(harness, agent_side, host))
+    Ok(Started {
+        coap_control: Some(control),
+        ..agent_dials(harness, agent_side, host)
+    })
+}
+
+/// The CoAP faults happen on CoAP only: a run on another MTP that passes
+/// because the fault never showed would mislead.
+fn check_coap_faults(faults: &FaultSet, options: &LoopbackOptions) -> Result<(), String> {
+    for fault in [
+        Fault::CoapWrongContentFormat,
+        Fault::CoapNoBlockWise,
+        Fault::CoapCreatedNotChanged,
+        Fault::CoapNoRetransmit,
+        Fault::CoapLenientInbox,
+    ] {
+        if faults.contains(fault) && options.mtp != MtpArg::Coap {
+            return Err(format!(
+                "the {fault} fault happens on CoAP only: it applies with --mtp coap"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The reference Agent's CoAP endpoint with its CoAP faults applied.
+pub fn with_coap_faults(config: CoapConfig, faults: &FaultSet) -> CoapConfig {
+    let quirks = CoapQuirks {
+        content_format: faults.contains(Fault::CoapWrongContentFormat).then_some(0),
+        no_block_wise: faults.contains(Fault::CoapNoBlockWise),
+        created_not_changed: faults.contains(Fault::CoapCreatedNotChanged),
+        lenient: faults.contains(Fault::CoapLenientInbox),
+    };
+    let config = config.with_quirks(quirks);
+    match faults.contains(Fault::CoapNoRetransmit) {
+        true => config.with_max_retransmit(0),
+        false => config,
+    }
 }

@@ -158,6 +158,7 @@ pub(crate) async fn execute(args: &RunArgs, group: Option<&MultiProgress>) -> Ou
         profiles: profiles.expand_selection(&args.profiles),
     };
     let mut result = RunResult {
+        plan_timings: args.plan_timings,
         tool: format!("usp-plugfest {}", env!("CARGO_PKG_VERSION")),
         started_at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
         // In a targets file the entry's name leads, so matrix rows read well.
@@ -437,6 +438,7 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
     // wire for `ws_control` / `expect_close` steps.
     let mut ws_control = None;
     let mut ws_second_session = None;
+    let mut coap_control = None;
     let (connector, mtp_label): (Box<dyn MtpConnector>, String) = match target.mtp {
         MtpKind::Websocket => match target.websocket.clone() {
             Some(WebSocketTarget::Server { listen, path }) => {
@@ -550,8 +552,11 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
             let Some(c) = target.coap.clone() else {
                 return Err(format!("{}: no coap section", path.display()));
             };
+            let control = crate::mtp::coap::CoapControl::new();
+            coap_control = Some(control.clone());
             let config = CoapConfig::new(&c.listen, &c.path, c.agent_uri.clone())
-                .with_ack_timeout(Duration::from_millis(c.ack_timeout_ms));
+                .with_ack_timeout(Duration::from_millis(c.ack_timeout_ms))
+                .with_control(control);
             (
                 Box::new(
                     CoapEndpoint::bind(config)
@@ -591,6 +596,7 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
         context: RunContext {
             ws_control,
             ws_second_session,
+            coap_control,
             mtp_tls: tls.is_some(),
             discovery: discovery_setting(args, &target),
             ..context
@@ -679,6 +685,8 @@ fn run_context(
         stomp_interposer: None,
         ws_control: None,
         ws_second_session: None,
+        coap_control: None,
+        plan_timings: args.plan_timings,
         mtp_tls: false,
         discovery: Default::default(),
     })
@@ -894,6 +902,7 @@ async fn with_builtin_agent(
     context.stomp_interposer = started.stomp_interposer.clone();
     context.ws_control = started.ws_control.clone();
     context.ws_second_session = started.ws_second_session.clone();
+    context.coap_control = started.coap_control.clone();
     let (discovery, advertiser) = builtin_discovery(args, &started, &agent_id, &advert_faults)?;
     context.discovery = discovery;
     let mtp_label = loopback::label(args.mtp, version).to_string();

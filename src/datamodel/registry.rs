@@ -92,6 +92,14 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../profiles/MQTTController-1.yaml"),
     ),
     (
+        "STOMPConn-1.yaml",
+        include_str!("../../profiles/STOMPConn-1.yaml"),
+    ),
+    (
+        "STOMPController-1.yaml",
+        include_str!("../../profiles/STOMPController-1.yaml"),
+    ),
+    (
         "TR-181-extras.yaml",
         include_str!("../../profiles/TR-181-extras.yaml"),
     ),

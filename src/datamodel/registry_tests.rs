@@ -29,7 +29,7 @@ fn builtin_profiles_load() {
 fn shipped_profile_dir_loads() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles");
     let p = Profiles::load_dir(&dir).expect("profiles/ loads");
-    assert_eq!(p.names().len(), 13);
+    assert_eq!(p.names().len(), 15);
     // The directory and the embedded copy agree item for item.
     let b = Profiles::builtin();
     for name in p.names() {

@@ -103,13 +103,24 @@ pub trait Pattern: Clone {
     fn nth(&self) -> usize {
         1
     }
+    /// Whether only entries after the one the case's previous expectation
+    /// matched count (an order the plan asks for, e.g. TP-469 6.10).
+    fn after_previous(&self) -> bool {
+        false
+    }
 }
 
-/// The `pattern.nth()` entry of `log` (from `from` on) matching `pattern`.
-pub fn find<'a, P: Pattern>(log: &'a [P::Entry], from: usize, pattern: &P) -> Option<&'a P::Entry> {
+/// The `pattern.nth()` entry of `log` (from `from` on) matching `pattern`,
+/// with its position in the log.
+pub fn find<'a, P: Pattern>(
+    log: &'a [P::Entry],
+    from: usize,
+    pattern: &P,
+) -> Option<(usize, &'a P::Entry)> {
     log.iter()
+        .enumerate()
         .skip(from)
-        .filter(|e| pattern.mismatch(e).is_none())
+        .filter(|(_, e)| pattern.mismatch(e).is_none())
         .nth(pattern.nth().max(1) - 1)
 }
 
@@ -277,13 +288,13 @@ impl<E: Logged, S: Clone + Default, K> Relay<E, S, K> {
         from: usize,
         pattern: &P,
         timeout: Duration,
-    ) -> Result<E, Vec<String>> {
+    ) -> Result<(usize, E), Vec<String>> {
         let deadline = Instant::now() + timeout;
         loop {
             {
                 let s = self.lock();
-                if let Some(e) = find(&s.log, from, pattern) {
-                    return Ok(e.clone());
+                if let Some((at, e)) = find(&s.log, from, pattern) {
+                    return Ok((at, e.clone()));
                 }
                 if Instant::now() >= deadline {
                     return Err(near_misses(&s.log, from, pattern));

@@ -144,6 +144,10 @@ pub struct FramePattern {
     pub headers: BTreeMap<String, String>,
     /// How long to wait for it, ms (default 5000).
     pub timeout_ms: Option<u64>,
+    /// Only a frame after the one the case's previous `expect_stomp`
+    /// matched counts (TP-469 6.10: SUBSCRIBE after the UNSUBSCRIBE).
+    #[serde(default)]
+    pub after_previous: bool,
 }
 
 /// Why a wanted header value is unusable (a bad `~` regex).
@@ -156,6 +160,10 @@ pub fn check_value(want: &str) -> Result<(), String> {
 
 impl Pattern for FramePattern {
     type Entry = LoggedFrame;
+
+    fn after_previous(&self) -> bool {
+        self.after_previous
+    }
 
     fn what(&self) -> String {
         format!("STOMP {} frame", self.command.to_uppercase())

@@ -73,6 +73,56 @@ pub struct PeerInfo {
     pub channel: Option<tls::channel::ChannelSecurity>,
 }
 
+/// How a binding itself answers a Record it cannot process, where its own
+/// rules say so. Elsewhere R-MTP.5 alone applies: the Record is ignored (or
+/// answered with a Record Error) and the session kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadRecordAnswer {
+    /// WebSocket: a Close frame with status 1003 (R-WS.16, TP-469 7.6).
+    WebSocket1003,
+    /// UDS: an Error TLV, then the connection ends (UDS binding).
+    UdsErrorTlv,
+    /// CoAP (obsoleted in 1.3): the POST is answered 4.00 Bad Request.
+    Coap400,
+}
+
+impl BadRecordAnswer {
+    pub fn describe(self) -> &'static str {
+        match self {
+            BadRecordAnswer::WebSocket1003 => "a Close frame with status code 1003",
+            BadRecordAnswer::UdsErrorTlv => "an Error TLV, then the connection ends",
+            BadRecordAnswer::Coap400 => "a 4.00 Bad Request answer to the POST",
+        }
+    }
+
+    pub fn rule(self) -> &'static str {
+        match self {
+            BadRecordAnswer::WebSocket1003 => "R-WS.16",
+            BadRecordAnswer::UdsErrorTlv => "UDS binding: a Record that cannot be extracted gets an Error TLV and the connection is closed",
+            BadRecordAnswer::Coap400 => "CoAP binding: 4.00 for a Record that cannot be decoded",
+        }
+    }
+
+    /// Whether the binding ends the connection (the Agent must then come
+    /// back); CoAP only refuses the one POST.
+    pub fn closes(self) -> bool {
+        !matches!(self, BadRecordAnswer::Coap400)
+    }
+
+    /// Whether the way a connection ended, or a send failed, is this
+    /// binding's answer.
+    pub fn seen_in(self, end: &MtpError) -> bool {
+        match (self, end) {
+            (BadRecordAnswer::WebSocket1003, MtpError::Closed { code, .. }) => *code == Some(1003),
+            (BadRecordAnswer::UdsErrorTlv, MtpError::Closed { code: None, reason }) => {
+                reason.starts_with(uds::PEER_ERROR)
+            }
+            (BadRecordAnswer::Coap400, MtpError::Io(why)) => why.contains(coap::BAD_REQUEST),
+            _ => false,
+        }
+    }
+}
+
 /// One established MTP connection between a Controller and an Agent.
 #[async_trait]
 pub trait MtpConnection: Send {
@@ -98,6 +148,11 @@ pub trait MtpConnection: Send {
     /// steps): only a connection accepted by a `WsServer` that has a
     /// `WsControl` offers them.
     fn ws_frames(&mut self) -> Option<&mut dyn websocket::WsFrames> {
+        None
+    }
+    /// How this binding itself answers a Record it cannot process; `None`
+    /// where only R-MTP.5 applies (ignore it, keep the session).
+    fn bad_record_answer(&self) -> Option<BadRecordAnswer> {
         None
     }
     /// Whether this MTP has a Connect Record at all, so a Controller knows

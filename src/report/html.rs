@@ -79,6 +79,7 @@ mod tests {
         trace.msg = Some(evil.into());
         trace.note = Some(evil.into());
         let mut run = RunResult {
+            plan_timings: false,
             tool: "usp-plugfest".into(),
             started_at: "2026-01-01T00:00:00Z".into(),
             target: evil.into(),

@@ -227,6 +227,7 @@ mod tests {
 
     fn run() -> RunResult {
         RunResult {
+            plan_timings: false,
             tool: "usp-plugfest test".into(),
             started_at: "2026-01-01T00:00:00.000Z".into(),
             target: "agent".into(),

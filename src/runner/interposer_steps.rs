@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::Runner;
 use crate::interpose::mqtt_log::PacketPattern;
-use crate::interpose::relay::{Logged, Pattern, Relay};
+use crate::interpose::relay::{find, Logged, Pattern, Relay};
 use crate::interpose::stomp_log::FramePattern;
 use crate::interpose::{mqtt_steer, stomp_steer};
 use crate::results::{CheckResult, StepResult, Verdict};
@@ -28,6 +28,8 @@ pub(super) const NO_STOMP_INTERPOSER: &str = "not applicable: this step needs th
 pub(super) struct LogCursor {
     case_start: usize,
     pub(super) from: usize,
+    /// Where the entry the case's last expectation matched lies.
+    last_match: Option<usize>,
 }
 
 impl LogCursor {
@@ -37,6 +39,7 @@ impl LogCursor {
             r.reset();
             self.case_start = r.log_len();
             self.from = self.case_start;
+            self.last_match = None;
         }
     }
 
@@ -127,7 +130,7 @@ impl Runner<'_> {
             return;
         };
         let rule = self.case_rule.clone();
-        let found = expect_logged(&h, self.mqtt_log.from, pattern, vars, rule, result).await;
+        let found = expect_logged(&h, &mut self.mqtt_log, pattern, vars, rule, result).await;
         // `capture: { var: field }`: a field of the packet that matched
         // (e.g. the ClientId of this CONNECT, for a later CONNECT to repeat).
         let Some(packet) = found else { return };
@@ -154,7 +157,7 @@ impl Runner<'_> {
         match self.context.stomp_interposer.clone() {
             Some(h) => {
                 let rule = self.case_rule.clone();
-                expect_logged(&h, self.stomp_log.from, pattern, vars, rule, result).await;
+                expect_logged(&h, &mut self.stomp_log, pattern, vars, rule, result).await;
             }
             None => skip(result, NO_STOMP_INTERPOSER),
         }
@@ -162,11 +165,12 @@ impl Runner<'_> {
 }
 
 /// Waits for an entry matching `pattern` (its values with `${vars}`
-/// substituted) logged from `from` on; the check names the near misses.
-/// Returns the entry that matched.
+/// substituted) logged from the cursor on (or, with `after_previous`, after
+/// the entry the case's last expectation matched); the check names the near
+/// misses. Returns the entry that matched.
 async fn expect_logged<P: Pattern, S: Clone + Default, K>(
     relay: &Relay<P::Entry, S, K>,
-    from: usize,
+    cursor: &mut LogCursor,
     pattern: &P,
     vars: &Vars,
     rule: Option<String>,
@@ -185,15 +189,28 @@ async fn expect_logged<P: Pattern, S: Clone + Default, K>(
     }
     let wait = Duration::from_millis(wanted.timeout_ms().unwrap_or(DEFAULT_WAIT_MS));
     let whence = wanted.way().whence();
-    let description = format!("{} {whence}", wanted.what());
+    let mut description = format!("{} {whence}", wanted.what());
+    let previous = cursor.last_match.filter(|_| wanted.after_previous());
+    let from = previous.map_or(cursor.from, |at| at + 1);
+    if previous.is_some() {
+        description.push_str(", after the one the previous step matched");
+    }
     let mut matched = None;
-    let (passed, actual) = match relay.wait_for(from, &wanted, wait).await {
-        Ok(e) => {
+    let outcome = relay.wait_for(from, &wanted, wait).await;
+    let out_of_order = match (&outcome, previous) {
+        (Err(_), Some(at)) => came_before(relay, cursor.from, at, &wanted),
+        _ => None,
+    };
+    let (passed, actual) = match outcome {
+        Ok((at, e)) => {
             result.received = Some(e.one_line());
             let line = format!("connection {}: {}", e.connection(), e.one_line());
+            cursor.last_match = Some(at);
             matched = Some(e);
             (true, line)
         }
+        // The order is wrong: it came, but before the previous step's.
+        Err(_) if out_of_order.is_some() => (false, out_of_order.unwrap_or_default()),
         Err(misses) if misses.is_empty() => {
             // With `nth`, some may have matched, just not enough of them.
             let matching = relay
@@ -234,6 +251,23 @@ async fn expect_logged<P: Pattern, S: Clone + Default, K>(
         rule,
     });
     matched
+}
+
+/// With `after_previous`: a matching entry between `from` and the
+/// previous step's match at `at`, told as "came before".
+fn came_before<P: Pattern, S: Clone + Default, K>(
+    relay: &Relay<P::Entry, S, K>,
+    from: usize,
+    at: usize,
+    wanted: &P,
+) -> Option<String> {
+    let log = relay.since(0);
+    let (_, early) = find(log.get(..=at)?, from, wanted)?;
+    Some(format!(
+        "it came before, not after: {}; then {}",
+        early.one_line(),
+        log[at].one_line()
+    ))
 }
 
 pub(super) fn skip(result: &mut StepResult, why: &str) {

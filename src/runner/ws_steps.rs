@@ -6,6 +6,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::bad_record_steps::NOT_A_RECORD;
 use super::Runner;
 use crate::mtp::websocket::control::{CloseExchange, HandshakePlan, Way, WsEvent};
 use crate::mtp::{Inbound, MtpError};
@@ -18,10 +19,6 @@ const DEFAULT_WAIT_MS: u64 = 5_000;
 /// How long a handshake step waits for the Agent's usable session: a real
 /// Agent backs off 5-10 s, then 10-20 s, 20-40 s (R-WS.20 defaults).
 const DEFAULT_HANDSHAKE_WAIT_MS: u64 = 60_000;
-
-/// Bytes that are not a protobuf USP Record: field 1 claims a 127-byte
-/// string that never comes.
-const NOT_A_RECORD: &[u8] = b"\x0a\x7fnot a USP record";
 
 pub(super) const NO_CONTROL: &str = "not applicable: this step needs the harness as the WebSocket server the Agent connects to, with its test controls (the built-in Agent with --mtp ws --role server, or a target whose websocket section has `listen:`)";
 

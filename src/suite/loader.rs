@@ -61,7 +61,7 @@ impl LoadError {
 
 /// The actions a step can hold, for messages.
 const ACTIONS: &str =
-    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, expect_mqtt_retries, stomp_steer, expect_stomp, expect_stomp_retries, ws_control, expect_close, expect_ws_retries, expect_mtp_tls, discover, e2e_send";
+    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, expect_mqtt_retries, stomp_steer, expect_stomp, expect_stomp_retries, ws_control, expect_close, expect_ws_retries, coap_control, expect_coap, expect_mtp_tls, discover, e2e_send, bad_record";
 
 /// A test-case file: one suite of cases (format in test-cases/README.md).
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -177,12 +177,19 @@ struct RawStep {
     // The WebSocket back-off check (TP-469 7.8).
     #[serde(default)]
     expect_ws_retries: Option<crate::suite::ws_steps::WsRetrySpec>,
+    // The CoAP controls (TP-469 section 5, legacy).
+    #[serde(default)]
+    coap_control: Option<crate::suite::coap_steps::CoapControlSpec>,
+    #[serde(default)]
+    expect_coap: Option<crate::suite::coap_steps::ExpectCoapSpec>,
     // Whether the Agent's MTP channel is TLS (TP-469 4.1, 7.9, 11.3, 6.11).
     #[serde(default)]
     expect_mtp_tls: Option<crate::suite::tls_steps::MtpTlsSpec>,
     #[serde(default)]
     discover: Option<crate::suite::discovery_steps::DiscoverSpec>,
     e2e_send: Option<crate::suite::e2e_steps::E2eSendSpec>,
+    #[serde(default)]
+    bad_record: Option<crate::suite::bad_record_steps::BadRecordSpec>,
     #[serde(default)]
     #[schemars(with = "Option<Expect>")]
     expect: Option<Spanned<Expect>>,
@@ -193,6 +200,10 @@ struct RawStep {
     /// not apply to this Agent and is skipped with the reason, not failed.
     #[serde(default)]
     precondition: bool,
+    /// `short`: only on a default run (e.g. setting the Agent's timers
+    /// short); `plan`: only with `--plan-timings` (TP-469's own waits).
+    #[serde(default)]
+    timings: Option<crate::suite::model::Timings>,
 }
 
 /// The JSON Schema of a test-case file, generated from the types the
@@ -439,9 +450,12 @@ fn step(
     actions.extend(r.ws_control.map(Action::WsControl));
     actions.extend(r.expect_close.map(Action::ExpectClose));
     actions.extend(r.expect_ws_retries.map(Action::ExpectWsRetries));
+    actions.extend(r.coap_control.map(Action::CoapControl));
+    actions.extend(r.expect_coap.map(Action::ExpectCoap));
     actions.extend(r.expect_mtp_tls.map(Action::ExpectMtpTls));
     actions.extend(r.discover.map(Action::Discover));
     actions.extend(r.e2e_send.map(Action::E2eSend));
+    actions.extend(r.bad_record.map(Action::BadRecord));
     if actions.len() != 1 {
         let found: Vec<&str> = actions.iter().map(Action::keyword).collect();
         let message = if found.is_empty() {
@@ -545,7 +559,10 @@ fn step(
                 | Action::ExpectClose(_)
                 | Action::ExpectWsRetries(_)
                 | Action::ExpectMtpTls(_)
-                | Action::Discover(_)),
+                | Action::CoapControl(_)
+                | Action::ExpectCoap(_)
+                | Action::Discover(_)
+                | Action::BadRecord(_)),
                 e,
             ) => own_checks(file, text, &loc, a, e)?,
             (Action::E2eSend(spec), e) => e2e_send_expect(file, text, &loc, spec, e)?,
@@ -627,6 +644,7 @@ fn step(
         expect,
         capture: r.capture,
         precondition: r.precondition,
+        timings: r.timings,
         location: loc,
     })
 }
@@ -689,7 +707,9 @@ fn check_profile(
 /// WebSocket control): their own check of their fields, the help shown
 /// when it fails, and why they take no `expect:` block.
 fn self_checking(action: &Action) -> Option<(Result<(), String>, &'static str, &'static str)> {
-    use crate::suite::{discovery_steps, mqtt_steps, stomp_steps, tls_steps, ws_steps};
+    use crate::suite::{
+        bad_record_steps, coap_steps, discovery_steps, mqtt_steps, stomp_steps, tls_steps, ws_steps,
+    };
     Some(match action {
         Action::MqttSteer(_) | Action::ExpectMqtt(_) | Action::ExpectMqttRetries(_) => (
             mqtt_steps::validate(action),
@@ -704,6 +724,8 @@ fn self_checking(action: &Action) -> Option<(Result<(), String>, &'static str, &
         Action::WsControl(c) => (c.validate(), ws_steps::HELP, WS_NO_EXPECT),
         Action::ExpectClose(c) => (c.validate(), ws_steps::HELP, WS_NO_EXPECT),
         Action::ExpectWsRetries(r) => (r.validate(), ws_steps::HELP, WS_NO_EXPECT),
+        Action::CoapControl(c) => (c.validate(), coap_steps::HELP, COAP_NO_EXPECT),
+        Action::ExpectCoap(c) => (c.validate(), coap_steps::HELP, COAP_NO_EXPECT),
         Action::ExpectMtpTls(t) => (
             t.validate(),
             tls_steps::HELP,
@@ -715,9 +737,17 @@ fn self_checking(action: &Action) -> Option<(Result<(), String>, &'static str, &
             discovery_steps::HELP,
             "discover holds the discovery rules itself; choose the service, every_mtp or answered_only",
         ),
+        Action::BadRecord(b) => (
+            b.validate(),
+            bad_record_steps::HELP,
+            "bad_record checks what the Agent does after the Record itself: silence or a Record Error, its session kept, a Get answered",
+        ),
         _ => return None,
     })
 }
+
+const COAP_NO_EXPECT: &str =
+    "coap_control holds its expect_code itself; expect_coap holds its checks itself";
 
 const WS_NO_EXPECT: &str = "ws_control checks its own action; expect_close holds its code itself";
 

@@ -2,7 +2,9 @@
 //! pure functions the runner calls per step: build the request, evaluate
 //! the expectation, capture variables. No I/O apart from reading files.
 
+pub mod bad_record_steps;
 pub mod capture;
+pub mod coap_steps;
 pub mod discovery_steps;
 pub mod e2e_steps;
 pub mod error;

@@ -103,7 +103,20 @@ pub struct Step {
     pub capture: BTreeMap<String, String>,
     /// A capture that finds nothing means the case does not apply: skipped.
     pub precondition: bool,
+    /// Runs only with these timings (None: always).
+    pub timings: Option<Timings>,
     pub location: Location,
+}
+
+/// Which timings a step belongs to: `short` steps (the Agent's timers set
+/// short so that the default run stays fast, and their restoring) run by
+/// default, `plan` steps (waits as long as TP-469's procedure) only with
+/// `run --plan-timings`, which leaves the `short` ones out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Timings {
+    Short,
+    Plan,
 }
 
 // Steps are built once per file and never copied in bulk, so the size gap
@@ -146,6 +159,10 @@ pub enum Action {
     /// Passes when the Agent's retries after refused WebSocket handshakes
     /// fall inside its back-off windows (R-WS.19-21, TP-469 7.8).
     ExpectWsRetries(super::ws_steps::WsRetrySpec),
+    /// One action on the harness's CoAP endpoint (TP-469 section 5, legacy).
+    CoapControl(super::coap_steps::CoapControlSpec),
+    /// Passes when the CoAP messages since the case began show what it asks.
+    ExpectCoap(super::coap_steps::ExpectCoapSpec),
     /// Passes when the Agent's MTP channel is TLS of at least a version
     /// (TP-469 4.1, 7.9, 11.3, 6.11).
     ExpectMtpTls(super::tls_steps::MtpTlsSpec),
@@ -154,6 +171,9 @@ pub enum Action {
     /// One SessionContextRecord built field by field, and what the Agent
     /// must do with it (TP-469 section 3; `e2e_steps.rs`).
     E2eSend(super::e2e_steps::E2eSendSpec),
+    /// A malformed Record on the current MTP, and what the Agent does
+    /// after it (TP-469 3.1, 6.9; `bad_record_steps.rs`).
+    BadRecord(super::bad_record_steps::BadRecordSpec),
 }
 
 impl Action {
@@ -175,9 +195,12 @@ impl Action {
             Action::WsControl(_) => "ws_control",
             Action::ExpectClose(_) => "expect_close",
             Action::ExpectWsRetries(_) => "expect_ws_retries",
+            Action::CoapControl(_) => "coap_control",
+            Action::ExpectCoap(_) => "expect_coap",
             Action::ExpectMtpTls(_) => "expect_mtp_tls",
             Action::Discover(_) => "discover",
             Action::E2eSend(_) => "e2e_send",
+            Action::BadRecord(_) => "bad_record",
         }
     }
 }

@@ -181,7 +181,8 @@ pub fn assert_suite_passed(run: &Run, mtp: &str, connect_record: &str) {
 /// without that interposer: skipped, saying it needs the MQTT (STOMP)
 /// interposer (never passed). Likewise a case of
 /// test-cases/mtp-websocket.yaml on a run where the harness is not the
-/// WebSocket server with its test controls.
+/// WebSocket server with its test controls, and a case of
+/// test-cases/mtp-coap.yaml on a run without the harness's CoAP endpoint.
 pub fn skipped_for_want_of_interposer(case: &serde_json::Value) -> bool {
     case["verdict"] == "skipped"
         && case["message"].as_str().is_some_and(|m| {
@@ -192,6 +193,10 @@ pub fn skipped_for_want_of_interposer(case: &serde_json::Value) -> bool {
                 // ws-session-retry-after-refusal reads the Agent's WebSocket
                 // retry parameters first: an Agent on another MTP has none.
                 || m.contains("the Agent reaches the harness's Controller over WebSocket")
+                // test-cases/mtp-coap.yaml (legacy) off CoAP.
+                || m.contains("needs the harness's CoAP endpoint")
+                // A bad_record step limited to one MTP (only_on), e.g. TP-469 6.9.
+                || (m.contains("this step is about the") && m.contains("MTP and the run uses"))
         })
 }
 
@@ -244,6 +249,32 @@ pub fn assert_fault_caught(fault: &str, run: &Run, needle: &str, expected_cases:
         run.junit.as_ref().is_some_and(|j| j.contains("<failure")),
         "fault {fault}: junit.xml has no failure"
     );
+}
+
+/// A fault's run in which exactly the `failing` cases fail, each naming
+/// `needle`; every other case passes or is skipped as on a clean run.
+pub fn assert_fails_only(fault: &str, run: &Run, failing: &[&str], needle: &str) {
+    assert_eq!(run.code, 1, "fault {fault}: {}", run.explain());
+    let cases = run.cases();
+    for id in failing {
+        assert!(
+            cases.iter().any(|c| c["id"] == *id),
+            "fault {fault}: no case {id} ran"
+        );
+    }
+    for c in &cases {
+        let id = c["id"].as_str().unwrap_or_default();
+        let message = c["message"].as_str().unwrap_or_default();
+        if failing.contains(&id) {
+            assert_eq!(c["verdict"], "failed", "fault {fault}: {id}: {message}");
+            assert!(
+                message.contains(needle),
+                "fault {fault}: {id}: no {needle:?} in {message}"
+            );
+        } else {
+            assert_ne!(c["verdict"], "failed", "fault {fault}: {id}: {message}");
+        }
+    }
 }
 
 /// The shipped suites that exercise every Msg type (Get, Set, Add, Delete,

@@ -2,7 +2,8 @@
 //! sans-I/O `Agent`, for any `MtpConnector`. It sends the MTP's Connect
 //! Record first (R-MTP.6), applies the transport-level faults, closes with
 //! 1003 on frames it cannot use (R-WS.16; on UDS the close reason goes out
-//! as an Error TLV instead; CoAP has already answered 4.00), ignores Records for other
+//! as an Error TLV instead), ignores undecodable Records on MQTT, STOMP and
+//! CoAP (R-MTP.5; CoAP has already answered 4.00), ignores Records for other
 //! endpoints (R-E2E.1) and, as the dialing side, reconnects after a drop.
 //! Each connection's task also sends the Notifys no request caused (a channel per
 //! connection), ticks the core's timers, and carries out its Effects: HTTP fetches
@@ -417,6 +418,13 @@ impl AgentHost {
             };
             let bytes = match inbound {
                 Ok(Inbound::Record(b)) => b,
+                // CoAP has answered the POST 4.00 already and keeps serving.
+                Ok(Inbound::Unusable(what))
+                    if conn.bad_record_answer().is_some_and(|a| !a.closes()) =>
+                {
+                    self.say(format!("ignoring: {what}"));
+                    continue;
+                }
                 Ok(Inbound::Unusable(what)) => {
                     self.say(format!("closing: received {what}"));
                     conn.close(Some(self.unusable_close_code()), "binary USP Records only")
@@ -431,9 +439,9 @@ impl AgentHost {
                 // R-E2E.1: a Record for another endpoint is silently ignored.
                 Err(RecordError::WrongToId { .. }) => continue,
                 Err(e) => {
-                    self.say(format!("closing: {e}"));
-                    conn.close(Some(self.unusable_close_code()), "undecodable USP Record")
-                        .await;
+                    if self.keeps_session_after_bad_record(&mut conn, &e).await {
+                        continue;
+                    }
                     break;
                 }
             };
@@ -526,6 +534,35 @@ impl AgentHost {
             }
         }
         self.unregister(conn_id);
+    }
+
+    /// A Record that cannot be decoded: where the binding says so, the
+    /// connection is closed its way (WebSocket Close 1003, R-WS.16; UDS an
+    /// Error TLV); elsewhere (MQTT, STOMP, CoAP) it is ignored and the
+    /// session kept: R-MTP.5 asks for a Record Error only when from_id,
+    /// to_id and msg_id can be read, and these bytes give none. Whether
+    /// the connection lives on.
+    async fn keeps_session_after_bad_record(
+        &self,
+        conn: &mut Box<dyn MtpConnection>,
+        e: &RecordError,
+    ) -> bool {
+        if self.faults.contains(Fault::DropsSessionOnBadRecord) {
+            // No Close status, no Error TLV: the session just ends.
+            self.say(format!("fault drops-session-on-bad-record: closing on {e}"));
+            conn.close(None, "").await;
+            return false;
+        }
+        if conn.bad_record_answer().is_some_and(|a| a.closes()) {
+            self.say(format!("closing: {e}"));
+            conn.close(Some(self.unusable_close_code()), "undecodable USP Record")
+                .await;
+            return false;
+        }
+        self.say(format!(
+            "ignoring a Record that cannot be decoded (R-MTP.5): {e}"
+        ));
+        true
     }
 
     /// The close status for a frame the Agent cannot process: 1003

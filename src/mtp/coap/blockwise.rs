@@ -11,6 +11,8 @@ pub struct Outgoing {
     body: Vec<u8>,
     offset: usize,
     szx: u8,
+    /// False: never block-wise.
+    cut: bool,
 }
 
 impl Outgoing {
@@ -19,6 +21,16 @@ impl Outgoing {
             body,
             offset: 0,
             szx,
+            cut: true,
+        }
+    }
+
+    /// A sender that never goes block-wise (the `coap-no-block-wise`
+    /// fault): the whole body in one message, however large.
+    pub fn whole(body: Vec<u8>) -> Self {
+        Outgoing {
+            cut: false,
+            ..Outgoing::new(body, 0)
         }
     }
 
@@ -27,7 +39,7 @@ impl Outgoing {
     }
 
     pub fn is_blockwise(&self) -> bool {
-        self.body.len() > self.size()
+        self.cut && self.body.len() > self.size()
     }
 
     /// The block to send now and its payload.

@@ -17,10 +17,12 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::blockwise::Outgoing;
+use super::control::{Exchanger, Kind};
 use super::inbox::{Delivery, Inbox};
-use super::message::{self, split_path, szx_for, CoapUri, Post};
+use super::message::{self, split_path, szx_for, CoapUri, Post, CONTENT_FORMAT_OCTET_STREAM};
 use super::{CoapConfig, MTP};
-use crate::mtp::{Inbound, MtpConnection, MtpConnector, MtpError, PeerInfo};
+use crate::mtp::{BadRecordAnswer, Inbound, MtpConnection, MtpConnector, MtpError, PeerInfo};
+use crate::trace::Way;
 use crate::usp::proto::record::Record;
 
 /// How long a sender waits for a separate response after an empty ACK
@@ -73,6 +75,13 @@ impl Shared {
         }
     }
 
+    /// Into the test controls' log, when this endpoint has them.
+    fn log(&self, way: Way, kind: Kind, p: &Packet) {
+        if let Some(c) = &self.config.control {
+            c.log(way, kind, p);
+        }
+    }
+
     fn wake(&self, key: &WaitKey, packet: Packet) -> bool {
         let waiter = self.waiters.lock().ok().and_then(|w| w.get(key).cloned());
         waiter.is_some_and(|w| w.send(packet).is_ok())
@@ -107,6 +116,7 @@ impl Shared {
             if attempt > 0 {
                 self.stats.retransmissions.fetch_add(1, Ordering::Relaxed);
             }
+            self.log(Way::ToAgent, Kind::Request, &request);
             self.send_packet(to, &request).await?;
             let deadline = tokio::time::Instant::now() + timeout;
             while let Ok(got) = tokio::time::timeout_at(deadline, rx.recv()).await {
@@ -153,6 +163,21 @@ impl Shared {
     }
 }
 
+#[async_trait]
+impl Exchanger for Shared {
+    async fn exchange(&self, to: SocketAddr, request: Packet) -> Result<Packet, MtpError> {
+        Shared::exchange(self, to, request).await
+    }
+
+    fn next_mid(&self) -> u16 {
+        Shared::next_mid(self)
+    }
+
+    fn own_uri(&self) -> String {
+        self.own_uri.clone()
+    }
+}
+
 /// Removes a sender's wait keys when its exchange ends, however it ends.
 struct Registration<'a> {
     shared: &'a Shared,
@@ -185,7 +210,8 @@ impl Drop for Registration<'_> {
 
 /// Reads the socket until the endpoint is dropped.
 async fn receive_loop(shared: Arc<Shared>, tx: mpsc::UnboundedSender<Delivery>) {
-    let mut inbox = Inbox::new(split_path(&shared.config.path), shared.config.max_body);
+    let mut inbox = Inbox::new(split_path(&shared.config.path), shared.config.max_body)
+        .with_quirks(shared.config.quirks);
     let mut buf = vec![0u8; 65_536];
     loop {
         let (n, from) = match shared.socket.recv_from(&mut buf).await {
@@ -204,14 +230,23 @@ async fn receive_loop(shared: Arc<Shared>, tx: mpsc::UnboundedSender<Delivery>) 
         let mid = packet.header.message_id;
         match (packet.header.get_type(), packet.header.code) {
             (MessageType::Acknowledgement | MessageType::Reset, _) => {
+                shared.log(Way::FromAgent, Kind::Answer, &packet);
                 shared.wake(&WaitKey::Mid(from, mid), packet);
             }
             (_, MessageClass::Request(_)) => {
+                // A case may have the harness leave it unanswered, as if
+                // lost, to see the Agent send it again (TP-469 5.4).
+                if let Some(c) = &shared.config.control {
+                    if c.request_received(&packet) {
+                        continue;
+                    }
+                }
                 if message::block1(&packet).ok().flatten().is_some() {
                     shared.stats.blocks_received.fetch_add(1, Ordering::Relaxed);
                 }
                 let handled = inbox.handle(from, &packet, Instant::now(), shared.next_mid());
                 if let Some(reply) = &handled.reply {
+                    shared.log(Way::ToAgent, Kind::Answer, reply);
                     if let Err(e) = shared.send_packet(from, reply).await {
                         shared.note(e.to_string());
                     }
@@ -228,6 +263,7 @@ async fn receive_loop(shared: Arc<Shared>, tx: mpsc::UnboundedSender<Delivery>) 
             (kind, MessageClass::Response(_)) => {
                 // A separate response (RFC 7252 §5.2.2): acknowledge a
                 // Confirmable one, then hand it to the sender waiting on it.
+                shared.log(Way::FromAgent, Kind::Answer, &packet);
                 if kind == MessageType::Confirmable {
                     let ack = message::empty(MessageType::Acknowledgement, mid);
                     let _ = shared.send_packet(from, &ack).await;
@@ -294,6 +330,13 @@ impl CoapEndpoint {
             stats: Arc::new(CoapStats::default()),
             problem: Mutex::new(None),
         });
+        if let Some(c) = &shared.config.control {
+            let exchanger: Arc<dyn Exchanger> = shared.clone();
+            c.attach(Arc::downgrade(&exchanger));
+            if let Some(p) = &peer {
+                c.set_peer(p);
+            }
+        }
         let (tx, rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(receive_loop(shared.clone(), tx));
         Ok(CoapEndpoint {
@@ -320,6 +363,9 @@ impl CoapEndpoint {
             address: uri.to_string(),
             reason,
         })?;
+        if let Some(c) = &self.shared.config.control {
+            c.set_peer(&peer);
+        }
         self.peer = Some(peer);
         Ok(())
     }
@@ -406,6 +452,9 @@ impl CoapConnection {
     fn accept(&mut self, d: Delivery) -> Inbound {
         if !self.configured {
             if let Some(Ok(uri)) = d.reply_to.as_deref().map(CoapUri::parse) {
+                if let Some(c) = &self.shared.config.control {
+                    c.set_peer(&uri);
+                }
                 self.info.address = uri.to_string();
                 self.peer = Some(uri);
             }
@@ -446,7 +495,11 @@ impl MtpConnection for CoapConnection {
                 address: peer.to_string(),
                 reason: "the host does not resolve".into(),
             })?;
-        let mut out = Outgoing::new(record.to_vec(), self.shared.szx);
+        let quirks = self.shared.config.quirks;
+        let mut out = match quirks.no_block_wise {
+            true => Outgoing::whole(record.to_vec()),
+            false => Outgoing::new(record.to_vec(), self.shared.szx),
+        };
         loop {
             let (block, chunk) = out.current();
             let size1 = block.filter(|b| b.num == 0).map(|_| out.total());
@@ -458,6 +511,7 @@ impl MtpConnection for CoapConnection {
                 reply_to: &self.shared.own_uri,
                 block1: block,
                 size1,
+                content_format: quirks.content_format.unwrap_or(CONTENT_FORMAT_OCTET_STREAM),
                 payload: chunk,
             }
             .packet();
@@ -520,5 +574,9 @@ impl MtpConnection for CoapConnection {
     /// it. R-MTP.6 has nothing to send here.
     fn connect_record(&self, _agent_id: &str, _controller_id: &str) -> Option<Record> {
         None
+    }
+
+    fn bad_record_answer(&self) -> Option<BadRecordAnswer> {
+        Some(BadRecordAnswer::Coap400)
     }
 }

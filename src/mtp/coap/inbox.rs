@@ -11,6 +11,7 @@ use coap_lite::{MessageClass, Packet, RequestType, ResponseType};
 
 use super::blockwise::{BlockError, Reassembly};
 use super::message::{self, CONTENT_FORMAT_OCTET_STREAM};
+use super::CoapQuirks;
 use crate::usp::record;
 
 /// RFC 7252 §4.8.2 EXCHANGE_LIFETIME: how long a message id is remembered.
@@ -45,6 +46,7 @@ pub struct Inbox {
     seen: HashMap<(SocketAddr, u16), (Instant, Option<Packet>)>,
     order: VecDeque<(SocketAddr, u16)>,
     assembling: HashMap<SocketAddr, Reassembly>,
+    quirks: CoapQuirks,
 }
 
 impl Inbox {
@@ -55,7 +57,13 @@ impl Inbox {
             seen: HashMap::new(),
             order: VecDeque::new(),
             assembling: HashMap::new(),
+            quirks: CoapQuirks::default(),
         }
+    }
+
+    pub fn with_quirks(mut self, quirks: CoapQuirks) -> Self {
+        self.quirks = quirks;
+        self
     }
 
     /// Handles one request message. `non_mid` is the message id to use if
@@ -104,7 +112,8 @@ impl Inbox {
             delivery: None,
             problem: Some(format!("{} from {from}: {why}", answer_text(code))),
         };
-        if req.header.code != MessageClass::Request(RequestType::Post) {
+        let lenient = self.quirks.lenient;
+        if req.header.code != MessageClass::Request(RequestType::Post) && !lenient {
             // USP CoAP binding: Records come only in POST; RFC 7252 §5.9.2.6.
             return refuse(
                 ResponseType::MethodNotAllowed,
@@ -120,6 +129,7 @@ impl Inbox {
         }
         match message::content_format(req) {
             Some(CONTENT_FORMAT_OCTET_STREAM) => {}
+            _ if lenient => {}
             other => {
                 // USP CoAP binding: application/octet-stream (42) only.
                 let got = other.map_or("none".to_string(), |c| c.to_string());
@@ -184,7 +194,9 @@ impl Inbox {
             rejected: None,
         };
         let code = match record::decode(&delivery.body, None) {
+            Ok(_) if self.quirks.created_not_changed => ResponseType::Created,
             Ok(_) => ResponseType::Changed,
+            Err(_) if lenient => ResponseType::Changed,
             Err(e) => {
                 // USP CoAP binding: 4.00 for a Record that cannot be decoded.
                 delivery.rejected = Some(e.to_string());

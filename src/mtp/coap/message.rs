@@ -138,7 +138,7 @@ pub fn read_uint(raw: &[u8]) -> Option<u32> {
     (raw.len() <= 4).then(|| raw.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b)))
 }
 
-fn uint_bytes(v: u32) -> Vec<u8> {
+pub fn uint_bytes(v: u32) -> Vec<u8> {
     let bytes = v.to_be_bytes();
     let first = bytes.iter().position(|b| *b != 0).unwrap_or(4);
     bytes[first..].to_vec()
@@ -154,6 +154,8 @@ pub struct Post<'a> {
     pub block1: Option<Block>,
     /// Size1 (RFC 7959 §4): the whole body's size, sent with the first block.
     pub size1: Option<usize>,
+    /// CONTENT_FORMAT_OCTET_STREAM but for a misbehaving sender.
+    pub content_format: u32,
     pub payload: &'a [u8],
 }
 
@@ -167,10 +169,7 @@ impl Post<'_> {
         for seg in self.path {
             p.add_option(CoapOption::UriPath, seg.as_bytes().to_vec());
         }
-        p.add_option(
-            CoapOption::ContentFormat,
-            uint_bytes(CONTENT_FORMAT_OCTET_STREAM),
-        );
+        p.add_option(CoapOption::ContentFormat, uint_bytes(self.content_format));
         p.add_option(
             CoapOption::UriQuery,
             format!("{REPLY_TO}{}", self.reply_to).into_bytes(),

@@ -5,15 +5,20 @@
 //! `message`, `blockwise` and `inbox` are sans-I/O; `endpoint` owns the socket.
 
 pub mod blockwise;
+pub mod control;
 mod endpoint;
 pub mod inbox;
 pub mod message;
 
+pub use control::CoapControl;
 pub use endpoint::{CoapConnection, CoapEndpoint, CoapStats};
 
 use std::time::Duration;
 
 pub const MTP: &str = "CoAP";
+/// How a failed POST that the peer answered 4.00 Bad Request is described
+/// (the binding's answer to a Record it cannot decode).
+pub const BAD_REQUEST: &str = "answered 4.00";
 
 /// RFC 7252 §4.8 ACK_TIMEOUT is 2 s; loopback runs use less.
 pub const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -40,6 +45,26 @@ pub struct CoapConfig {
     /// Block1 block size: a power of two from 16 to 1024 (RFC 7959 §2.2).
     pub block_size: usize,
     pub max_body: usize,
+    /// The test controls and CoAP message log (the harness's endpoint).
+    pub control: Option<CoapControl>,
+    /// Deviations from the binding (the reference Agent's faults).
+    pub quirks: CoapQuirks,
+}
+
+/// Deviations from the USP CoAP binding and RFC 7252 / 7959 that the
+/// reference Agent can be told to make, so that TP-469 section 5 cases can
+/// be seen to fail; all off by default.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CoapQuirks {
+    /// POST Records with this Content-Format instead of 42.
+    pub content_format: Option<u32>,
+    /// Send every Record in one message however large: no Block1.
+    pub no_block_wise: bool,
+    /// Answer a POSTed Record with 2.01 Created instead of 2.04 Changed.
+    pub created_not_changed: bool,
+    /// Take any method and any Content-Format, and answer 2.04 to a body
+    /// that is no USP Record.
+    pub lenient: bool,
 }
 
 impl CoapConfig {
@@ -52,7 +77,24 @@ impl CoapConfig {
             max_retransmit: DEFAULT_MAX_RETRANSMIT,
             block_size: DEFAULT_BLOCK_SIZE,
             max_body: DEFAULT_MAX_BODY,
+            control: None,
+            quirks: CoapQuirks::default(),
         }
+    }
+
+    pub fn with_control(mut self, control: CoapControl) -> Self {
+        self.control = Some(control);
+        self
+    }
+
+    pub fn with_quirks(mut self, quirks: CoapQuirks) -> Self {
+        self.quirks = quirks;
+        self
+    }
+
+    pub fn with_max_retransmit(mut self, n: u32) -> Self {
+        self.max_retransmit = n;
+        self
     }
 
     pub fn with_ack_timeout(mut self, t: Duration) -> Self {

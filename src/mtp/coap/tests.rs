@@ -7,7 +7,7 @@ use coap_lite::{CoapOption, MessageClass, MessageType, Packet, RequestType, Resp
 
 use super::blockwise::{BlockError, Outgoing, Reassembly};
 use super::inbox::Inbox;
-use super::message::{self, Block, CoapUri, Post};
+use super::message::{self, Block, CoapUri, Post, CONTENT_FORMAT_OCTET_STREAM};
 use crate::usp::msg;
 use crate::usp::proto::msg::{request::ReqType, Get};
 use crate::usp::record;
@@ -36,6 +36,7 @@ fn post(mid: u16, block1: Option<Block>, payload: &[u8]) -> Packet {
         reply_to: "coap://127.0.0.1:40000/ctrl",
         block1,
         size1: None,
+        content_format: CONTENT_FORMAT_OCTET_STREAM,
         payload,
     }
     .packet()

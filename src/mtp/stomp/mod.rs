@@ -93,6 +93,9 @@ pub struct ModelFaults {
     /// `stomp-no-unsubscribe-on-destination-change`: subscribe to a new
     /// destination without unsubscribing the old one (breaks R-STOMP.29).
     pub no_unsubscribe: bool,
+    /// `stomp-subscribes-before-unsubscribe`: SUBSCRIBE the new destination
+    /// first, UNSUBSCRIBE the old one after (TP-469 6.10 asks the reverse).
+    pub subscribe_first: bool,
 }
 
 impl StompConfig {
@@ -199,6 +202,7 @@ impl StompClient {
             assigned: false,
             destination: self.destination.subscribe(),
             no_unsubscribe: c.model_faults.no_unsubscribe,
+            subscribe_first: c.model_faults.subscribe_first,
         };
         conn.destination.mark_unchanged();
         match tokio::time::timeout(HANDSHAKE_TIMEOUT, conn.stomp_handshake(c)).await {
@@ -447,6 +451,8 @@ pub struct StompConnection {
     destination: watch::Receiver<Option<String>>,
     /// The `stomp-no-unsubscribe-on-destination-change` fault.
     no_unsubscribe: bool,
+    /// The `stomp-subscribes-before-unsubscribe` fault.
+    subscribe_first: bool,
 }
 
 impl StompConnection {
@@ -459,26 +465,26 @@ impl StompConnection {
         let Some(new) = wanted.filter(|d| !self.assigned && *d != self.own_destination) else {
             return;
         };
-        let mut frames = Vec::new();
-        if !self.no_unsubscribe {
-            frames.extend(
-                Frame::new("UNSUBSCRIBE")
-                    .header("id", SUBSCRIPTION_ID)
-                    .encode(),
-            );
-        }
-        let id = if self.no_unsubscribe {
-            "1"
-        } else {
-            SUBSCRIPTION_ID
+        let unsubscribe = (!self.no_unsubscribe).then(|| {
+            Frame::new("UNSUBSCRIBE")
+                .header("id", SUBSCRIPTION_ID)
+                .encode()
+        });
+        // While the old subscription lives, the new one needs an id of its own.
+        let id = match self.no_unsubscribe || self.subscribe_first {
+            true => "1",
+            false => SUBSCRIPTION_ID,
         };
-        frames.extend(
-            Frame::new("SUBSCRIBE")
-                .header("id", id)
-                .header("destination", &new)
-                .header("ack", "auto")
-                .encode(),
-        );
+        let subscribe = Frame::new("SUBSCRIBE")
+            .header("id", id)
+            .header("destination", &new)
+            .header("ack", "auto")
+            .encode();
+        let in_order = match self.subscribe_first {
+            true => [Some(subscribe), unsubscribe],
+            false => [unsubscribe, Some(subscribe)],
+        };
+        let frames: Vec<u8> = in_order.into_iter().flatten().flatten().collect();
         self.own_destination = new;
         let writer = Arc::clone(&self.writer);
         tokio::spawn(async move {

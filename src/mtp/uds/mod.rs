@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
 use self::frame::{Decoder, Frame, Tlv};
-use super::{Inbound, MtpConnection, MtpConnector, MtpError, PeerInfo};
+use super::{BadRecordAnswer, Inbound, MtpConnection, MtpConnector, MtpError, PeerInfo};
 use crate::usp::proto::record::Record;
 use crate::usp::record;
 
@@ -168,10 +168,13 @@ impl UdsConnection {
     }
 }
 
+/// How a connection that ended with the peer's Error TLV is described.
+pub const PEER_ERROR: &str = "the peer sent an Error TLV";
+
 fn peer_error(text: &str) -> MtpError {
     MtpError::Closed {
         code: None,
-        reason: format!("the peer sent an Error TLV: {text}"),
+        reason: format!("{PEER_ERROR}: {text}"),
     }
 }
 
@@ -220,6 +223,10 @@ impl MtpConnection for UdsConnection {
 
     fn connect_record(&self, agent_id: &str, controller_id: &str) -> Option<Record> {
         Some(record::uds_connect(agent_id, controller_id))
+    }
+
+    fn bad_record_answer(&self) -> Option<BadRecordAnswer> {
+        Some(BadRecordAnswer::UdsErrorTlv)
     }
 }
 

@@ -25,7 +25,7 @@ use tokio_tungstenite::tungstenite::{
 };
 use tokio_tungstenite::WebSocketStream;
 
-use super::{Inbound, MtpConnection, MtpError, PeerInfo};
+use super::{BadRecordAnswer, Inbound, MtpConnection, MtpError, PeerInfo};
 use crate::usp::proto::record::Record;
 use crate::usp::record;
 
@@ -183,6 +183,10 @@ where
 
     fn connect_record(&self, agent_id: &str, controller_id: &str) -> Option<Record> {
         Some(record::websocket_connect(agent_id, controller_id))
+    }
+
+    fn bad_record_answer(&self) -> Option<BadRecordAnswer> {
+        Some(BadRecordAnswer::WebSocket1003)
     }
 }
 
