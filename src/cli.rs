@@ -180,7 +180,7 @@ pub struct RunArgs {
     /// Accept any server certificate over TLS (no verification); the run header and results say so.
     #[arg(long)]
     pub insecure: bool,
-    /// With `--mtp mqtt` or `--mtp stomp`: the built-in Agent reaches the broker through the MQTT (or STOMP) interposer, which records every packet (frame) in the case traces and lets `mqtt_steer` / `expect_mqtt` (`stomp_steer` / `expect_stomp`) steps run (without it they are skipped).
+    /// With `--mtp mqtt` or `--mtp stomp`: the built-in Agent reaches the broker through the MQTT (or STOMP) interposer, which records every packet (frame) in the case traces and lets `mqtt_steer` / `expect_mqtt` (`stomp_steer` / `expect_stomp`) steps run (without it they are skipped); with `--tls` the Agent reaches the interposer over TLS, which `expect_mtp_tls` judges.
     #[arg(long)]
     pub interpose: bool,
     /// With a --target whose WebSocket role is server: advertise the harness as a Controller over DNS-SD (_usp-ctr-ws._tcp, instance name = its Endpoint ID, TXT path; mDNS on the loopback interface only), for Agents that look their Controller up.

@@ -29,6 +29,7 @@ mod identity;
 mod interposer_steps;
 mod more_steps;
 mod retry_steps;
+mod tls_steps;
 mod ws_steps;
 
 /// What the run brings to every case besides the session: variables from
@@ -60,6 +61,9 @@ pub struct RunContext {
     /// `--plan-timings`: TP-469's own waits instead of the Agent's timers
     /// set short (steps marked `timings:`).
     pub plan_timings: bool,
+    /// Whether the run reaches the Agent over TLS (`--tls`, or a target's
+    /// `tls:` section): `expect_mtp_tls` is skipped on a run without it.
+    pub mtp_tls: bool,
     /// Whether `discover` steps may browse mDNS on loopback (`--discovery`),
     /// and what they know of the Agent's advertisement.
     pub discovery: discovery_steps::DiscoveryRun,
@@ -77,6 +81,7 @@ impl Default for RunContext {
             ws_second_session: None,
             coap_control: None,
             plan_timings: false,
+            mtp_tls: false,
             discovery: Default::default(),
         }
     }
@@ -595,6 +600,7 @@ impl<'a> Runner<'a> {
             Action::CoapControl(spec) => self.coap_control(spec, &mut result).await,
             Action::ExpectCoap(spec) => self.expect_coap(spec, &mut result),
             Action::ExpectWsRetries(spec) => self.expect_ws_retries(spec, vars, &mut result).await,
+            Action::ExpectMtpTls(spec) => self.expect_mtp_tls(spec, &mut result).await,
             Action::Discover(spec) => self.discover(spec, &mut result).await,
             Action::E2eSend(spec) => self.e2e_send(step, spec, vars, &mut result).await,
             Action::BadRecord(spec) => self.bad_record(spec, &mut result).await,

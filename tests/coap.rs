@@ -57,6 +57,7 @@ fn shipped_cases_pass_over_coap_with_the_connect_record_case_skipped() {
     assert!(cases.len() >= 20, "only {} cases ran", cases.len());
     for c in &cases {
         if common::skipped_for_want_of_interposer(c)
+            || common::skipped_for_want_of_tls(c)
             || common::skipped_for_want_of_second_controller(c)
             || common::skipped_for_want_of_discovery(c)
         {
@@ -83,6 +84,7 @@ fn shipped_cases_pass_over_coap_with_the_connect_record_case_skipped() {
             1 + REBOOT_CASES.len() as u64
                 + e2e_case_count()
                 + interposer_skips(&run)
+                + tls_skips(&run)
                 + second_controller_skips(&run)
                 + discovery_skips(&run)
         ),
@@ -273,6 +275,7 @@ fn a_target_file_reaches_a_standalone_agent_on_its_coap_resource() {
             2 + REBOOT_CASES.len() as u64
                 + e2e_case_count()
                 + interposer_skips(&run)
+                + tls_skips(&run)
                 + second_controller_skips(&run)
                 + discovery_skips(&run)
                 // A target file without `controllers:` defines no
@@ -659,6 +662,13 @@ fn interposer_skips(run: &Run) -> u64 {
     run.cases()
         .iter()
         .filter(|c| common::skipped_for_want_of_interposer(c))
+        .count() as u64
+}
+
+fn tls_skips(run: &Run) -> u64 {
+    run.cases()
+        .iter()
+        .filter(|c| common::skipped_for_want_of_tls(c))
         .count() as u64
 }
 

@@ -88,10 +88,11 @@ pub enum Fault {
     StompSubscribesBeforeUnsubscribe,
     StompProfileIncomplete,
     DropsSessionOnBadRecord,
+    MtpTlsIgnored,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 77] = [
+    pub const ALL: [Fault; 78] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -169,6 +170,7 @@ impl Fault {
         Fault::StompSubscribesBeforeUnsubscribe,
         Fault::StompProfileIncomplete,
         Fault::DropsSessionOnBadRecord,
+        Fault::MtpTlsIgnored,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -252,6 +254,7 @@ impl Fault {
             Fault::StompSubscribesBeforeUnsubscribe => "stomp-subscribes-before-unsubscribe",
             Fault::StompProfileIncomplete => "stomp-profile-incomplete",
             Fault::DropsSessionOnBadRecord => "drops-session-on-bad-record",
+            Fault::MtpTlsIgnored => "mtp-tls-ignored",
         }
     }
 
@@ -327,6 +330,7 @@ impl Fault {
             Fault::StompSubscribesBeforeUnsubscribe => "over STOMP, when its Destination changes the Agent SUBSCRIBEs the new destination first and UNSUBSCRIBEs the old one after (TP-469 6.10 asks UNSUBSCRIBE, then SUBSCRIBE); seen only through the interposer (--mtp stomp --interpose)",
             Fault::StompProfileIncomplete => "GetSupportedDMResp leaves out Device.LocalAgent.Controller.{i}.MTP.{i}.STOMP. (STOMPController:1; TP-469 6.1)",
             Fault::DropsSessionOnBadRecord => "over MQTT, STOMP and UDS, a Record that cannot be decoded ends the Agent's MTP session: it disconnects from the broker (and connects again, with a new Connect Record), or over UDS closes the socket without an Error TLV (breaks R-MTP.5: ignore it or answer with a Record Error; TP-469 3.1, 6.9); refused over WebSocket, where Close 1003 is the binding's answer (R-WS.16)",
+            Fault::MtpTlsIgnored => "the Agent's MTP client connects in plaintext although its configuration says TLS (the Controller's wss:// URL, MQTT TLS, STOMP EnableEncryption; breaks R-MTP.0 / R-WS.22 / R-MQTT.48 / R-STOMP.36, TP-469 4.1, 7.9, 11.3, 6.11); seen by a listener that expects TLS: --tls with --mtp ws --role server, or --mtp mqtt/stomp --interpose",
             Fault::MalformedEndpointId => "the Agent's Records (and, as `plugfest agent`, its handshake) carry an Endpoint ID whose instance-id is longer than 50 characters (breaks R-ARC.6)",
             Fault::IgnoresPermissions => "Set, Add, Delete and Operate are carried out whatever the sending Controller's Role permits (a read-only Controller can Set: no 7006)",
             Fault::HiddenParamsReadable => "Get, GetInstances and GetSupportedDM show a Controller what its Role gives it no read permission on (e.g. the read-only Controller sees Device.DeviceInfo.SerialNumber)",

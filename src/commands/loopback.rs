@@ -206,6 +206,10 @@ pub const IMPOSTOR_ID: &str = "proto::plugfest-impostor";
 /// by `TestCa` names one, and the harness must not mistake it for the Agent's.
 pub const BROKER_CERTIFICATE_ID: &str = "proto::plugfest-mosquitto";
 
+/// The Endpoint ID in the certificate of the interposer's TLS listener
+/// (`--interpose --tls`): like the broker's, no USP Endpoint's.
+pub const INTERPOSER_CERTIFICATE_ID: &str = "proto::plugfest-interposer";
+
 /// `--tls` with the built-in Agent.
 #[derive(Debug, Clone)]
 pub struct LoopbackTls {
@@ -257,13 +261,29 @@ pub fn check_faults_apply(
     Ok(())
 }
 
-/// `--interpose` runs MQTT 5 or STOMP over plain TCP only (for now), and the faults
-/// only the interposer can see are refused without it: a run that passes
-/// because the fault was never observable would mislead.
+/// `--interpose` runs on MQTT or STOMP (with `--tls` the Agent reaches
+/// the interposer over TLS), and the faults only the interposer can see
+/// are refused without it: a run that passes because the fault was never
+/// observable would mislead.
 fn check_interposer_faults(faults: &FaultSet, options: &LoopbackOptions) -> Result<(), String> {
     let brokered = matches!(options.mtp, MtpArg::Mqtt | MtpArg::Stomp);
-    if options.interpose && (!brokered || options.tls.is_some()) {
-        return Err("--interpose works with --mtp mqtt or --mtp stomp without --tls only (TLS in front of the interposer is not built yet)".into());
+    if options.interpose && !brokered {
+        return Err("--interpose works with --mtp mqtt or --mtp stomp only".into());
+    }
+    // A plaintext Agent is seen by a TLS listener that tells it from a
+    // ClientHello: the harness's WebSocket server, or an interposer.
+    // Elsewhere the broker (or the harness's TLS client) would only refuse
+    // it, and every case would fail for one fault.
+    if faults.contains(Fault::MtpTlsIgnored) {
+        let seen = options.tls.is_some()
+            && match options.mtp {
+                MtpArg::Ws => options.role == Role::Server,
+                MtpArg::Mqtt | MtpArg::Stomp => options.interpose,
+                MtpArg::Uds | MtpArg::Coap => false,
+            };
+        if !seen {
+            return Err("the mtp-tls-ignored fault applies with --tls and either --mtp ws --role server, or --mtp mqtt/stomp --interpose (a listener that expects TLS must see the Agent's plaintext)".into());
+        }
     }
     for fault in [
         Fault::WrongHeartBeatHeader,
@@ -435,19 +455,29 @@ async fn mqtt(
     harness.connect_early().await.map_err(|e| e.to_string())?;
     // The Agent knows the Controller's topic from its configuration
     // (LocalAgent.Controller.{i}.MTP.{i}.MQTT.Topic).
-    // With --interpose the Agent dials the interposer, which dials the broker.
+    // With --interpose the Agent dials the interposer, which dials the
+    // broker's plain listener (with --tls the Agent's hop to the
+    // interposer is the TLS one, as the broker's would be).
     let interposer = match interpose {
         true => Some(
-            crate::interpose::mqtt::start(&address)
-                .await
-                .map_err(|e| format!("cannot start the MQTT interposer: {e}"))?,
+            crate::interpose::mqtt::start(
+                &broker.address(),
+                pki.as_ref().map(|p| p.interposer.clone()),
+            )
+            .await
+            .map_err(|e| format!("cannot start the MQTT interposer: {e}"))?,
         ),
         false => None,
     };
     let agent_broker = interposer.as_ref().map_or(address.clone(), |i| i.address());
+    // `mtp-tls-ignored`: the Agent's client dials in plaintext although
+    // its configuration says TLS.
+    let agent_tls = pki
+        .map(|p| p.agent)
+        .filter(|_| !host.faults().contains(Fault::MtpTlsIgnored));
     let mut agent_config = MqttConfig::new(&agent_broker, version, DEFAULT_AGENT_ID, &agent_topic)
         .with_peer_topic(Some(controller_topic))
-        .with_tls(pki.map(|p| p.agent));
+        .with_tls(agent_tls);
     // The binding faults (R-MQTT.23/24, R-MQTT.27) are knobs of the Agent's transport.
     agent_config.omit_reply_to = host.faults().contains(Fault::NoResponseTopic);
     agent_config.content_type = host
@@ -517,6 +547,8 @@ struct MqttPki {
     broker: MosquittoTls,
     harness: MqttTls,
     agent: MqttTls,
+    /// The interposer's listener, when there is one (`--interpose`).
+    interposer: ServerTls,
 }
 
 fn mqtt_pki(tls: &LoopbackTls) -> Result<MqttPki, String> {
@@ -535,6 +567,7 @@ fn mqtt_pki(tls: &LoopbackTls) -> Result<MqttPki, String> {
         ServerTrust::Roots(vec![ca.cert()])
     };
     Ok(MqttPki {
+        interposer: interposer_tls(&ca)?,
         harness: client(DEFAULT_CONTROLLER_ID, harness_trust)?,
         agent: client(DEFAULT_AGENT_ID, ServerTrust::Roots(vec![ca.cert()]))?,
         broker: MosquittoTls {
@@ -544,6 +577,16 @@ fn mqtt_pki(tls: &LoopbackTls) -> Result<MqttPki, String> {
             require_certificate: true,
         },
     })
+}
+
+/// The TLS listener of an interposer: a certificate from the run's CA,
+/// which the Agent trusts as it would its broker's; the Agent's own
+/// certificate is asked for and verified when it sends one, so the check
+/// can report it.
+fn interposer_tls(ca: &TestCa) -> Result<ServerTls, String> {
+    let e = |e: crate::mtp::tls::TlsError| e.to_string();
+    let identity = ca.issue(INTERPOSER_CERTIFICATE_ID).map_err(e)?.identity();
+    ServerTls::new(identity, ClientAuth::Optional(vec![ca.cert()])).map_err(e)
 }
 
 /// The reference Agent's heart-beat offer `(outgoing, incoming)` in ms:
@@ -568,25 +611,29 @@ async fn stomp(
         Some(_) => Some(TestCa::new("usp-plugfest throw-away CA").map_err(|e| e.to_string())?),
         None => None,
     };
-    let (broker, address): (Option<Box<dyn Send>>, String) = match broker_address {
-        Some(a) => (None, a),
-        None => {
-            let broker_tls = ca
-                .as_ref()
-                .map(BrokerTls::issued_by)
-                .transpose()
+    // `address` is where the clients go (the TLS listener with --tls),
+    // `plain_address` where an interposer relays to.
+    let (broker, address, plain_address): (Option<Box<dyn Send>>, String, String) =
+        match broker_address {
+            Some(a) => (None, a.clone(), a),
+            None => {
+                let broker_tls = ca
+                    .as_ref()
+                    .map(BrokerTls::issued_by)
+                    .transpose()
+                    .map_err(|e| e.to_string())?;
+                let b = tokio::task::spawn_blocking(move || match &broker_tls {
+                    Some(t) => RabbitMq::start_with_tls(t),
+                    None => RabbitMq::start(),
+                })
+                .await
+                .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())?;
-            let b = tokio::task::spawn_blocking(move || match &broker_tls {
-                Some(t) => RabbitMq::start_with_tls(t),
-                None => RabbitMq::start(),
-            })
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
-            let a = b.stomp_tls_address().unwrap_or_else(|| b.stomp_address());
-            (Some(Box::new(b)), a)
-        }
-    };
+                let plain = b.stomp_address();
+                let a = b.stomp_tls_address().unwrap_or_else(|| plain.clone());
+                (Some(Box::new(b)), a, plain)
+            }
+        };
     let client_tls = |insecure: bool| -> Result<Option<ClientTls>, String> {
         let Some(ca) = &ca else { return Ok(None) };
         let trust = if insecure {
@@ -607,12 +654,17 @@ async fn stomp(
     harness.tls = client_tls(tls.is_some_and(|t| t.insecure))?;
     // The Agent knows its Controller's destination from its data model
     // (Controller.{i}.MTP.{i}.STOMP.Destination).
-    // With --interpose the Agent dials the interposer, which dials the broker.
+    // With --interpose the Agent dials the interposer, which dials the
+    // broker's plain listener (with --tls the Agent's hop to the
+    // interposer is the TLS one).
     let interposer = match interpose {
         true => Some(
-            crate::interpose::stomp::start(&address)
-                .await
-                .map_err(|e| format!("cannot start the STOMP interposer: {e}"))?,
+            crate::interpose::stomp::start(
+                &plain_address,
+                ca.as_ref().map(interposer_tls).transpose()?,
+            )
+            .await
+            .map_err(|e| format!("cannot start the STOMP interposer: {e}"))?,
         ),
         false => None,
     };
@@ -620,7 +672,12 @@ async fn stomp(
     let mut agent = StompConfig::new(&agent_broker, DEFAULT_AGENT_ID);
     agent.own_destination = Some(agent_dest.clone());
     agent.peer_destination = Some(controller_dest.clone());
-    agent.tls = client_tls(false)?;
+    // `mtp-tls-ignored`: the Agent's client dials in plaintext although
+    // its configuration says TLS.
+    agent.tls = match host.faults().contains(Fault::MtpTlsIgnored) {
+        true => None,
+        false => client_tls(false)?,
+    };
     // The Agent's STOMP.Connection.{i}.OutgoingHeartbeat / IncomingHeartbeat
     // (R-STOMP.8): heart-beats enabled, so TP-469 6.8 can observe them.
     agent.heartbeat = Some(AGENT_HEARTBEAT);
@@ -765,15 +822,23 @@ async fn secure_websocket(
                 .map_err(|e| e.to_string())?
                 .with_tls(server_tls)
                 .with_control(control.clone());
-            let agent_tls =
-                ClientTls::new(ServerTrust::Roots(vec![ca.cert()]), Some(agent)).map_err(e)?;
-            let agent_side = WsDialer::new(
-                &format!("wss://{}{PATH}", server.local_addr()),
-                DEFAULT_AGENT_ID,
-            )
-            .with_tls(agent_tls)
-            .with_text_frames(text_frames)
-            .with_close_unanswered(close_unanswered);
+            // `mtp-tls-ignored`: the Agent dials ws:// although its
+            // Controller's MTP says TLS; the harness's server sees a
+            // plaintext first byte and says so.
+            let tls_ignored = host.faults().contains(Fault::MtpTlsIgnored);
+            let dial = |address: String, identity| -> Result<WsDialer, String> {
+                Ok(match tls_ignored {
+                    true => WsDialer::new(&format!("ws://{address}{PATH}"), DEFAULT_AGENT_ID),
+                    false => WsDialer::new(&format!("wss://{address}{PATH}"), DEFAULT_AGENT_ID)
+                        .with_tls(
+                            ClientTls::new(ServerTrust::Roots(vec![ca.cert()]), Some(identity))
+                                .map_err(e)?,
+                        ),
+                })
+            };
+            let agent_side = dial(server.local_addr(), agent)?
+                .with_text_frames(text_frames)
+                .with_close_unanswered(close_unanswered);
             // The read-only Controller: its own certificate, port and dialer.
             let readonly_identity = ca.issue(READONLY_CONTROLLER_ID).map_err(e)?.identity();
             let readonly_tls =
@@ -784,15 +849,8 @@ async fn secure_websocket(
                 .map_err(|e| e.to_string())?
                 .with_tls(readonly_tls);
             let agent_again = ca.issue(&tls.agent_certificate_id).map_err(e)?.identity();
-            let readonly_agent_side = WsDialer::new(
-                &format!("wss://{}{PATH}", readonly.local_addr()),
-                DEFAULT_AGENT_ID,
-            )
-            .with_tls(
-                ClientTls::new(ServerTrust::Roots(vec![ca.cert()]), Some(agent_again))
-                    .map_err(e)?,
-            )
-            .with_text_frames(text_frames);
+            let readonly_agent_side =
+                dial(readonly.local_addr(), agent_again)?.with_text_frames(text_frames);
             let retry = ws_retry(&host);
             // After a refused handshake the waits come from the dialed
             // Controller's MTP.{i}.WebSocket.SessionRetry* (R-WS.19-21).

@@ -597,6 +597,7 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
             ws_control,
             ws_second_session,
             coap_control,
+            mtp_tls: tls.is_some(),
             discovery: discovery_setting(args, &target),
             ..context
         },
@@ -686,6 +687,7 @@ fn run_context(
         ws_second_session: None,
         coap_control: None,
         plan_timings: args.plan_timings,
+        mtp_tls: false,
         discovery: Default::default(),
     })
 }
@@ -895,6 +897,7 @@ async fn with_builtin_agent(
         e2e_setting(args, None),
     )?;
     context.mqtt_interposer = started.mqtt_interposer.clone();
+    context.mtp_tls = options.tls.is_some();
     controller_vars(&mut context, &started.controllers);
     context.stomp_interposer = started.stomp_interposer.clone();
     context.ws_control = started.ws_control.clone();

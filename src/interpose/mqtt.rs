@@ -7,14 +7,14 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedReadHalf;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::mqtt_codec::{self, Version};
 use super::mqtt_log::LoggedPacket;
 use super::mqtt_steer::{self, Steering};
-use super::relay::{Admission, Interposer, Relay, Way};
+use super::relay::{Admission, AgentStream, Interposer, Relay, Way};
+use crate::mtp::tls::ServerTls;
 
 /// How long an Agent may take to send CONNECT after its TCP connect.
 const CONNECT_WITHIN: Duration = Duration::from_secs(10);
@@ -27,9 +27,9 @@ pub type InterposerHandle = Relay<LoggedPacket, Steering, ()>;
 pub type MqttInterposer = Interposer<LoggedPacket, Steering, ()>;
 
 /// Listens on a free loopback port in front of the broker at `broker`
-/// (`host:port`).
-pub async fn start(broker: &str) -> std::io::Result<MqttInterposer> {
-    Interposer::listen("MQTT", broker, relay).await
+/// (`host:port`, plain TCP); with `tls` the Agent connects over TLS.
+pub async fn start(broker: &str, tls: Option<ServerTls>) -> std::io::Result<MqttInterposer> {
+    Interposer::listen("MQTT", broker, tls, relay).await
 }
 
 impl InterposerHandle {
@@ -79,7 +79,7 @@ impl InterposerHandle {
 
 /// Reads the next whole frame into a Vec, keeping extra bytes in `buf`.
 /// Cancel-safe: bytes read before a cancellation stay in `buf`.
-async fn read_frame(r: &mut OwnedReadHalf, buf: &mut Vec<u8>) -> Option<Vec<u8>> {
+async fn read_frame(r: &mut (impl AsyncRead + Unpin), buf: &mut Vec<u8>) -> Option<Vec<u8>> {
     loop {
         match mqtt_codec::frame_len(buf) {
             Ok(Some(n)) => return Some(buf.drain(..n).collect()),
@@ -93,8 +93,8 @@ async fn read_frame(r: &mut OwnedReadHalf, buf: &mut Vec<u8>) -> Option<Vec<u8>>
     }
 }
 
-async fn relay(agent: TcpStream, handle: InterposerHandle, conn: u32) {
-    let (mut ar, mut aw) = agent.into_split();
+async fn relay(agent: AgentStream, handle: InterposerHandle, conn: u32) {
+    let (mut ar, mut aw) = tokio::io::split(agent);
     let mut abuf = Vec::new();
     let Ok(Some(connect)) =
         tokio::time::timeout(CONNECT_WITHIN, read_frame(&mut ar, &mut abuf)).await

@@ -4,18 +4,47 @@
 //! read the time-stamped log and wait for an entry. Each interposer brings
 //! its own wire codec, log entry (`Logged`), expectation (`Pattern`),
 //! steering `S` and the message `K` a live connection can be kicked with.
+//! With TLS (`--interpose --tls`) the listener completes the Agent's TLS
+//! handshake itself and relays in the clear to the broker's plain listener;
+//! it notes per connection whether the Agent spoke TLS, and serves (and
+//! reports) a plaintext Agent rather than refuse it.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::mtp::tls::channel::{opens_tls, peek_first_byte, ChannelSecurity, TlsSession};
+use crate::mtp::tls::{describe_handshake_error, ServerTls};
 pub use crate::trace::Way;
 use crate::trace::{Direction, MtpPacket, TraceEntry};
+
+/// The Agent's side of a relayed connection: TCP, or TLS over it.
+pub trait AgentIo: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> AgentIo for T {}
+pub type AgentStream = Box<dyn AgentIo>;
+
+/// How long an accepted Agent may take to send its first byte and finish
+/// a TLS handshake.
+const HANDSHAKE_WITHIN: Duration = Duration::from_secs(10);
+
+/// What the listener learnt of one Agent connection before relaying it.
+#[derive(Debug, Clone)]
+pub struct AgentChannel {
+    /// 1 = the first accepted.
+    pub connection: u32,
+    /// The log's length when it was accepted: it belongs to a case whose
+    /// mark is at or before this.
+    pub log_at: usize,
+    /// The Agent's address, `127.0.0.1:port`.
+    pub peer: String,
+    pub security: ChannelSecurity,
+}
 
 /// One entry of an interposer's log: a packet or a frame.
 pub trait Logged: Clone + Send + 'static {
@@ -117,6 +146,8 @@ struct State<E, S, K> {
     connections: u32,
     /// Live connections, to kick them when a case steers.
     live: Vec<(u32, mpsc::UnboundedSender<K>)>,
+    /// Every accepted connection's channel, in order.
+    channels: Vec<AgentChannel>,
 }
 
 /// What becomes of a newly accepted connection.
@@ -138,6 +169,8 @@ pub struct Relay<E, S, K> {
     address: SocketAddr,
     broker: String,
     kind: &'static str,
+    /// The listener's TLS, when the Agent is to reach it over TLS.
+    tls: Option<ServerTls>,
 }
 
 impl<E, S, K> Clone for Relay<E, S, K> {
@@ -147,6 +180,7 @@ impl<E, S, K> Clone for Relay<E, S, K> {
             address: self.address,
             broker: self.broker.clone(),
             kind: self.kind,
+            tls: self.tls.clone(),
         }
     }
 }
@@ -170,6 +204,41 @@ impl<E: Logged, S: Clone + Default, K> Relay<E, S, K> {
 
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// Whether the listener expects TLS from the Agent.
+    pub fn listens_with_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// The channels of the connections accepted since log position `from`.
+    pub fn channels_since(&self, from: usize) -> Vec<AgentChannel> {
+        let s = self.lock();
+        s.channels
+            .iter()
+            .filter(|c| c.log_at >= from)
+            .cloned()
+            .collect()
+    }
+
+    /// The channels of the connections that are live now; between a drop
+    /// and the next connection, the last one accepted.
+    pub fn current_channels(&self) -> Vec<AgentChannel> {
+        let s = self.lock();
+        let live: Vec<AgentChannel> = s
+            .channels
+            .iter()
+            .filter(|c| s.live.iter().any(|(n, _)| *n == c.connection))
+            .cloned()
+            .collect();
+        match live.is_empty() {
+            true => s.channels.last().cloned().into_iter().collect(),
+            false => live,
+        }
+    }
+
+    fn note_channel(&self, channel: AgentChannel) {
+        self.lock().channels.push(channel);
     }
 
     /// The real broker, `host:port`.
@@ -302,10 +371,16 @@ where
     K: Send + 'static,
 {
     /// Listens on a free loopback port in front of the broker at `broker`
-    /// (`host:port`) and runs `relay` for each Agent connection.
-    pub async fn listen<F, Fut>(kind: &'static str, broker: &str, relay: F) -> std::io::Result<Self>
+    /// (`host:port`, plain TCP) and runs `relay` for each Agent connection;
+    /// with `tls`, the Agent is expected to connect over TLS.
+    pub async fn listen<F, Fut>(
+        kind: &'static str,
+        broker: &str,
+        tls: Option<ServerTls>,
+        relay: F,
+    ) -> std::io::Result<Self>
     where
-        F: Fn(TcpStream, Relay<E, S, K>, u32) -> Fut + Send + 'static,
+        F: Fn(AgentStream, Relay<E, S, K>, u32) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -316,10 +391,12 @@ where
                 refuse_left: 0,
                 connections: 0,
                 live: Vec::new(),
+                channels: Vec::new(),
             })),
             address: listener.local_addr()?,
             broker: broker.to_string(),
             kind,
+            tls,
         };
         let accept = tokio::spawn(accept_loop(listener, handle.clone(), relay));
         Ok(Interposer { handle, accept })
@@ -338,21 +415,79 @@ where
 async fn accept_loop<E, S, K, F, Fut>(listener: TcpListener, handle: Relay<E, S, K>, relay: F)
 where
     E: Logged,
-    S: Clone + Default,
-    F: Fn(TcpStream, Relay<E, S, K>, u32) -> Fut,
+    S: Clone + Default + Send + 'static,
+    K: Send + 'static,
+    F: Fn(AgentStream, Relay<E, S, K>, u32) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    let relay = Arc::new(relay);
     // Dropped with this task, which aborts every relay.
     let mut relays = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((agent, _)) = accepted else { continue };
+                let Ok((agent, peer)) = accepted else { continue };
                 let _ = agent.set_nodelay(true);
                 let connection = handle.next_connection();
-                relays.spawn(relay(agent, handle.clone(), connection));
+                let log_at = handle.log_len();
+                let (handle, relay) = (handle.clone(), relay.clone());
+                relays.spawn(async move {
+                    // A connection that sends nothing carries nothing to judge.
+                    let Some((stream, security)) = secure(agent, handle.tls.as_ref()).await else {
+                        return;
+                    };
+                    handle.note_channel(AgentChannel {
+                        connection,
+                        log_at,
+                        peer: peer.to_string(),
+                        security,
+                    });
+                    if let Some(stream) = stream {
+                        relay(stream, handle, connection).await;
+                    }
+                });
             }
             Some(_) = relays.join_next(), if !relays.is_empty() => {}
         }
     }
+}
+
+/// The Agent's stream as the relay reads it (none when its TLS handshake
+/// failed), and what its channel is; `None` when it sent nothing. With TLS
+/// configured, a first byte that opens no TLS handshake is served in
+/// plaintext (and noted so), so that the check reports it.
+async fn secure(
+    agent: TcpStream,
+    tls: Option<&ServerTls>,
+) -> Option<(Option<AgentStream>, ChannelSecurity)> {
+    let Some(tls) = tls else {
+        let plain = ChannelSecurity::Plaintext { first_byte: None };
+        return Some((Some(Box::new(agent)), plain));
+    };
+    let first = tokio::time::timeout(HANDSHAKE_WITHIN, peek_first_byte(&agent))
+        .await
+        .ok()
+        .flatten()?;
+    if !opens_tls(first) {
+        let plain = ChannelSecurity::Plaintext {
+            first_byte: Some(first),
+        };
+        return Some((Some(Box::new(agent)), plain));
+    }
+    Some(
+        match tokio::time::timeout(HANDSHAKE_WITHIN, tls.acceptor().accept(agent)).await {
+            Ok(Ok(stream)) => {
+                let session = TlsSession::of(stream.get_ref().1);
+                (Some(Box::new(stream)), ChannelSecurity::Tls(session))
+            }
+            Ok(Err(e)) => (
+                None,
+                ChannelSecurity::TlsFailed(describe_handshake_error(&e)),
+            ),
+            Err(_) => (
+                None,
+                ChannelSecurity::TlsFailed("TLS handshake timed out".into()),
+            ),
+        },
+    )
 }

@@ -11,14 +11,14 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::relay::{Admission, Interposer, Relay, Way};
+use super::relay::{Admission, AgentStream, Interposer, Relay, Way};
 use super::stomp_log::LoggedFrame;
 use super::stomp_steer::{self, Steering};
 use crate::mtp::stomp::frame::{Decoder, Frame, HEARTBEAT};
+use crate::mtp::tls::ServerTls;
 
 /// How long an Agent may take to send its STOMP frame after its TCP connect.
 const CONNECT_WITHIN: Duration = Duration::from_secs(10);
@@ -39,9 +39,9 @@ pub type StompInterposerHandle = Relay<LoggedFrame, Steering, Kick>;
 pub type StompInterposer = Interposer<LoggedFrame, Steering, Kick>;
 
 /// Listens on a free loopback port in front of the broker at `broker`
-/// (`host:port`, plain TCP).
-pub async fn start(broker: &str) -> std::io::Result<StompInterposer> {
-    Interposer::listen("STOMP", broker, relay).await
+/// (`host:port`, plain TCP); with `tls` the Agent connects over TLS.
+pub async fn start(broker: &str, tls: Option<ServerTls>) -> std::io::Result<StompInterposer> {
+    Interposer::listen("STOMP", broker, tls, relay).await
 }
 
 impl StompInterposerHandle {
@@ -81,7 +81,10 @@ enum Item {
 /// Reads once and decodes what arrived: whole frames and heart-beat EOLs.
 /// `None` when the stream ended; `Some(Err)` when it is undecodable.
 /// Cancel-safe: a cancelled read has consumed nothing.
-async fn read_items(r: &mut OwnedReadHalf, dec: &mut Decoder) -> Option<Result<Vec<Item>, String>> {
+async fn read_items(
+    r: &mut (impl AsyncRead + Unpin),
+    dec: &mut Decoder,
+) -> Option<Result<Vec<Item>, String>> {
     let mut chunk = [0u8; 16 * 1024];
     let n = match r.read(&mut chunk).await {
         Ok(0) | Err(_) => return None,
@@ -111,7 +114,7 @@ async fn forward(
     conn: u32,
     items: Vec<Item>,
     steering: Option<&Steering>,
-    w: &mut OwnedWriteHalf,
+    w: &mut (impl AsyncWrite + Unpin),
 ) -> bool {
     for item in items {
         let bytes = match item {
@@ -135,8 +138,8 @@ async fn forward(
     true
 }
 
-async fn relay(agent: TcpStream, handle: StompInterposerHandle, conn: u32) {
-    let (mut ar, mut aw) = agent.into_split();
+async fn relay(agent: AgentStream, handle: StompInterposerHandle, conn: u32) {
+    let (mut ar, mut aw) = tokio::io::split(agent);
     let mut adec = Decoder::default();
     // Everything up to and including the Agent's first frame (STOMP or
     // CONNECT), held until the broker connection is open.

@@ -65,6 +65,12 @@ pub struct PeerInfo {
     /// (R-SEC.10a); over a broker MTP it is the broker's certificate
     /// (`MtpConnection::certificate_names_the_peer`).
     pub certificate_endpoint_id: Option<String>,
+    /// Whether this connection to the Agent runs over TLS, and what was
+    /// negotiated (TP-469 4.1, 7.9). `None` where the connection cannot
+    /// tell: on a broker MTP the harness's own hop to the broker is not the
+    /// Agent's channel (the interposer sees that one), and UDS and CoAP
+    /// have no TLS layer here.
+    pub channel: Option<tls::channel::ChannelSecurity>,
 }
 
 /// How a binding itself answers a Record it cannot process, where its own

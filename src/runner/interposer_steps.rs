@@ -43,6 +43,11 @@ impl LogCursor {
         }
     }
 
+    /// Where the case's entries begin: the mark of `expect_mtp_tls`.
+    pub(super) fn case_start(&self) -> usize {
+        self.case_start
+    }
+
     /// `trace` with the interposer's entries of the case merged in time order.
     fn merged<E: Logged, S: Clone + Default, K>(
         &self,

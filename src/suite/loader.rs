@@ -61,7 +61,7 @@ impl LoadError {
 
 /// The actions a step can hold, for messages.
 const ACTIONS: &str =
-    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, expect_mqtt_retries, stomp_steer, expect_stomp, expect_stomp_retries, ws_control, expect_close, expect_ws_retries, coap_control, expect_coap, discover, e2e_send, bad_record";
+    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, expect_mqtt_retries, stomp_steer, expect_stomp, expect_stomp_retries, ws_control, expect_close, expect_ws_retries, coap_control, expect_coap, expect_mtp_tls, discover, e2e_send, bad_record";
 
 /// A test-case file: one suite of cases (format in test-cases/README.md).
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -182,6 +182,9 @@ struct RawStep {
     coap_control: Option<crate::suite::coap_steps::CoapControlSpec>,
     #[serde(default)]
     expect_coap: Option<crate::suite::coap_steps::ExpectCoapSpec>,
+    // Whether the Agent's MTP channel is TLS (TP-469 4.1, 7.9, 11.3, 6.11).
+    #[serde(default)]
+    expect_mtp_tls: Option<crate::suite::tls_steps::MtpTlsSpec>,
     #[serde(default)]
     discover: Option<crate::suite::discovery_steps::DiscoverSpec>,
     e2e_send: Option<crate::suite::e2e_steps::E2eSendSpec>,
@@ -449,6 +452,7 @@ fn step(
     actions.extend(r.expect_ws_retries.map(Action::ExpectWsRetries));
     actions.extend(r.coap_control.map(Action::CoapControl));
     actions.extend(r.expect_coap.map(Action::ExpectCoap));
+    actions.extend(r.expect_mtp_tls.map(Action::ExpectMtpTls));
     actions.extend(r.discover.map(Action::Discover));
     actions.extend(r.e2e_send.map(Action::E2eSend));
     actions.extend(r.bad_record.map(Action::BadRecord));
@@ -554,6 +558,7 @@ fn step(
                 | Action::WsControl(_)
                 | Action::ExpectClose(_)
                 | Action::ExpectWsRetries(_)
+                | Action::ExpectMtpTls(_)
                 | Action::CoapControl(_)
                 | Action::ExpectCoap(_)
                 | Action::Discover(_)
@@ -588,6 +593,7 @@ fn step(
         Action::ExpectMqttRetries(_) => Some(("expect_mqtt_retries", &[])),
         Action::ExpectStompRetries(_) => Some(("expect_stomp_retries", &[])),
         Action::ExpectWsRetries(_) => Some(("expect_ws_retries", &[])),
+        Action::ExpectMtpTls(_) => Some(("expect_mtp_tls", &[])),
         _ => None,
     };
     if let Some((keyword, known)) = capture_sources {
@@ -702,7 +708,7 @@ fn check_profile(
 /// when it fails, and why they take no `expect:` block.
 fn self_checking(action: &Action) -> Option<(Result<(), String>, &'static str, &'static str)> {
     use crate::suite::{
-        bad_record_steps, coap_steps, discovery_steps, mqtt_steps, stomp_steps, ws_steps,
+        bad_record_steps, coap_steps, discovery_steps, mqtt_steps, stomp_steps, tls_steps, ws_steps,
     };
     Some(match action {
         Action::MqttSteer(_) | Action::ExpectMqtt(_) | Action::ExpectMqttRetries(_) => (
@@ -720,6 +726,11 @@ fn self_checking(action: &Action) -> Option<(Result<(), String>, &'static str, &
         Action::ExpectWsRetries(r) => (r.validate(), ws_steps::HELP, WS_NO_EXPECT),
         Action::CoapControl(c) => (c.validate(), coap_steps::HELP, COAP_NO_EXPECT),
         Action::ExpectCoap(c) => (c.validate(), coap_steps::HELP, COAP_NO_EXPECT),
+        Action::ExpectMtpTls(t) => (
+            t.validate(),
+            tls_steps::HELP,
+            "expect_mtp_tls holds its version itself",
+        ),
         // The discovery step (TP-469 section 8).
         Action::Discover(d) => (
             d.validate(),

@@ -20,6 +20,7 @@ pub mod request;
 pub mod results;
 pub mod schema;
 pub mod stomp_steps;
+pub mod tls_steps;
 pub mod var_check;
 pub mod vars;
 pub mod ws_steps;

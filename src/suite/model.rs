@@ -163,6 +163,9 @@ pub enum Action {
     CoapControl(super::coap_steps::CoapControlSpec),
     /// Passes when the CoAP messages since the case began show what it asks.
     ExpectCoap(super::coap_steps::ExpectCoapSpec),
+    /// Passes when the Agent's MTP channel is TLS of at least a version
+    /// (TP-469 4.1, 7.9, 11.3, 6.11).
+    ExpectMtpTls(super::tls_steps::MtpTlsSpec),
     /// Browse DNS-SD on loopback for the Agent's advertisement (TP-469 8.5-8.7).
     Discover(super::discovery_steps::DiscoverSpec),
     /// One SessionContextRecord built field by field, and what the Agent
@@ -194,6 +197,7 @@ impl Action {
             Action::ExpectWsRetries(_) => "expect_ws_retries",
             Action::CoapControl(_) => "coap_control",
             Action::ExpectCoap(_) => "expect_coap",
+            Action::ExpectMtpTls(_) => "expect_mtp_tls",
             Action::Discover(_) => "discover",
             Action::E2eSend(_) => "e2e_send",
             Action::BadRecord(_) => "bad_record",

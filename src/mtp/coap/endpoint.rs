@@ -384,6 +384,7 @@ impl CoapEndpoint {
                 address: peer.as_ref().map(ToString::to_string).unwrap_or_default(),
                 endpoint_id: None,
                 certificate_endpoint_id: None,
+                channel: None,
             },
             peer,
             first,

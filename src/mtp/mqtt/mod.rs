@@ -501,6 +501,7 @@ impl MqttEndpoint {
                 certificate_endpoint_id: relay
                     .as_ref()
                     .and_then(TlsRelay::broker_certificate_endpoint_id),
+                channel: None,
             },
             link,
             _relay: relay,

@@ -134,9 +134,25 @@ impl TlsRelay {
     }
 }
 
+/// How long a dropped relay may go on copying: what the MQTT client wrote
+/// last (its DISCONNECT) is still on its way to the broker.
+const DRAIN_WITHIN: std::time::Duration = std::time::Duration::from_millis(500);
+
 impl Drop for TlsRelay {
     fn drop(&mut self) {
-        self.task.abort();
+        // The copy ends by itself once the client's socket is closed and
+        // its last bytes are relayed; aborting at once would lose them (a
+        // DISCONNECT the interposer then never sees, TP-469 11.10/11.11).
+        let abort = self.task.abort_handle();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    tokio::time::sleep(DRAIN_WITHIN).await;
+                    abort.abort();
+                });
+            }
+            Err(_) => abort.abort(),
+        }
     }
 }
 

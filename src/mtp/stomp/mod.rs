@@ -194,6 +194,7 @@ impl StompClient {
                 // R-SEC.10a compares from_id with the *peer endpoint's*
                 // certificate, so it stays out of this field.
                 certificate_endpoint_id: None,
+                channel: None,
             },
             incoming_heartbeat: None,
             heartbeat_task: None,

@@ -2,7 +2,9 @@
 //! provider. Builds client and server configurations from PEM files or the
 //! in-memory test PKI, and reads the peer's Endpoint ID from its certificate
 //! (R-SEC.0a) so the session can refuse Records from anyone else (R-SEC.10a).
+//! `channel` says what a connection's TLS session was, for the checks.
 
+pub mod channel;
 pub mod pki;
 pub mod san;
 

@@ -94,6 +94,43 @@ pub fn san_uris(cert_der: &[u8]) -> Vec<String> {
     uris
 }
 
+/// id-at-commonName, 2.5.4.3, as DER OID content bytes.
+const OID_COMMON_NAME: &[u8] = &[0x55, 0x04, 0x03];
+const TAG_SET: u8 = 0x31;
+/// TBSCertificate's optional `[0] EXPLICIT Version`.
+const TAG_VERSION: u8 = 0xA0;
+
+/// The subject's commonName, for reports: TBSCertificate is
+/// [version] serial signature issuer validity subject ...; the subject is a
+/// SEQUENCE of SETs of (OID, value). Any string type is read as UTF-8.
+pub fn subject_common_name(cert_der: &[u8]) -> Option<String> {
+    let (TAG_SEQUENCE, cert, _) = tlv(cert_der)? else {
+        return None;
+    };
+    let (TAG_SEQUENCE, tbs) = children(cert).next()? else {
+        return None;
+    };
+    let mut fields = children(tbs).peekable();
+    if fields.peek().is_some_and(|(tag, _)| *tag == TAG_VERSION) {
+        fields.next();
+    }
+    // serial, signature, issuer, validity, then the subject.
+    let (TAG_SEQUENCE, subject) = fields.nth(4)? else {
+        return None;
+    };
+    children(subject)
+        .filter(|(tag, _)| *tag == TAG_SET)
+        .flat_map(|(_, set)| children(set))
+        .filter(|(tag, _)| *tag == TAG_SEQUENCE)
+        .find_map(|(_, attribute)| {
+            let mut parts = children(attribute);
+            (parts.next()? == (TAG_OID, OID_COMMON_NAME))
+                .then(|| parts.next())
+                .flatten()
+                .and_then(|(_, value)| std::str::from_utf8(value).ok().map(str::to_string))
+        })
+}
+
 /// The USP Endpoint ID the certificate names, if any: the first SAN URI
 /// starting with `urn:bbf:usp:id:` (the prefix is case-insensitive, as URN
 /// namespace identifiers are).

@@ -48,6 +48,7 @@ impl UdsConnection {
                 address,
                 endpoint_id: None,
                 certificate_endpoint_id: None,
+                channel: None,
             },
             ended: None,
         }

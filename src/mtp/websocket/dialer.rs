@@ -7,6 +7,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, http::HeaderValue};
 
+use crate::mtp::tls::channel::{ChannelSecurity, TlsSession};
 use crate::mtp::tls::{describe_handshake_error, peer_endpoint_id, ClientTls};
 use crate::mtp::{MtpConnection, MtpConnector, MtpError, PeerInfo};
 
@@ -100,7 +101,10 @@ impl WsDialer {
         // One Record per frame, answered at once: Nagle only adds latency (benches/exchange.rs).
         let _ = tcp.set_nodelay(true);
         match (&self.tls, secure) {
-            (None, false) => Ok(Box::new(self.upgrade(request, tcp, None).await?)),
+            (None, false) => {
+                let plain = ChannelSecurity::Plaintext { first_byte: None };
+                Ok(Box::new(self.upgrade(request, tcp, None, plain).await?))
+            }
             (Some(tls), true) => {
                 let name = rustls_pki_types::ServerName::try_from(host.clone())
                     .map_err(|e| self.connect_error(format!("'{host}' as TLS server name: {e}")))?;
@@ -112,8 +116,12 @@ impl WsDialer {
                             mtp: MTP,
                             reason: describe_handshake_error(&e),
                         })?;
-                let cert_eid = peer_endpoint_id(stream.get_ref().1.peer_certificates());
-                Ok(Box::new(self.upgrade(request, stream, cert_eid).await?))
+                let state = stream.get_ref().1;
+                let cert_eid = peer_endpoint_id(state.peer_certificates());
+                let channel = ChannelSecurity::Tls(TlsSession::of(state));
+                Ok(Box::new(
+                    self.upgrade(request, stream, cert_eid, channel).await?,
+                ))
             }
             (None, true) => Err(self.connect_error(
                 "a wss:// URL needs TLS settings (a tls: section in the target, or --tls-ca)",
@@ -129,6 +137,7 @@ impl WsDialer {
         request: tungstenite::handshake::client::Request,
         stream: S,
         certificate_endpoint_id: Option<String>,
+        channel: ChannelSecurity,
     ) -> Result<WsConnection<S>, MtpError>
     where
         S: AsyncRead + AsyncWrite + Unpin,
@@ -162,6 +171,7 @@ impl WsDialer {
                 address: self.url.clone(),
                 endpoint_id: peer_eid,
                 certificate_endpoint_id,
+                channel: Some(channel),
             },
             text_frames: self.text_frames,
             answer_close: !self.close_unanswered,

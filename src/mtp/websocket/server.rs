@@ -9,6 +9,7 @@ use tokio_tungstenite::tungstenite::{
     http::{HeaderValue, StatusCode},
 };
 
+use crate::mtp::tls::channel::{opens_tls, peek_first_byte, ChannelSecurity, TlsSession};
 use crate::mtp::tls::{describe_handshake_error, peer_endpoint_id, ServerTls};
 use crate::mtp::{MtpConnection, MtpConnector, MtpError, PeerInfo};
 
@@ -97,29 +98,65 @@ impl WsServer {
             let _ = tcp.set_nodelay(true);
             let outcome = match &self.tls {
                 None => self
-                    .upgrade(tcp, addr, None)
+                    .upgrade(
+                        tcp,
+                        addr,
+                        None,
+                        ChannelSecurity::Plaintext { first_byte: None },
+                    )
                     .await
                     .map(|c| Box::new(c) as Box<dyn MtpConnection>),
-                Some(tls) => {
-                    let accepting = tls.acceptor().accept(tcp);
-                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, accepting).await {
-                        Ok(Ok(stream)) => {
-                            let cert_eid = peer_endpoint_id(stream.get_ref().1.peer_certificates());
-                            self.upgrade(stream, addr, cert_eid)
-                                .await
-                                .map(|c| Box::new(c) as Box<dyn MtpConnection>)
-                        }
-                        Ok(Err(e)) => Err(describe_handshake_error(&e)),
-                        Err(_) => Err(format!(
-                            "TLS handshake not completed within {} s",
-                            TLS_HANDSHAKE_TIMEOUT.as_secs()
-                        )),
-                    }
-                }
+                Some(tls) => self.accept_tls(tls.clone(), tcp, addr).await,
             };
             match outcome {
                 Ok(conn) => return Ok(conn),
                 Err(why) => self.last_rejection = Some(format!("{addr}: {why}")),
+            }
+        }
+    }
+
+    /// TLS, then the WebSocket handshake. A client whose first byte is no
+    /// TLS ClientHello is served in plaintext and its connection says so
+    /// (`PeerInfo::channel`): an Agent that ignores its TLS setting is
+    /// reported by the check that asks for TLS (TP-469 4.1, 7.9), where a
+    /// refusal would only show as an Agent that never connects.
+    async fn accept_tls(
+        &self,
+        tls: ServerTls,
+        tcp: tokio::net::TcpStream,
+        addr: std::net::SocketAddr,
+    ) -> Result<Box<dyn MtpConnection>, String> {
+        let first = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, peek_first_byte(&tcp))
+            .await
+            .ok()
+            .flatten();
+        match first {
+            None => Err("the client sent nothing (or closed) before a TLS handshake".into()),
+            Some(b) if !opens_tls(b) => {
+                let plain = ChannelSecurity::Plaintext {
+                    first_byte: Some(b),
+                };
+                self.upgrade(tcp, addr, None, plain)
+                    .await
+                    .map(|c| Box::new(c) as Box<dyn MtpConnection>)
+            }
+            Some(_) => {
+                let accepting = tls.acceptor().accept(tcp);
+                match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, accepting).await {
+                    Ok(Ok(stream)) => {
+                        let state = stream.get_ref().1;
+                        let cert_eid = peer_endpoint_id(state.peer_certificates());
+                        let channel = ChannelSecurity::Tls(TlsSession::of(state));
+                        self.upgrade(stream, addr, cert_eid, channel)
+                            .await
+                            .map(|c| Box::new(c) as Box<dyn MtpConnection>)
+                    }
+                    Ok(Err(e)) => Err(describe_handshake_error(&e)),
+                    Err(_) => Err(format!(
+                        "TLS handshake not completed within {} s",
+                        TLS_HANDSHAKE_TIMEOUT.as_secs()
+                    )),
+                }
             }
         }
     }
@@ -130,6 +167,7 @@ impl WsServer {
         stream: S,
         addr: std::net::SocketAddr,
         certificate_endpoint_id: Option<String>,
+        channel: ChannelSecurity,
     ) -> Result<WsConnection<S>, String>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send,
@@ -196,7 +234,10 @@ impl WsServer {
                 }
                 (Err(_), _) => ("HANDSHAKE REFUSED", "not upgraded".to_string()),
             };
-            let mut fields = vec![("status".to_string(), status)];
+            let mut fields = vec![
+                ("status".to_string(), status),
+                ("channel".to_string(), channel.to_string()),
+            ];
             fields.append(&mut logged);
             if let Some(p) = &problem {
                 fields.push(("why".into(), p.clone()));
@@ -214,6 +255,7 @@ impl WsServer {
                 address: addr.to_string(),
                 endpoint_id: eid,
                 certificate_endpoint_id,
+                channel: Some(channel),
             },
             text_frames: self.text_frames,
             answer_close: true,
