@@ -37,6 +37,40 @@ pub fn bad_address(target: &Target, text: &str) -> Option<Problem> {
     })
 }
 
+/// The first `controllers:` entry with a key of another MTP (`topic` is
+/// for MQTT, `destination` for STOMP, `listen` for WebSocket): ignoring it
+/// would leave the harness waiting where the Agent never sends.
+pub fn misplaced_controller_key(target: &Target, text: &str) -> Option<Problem> {
+    target.controllers.iter().find_map(|c| {
+        let keys = [
+            ("topic", &c.topic, MtpKind::Mqtt, "mqtt"),
+            ("destination", &c.destination, MtpKind::Stomp, "stomp"),
+            ("listen", &c.listen, MtpKind::Websocket, "websocket"),
+        ];
+        keys.into_iter().find_map(|(key, value, mtp, name)| {
+            let value = value.as_ref().filter(|_| target.mtp != mtp)?;
+            Some(Problem {
+                position: position_of(text, key, value),
+                message: format!(
+                    "controllers: `{}` has {key} `{value}`, which is for mtp: {name} only (this target's mtp is {})",
+                    c.name,
+                    mtp_name(target.mtp)
+                ),
+            })
+        })
+    })
+}
+
+fn mtp_name(mtp: MtpKind) -> &'static str {
+    match mtp {
+        MtpKind::Websocket => "websocket",
+        MtpKind::Mqtt => "mqtt",
+        MtpKind::Uds => "uds",
+        MtpKind::Stomp => "stomp",
+        MtpKind::Coap => "coap",
+    }
+}
+
 /// Why `value` is not `host:port` with a usable port.
 fn address_problem(value: &str) -> Option<&'static str> {
     let Some((host, port)) = value.rsplit_once(':') else {
