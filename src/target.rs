@@ -108,6 +108,12 @@ pub struct ControllerEntry {
     /// `/queue/usp.controller.<its Endpoint ID>` when absent.
     #[serde(default)]
     pub destination: Option<String>,
+    /// With `uds: { role: server }`: the socket path the harness binds as
+    /// this Controller (the Agent connects to it as it does to the target's
+    /// own Controller). With `role: client` the harness connects to the
+    /// Agent's socket again with this Endpoint ID, and `socket` is not needed.
+    #[serde(default)]
+    pub socket: Option<String>,
 }
 
 /// The read-only Controller the built-in Agent knows (its Role 2).

@@ -67,6 +67,7 @@ fn readonly_entry() -> ControllerEntry {
         listen: None,
         topic: None,
         destination: None,
+        socket: None,
     }
 }
 

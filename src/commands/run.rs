@@ -328,9 +328,11 @@ fn controller_vars(context: &mut RunContext, controllers: &[loopback::ExtraContr
 }
 
 /// How the harness reaches the Agent as each of the target's other
-/// Controllers: over WebSocket, dialing the Agent's url again with the
+/// Controllers: over WebSocket or UDS, dialing the Agent again with the
 /// Controller's Endpoint ID (role client) or listening on the Controller's
-/// own `listen` address (role server); other MTPs are not built yet.
+/// own `listen` address or `socket` (role server); over MQTT or STOMP, one
+/// more client of the target's broker on its own topic or destination.
+/// CoAP is not built.
 async fn target_controllers(
     target: &Target,
     tls: Option<&TlsTarget>,
@@ -370,7 +372,20 @@ async fn target_controllers(
                 Some(s) => stomp_controller(s, entry, tls).await,
                 None => Err("no stomp section".into()),
             },
-            _ => Err("acting as another Controller is built for WebSocket, MQTT and STOMP targets (not yet UDS or CoAP ones)".into()),
+            (MtpKind::Uds, _) => match (&target.uds, &entry.socket) {
+                (Some(UdsTarget::Client { path }), _) => {
+                    Ok(Box::new(UdsDialer::new(path, &entry.endpoint_id)))
+                }
+                (Some(UdsTarget::Server { .. }), Some(socket)) => UdsListener::bind(socket, &entry.endpoint_id)
+                    .map(|l| Box::new(l) as Box<dyn MtpConnector>)
+                    .map_err(|e| format!("controllers: {}: {e}", entry.name)),
+                (Some(UdsTarget::Server { .. }), None) => Err(format!(
+                    "with uds role server the harness needs a socket to bind as `{}`: set `socket:` on its `controllers:` entry (and have the Agent connect to it for {})",
+                    entry.name, entry.endpoint_id
+                )),
+                (None, _) => Err("no uds section".into()),
+            },
+            _ => Err("acting as another Controller is built for WebSocket, MQTT, STOMP and UDS targets (not for CoAP ones)".into()),
         };
         out.push(loopback::ExtraController {
             entry: entry.clone(),

@@ -38,7 +38,8 @@ pub fn bad_address(target: &Target, text: &str) -> Option<Problem> {
 }
 
 /// The first `controllers:` entry with a key of another MTP (`topic` is
-/// for MQTT, `destination` for STOMP, `listen` for WebSocket): ignoring it
+/// for MQTT, `destination` for STOMP, `listen` for WebSocket, `socket` for
+/// UDS): ignoring it
 /// would leave the harness waiting where the Agent never sends.
 pub fn misplaced_controller_key(target: &Target, text: &str) -> Option<Problem> {
     target.controllers.iter().find_map(|c| {
@@ -46,6 +47,7 @@ pub fn misplaced_controller_key(target: &Target, text: &str) -> Option<Problem> 
             ("topic", &c.topic, MtpKind::Mqtt, "mqtt"),
             ("destination", &c.destination, MtpKind::Stomp, "stomp"),
             ("listen", &c.listen, MtpKind::Websocket, "websocket"),
+            ("socket", &c.socket, MtpKind::Uds, "uds"),
         ];
         keys.into_iter().find_map(|(key, value, mtp, name)| {
             let value = value.as_ref().filter(|_| target.mtp != mtp)?;
