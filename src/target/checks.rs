@@ -127,17 +127,41 @@ pub fn missing_tls_file(target: &Target, text: &str, dir: &Path) -> Option<Probl
 /// after parsing, so the position is found again in the text.
 pub fn position_of(text: &str, key: &str, value: &str) -> Option<(usize, usize)> {
     let name = key.rsplit('.').next().unwrap_or(key);
+    text.lines()
+        .enumerate()
+        .find_map(|(i, line)| {
+            let rest = line.trim_start().strip_prefix(name)?;
+            let rest = rest.trim_start().strip_prefix(':')?;
+            let at = line.len() - rest.len() + rest.find(value)?;
+            Some((i + 1, line[..at].chars().count() + 1))
+        })
+        .or_else(|| in_flow_mapping(text, name, value))
+}
+
+/// `name: value` inside a flow mapping (`- { name: x, topic: y }`).
+fn in_flow_mapping(text: &str, name: &str, value: &str) -> Option<(usize, usize)> {
     text.lines().enumerate().find_map(|(i, line)| {
-        let rest = line.trim_start().strip_prefix(name)?;
-        let rest = rest.trim_start().strip_prefix(':')?;
-        let at = line.len() - rest.len() + rest.find(value)?;
-        Some((i + 1, line[..at].chars().count() + 1))
+        ["{", ","].iter().find_map(|before| {
+            let pair = line.find(&format!("{before} {name}: "))?;
+            let after_key = pair + before.len() + 1 + name.len() + 1;
+            let at = after_key + line[after_key..].find(value)?;
+            Some((i + 1, line[..at].chars().count() + 1))
+        })
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_is_found_in_a_block_or_a_flow_mapping() {
+        let block = "controllers:\n  - name: ro\n    topic: a/b\n";
+        assert_eq!(position_of(block, "topic", "a/b"), Some((3, 12)));
+        let flow = "controllers:\n  - { name: ro, topic: a/b }\n";
+        assert_eq!(position_of(flow, "topic", "a/b"), Some((2, 24)));
+        assert_eq!(position_of(flow, "listen", "x"), None);
+    }
 
     #[test]
     fn ports_outside_1_to_65535_are_refused() {
