@@ -38,8 +38,8 @@ fn failed(run: &Run) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Every case passed, and the read-only Controller's own Records (from
-/// its Endpoint ID, to it) are in the trace.
+/// Every case passed, and the read-only Controller's own Records, sent
+/// from its Endpoint ID and answered to it, are in the case traces.
 fn assert_all_passed_as_both(extra: &[&str]) {
     let run = run_trust(extra);
     assert_eq!(
@@ -56,8 +56,25 @@ fn assert_all_passed_as_both(extra: &[&str]) {
         "{extra:?}: {}",
         run.failure_messages()
     );
-    let text = serde_json::to_string(&run.results).unwrap_or_default();
-    assert!(text.contains("proto::plugfest-readonly"), "{extra:?}");
+    let records: Vec<(String, String)> = cases
+        .iter()
+        .flat_map(|c| c["trace"].as_array().cloned().unwrap_or_default())
+        .map(|e| {
+            let field = |k: &str| e[k].as_str().unwrap_or_default().to_string();
+            (field("direction"), field("record"))
+        })
+        .collect();
+    for (direction, arrow) in [
+        ("sent", "proto::plugfest-readonly -> "),
+        ("received", " -> proto::plugfest-readonly"),
+    ] {
+        assert!(
+            records
+                .iter()
+                .any(|(d, r)| d == direction && r.contains(arrow)),
+            "{extra:?}: no {direction} Record with {arrow:?}"
+        );
+    }
 }
 
 #[test]

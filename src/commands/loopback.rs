@@ -424,7 +424,8 @@ async fn mqtt(
         .with_tls(pki.as_ref().map(|p| p.harness.clone()));
     let mut harness = MqttEndpoint::new(harness);
     harness.connect_early().await.map_err(|e| e.to_string())?;
-    let (readonly, readonly_agent_side) = mqtt_readonly(&address, version, pki.as_ref()).await?;
+    let (readonly, readonly_agent_side) =
+        mqtt_readonly(&address, version, pki.as_ref(), host.faults()).await?;
     // The Agent knows the Controller's topic from its configuration
     // (LocalAgent.Controller.{i}.MTP.{i}.MQTT.Topic).
     // With --interpose the Agent dials the interposer, which dials the broker.
@@ -499,11 +500,13 @@ fn agent_readonly_topic() -> String {
 /// full-access Controller's. That client goes to the broker directly, not
 /// through `--interpose` (the interposer watches the Agent's main client),
 /// and does not follow Device.MQTT.Client.1 (whose ClientID is the main
-/// client's: sharing it would make the broker drop one of the two).
+/// client's: sharing it would make the broker drop one of the two). The
+/// binding faults of the Agent's PUBLISH packets apply to both its clients.
 async fn mqtt_readonly(
     address: &str,
     version: MqttVersion,
     pki: Option<&MqttPki>,
+    faults: &FaultSet,
 ) -> Result<(MqttEndpoint, MqttEndpoint), String> {
     let own_topic = controller_topic(READONLY_CONTROLLER_ID);
     let agent_side_topic = agent_readonly_topic();
@@ -517,6 +520,10 @@ async fn mqtt_readonly(
         .with_peer_topic(Some(own_topic))
         .with_tls(pki.map(|p| p.agent.clone()));
     agent_side.client_id = Some(format!("{DEFAULT_AGENT_ID}/controller-2"));
+    agent_side.omit_reply_to = faults.contains(Fault::NoResponseTopic);
+    agent_side.content_type = faults
+        .contains(Fault::WrongContentType)
+        .then(|| WRONG_CONTENT_TYPE.to_string());
     Ok((readonly, MqttEndpoint::new(agent_side)))
 }
 
@@ -694,7 +701,7 @@ async fn stomp(
             .contains(Fault::WrongContentType)
             .then(|| WRONG_CONTENT_TYPE.to_string()),
     };
-    let agent = StompClient::new(agent).with_send_faults(send_faults);
+    let agent = StompClient::new(agent).with_send_faults(send_faults.clone());
     // The read-only Controller: the harness's second client of the broker
     // and the Agent's client for it, each on a destination of its own.
     let readonly_dest = format!("/queue/usp.controller.readonly.{tag}");
@@ -725,7 +732,8 @@ async fn stomp(
             StompClient::new(harness),
             agent,
             StompClient::new(readonly),
-            StompClient::new(agent_readonly),
+            // The binding faults of the Agent's SEND frames apply to both its clients.
+            StompClient::new(agent_readonly).with_send_faults(send_faults),
             host,
             RECONNECT,
         )
