@@ -96,6 +96,24 @@ pub struct ControllerEntry {
     /// url again with this Endpoint ID, and `listen` is not needed.
     #[serde(default)]
     pub listen: Option<String>,
+    /// With `mtp: mqtt`: the topic the harness subscribes to as this
+    /// Controller, on the target's broker (the Agent's
+    /// `Controller.{i}.MTP.{i}.MQTT.Topic` for it); `usp/controllers/<its
+    /// Endpoint ID>` when absent.
+    #[serde(default)]
+    pub topic: Option<String>,
+    /// With `mtp: stomp`: the destination the harness subscribes to as this
+    /// Controller, on the target's broker (the Agent's
+    /// `Controller.{i}.MTP.{i}.STOMP.Destination` for it);
+    /// `/queue/usp.controller.<its Endpoint ID>` when absent.
+    #[serde(default)]
+    pub destination: Option<String>,
+    /// With `uds: { role: server }`: the socket path the harness binds as
+    /// this Controller (the Agent connects to it as it does to the target's
+    /// own Controller). With `role: client` the harness connects to the
+    /// Agent's socket again with this Endpoint ID, and `socket` is not needed.
+    #[serde(default)]
+    pub socket: Option<String>,
 }
 
 /// The read-only Controller the built-in Agent knows (its Role 2).
@@ -466,6 +484,9 @@ impl Target {
                 path: origin.to_string(),
                 message,
             });
+        }
+        if let Some(p) = checks::misplaced_controller_key(&target, text) {
+            return Err(TargetError::at(origin, p));
         }
         if let Some(m) = &target.mqtt {
             if m.qos > 1 {

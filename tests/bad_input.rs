@@ -176,7 +176,7 @@ fn run_reports_each_bad_case_file_and_runs_nothing() {
 #[test]
 fn run_refuses_each_bad_target_file_with_one_line() {
     let out = tempfile::tempdir().unwrap();
-    check_corpus("targets", 20, |file, exp| {
+    check_corpus("targets", 21, |file, exp| {
         let (code, output) = run(&[
             "run",
             "--quiet",

@@ -280,7 +280,15 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
                 "expected every object oper_failure",
             ],
         ),
-        Refused("can only be seen by a second Controller"),
+        Fails(
+            Cases::Only(PERMISSION_DENIED_CASES),
+            &[
+                "expected ERROR, got",
+                "err_code: expected",
+                "expected 7006 (Permission denied), got success",
+                "expected every object oper_failure",
+            ],
+        ),
     ),
     (
         "hidden-params-readable",
@@ -288,7 +296,10 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
             Cases::Only(&["trust-hidden-params-get", "trust-hidden-params-gsdm"]),
             &["SerialNumber", "PARAM_READ_WRITE"],
         ),
-        Refused("can only be seen by a second Controller"),
+        Fails(
+            Cases::Only(&["trust-hidden-params-get", "trust-hidden-params-gsdm"]),
+            &["SerialNumber", "PARAM_READ_WRITE"],
+        ),
     ),
     (
         "notify-without-permission",
@@ -296,7 +307,10 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
             Cases::Only(&["trust-notify-not-allowed"]),
             &["expected no ValueChange Notify"],
         ),
-        Refused("can only be seen by a second Controller"),
+        Fails(
+            Cases::Only(&["trust-notify-not-allowed"]),
+            &["expected no ValueChange Notify"],
+        ),
     ),
     (
         "wrong-command-args",
@@ -424,7 +438,10 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
             Cases::Only(&["trust-untrusted-role"]),
             &["AssignedRole: expected"],
         ),
-        Refused("can only be seen by a second Controller"),
+        Fails(
+            Cases::Only(&["trust-untrusted-role"]),
+            &["AssignedRole: expected"],
+        ),
     ),
     (
         "added-role-ignored",
@@ -432,7 +449,10 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
             Cases::Only(&["trust-add-role"]),
             &["expected SET_RESP, got ERROR 7006"],
         ),
-        Refused("can only be seen by a second Controller"),
+        Fails(
+            Cases::Only(&["trust-add-role"]),
+            &["expected SET_RESP, got ERROR 7006"],
+        ),
     ),
     (
         "added-permission-ignored",
@@ -453,7 +473,23 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
                 "expected every object oper_failure",
             ],
         ),
-        Refused("can only be seen by a second Controller"),
+        Fails(
+            Cases::Only(&[
+                "trust-set-allowed",
+                "trust-operate-allowed",
+                "trust-add-search-partial-true",
+                "trust-add-search-partial-false",
+                "trust-add-unwritable-param-included",
+                "trust-add-role",
+            ]),
+            &[
+                "expected SET_RESP, got ERROR 7006",
+                "RequestChallenge().ChallengeID: expected matches",
+                "expected 7006 (Permission denied), got success",
+                "expected ERROR, got ADD_RESP",
+                "expected every object oper_failure",
+            ],
+        ),
     ),
     (
         "retries-outside-window",
@@ -851,7 +887,6 @@ fn judge(outcome: Outcome, run: &Run, clean: &BTreeMap<String, String>) -> Vec<S
                 let broken = ran
                     && match cases {
                         Cases::All => true,
-                        // Over MQTT the trust cases are skipped (no second Controller).
                         Cases::Only(ids) => ids.contains(&id),
                     };
                 if broken {

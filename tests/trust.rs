@@ -1,13 +1,16 @@
 //! Controller trust end to end: test-cases/trust.yaml against the built-in
 //! Agent, acting as its read-only Controller over WebSocket (both roles,
-//! and wss); each permission fault fails exactly its cases with a message
-//! naming what came back and the TP-469 id; a Controller the run cannot act
-//! as skips the case with the reason; target files list Controllers.
+//! and wss), MQTT (5, 3.1.1, TLS, interposed), STOMP and UDS (both roles);
+//! each permission fault fails exactly its cases with a message naming
+//! what came back and the TP-469 id, over WebSocket, MQTT and STOMP alike;
+//! a Controller the run cannot act as (CoAP) skips the case with the
+//! reason; target files list Controllers.
 
 mod common;
 
 use common::{plugfest, Run};
 use std::path::Path;
+use usp_plugfest::broker::rabbitmq::RabbitMq;
 
 const TRUST: &str = "test-cases/trust.yaml";
 const CASES: usize = 20;
@@ -35,6 +38,45 @@ fn failed(run: &Run) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Every case passed, and the read-only Controller's own Records, sent
+/// from its Endpoint ID and answered to it, are in the case traces.
+fn assert_all_passed_as_both(extra: &[&str]) {
+    let run = run_trust(extra);
+    assert_eq!(
+        run.code,
+        0,
+        "{extra:?}: {}\n{}",
+        run.failure_messages(),
+        run.explain()
+    );
+    let cases = run.cases();
+    assert_eq!(cases.len(), CASES, "{extra:?}");
+    assert!(
+        cases.iter().all(|c| c["verdict"] == "passed"),
+        "{extra:?}: {}",
+        run.failure_messages()
+    );
+    let records: Vec<(String, String)> = cases
+        .iter()
+        .flat_map(|c| c["trace"].as_array().cloned().unwrap_or_default())
+        .map(|e| {
+            let field = |k: &str| e[k].as_str().unwrap_or_default().to_string();
+            (field("direction"), field("record"))
+        })
+        .collect();
+    for (direction, arrow) in [
+        ("sent", "proto::plugfest-readonly -> "),
+        ("received", " -> proto::plugfest-readonly"),
+    ] {
+        assert!(
+            records
+                .iter()
+                .any(|(d, r)| d == direction && r.contains(arrow)),
+            "{extra:?}: no {direction} Record with {arrow:?}"
+        );
+    }
+}
+
 #[test]
 fn trust_suite_passes_as_both_controllers_in_every_websocket_setup() {
     for extra in [
@@ -43,23 +85,49 @@ fn trust_suite_passes_as_both_controllers_in_every_websocket_setup() {
         &["--tls"][..],
         &["--tls", "--role", "client"][..],
     ] {
-        let run = run_trust(extra);
-        assert_eq!(
-            run.code,
-            0,
-            "{extra:?}: {}\n{}",
-            run.failure_messages(),
-            run.explain()
-        );
-        assert_eq!(run.cases().len(), CASES, "{extra:?}");
-        // The read-only Controller's own Records are in the trace.
-        let text = serde_json::to_string(&run.results).unwrap_or_default();
-        assert!(text.contains("proto::plugfest-readonly"), "{extra:?}");
+        assert_all_passed_as_both(extra);
     }
 }
 
 #[test]
+fn trust_suite_passes_as_both_controllers_over_mqtt_and_uds() {
+    for extra in [
+        &["--mtp", "mqtt"][..],
+        &["--mtp", "mqtt", "--mqtt-version", "3.1.1"][..],
+        &["--mtp", "mqtt", "--tls"][..],
+        // The read-only Controller's clients bypass the interposer.
+        &["--mtp", "mqtt", "--interpose"][..],
+        &["--mtp", "uds"][..],
+        &["--mtp", "uds", "--role", "client"][..],
+    ] {
+        assert_all_passed_as_both(extra);
+    }
+}
+
+/// One RabbitMQ for every STOMP run here (it takes seconds to start); each
+/// run's queues carry its process id, so runs never read each other's.
+#[test]
+fn over_stomp_the_suite_passes_and_the_permission_faults_fail_their_cases() {
+    let broker = RabbitMq::start().unwrap_or_else(|e| panic!("{e}"));
+    let address = broker.stomp_address();
+    let stomp = ["--mtp", "stomp", "--stomp-broker", address.as_str()];
+    assert_all_passed_as_both(&stomp);
+    permission_faults_fail_their_cases(&stomp);
+}
+
+#[test]
 fn each_permission_fault_fails_its_cases_with_the_rule() {
+    permission_faults_fail_their_cases(&[]);
+}
+
+#[test]
+fn over_mqtt_each_permission_fault_fails_the_same_cases() {
+    permission_faults_fail_their_cases(&["--mtp", "mqtt"]);
+}
+
+/// Each permission fault, over the MTP `mtp` picks, fails exactly its
+/// cases (the same on every MTP), each message naming the symptom and rule.
+fn permission_faults_fail_their_cases(mtp: &[&str]) {
     let expected: [(&str, &[&str], &[&str]); 8] = [
         (
             "ignores-permissions",
@@ -138,39 +206,41 @@ fn each_permission_fault_fails_its_cases_with_the_rule() {
         ),
     ];
     for (fault, cases, symptoms) in expected {
-        let run = run_trust(&["--agent-fault", fault]);
-        assert_eq!(run.code, 1, "{fault}: {}", run.explain());
+        let mut args = mtp.to_vec();
+        args.extend(["--agent-fault", fault]);
+        let run = run_trust(&args);
+        assert_eq!(run.code, 1, "{mtp:?} {fault}: {}", run.explain());
         let got = failed(&run);
         let ids: Vec<&str> = got.iter().map(|(id, _)| id.as_str()).collect();
-        assert_eq!(ids, cases, "{fault}: {}", run.failure_messages());
+        assert_eq!(ids, cases, "{mtp:?} {fault}: {}", run.failure_messages());
         for (id, message) in &got {
             assert!(
                 symptoms.iter().any(|s| message.contains(s)),
-                "{fault} {id}: {message}"
+                "{mtp:?} {fault} {id}: {message}"
             );
             // Each names its rule: the TP-469 id or the requirement.
             assert!(
                 message.contains("[TP-469 2.")
                     || message.contains("[R-GSP.0]")
                     || message.contains("AssignedRole"),
-                "{fault} {id}: {message}"
+                "{mtp:?} {fault} {id}: {message}"
             );
         }
+        // What came back is named.
+        let named = match fault {
+            "ignores-permissions" => Some("expected ERROR, got SET_RESP"),
+            "hidden-params-readable" => Some("SerialNumber: present with value"),
+            _ => None,
+        };
+        if let Some(named) = named {
+            assert!(run.failure_messages().contains(named), "{mtp:?} {fault}");
+        }
     }
-    // What came back is named.
-    let run = run_trust(&["--agent-fault", "ignores-permissions"]);
-    assert!(run
-        .failure_messages()
-        .contains("expected ERROR, got SET_RESP"));
-    let run = run_trust(&["--agent-fault", "hidden-params-readable"]);
-    assert!(run
-        .failure_messages()
-        .contains("SerialNumber: present with value"));
 }
 
 #[test]
-fn off_websocket_the_cases_skip_with_the_reason_and_the_faults_are_refused() {
-    let run = run_trust(&["--mtp", "uds"]);
+fn over_coap_the_cases_skip_with_the_reason_and_the_faults_are_refused() {
+    let run = run_trust(&["--mtp", "coap"]);
     assert_eq!(run.code, 0, "{}", run.explain());
     let skipped: Vec<_> = run
         .cases()
@@ -186,11 +256,11 @@ fn off_websocket_the_cases_skip_with_the_reason_and_the_faults_are_refused() {
     );
     let message = skipped[0]["message"].as_str().unwrap_or_default();
     assert!(
-        message.contains("acts as Controller `readonly`") && message.contains("WebSocket only"),
+        message.contains("acts as Controller `readonly`") && message.contains("not over CoAP"),
         "{message}"
     );
 
-    let run = run_trust(&["--mtp", "uds", "--agent-fault", "ignores-permissions"]);
+    let run = run_trust(&["--mtp", "coap", "--agent-fault", "ignores-permissions"]);
     assert_eq!(run.code, 2, "{}", run.explain());
     assert!(
         run.stderr
@@ -249,6 +319,29 @@ controllers:
     assert!(usp_plugfest::target::Target::parse(&bad, "t.yaml").is_err());
 }
 
+#[test]
+fn a_broker_target_names_each_controllers_topic_or_destination() {
+    let mqtt = "name: m\nmtp: mqtt\nmqtt: { broker: \"127.0.0.1:1883\" }\ncontrollers:\n  - { name: readonly, endpoint_id: \"proto::ro\", topic: usp/controllers/ro }\n";
+    let t = usp_plugfest::target::Target::parse(mqtt, "t.yaml").expect("parses");
+    assert_eq!(
+        t.controllers[0].topic.as_deref(),
+        Some("usp/controllers/ro")
+    );
+    let stomp = "name: s\nmtp: stomp\nstomp: { broker: \"127.0.0.1:61613\" }\ncontrollers:\n  - { name: readonly, endpoint_id: \"proto::ro\", destination: /queue/ro }\n";
+    let t = usp_plugfest::target::Target::parse(stomp, "t.yaml").expect("parses");
+    assert_eq!(t.controllers[0].destination.as_deref(), Some("/queue/ro"));
+    // A key of another MTP would leave the harness listening where the
+    // Agent never sends: refused, at its line and column.
+    let wrong = stomp.replace("destination: /queue/ro", "topic: usp/controllers/ro");
+    let err = usp_plugfest::target::Target::parse(&wrong, "t.yaml")
+        .expect_err("topic on a STOMP target")
+        .to_string();
+    assert!(
+        err.contains("t.yaml:5:") && err.contains("for mtp: mqtt only"),
+        "{err}"
+    );
+}
+
 /// `plugfest agent` listening on a free port, killed on drop.
 fn standalone_agent(args: &[&str]) -> common::KillOnDrop {
     let agent = common::KillOnDrop(
@@ -293,6 +386,24 @@ fn a_target_file_with_a_readonly_controller_runs_the_trust_suite() {
     );
     assert_eq!(run.code, 0, "{}\n{}", run.failure_messages(), run.explain());
     assert_eq!(run.cases().len(), CASES);
+}
+
+#[test]
+fn a_uds_target_file_with_a_readonly_controller_runs_the_trust_suite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let socket = dir.path().join("agent.sock");
+    let socket = socket.to_str().unwrap_or_default();
+    let _agent = standalone_agent(&["--uds-listen", socket]);
+    // The harness connects to the Agent's socket once per Controller.
+    let run = run_target(
+        dir.path(),
+        &format!(
+            "name: standalone\nmtp: uds\nuds: {{ role: client, path: \"{socket}\" }}\ncontrollers:\n  - {{ name: readonly, endpoint_id: \"proto::plugfest-readonly\" }}\n"
+        ),
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.failure_messages(), run.explain());
+    assert_eq!(run.cases().len(), CASES);
+    assert!(run.cases().iter().all(|c| c["verdict"] == "passed"));
 }
 
 #[test]

@@ -67,15 +67,19 @@ fn readonly_entry() -> ControllerEntry {
         endpoint_id: READONLY_CONTROLLER_ID.to_string(),
         role: Some("Read Only (Device.LocalAgent.ControllerTrust.Role.2)".to_string()),
         listen: None,
+        topic: None,
+        destination: None,
+        socket: None,
     }
 }
 
-/// The read-only Controller on an MTP where the harness cannot (yet) act as it.
+/// The read-only Controller on an MTP where the harness cannot act as it:
+/// CoAP (legacy, no second Controller built) and a shared `bench` broker.
 fn readonly_unreachable() -> Vec<ExtraController> {
     vec![ExtraController {
         entry: readonly_entry(),
         connector: Err(
-            "the built-in Agent's second Controller is reachable over WebSocket only (--mtp ws): acting as another Controller is not built for this MTP yet"
+            "the built-in Agent's second Controller is reachable over WebSocket, MQTT, STOMP and UDS (--mtp ws|mqtt|stomp|uds), not over CoAP nor on a broker shared by `plugfest bench`"
                 .into(),
         ),
     }]
@@ -325,8 +329,8 @@ fn check_interposer_faults(faults: &FaultSet, options: &LoopbackOptions) -> Resu
 }
 
 /// The permission faults are seen only by the read-only Controller, which
-/// the harness can be over WebSocket only: elsewhere they are refused, as a
-/// run that passes because nobody could see them would mislead.
+/// the harness cannot be over CoAP: there they are refused, as a run that
+/// passes because nobody could see them would mislead.
 fn check_trust_faults(faults: &FaultSet, mtp: MtpArg) -> Result<(), String> {
     for fault in [
         Fault::IgnoresPermissions,
@@ -336,9 +340,9 @@ fn check_trust_faults(faults: &FaultSet, mtp: MtpArg) -> Result<(), String> {
         Fault::AddedRoleIgnored,
         Fault::AddedPermissionIgnored,
     ] {
-        if faults.contains(fault) && mtp != MtpArg::Ws {
+        if faults.contains(fault) && mtp == MtpArg::Coap {
             return Err(format!(
-                "the {fault} fault can only be seen by a second Controller, which the harness can act as over WebSocket only: it applies with --mtp ws only"
+                "the {fault} fault can only be seen by a second Controller, which the harness cannot act as over CoAP: it applies with --mtp ws, mqtt, stomp or uds"
             ));
         }
     }
@@ -453,6 +457,8 @@ async fn mqtt(
         .with_tls(pki.as_ref().map(|p| p.harness.clone()));
     let mut harness = MqttEndpoint::new(harness);
     harness.connect_early().await.map_err(|e| e.to_string())?;
+    let (readonly, readonly_agent_side) =
+        mqtt_readonly(&address, version, pki.as_ref(), host.faults()).await?;
     // The Agent knows the Controller's topic from its configuration
     // (LocalAgent.Controller.{i}.MTP.{i}.MQTT.Topic).
     // With --interpose the Agent dials the interposer, which dials the
@@ -509,8 +515,59 @@ async fn mqtt(
         // The interposer lives (and relays) as long as the broker.
         broker: Some(Box::new((broker, interposer))),
         mqtt_interposer,
-        ..agent_dials(harness, agent_side, host)
+        ..two_dialers(
+            harness,
+            agent_side,
+            readonly,
+            readonly_agent_side,
+            host,
+            RECONNECT,
+        )
     })
+}
+
+/// The Agent's topic for its second Controller (see `mqtt_readonly`): a
+/// sibling of its main topic, not below it, as MQTT 3.1.1 subscribes to
+/// `<topic>/#` (R-MQTT.24) and would take it in too.
+fn agent_readonly_topic() -> String {
+    format!("{}.controller-2", agent_topic(DEFAULT_AGENT_ID))
+}
+
+/// The read-only Controller over MQTT: the harness's second client of the
+/// run's broker, with that Controller's Endpoint ID and its own topic
+/// (`usp/controllers/<eid>`, the Agent's Controller.2.MTP.1.MQTT.Topic),
+/// and the Agent's side of it. The reference Agent's runtime binds one
+/// connection to one Controller, so it reaches its second Controller with
+/// a second MQTT client (own ClientId, own topic): on one shared topic its
+/// first connection would take the read-only Controller's Records as the
+/// full-access Controller's. That client goes to the broker directly, not
+/// through `--interpose` (the interposer watches the Agent's main client),
+/// and does not follow Device.MQTT.Client.1 (whose ClientID is the main
+/// client's: sharing it would make the broker drop one of the two). The
+/// binding faults of the Agent's PUBLISH packets apply to both its clients.
+async fn mqtt_readonly(
+    address: &str,
+    version: MqttVersion,
+    pki: Option<&MqttPki>,
+    faults: &FaultSet,
+) -> Result<(MqttEndpoint, MqttEndpoint), String> {
+    let own_topic = controller_topic(READONLY_CONTROLLER_ID);
+    let agent_side_topic = agent_readonly_topic();
+    let readonly = MqttConfig::new(address, version, READONLY_CONTROLLER_ID, &own_topic)
+        .with_peer_topic(Some(agent_side_topic.clone()))
+        .with_tls(pki.map(|p| p.readonly.clone()));
+    let mut readonly = MqttEndpoint::new(readonly);
+    // Subscribed before the Agent starts, like the harness's first client.
+    readonly.connect_early().await.map_err(|e| e.to_string())?;
+    let mut agent_side = MqttConfig::new(address, version, DEFAULT_AGENT_ID, &agent_side_topic)
+        .with_peer_topic(Some(own_topic))
+        .with_tls(pki.map(|p| p.agent.clone()));
+    agent_side.client_id = Some(format!("{DEFAULT_AGENT_ID}/controller-2"));
+    agent_side.omit_reply_to = faults.contains(Fault::NoResponseTopic);
+    agent_side.content_type = faults
+        .contains(Fault::WrongContentType)
+        .then(|| WRONG_CONTENT_TYPE.to_string());
+    Ok((readonly, MqttEndpoint::new(agent_side)))
 }
 
 /// `mqtt` on a mosquitto that many runs share (`plugfest bench --mtp
@@ -546,6 +603,8 @@ async fn mqtt_shared(
 struct MqttPki {
     broker: MosquittoTls,
     harness: MqttTls,
+    /// The harness as the read-only Controller.
+    readonly: MqttTls,
     agent: MqttTls,
     /// The interposer's listener, when there is one (`--interpose`).
     interposer: ServerTls,
@@ -561,14 +620,17 @@ fn mqtt_pki(tls: &LoopbackTls) -> Result<MqttPki, String> {
             client: ClientTls::new(trust, Some(identity)).map_err(e)?,
         })
     };
-    let harness_trust = if tls.insecure {
-        ServerTrust::Insecure
-    } else {
-        ServerTrust::Roots(vec![ca.cert()])
+    let harness_trust = || {
+        if tls.insecure {
+            ServerTrust::Insecure
+        } else {
+            ServerTrust::Roots(vec![ca.cert()])
+        }
     };
     Ok(MqttPki {
         interposer: interposer_tls(&ca)?,
-        harness: client(DEFAULT_CONTROLLER_ID, harness_trust)?,
+        harness: client(DEFAULT_CONTROLLER_ID, harness_trust())?,
+        readonly: client(READONLY_CONTROLLER_ID, harness_trust())?,
         agent: client(DEFAULT_AGENT_ID, ServerTrust::Roots(vec![ca.cert()]))?,
         broker: MosquittoTls {
             ca_pem: ca.cert_pem().to_string(),
@@ -702,12 +764,8 @@ async fn stomp(
             .contains(Fault::StompSubscribesBeforeUnsubscribe),
     };
     host.put_param(MODEL_MTP, "Destination", &agent_dest).await;
-    host.put_param(
-        "Device.LocalAgent.Controller.1.MTP.1.STOMP.",
-        "Destination",
-        &controller_dest,
-    )
-    .await;
+    host.put_param(CONTROLLER_STOMP_MTP, "Destination", &controller_dest)
+        .await;
     // The binding faults (R-STOMP.20/21) are knobs of the Agent's SEND frames.
     let send_faults = SendFaults {
         omit_reply_to_dest: host.faults().contains(Fault::NoReplyToDest),
@@ -716,7 +774,25 @@ async fn stomp(
             .contains(Fault::WrongContentType)
             .then(|| WRONG_CONTENT_TYPE.to_string()),
     };
-    let agent = StompClient::new(agent).with_send_faults(send_faults);
+    let agent = StompClient::new(agent).with_send_faults(send_faults.clone());
+    // The read-only Controller: the harness's second client of the broker
+    // and the Agent's client for it, each on a destination of its own.
+    let readonly_dest = format!("/queue/usp.controller.readonly.{tag}");
+    let agent_readonly_dest = format!("/queue/usp.agent.controller-2.{tag}");
+    host.put_param(READONLY_STOMP_MTP, "Destination", &readonly_dest)
+        .await;
+    let mut readonly = StompConfig::new(&address, READONLY_CONTROLLER_ID);
+    readonly.own_destination = Some(readonly_dest.clone());
+    readonly.peer_destination = Some(agent_readonly_dest.clone());
+    readonly.tls = client_tls(tls.is_some_and(|t| t.insecure))?;
+    // As over MQTT (`mqtt_readonly`): the Agent's runtime binds one
+    // connection to one Controller, so its second Controller gets a second
+    // client, straight to the broker (not through `--interpose`) and not
+    // following LocalAgent.MTP.1.STOMP (the main client's destination).
+    let mut agent_readonly = StompConfig::new(&address, DEFAULT_AGENT_ID);
+    agent_readonly.own_destination = Some(agent_readonly_dest);
+    agent_readonly.peer_destination = Some(readonly_dest);
+    agent_readonly.tls = client_tls(false)?;
     // After a refused connection the waits come from its
     // STOMP.Connection.{i}.ServerRetry* parameters (TP-469 6.3).
     let host = host.with_backoff(BackoffSource::Stomp);
@@ -725,9 +801,23 @@ async fn stomp(
         // The interposer lives (and relays) as long as the broker.
         broker: Some(Box::new((broker, interposer))),
         stomp_interposer,
-        ..agent_dials(StompClient::new(harness), agent, host)
+        ..two_dialers(
+            StompClient::new(harness),
+            agent,
+            StompClient::new(readonly),
+            // The binding faults of the Agent's SEND frames apply to both its clients.
+            StompClient::new(agent_readonly).with_send_faults(send_faults),
+            host,
+            RECONNECT,
+        )
     })
 }
+
+/// Where the built-in Agent's model names its read-only Controller's STOMP
+/// destination (TR-181 Controller.{i}.MTP.{i}.STOMP.Destination).
+const READONLY_STOMP_MTP: &str = "Device.LocalAgent.Controller.2.MTP.1.STOMP.";
+/// The same for the run's own Controller.
+const CONTROLLER_STOMP_MTP: &str = "Device.LocalAgent.Controller.1.MTP.1.STOMP.";
 
 async fn websocket(role: Role, host: AgentHost) -> Result<Started, String> {
     const PATH: &str = "/usp";
@@ -914,6 +1004,10 @@ fn fresh_socket_path() -> PathBuf {
     std::env::temp_dir().join(format!("plugfest-{}-{n}.sock", std::process::id()))
 }
 
+/// UDS as WebSocket: each Controller has its own socket the Agent dials,
+/// or the Agent's socket accepts every Controller (the UDS Handshake TLV
+/// names which), so the read-only Controller is one more socket or one
+/// more dialer.
 fn uds(role: Role, host: AgentHost) -> Result<Started, String> {
     let path = fresh_socket_path();
     match role {
@@ -921,13 +1015,31 @@ fn uds(role: Role, host: AgentHost) -> Result<Started, String> {
             let server =
                 UdsListener::bind(&path, DEFAULT_CONTROLLER_ID).map_err(|e| e.to_string())?;
             let agent_side = UdsDialer::new(&path, DEFAULT_AGENT_ID);
-            Ok(agent_dials(server, agent_side, host))
+            let readonly_path = fresh_socket_path();
+            let readonly = UdsListener::bind(&readonly_path, READONLY_CONTROLLER_ID)
+                .map_err(|e| e.to_string())?;
+            let readonly_agent_side = UdsDialer::new(&readonly_path, DEFAULT_AGENT_ID);
+            Ok(two_dialers(
+                server,
+                agent_side,
+                readonly,
+                readonly_agent_side,
+                host,
+                RECONNECT,
+            ))
         }
         Role::Client => {
             let agent_side =
                 UdsListener::bind(&path, DEFAULT_AGENT_ID).map_err(|e| e.to_string())?;
             let harness = UdsDialer::new(&path, DEFAULT_CONTROLLER_ID);
-            Ok(agent_listens(agent_side, harness, host))
+            let readonly = UdsDialer::new(&path, READONLY_CONTROLLER_ID);
+            Ok(Started {
+                controllers: vec![ExtraController {
+                    entry: readonly_entry(),
+                    connector: Ok(Box::new(readonly)),
+                }],
+                ..agent_listens(agent_side, harness, host)
+            })
         }
     }
 }

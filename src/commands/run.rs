@@ -30,8 +30,9 @@ use crate::session::{Session, SessionConfig};
 use crate::suite::loader;
 use crate::suite::Vars;
 use crate::target::{
-    controller_topic, FileServerTarget, MqttTarget, MtpKind, Target, Timeouts, TlsTarget,
-    UdsTarget, WebSocketTarget, DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID,
+    controller_destination, controller_topic, ControllerEntry, FileServerTarget, MqttTarget,
+    MtpKind, StompTarget, Target, Timeouts, TlsTarget, UdsTarget, WebSocketTarget,
+    DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID,
 };
 use crate::terminal::{summary_table, Detail, Progress, Style};
 use indicatif::MultiProgress;
@@ -328,9 +329,11 @@ fn controller_vars(context: &mut RunContext, controllers: &[loopback::ExtraContr
 }
 
 /// How the harness reaches the Agent as each of the target's other
-/// Controllers: over WebSocket, dialing the Agent's url again with the
+/// Controllers: over WebSocket or UDS, dialing the Agent again with the
 /// Controller's Endpoint ID (role client) or listening on the Controller's
-/// own `listen` address (role server); other MTPs are not built yet.
+/// own `listen` address or `socket` (role server); over MQTT or STOMP, one
+/// more client of the target's broker on its own topic or destination.
+/// CoAP is not built.
 async fn target_controllers(
     target: &Target,
     tls: Option<&TlsTarget>,
@@ -362,7 +365,28 @@ async fn target_controllers(
                     entry.name, entry.endpoint_id
                 )),
             },
-            _ => Err("acting as another Controller is built for the WebSocket MTP only (not yet MQTT, STOMP, UDS or CoAP)".into()),
+            (MtpKind::Mqtt, _) => match &target.mqtt {
+                Some(m) => mqtt_controller(m, entry, tls).await,
+                None => Err("no mqtt section".into()),
+            },
+            (MtpKind::Stomp, _) => match &target.stomp {
+                Some(s) => stomp_controller(s, entry, tls).await,
+                None => Err("no stomp section".into()),
+            },
+            (MtpKind::Uds, _) => match (&target.uds, &entry.socket) {
+                (Some(UdsTarget::Client { path }), _) => {
+                    Ok(Box::new(UdsDialer::new(path, &entry.endpoint_id)))
+                }
+                (Some(UdsTarget::Server { .. }), Some(socket)) => UdsListener::bind(socket, &entry.endpoint_id)
+                    .map(|l| Box::new(l) as Box<dyn MtpConnector>)
+                    .map_err(|e| format!("controllers: {}: {e}", entry.name)),
+                (Some(UdsTarget::Server { .. }), None) => Err(format!(
+                    "with uds role server the harness needs a socket to bind as `{}`: set `socket:` on its `controllers:` entry (and have the Agent connect to it for {})",
+                    entry.name, entry.endpoint_id
+                )),
+                (None, _) => Err("no uds section".into()),
+            },
+            _ => Err("acting as another Controller is built for WebSocket, MQTT, STOMP and UDS targets (not for CoAP ones)".into()),
         };
         out.push(loopback::ExtraController {
             entry: entry.clone(),
@@ -510,28 +534,15 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
                 }
                 None => None,
             };
-            let broker = s.broker.clone();
-            let mut client = StompClient::new(StompConfig {
-                broker: s.broker,
-                virtual_host: s.virtual_host,
-                username: s.username,
-                password: s.password,
-                own_endpoint_id: target.controller_endpoint_id.clone(),
-                own_destination: s.controller_destination,
-                peer_destination: s.agent_destination,
-                heartbeat: s.heartbeat_ms,
-                tls: client_tls,
-                ignore_subscribe_dest: false,
-                misspell_heart_beat: false,
-                follow_model: false,
-                model_faults: Default::default(),
-            });
             // A broker that is down or refuses us is a setup error (exit 2)
             // naming the broker, not a run of unreachable cases.
-            client
-                .connect_early()
-                .await
-                .map_err(|e| format!("STOMP broker {broker}: {e}"))?;
+            let client = stomp_client(
+                &s,
+                &target.controller_endpoint_id,
+                s.controller_destination.clone(),
+                client_tls,
+            )
+            .await?;
             (Box::new(client), "STOMP".to_string())
         }
         MtpKind::Uds => match target.uds.clone() {
@@ -762,6 +773,56 @@ fn harness_client_tls(
     Ok((tls, summary))
 }
 
+/// A STOMP client of the target's broker as `controller_id`, subscribed
+/// to `own_destination` (or what the broker assigns), sending to the
+/// Agent's destination (when the target names it).
+async fn stomp_client(
+    s: &StompTarget,
+    controller_id: &str,
+    own_destination: Option<String>,
+    tls: Option<ClientTls>,
+) -> Result<StompClient, String> {
+    let mut client = StompClient::new(StompConfig {
+        broker: s.broker.clone(),
+        virtual_host: s.virtual_host.clone(),
+        username: s.username.clone(),
+        password: s.password.clone(),
+        own_endpoint_id: controller_id.to_string(),
+        own_destination,
+        peer_destination: s.agent_destination.clone(),
+        heartbeat: s.heartbeat_ms,
+        tls,
+        ignore_subscribe_dest: false,
+        misspell_heart_beat: false,
+        follow_model: false,
+        model_faults: Default::default(),
+    });
+    client
+        .connect_early()
+        .await
+        .map_err(|e| format!("STOMP broker {}: {e}", s.broker))?;
+    Ok(client)
+}
+
+/// The harness as one of the target's other Controllers over STOMP: one
+/// more client of the target's broker on the entry's own destination.
+async fn stomp_controller(
+    s: &StompTarget,
+    entry: &ControllerEntry,
+    tls: Option<&TlsTarget>,
+) -> Result<Box<dyn MtpConnector>, String> {
+    let destination = entry
+        .destination
+        .clone()
+        .unwrap_or_else(|| controller_destination(&entry.endpoint_id));
+    let client_tls = match tls {
+        Some(t) => Some(harness_client_tls(t, "STOMP over TLS", "the broker's")?.0),
+        None => None,
+    };
+    let client = stomp_client(s, &entry.endpoint_id, Some(destination), client_tls).await?;
+    Ok(Box::new(client))
+}
+
 /// The harness as a client of the target's broker, subscribed before the
 /// first case so that an Agent's Connect Record published meanwhile arrives.
 async fn mqtt_endpoint(
@@ -773,10 +834,45 @@ async fn mqtt_endpoint(
         .controller_topic
         .clone()
         .unwrap_or_else(|| controller_topic(controller_id));
-    let mut config = MqttConfig::new(&m.broker, m.version, controller_id, &own_topic)
+    mqtt_client(m, controller_id, &own_topic, m.client_id.clone(), tls).await
+}
+
+/// The harness as one of the target's other Controllers over MQTT: one
+/// more client of the target's broker (ClientId: its Endpoint ID, R-MQTT.9)
+/// on the entry's own topic; a broker that refuses it makes its cases skip.
+async fn mqtt_controller(
+    m: &MqttTarget,
+    entry: &ControllerEntry,
+    tls: Option<&TlsTarget>,
+) -> Result<Box<dyn MtpConnector>, String> {
+    let own_topic = entry
+        .topic
+        .clone()
+        .unwrap_or_else(|| controller_topic(&entry.endpoint_id));
+    let mqtt_tls = match tls {
+        Some(t) => {
+            let (client, _) = harness_client_tls(t, "TLS to the MQTT broker", "the broker's")?;
+            Some(MqttTls { client })
+        }
+        None => None,
+    };
+    let client = mqtt_client(m, &entry.endpoint_id, &own_topic, None, mqtt_tls).await?;
+    Ok(Box::new(client))
+}
+
+/// An MQTT client of the target's broker as `controller_id` on `own_topic`,
+/// sending to the Agent's topic (when the target names it).
+async fn mqtt_client(
+    m: &MqttTarget,
+    controller_id: &str,
+    own_topic: &str,
+    client_id: Option<String>,
+    tls: Option<MqttTls>,
+) -> Result<MqttEndpoint, String> {
+    let mut config = MqttConfig::new(&m.broker, m.version, controller_id, own_topic)
         .with_peer_topic(m.agent_topic.clone())
         .with_tls(tls);
-    config.client_id = m.client_id.clone();
+    config.client_id = client_id;
     config.username = m.username.clone();
     config.password = m.password.clone();
     config.qos = m.qos;

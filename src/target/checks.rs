@@ -37,6 +37,42 @@ pub fn bad_address(target: &Target, text: &str) -> Option<Problem> {
     })
 }
 
+/// The first `controllers:` entry with a key of another MTP (`topic` is
+/// for MQTT, `destination` for STOMP, `listen` for WebSocket, `socket` for
+/// UDS): ignoring it
+/// would leave the harness waiting where the Agent never sends.
+pub fn misplaced_controller_key(target: &Target, text: &str) -> Option<Problem> {
+    target.controllers.iter().find_map(|c| {
+        let keys = [
+            ("topic", &c.topic, MtpKind::Mqtt, "mqtt"),
+            ("destination", &c.destination, MtpKind::Stomp, "stomp"),
+            ("listen", &c.listen, MtpKind::Websocket, "websocket"),
+            ("socket", &c.socket, MtpKind::Uds, "uds"),
+        ];
+        keys.into_iter().find_map(|(key, value, mtp, name)| {
+            let value = value.as_ref().filter(|_| target.mtp != mtp)?;
+            Some(Problem {
+                position: position_of(text, key, value),
+                message: format!(
+                    "controllers: `{}` has {key} `{value}`, which is for mtp: {name} only (this target's mtp is {})",
+                    c.name,
+                    mtp_name(target.mtp)
+                ),
+            })
+        })
+    })
+}
+
+fn mtp_name(mtp: MtpKind) -> &'static str {
+    match mtp {
+        MtpKind::Websocket => "websocket",
+        MtpKind::Mqtt => "mqtt",
+        MtpKind::Uds => "uds",
+        MtpKind::Stomp => "stomp",
+        MtpKind::Coap => "coap",
+    }
+}
+
 /// Why `value` is not `host:port` with a usable port.
 fn address_problem(value: &str) -> Option<&'static str> {
     let Some((host, port)) = value.rsplit_once(':') else {
@@ -91,17 +127,41 @@ pub fn missing_tls_file(target: &Target, text: &str, dir: &Path) -> Option<Probl
 /// after parsing, so the position is found again in the text.
 pub fn position_of(text: &str, key: &str, value: &str) -> Option<(usize, usize)> {
     let name = key.rsplit('.').next().unwrap_or(key);
+    text.lines()
+        .enumerate()
+        .find_map(|(i, line)| {
+            let rest = line.trim_start().strip_prefix(name)?;
+            let rest = rest.trim_start().strip_prefix(':')?;
+            let at = line.len() - rest.len() + rest.find(value)?;
+            Some((i + 1, line[..at].chars().count() + 1))
+        })
+        .or_else(|| in_flow_mapping(text, name, value))
+}
+
+/// `name: value` inside a flow mapping (`- { name: x, topic: y }`).
+fn in_flow_mapping(text: &str, name: &str, value: &str) -> Option<(usize, usize)> {
     text.lines().enumerate().find_map(|(i, line)| {
-        let rest = line.trim_start().strip_prefix(name)?;
-        let rest = rest.trim_start().strip_prefix(':')?;
-        let at = line.len() - rest.len() + rest.find(value)?;
-        Some((i + 1, line[..at].chars().count() + 1))
+        ["{", ","].iter().find_map(|before| {
+            let pair = line.find(&format!("{before} {name}: "))?;
+            let after_key = pair + before.len() + 1 + name.len() + 1;
+            let at = after_key + line[after_key..].find(value)?;
+            Some((i + 1, line[..at].chars().count() + 1))
+        })
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_is_found_in_a_block_or_a_flow_mapping() {
+        let block = "controllers:\n  - name: ro\n    topic: a/b\n";
+        assert_eq!(position_of(block, "topic", "a/b"), Some((3, 12)));
+        let flow = "controllers:\n  - { name: ro, topic: a/b }\n";
+        assert_eq!(position_of(flow, "topic", "a/b"), Some((2, 24)));
+        assert_eq!(position_of(flow, "listen", "x"), None);
+    }
 
     #[test]
     fn ports_outside_1_to_65535_are_refused() {
