@@ -457,38 +457,12 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
     (
         "added-permission-ignored",
         Fails(
-            Cases::Only(&[
-                "trust-set-allowed",
-                "trust-operate-allowed",
-                "trust-add-search-partial-true",
-                "trust-add-search-partial-false",
-                "trust-add-unwritable-param-included",
-                "trust-add-role",
-            ]),
-            &[
-                "expected SET_RESP, got ERROR 7006",
-                "RequestChallenge().ChallengeID: expected matches",
-                "expected 7006 (Permission denied), got success",
-                "expected ERROR, got ADD_RESP",
-                "expected every object oper_failure",
-            ],
+            Cases::Only(ADDED_PERMISSION_CASES),
+            ADDED_PERMISSION_SYMPTOMS,
         ),
         Fails(
-            Cases::Only(&[
-                "trust-set-allowed",
-                "trust-operate-allowed",
-                "trust-add-search-partial-true",
-                "trust-add-search-partial-false",
-                "trust-add-unwritable-param-included",
-                "trust-add-role",
-            ]),
-            &[
-                "expected SET_RESP, got ERROR 7006",
-                "RequestChallenge().ChallengeID: expected matches",
-                "expected 7006 (Permission denied), got success",
-                "expected ERROR, got ADD_RESP",
-                "expected every object oper_failure",
-            ],
+            Cases::Only(ADDED_PERMISSION_CASES),
+            ADDED_PERMISSION_SYMPTOMS,
         ),
     ),
     (
@@ -629,6 +603,24 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("the mtp-tls-ignored fault applies with --tls"),
         Refused("the mtp-tls-ignored fault applies with --tls"),
     ),
+];
+
+/// trust.yaml cases whose refusal or grant is added at run time: a
+/// Permission stored disabled changes their outcome (added-permission-ignored).
+const ADDED_PERMISSION_CASES: &[&str] = &[
+    "trust-set-allowed",
+    "trust-operate-allowed",
+    "trust-add-search-partial-true",
+    "trust-add-search-partial-false",
+    "trust-add-unwritable-param-included",
+    "trust-add-role",
+];
+const ADDED_PERMISSION_SYMPTOMS: &[&str] = &[
+    "expected SET_RESP, got ERROR 7006",
+    "RequestChallenge().ChallengeID: expected matches",
+    "expected 7006 (Permission denied), got success",
+    "expected ERROR, got ADD_RESP",
+    "expected every object oper_failure",
 ];
 
 /// stomp-profiles.yaml's case (TP-469 6.1), which runs over any MTP.
