@@ -22,7 +22,7 @@ mod bad_record;
 mod e2e;
 mod lifecycle;
 pub use e2e::{
-    name_reason, security_name, Heard, RawRecord, RawSent, RetransmitChoice, SequenceChoice, Until,
+    name_reason, security_name, Heard, Integrity, RawRecord, RawSent, RetransmitChoice, SequenceChoice, Until,
 };
 pub mod wait_stats;
 pub use bad_record::AfterBadRecord;
@@ -695,6 +695,11 @@ impl Session {
             }
         } else {
             self.agent_id = Some(rec.from_id.to_string());
+        }
+        let fields = crate::usp::record::integrity::NonPayload::from(&rec);
+        if let Some(why) = self.integrity_problem(&fields, &rec.mac_signature, &entry.record) {
+            self.trace.push(entry.with_note(&why));
+            return Received::Ignored(why);
         }
         let is_connect = matches!(
             rec.other_type(),

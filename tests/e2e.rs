@@ -17,6 +17,8 @@ const E2E_CASES: &[&str] = &[
     "e2e-sequence-and-expected-ids",
     "e2e-sar-large-supported-dm",
     "e2e-record-out-of-session-context",
+    "e2e-non-payload-integrity",
+    "e2e-invalid-signature-starting-context",
     "e2e-preservation-of-records",
     "e2e-different-payload-security",
     "e2e-retransmit-id",
@@ -25,7 +27,11 @@ const E2E_CASES: &[&str] = &[
 ];
 
 /// The cases that open a new context with `e2e_send` before anything else.
+/// (Not 3.3: its first Record is dropped, which ends the old context, so
+/// its next new session_id opens a fresh one even for an Agent that takes
+/// new session_ids for the old context.)
 const NEW_CONTEXT_CASES: &[&str] = &[
+    "e2e-non-payload-integrity",
     "e2e-preservation-of-records",
     "e2e-different-payload-security",
     "e2e-retransmit-id",
@@ -33,8 +39,24 @@ const NEW_CONTEXT_CASES: &[&str] = &[
     "e2e-session-context-expiration",
 ];
 
+/// The TP-469 3.2 and 3.3 cases (mac_signature).
+const INTEGRITY_CASES: &[&str] = &[
+    "e2e-non-payload-integrity",
+    "e2e-invalid-signature-starting-context",
+];
+
 /// Each record-level fault: the cases it fails and what their messages name.
 const RECORD_FAULTS: &[(&str, &[&str], &[&str])] = &[
+    (
+        "e2e-integrity-unchecked",
+        INTEGRITY_CASES,
+        &["rejects the Record", "carried out: a GET_RESP", "R-E2E.29"],
+    ),
+    (
+        "e2e-bad-signature",
+        INTEGRITY_CASES,
+        &["mac_signature does not hold", "R-E2E.29/30", "R-SEC.0a"],
+    ),
     (
         "e2e-processes-duplicates",
         &["e2e-duplicate-records"],
@@ -244,6 +266,8 @@ fn without_e2e_the_cases_are_skipped_and_the_faults_refused() {
         "e2e-ignores-new-session",
         "e2e-no-session-context",
         "e2e-never-expires",
+        "e2e-integrity-unchecked",
+        "e2e-bad-signature",
     ] {
         let refused = run(&["run", "--agent-fault", fault]);
         assert_eq!(refused.code, 2, "{fault}");

@@ -417,6 +417,16 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("need --e2e"),
     ),
     (
+        "e2e-integrity-unchecked",
+        Refused("need --e2e"),
+        Refused("need --e2e"),
+    ),
+    (
+        "e2e-bad-signature",
+        Refused("need --e2e"),
+        Refused("need --e2e"),
+    ),
+    (
         "add-permission-all-or-nothing",
         Fails(Cases::Only(ADD_PER_OBJECT_CASES), ADD_PER_OBJECT_SYMPTOMS),
         Fails(Cases::Only(ADD_PER_OBJECT_CASES), ADD_PER_OBJECT_SYMPTOMS),

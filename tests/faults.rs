@@ -218,6 +218,8 @@ fn every_listed_fault_has_a_test_here() {
         "e2e-ignores-new-session",
         "e2e-no-session-context",
         "e2e-never-expires",
+        "e2e-integrity-unchecked",
+        "e2e-bad-signature",
         // The per-object Add and UntrustedRole / added Role faults:
         // tests/trust.rs shows each failing its TP-469 2.x case.
         "add-permission-all-or-nothing",

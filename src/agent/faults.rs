@@ -59,6 +59,8 @@ pub enum Fault {
     E2eIgnoresNewSession,
     E2eNoSessionContext,
     E2eNeverExpires,
+    E2eIntegrityUnchecked,
+    E2eBadSignature,
     AddPermissionAllOrNothing,
     AddRefusesOmittedUnwritable,
     UntrustedGetsFullAccess,
@@ -92,7 +94,7 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub const ALL: [Fault; 78] = [
+    pub const ALL: [Fault; 80] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -141,6 +143,8 @@ impl Fault {
         Fault::E2eIgnoresNewSession,
         Fault::E2eNoSessionContext,
         Fault::E2eNeverExpires,
+        Fault::E2eIntegrityUnchecked,
+        Fault::E2eBadSignature,
         Fault::AddPermissionAllOrNothing,
         Fault::AddRefusesOmittedUnwritable,
         Fault::UntrustedGetsFullAccess,
@@ -223,6 +227,8 @@ impl Fault {
             Fault::E2eIgnoresNewSession => "e2e-ignores-new-session",
             Fault::E2eNoSessionContext => "e2e-no-session-context",
             Fault::E2eNeverExpires => "e2e-never-expires",
+            Fault::E2eIntegrityUnchecked => "e2e-integrity-unchecked",
+            Fault::E2eBadSignature => "e2e-bad-signature",
             Fault::AddPermissionAllOrNothing => "add-permission-all-or-nothing",
             Fault::AddRefusesOmittedUnwritable => "add-refuses-omitted-unwritable",
             Fault::UntrustedGetsFullAccess => "untrusted-gets-full-access",
@@ -301,6 +307,8 @@ impl Fault {
             Fault::E2eIgnoresNewSession => "a SessionContextRecord with a new session_id does not restart the context: it is taken as an old Record of the current one and ignored (breaks R-E2E.6, TP-469 3.9)",
             Fault::E2eNoSessionContext => "the Agent allows no E2E session context: every SessionContextRecord is answered with a DisconnectRecord 7106 (allowed by R-E2E.6a: the E2E cases are skipped, not failed)",
             Fault::E2eNeverExpires => "an E2E session context never expires: Controller.{i}.E2ESession.SessionExpiration is ignored and a Record after a long pause is carried out in the old context (TP-469 3.10)",
+            Fault::E2eIntegrityUnchecked => "a Record whose mac_signature does not verify, or whose sender_cert names another Endpoint ID, is carried out instead of dropped (breaks R-E2E.29/30 and R-SEC.0a, TP-469 3.2, 3.3)",
+            Fault::E2eBadSignature => "in a context the Controller signs, the Agent's own mac_signature does not verify (one byte of it changed; breaks R-E2E.29/30)",
             Fault::AddPermissionAllOrNothing => "an Add any object or parameter of which the sending Controller's Role does not permit is refused as a whole with an Error 7006 naming the requested paths, whatever allow_partial says (breaks TP-469 2.23, 2.24, 2.26: the refused object alone must fail)",
             Fault::AddRefusesOmittedUnwritable => "an Add is refused with 7006 when the object has a writable parameter the Role may not write, even when the Add leaves it out (breaks TP-469 2.25: it keeps its default)",
             Fault::UntrustedGetsFullAccess => "a Controller the Agent has not seen before gets the first Role (full access) in its new Controller.{i}.AssignedRole instead of ControllerTrust.UntrustedRole (breaks TP-469 2.9)",

@@ -952,6 +952,8 @@ async fn with_builtin_agent(
         Fault::E2eIgnoresNewSession,
         Fault::E2eNoSessionContext,
         Fault::E2eNeverExpires,
+        Fault::E2eIntegrityUnchecked,
+        Fault::E2eBadSignature,
     ];
     if let Some(f) = e2e_faults
         .iter()

@@ -69,6 +69,7 @@ impl Runner<'_> {
             retransmit,
             payload_security: spec.payload_security.wire(),
             payload,
+            integrity: spec.mac_signature.wire(),
         };
         if let Some(ms) = spec.delay_ms {
             // Notifys arriving meanwhile are queued as usual by the next read.

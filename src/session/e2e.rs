@@ -4,6 +4,7 @@
 //! Records break is kept as a violation for the step's checks.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use prost::Message;
@@ -14,7 +15,11 @@ use crate::trace::{describe_record, Direction, TraceEntry};
 use crate::usp::e2e::{self, session::describe, E2eEvent, E2eSession, Violation};
 use crate::usp::msg;
 use crate::usp::proto::msg::{header::MsgType, request::ReqType, Msg};
-use crate::usp::proto::record::{record::PayloadSecurity, SessionContextRecord};
+use crate::usp::proto::record::{
+    record::{PayloadSecurity, RecordType},
+    Record, SessionContextRecord,
+};
+use crate::usp::record::integrity::{self, NonPayload, Signer};
 
 /// R-MSG.0a: an answer uses the record_type of the request.
 const RULE_SAME_RECORD_TYPE: &str = "R-MSG.0a (responses use the record_type of the request)";
@@ -34,6 +39,9 @@ pub(super) struct HarnessE2e {
     /// Why the Agent refused the session context (a DisconnectRecord 7106,
     /// R-E2E.6a); from then on requests go out of context.
     pub(super) refused: Option<String>,
+    /// The harness's signing identity for `mac_signature` steps, made on
+    /// first use.
+    signer: Option<Arc<Signer>>,
 }
 
 /// The most Records of the Agent's kept for `retransmits` checks.
@@ -44,9 +52,8 @@ const PEER_RECORDS_KEPT: usize = 256;
 struct RawState {
     /// sequence_ids a `skip:N` left out; `next` fills them first.
     gaps: BTreeSet<u64>,
-    /// The last Record a step sent, its payload_security and the msg_id
-    /// it carried (for `repeat`).
-    last: Option<(SessionContextRecord, i32, Option<String>)>,
+    /// The last Record a step sent, whole as it went out (for `repeat`).
+    last: Option<Record>,
     /// (sequence_id, msg_id) of steps' requests not yet answered.
     pending: Vec<(u64, String)>,
     /// The Agent's Records in this context, by sequence_id, as first seen.
@@ -91,6 +98,25 @@ pub struct RawRecord {
     pub payload_security: i32,
     /// The request carried, if any (an empty Record otherwise).
     pub payload: Option<ReqType>,
+    pub integrity: Integrity,
+}
+
+/// What a record-level step puts in `mac_signature` and `sender_cert`
+/// (non-payload field integrity, R-E2E.29/30).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Integrity {
+    /// Neither field.
+    #[default]
+    Unsigned,
+    /// Signed with the harness's key; its certificate names the
+    /// Controller's Endpoint ID.
+    Signed,
+    /// Signed, then one byte of the signature changed: it no longer
+    /// verifies.
+    BadSignature,
+    /// A valid signature by a certificate that names another Endpoint ID
+    /// than from_id (R-SEC.0a).
+    ForeignCertificate,
 }
 
 /// What a record-level step sent.
@@ -146,7 +172,39 @@ impl HarnessE2e {
             ready: VecDeque::new(),
             raw: RawState::default(),
             refused: None,
+            signer: None,
         }
+    }
+
+    /// Fills `mac_signature` and `sender_cert` as the step asks.
+    fn seal(&mut self, rec: &mut Record, how: Integrity) -> Result<(), SessionError> {
+        let fail = |e: String| SessionError::E2eStep(e);
+        match how {
+            Integrity::Unsigned => {}
+            Integrity::Signed | Integrity::BadSignature => {
+                let signer = match &self.signer {
+                    Some(s) => s.clone(),
+                    None => {
+                        let s = Arc::new(Signer::new(&rec.from_id).map_err(fail)?);
+                        self.signer = Some(s.clone());
+                        s
+                    }
+                };
+                signer.sign(rec);
+                if how == Integrity::BadSignature {
+                    // The last byte belongs to the DER integer s: the
+                    // signature still parses but no longer verifies.
+                    if let Some(b) = rec.mac_signature.last_mut() {
+                        *b ^= 0x01;
+                    }
+                }
+            }
+            Integrity::ForeignCertificate => {
+                let other = format!("{}-not-me", rec.from_id);
+                Signer::new(&other).map_err(fail)?.sign(rec);
+            }
+        }
+        Ok(())
     }
 
     /// A new context (new connection, or after a processing failure):
@@ -415,16 +473,15 @@ impl Session {
         if raw.new_session {
             e2e.restart();
         }
-        let (sc, security, msg) = if raw.sequence == SequenceChoice::Repeat {
-            let Some((sc, security, id)) = e2e.raw.last.clone() else {
+        let (rec, msg) = if raw.sequence == SequenceChoice::Repeat {
+            let Some(rec) = e2e.raw.last.clone() else {
                 return Err(SessionError::E2eStep(
                     "sequence_id: repeat, but no earlier step sent a Record in this context".into(),
                 ));
             };
             // The same Record again: a duplicate (same session_id and
             // sequence_id), whose request must not be answered again.
-            let _ = id;
-            (sc, security, None)
+            (rec, None)
         } else {
             let next = e2e.session.next_sequence_id();
             let sequence_id = match raw.sequence {
@@ -476,24 +533,29 @@ impl Session {
             if let Some(id) = &msg_id {
                 e2e.raw.pending.push((sequence_id, id.clone()));
             }
-            e2e.raw.last = Some((sc.clone(), raw.payload_security, msg_id.clone()));
-            (sc, raw.payload_security, msg)
+            let mut rec = e2e::record(&self.config.controller_id, &agent, sc);
+            rec.payload_security = raw.payload_security;
+            e2e.seal(&mut rec, raw.integrity)?;
+            e2e.raw.last = Some(rec.clone());
+            (rec, msg)
+        };
+        let Some(RecordType::SessionContext(sc)) = &rec.record_type else {
+            unreachable!("e2e_send builds SessionContextRecords only");
         };
         let sent = RawSent {
             msg: msg.clone(),
             sequence_id: sc.sequence_id,
             retransmit_id: sc.retransmit_id,
             session_id: sc.session_id,
-            description: describe(&sc),
+            description: describe(sc),
         };
-        let mut rec = e2e::record(&self.config.controller_id, &agent, sc);
-        rec.payload_security = security;
         let bytes = crate::usp::record::encode(&rec);
         let mut entry = TraceEntry::new(Direction::Sent, describe_record(&rec), bytes.len())
             .with_note(format!(
-                "{}, payload_security {}",
+                "{}, payload_security {}{}",
                 sent.description,
-                security_name(security)
+                security_name(rec.payload_security),
+                signature_note(&rec, raw.integrity)
             ));
         if let Some(m) = &msg {
             entry = entry.with_msg(m);
@@ -604,6 +666,46 @@ impl Session {
                 }
             }
         }
+    }
+}
+
+/// What the trace says of a step's mac_signature.
+fn signature_note(rec: &Record, how: Integrity) -> String {
+    match how {
+        Integrity::Unsigned => String::new(),
+        Integrity::Signed => format!(
+            ", mac_signature ({} bytes) and sender_cert naming '{}'",
+            rec.mac_signature.len(),
+            rec.from_id
+        ),
+        Integrity::BadSignature => ", a mac_signature that does not verify (one byte changed)".into(),
+        Integrity::ForeignCertificate => format!(
+            ", a valid mac_signature by a sender_cert naming '{}-not-me', not from_id",
+            rec.from_id
+        ),
+    }
+}
+
+impl Session {
+    /// A received Record's mac_signature, when it has one: None when it
+    /// holds, else why the Record is dropped (kept as an E2E violation too).
+    pub(super) fn integrity_problem(&mut self, fields: &NonPayload, mac: &[u8], record: &str) -> Option<String> {
+        if mac.is_empty() {
+            return None;
+        }
+        let e = integrity::verify(fields, mac).err()?;
+        let why = format!(
+            "a Record whose mac_signature does not hold: {e}; dropped, as a receiver must ({})",
+            integrity::RULE
+        );
+        if let Some(e2e) = self.e2e.as_mut() {
+            e2e.violations.push(Violation {
+                rule: integrity::RULE,
+                record: record.to_string(),
+                problem: format!("the Agent's mac_signature does not hold: {e}; the Record was dropped"),
+            });
+        }
+        Some(why)
     }
 }
 

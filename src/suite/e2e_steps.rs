@@ -54,6 +54,36 @@ impl SecurityChoice {
     }
 }
 
+/// `mac_signature:` of an `e2e_send`: non-payload field integrity
+/// (R-E2E.29/30; TP-469 3.2, 3.3).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureChoice {
+    /// No mac_signature, no sender_cert.
+    #[default]
+    None,
+    /// ECDSA P-256 over the non-payload fields, with sender_cert: a
+    /// self-signed certificate naming the Controller's Endpoint ID.
+    Valid,
+    /// As `valid`, then one byte of the signature changed.
+    Invalid,
+    /// A valid signature by a certificate naming another Endpoint ID
+    /// (R-SEC.0a).
+    ForeignCertificate,
+}
+
+impl SignatureChoice {
+    pub fn wire(self) -> crate::session::Integrity {
+        use crate::session::Integrity;
+        match self {
+            SignatureChoice::None => Integrity::Unsigned,
+            SignatureChoice::Valid => Integrity::Signed,
+            SignatureChoice::Invalid => Integrity::BadSignature,
+            SignatureChoice::ForeignCertificate => Integrity::ForeignCertificate,
+        }
+    }
+}
+
 /// What the Agent must do with the Record.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -158,6 +188,10 @@ pub struct E2eSendSpec {
     pub retransmit_id: Option<ScalarString>,
     #[serde(default)]
     pub payload_security: SecurityChoice,
+    /// `valid`, `invalid` or `foreign_certificate`: the Record carries a
+    /// mac_signature and sender_cert (default `none`).
+    #[serde(default)]
+    pub mac_signature: SignatureChoice,
     /// The request the Record carries; without it the Record is empty.
     #[serde(default)]
     pub payload: Option<E2ePayload>,
@@ -245,9 +279,10 @@ impl E2eSendSpec {
                 || retransmit.is_some()
                 || self.expected_id.is_some()
                 || self.session_id == SessionChoice::New
-                || self.payload_security != SecurityChoice::Plaintext)
+                || self.payload_security != SecurityChoice::Plaintext
+                || self.mac_signature != SignatureChoice::None)
         {
-            return Err("e2e_send: sequence_id `repeat` sends the previous Record again unchanged; it takes no payload, retransmit_id, expected_id, payload_security or new session_id".into());
+            return Err("e2e_send: sequence_id `repeat` sends the previous Record again unchanged; it takes no payload, retransmit_id, expected_id, payload_security, mac_signature or new session_id".into());
         }
         match &self.outcome {
             E2eOutcome::Answered if request.is_none() => Err(

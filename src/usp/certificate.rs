@@ -1,8 +1,9 @@
-//! Reads the Endpoint ID a certificate vouches for: the subjectAltName
-//! uniformResourceIdentifier `urn:bbf:usp:id:<EID>` (spec security section,
-//! R-SEC.0a/R-SEC.10a). A small DER walk over the few structures on the way
-//! (Certificate → TBSCertificate → extensions → subjectAltName), so no ASN.1
-//! crate is needed; anything it does not understand yields no Endpoint ID.
+//! Reads what a certificate vouches for: the Endpoint ID in the
+//! subjectAltName uniformResourceIdentifier `urn:bbf:usp:id:<EID>` (spec
+//! security section, R-SEC.0a/R-SEC.10a) and the subject's public key (to
+//! check a Record's mac_signature). A small DER walk over the few structures
+//! on the way (Certificate → TBSCertificate → extensions / subjectPublicKeyInfo),
+//! so no ASN.1 crate is needed; anything it does not understand yields nothing.
 
 /// The URN prefix a USP Endpoint ID carries in a certificate (spec 4.1).
 pub const USP_URN_PREFIX: &str = "urn:bbf:usp:id:";
@@ -131,6 +132,43 @@ pub fn subject_common_name(cert_der: &[u8]) -> Option<String> {
         })
 }
 
+const TAG_BIT_STRING: u8 = 0x03;
+
+/// The subject's public key as it stands in subjectPublicKeyInfo's BIT
+/// STRING (for an EC key the SEC1 point, what ring verifies with), and the
+/// key algorithm's OID content bytes.
+pub fn subject_public_key(cert_der: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (TAG_SEQUENCE, cert, _) = tlv(cert_der)? else {
+        return None;
+    };
+    let (TAG_SEQUENCE, tbs) = children(cert).next()? else {
+        return None;
+    };
+    let mut fields = children(tbs).peekable();
+    if fields.peek().is_some_and(|(tag, _)| *tag == TAG_VERSION) {
+        fields.next();
+    }
+    // serial, signature, issuer, validity, subject, then the key.
+    let (TAG_SEQUENCE, spki) = fields.nth(5)? else {
+        return None;
+    };
+    let mut parts = children(spki);
+    let (TAG_SEQUENCE, algorithm) = parts.next()? else {
+        return None;
+    };
+    let (TAG_OID, oid) = children(algorithm).next()? else {
+        return None;
+    };
+    // The first content byte counts the unused bits: 0 for a key.
+    let (TAG_BIT_STRING, bits) = parts.next()? else {
+        return None;
+    };
+    match bits.split_first()? {
+        (0, key) => Some((key, oid)),
+        _ => None,
+    }
+}
+
 /// The USP Endpoint ID the certificate names, if any: the first SAN URI
 /// starting with `urn:bbf:usp:id:` (the prefix is case-insensitive, as URN
 /// namespace identifiers are).
@@ -184,6 +222,20 @@ mod tests {
             certificate_endpoint_id(&cert_with(vec![uri("urn:bbf:usp:id:")])),
             None
         );
+    }
+
+    #[test]
+    fn reads_the_subject_public_key() {
+        let key = KeyPair::generate().unwrap();
+        let params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        let der = params.self_signed(&key).unwrap().der().to_vec();
+        let (point, oid) = subject_public_key(&der).expect("a key");
+        // rcgen's default key: ECDSA P-256, id-ecPublicKey (1.2.840.10045.2.1).
+        assert_eq!(point, key.public_key_raw());
+        assert_eq!(oid, &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01]);
+        for cut in [0, 3, der.len() / 2] {
+            assert_eq!(subject_public_key(&der[..cut]), None, "cut at {cut}");
+        }
     }
 
     #[test]

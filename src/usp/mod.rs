@@ -1,6 +1,7 @@
 //! The USP wire layer: generated protobuf types plus pure functions to build
 //! and parse Records and Msgs. Nothing in here touches a socket.
 
+pub mod certificate;
 pub mod e2e;
 pub mod endpoint_id;
 pub mod errors;

@@ -6,6 +6,7 @@ use prost::Message;
 use thiserror::Error;
 
 mod in_place;
+pub mod integrity;
 pub use in_place::{parse, RecordRef, RecordTypeRef};
 
 use super::proto::msg::Msg;

@@ -8,11 +8,13 @@
 //! faults are applied to the Records on their way out; the other E2E
 //! faults on the way in (see `Fault`).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::agent::faults::{Fault, FaultSet};
 use crate::usp::e2e::{self, E2eEvent, E2eSession, SarState};
 use crate::usp::proto::record::SessionContextRecord;
+use crate::usp::record::integrity::Signer;
 use crate::usp::{errors, record};
 
 /// Payload bytes per Record unless configured (`--segment-size`).
@@ -26,6 +28,9 @@ pub(super) struct AgentE2e {
     security: i32,
     /// When the Controller's last Record arrived (SessionExpiration).
     last_seen: Option<Instant>,
+    /// Set while the Controller signs its Records: the Agent then signs
+    /// its own (R-E2E.29/30) with this identity.
+    pub signing: Option<Arc<Signer>>,
 }
 
 /// What receiving one SessionContextRecord asks the transport to do.
@@ -48,12 +53,21 @@ impl AgentE2e {
             segment_size,
             security: 0,
             last_seen: None,
+            signing: None,
         }
     }
 
     pub fn active(&self) -> bool {
         self.session.is_some()
     }
+
+    /// A Record whose integrity failed: dropped, and the context starts
+    /// over with the Controller's next Record (spec E2E "Integrity").
+    pub fn drop_context(&mut self) {
+        self.session = None;
+        self.signing = None;
+    }
+
 
     pub fn receive(
         &mut self,
@@ -134,6 +148,7 @@ impl AgentE2e {
         if !same_context {
             self.security = payload_security;
         }
+        let signing = self.signing.clone();
         // R-E2E.3/R-E2E.6: the Controller's session_id names the context;
         // the Agent follows it, restarting when it changes.
         let session = self.session.get_or_insert_with(|| {
@@ -159,16 +174,13 @@ impl AgentE2e {
                 E2eEvent::Retransmit(_)
                     if faults.contains(Fault::E2eWrongSequence)
                         || faults.contains(Fault::E2eIgnoresRetransmit) => {}
-                E2eEvent::Retransmit(r) => {
-                    out.replies.push(record::encode(&e2e::record(me, ctrl, r)))
-                }
+                E2eEvent::Retransmit(r) => out.replies.push(seal(signing.as_deref(), me, ctrl, r, faults)),
                 E2eEvent::Violation(v) => out.problems.push(v.to_string()),
                 E2eEvent::Held { .. } => {
                     // Ask for the gap at once (retransmit_id).
                     if let Some(missing) = session.missing() {
                         let ask = session.retransmit_request(missing);
-                        out.replies
-                            .push(record::encode(&e2e::record(me, ctrl, ask)));
+                        out.replies.push(seal(signing.as_deref(), me, ctrl, ask, faults));
                     }
                 }
                 E2eEvent::Ignored { .. } if faults.contains(Fault::E2eProcessesDuplicates) => {
@@ -208,7 +220,28 @@ impl AgentE2e {
             }
         }
         recs.into_iter()
-            .map(|r| record::encode(&e2e::record(me, ctrl, r)))
+            .map(|r| seal(self.signing.as_deref(), me, ctrl, r, faults))
             .collect()
     }
+}
+
+/// One of the Agent's SessionContextRecords, signed when the Controller
+/// signs (`signing`), encoded.
+fn seal(
+    signing: Option<&Signer>,
+    me: &str,
+    ctrl: &str,
+    sc: SessionContextRecord,
+    faults: &FaultSet,
+) -> Vec<u8> {
+    let mut rec = e2e::record(me, ctrl, sc);
+    if let Some(signer) = signing {
+        signer.sign(&mut rec);
+        if faults.contains(Fault::E2eBadSignature) {
+            if let Some(b) = rec.mac_signature.last_mut() {
+                *b ^= 0x01;
+            }
+        }
+    }
+    record::encode(&rec)
 }

@@ -28,7 +28,8 @@ use crate::mtp::backoff::{Backoff, BackoffError};
 use crate::mtp::{Inbound, ModelRow, ModelView, MtpConnection, MtpConnector};
 use crate::usp::msg;
 use crate::usp::proto::msg::Msg;
-use crate::usp::record::{self, RecordError};
+use crate::usp::record::integrity::{self, NonPayload, Signer};
+use crate::usp::record::{self, RecordError, RecordRef};
 
 /// Bytes that are not a protobuf Record: field 1 claims a 127-byte string
 /// that never comes.
@@ -67,6 +68,10 @@ struct Shared {
     next_conn: AtomicU64,
     /// false while the Agent is rebooting: no dialing, no accepting.
     up: watch::Sender<bool>,
+    /// The Agent's signing identity (mac_signature), made when a
+    /// Controller first signs.
+    /// None when no key could be made (the Agent then answers unsigned).
+    signer: std::sync::OnceLock<Option<Arc<Signer>>>,
 }
 
 #[derive(Clone)]
@@ -98,6 +103,7 @@ impl AgentHost {
             shared: Arc::new(Shared {
                 routes: Default::default(),
                 next_conn: AtomicU64::new(1),
+                signer: Default::default(),
                 up: watch::Sender::new(true),
             }),
         }
@@ -149,6 +155,40 @@ impl AgentHost {
     /// Agent does.
     pub async fn put_param(&self, obj: &str, name: &str, value: &str) {
         self.agent.lock().await.model.put(obj, name, value);
+    }
+
+    /// A Record's mac_signature, if it has one: a signature that does not
+    /// verify, or a sender_cert naming someone else, gets the Record
+    /// dropped silently and the E2E context started over (spec E2E
+    /// "Integrity", R-SEC.0a). While the Controller signs, so does the
+    /// Agent. No signature is not a failure: the Agent asks for none
+    /// (PLAINTEXT over an unprotected MTP is what Agents in the field take).
+    fn integrity_holds(&self, rec: &RecordRef, e2e: &mut e2e::AgentE2e) -> bool {
+        if rec.mac_signature.is_empty() {
+            e2e.signing = None;
+            return true;
+        }
+        match integrity::verify(&NonPayload::from(rec), &rec.mac_signature) {
+            Err(e) if !self.faults.contains(Fault::E2eIntegrityUnchecked) => {
+                self.say(format!(
+                    "dropping a Record from '{}': {e} ({})",
+                    rec.from_id,
+                    integrity::RULE
+                ));
+                e2e.drop_context();
+                false
+            }
+            _ => {
+                let signer = self.shared.signer.get_or_init(|| {
+                    Signer::new(&self.endpoint_id)
+                        .inspect_err(|e| self.say(format!("answering unsigned: {e}")))
+                        .ok()
+                        .map(Arc::new)
+                });
+                e2e.signing = signer.clone();
+                true
+            }
+        }
     }
 
     fn say(&self, line: impl AsRef<str>) {
@@ -471,6 +511,9 @@ impl AgentHost {
                 self.register(conn_id, &rec.from_id, &tx).await;
             }
             let from = controller_id.clone().unwrap_or_default();
+            if !self.integrity_holds(&rec, &mut e2e) {
+                continue;
+            }
             let requests = if let Some(sc) = rec.session_context() {
                 let expiration = self.agent.lock().await.e2e_session_expiration(&from);
                 let got = e2e.receive(

@@ -6,7 +6,7 @@
 
 pub mod channel;
 pub mod pki;
-pub mod san;
+pub use crate::usp::certificate as san;
 
 use std::fmt;
 use std::path::Path;
