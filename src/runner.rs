@@ -20,6 +20,7 @@ use crate::suite::{capture, evaluate_notify};
 use crate::target::FileServerTarget;
 use crate::trace::describe_msg;
 
+mod applicable;
 mod bad_record_steps;
 mod coap_steps;
 mod controllers;
@@ -218,6 +219,8 @@ impl<'a> Runner<'a> {
                 let result = if let Some(skip) = self.missing_sender(suite, case) {
                     skip
                 } else if let Some(skip) = self.missing_vars(suite, case) {
+                    skip
+                } else if let Some(skip) = self.inapplicable(suite, case) {
                     skip
                 } else if self.unreachable_cases >= GIVE_UP_AFTER_UNREACHABLE_CASES {
                     self.not_run(suite, case)
@@ -687,7 +690,7 @@ impl Runner<'_> {
 }
 
 /// A case's identity, with nothing run yet.
-fn empty_result(suite: &Suite, case: &Case) -> CaseResult {
+pub(super) fn empty_result(suite: &Suite, case: &Case) -> CaseResult {
     CaseResult {
         id: case.id.clone(),
         title: case.title.clone(),
@@ -810,7 +813,7 @@ fn phase_word(p: Phase) -> &'static str {
 /// entries come before `then`'s.
 /// A `timings: short` step (timers set short, and set back) runs only on a
 /// default run, a `timings: plan` step only with `--plan-timings`.
-fn runs_with(step: &Step, plan_timings: bool) -> bool {
+pub(super) fn runs_with(step: &Step, plan_timings: bool) -> bool {
     match step.timings {
         None => true,
         Some(Timings::Short) => !plan_timings,

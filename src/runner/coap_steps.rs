@@ -20,7 +20,7 @@ const DEFAULT_WAIT_MS: u64 = 5_000;
 /// string that never comes.
 const NOT_A_RECORD: &[u8] = b"\x0a\x7fnot a USP record";
 
-const NO_CONTROL: &str = "not applicable: this step needs the harness's CoAP endpoint (--mtp coap, or a target with a coap section): CoAP is legacy, deprecated in USP 1.2 and obsoleted in 1.3";
+pub(super) const NO_CONTROL: &str = "not applicable: this step needs the harness's CoAP endpoint (--mtp coap, or a target with a coap section): CoAP is legacy, deprecated in USP 1.2 and obsoleted in 1.3";
 
 impl Runner<'_> {
     /// Called when a case starts: forget a plan a previous case left

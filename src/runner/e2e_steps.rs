@@ -19,7 +19,7 @@ use crate::trace::describe_msg;
 use crate::usp::msg;
 use crate::usp::proto::msg::header::MsgType;
 
-const NO_CONTEXT: &str = "not applicable: this step needs an E2E session context (run with --e2e, or `e2e:` in the target file)";
+pub(super) const NO_CONTEXT: &str = "not applicable: this step needs an E2E session context (run with --e2e, or `e2e:` in the target file)";
 
 /// Sequencing rules of the spec's "E2E Session Context" section (they carry
 /// no requirement number there).

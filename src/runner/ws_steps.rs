@@ -22,7 +22,7 @@ const DEFAULT_HANDSHAKE_WAIT_MS: u64 = 60_000;
 
 pub(super) const NO_CONTROL: &str = "not applicable: this step needs the harness as the WebSocket server the Agent connects to, with its test controls (the built-in Agent with --mtp ws --role server, or a target whose websocket section has `listen:`)";
 
-const NO_CLIENT: &str = "not applicable: this step needs the harness as the client of the Agent's WebSocket server (the built-in Agent with --mtp ws --role client, or a target whose websocket section has `url:`)";
+pub(super) const NO_CLIENT: &str = "not applicable: this step needs the harness as the client of the Agent's WebSocket server (the built-in Agent with --mtp ws --role client, or a target whose websocket section has `url:`)";
 
 impl Runner<'_> {
     /// Called when a case starts: forget a handshake plan a previous case
