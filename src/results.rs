@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::trace::TraceEntry;
+use crate::trace::{MsgText, TraceEntry};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -56,9 +56,9 @@ pub struct StepResult {
     pub location: String,
     pub verdict: Verdict,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sent: Option<String>,
+    pub sent: Option<MsgText>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub received: Option<String>,
+    pub received: Option<MsgText>,
     pub elapsed_ms: u64,
     pub checks: Vec<CheckResult>,
     /// Why the step could not be carried out or judged (timeout, bad input).
@@ -157,5 +157,26 @@ impl RunResult {
     pub fn push(&mut self, case: CaseResult) {
         self.counts.add(case.verdict);
         self.cases.push(case);
+    }
+
+    /// Every Msg text of the run: steps' sent and received, traced Msgs.
+    fn msg_texts(&mut self) -> impl Iterator<Item = &mut MsgText> {
+        self.cases.iter_mut().flat_map(|c| {
+            let steps = c
+                .steps
+                .iter_mut()
+                .flat_map(|s| s.sent.iter_mut().chain(s.received.iter_mut()));
+            steps.chain(c.trace.iter_mut().filter_map(|t| t.msg.as_mut()))
+        })
+    }
+
+    /// Renders every Msg's text once and keeps it, for writing several
+    /// reports in a row; `forget_texts` lets them go again.
+    pub fn keep_texts(&mut self) {
+        self.msg_texts().for_each(|t| t.keep());
+    }
+
+    pub fn forget_texts(&mut self) {
+        self.msg_texts().for_each(MsgText::forget);
     }
 }

@@ -18,7 +18,7 @@ use crate::suite::request::build_request;
 use crate::suite::vars::Vars;
 use crate::suite::{capture, evaluate_notify};
 use crate::target::FileServerTarget;
-use crate::trace::describe_msg;
+use crate::trace::MsgText;
 
 mod applicable;
 mod bad_record_steps;
@@ -484,8 +484,8 @@ impl<'a> Runner<'a> {
                 let coap_mark = self.coap_mark();
                 match self.session.request(req).await {
                     Ok(exchange) => {
-                        result.sent = Some(describe_msg(&exchange.sent));
-                        result.received = Some(describe_msg(&exchange.response));
+                        result.sent = Some(MsgText::of(&exchange.sent));
+                        result.received = Some(MsgText::of(&exchange.response));
                         let default_expect = Default::default();
                         let expectation = step.expect.as_ref().unwrap_or(&default_expect);
                         let checks =
@@ -525,12 +525,12 @@ impl<'a> Runner<'a> {
                     // R-E2E.6a: an Agent may refuse session contexts; a
                     // case that needs one does not apply to it.
                     Err((sent, SessionError::E2eNotAllowed(why))) => {
-                        result.sent = Some(describe_msg(&sent));
+                        result.sent = Some(MsgText::of(&sent));
                         result.verdict = Verdict::Skipped;
                         result.error = Some(format!("not applicable: {why}"));
                     }
                     Err((sent, e)) => {
-                        result.sent = Some(describe_msg(&sent));
+                        result.sent = Some(MsgText::of(&sent));
                         self.note_unreachable(&e);
                         let mut error = explain_session_error(&e);
                         if let Some(note) = self.coap_lost_answer_note(coap_mark) {
@@ -560,7 +560,7 @@ impl<'a> Runner<'a> {
                 let wanted = |m: &_| evaluate_notify(wait, m, vars).iter().all(|c| c.passed);
                 match self.session.wait_notify(timeout, wanted).await {
                     Ok(notify) => {
-                        result.received = Some(describe_msg(&notify));
+                        result.received = Some(MsgText::of(&notify));
                         result.checks = evaluate_notify(wait, &notify, vars)
                             .into_iter()
                             .map(to_result)
@@ -576,7 +576,7 @@ impl<'a> Runner<'a> {
                         // A Notify that came but did not match is the likely
                         // culprit: show it and what it lacked.
                         if let Some((notify, failed)) = self.closest_notify(wait, vars) {
-                            result.received = Some(describe_msg(notify));
+                            result.received = Some(MsgText::of(notify));
                             result.checks = failed;
                         }
                     }

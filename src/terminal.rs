@@ -166,7 +166,7 @@ impl Progress {
         };
         self.line(&format!("  {arrow} {} ({} bytes)", e.record, e.bytes));
         if let Some(msg) = &e.msg {
-            for l in msg.lines() {
+            for l in msg.text().lines() {
                 self.line(&format!("        {l}"));
             }
         }

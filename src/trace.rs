@@ -105,35 +105,48 @@ impl MsgText {
         }
     }
 
-    pub fn as_str(&self) -> &str {
-        self.text
-            .get_or_init(|| match Msg::decode(self.encoded.as_slice()) {
-                Ok(m) => describe_msg(&m),
-                // Our own encoding of a Msg decodes back; say so if it ever does not.
-                Err(e) => format!(
-                    "(a Msg of {} bytes that no longer decodes: {e})",
-                    self.encoded.len()
-                ),
-            })
+    /// The text, rendered now (and not kept) unless it was given as text.
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        match self.text.get() {
+            Some(t) => std::borrow::Cow::Borrowed(t),
+            None => std::borrow::Cow::Owned(self.render()),
+        }
+    }
+
+    /// Renders the text now and keeps it (see `RunResult::keep_texts`).
+    pub fn keep(&self) {
+        self.text.get_or_init(|| self.render());
+    }
+
+    /// Lets a kept text go, when it can be rendered again.
+    pub fn forget(&mut self) {
+        if !self.encoded.is_empty() {
+            self.text = OnceLock::new();
+        }
+    }
+
+    fn render(&self) -> String {
+        match Msg::decode(self.encoded.as_slice()) {
+            Ok(m) => describe_msg(&m),
+            // Our own encoding of a Msg decodes back; say so if it ever does not.
+            Err(e) => format!(
+                "(a Msg of {} bytes that no longer decodes: {e})",
+                self.encoded.len()
+            ),
+        }
     }
 }
 
-impl std::ops::Deref for MsgText {
-    type Target = str;
-    fn deref(&self) -> &str {
-        self.as_str()
-    }
-}
 
 impl std::fmt::Debug for MsgText {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(self.as_str(), f)
+        std::fmt::Debug::fmt(&self.text(), f)
     }
 }
 
 impl std::fmt::Display for MsgText {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(&self.text())
     }
 }
 
@@ -153,8 +166,12 @@ impl From<&str> for MsgText {
 }
 
 impl Serialize for MsgText {
+    // Rendered for the writing, not kept: a case is written once (to the
+    // journal) and its traces then wait in memory until the run ends, so
+    // keeping every Msg's text would cost each session its whole trace
+    // twice (BENCHMARKS.md, memory per session).
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
+        s.serialize_str(&self.text())
     }
 }
 
@@ -450,12 +467,15 @@ mod tests {
             }),
         );
         let entry = TraceEntry::new(Direction::Sent, "r".into(), 1).with_msg(&m);
-        let text = entry.msg.as_deref().expect("a Msg");
+        let text = entry.msg.as_ref().expect("a Msg").text();
         assert_eq!(text, describe_msg(&m));
+        // Rendered for the asking, not kept: a traced Msg costs its
+        // encoding only (memory per session at plugfest scale).
+        assert!(entry.msg.as_ref().unwrap().text.get().is_none());
         let json = serde_json::to_value(&entry).expect("serializes");
         assert_eq!(json["msg"], serde_json::Value::String(describe_msg(&m)));
         let back: TraceEntry = serde_json::from_value(json).expect("reads back");
-        assert_eq!(back.msg.as_deref(), Some(describe_msg(&m).as_str()));
+        assert_eq!(back.msg.map(|t| t.to_string()), Some(describe_msg(&m)));
     }
 
     #[test]

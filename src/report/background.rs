@@ -81,7 +81,7 @@ pub fn case_done(dir: &Path, options: &ReportOptions) {
 /// back, not copied. Written here (blocking) if the thread is gone.
 pub async fn finish(dir: &Path, mut run: RunResult, options: &ReportOptions) -> Finished {
     let Some(tx) = sender() else {
-        let written = write_with(dir, &run, options);
+        let written = write_rendered(dir, &mut run, options);
         return (run, written);
     };
     // What is left if the thread dies with the run: all but its cases.
@@ -95,8 +95,8 @@ pub async fn finish(dir: &Path, mut run: RunResult, options: &ReportOptions) -> 
         options: options.clone(),
         done,
     };
-    if let Err(mpsc::SendError(Request::Finish { run, .. })) = tx.send(request) {
-        let written = write_with(dir, &run, options);
+    if let Err(mpsc::SendError(Request::Finish { mut run, .. })) = tx.send(request) {
+        let written = write_rendered(dir, &mut run, options);
         return (*run, written);
     }
     match wait.await {
@@ -107,6 +107,20 @@ pub async fn finish(dir: &Path, mut run: RunResult, options: &ReportOptions) -> 
             Err(std::io::Error::other("the report writer thread stopped")),
         ),
     }
+}
+
+/// The three reports from `run`, each Msg rendered once for all three
+/// (a traced Msg is kept as its encoding only: memory per session at
+/// plugfest scale) and let go afterwards.
+fn write_rendered(
+    dir: &Path,
+    run: &mut RunResult,
+    options: &ReportOptions,
+) -> std::io::Result<Vec<PathBuf>> {
+    run.keep_texts();
+    let written = write_with(dir, run, options);
+    run.forget_texts();
+    written
 }
 
 fn serve(rx: Receiver<Request>) {
@@ -167,12 +181,12 @@ fn handle(runs: &mut HashMap<PathBuf, Pending>, request: Request) {
         }
         Request::Finish {
             dir,
-            run,
+            mut run,
             options,
             done,
         } => {
             runs.remove(&dir);
-            let written = write_with(&dir, &run, &options);
+            let written = write_rendered(&dir, &mut run, &options);
             let _ = done.send((*run, written));
         }
     }

@@ -12,7 +12,7 @@ use super::{explain_session_error, Runner};
 use crate::results::{CheckResult, StepResult, Verdict};
 use crate::session::AfterBadRecord;
 use crate::suite::bad_record_steps::{BadRecordKind, BadRecordSpec};
-use crate::trace::describe_msg;
+use crate::trace::{describe_msg, MsgText};
 use crate::usp::proto::msg::{header::MsgType, request::ReqType, Get, Msg};
 use crate::usp::{errors, msg, record};
 
@@ -66,7 +66,7 @@ impl Runner<'_> {
             .timeout_ms
             .map(Duration::from_millis)
             .unwrap_or(self.context.silence);
-        result.sent = Some(description.clone());
+        result.sent = Some(MsgText::from(description.clone()));
         let after = match self
             .session
             .send_bad_record(bytes, &description, window)
@@ -79,7 +79,7 @@ impl Runner<'_> {
                 return;
             }
         };
-        result.received = Some(describe_after(&after, window));
+        result.received = Some(MsgText::from(describe_after(&after, window)));
         let rule = self.case_rule.clone();
         result
             .checks

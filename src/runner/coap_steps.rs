@@ -10,7 +10,7 @@ use super::Runner;
 use crate::mtp::coap::control::{code_text, CoapEvent, Kind, RawRequest};
 use crate::results::{CheckResult, StepResult, Verdict};
 use crate::suite::coap_steps::{parse_code, CoapControlSpec, ExpectCoapSpec, RawPayload};
-use crate::trace::{TraceEntry, Way};
+use crate::trace::{MsgText, TraceEntry, Way};
 use crate::usp::proto::msg::{request::ReqType, Get};
 use crate::usp::{msg, record};
 
@@ -153,7 +153,7 @@ impl Runner<'_> {
             send.content_format
                 .map_or("none".to_string(), |c| c.to_string())
         );
-        result.sent = Some(sent.clone());
+        result.sent = Some(MsgText::from(sent.clone()));
         let wait = Duration::from_millis(spec.timeout_ms.unwrap_or(DEFAULT_WAIT_MS));
         let actual = match tokio::time::timeout(wait, control.send_raw(&raw)).await {
             Err(_) => Err(format!("no answer within {} ms", wait.as_millis())),
@@ -174,7 +174,7 @@ impl Runner<'_> {
             }
             Err(e) => (false, e),
         };
-        result.received = Some(actual.clone());
+        result.received = Some(MsgText::from(actual.clone()));
         result.checks.push(CheckResult {
             description: format!("the Agent answers {sent} with {want}"),
             passed,

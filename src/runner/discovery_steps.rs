@@ -15,7 +15,7 @@ use crate::suite::discovery_steps::{DiscoverSpec, DEFAULT_TIMEOUT_MS};
 use crate::suite::model::{GetSpec, RequestSpec};
 use crate::suite::request::build_request;
 use crate::suite::vars::Vars;
-use crate::trace::describe_msg;
+use crate::trace::{describe_msg, MsgText};
 use crate::usp::msg;
 use crate::usp::proto::msg::{response::RespType, Msg};
 
@@ -397,10 +397,10 @@ impl Runner<'_> {
             types.join(", "),
             waited.as_millis()
         );
-        result.sent = Some(match result.sent.take() {
+        result.sent = Some(MsgText::from(match result.sent.take() {
             Some(get) => format!("{get}; then {query}"),
             None => query,
-        });
+        }));
         let wanted = types.clone();
         let id = agent_id.clone();
         let browsed = tokio::task::spawn_blocking(move || {
@@ -445,10 +445,10 @@ impl Runner<'_> {
         } else {
             found.iter().map(describe).collect::<Vec<_>>().join("; ")
         };
-        result.received = Some(match result.received.take() {
+        result.received = Some(MsgText::from(match result.received.take() {
             Some(get) => format!("{get}; then {heard}"),
             None => heard,
-        });
+        }));
         let expected = Expected {
             ws_port: agent_port,
             friendly_name: if spec.answered_only {
@@ -479,11 +479,11 @@ impl Runner<'_> {
         });
         let req = build_request(&get, &Vars::default()).ok()?;
         let exchange = self.session.request(req).await.ok()?;
-        let add = |slot: &mut Option<String>, what: String| {
-            *slot = Some(match slot.take() {
+        let add = |slot: &mut Option<MsgText>, what: String| {
+            *slot = Some(MsgText::from(match slot.take() {
                 Some(before) => format!("{before}; then {what}"),
                 None => what,
-            });
+            }));
         };
         add(&mut result.sent, describe_msg(&exchange.sent));
         add(&mut result.received, describe_msg(&exchange.response));
@@ -514,14 +514,14 @@ impl Runner<'_> {
         let exchange = match self.session.request(req).await {
             Ok(x) => x,
             Err((sent, e)) => {
-                result.sent = Some(describe_msg(&sent));
+                result.sent = Some(MsgText::of(&sent));
                 self.note_unreachable(&e);
                 result.error = Some(explain_session_error(&e));
                 return None;
             }
         };
-        result.sent = Some(describe_msg(&exchange.sent));
-        result.received = Some(describe_msg(&exchange.response));
+        result.sent = Some(MsgText::of(&exchange.sent));
+        result.received = Some(MsgText::of(&exchange.response));
         let rows = mtp_rows(&exchange.response);
         let (types, notes) = services_of_rows(&rows);
         let listed = rows

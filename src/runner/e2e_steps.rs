@@ -15,7 +15,7 @@ use crate::suite::model::Step;
 use crate::suite::request::build_request;
 use crate::suite::vars::Vars;
 use crate::suite::{capture, expect};
-use crate::trace::describe_msg;
+use crate::trace::{describe_msg, MsgText};
 use crate::usp::msg;
 use crate::usp::proto::msg::header::MsgType;
 
@@ -87,10 +87,10 @@ impl Runner<'_> {
                 return;
             }
         };
-        result.sent = Some(match &sent.msg {
+        result.sent = Some(MsgText::from(match &sent.msg {
             Some(m) => format!("{}\n{}", sent.description, describe_msg(m)),
             None => sent.description.clone(),
-        });
+        }));
         let own_id = sent.msg.as_ref().map(|m| msg::msg_id(m).to_string());
         let wait = Duration::from_millis(
             spec.timeout_ms
@@ -152,7 +152,7 @@ impl Runner<'_> {
             }
         }
         if let Some(a) = heard.answers.first() {
-            result.received = Some(describe_msg(a));
+            result.received = Some(MsgText::of(a));
         }
         // The context's own rules; when they are broken, that is usually
         // why an answer is missing: said next to it.
@@ -193,7 +193,7 @@ impl Runner<'_> {
                     .as_deref()
                     .and_then(|id| heard.answers.iter().find(|m| msg::msg_id(m) == id));
                 if let (Some(answer), Some(expectation)) = (own, step.expect.as_ref()) {
-                    result.received = Some(describe_msg(answer));
+                    result.received = Some(MsgText::of(answer));
                     checks.extend(
                         expect::evaluate(expectation, answer, vars, self.profiles)
                             .into_iter()

@@ -14,7 +14,7 @@ use crate::interpose::stomp_log::FramePattern;
 use crate::interpose::{mqtt_steer, stomp_steer};
 use crate::results::{CheckResult, StepResult, Verdict};
 use crate::suite::vars::Vars;
-use crate::trace::TraceEntry;
+use crate::trace::{MsgText, TraceEntry};
 
 const DEFAULT_WAIT_MS: u64 = 5_000;
 
@@ -85,7 +85,7 @@ impl Runner<'_> {
         match &self.context.mqtt_interposer {
             Some(h) => {
                 self.mqtt_log.from = h.steer(steering.clone());
-                result.sent = Some(format!("steering for the next connection: {steering:?}"));
+                result.sent = Some(MsgText::from(format!("steering for the next connection: {steering:?}")));
             }
             None => skip(result, NO_MQTT_INTERPOSER),
         }
@@ -112,7 +112,7 @@ impl Runner<'_> {
                     }
                 }
                 self.stomp_log.from = h.steer(steering.clone());
-                result.sent = Some(format!("steering for the next connection: {steering:?}"));
+                result.sent = Some(MsgText::from(format!("steering for the next connection: {steering:?}")));
             }
             None => skip(result, NO_STOMP_INTERPOSER),
         }
@@ -203,7 +203,7 @@ async fn expect_logged<P: Pattern, S: Clone + Default, K>(
     };
     let (passed, actual) = match outcome {
         Ok((at, e)) => {
-            result.received = Some(e.one_line());
+            result.received = Some(MsgText::from(e.one_line()));
             let line = format!("connection {}: {}", e.connection(), e.one_line());
             cursor.last_match = Some(at);
             matched = Some(e);

@@ -15,7 +15,7 @@ use crate::suite::model::{
 };
 use crate::suite::request::build_request;
 use crate::suite::vars::Vars;
-use crate::trace::{describe_msg, Direction, TraceEntry};
+use crate::trace::{Direction, MsgText, TraceEntry};
 use crate::usp::msg;
 use crate::usp::proto::msg::{operate_resp::operation_result::OperationResp, response::RespType};
 
@@ -69,7 +69,7 @@ impl Runner<'_> {
                 self.case_rule.clone(),
             )),
             Ok(Some(m)) => {
-                result.received = Some(describe_msg(&m));
+                result.received = Some(MsgText::of(&m));
                 result.checks.push(check(
                     "no matching notification",
                     false,
@@ -105,13 +105,13 @@ impl Runner<'_> {
         let sent = match self.session.send_unawaited(req).await {
             Ok(sent) => sent,
             Err((sent, e)) => {
-                result.sent = Some(describe_msg(&sent));
+                result.sent = Some(MsgText::of(&sent));
                 self.note_unreachable(&e);
                 result.error = Some(explain_session_error(&e));
                 return;
             }
         };
-        result.sent = Some(describe_msg(&sent));
+        result.sent = Some(MsgText::of(&sent));
         let window = self.context.silence;
         match self
             .session
@@ -121,7 +121,7 @@ impl Runner<'_> {
             Ok(answer) => {
                 let c = no_answer_check(answer.as_ref(), window, self.case_rule.clone());
                 if let Some(m) = &answer {
-                    result.received = Some(describe_msg(m));
+                    result.received = Some(MsgText::of(m));
                 }
                 result.checks.push(c);
             }
@@ -192,7 +192,7 @@ impl Runner<'_> {
             .find(|(k, _)| *k == "sha256")
             .map(|(_, v)| v.clone())
             .unwrap_or_default();
-        result.sent = Some(format!(
+        result.sent = Some(MsgText::from(format!(
             "serving {} ({} bytes, sha256 {sha256}{}{})",
             published.url,
             published.size,
@@ -200,7 +200,7 @@ impl Runner<'_> {
             spec.delay_ms
                 .map(|ms| format!(", answered after {ms} ms"))
                 .unwrap_or_default()
-        ));
+        )));
         for (var, what) in &step.capture {
             // The loader admits only SERVE_FILE_CAPTURES.
             if let Some((_, v)) = sources.iter().find(|(k, _)| k == what) {
@@ -341,10 +341,10 @@ impl Runner<'_> {
             ("disconnect_ms", dropped_after.as_millis().to_string()),
             ("reconnect_ms", back_after.as_millis().to_string()),
         ];
-        result.received = Some(format!(
+        result.received = Some(MsgText::from(format!(
             "connection dropped after {} ms; Agent back after {} ms",
             facts[0].1, facts[1].1
-        ));
+        )));
         for (var, what) in &step.capture {
             if let Some((_, v)) = facts.iter().find(|(k, _)| k == what) {
                 vars.set(var.clone(), v.clone());
@@ -381,12 +381,12 @@ impl Runner<'_> {
             // OperateResp came (`take_answer_to`).
             return match self.session.send_unawaited(req).await {
                 Ok(sent) => {
-                    result.sent = Some(describe_msg(&sent));
+                    result.sent = Some(MsgText::of(&sent));
                     *unawaited = Some(msg::msg_id(&sent).to_string());
                     true
                 }
                 Err((sent, e)) => {
-                    result.sent = Some(describe_msg(&sent));
+                    result.sent = Some(MsgText::of(&sent));
                     self.note_unreachable(&e);
                     result.error = Some(explain_session_error(&e));
                     false
@@ -399,7 +399,7 @@ impl Runner<'_> {
                 // The Agent went down before answering: a failure (the
                 // OperateResp must come first), but the reboot is still
                 // followed so the case's later steps find it back.
-                result.sent = Some(describe_msg(&sent));
+                result.sent = Some(MsgText::of(&sent));
                 result.checks.push(check(
                     "OperateResp before the connection dropped",
                     false,
@@ -410,13 +410,13 @@ impl Runner<'_> {
                 return true;
             }
             Err((sent, e)) => {
-                result.sent = Some(describe_msg(&sent));
+                result.sent = Some(MsgText::of(&sent));
                 self.note_unreachable(&e);
                 result.error = Some(explain_session_error(&e));
                 return false;
             }
         };
-        result.sent = Some(describe_msg(&exchange.sent));
+        result.sent = Some(MsgText::of(&exchange.sent));
         let expectation = Expect {
             msg_type: Some(ResponseType::OperateResp),
             rule: self.case_rule.clone(),

@@ -15,6 +15,7 @@ use crate::interpose::stomp_retries::StompRetrySpec;
 use crate::mtp::backoff::{Backoff, BackoffError};
 use crate::mtp::retry_log::{self, Retry};
 use crate::results::{CheckResult, StepResult};
+use crate::trace::MsgText;
 use crate::suite::model::ScalarString;
 use crate::suite::vars::Vars;
 use crate::suite::ws_steps::WsRetrySpec;
@@ -171,7 +172,7 @@ impl Runner<'_> {
         let wait = watch
             .timeout_ms
             .map_or(ends + Duration::from_secs(5), Duration::from_millis);
-        result.sent = Some(format!(
+        result.sent = Some(MsgText::from(format!(
             "watching {} retries; windows from the Agent's minimum wait {} s, multiplier {}, maximum interval {}: {}",
             watch.retries,
             backoff.min_wait.as_secs(),
@@ -183,7 +184,7 @@ impl Runner<'_> {
                 .map(|n| format!("retry {n} {}", backoff.window(n)))
                 .collect::<Vec<_>>()
                 .join(", ")
-        ));
+        )));
         let deadline = tokio::time::Instant::now() + wait;
         let seen = loop {
             let seen = seen();

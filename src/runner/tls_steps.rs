@@ -10,6 +10,7 @@ use super::Runner;
 use crate::interpose::relay::AgentChannel;
 use crate::mtp::tls::channel::{ChannelSecurity, TlsVersion};
 use crate::results::{CheckResult, StepResult};
+use crate::trace::MsgText;
 use crate::suite::tls_steps::{MtpTlsSpec, TlsScope};
 
 /// Every reason to skip says this, so that a reader (and a test) can tell
@@ -103,13 +104,13 @@ impl Runner<'_> {
                 }
             }
         };
-        result.received = Some(
+        result.received = Some(MsgText::from(
             observed
                 .iter()
                 .map(|o| format!("{}: {}", o.what, o.security))
                 .collect::<Vec<_>>()
                 .join("; "),
-        );
+        ));
         result.checks.extend(judge(
             &observed,
             min,

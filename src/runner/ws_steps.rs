@@ -13,7 +13,7 @@ use crate::mtp::{Inbound, MtpError};
 use crate::results::{CheckResult, StepResult, Verdict};
 use crate::suite::vars::Vars;
 use crate::suite::ws_steps::{ExpectCloseSpec, HandshakeItem, WsControlSpec};
-use crate::trace::{Direction, TraceEntry};
+use crate::trace::{Direction, MsgText, TraceEntry};
 
 const DEFAULT_WAIT_MS: u64 = 5_000;
 /// How long a handshake step waits for the Agent's usable session: a real
@@ -97,10 +97,10 @@ impl Runner<'_> {
                 reject_status: spec.status.unwrap_or(503),
                 ..Default::default()
             };
-            result.sent = Some(format!(
+            result.sent = Some(MsgText::from(format!(
                 "dropped the connection; the next {n} handshake(s) refused with HTTP {}",
                 plan.reject_status
-            ));
+            )));
             let from = self
                 .replan_and_reconnect(&control, plan, handshake_wait, result)
                 .await;
@@ -123,13 +123,13 @@ impl Runner<'_> {
                     ..Default::default()
                 },
             };
-            result.sent = Some(format!(
+            result.sent = Some(MsgText::from(format!(
                 "dropped the connection; the next handshake answered without {}",
                 match item {
                     HandshakeItem::Subprotocol => "Sec-WebSocket-Protocol: v1.usp",
                     HandshakeItem::Extension => "the bbf-usp-protocol extension",
                 }
-            ));
+            )));
             let Some(from) = self
                 .replan_and_reconnect(&control, plan, handshake_wait, result)
                 .await
@@ -166,10 +166,10 @@ impl Runner<'_> {
         };
         let number = frames.connection_number();
         let outcome: Result<(), MtpError> = if let Some(payload) = &spec.ping {
-            result.sent = Some(format!(
+            result.sent = Some(MsgText::from(format!(
                 "Ping ({} bytes) on connection {number}",
                 payload.len()
-            ));
+            )));
             match frames.ping(payload.as_bytes(), wait).await {
                 Ok(rtt) => {
                     result.checks.push(CheckResult {
@@ -190,37 +190,37 @@ impl Runner<'_> {
                 Err(e) => Err(e),
             }
         } else if let Some(payload) = &spec.pong {
-            result.sent = Some(format!(
+            result.sent = Some(MsgText::from(format!(
                 "an unsolicited Pong ({} bytes) on connection {number}",
                 payload.len()
-            ));
+            )));
             frames.unsolicited_pong(payload.as_bytes()).await
         } else if let Some(text) = &spec.send_text {
-            result.sent = Some(format!(
+            result.sent = Some(MsgText::from(format!(
                 "a text frame of {} bytes on connection {number}",
                 text.len()
-            ));
+            )));
             frames.send_text(text).await
         } else if spec.send_malformed == Some(true) {
-            result.sent = Some(format!(
+            result.sent = Some(MsgText::from(format!(
                 "a binary frame of {} bytes that is not a USP Record on connection {number}",
                 NOT_A_RECORD.len()
-            ));
+            )));
             frames.send_binary(NOT_A_RECORD).await
         } else if let Some(n) = spec.fragment_next {
             frames.fragment_next(1, n);
-            result.sent = Some(format!(
+            result.sent = Some(MsgText::from(format!(
                 "the next Record on connection {number} goes out over {n} frames"
-            ));
+            )));
             Ok(())
         } else if let Some(code) = spec.close {
-            result.sent = Some(format!(
+            result.sent = Some(MsgText::from(format!(
                 "a Close frame with status code {code} on connection {number}"
-            ));
+            )));
             match frames.close_handshake(code, wait).await {
                 Ok(exchange) => {
                     self.session.forget_connection();
-                    result.received = Some(describe_close_exchange(&exchange));
+                    result.received = Some(MsgText::from(describe_close_exchange(&exchange)));
                     result.checks.extend(close_checks(code, &exchange, wait));
                     Ok(())
                 }
@@ -229,7 +229,7 @@ impl Runner<'_> {
         } else if spec.drop_connection == Some(true) {
             frames.drop_tcp().await;
             self.session.forget_connection();
-            result.sent = Some(format!("connection {number} ended without a Close frame"));
+            result.sent = Some(MsgText::from(format!("connection {number} ended without a Close frame")));
             let started = Instant::now();
             let back = match spec.timeout_ms {
                 Some(ms) => {
@@ -329,10 +329,10 @@ impl Runner<'_> {
             return;
         }
         let wait = Duration::from_millis(spec.timeout_ms.unwrap_or(DEFAULT_WAIT_MS));
-        result.sent = Some(format!(
+        result.sent = Some(MsgText::from(format!(
             "a second WebSocket session to {} with the same Endpoint ID",
             dialer.0.url_with_eid()
-        ));
+        )));
         let deadline = tokio::time::Instant::now() + wait;
         let (second_alive, first_alive, what) = match dialer.0.connect().await {
             Err(e) => (false, true, format!("the second session was refused: {e}")),
@@ -381,7 +381,7 @@ impl Runner<'_> {
         if !first_alive {
             self.session.forget_connection();
         }
-        result.received = Some(what.clone());
+        result.received = Some(MsgText::from(what.clone()));
         result.checks.push(CheckResult {
             description: "only one WebSocket session between the harness and the Agent survives"
                 .into(),
@@ -459,7 +459,7 @@ impl Runner<'_> {
         if outcome.is_some() {
             self.session.forget_connection();
         }
-        result.received = Some(actual.clone());
+        result.received = Some(MsgText::from(actual.clone()));
         result.checks.push(CheckResult {
             description: format!("the Agent closes the WebSocket with status {want}"),
             passed,
