@@ -155,6 +155,9 @@ pub struct Runner<'a> {
     controllers: std::collections::BTreeMap<String, Session>,
     /// Listed Controllers the harness cannot act as on this run, and why.
     unavailable_controllers: std::collections::BTreeMap<String, String>,
+    /// Sessions of other Controllers that lost the Agent, kept in case it
+    /// dials them again (see `revive_controllers`).
+    parked_controllers: std::collections::BTreeMap<String, Session>,
     /// Where the current case's WebSocket events begin in the control log.
     ws_case_start: usize,
     /// Where the WebSocket control log stood before the handshakes the last
@@ -196,6 +199,7 @@ impl<'a> Runner<'a> {
             coap_case_start: 0,
             controllers: Default::default(),
             unavailable_controllers: Default::default(),
+            parked_controllers: Default::default(),
         }
     }
 
@@ -216,6 +220,7 @@ impl<'a> Runner<'a> {
         self.open_journal(run);
         for suite in suites {
             for case in suite.cases.iter().filter(|c| selection.admits(c)) {
+                self.revive_controllers();
                 let result = if let Some(skip) = self.missing_sender(suite, case) {
                     skip
                 } else if let Some(skip) = self.missing_vars(suite, case) {

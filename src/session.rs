@@ -22,7 +22,8 @@ mod bad_record;
 mod e2e;
 mod lifecycle;
 pub use e2e::{
-    name_reason, security_name, Heard, Integrity, RawRecord, RawSent, RetransmitChoice, SequenceChoice, Until,
+    name_reason, security_name, Heard, Integrity, RawRecord, RawSent, RetransmitChoice,
+    SequenceChoice, Until,
 };
 pub mod wait_stats;
 pub use bad_record::AfterBadRecord;
@@ -266,6 +267,12 @@ impl Session {
     /// `expect_close`) that act on the wire below the Records.
     pub fn connection_mut(&mut self) -> Option<&mut Box<dyn MtpConnection>> {
         self.conn.as_mut()
+    }
+
+    /// No connection yet, and one from the Agent is waiting to be taken
+    /// (a WebSocket server that accepts ahead).
+    pub fn agent_is_waiting(&mut self) -> bool {
+        self.conn.is_none() && self.connector.has_waiting_connection()
     }
 
     /// Forgets a connection a step dropped or saw closed; the next step

@@ -137,7 +137,6 @@ impl MsgText {
     }
 }
 
-
 impl std::fmt::Debug for MsgText {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Debug::fmt(&self.text(), f)

@@ -37,7 +37,10 @@ fn interposer_cases_are_skipped_before_their_setup_over_websocket() {
                 || message.contains("needs the STOMP interposer"),
             "{id}: {message}"
         );
-        assert!(message.contains(".yaml:"), "{id}: the step's place: {message}");
+        assert!(
+            message.contains(".yaml:"),
+            "{id}: the step's place: {message}"
+        );
         assert!(
             c["trace"].as_array().unwrap().is_empty(),
             "{id}: something was sent: {c}"
@@ -54,12 +57,22 @@ fn interposer_cases_are_skipped_before_their_setup_over_websocket() {
         "stomp-heart-beat-from-the-model",
         "stomp-retry-after-refusal",
     ] {
-        let run = if id.starts_with("mqtt") { &runs[0] } else { &runs[1] };
+        let run = if id.starts_with("mqtt") {
+            &runs[0]
+        } else {
+            &runs[1]
+        };
         let (verdict, message) = run.verdict_of(id);
         assert_eq!(verdict, "skipped", "{id}: {message}");
-        assert!(message.contains("skipped before its setup"), "{id}: {message}");
+        assert!(
+            message.contains("skipped before its setup"),
+            "{id}: {message}"
+        );
     }
-    assert!(with_setup >= 15, "only {with_setup} cases skipped before setup");
+    assert!(
+        with_setup >= 15,
+        "only {with_setup} cases skipped before setup"
+    );
 }
 
 #[test]

@@ -358,7 +358,9 @@ async fn target_controllers(
                         let (server_tls, _) = harness_server_tls(t)?;
                         server = server.with_tls(server_tls);
                     }
-                    Ok(Box::new(server))
+                    // The Agent dials every Controller at start; its first
+                    // case may come much later (src/mtp/websocket/ahead.rs).
+                    Ok(Box::new(server.accepting_ahead()))
                 }
                 None => Err(format!(
                     "with websocket role server the harness needs an address to listen on as `{}`: set `listen:` on its `controllers:` entry (and point the Agent's Controller.{{i}}.MTP.{{i}} for {} at it)",

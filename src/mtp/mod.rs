@@ -201,4 +201,10 @@ pub trait MtpConnector: Send {
     /// `Device.MQTT.Client.1.ClientID`, `KeepAliveTime`, its Subscription
     /// table) picks up what a Controller set. Most ignore it.
     fn configure(&mut self, _model: &dyn ModelView) {}
+    /// Whether a connection from the Agent is already waiting, so
+    /// `establish` would not wait (a server that accepts ahead). A run
+    /// that gave up on this Controller tries again when one is.
+    fn has_waiting_connection(&mut self) -> bool {
+        false
+    }
 }

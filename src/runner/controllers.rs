@@ -28,6 +28,26 @@ impl Runner<'_> {
         for s in self.controllers.values_mut() {
             s.close().await;
         }
+        for s in self.parked_controllers.values_mut() {
+            s.close().await;
+        }
+    }
+
+    /// Takes back a Controller the run had given up on once the Agent has
+    /// dialed it again (an Agent retries its Controllers, R-WS.19-21), so
+    /// one lost connection does not skip that Controller's remaining cases.
+    pub(super) fn revive_controllers(&mut self) {
+        let back: Vec<String> = self
+            .parked_controllers
+            .iter_mut()
+            .filter_map(|(name, s)| s.agent_is_waiting().then(|| name.clone()))
+            .collect();
+        for name in back {
+            if let Some(session) = self.parked_controllers.remove(&name) {
+                self.unavailable_controllers.remove(&name);
+                self.controllers.insert(name, session);
+            }
+        }
     }
 
     /// A case acting as a Controller (`as:`) the run cannot act as is
@@ -89,11 +109,15 @@ impl Runner<'_> {
             // The other Controller cannot reach the Agent: the cases that
             // need it are skipped from now on, and the target's own
             // Controller's cases go on (it is not the Agent that is gone).
+            // Kept, not closed: where the Agent dials (the harness
+            // listens), it may come back, and `revive_controllers` then
+            // takes the session back.
             Some(why) => {
-                other.close().await;
+                other.forget_connection();
+                self.parked_controllers.insert(name.to_string(), other);
                 self.unavailable_controllers.insert(
                     name.to_string(),
-                    format!("its connection to the Agent failed earlier in this run ({why})"),
+                    format!("its connection to the Agent failed earlier in this run ({why}), and the Agent has not connected to it again since"),
                 );
             }
             None => {

@@ -85,7 +85,9 @@ impl Runner<'_> {
         match &self.context.mqtt_interposer {
             Some(h) => {
                 self.mqtt_log.from = h.steer(steering.clone());
-                result.sent = Some(MsgText::from(format!("steering for the next connection: {steering:?}")));
+                result.sent = Some(MsgText::from(format!(
+                    "steering for the next connection: {steering:?}"
+                )));
             }
             None => skip(result, NO_MQTT_INTERPOSER),
         }
@@ -112,7 +114,9 @@ impl Runner<'_> {
                     }
                 }
                 self.stomp_log.from = h.steer(steering.clone());
-                result.sent = Some(MsgText::from(format!("steering for the next connection: {steering:?}")));
+                result.sent = Some(MsgText::from(format!(
+                    "steering for the next connection: {steering:?}"
+                )));
             }
             None => skip(result, NO_STOMP_INTERPOSER),
         }

@@ -15,10 +15,10 @@ use crate::interpose::stomp_retries::StompRetrySpec;
 use crate::mtp::backoff::{Backoff, BackoffError};
 use crate::mtp::retry_log::{self, Retry};
 use crate::results::{CheckResult, StepResult};
-use crate::trace::MsgText;
 use crate::suite::model::ScalarString;
 use crate::suite::vars::Vars;
 use crate::suite::ws_steps::WsRetrySpec;
+use crate::trace::MsgText;
 
 /// What one binding's retry step watches, for its messages.
 struct Watch {

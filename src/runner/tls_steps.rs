@@ -10,8 +10,8 @@ use super::Runner;
 use crate::interpose::relay::AgentChannel;
 use crate::mtp::tls::channel::{ChannelSecurity, TlsVersion};
 use crate::results::{CheckResult, StepResult};
-use crate::trace::MsgText;
 use crate::suite::tls_steps::{MtpTlsSpec, TlsScope};
+use crate::trace::MsgText;
 
 /// Every reason to skip says this, so that a reader (and a test) can tell
 /// a case skipped for want of TLS from one skipped for another reason.

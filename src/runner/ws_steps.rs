@@ -229,7 +229,9 @@ impl Runner<'_> {
         } else if spec.drop_connection == Some(true) {
             frames.drop_tcp().await;
             self.session.forget_connection();
-            result.sent = Some(MsgText::from(format!("connection {number} ended without a Close frame")));
+            result.sent = Some(MsgText::from(format!(
+                "connection {number} ended without a Close frame"
+            )));
             let started = Instant::now();
             let back = match spec.timeout_ms {
                 Some(ms) => {

@@ -678,7 +678,9 @@ fn signature_note(rec: &Record, how: Integrity) -> String {
             rec.mac_signature.len(),
             rec.from_id
         ),
-        Integrity::BadSignature => ", a mac_signature that does not verify (one byte changed)".into(),
+        Integrity::BadSignature => {
+            ", a mac_signature that does not verify (one byte changed)".into()
+        }
         Integrity::ForeignCertificate => format!(
             ", a valid mac_signature by a sender_cert naming '{}-not-me', not from_id",
             rec.from_id
@@ -689,7 +691,12 @@ fn signature_note(rec: &Record, how: Integrity) -> String {
 impl Session {
     /// A received Record's mac_signature, when it has one: None when it
     /// holds, else why the Record is dropped (kept as an E2E violation too).
-    pub(super) fn integrity_problem(&mut self, fields: &NonPayload, mac: &[u8], record: &str) -> Option<String> {
+    pub(super) fn integrity_problem(
+        &mut self,
+        fields: &NonPayload,
+        mac: &[u8],
+        record: &str,
+    ) -> Option<String> {
         if mac.is_empty() {
             return None;
         }
@@ -702,7 +709,9 @@ impl Session {
             e2e.violations.push(Violation {
                 rule: integrity::RULE,
                 record: record.to_string(),
-                problem: format!("the Agent's mac_signature does not hold: {e}; the Record was dropped"),
+                problem: format!(
+                    "the Agent's mac_signature does not hold: {e}; the Record was dropped"
+                ),
             });
         }
         Some(why)

@@ -68,7 +68,6 @@ impl AgentE2e {
         self.signing = None;
     }
 
-
     pub fn receive(
         &mut self,
         me: &str,
@@ -174,13 +173,17 @@ impl AgentE2e {
                 E2eEvent::Retransmit(_)
                     if faults.contains(Fault::E2eWrongSequence)
                         || faults.contains(Fault::E2eIgnoresRetransmit) => {}
-                E2eEvent::Retransmit(r) => out.replies.push(seal(signing.as_deref(), me, ctrl, r, faults)),
+                E2eEvent::Retransmit(r) => {
+                    out.replies
+                        .push(seal(signing.as_deref(), me, ctrl, r, faults))
+                }
                 E2eEvent::Violation(v) => out.problems.push(v.to_string()),
                 E2eEvent::Held { .. } => {
                     // Ask for the gap at once (retransmit_id).
                     if let Some(missing) = session.missing() {
                         let ask = session.retransmit_request(missing);
-                        out.replies.push(seal(signing.as_deref(), me, ctrl, ask, faults));
+                        out.replies
+                            .push(seal(signing.as_deref(), me, ctrl, ask, faults));
                     }
                 }
                 E2eEvent::Ignored { .. } if faults.contains(Fault::E2eProcessesDuplicates) => {

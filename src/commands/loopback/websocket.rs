@@ -42,6 +42,8 @@ pub(super) async fn websocket(role: Role, host: AgentHost) -> Result<Started, St
                 DEFAULT_AGENT_ID,
             )
             .with_text_frames(text_frames);
+            // As for a target's Controllers (src/commands/run.rs).
+            let readonly = readonly.accepting_ahead();
             let retry = ws_retry(&host);
             // After a refused handshake the waits come from the dialed
             // Controller's MTP.{i}.WebSocket.SessionRetry* (R-WS.19-21).
@@ -135,6 +137,7 @@ pub(super) async fn secure_websocket(
             let agent_again = ca.issue(&tls.agent_certificate_id).map_err(e)?.identity();
             let readonly_agent_side =
                 dial(readonly.local_addr(), agent_again)?.with_text_frames(text_frames);
+            let readonly = readonly.accepting_ahead();
             let retry = ws_retry(&host);
             // After a refused handshake the waits come from the dialed
             // Controller's MTP.{i}.WebSocket.SessionRetry* (R-WS.19-21).

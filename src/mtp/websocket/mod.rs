@@ -5,11 +5,13 @@
 //! may run over TLS (`wss://`, R-WS.22); the peer's certificate then names
 //! its Endpoint ID (R-SEC.0a).
 
+mod ahead;
 pub mod control;
 mod dialer;
 mod frames;
 mod server;
 
+pub use ahead::AcceptingAhead;
 pub use control::{WsControl, WsFrames};
 pub use dialer::WsDialer;
 pub use server::WsServer;
@@ -35,6 +37,8 @@ pub const MTP: &str = "WebSocket";
 /// How long an accepted TCP connection may take to finish its TLS
 /// handshake, so that a silent client cannot hold up the listener.
 const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// The same bound for the WebSocket opening handshake (HTTP upgrade).
+const OPENING_HANDSHAKE_TIMEOUT: std::time::Duration = TLS_HANDSHAKE_TIMEOUT;
 
 /// Bytes read from the socket per read call. tungstenite's default (128 KiB)
 /// is zero-filled on every read, which cost more than the exchange of a small

@@ -1,6 +1,8 @@
 //! The WebSocket server role: the harness waiting for Agents (the usual
 //! deployment), or the reference Agent waiting for a Controller.
 
+use std::sync::{Arc, Mutex};
+
 use async_trait::async_trait;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
@@ -22,7 +24,8 @@ pub struct WsServer {
     listener: TcpListener,
     path: Option<String>,
     own_eid: String,
-    last_rejection: Option<String>,
+    /// Shared with an `AcceptingAhead` that runs this server in a task.
+    last_rejection: Arc<Mutex<Option<String>>>,
     tls: Option<ServerTls>,
     text_frames: bool,
     /// Test controls (`ws_control` steps), if this run scripts the wire.
@@ -46,7 +49,7 @@ impl WsServer {
             listener,
             path,
             own_eid: own_eid.to_string(),
-            last_rejection: None,
+            last_rejection: Arc::default(),
             tls: None,
             text_frames: false,
             control: None,
@@ -73,6 +76,12 @@ impl WsServer {
         self
     }
 
+    /// Where refused attempts are remembered (shared with a task that
+    /// accepts ahead).
+    pub(super) fn rejections(&self) -> Arc<Mutex<Option<String>>> {
+        self.last_rejection.clone()
+    }
+
     pub fn local_addr(&self) -> String {
         self.listener
             .local_addr()
@@ -87,32 +96,48 @@ impl WsServer {
 
     /// Accepts connections until one completes TLS (when configured) and
     /// a valid USP handshake; rejected attempts are remembered for the report.
-    async fn accept_one(&mut self) -> Result<Box<dyn MtpConnection>, MtpError> {
+    async fn accept_one(&self) -> Result<Box<dyn MtpConnection>, MtpError> {
         loop {
-            let (tcp, addr) = self
-                .listener
-                .accept()
-                .await
-                .map_err(|e| MtpError::Io(e.to_string()))?;
-            // One Record per frame, answered at once: Nagle only adds latency.
-            let _ = tcp.set_nodelay(true);
-            let outcome = match &self.tls {
-                None => self
-                    .upgrade(
-                        tcp,
-                        addr,
-                        None,
-                        ChannelSecurity::Plaintext { first_byte: None },
-                    )
-                    .await
-                    .map(|c| Box::new(c) as Box<dyn MtpConnection>),
-                Some(tls) => self.accept_tls(tls.clone(), tcp, addr).await,
-            };
-            match outcome {
-                Ok(conn) => return Ok(conn),
-                Err(why) => self.last_rejection = Some(format!("{addr}: {why}")),
+            let (tcp, addr) = self.accept_tcp().await?;
+            if let Ok(conn) = self.handshake(tcp, addr).await {
+                return Ok(conn);
             }
         }
+    }
+
+    pub(super) async fn accept_tcp(
+        &self,
+    ) -> Result<(tokio::net::TcpStream, std::net::SocketAddr), MtpError> {
+        let (tcp, addr) = self
+            .listener
+            .accept()
+            .await
+            .map_err(|e| MtpError::Io(e.to_string()))?;
+        // One Record per frame, answered at once: Nagle only adds latency.
+        let _ = tcp.set_nodelay(true);
+        Ok((tcp, addr))
+    }
+
+    /// TLS when configured, then the USP opening handshake; a refusal is
+    /// remembered (`last_problem`).
+    pub(super) async fn handshake(
+        &self,
+        tcp: tokio::net::TcpStream,
+        addr: std::net::SocketAddr,
+    ) -> Result<Box<dyn MtpConnection>, ()> {
+        let outcome = match &self.tls {
+            None => self
+                .upgrade(
+                    tcp,
+                    addr,
+                    None,
+                    ChannelSecurity::Plaintext { first_byte: None },
+                )
+                .await
+                .map(|c| Box::new(c) as Box<dyn MtpConnection>),
+            Some(tls) => self.accept_tls(tls.clone(), tcp, addr).await,
+        };
+        outcome.map_err(|why| *lock(&self.last_rejection) = Some(format!("{addr}: {why}")))
     }
 
     /// TLS, then the WebSocket handshake. A client whose first byte is no
@@ -224,8 +249,17 @@ impl WsServer {
                 }
             }
         };
-        let outcome =
-            tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(ws_config())).await;
+        // Bounded: one client that connects and never finishes its
+        // handshake must not hold up the Agents behind it.
+        let handshake =
+            tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(ws_config()));
+        let outcome = match tokio::time::timeout(OPENING_HANDSHAKE_TIMEOUT, handshake).await {
+            Ok(done) => done.map_err(|e| e.to_string()),
+            Err(_) => Err(format!(
+                "no complete opening handshake within {} s",
+                OPENING_HANDSHAKE_TIMEOUT.as_secs()
+            )),
+        };
         if let Some(control) = &self.control {
             let (kind, status) = match (&outcome, decision) {
                 (Ok(_), _) => ("HANDSHAKE", "101".to_string()),
@@ -294,8 +328,13 @@ impl MtpConnector for WsServer {
     }
 
     fn last_problem(&self) -> Option<String> {
-        self.last_rejection.clone()
+        lock(&self.last_rejection).clone()
     }
+}
+
+/// A poisoned lock still holds the last refusal; it is only a report.
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 type Rejection = (String, StatusCode);
