@@ -54,7 +54,53 @@ fn source(what: &str, response: &Msg, facts: &facts::Facts) -> Result<String, St
     facts::lookup(facts, what)
         .first()
         .map(|(_, v)| v.clone())
-        .ok_or_else(|| "not in the response".into())
+        .ok_or_else(|| why_absent(what, response))
+}
+
+/// Why a value is not in the response, when the Agent said: the first
+/// thing a triager needs is "the Agent refused the path" (an Agent without
+/// the parameter) rather than "the answer left it out".
+fn why_absent(what: &str, response: &Msg) -> String {
+    let answered = |code: u32, text: &str| {
+        format!(
+            "{code} ({}{})",
+            crate::usp::errors::error_name(code),
+            if text.is_empty() {
+                String::new()
+            } else {
+                format!(": \"{text}\"")
+            }
+        )
+    };
+    if let Some(e) = msg::error_body(response) {
+        return format!(
+            "not in the response: the Agent answered with an Error {}",
+            answered(e.err_code, &e.err_msg)
+        );
+    }
+    if let Some(RespType::GetResp(r)) = msg::response_body(response) {
+        let covers = |requested: &str| {
+            requested == what || (requested.ends_with('.') && what.starts_with(requested))
+        };
+        let failed = r.req_path_results.iter().filter(|p| p.err_code != 0);
+        let refusal = failed
+            .clone()
+            .find(|p| covers(&p.requested_path))
+            .or_else(|| {
+                failed
+                    .clone()
+                    .next()
+                    .filter(|_| failed.count() == r.req_path_results.len())
+            });
+        if let Some(p) = refusal {
+            return format!(
+                "not in the response: the Agent answered {} for the requested path {}",
+                answered(p.err_code, &p.err_msg),
+                p.requested_path
+            );
+        }
+    }
+    "not in the response".into()
 }
 
 fn first_instance(response: &Msg) -> Option<(String, BTreeMap<String, String>)> {

@@ -348,6 +348,58 @@ fn captures_and_their_use() {
     assert!(not_add.is_err());
 }
 
+#[test]
+fn a_capture_the_agent_refused_says_what_it_answered() {
+    let mut vars = Vars::default();
+    let want = |what: &str| BTreeMap::from([("x".to_string(), what.to_string())]);
+    let why = |m: &Msg, what: &str| match capture(&want(what), m, &mut Vars::default()) {
+        Err(StepError::Capture { reason, .. }) => reason,
+        other => panic!("{other:?}"),
+    };
+    // The Agent refused the requested path: its code and name, not "left out".
+    let refused = get_resp(&[
+        (
+            "Device.DeviceInfo.Manufacturer",
+            0,
+            &[("Device.DeviceInfo.", &[("Manufacturer", "Acme")])],
+        ),
+        ("Device.DeviceInfo.FriendlyName", 7026, &[]),
+    ]);
+    let reason = why(&refused, "Device.DeviceInfo.FriendlyName");
+    assert!(
+        reason.contains("7026") && reason.contains("Invalid path"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("requested path Device.DeviceInfo.FriendlyName"),
+        "{reason}"
+    );
+    // Through an object path too.
+    let object = get_resp(&[("Device.DeviceInfo.", 7026, &[])]);
+    assert!(why(&object, "Device.DeviceInfo.FriendlyName").contains("7026"));
+    // An answer that succeeded and left the parameter out says just that.
+    let left_out = get_resp(&[(
+        "Device.DeviceInfo.",
+        0,
+        &[("Device.DeviceInfo.", &[("Manufacturer", "Acme")])],
+    )]);
+    assert_eq!(
+        why(&left_out, "Device.DeviceInfo.FriendlyName"),
+        "not in the response"
+    );
+    // An Error Msg names its code.
+    let error = msg::error(
+        "1",
+        Error {
+            err_code: 7004,
+            err_msg: "no".into(),
+            param_errs: Vec::new(),
+        },
+    );
+    assert!(why(&error, "Device.DeviceInfo.FriendlyName").contains("Error 7004"));
+    assert!(capture(&want("Device.DeviceInfo.Manufacturer"), &refused, &mut vars).is_ok());
+}
+
 fn gsdm_msg(access_friendly: gsdm::ParamAccessType, with_manufacturer: bool) -> Msg {
     let names = [
         "Manufacturer",
