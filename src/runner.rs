@@ -368,8 +368,21 @@ impl<'a> Runner<'a> {
             r.message = format!("skipped: the case needs an E2E session context (run with --e2e, or `e2e:` in the target file; it defines `{E2E_VAR}`)");
             return Some(r);
         }
+        // A Controller's Endpoint ID comes with its `controllers:` entry
+        // (with its Role on the Agent), not from a variable set by hand.
+        let controllers: Vec<&str> = missing
+            .iter()
+            .filter_map(|v| v.strip_prefix(CONTROLLER_ID_VAR))
+            .collect();
+        let advice = match controllers.is_empty() {
+            true => "set `vars:` in the target file or pass --var NAME=VALUE".to_string(),
+            false => format!(
+                "a `controllers:` entry named {} in the target file defines it: name, endpoint_id, and the Role the Agent gives that Controller",
+                controllers.join(", ")
+            ),
+        };
         r.message = format!(
-            "skipped: the case needs variable(s) {} which this run does not define (set `vars:` in the target file or pass --var NAME=VALUE)",
+            "skipped: the case needs variable(s) {} which this run does not define ({advice})",
             missing.join(", ")
         );
         Some(r)
@@ -657,6 +670,10 @@ impl<'a> Runner<'a> {
 /// The variable a run with `--e2e` defines (its segment size); cases that
 /// need an E2E session context list it in `needs_vars`.
 pub const E2E_VAR: &str = "e2e_segment_size";
+
+/// The prefix of the variable each `controllers:` entry defines: its
+/// Endpoint ID, `controller_id_<name>`.
+pub const CONTROLLER_ID_VAR: &str = "controller_id_";
 
 impl Runner<'_> {
     /// The queued Notify of the awaited type that fails fewest of `wait`'s

@@ -99,3 +99,50 @@ fn a_case_that_applies_still_runs_its_setup() {
         .iter()
         .any(|s| s["phase"] == "setup"));
 }
+
+/// A case that needs another Controller's Endpoint ID, on a target that
+/// lists no such Controller, says to add the `controllers:` entry (which
+/// brings the Role too), not to set the variable by hand.
+#[test]
+fn a_missing_controller_variable_points_at_the_controllers_entry() {
+    let port = common::free_port();
+    let _agent = common::KillOnDrop(
+        std::process::Command::new(env!("CARGO_BIN_EXE_plugfest"))
+            .args(["agent", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("plugfest agent starts"),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("target.yaml");
+    std::fs::write(
+        &target,
+        format!("name: one Controller\nmtp: websocket\nwebsocket: {{ role: client, url: \"ws://127.0.0.1:{port}/\" }}\n"),
+    )
+    .unwrap();
+    let r = plugfest(
+        &[
+            "run",
+            "--target",
+            target.to_str().unwrap(),
+            "--cases",
+            "test-cases/trust.yaml",
+            "--case",
+            "trust-add-search-partial-true",
+            "--quiet",
+        ],
+        &dir.path().join("out"),
+    );
+    let cases = r.cases();
+    assert_eq!(cases.len(), 1, "{}", r.explain());
+    let message = cases[0]["message"].as_str().unwrap_or_default();
+    assert_eq!(cases[0]["verdict"], "skipped", "{message}");
+    assert!(
+        message.contains("controller_id_readonly")
+            && message.contains("a `controllers:` entry named readonly"),
+        "{message}"
+    );
+    assert!(!message.contains("--var"), "{message}");
+}

@@ -322,7 +322,7 @@ fn controller_sessions(
 fn controller_vars(context: &mut RunContext, controllers: &[loopback::ExtraController]) {
     for c in controllers {
         context.vars.set(
-            &format!("controller_id_{}", c.entry.name),
+            &format!("{}{}", crate::runner::CONTROLLER_ID_VAR, c.entry.name),
             &c.entry.endpoint_id,
         );
     }

@@ -18,9 +18,9 @@ use crate::trace::{MsgText, TraceEntry};
 
 const DEFAULT_WAIT_MS: u64 = 5_000;
 
-pub(super) const NO_MQTT_INTERPOSER: &str = "not applicable: this step needs the MQTT interposer between the Agent and its broker, which this run does not have (run the built-in Agent with --mtp mqtt --interpose)";
+pub(super) const NO_MQTT_INTERPOSER: &str = "not applicable: this step needs the MQTT interposer between the Agent and its broker, which this run does not have: the interposer stands only between the built-in Agent and its broker (--mtp mqtt --interpose), not yet in front of a target's broker";
 
-pub(super) const NO_STOMP_INTERPOSER: &str = "not applicable: this step needs the STOMP interposer between the Agent and its broker, which this run does not have (run the built-in Agent with --mtp stomp --interpose)";
+pub(super) const NO_STOMP_INTERPOSER: &str = "not applicable: this step needs the STOMP interposer between the Agent and its broker, which this run does not have: the interposer stands only between the built-in Agent and its broker (--mtp stomp --interpose), not yet in front of a target's broker";
 
 /// Where the current case's entries begin in one interposer's log, and
 /// where the next expectation looks from (moved on by each steer step).
