@@ -526,8 +526,8 @@ impl<'a> Runner<'a> {
                                 // Challenge row): not its fault, not a pass.
                                 result.verdict = Verdict::Skipped;
                                 result.error = Some(format!(
-                                    "not applicable: the case's condition does not hold on this Agent ({}): {e}",
-                                    self.case_condition.as_deref().unwrap_or("its setup found nothing to work on")
+                                    "not applicable: the case needs {}, and this Agent does not meet that condition: {e}",
+                                    self.case_condition.as_deref().map_or("what its setup looks for".to_string(), |c| format!("\"{c}\""))
                                 ));
                             } else {
                                 result.checks.push(CheckResult {

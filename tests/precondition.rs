@@ -49,7 +49,9 @@ fn an_unmet_precondition_skips_the_case_and_names_the_condition() {
     assert_eq!(verdict, "skipped", "{message}");
     assert!(message.contains("not applicable"), "{message}");
     assert!(
-        message.contains("the Agent has a Subscription with ID plugfest-nobody"),
+        message.contains(
+            "the case needs \"the Agent has a Subscription with ID plugfest-nobody\", and this Agent does not meet that condition"
+        ),
         "{message}"
     );
     assert!(

@@ -262,7 +262,7 @@ fn on_another_mtp_every_case_is_skipped_with_the_reason() {
         let condition = c["id"] == "ws-session-retry-after-refusal"
             && c["message"]
                 .as_str()
-                .is_some_and(|m| m.contains("condition does not hold"));
+                .is_some_and(|m| m.contains("does not meet that condition"));
         assert!(
             common::skipped_for_want_of_interposer(c)
                 || common::skipped_for_want_of_tls(c)
