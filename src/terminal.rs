@@ -188,12 +188,12 @@ fn pad(painted: &str, plain: &str, width: usize) -> String {
     format!("{painted}{}", " ".repeat(fill))
 }
 
-/// The final table: a row per profile (cases without one under `-`),
-/// then the total.
+/// The final table: a row per profile (cases without one under their
+/// suite's name, as in report.html and junit.xml), then the total.
 pub fn summary_table(result: &RunResult, style: Style) -> String {
     let mut per_profile: BTreeMap<String, Counts> = BTreeMap::new();
     for c in &result.cases {
-        let key = c.profile.clone().unwrap_or_else(|| "-".into());
+        let key = c.profile.clone().unwrap_or_else(|| c.suite.clone());
         per_profile.entry(key).or_default().add(c.verdict);
     }
     let width = per_profile

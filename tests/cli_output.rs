@@ -139,3 +139,29 @@ fn summary_table_counts_per_profile() {
         "the fault must make some case fail: {out}"
     );
 }
+
+/// Cases without a profile are counted under their suite's name (as in
+/// report.html and junit.xml), not under an anonymous `-`.
+#[test]
+fn cases_without_a_profile_are_counted_under_their_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_plugfest"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "run",
+            "--cases",
+            "test-cases/endpoint-id.yaml",
+            "--quiet",
+            "--out",
+        ])
+        .arg(dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the plugfest binary starts");
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        out.lines().any(|l| l.starts_with("Endpoint identity  1 ")),
+        "{out}"
+    );
+    assert!(!out.lines().any(|l| l.starts_with("- ")), "{out}");
+}
