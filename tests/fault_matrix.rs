@@ -445,11 +445,11 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
     (
         "untrusted-gets-full-access",
         Fails(
-            Cases::Only(&["trust-untrusted-role"]),
+            Cases::Only(&["trust-untrusted-role", "trust-untrusted-role-enforced"]),
             &["AssignedRole: expected"],
         ),
         Fails(
-            Cases::Only(&["trust-untrusted-role"]),
+            Cases::Only(&["trust-untrusted-role", "trust-untrusted-role-enforced"]),
             &["AssignedRole: expected"],
         ),
     ),
@@ -620,6 +620,8 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
 const ADDED_PERMISSION_CASES: &[&str] = &[
     "trust-set-allowed",
     "trust-operate-allowed",
+    // TP-469 2.20 adds the Permission without the notify right.
+    "trust-notify-not-allowed",
     "trust-add-search-partial-true",
     "trust-add-search-partial-false",
     "trust-add-unwritable-param-included",
@@ -631,6 +633,7 @@ const ADDED_PERMISSION_SYMPTOMS: &[&str] = &[
     "expected 7006 (Permission denied), got success",
     "expected ERROR, got ADD_RESP",
     "expected every object oper_failure",
+    "expected no ValueChange Notify",
 ];
 
 /// stomp-profiles.yaml's case (TP-469 6.1), which runs over any MTP.
@@ -664,7 +667,7 @@ const PERMISSION_DENIED_CASES: &[&str] = &[
     "trust-add-search-partial-true",
     "trust-add-search-partial-false",
     "trust-add-unwritable-param-included",
-    "trust-untrusted-role",
+    "trust-untrusted-role-enforced",
 ];
 
 const SEND_RESP_FALSE_CASES: &[&str] = &[
@@ -744,6 +747,8 @@ const MISSING_MANUFACTURER: &[&str] = &[
     "deviceinfo-get-invalid-and-valid-parameter",
     "deviceinfo-set-read-only-parameter",
     "deviceinfo-gsdm-all-options",
+    // TP-469 1.107 on Manufacturer.
+    "deviceinfo-gsdm-parameter",
     "localagent-get-parameters-different-objects",
     "trust-readonly-can-get",
     "trust-hidden-params-get",
@@ -765,7 +770,14 @@ const WRONG_VALUE_TYPE: &[&str] = &[
     "localagent-get-max-depth",
     "messages-add-subscription",
     "trust-hidden-params-get",
+    // They read Controller.{i}.PeriodicNotifInterval (unsignedInt).
+    "trust-set-not-allowed",
+    "trust-set-allowed",
+    "trust-notify-allowed",
+    "trust-notify-not-allowed",
+    "trust-assigned-role-change",
     "trust-add-unwritable-param-omitted",
+    "trust-add-role",
     // Reads the WebSocket retry parameters into its back-off windows.
     "ws-session-retry-after-refusal",
 ];
@@ -787,7 +799,7 @@ const ERROR_CODE_CASES: &[&str] = &[
     "trust-add-search-partial-true",
     "trust-add-search-partial-false",
     "trust-add-unwritable-param-included",
-    "trust-untrusted-role",
+    "trust-untrusted-role-enforced",
 ];
 
 /// The suites the matrix runs: those that exercise every Msg type and the

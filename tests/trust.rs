@@ -13,7 +13,7 @@ use std::path::Path;
 use usp_plugfest::broker::rabbitmq::RabbitMq;
 
 const TRUST: &str = "test-cases/trust.yaml";
-const CASES: usize = 20;
+const CASES: usize = 21;
 /// Cases where only the target's own Controller acts (TP-469 2.23-2.26):
 /// they run on every MTP.
 const OWN_CONTROLLER_ONLY: usize = 4;
@@ -140,7 +140,7 @@ fn permission_faults_fail_their_cases(mtp: &[&str]) {
                 "trust-add-search-partial-true",
                 "trust-add-search-partial-false",
                 "trust-add-unwritable-param-included",
-                "trust-untrusted-role",
+                "trust-untrusted-role-enforced",
             ],
             &[
                 "(as readonly)",
@@ -178,8 +178,13 @@ fn permission_faults_fail_their_cases(mtp: &[&str]) {
         ),
         (
             "untrusted-gets-full-access",
-            &["trust-untrusted-role"],
-            &["AssignedRole: expected = \"Device.LocalAgent.ControllerTrust.Role.2\""],
+            &["trust-untrusted-role", "trust-untrusted-role-enforced"],
+            // The reference Agent's UntrustedRole is empty until
+            // trust-untrusted-role-enforced sets it to the read-only Role.
+            &[
+                "AssignedRole: expected = \"\"",
+                "AssignedRole: expected = \"Device.LocalAgent.ControllerTrust.Role.2\"",
+            ],
         ),
         (
             "added-role-ignored",
@@ -191,6 +196,7 @@ fn permission_faults_fail_their_cases(mtp: &[&str]) {
             &[
                 "trust-set-allowed",
                 "trust-operate-allowed",
+                "trust-notify-not-allowed",
                 "trust-add-search-partial-true",
                 "trust-add-search-partial-false",
                 "trust-add-unwritable-param-included",
@@ -198,6 +204,8 @@ fn permission_faults_fail_their_cases(mtp: &[&str]) {
             ],
             &[
                 "expected SET_RESP, got ERROR 7006",
+                // 2.20's Permission without the notify right, stored disabled.
+                "expected no ValueChange Notify",
                 "RequestChallenge().ChallengeID: expected matches",
                 "expected 7006 (Permission denied), got success",
                 "expected ERROR, got ADD_RESP",
@@ -222,7 +230,8 @@ fn permission_faults_fail_their_cases(mtp: &[&str]) {
             assert!(
                 message.contains("[TP-469 2.")
                     || message.contains("[R-GSP.0]")
-                    || message.contains("AssignedRole"),
+                    || message.contains("AssignedRole")
+                    || message.contains("[TR-181 LocalAgent.ControllerTrust.UntrustedRole"),
                 "{mtp:?} {fault} {id}: {message}"
             );
         }
