@@ -48,6 +48,11 @@ pub struct RunContext {
     /// The STOMP interposer (`--mtp stomp --interpose`), if any: for
     /// `stomp_steer` / `expect_stomp`; its frames join each case's trace.
     pub stomp_interposer: Option<crate::interpose::StompInterposerHandle>,
+    /// How long an `expect_mqtt` / `expect_stomp` step without its own
+    /// `timeout_ms` waits: short for the built-in Agent, which dials again
+    /// at once; a target's `interpose: { wait_ms }` (a real Agent waits its
+    /// retry interval after each drop an interposer causes).
+    pub interposer_wait: Duration,
     /// The WebSocket test controls of the server the Agent connects to,
     /// if this run has them: `ws_control` / `expect_close` steps need
     /// them, and their events join each case's trace.
@@ -78,6 +83,7 @@ impl Default for RunContext {
             file_server: FileServerTarget::default(),
             mqtt_interposer: None,
             stomp_interposer: None,
+            interposer_wait: Duration::from_secs(5),
             ws_control: None,
             ws_second_session: None,
             coap_control: None,

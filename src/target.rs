@@ -252,6 +252,31 @@ pub struct StompTarget {
     /// none when absent.
     #[serde(default)]
     pub heartbeat_ms: Option<(u64, u64)>,
+    /// The STOMP interposer between the Agent and `broker`: the Agent is
+    /// pointed at `listen` instead of the broker.
+    #[serde(default)]
+    pub interpose: Option<InterposeTarget>,
+}
+
+/// Where the harness's interposer listens for the Agent (its MTP client is
+/// configured to connect there); the interposer relays to the target's
+/// broker, so the wire cases (TP-469 sections 6 and 11) can see and steer
+/// what the Agent's client sends and receives.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InterposeTarget {
+    /// `host:port` to listen on, e.g. `127.0.0.1:1884`.
+    pub listen: String,
+    /// How long a packet or frame expectation waits unless the step says:
+    /// after each drop the interposer causes, a real Agent first waits its
+    /// retry interval (MQTT ConnectRetryTime 5 s times
+    /// ConnectRetryIntervalMultiplier 2000/1000 by default: up to 10 s).
+    #[serde(default = "default_interposer_wait_ms")]
+    pub wait_ms: u64,
+}
+
+fn default_interposer_wait_ms() -> u64 {
+    20_000
 }
 
 fn default_virtual_host() -> String {
@@ -285,6 +310,10 @@ pub struct MqttTarget {
     /// 0 or 1 (default 1).
     #[serde(default = "default_qos")]
     pub qos: u8,
+    /// The MQTT interposer between the Agent and `broker`: the Agent is
+    /// pointed at `listen` instead of the broker.
+    #[serde(default)]
+    pub interpose: Option<InterposeTarget>,
 }
 
 fn default_qos() -> u8 {

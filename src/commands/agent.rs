@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use super::loopback::{check_faults_apply, WRONG_CONTENT_TYPE};
+use super::loopback::check_faults_apply;
 use super::{exit, mqtt_version, parse_faults, EXIT_BAD_INPUT, EXIT_PASSED};
 use crate::agent::faults::Fault;
 use crate::agent::runtime::{AgentHost, BackoffSource};
@@ -156,7 +156,9 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
             host.put_param(MODEL_MTP, "Destination", d).await;
         }
         config.follow_model = true;
-        let client = StompClient::new(config);
+        let send_faults =
+            crate::commands::loopback::stomp::agent_client_faults(&mut config, host.faults());
+        let client = StompClient::new(config).with_send_faults(send_faults);
         eprintln!("reference Agent {eid} via {}", client.describe());
         let host = host.with_backoff(BackoffSource::Stomp);
         serve_until_interrupted(host.run_dialer(client, controller, retry)).await;
@@ -176,12 +178,9 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
                 Err(e) => return bad_input(e),
             }
         }
-        // R-MQTT.23/24 and R-MQTT.27, broken on purpose.
-        config.omit_reply_to = host.faults().contains(Fault::NoResponseTopic);
-        config.content_type = host
-            .faults()
-            .contains(Fault::WrongContentType)
-            .then(|| WRONG_CONTENT_TYPE.to_string());
+        // The client's faults, as in the loopback (R-MQTT.23/24, R-MQTT.27,
+        // and those seen only through an interposer).
+        crate::commands::loopback::mqtt::agent_client_faults(&mut config, host.faults());
         let endpoint = MqttEndpoint::new(config);
         eprintln!("reference Agent {eid} via {}", endpoint.describe());
         serve_until_interrupted(host.run_dialer(endpoint, controller, retry)).await;

@@ -465,6 +465,11 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
     let mut ws_control = None;
     let mut ws_second_session = None;
     let mut coap_control = None;
+    // `interpose:` in the target's mqtt or stomp section.
+    let mut mqtt_interposer = None;
+    let mut stomp_interposer = None;
+    let mut interposer: Option<Box<dyn Send>> = None;
+    let mut interposer_wait = None;
     let (connector, mtp_label): (Box<dyn MtpConnector>, String) = match target.mtp {
         MtpKind::Websocket => match target.websocket.clone() {
             Some(WebSocketTarget::Server { listen, path }) => {
@@ -518,10 +523,24 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
                 }
                 None => None,
             };
-            (
-                Box::new(mqtt_endpoint(&m, &target.controller_endpoint_id, mqtt_tls).await?),
-                label,
-            )
+            let endpoint = mqtt_endpoint(&m, &target.controller_endpoint_id, mqtt_tls).await?;
+            if let Some(i) = &m.interpose {
+                let running =
+                    target_interposer(
+                        tls.is_some(),
+                        "MQTT",
+                        i,
+                        &m.broker,
+                        |at, broker| async move {
+                            crate::interpose::mqtt::start(&at, &broker, None).await
+                        },
+                    )
+                    .await?;
+                mqtt_interposer = Some(running.handle());
+                interposer_wait = Some(Duration::from_millis(i.wait_ms));
+                interposer = Some(Box::new(running));
+            }
+            (Box::new(endpoint), label)
         }
         MtpKind::Stomp => {
             let Some(s) = target.stomp.clone() else {
@@ -545,6 +564,22 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
                 client_tls,
             )
             .await?;
+            if let Some(i) = &s.interpose {
+                let running =
+                    target_interposer(
+                        tls.is_some(),
+                        "STOMP",
+                        i,
+                        &s.broker,
+                        |at, broker| async move {
+                            crate::interpose::stomp::start(&at, &broker, None).await
+                        },
+                    )
+                    .await?;
+                stomp_interposer = Some(running.handle());
+                interposer_wait = Some(Duration::from_millis(i.wait_ms));
+                interposer = Some(Box::new(running));
+            }
             (Box::new(client), "STOMP".to_string())
         }
         MtpKind::Uds => match target.uds.clone() {
@@ -604,12 +639,16 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
         ),
         agent_task: None,
         silence_barrier: false,
-        broker: None,
+        // The interposer relays as long as it lives: the whole run.
+        broker: interposer,
         tls: tls_summary,
         context: RunContext {
             ws_control,
             ws_second_session,
             coap_control,
+            mqtt_interposer,
+            stomp_interposer,
+            interposer_wait: interposer_wait.unwrap_or(context.interposer_wait),
             mtp_tls: tls.is_some(),
             discovery: discovery_setting(args, &target),
             ..context
@@ -618,6 +657,35 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
         _advertiser: advertiser,
         controllers,
     })
+}
+
+/// `interpose:` in a target's mqtt or stomp section: the interposer
+/// listens where the target file says (the Agent's MTP client is pointed
+/// there) and relays to the target's broker.
+async fn target_interposer<I, F, Fut>(
+    tls: bool,
+    kind: &str,
+    interpose: &crate::target::InterposeTarget,
+    broker: &str,
+    start: F,
+) -> Result<I, String>
+where
+    F: FnOnce(String, String) -> Fut,
+    Fut: std::future::Future<Output = std::io::Result<I>>,
+{
+    if tls {
+        return Err(format!(
+            "{kind} `interpose:` with a `tls:` section is not built: in front of a target's broker the interposer listens and relays in plain TCP only"
+        ));
+    }
+    start(interpose.listen.clone(), broker.to_string())
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot start the {kind} interposer on {}: {e}",
+                interpose.listen
+            )
+        })
 }
 
 /// `--discovery`: `discover` steps may browse; the SRV port they expect is
@@ -694,14 +762,8 @@ fn run_context(
         vars: all,
         silence: Duration::from_millis(args.silence_ms.unwrap_or(timeouts.silence_ms)),
         file_server,
-        mqtt_interposer: None,
-        stomp_interposer: None,
-        ws_control: None,
-        ws_second_session: None,
-        coap_control: None,
         plan_timings: args.plan_timings,
-        mtp_tls: false,
-        discovery: Default::default(),
+        ..RunContext::default()
     })
 }
 

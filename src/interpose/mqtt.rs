@@ -26,10 +26,15 @@ pub type InterposerHandle = Relay<LoggedPacket, Steering, ()>;
 /// The running MQTT interposer; stops on drop.
 pub type MqttInterposer = Interposer<LoggedPacket, Steering, ()>;
 
-/// Listens on a free loopback port in front of the broker at `broker`
-/// (`host:port`, plain TCP); with `tls` the Agent connects over TLS.
-pub async fn start(broker: &str, tls: Option<ServerTls>) -> std::io::Result<MqttInterposer> {
-    Interposer::listen("MQTT", broker, tls, relay).await
+/// Listens on `at` (`127.0.0.1:0` for a free loopback port) in front of
+/// the broker at `broker` (`host:port`, plain TCP); with `tls` the Agent
+/// connects over TLS.
+pub async fn start(
+    at: &str,
+    broker: &str,
+    tls: Option<ServerTls>,
+) -> std::io::Result<MqttInterposer> {
+    Interposer::listen("MQTT", at, broker, tls, relay).await
 }
 
 impl InterposerHandle {

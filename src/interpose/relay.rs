@@ -370,11 +370,13 @@ where
     S: Clone + Default + Send + 'static,
     K: Send + 'static,
 {
-    /// Listens on a free loopback port in front of the broker at `broker`
-    /// (`host:port`, plain TCP) and runs `relay` for each Agent connection;
-    /// with `tls`, the Agent is expected to connect over TLS.
+    /// Listens on `at` (`127.0.0.1:0`: a free loopback port) in front of
+    /// the broker at `broker` (`host:port`, plain TCP) and runs `relay` for
+    /// each Agent connection; with `tls`, the Agent is expected to connect
+    /// over TLS.
     pub async fn listen<F, Fut>(
         kind: &'static str,
+        at: &str,
         broker: &str,
         tls: Option<ServerTls>,
         relay: F,
@@ -383,7 +385,7 @@ where
         F: Fn(AgentStream, Relay<E, S, K>, u32) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let listener = TcpListener::bind(at).await?;
         let handle = Relay {
             shared: Arc::new(Mutex::new(State {
                 log: Vec::new(),

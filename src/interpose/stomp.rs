@@ -38,10 +38,15 @@ pub type StompInterposerHandle = Relay<LoggedFrame, Steering, Kick>;
 /// The running STOMP interposer; stops on drop.
 pub type StompInterposer = Interposer<LoggedFrame, Steering, Kick>;
 
-/// Listens on a free loopback port in front of the broker at `broker`
-/// (`host:port`, plain TCP); with `tls` the Agent connects over TLS.
-pub async fn start(broker: &str, tls: Option<ServerTls>) -> std::io::Result<StompInterposer> {
-    Interposer::listen("STOMP", broker, tls, relay).await
+/// Listens on `at` (`127.0.0.1:0` for a free loopback port) in front of
+/// the broker at `broker` (`host:port`, plain TCP); with `tls` the Agent
+/// connects over TLS.
+pub async fn start(
+    at: &str,
+    broker: &str,
+    tls: Option<ServerTls>,
+) -> std::io::Result<StompInterposer> {
+    Interposer::listen("STOMP", at, broker, tls, relay).await
 }
 
 impl StompInterposerHandle {

@@ -16,11 +16,9 @@ use crate::results::{CheckResult, StepResult, Verdict};
 use crate::suite::vars::Vars;
 use crate::trace::{MsgText, TraceEntry};
 
-const DEFAULT_WAIT_MS: u64 = 5_000;
+pub(super) const NO_MQTT_INTERPOSER: &str = "not applicable: this step needs the MQTT interposer between the Agent and its broker, which this run does not have (the built-in Agent: --mtp mqtt --interpose; a target: `interpose: { listen: HOST:PORT }` in its mqtt section, with the Agent's MQTT client pointed there)";
 
-pub(super) const NO_MQTT_INTERPOSER: &str = "not applicable: this step needs the MQTT interposer between the Agent and its broker, which this run does not have: the interposer stands only between the built-in Agent and its broker (--mtp mqtt --interpose), not yet in front of a target's broker";
-
-pub(super) const NO_STOMP_INTERPOSER: &str = "not applicable: this step needs the STOMP interposer between the Agent and its broker, which this run does not have: the interposer stands only between the built-in Agent and its broker (--mtp stomp --interpose), not yet in front of a target's broker";
+pub(super) const NO_STOMP_INTERPOSER: &str = "not applicable: this step needs the STOMP interposer between the Agent and its broker, which this run does not have (the built-in Agent: --mtp stomp --interpose; a target: `interpose: { listen: HOST:PORT }` in its stomp section, with the Agent's STOMP connection pointed there)";
 
 /// Where the current case's entries begin in one interposer's log, and
 /// where the next expectation looks from (moved on by each steer step).
@@ -122,6 +120,22 @@ impl Runner<'_> {
         }
     }
 
+    /// `${agent_id}` before a packet expectation that may name it: a
+    /// target file need not give the Agent's Endpoint ID, and these steps
+    /// send nothing that would connect (and so learn it) first.
+    async fn learn_agent_id(&mut self, vars: &mut Vars) {
+        if vars.get("agent_id").is_some() {
+            return;
+        }
+        if self.session.agent_id().is_none() {
+            // A failure shows in the step that needs the Agent.
+            let _ = self.session.ensure_connected().await;
+        }
+        if let Some(agent) = self.session.agent_id() {
+            vars.set("agent_id", agent);
+        }
+    }
+
     pub(super) async fn expect_mqtt(
         &mut self,
         pattern: &PacketPattern,
@@ -133,8 +147,10 @@ impl Runner<'_> {
             skip(result, NO_MQTT_INTERPOSER);
             return;
         };
+        self.learn_agent_id(vars).await;
         let rule = self.case_rule.clone();
-        let found = expect_logged(&h, &mut self.mqtt_log, pattern, vars, rule, result).await;
+        let wait = self.context.interposer_wait;
+        let found = expect_logged(&h, &mut self.mqtt_log, pattern, vars, rule, wait, result).await;
         // `capture: { var: field }`: a field of the packet that matched
         // (e.g. the ClientId of this CONNECT, for a later CONNECT to repeat).
         let Some(packet) = found else { return };
@@ -155,13 +171,15 @@ impl Runner<'_> {
     pub(super) async fn expect_stomp(
         &mut self,
         pattern: &FramePattern,
-        vars: &Vars,
+        vars: &mut Vars,
         result: &mut StepResult,
     ) {
         match self.context.stomp_interposer.clone() {
             Some(h) => {
+                self.learn_agent_id(vars).await;
                 let rule = self.case_rule.clone();
-                expect_logged(&h, &mut self.stomp_log, pattern, vars, rule, result).await;
+                let wait = self.context.interposer_wait;
+                expect_logged(&h, &mut self.stomp_log, pattern, vars, rule, wait, result).await;
             }
             None => skip(result, NO_STOMP_INTERPOSER),
         }
@@ -178,6 +196,7 @@ async fn expect_logged<P: Pattern, S: Clone + Default, K>(
     pattern: &P,
     vars: &Vars,
     rule: Option<String>,
+    default_wait: Duration,
     result: &mut StepResult,
 ) -> Option<P::Entry> {
     let mut wanted = pattern.clone();
@@ -191,7 +210,9 @@ async fn expect_logged<P: Pattern, S: Clone + Default, K>(
             }
         }
     }
-    let wait = Duration::from_millis(wanted.timeout_ms().unwrap_or(DEFAULT_WAIT_MS));
+    let wait = wanted
+        .timeout_ms()
+        .map_or(default_wait, Duration::from_millis);
     let whence = wanted.way().whence();
     let mut description = format!("{} {whence}", wanted.what());
     let previous = cursor.last_match.filter(|_| wanted.after_previous());

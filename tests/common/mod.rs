@@ -35,7 +35,7 @@ pub fn plugfest_plain(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-fn read_run(output: std::process::Output, out: &Path) -> Run {
+pub fn read_run(output: std::process::Output, out: &Path) -> Run {
     let results = std::fs::read_to_string(out.join("results.json"))
         .ok()
         .map(|s| serde_json::from_str(&s).expect("results.json is JSON"));

@@ -23,8 +23,8 @@ use crate::target::{
 
 mod coap;
 mod fault_checks;
-mod mqtt;
-mod stomp;
+pub(crate) mod mqtt;
+pub(crate) mod stomp;
 mod uds;
 mod websocket;
 

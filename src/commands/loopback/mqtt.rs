@@ -62,6 +62,7 @@ pub(super) async fn mqtt(
     let interposer = match interpose {
         true => Some(
             crate::interpose::mqtt::start(
+                "127.0.0.1:0",
                 &broker.address(),
                 pki.as_ref().map(|p| p.interposer.clone()),
             )
@@ -79,30 +80,10 @@ pub(super) async fn mqtt(
     let mut agent_config = MqttConfig::new(&agent_broker, version, DEFAULT_AGENT_ID, &agent_topic)
         .with_peer_topic(Some(controller_topic))
         .with_tls(agent_tls);
-    // The binding faults (R-MQTT.23/24, R-MQTT.27) are knobs of the Agent's transport.
-    agent_config.omit_reply_to = host.faults().contains(Fault::NoResponseTopic);
-    agent_config.content_type = host
-        .faults()
-        .contains(Fault::WrongContentType)
-        .then(|| WRONG_CONTENT_TYPE.to_string());
-    agent_config.ignore_subscribe_topic = host.faults().contains(Fault::IgnoresSubscribeTopic);
-    agent_config.omit_request_response_information =
-        host.faults().contains(Fault::NoRequestResponseInformation);
     // ClientID and KeepAliveTime come from Device.MQTT.Client.1. at every
     // connect, the retry waits from its ConnectRetry* parameters.
     agent_config.follow_model = true;
-    agent_config.new_client_id_on_reconnect = host.faults().contains(Fault::NewClientIdOnReconnect);
-    agent_config.ignore_assigned_client_identifier = host
-        .faults()
-        .contains(Fault::IgnoresAssignedClientIdentifier);
-    agent_config.ignore_keep_alive_time = host.faults().contains(Fault::IgnoresKeepAliveTime);
-    agent_config.ignore_server_keep_alive = host.faults().contains(Fault::IgnoresServerKeepAlive);
-    agent_config.stay_without_subscribe_topic = host
-        .faults()
-        .contains(Fault::MqttStaysWithoutSubscribeTopic);
-    agent_config.ignore_new_subscription =
-        host.faults().contains(Fault::MqttIgnoresNewSubscription);
-    agent_config.subscribe_at_qos_0 = host.faults().contains(Fault::MqttWrongQos);
+    agent_client_faults(&mut agent_config, host.faults());
     let host = host.with_backoff(BackoffSource::Mqtt);
     let agent_side = MqttEndpoint::new(agent_config);
     let mqtt_interposer = interposer.as_ref().map(MqttInterposer::handle);
@@ -234,4 +215,24 @@ fn mqtt_pki(tls: &LoopbackTls) -> Result<MqttPki, String> {
             require_certificate: true,
         },
     })
+}
+
+/// The MQTT client faults, knobs of the Agent's transport: the binding's
+/// (R-MQTT.23/24, R-MQTT.27) and those seen only through the interposer.
+/// Shared with `plugfest agent --mqtt-broker`.
+pub(crate) fn agent_client_faults(config: &mut MqttConfig, faults: &FaultSet) {
+    config.omit_reply_to = faults.contains(Fault::NoResponseTopic);
+    config.content_type = faults
+        .contains(Fault::WrongContentType)
+        .then(|| WRONG_CONTENT_TYPE.to_string());
+    config.ignore_subscribe_topic = faults.contains(Fault::IgnoresSubscribeTopic);
+    config.omit_request_response_information = faults.contains(Fault::NoRequestResponseInformation);
+    config.new_client_id_on_reconnect = faults.contains(Fault::NewClientIdOnReconnect);
+    config.ignore_assigned_client_identifier =
+        faults.contains(Fault::IgnoresAssignedClientIdentifier);
+    config.ignore_keep_alive_time = faults.contains(Fault::IgnoresKeepAliveTime);
+    config.ignore_server_keep_alive = faults.contains(Fault::IgnoresServerKeepAlive);
+    config.stay_without_subscribe_topic = faults.contains(Fault::MqttStaysWithoutSubscribeTopic);
+    config.ignore_new_subscription = faults.contains(Fault::MqttIgnoresNewSubscription);
+    config.subscribe_at_qos_0 = faults.contains(Fault::MqttWrongQos);
 }

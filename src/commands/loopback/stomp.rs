@@ -2,7 +2,7 @@
 //! TLS, the interposer, and the read-only Controller's clients.
 
 use super::{interposer_tls, two_dialers, LoopbackTls, Started, RECONNECT, WRONG_CONTENT_TYPE};
-use crate::agent::faults::Fault;
+use crate::agent::faults::{Fault, FaultSet};
 use crate::agent::runtime::{AgentHost, BackoffSource};
 use crate::broker::rabbitmq::{BrokerTls, RabbitMq};
 use crate::interpose::StompInterposer;
@@ -78,6 +78,7 @@ pub(super) async fn stomp(
     let interposer = match interpose {
         true => Some(
             crate::interpose::stomp::start(
+                "127.0.0.1:0",
                 &plain_address,
                 ca.as_ref().map(interposer_tls).transpose()?,
             )
@@ -99,37 +100,14 @@ pub(super) async fn stomp(
     // The Agent's STOMP.Connection.{i}.OutgoingHeartbeat / IncomingHeartbeat
     // (R-STOMP.8): heart-beats enabled, so TP-469 6.8 can observe them.
     agent.heartbeat = Some(AGENT_HEARTBEAT);
-    // The handshake faults, seen only through the interposer.
-    agent.ignore_subscribe_dest = host.faults().contains(Fault::IgnoresSubscribeDest);
-    agent.misspell_heart_beat = host.faults().contains(Fault::WrongHeartBeatHeader);
     // Destination and heart-beats come from the model at every connect (the
     // values above are where it starts), and a changed destination is
     // followed on the live connection; the model starts with this run's queue.
     agent.follow_model = true;
-    agent.model_faults = ModelFaults {
-        ignore_destination: host.faults().contains(Fault::StompIgnoresModelDestination),
-        ignore_heart_beat: host.faults().contains(Fault::StompWrongHeartBeat),
-        stay_without_destination: host
-            .faults()
-            .contains(Fault::StompNoDisconnectWithoutDestination),
-        no_unsubscribe: host
-            .faults()
-            .contains(Fault::StompNoUnsubscribeOnDestinationChange),
-        subscribe_first: host
-            .faults()
-            .contains(Fault::StompSubscribesBeforeUnsubscribe),
-    };
+    let send_faults = agent_client_faults(&mut agent, host.faults());
     host.put_param(MODEL_MTP, "Destination", &agent_dest).await;
     host.put_param(CONTROLLER_STOMP_MTP, "Destination", &controller_dest)
         .await;
-    // The binding faults (R-STOMP.20/21) are knobs of the Agent's SEND frames.
-    let send_faults = SendFaults {
-        omit_reply_to_dest: host.faults().contains(Fault::NoReplyToDest),
-        content_type: host
-            .faults()
-            .contains(Fault::WrongContentType)
-            .then(|| WRONG_CONTENT_TYPE.to_string()),
-    };
     let agent = StompClient::new(agent).with_send_faults(send_faults.clone());
     // The read-only Controller: the harness's second client of the broker
     // and the Agent's client for it, each on a destination of its own.
@@ -178,3 +156,25 @@ const CONTROLLER_STOMP_MTP: &str = "Device.LocalAgent.Controller.1.MTP.1.STOMP."
 /// The reference Agent's heart-beat offer `(outgoing, incoming)` in ms:
 /// frequent enough to be seen within a case, lenient about the broker's.
 const AGENT_HEARTBEAT: (u64, u64) = (2_000, 10_000);
+
+/// The STOMP client faults: the handshake's (seen only through the
+/// interposer), the model-following ones, and the binding's (R-STOMP.20/21,
+/// knobs of the Agent's SEND frames, returned). Shared with `plugfest agent
+/// --stomp-broker`.
+pub(crate) fn agent_client_faults(config: &mut StompConfig, faults: &FaultSet) -> SendFaults {
+    config.ignore_subscribe_dest = faults.contains(Fault::IgnoresSubscribeDest);
+    config.misspell_heart_beat = faults.contains(Fault::WrongHeartBeatHeader);
+    config.model_faults = ModelFaults {
+        ignore_destination: faults.contains(Fault::StompIgnoresModelDestination),
+        ignore_heart_beat: faults.contains(Fault::StompWrongHeartBeat),
+        stay_without_destination: faults.contains(Fault::StompNoDisconnectWithoutDestination),
+        no_unsubscribe: faults.contains(Fault::StompNoUnsubscribeOnDestinationChange),
+        subscribe_first: faults.contains(Fault::StompSubscribesBeforeUnsubscribe),
+    };
+    SendFaults {
+        omit_reply_to_dest: faults.contains(Fault::NoReplyToDest),
+        content_type: faults
+            .contains(Fault::WrongContentType)
+            .then(|| WRONG_CONTENT_TYPE.to_string()),
+    }
+}
