@@ -21,7 +21,7 @@ const CASES: [&str; 6] = [
 
 mod common;
 
-use common::{plugfest, KillOnDrop, Run};
+use common::{KillOnDrop, Run};
 use std::time::Duration;
 use usp_plugfest::broker::Mosquitto;
 

@@ -97,7 +97,9 @@ fn commands(h: &StompInterposerHandle) -> Vec<String> {
 
 #[tokio::test]
 async fn frames_are_relayed_logged_and_connected_is_steered() {
-    let interposer = super::start(&fake_broker().await, None).await.unwrap();
+    let interposer = super::start("127.0.0.1:0", &fake_broker().await, None)
+        .await
+        .unwrap();
     let h = interposer.handle();
     h.steer(Steering {
         subscribe_dest: Some("/queue/steered".into()),
@@ -144,7 +146,9 @@ async fn frames_are_relayed_logged_and_connected_is_steered() {
 
 #[tokio::test]
 async fn refusals_then_acceptance_and_an_injected_error() {
-    let interposer = super::start(&fake_broker().await, None).await.unwrap();
+    let interposer = super::start("127.0.0.1:0", &fake_broker().await, None)
+        .await
+        .unwrap();
     let h = interposer.handle();
     h.steer(Steering {
         refuse_connections: 1,

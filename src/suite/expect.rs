@@ -49,6 +49,25 @@ pub fn evaluate(expect: &Expect, response: &Msg, vars: &Vars, profiles: &Profile
     let mut checks = Vec::new();
     let got = msg::body_type(response);
     let got_name = got.map(msg::type_name).unwrap_or("no body");
+    if let (Some(allowed), Some(e)) = (&expect.error_allowed, msg::error_body(response)) {
+        // The Error stands for the whole response: its code is all there
+        // is to judge.
+        let want = expect
+            .msg_type
+            .map_or("the response", |t| msg::type_name(t.msg_type()));
+        checks.push(Check::new(
+            "an Error in place of the response, which the test plan allows",
+            allowed.err_code.matches(e.err_code),
+            format!(
+                "{want}, or an Error {} ({})",
+                allowed.err_code.describe(),
+                allowed.because
+            ),
+            format!("ERROR {}: {:?}", errors::describe(e.err_code), e.err_msg),
+            rule.or(Some("R-MSG.9")),
+        ));
+        return checks;
+    }
     if let Some(want) = expect.msg_type {
         let ok = got == Some(want.msg_type());
         let actual = match msg::error_body(response) {

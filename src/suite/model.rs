@@ -599,6 +599,21 @@ pub struct Expect {
     /// The requirement the explicit checks cite; defaults to the case's.
     #[serde(default)]
     pub rule: Option<String>,
+    /// An Error Msg in place of the usual response is accepted too, where
+    /// the test plan allows it (TP-469 2.18's NOTE: a USP 1.3 or earlier
+    /// Agent MAY answer a refused Operate with an Error).
+    #[serde(default)]
+    pub error_allowed: Option<ErrorAllowed>,
+}
+
+/// An Error instead of the expected response: its code, and the allowance.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorAllowed {
+    /// The outer err_code the Error must carry.
+    pub err_code: CodeMatcher,
+    /// Where the test plan or spec allows the Error (cited in the check).
+    pub because: String,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

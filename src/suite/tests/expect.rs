@@ -349,6 +349,35 @@ fn captures_and_their_use() {
 }
 
 #[test]
+fn an_allowed_error_stands_for_the_response_and_its_code_is_checked() {
+    let p = Profiles::builtin();
+    let e = expect(
+        "{ type: operate_resp, error_allowed: { err_code: { one_of: [7006, 7022] }, because: \"TP-469 2.18 NOTE\" } }",
+    );
+    let error = |code| {
+        msg::error(
+            "1",
+            Error {
+                err_code: code,
+                err_msg: "no permission".into(),
+                param_errs: Vec::new(),
+            },
+        )
+    };
+    let ok = evaluate(&e, &error(7022), &Vars::default(), &p);
+    assert_eq!(ok.len(), 1);
+    assert!(ok[0].passed, "{ok:?}");
+    assert!(ok[0].expected.contains("TP-469 2.18 NOTE"), "{ok:?}");
+    let wrong = evaluate(&e, &error(7003), &Vars::default(), &p);
+    assert!(!wrong[0].passed, "{wrong:?}");
+    assert!(wrong[0].actual.contains("7003"), "{wrong:?}");
+    // Without the allowance the same Error fails the response type.
+    let strict = expect("{ type: operate_resp }");
+    let failed_type = evaluate(&strict, &error(7022), &Vars::default(), &p);
+    assert!(!failed_type[0].passed, "{failed_type:?}");
+}
+
+#[test]
 fn a_capture_the_agent_refused_says_what_it_answered() {
     let mut vars = Vars::default();
     let want = |what: &str| BTreeMap::from([("x".to_string(), what.to_string())]);
