@@ -106,14 +106,7 @@ fn a_case_that_applies_still_runs_its_setup() {
 #[test]
 fn a_missing_controller_variable_points_at_the_controllers_entry() {
     let port = common::free_port();
-    let _agent = common::KillOnDrop(
-        std::process::Command::new(env!("CARGO_BIN_EXE_plugfest"))
-            .args(["agent", "--listen", &format!("127.0.0.1:{port}")])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("plugfest agent starts"),
-    );
+    let _agent = common::agent(&["--listen", &format!("127.0.0.1:{port}")]);
     std::thread::sleep(std::time::Duration::from_millis(300));
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("target.yaml");

@@ -21,20 +21,47 @@ const CASES: [&str; 6] = [
 
 mod common;
 
-use common::{KillOnDrop, Run};
+use common::Run;
 use std::time::Duration;
 use usp_plugfest::broker::Mosquitto;
 
-fn agent(args: &[&str]) -> KillOnDrop {
-    KillOnDrop(
-        std::process::Command::new(env!("CARGO_BIN_EXE_plugfest"))
-            .arg("agent")
-            .args(args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("plugfest agent starts"),
-    )
+/// Runs the `selected` cases of `cases` against the target file `target`
+/// (written to a temporary directory); a standalone Agent with
+/// `agent_args` starts once the harness listens and has subscribed.
+fn run_target_then_agent(target: &str, cases: &str, selected: &[&str], agent_args: &[&str]) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("target.yaml");
+    std::fs::write(&file, target).unwrap();
+    let out = dir.path().join("out");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_plugfest"))
+        .args([
+            "run",
+            "--target",
+            file.to_str().unwrap(),
+            "--cases",
+            cases,
+            "--quiet",
+        ])
+        .args(selected.iter().flat_map(|c| ["--case", c]))
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("plugfest run starts");
+    std::thread::sleep(Duration::from_millis(1500));
+    let _agent = common::agent(agent_args);
+    let output = child.wait_with_output().expect("plugfest run ends");
+    common::read_run(output, &out)
+}
+
+/// The cases of `run` that did not pass, one line each.
+fn not_passed(run: &Run) -> Vec<String> {
+    run.cases()
+        .iter()
+        .filter(|c| c["verdict"] != "passed" && !common::skipped_for_want_of_tls(c))
+        .map(|c| format!("{} {}: {}", c["id"], c["verdict"], c["message"]))
+        .collect()
 }
 
 /// Runs the `selected` cases of mtp-mqtt.yaml (all when empty) against a
@@ -43,47 +70,21 @@ fn agent(args: &[&str]) -> KillOnDrop {
 fn run_mqtt_target(selected: &[&str], interpose: bool, faults: &[&str]) -> Run {
     let broker = Mosquitto::start().unwrap_or_else(|e| panic!("{e}"));
     let listen = format!("127.0.0.1:{}", common::free_port());
-    let dir = tempfile::tempdir().unwrap();
-    let target = dir.path().join("target.yaml");
     let interpose_line = match interpose {
         true => format!("  interpose: {{ listen: \"{listen}\" }}\n"),
         false => String::new(),
     };
-    std::fs::write(
-        &target,
-        format!(
-            "name: interposed\nmtp: mqtt\nmqtt:\n  broker: \"{}\"\n{interpose_line}timeouts: {{ connect_ms: 15000 }}\n",
-            broker.address()
-        ),
-    )
-    .unwrap();
-    let mut harness = std::process::Command::new(env!("CARGO_BIN_EXE_plugfest"));
-    harness
-        .args([
-            "run",
-            "--target",
-            target.to_str().unwrap(),
-            "--cases",
-            "test-cases/mtp-mqtt.yaml",
-            "--quiet",
-        ])
-        .args(selected.iter().flat_map(|c| ["--case", c]))
-        .arg("--out")
-        .arg(dir.path().join("out"))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = harness.spawn().expect("plugfest run starts");
-    // The Agent is pointed at the interposer (or the broker), once the
-    // harness listens and has subscribed.
-    std::thread::sleep(Duration::from_millis(1500));
+    let target = format!(
+        "name: interposed\nmtp: mqtt\nmqtt:\n  broker: \"{}\"\n{interpose_line}timeouts: {{ connect_ms: 15000 }}\n",
+        broker.address()
+    );
+    // The Agent is pointed at the interposer (or the broker).
     let at = if interpose { listen } else { broker.address() };
     let mut args = vec!["--mqtt-broker", at.as_str()];
     for f in faults {
         args.extend(["--fault", f]);
     }
-    let _agent = agent(&args);
-    let output = child.wait_with_output().expect("plugfest run ends");
-    common::read_run(output, &dir.path().join("out"))
+    run_target_then_agent(&target, "test-cases/mtp-mqtt.yaml", selected, &args)
 }
 
 #[test]
@@ -92,12 +93,8 @@ fn a_target_broker_is_interposed_and_the_wire_cases_run() {
     let cases = run.cases();
     assert_eq!(cases.len(), CASES.len(), "{}", run.explain());
     assert!(!cases.is_empty(), "{}", run.explain());
-    let not_passed: Vec<String> = cases
-        .iter()
-        .filter(|c| c["verdict"] != "passed" && !common::skipped_for_want_of_tls(c))
-        .map(|c| format!("{} {}: {}", c["id"], c["verdict"], c["message"]))
-        .collect();
-    assert!(not_passed.is_empty(), "{}", not_passed.join("\n"));
+    let failures = not_passed(&run);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
     let mut ran = 0;
     for c in &cases {
         if common::skipped_for_want_of_tls(c) {
@@ -151,51 +148,22 @@ fn a_target_stomp_broker_is_interposed_and_the_wire_cases_run() {
     let broker =
         usp_plugfest::broker::rabbitmq::RabbitMq::start().unwrap_or_else(|e| panic!("{e}"));
     let listen = format!("127.0.0.1:{}", common::free_port());
-    let dir = tempfile::tempdir().unwrap();
-    let target = dir.path().join("target.yaml");
-    std::fs::write(
-        &target,
-        format!(
-            "name: interposed\nmtp: stomp\nstomp:\n  broker: \"{}\"\n  username: guest\n  password: guest\n  controller_destination: \"{}\"\n  interpose: {{ listen: \"{listen}\" }}\ntimeouts: {{ connect_ms: 15000 }}\n",
-            broker.stomp_address(),
-            usp_plugfest::target::controller_destination(usp_plugfest::target::DEFAULT_CONTROLLER_ID)
-        ),
-    )
-    .unwrap();
-    let mut harness = std::process::Command::new(env!("CARGO_BIN_EXE_plugfest"));
-    harness
-        .args([
-            "run",
-            "--target",
-            target.to_str().unwrap(),
-            "--cases",
-            "test-cases/mtp-stomp.yaml",
-            "--quiet",
-        ])
-        .args(STOMP_CASES.iter().flat_map(|c| ["--case", c]))
-        .arg("--out")
-        .arg(dir.path().join("out"))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = harness.spawn().expect("plugfest run starts");
-    std::thread::sleep(Duration::from_millis(1500));
-    let _agent = agent(&[
+    let target = format!(
+        "name: interposed\nmtp: stomp\nstomp:\n  broker: \"{}\"\n  username: guest\n  password: guest\n  controller_destination: \"{}\"\n  interpose: {{ listen: \"{listen}\" }}\ntimeouts: {{ connect_ms: 15000 }}\n",
+        broker.stomp_address(),
+        usp_plugfest::target::controller_destination(usp_plugfest::target::DEFAULT_CONTROLLER_ID)
+    );
+    let agent = [
         "--stomp-broker",
         &listen,
         "--stomp-login",
         "guest",
         "--stomp-passcode",
         "guest",
-    ]);
-    let output = child.wait_with_output().expect("plugfest run ends");
-    let run = common::read_run(output, &dir.path().join("out"));
-    let cases = run.cases();
-    assert_eq!(cases.len(), STOMP_CASES.len(), "{}", run.explain());
-    let not_passed: Vec<String> = cases
-        .iter()
-        .filter(|c| c["verdict"] != "passed")
-        .map(|c| format!("{} {}: {}", c["id"], c["verdict"], c["message"]))
-        .collect();
-    assert!(not_passed.is_empty(), "{}", not_passed.join("\n"));
+    ];
+    let run = run_target_then_agent(&target, "test-cases/mtp-stomp.yaml", &STOMP_CASES, &agent);
+    assert_eq!(run.cases().len(), STOMP_CASES.len(), "{}", run.explain());
+    let failures = not_passed(&run);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
     broker.stop();
 }

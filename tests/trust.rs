@@ -353,15 +353,7 @@ fn a_broker_target_names_each_controllers_topic_or_destination() {
 
 /// `plugfest agent` listening on a free port, killed on drop.
 fn standalone_agent(args: &[&str]) -> common::KillOnDrop {
-    let agent = common::KillOnDrop(
-        std::process::Command::new(env!("CARGO_BIN_EXE_plugfest"))
-            .arg("agent")
-            .args(args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("plugfest agent starts"),
-    );
+    let agent = common::agent(args);
     std::thread::sleep(std::time::Duration::from_millis(300));
     agent
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{plugfest, KillOnDrop};
+use common::plugfest;
 use std::time::{Duration, Instant};
 
 const SUITE: &str = r#"suite: late Controller
@@ -30,15 +30,8 @@ cases:
             Device.DeviceInfo.Manufacturer: { exists: true }
 "#;
 
-fn agent(url: &str, controller_id: &str) -> KillOnDrop {
-    KillOnDrop(
-        std::process::Command::new(env!("CARGO_BIN_EXE_plugfest"))
-            .args(["agent", "--connect", url, "--controller-id", controller_id])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("plugfest agent starts"),
-    )
+fn agent(url: &str, controller_id: &str) -> common::KillOnDrop {
+    common::agent(&["--connect", url, "--controller-id", controller_id])
 }
 
 #[test]

@@ -458,6 +458,20 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// `plugfest agent` with `args` (a standalone reference Agent), its output
+/// discarded, killed when dropped.
+pub fn agent(args: &[&str]) -> KillOnDrop {
+    KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_plugfest"))
+            .arg("agent")
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("plugfest agent starts"),
+    )
+}
+
 /// A 127.0.0.1 TCP port that was free a moment ago (bound, then released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
