@@ -40,6 +40,11 @@ pub struct RunContext {
     pub vars: Vars,
     /// The window of an `expect_no_notify` step that gives none.
     pub silence: Duration,
+    /// The least a `wait_notify` step, or an `expect_no_notify` window a
+    /// case sets, lasts: how late this Agent's Notifys may come (a
+    /// target's `timeouts.notify_ms`; zero for the built-in Agent, which
+    /// notifies at once).
+    pub notify_latency: Duration,
     pub file_server: FileServerTarget,
     /// The MQTT interposer in front of the Agent (`--interpose`), if any:
     /// `mqtt_steer` / `expect_mqtt` steps need it, and its packets join
@@ -80,6 +85,7 @@ impl Default for RunContext {
         RunContext {
             vars: Vars::default(),
             silence: Duration::from_millis(crate::target::default_silence_ms()),
+            notify_latency: Duration::ZERO,
             file_server: FileServerTarget::default(),
             mqtt_interposer: None,
             stomp_interposer: None,
@@ -580,7 +586,8 @@ impl<'a> Runner<'a> {
                 }
             }
             Action::WaitNotify(wait) => {
-                let timeout = Duration::from_millis(wait.timeout_ms);
+                let timeout =
+                    Duration::from_millis(wait.timeout_ms).max(self.context.notify_latency);
                 let wanted = |m: &_| evaluate_notify(wait, m, vars).iter().all(|c| c.passed);
                 match self.session.wait_notify(timeout, wanted).await {
                     Ok(notify) => {

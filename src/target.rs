@@ -363,7 +363,17 @@ pub struct Timeouts {
     /// every such step waits it out in full.
     #[serde(default = "default_silence_ms")]
     pub silence_ms: u64,
+    /// How late the Agent's Notifys may come: a `wait_notify` step waits
+    /// at least this long, and an `expect_no_notify` window a case sets
+    /// (time passing, e.g. a TimeToLive) lasts at least this long. An
+    /// Agent may look for value changes and expiries on a timer (obuspa:
+    /// every 15 s); TR-369 sets no bound. Default 30000 for a target.
+    #[serde(default)]
+    pub notify_ms: Option<u64>,
 }
+
+/// `timeouts.notify_ms` when a target file does not say.
+pub const DEFAULT_TARGET_NOTIFY_MS: u64 = 30_000;
 
 pub fn default_silence_ms() -> u64 {
     500
@@ -386,6 +396,7 @@ impl Default for Timeouts {
             connect_ms: default_connect_ms(),
             connect_record_ms: default_connect_record_ms(),
             silence_ms: default_silence_ms(),
+            notify_ms: None,
         }
     }
 }

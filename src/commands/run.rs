@@ -627,6 +627,12 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
         e2e_setting(args, target.e2e.as_ref().map(|e| e.segment_size)),
     )?;
     controller_vars(&mut context, &controllers);
+    context.notify_latency = Duration::from_millis(
+        target
+            .timeouts
+            .notify_ms
+            .unwrap_or(crate::target::DEFAULT_TARGET_NOTIFY_MS),
+    );
     Ok(Setup {
         connector,
         mtp_label,
@@ -1040,6 +1046,8 @@ async fn with_builtin_agent(
         connect_ms: 10_000,
         connect_record_ms: 2_000,
         silence_ms: crate::target::default_silence_ms(),
+        // The built-in Agent notifies at once: the cases' own waits.
+        notify_ms: None,
     };
     let version = mqtt_version(args.mqtt_version);
     let options = loopback::LoopbackOptions {

@@ -219,9 +219,16 @@ pub fn refusal(version: Version, reason: Option<&str>) -> Packet {
 /// a server just closes the connection).
 pub fn disconnect(version: Version) -> Option<Packet> {
     (version == Version::V5).then(|| {
+        // With properties, not None: rumqttc then counts the Property
+        // Length byte it writes (None gave a Remaining Length one short).
         Packet::V5(v5::Packet::Disconnect(v5::Disconnect {
             reason_code: v5::DisconnectReasonCode::AdministrativeAction,
-            properties: None,
+            properties: Some(v5::DisconnectProperties {
+                session_expiry_interval: None,
+                reason_string: Some("steered by a usp-plugfest test case".into()),
+                user_properties: Vec::new(),
+                server_reference: None,
+            }),
         }))
     })
 }

@@ -147,3 +147,33 @@ fn closed_is_a_refusal_without_connack() {
     };
     assert!(typo.validate().unwrap_err().to_string().contains("Closed"));
 }
+
+#[test]
+fn the_interposers_disconnect_is_well_formed() {
+    let p = disconnect(Version::V5).expect("MQTT 5 has DISCONNECT");
+    let bytes = encode(&p).unwrap();
+    // Remaining Length covers exactly what follows the fixed header.
+    assert_eq!(bytes[1] as usize, bytes.len() - 2, "{bytes:02x?}");
+    let back = decode(Version::V5, &bytes).expect("decodes");
+    let fields = summarize(&bytes, &back).fields;
+    assert!(
+        fields
+            .iter()
+            .any(|(k, v)| k == "reason_code" && v.contains("AdministrativeAction")),
+        "{fields:?}"
+    );
+    assert!(disconnect(Version::V311).is_none());
+}
+
+#[test]
+fn the_interposers_refusal_is_well_formed() {
+    for version in [Version::V5, Version::V311] {
+        let bytes = encode(&refusal(version, None)).unwrap();
+        assert_eq!(
+            bytes[1] as usize,
+            bytes.len() - 2,
+            "{version:?}: {bytes:02x?}"
+        );
+        assert!(decode(version, &bytes).is_ok(), "{version:?}");
+    }
+}

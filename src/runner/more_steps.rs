@@ -42,9 +42,11 @@ impl Runner<'_> {
         vars: &Vars,
         result: &mut StepResult,
     ) {
+        // A window the case sets is time passing for the Agent to act on
+        // (a TimeToLive): at least as long as its Notifys may be late.
         let window = spec
             .timeout_ms
-            .map(Duration::from_millis)
+            .map(|ms| Duration::from_millis(ms).max(self.context.notify_latency))
             .unwrap_or(self.context.silence);
         let wait = spec.as_wait(window.as_millis() as u64);
         let wanted = |m: &_| evaluate_notify(&wait, m, vars).iter().all(|c| c.passed);
