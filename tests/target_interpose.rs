@@ -49,7 +49,13 @@ fn run_target_then_agent(target: &str, cases: &str, selected: &[&str], agent_arg
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("plugfest run starts");
-    std::thread::sleep(Duration::from_millis(1500));
+    // The journal opens once the harness is set up (interposer listening,
+    // its own client subscribed): then the Agent starts.
+    let journal = out.join("results.jsonl");
+    let until = std::time::Instant::now() + Duration::from_secs(60);
+    while !journal.exists() && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let _agent = common::agent(agent_args);
     let output = child.wait_with_output().expect("plugfest run ends");
     common::read_run(output, &out)

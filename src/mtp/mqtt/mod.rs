@@ -78,6 +78,10 @@ pub struct MqttConfig {
     pub keep_alive: Duration,
     /// `Device.MQTT.Client.1.ClientID` as last read from the model.
     pub model_client_id: Option<String>,
+    /// `Device.MQTT.Client.1.RequestResponseInfo` is false in the model:
+    /// CONNECT asks for no Response Information (R-MQTT.12 asks only that
+    /// the Agent can ask).
+    pub model_request_response_info_off: bool,
     /// The ClientId of the next CONNECT, decided per attempt by the endpoint.
     session_client_id: Option<String>,
     /// The broker's Assigned Client Identifier, kept from the CONNACK on
@@ -124,6 +128,7 @@ impl MqttConfig {
             follow_model: false,
             keep_alive: KEEP_ALIVE,
             model_client_id: None,
+            model_request_response_info_off: false,
             session_client_id: None,
             assigned: Default::default(),
             new_client_id_on_reconnect: false,
@@ -523,6 +528,9 @@ impl MtpConnector for MqttEndpoint {
             return;
         }
         self.config.model_client_id = model.param(&format!("{MODEL_CLIENT}ClientID"));
+        self.config.model_request_response_info_off = model
+            .param(&format!("{MODEL_CLIENT}RequestResponseInfo"))
+            .is_some_and(|v| matches!(v.trim(), "false" | "0"));
         self.config.model_subscriptions = subscription_rows(
             &model.rows(MODEL_SUBSCRIPTIONS),
             self.config.subscribe_at_qos_0,

@@ -39,7 +39,10 @@ pub(super) async fn open(cfg: &MqttConfig, host: &str, port: u16) -> Result<Link
         .set_outgoing_inflight_upper_limit(OUTGOING_IN_FLIGHT)
         .set_network_options(network_options())
         // R-MQTT.12: ask the broker for a reply-to topic.
-        .set_request_response_info((!cfg.omit_request_response_information).then_some(1))
+        .set_request_response_info(
+            (!cfg.omit_request_response_information && !cfg.model_request_response_info_off)
+                .then_some(1),
+        )
         // R-MQTT.13: name ourselves to the broker.
         .set_user_properties(binding::connect_user_properties(&cfg.endpoint_id));
     if let Some(user) = &cfg.username {
