@@ -106,8 +106,7 @@ fn a_case_that_applies_still_runs_its_setup() {
 #[test]
 fn a_missing_controller_variable_points_at_the_controllers_entry() {
     let port = common::free_port();
-    let _agent = common::agent(&["--listen", &format!("127.0.0.1:{port}")]);
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    let _agent = common::listening_agent(port);
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("target.yaml");
     std::fs::write(

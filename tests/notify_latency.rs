@@ -42,8 +42,7 @@ cases:
 
 fn run_with(timeouts: &str) -> Run {
     let port = common::free_port();
-    let _agent = common::agent(&["--listen", &format!("127.0.0.1:{port}")]);
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    let _agent = common::listening_agent(port);
     let dir = tempfile::tempdir().unwrap();
     let cases = dir.path().join("late.yaml");
     std::fs::write(&cases, CASES).unwrap();

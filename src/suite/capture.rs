@@ -82,16 +82,18 @@ fn why_absent(what: &str, response: &Msg) -> String {
         let covers = |requested: &str| {
             requested == what || (requested.ends_with('.') && what.starts_with(requested))
         };
-        let failed = r.req_path_results.iter().filter(|p| p.err_code != 0);
+        let failed: Vec<_> = r
+            .req_path_results
+            .iter()
+            .filter(|p| p.err_code != 0)
+            .collect();
+        // The path that covers the value; else, when every path failed,
+        // the first (a search or wildcard path that resolved nothing).
+        let all_failed = failed.len() == r.req_path_results.len();
         let refusal = failed
-            .clone()
+            .iter()
             .find(|p| covers(&p.requested_path))
-            .or_else(|| {
-                failed
-                    .clone()
-                    .next()
-                    .filter(|_| failed.count() == r.req_path_results.len())
-            });
+            .or_else(|| failed.first().filter(|_| all_failed));
         if let Some(p) = refusal {
             return format!(
                 "not in the response: the Agent answered {} for the requested path {}",

@@ -472,6 +472,19 @@ pub fn agent(args: &[&str]) -> KillOnDrop {
     )
 }
 
+/// `plugfest agent --listen 127.0.0.1:port` (a WebSocket server), once it
+/// accepts connections (at most 10 s).
+pub fn listening_agent(port: u16) -> KillOnDrop {
+    let agent = agent(&["--listen", &format!("127.0.0.1:{port}")]);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+        && std::time::Instant::now() < until
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    agent
+}
+
 /// A 127.0.0.1 TCP port that was free a moment ago (bound, then released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
