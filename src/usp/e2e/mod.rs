@@ -11,6 +11,7 @@
 
 pub mod sar;
 pub mod session;
+pub mod tls;
 
 pub use sar::{segment, Reassembler, SarError, SarState};
 pub use session::{E2eEvent, E2eSession, Violation};

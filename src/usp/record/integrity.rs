@@ -2,9 +2,9 @@
 //! R-E2E.29/30): the sender signs the fields outside the payload with the
 //! private key of the certificate it puts in `sender_cert`, and the receiver
 //! checks the signature and that the certificate names the Record's from_id
-//! (R-SEC.0a). Only the PLAINTEXT form is built here (ECDSA P-256 with
-//! SHA-256, ASN.1 DER signature); the HMAC form used after an in-payload TLS
-//! handshake needs that handshake, which nobody here does. No I/O.
+//! (R-SEC.0a): ECDSA P-256 with SHA-256 (ASN.1 DER) for PLAINTEXT and
+//! before an in-payload TLS handshake completes, HMAC-SHA256 under the
+//! exported TLS keys (`crate::usp::e2e::tls`) after it. No I/O.
 
 use std::fmt;
 
@@ -17,6 +17,7 @@ use rustls_pki_types::CertificateDer;
 
 use super::RecordRef;
 use crate::usp::certificate::{certificate_endpoint_id, subject_public_key, USP_URN_PREFIX};
+use crate::usp::e2e::tls::Identity;
 use crate::usp::proto::record::{record::RecordType, Record, SessionContextRecord};
 
 /// The rule a failed integrity check breaks.
@@ -103,6 +104,8 @@ pub enum IntegrityError {
     },
     /// The signature does not verify with the certificate's key.
     BadSignature,
+    /// The HMAC does not verify with the sender's exported TLS key.
+    BadHmac,
 }
 
 impl fmt::Display for IntegrityError {
@@ -132,6 +135,10 @@ impl fmt::Display for IntegrityError {
             IntegrityError::BadSignature => write!(
                 f,
                 "the mac_signature does not verify over the non-payload fields with sender_cert's key"
+            ),
+            IntegrityError::BadHmac => write!(
+                f,
+                "the mac_signature is not the HMAC-SHA256 of the non-payload fields under the sender's exported TLS key"
             ),
         }
     }
@@ -169,6 +176,25 @@ pub fn verify(rec: &NonPayload, mac_signature: &[u8]) -> Result<(), IntegrityErr
         .map_err(|_| IntegrityError::BadSignature)
 }
 
+/// The rule an HMAC mac_signature follows (after an in-payload TLS
+/// handshake).
+pub const RULE_HMAC: &str = "R-E2E.29/30 (after the TLS handshake in the payload, mac_signature is HMAC-SHA256 over the non-payload fields with the sender's key exported under EXPORTER-BBF-USP-Record)";
+
+/// The HMAC-SHA256 mac_signature of these fields under `key` (the sender's
+/// half of the exported TLS keys).
+pub fn hmac(fields: &NonPayload, key: &[u8; 32]) -> Vec<u8> {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+    ring::hmac::sign(&key, &fields.signed_bytes())
+        .as_ref()
+        .to_vec()
+}
+
+/// Checks an HMAC mac_signature in constant time.
+pub fn verify_hmac(fields: &NonPayload, mac: &[u8], key: &[u8; 32]) -> Result<(), IntegrityError> {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+    ring::hmac::verify(&key, &fields.signed_bytes(), mac).map_err(|_| IntegrityError::BadHmac)
+}
+
 /// An endpoint's signing identity: a P-256 key and a self-signed
 /// certificate naming its Endpoint ID.
 pub struct Signer {
@@ -188,16 +214,22 @@ impl Signer {
     /// A new key and a self-signed certificate whose subjectAltName is
     /// `urn:bbf:usp:id:<endpoint_id>`.
     pub fn new(endpoint_id: &str) -> Result<Signer, String> {
-        use rcgen::{CertificateParams, KeyPair, SanType};
-        let fail = |e: rcgen::Error| format!("cannot make a signing certificate: {e}");
-        let key = KeyPair::generate().map_err(fail)?;
-        let mut params = CertificateParams::new(Vec::<String>::new()).map_err(fail)?;
-        let uri = format!("{USP_URN_PREFIX}{endpoint_id}")
-            .try_into()
-            .map_err(fail)?;
-        params.subject_alt_names.push(SanType::URI(uri));
-        let cert = params.self_signed(&key).map_err(fail)?;
-        Signer::from_pkcs8(&key.serialize_der(), cert.pem().into_bytes())
+        Signer::from_identity(&Identity::self_signed(endpoint_id)?)
+    }
+
+    /// Signs with the key of a TLS identity (its certificate in PEM in
+    /// `sender_cert`), so a context's signatures and its in-payload TLS
+    /// handshake show the same certificate.
+    pub fn from_identity(id: &Identity) -> Result<Signer, String> {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&id.cert_der);
+        let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+        Signer::from_pkcs8(&id.key_pkcs8, pem.into_bytes())
     }
 
     /// A P-256 PKCS#8 private key and its certificate (PEM).
@@ -248,6 +280,38 @@ mod tests {
         let mut rec = e2e::record("proto::ctl", "proto::agent", sc);
         s.sign(&mut rec);
         (s, rec)
+    }
+
+    #[test]
+    fn an_hmac_verifies_under_its_key_only_and_covers_the_non_payload_fields() {
+        let (_, mut rec) = signed();
+        let key = [7u8; 32];
+        rec.mac_signature = hmac(&NonPayload::from(&rec), &key);
+        assert_eq!(rec.mac_signature.len(), 32);
+        let mac = rec.mac_signature.clone();
+        assert_eq!(verify_hmac(&NonPayload::from(&rec), &mac, &key), Ok(()));
+        assert_eq!(
+            verify_hmac(&NonPayload::from(&rec), &mac, &[8u8; 32]),
+            Err(IntegrityError::BadHmac)
+        );
+        rec.to_id.push('x');
+        assert_eq!(
+            verify_hmac(&NonPayload::from(&rec), &mac, &key),
+            Err(IntegrityError::BadHmac)
+        );
+    }
+
+    #[test]
+    fn a_signer_made_from_a_tls_identity_shows_that_certificate() {
+        let id = Identity::self_signed("proto::ctl").unwrap();
+        let s = Signer::from_identity(&id).unwrap();
+        let (_, mut rec) = signed();
+        s.sign(&mut rec);
+        assert_eq!(
+            leaf_certificate(&rec.sender_cert),
+            Some(id.cert_der.clone())
+        );
+        assert_eq!(verify(&NonPayload::from(&rec), &rec.mac_signature), Ok(()));
     }
 
     #[test]

@@ -1,0 +1,652 @@
+//! TLS payload security for an E2E session context (payload_security
+//! TLS12), sans-I/O: the TLS records travel inside SessionContextRecord
+//! payloads instead of on a socket. The context originator is the TLS
+//! client (R-E2E.41); both sides authenticate with X.509 certificates whose
+//! subjectAltName names their Endpoint ID (R-SEC.0a); renegotiation is
+//! refused; the cipher suites are the spec's two (TLS 1.2
+//! ECDHE-ECDSA-AES128-GCM-SHA256, TLS 1.3 TLS_AES_128_GCM_SHA256) on P-256.
+//! Once the handshake is done both sides export the keys that HMAC the
+//! Records' non-payload fields (label `EXPORTER-BBF-USP-Record`, empty
+//! context, 64 bytes: the client's key first, then the server's).
+//!
+//! One payload carries the TLS records of one whole Msg (or one handshake
+//! flight), so what `receive` decrypts from a reassembled payload is one Msg.
+
+use std::fmt;
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::ResolvesClientCert;
+use rustls::crypto::{ring, CryptoProvider};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::sign::CertifiedKey;
+use rustls::{
+    ClientConfig, ClientConnection, Connection, DigitallySignedStruct, DistinguishedName,
+    ServerConfig, ServerConnection, SignatureScheme,
+};
+
+use crate::usp::certificate::certificate_endpoint_id;
+
+/// The rules a TLS payload context follows.
+pub const RULE_TLS: &str = "R-E2E.41 (TLS12 payload security: TLS inside the payload of a session context, the originator is the client, mutual X.509 authentication, no renegotiation)";
+/// The certificate a TLS payload peer shows must name its Endpoint ID.
+pub const RULE_CERT_ID: &str =
+    "R-SEC.0a (the certificate's subjectAltName names the sender's Endpoint ID)";
+/// The label of the HMAC keys' exporter.
+pub const EXPORTER_LABEL: &[u8] = b"EXPORTER-BBF-USP-Record";
+
+/// Which end of the TLS session this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The context originator.
+    Client,
+    Server,
+}
+
+/// A certificate and its P-256 private key (PKCS#8).
+#[derive(Clone)]
+pub struct Identity {
+    pub cert_der: Vec<u8>,
+    pub key_pkcs8: Vec<u8>,
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Identity({:?})",
+            certificate_endpoint_id(&self.cert_der).unwrap_or_default()
+        )
+    }
+}
+
+impl Identity {
+    /// A new key and a self-signed certificate whose subjectAltName is
+    /// `urn:bbf:usp:id:<endpoint_id>`.
+    pub fn self_signed(endpoint_id: &str) -> Result<Identity, String> {
+        use rcgen::{CertificateParams, KeyPair, SanType};
+        let fail = |e: rcgen::Error| format!("cannot make a certificate: {e}");
+        let key = KeyPair::generate().map_err(fail)?;
+        let mut params = CertificateParams::new(Vec::<String>::new()).map_err(fail)?;
+        let uri = format!("{}{endpoint_id}", crate::usp::certificate::USP_URN_PREFIX)
+            .try_into()
+            .map_err(fail)?;
+        params.subject_alt_names.push(SanType::URI(uri));
+        let cert = params.self_signed(&key).map_err(fail)?;
+        Ok(Identity {
+            cert_der: cert.der().to_vec(),
+            key_pkcs8: key.serialize_der(),
+        })
+    }
+
+    fn certified(&self, provider: &CryptoProvider) -> Result<Arc<CertifiedKey>, String> {
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key_pkcs8.clone()));
+        let signing = provider
+            .key_provider
+            .load_private_key(key)
+            .map_err(|e| format!("unusable private key: {e}"))?;
+        Ok(Arc::new(CertifiedKey::new(
+            vec![CertificateDer::from(self.cert_der.clone())],
+            signing,
+        )))
+    }
+}
+
+/// The HMAC keys of a finished handshake.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MacKeys {
+    pub client: [u8; 32],
+    pub server: [u8; 32],
+}
+
+impl fmt::Debug for MacKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MacKeys(..)")
+    }
+}
+
+/// Why the TLS session failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsFailure {
+    /// The peer sent a fatal alert.
+    AlertReceived(String),
+    /// Our side refused what the peer sent (an alert went back, in
+    /// `Exchange::outgoing`).
+    Refused(String),
+}
+
+impl fmt::Display for TlsFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TlsFailure::AlertReceived(a) => write!(f, "the peer sent the TLS alert {a}"),
+            TlsFailure::Refused(why) => write!(f, "refused by this side: {why}"),
+        }
+    }
+}
+
+/// What feeding one payload gave.
+#[derive(Debug, Default)]
+pub struct Exchange {
+    /// TLS records to send back now (handshake, alerts), one payload.
+    pub outgoing: Vec<u8>,
+    /// Decrypted application data (one whole Msg, or empty).
+    pub plaintext: Vec<u8>,
+    /// Warning alerts received (e.g. no_renegotiation), by name.
+    pub warnings: Vec<String>,
+    pub failure: Option<TlsFailure>,
+}
+
+/// What the handshake showed of the peer, for checks.
+#[derive(Debug, Clone, Default)]
+pub struct PeerView {
+    /// The Endpoint ID in the peer's certificate, if it named one.
+    pub certificate_id: Option<String>,
+    /// Client side: whether the server asked for our certificate.
+    pub asked_for_certificate: bool,
+    pub version: Option<String>,
+    pub cipher_suite: Option<String>,
+}
+
+/// One TLS session carried in a context's payloads.
+pub struct PayloadTls {
+    conn: Connection,
+    role: Role,
+    asked: Arc<Mutex<bool>>,
+    failed: bool,
+}
+
+impl fmt::Debug for PayloadTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PayloadTls")
+            .field("role", &self.role)
+            .field("handshaking", &self.conn.is_handshaking())
+            .finish()
+    }
+}
+
+/// The spec's cipher suites and group, from ring.
+fn provider() -> Arc<CryptoProvider> {
+    let base = ring::default_provider();
+    Arc::new(CryptoProvider {
+        cipher_suites: vec![
+            ring::cipher_suite::TLS13_AES_128_GCM_SHA256,
+            ring::cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        ],
+        kx_groups: vec![ring::kx_group::SECP256R1],
+        ..base
+    })
+}
+
+/// Which TLS versions a side offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Versions {
+    /// TLS 1.3 preferred, 1.2 accepted ("TLS 1.2 or later").
+    #[default]
+    Any,
+    Tls12Only,
+    Tls13Only,
+}
+
+impl Versions {
+    fn list(self) -> &'static [&'static rustls::SupportedProtocolVersion] {
+        use rustls::version::{TLS12, TLS13};
+        static ANY: [&rustls::SupportedProtocolVersion; 2] = [&TLS13, &TLS12];
+        static ONLY_12: [&rustls::SupportedProtocolVersion; 1] = [&TLS12];
+        static ONLY_13: [&rustls::SupportedProtocolVersion; 1] = [&TLS13];
+        match self {
+            Versions::Any => &ANY,
+            Versions::Tls12Only => &ONLY_12,
+            Versions::Tls13Only => &ONLY_13,
+        }
+    }
+}
+
+/// Peer certificates are self-signed and trusted on what they name: the
+/// handshake signatures are checked, the Endpoint ID is checked by the
+/// server's verifier (a client reports it in `PeerView` for the caller's
+/// verdict).
+#[derive(Debug)]
+struct NamedPeer {
+    provider: Arc<CryptoProvider>,
+    /// Server side: the Endpoint ID the client's certificate must name
+    /// (None: anything goes, a fault of the reference Agent).
+    expect_id: Option<String>,
+}
+
+impl NamedPeer {
+    fn tls12(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn tls13(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+impl ServerCertVerifier for NamedPeer {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.tls12(m, c, d)
+    }
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.tls13(m, c, d)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.schemes()
+    }
+}
+
+impl ClientCertVerifier for NamedPeer {
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let Some(want) = &self.expect_id else {
+            return Ok(ClientCertVerified::assertion());
+        };
+        match certificate_endpoint_id(end_entity) {
+            Some(named) if &named == want => Ok(ClientCertVerified::assertion()),
+            named => Err(rustls::Error::General(format!(
+                "the client certificate names {} but the Records come from '{want}' ({RULE_CERT_ID})",
+                named.map_or("no Endpoint ID".into(), |n| format!("'{n}'"))
+            ))),
+        }
+    }
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.tls12(m, c, d)
+    }
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.tls13(m, c, d)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.schemes()
+    }
+}
+
+/// The client's certificate, handed over only when the server asks (which
+/// is how the client learns that it asked).
+#[derive(Debug)]
+struct AskedCertificate {
+    key: Arc<CertifiedKey>,
+    asked: Arc<Mutex<bool>>,
+}
+
+impl ResolvesClientCert for AskedCertificate {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        *self.asked.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        Some(self.key.clone())
+    }
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+/// How a server side treats its client (the reference Agent's faults).
+#[derive(Debug, Clone, Default)]
+pub struct ServerPolicy {
+    /// Do not ask for the client's certificate (breaks mutual auth).
+    pub no_client_certificate: bool,
+    /// Accept a client certificate naming any Endpoint ID.
+    pub any_client_id: bool,
+}
+
+impl PayloadTls {
+    /// The originator's side; the first flight (ClientHello) is ready in
+    /// `start`.
+    pub fn client(me: &Identity, versions: Versions) -> Result<PayloadTls, String> {
+        let provider = provider();
+        let asked = Arc::new(Mutex::new(false));
+        let mut config = ClientConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(versions.list())
+            .map_err(|e| e.to_string())?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NamedPeer {
+                provider: provider.clone(),
+                expect_id: None,
+            }))
+            .with_client_cert_resolver(Arc::new(AskedCertificate {
+                key: me.certified(&provider)?,
+                asked: asked.clone(),
+            }));
+        // Endpoint IDs are not host names: no SNI, no resumption.
+        config.enable_sni = false;
+        config.resumption = rustls::client::Resumption::disabled();
+        let name = ServerName::try_from("usp-e2e.invalid").map_err(|e| e.to_string())?;
+        let conn = ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
+        Ok(PayloadTls {
+            conn: conn.into(),
+            role: Role::Client,
+            asked,
+            failed: false,
+        })
+    }
+
+    /// The answering side: `peer_id` is the Endpoint ID the client's
+    /// certificate must name.
+    pub fn server(
+        me: &Identity,
+        peer_id: &str,
+        policy: &ServerPolicy,
+    ) -> Result<PayloadTls, String> {
+        let provider = provider();
+        let verifier = Arc::new(NamedPeer {
+            provider: provider.clone(),
+            expect_id: (!policy.any_client_id).then(|| peer_id.to_string()),
+        });
+        let builder = ServerConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(Versions::Any.list())
+            .map_err(|e| e.to_string())?;
+        let builder = if policy.no_client_certificate {
+            builder.with_no_client_auth()
+        } else {
+            builder.with_client_cert_verifier(verifier)
+        };
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(me.key_pkcs8.clone()));
+        let mut config = builder
+            .with_single_cert(vec![CertificateDer::from(me.cert_der.clone())], key)
+            .map_err(|e| format!("unusable certificate or key: {e}"))?;
+        // No tickets: a context's session is never resumed.
+        config.send_tls13_tickets = 0;
+        let conn = ServerConnection::new(Arc::new(config)).map_err(|e| e.to_string())?;
+        Ok(PayloadTls {
+            conn: conn.into(),
+            role: Role::Server,
+            asked: Arc::new(Mutex::new(false)),
+            failed: false,
+        })
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn is_handshaking(&self) -> bool {
+        self.conn.is_handshaking()
+    }
+
+    pub fn has_failed(&self) -> bool {
+        self.failed
+    }
+
+    /// TLS records waiting to go out (the client's first flight after
+    /// `client`, alerts, close_notify).
+    pub fn outgoing(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        while self.conn.wants_write() {
+            match self.conn.write_tls(&mut out) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        out
+    }
+
+    /// Feeds one reassembled payload (TLS records).
+    pub fn receive(&mut self, payload: &[u8]) -> Exchange {
+        let mut ex = Exchange::default();
+        if self.failed {
+            ex.failure = Some(TlsFailure::Refused(
+                "the TLS session had already failed".into(),
+            ));
+            return ex;
+        }
+        let mut input = payload;
+        while !input.is_empty() {
+            match self.conn.read_tls(&mut input) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    ex.failure = Some(TlsFailure::Refused(e.to_string()));
+                    break;
+                }
+            }
+            match self.conn.process_new_packets() {
+                Ok(_) => self.drain_plaintext(&mut ex.plaintext),
+                Err(rustls::Error::AlertReceived(a)) => {
+                    ex.failure = Some(TlsFailure::AlertReceived(format!("{a:?}")));
+                    break;
+                }
+                Err(e) => {
+                    ex.failure = Some(TlsFailure::Refused(e.to_string()));
+                    break;
+                }
+            }
+        }
+        if ex.failure.is_some() {
+            self.failed = true;
+        }
+        ex.outgoing = self.outgoing();
+        ex
+    }
+
+    fn drain_plaintext(&mut self, into: &mut Vec<u8>) {
+        let mut buf = [0u8; 4096];
+        loop {
+            match self.conn.reader().read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => into.extend_from_slice(&buf[..n]),
+                // WouldBlock: nothing more decrypted yet.
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Encrypts one Msg into TLS records (one payload). None before the
+    /// handshake is done or after a failure.
+    pub fn seal(&mut self, msg: &[u8]) -> Option<Vec<u8>> {
+        if self.failed || self.conn.is_handshaking() {
+            return None;
+        }
+        self.conn.writer().write_all(msg).ok()?;
+        Some(self.outgoing())
+    }
+
+    /// The HMAC keys, once the handshake is done.
+    pub fn mac_keys(&self) -> Option<MacKeys> {
+        if self.failed || self.conn.is_handshaking() {
+            return None;
+        }
+        let out = self
+            .conn
+            .export_keying_material([0u8; 64], EXPORTER_LABEL, Some(&[]))
+            .ok()?;
+        let mut keys = MacKeys {
+            client: [0; 32],
+            server: [0; 32],
+        };
+        keys.client.copy_from_slice(&out[..32]);
+        keys.server.copy_from_slice(&out[32..]);
+        Some(keys)
+    }
+
+    /// The key that HMACs the Records this side sends, and the one that
+    /// checks the peer's.
+    pub fn own_and_peer_keys(&self) -> Option<([u8; 32], [u8; 32])> {
+        let k = self.mac_keys()?;
+        Some(match self.role {
+            Role::Client => (k.client, k.server),
+            Role::Server => (k.server, k.client),
+        })
+    }
+
+    /// What the handshake showed of the peer so far.
+    pub fn peer(&self) -> PeerView {
+        PeerView {
+            certificate_id: self
+                .conn
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .and_then(|c| certificate_endpoint_id(c)),
+            asked_for_certificate: *self.asked.lock().unwrap_or_else(|p| p.into_inner()),
+            version: self.conn.protocol_version().map(|v| format!("{v:?}")),
+            cipher_suite: self
+                .conn
+                .negotiated_cipher_suite()
+                .map(|s| format!("{:?}", s.suite())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(client_id: &str, server_expects: &str, versions: Versions) -> (PayloadTls, PayloadTls) {
+        let c = PayloadTls::client(&Identity::self_signed(client_id).unwrap(), versions).unwrap();
+        let s = PayloadTls::server(
+            &Identity::self_signed("proto::agent").unwrap(),
+            server_expects,
+            &ServerPolicy::default(),
+        )
+        .unwrap();
+        (c, s)
+    }
+
+    /// Runs flights back and forth until neither side has anything to say;
+    /// returns the last failure seen.
+    fn handshake(c: &mut PayloadTls, s: &mut PayloadTls) -> Option<TlsFailure> {
+        let mut to_server = c.outgoing();
+        for _ in 0..6 {
+            if to_server.is_empty() {
+                break;
+            }
+            let ex = s.receive(&to_server);
+            if let Some(f) = ex.failure {
+                c.receive(&ex.outgoing);
+                return Some(f);
+            }
+            let back = c.receive(&ex.outgoing);
+            if let Some(f) = back.failure {
+                return Some(f);
+            }
+            to_server = back.outgoing;
+        }
+        None
+    }
+
+    #[test]
+    fn both_versions_handshake_carry_a_msg_and_agree_on_mac_keys() {
+        for v in [Versions::Tls13Only, Versions::Tls12Only] {
+            let (mut c, mut s) = pair("proto::ctl", "proto::ctl", v);
+            assert_eq!(handshake(&mut c, &mut s), None, "{v:?}");
+            assert!(!c.is_handshaking() && !s.is_handshaking(), "{v:?}");
+            assert_eq!(c.mac_keys(), s.mac_keys(), "{v:?}");
+            assert_ne!(c.mac_keys().unwrap().client, c.mac_keys().unwrap().server);
+            let sealed = c.seal(b"a Msg").unwrap();
+            assert!(!sealed.windows(5).any(|w| w == b"a Msg"), "encrypted");
+            assert_eq!(s.receive(&sealed).plaintext, b"a Msg");
+            let back = s.seal(b"an answer").unwrap();
+            assert_eq!(c.receive(&back).plaintext, b"an answer");
+            let peer = c.peer();
+            assert_eq!(peer.certificate_id.as_deref(), Some("proto::agent"));
+            assert!(peer.asked_for_certificate);
+            assert!(peer.cipher_suite.unwrap().contains("AES_128_GCM_SHA256"));
+        }
+    }
+
+    #[test]
+    fn server_refuses_a_client_certificate_naming_another_endpoint() {
+        let (mut c, mut s) = pair("proto::someone-else", "proto::ctl", Versions::Any);
+        let failure = handshake(&mut c, &mut s);
+        assert!(
+            matches!(&failure, Some(TlsFailure::Refused(why)) if why.contains("someone-else")),
+            "{failure:?}"
+        );
+        assert!(s.mac_keys().is_none());
+    }
+
+    #[test]
+    fn the_policy_faults_skip_the_checks() {
+        let mut c =
+            PayloadTls::client(&Identity::self_signed("proto::x").unwrap(), Versions::Any).unwrap();
+        let mut s = PayloadTls::server(
+            &Identity::self_signed("proto::agent").unwrap(),
+            "proto::ctl",
+            &ServerPolicy {
+                no_client_certificate: true,
+                any_client_id: false,
+            },
+        )
+        .unwrap();
+        assert_eq!(handshake(&mut c, &mut s), None);
+        assert!(!c.peer().asked_for_certificate);
+    }
+
+    #[test]
+    fn nothing_is_sealed_before_the_handshake_and_garbage_fails_the_session() {
+        let (mut c, mut s) = pair("proto::ctl", "proto::ctl", Versions::Any);
+        assert!(c.seal(b"early").is_none());
+        let ex = s.receive(b"\x16\x03\x01\x00\x04\x01\x00\x00\x00");
+        assert!(ex.failure.is_some());
+        assert!(!ex.outgoing.is_empty(), "an alert goes back: {ex:?}");
+        let _ = c.outgoing();
+        let back = c.receive(&ex.outgoing);
+        assert!(back.failure.is_some(), "{back:?}");
+    }
+}
