@@ -26,6 +26,7 @@ mod coap_steps;
 mod controllers;
 pub mod discovery_steps;
 mod e2e_steps;
+mod e2e_tls_step;
 mod identity;
 mod interposer_steps;
 mod more_steps;
@@ -451,6 +452,8 @@ impl<'a> Runner<'a> {
             steps.push(r);
             self.show_new_records();
         }
+        // A TLS payload context (`e2e_tls`) lasts for its case only.
+        self.session.e2e_leave_tls();
 
         let first_bad = steps.iter().find(|s| s.verdict != Verdict::Passed);
         let verdict = match first_bad {
@@ -637,6 +640,7 @@ impl<'a> Runner<'a> {
             Action::ExpectMtpTls(spec) => self.expect_mtp_tls(spec, &mut result).await,
             Action::Discover(spec) => self.discover(spec, &mut result).await,
             Action::E2eSend(spec) => self.e2e_send(step, spec, vars, &mut result).await,
+            Action::E2eTls(spec) => self.e2e_tls(spec, &mut result).await,
             Action::BadRecord(spec) => self.bad_record(spec, &mut result).await,
             Action::EndpointIds(_) => match self.session.ensure_connected().await {
                 Ok(()) => result.checks.extend(identity::endpoint_id_checks(

@@ -20,6 +20,8 @@ use crate::usp::record::{self, RecordTypeRef};
 
 mod bad_record;
 mod e2e;
+mod e2e_tls;
+pub use e2e_tls::{TlsCertificate, TlsOpen, TlsOpened};
 mod lifecycle;
 pub use e2e::{
     name_reason, security_name, Heard, Integrity, RawRecord, RawSent, RetransmitChoice,

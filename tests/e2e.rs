@@ -24,6 +24,8 @@ const E2E_CASES: &[&str] = &[
     "e2e-retransmit-id",
     "e2e-duplicate-records",
     "e2e-session-context-expiration",
+    "e2e-tls-record-integrity",
+    "e2e-tls-x509-certificates",
 ];
 
 /// The cases that open a new context with `e2e_send` before anything else.
@@ -37,7 +39,13 @@ const NEW_CONTEXT_CASES: &[&str] = &[
     "e2e-retransmit-id",
     "e2e-duplicate-records",
     "e2e-session-context-expiration",
+    "e2e-tls-record-integrity",
+    "e2e-tls-x509-certificates",
 ];
+
+/// The TP-469 3.4 and 3.7 cases (TLS payload security), both of which
+/// open a TLS context whose handshake checks the Agent's certificate.
+const TLS_CASES: &[&str] = &["e2e-tls-record-integrity", "e2e-tls-x509-certificates"];
 
 /// The TP-469 3.2 and 3.3 cases (mac_signature).
 const INTEGRITY_CASES: &[&str] = &[
@@ -56,6 +64,44 @@ const RECORD_FAULTS: &[(&str, &[&str], &[&str])] = &[
         "e2e-bad-signature",
         INTEGRITY_CASES,
         &["mac_signature does not hold", "R-E2E.29/30", "R-SEC.0a"],
+    ),
+    (
+        "e2e-tls-bad-mac",
+        &["e2e-tls-record-integrity"],
+        &["HMAC-SHA256", "dropped", "R-E2E.29/30"],
+    ),
+    (
+        "e2e-tls-no-mac",
+        &["e2e-tls-record-integrity"],
+        &["carries no mac_signature", "TP-469 3.4 metric 1"],
+    ),
+    (
+        "e2e-tls-accepts-any-certificate",
+        &["e2e-tls-x509-certificates"],
+        &[
+            "naming 'proto::plugfest-controller-not-me'",
+            "was answered",
+            "TP-469 3.7 metric 3",
+            "R-SEC.0a",
+        ],
+    ),
+    (
+        "e2e-tls-no-client-certificate",
+        TLS_CASES,
+        &[
+            "asks for the Controller's certificate",
+            "TP-469 3.7 metric 2",
+            "R-E2E.41",
+        ],
+    ),
+    (
+        "e2e-tls-certificate-names-another",
+        TLS_CASES,
+        &[
+            "names its Endpoint ID",
+            "plugfest-reference-agent-not-me",
+            "R-SEC.0a",
+        ],
     ),
     (
         "e2e-processes-duplicates",
@@ -211,6 +257,13 @@ fn assert_e2e_cases_fail(run: &Run, fault: &str, needles: &[&str]) {
     let cases = run.cases();
     assert_eq!(cases.len(), E2E_CASES.len());
     for c in &cases {
+        // These faults bend the Records that carry the Agent's Msgs; 3.7's
+        // steps are handshakes only (their flights are not bent), so it
+        // passes, and must.
+        if c["id"] == "e2e-tls-x509-certificates" {
+            assert_eq!(c["verdict"], "passed", "{fault}: {c}");
+            continue;
+        }
         assert_eq!(c["verdict"], "failed", "{fault}: {c}");
         let message = c["message"].as_str().unwrap();
         assert!(
@@ -268,6 +321,11 @@ fn without_e2e_the_cases_are_skipped_and_the_faults_refused() {
         "e2e-never-expires",
         "e2e-integrity-unchecked",
         "e2e-bad-signature",
+        "e2e-tls-bad-mac",
+        "e2e-tls-no-mac",
+        "e2e-tls-accepts-any-certificate",
+        "e2e-tls-no-client-certificate",
+        "e2e-tls-certificate-names-another",
     ] {
         let refused = run(&["run", "--agent-fault", fault]);
         assert_eq!(refused.code, 2, "{fault}");
@@ -361,5 +419,71 @@ fn an_agent_refusing_the_context_with_7106_gets_the_e2e_cases_skipped() {
                     .is_some_and(|n| n.contains("reason_code 7106 (Session context not allowed)"))
         });
         assert!(seen, "{}", cases[0]["trace"]);
+    }
+}
+
+/// The TLS 1.2 path of `e2e_tls` (the shipped cases let TLS 1.3 win): a
+/// context established with ECDHE-ECDSA-AES128-GCM-SHA256 carries two
+/// exchanges, and a certificate naming another Endpoint ID is refused with
+/// an alert during the handshake, over WebSocket and MQTT.
+#[test]
+fn tls_1_2_payload_contexts_carry_requests_and_refuse_foreign_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("tls12.yaml");
+    std::fs::write(
+        &case,
+        r#"suite: TLS 1.2 payload security
+cases:
+  - id: tls12-payload-context
+    title: TLS 1.2 in the payload
+    needs_vars: [e2e_segment_size]
+    steps:
+      - e2e_tls: { tls_version: tls12, outcome: established }
+      - get: { paths: [Device.LocalAgent.EndpointID] }
+        expect: { type: get_resp }
+      - get: { paths: [Device.DeviceInfo.Manufacturer] }
+        expect: { type: get_resp }
+      - e2e_tls: { tls_version: tls12, certificate: names_another, outcome: refused }
+"#,
+    )
+    .unwrap();
+    for mtp in ["ws", "mqtt"] {
+        let run = run(&[
+            "run",
+            "--mtp",
+            mtp,
+            "--e2e",
+            "--segment-size",
+            "64",
+            "--cases",
+            case.to_str().unwrap(),
+            "--timeout-ms",
+            "800",
+        ]);
+        assert_eq!(run.code, 0, "{mtp}: {}", run.explain());
+        let c = &run.cases()[0];
+        assert_eq!(c["verdict"], "passed", "{mtp}: {c}");
+        let steps = c["steps"].as_array().unwrap();
+        let first = steps[0]["received"].as_str().unwrap();
+        assert!(
+            first.contains("TLSv1_2") && first.contains("ECDHE_ECDSA"),
+            "{first}"
+        );
+        let last = steps[3]["received"].as_str().unwrap();
+        assert!(last.contains("alert"), "{mtp}: {last}");
+        let hmac_records = c["trace"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| {
+                t["note"]
+                    .as_str()
+                    .is_some_and(|n| n.contains("HMAC mac_signature"))
+            })
+            .count();
+        assert!(
+            hmac_records >= 2,
+            "{mtp}: requests after the handshake go HMAC'd"
+        );
     }
 }

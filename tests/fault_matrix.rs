@@ -427,6 +427,31 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("need --e2e"),
     ),
     (
+        "e2e-tls-bad-mac",
+        Refused("need --e2e"),
+        Refused("need --e2e"),
+    ),
+    (
+        "e2e-tls-no-mac",
+        Refused("need --e2e"),
+        Refused("need --e2e"),
+    ),
+    (
+        "e2e-tls-accepts-any-certificate",
+        Refused("need --e2e"),
+        Refused("need --e2e"),
+    ),
+    (
+        "e2e-tls-no-client-certificate",
+        Refused("need --e2e"),
+        Refused("need --e2e"),
+    ),
+    (
+        "e2e-tls-certificate-names-another",
+        Refused("need --e2e"),
+        Refused("need --e2e"),
+    ),
+    (
         "add-permission-all-or-nothing",
         Fails(Cases::Only(ADD_PER_OBJECT_CASES), ADD_PER_OBJECT_SYMPTOMS),
         Fails(Cases::Only(ADD_PER_OBJECT_CASES), ADD_PER_OBJECT_SYMPTOMS),

@@ -220,6 +220,11 @@ fn every_listed_fault_has_a_test_here() {
         "e2e-never-expires",
         "e2e-integrity-unchecked",
         "e2e-bad-signature",
+        "e2e-tls-bad-mac",
+        "e2e-tls-no-mac",
+        "e2e-tls-accepts-any-certificate",
+        "e2e-tls-no-client-certificate",
+        "e2e-tls-certificate-names-another",
         // The per-object Add and UntrustedRole / added Role faults:
         // tests/trust.rs shows each failing its TP-469 2.x case.
         "add-permission-all-or-nothing",

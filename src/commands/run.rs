@@ -1024,6 +1024,11 @@ async fn with_builtin_agent(
         Fault::E2eNeverExpires,
         Fault::E2eIntegrityUnchecked,
         Fault::E2eBadSignature,
+        Fault::E2eTlsBadMac,
+        Fault::E2eTlsNoMac,
+        Fault::E2eTlsAcceptsAnyCertificate,
+        Fault::E2eTlsNoClientCertificate,
+        Fault::E2eTlsCertificateNamesAnother,
     ];
     if let Some(f) = e2e_faults
         .iter()

@@ -62,7 +62,9 @@ impl Runner<'_> {
             Action::CoapControl(_) | Action::ExpectCoap(_) if c.coap_control.is_none() => {
                 NO_COAP_CONTROL
             }
-            Action::E2eSend(_) if self.session.e2e_segment_size().is_none() => NO_CONTEXT,
+            Action::E2eSend(_) | Action::E2eTls(_) if self.session.e2e_segment_size().is_none() => {
+                NO_CONTEXT
+            }
             _ => return None,
         };
         Some(why)

@@ -21,17 +21,20 @@ use crate::usp::proto::record::{
 };
 use crate::usp::record::integrity::{self, NonPayload, Signer};
 
+use super::e2e_tls::{HarnessTls, Seal};
+
 /// R-MSG.0a: an answer uses the record_type of the request.
 const RULE_SAME_RECORD_TYPE: &str = "R-MSG.0a (responses use the record_type of the request)";
 
 pub(super) struct HarnessE2e {
-    session: E2eSession,
+    pub(super) session: E2eSession,
     segment_size: usize,
     /// The last session_id used; the next context gets one more.
     last_session_id: u64,
-    violations: Vec<Violation>,
-    /// Records to send once back in async code (retransmissions, requests).
-    outbox: VecDeque<SessionContextRecord>,
+    pub(super) violations: Vec<Violation>,
+    /// Records to send once back in async code (retransmissions, requests,
+    /// TLS handshake flights), with how each is sealed.
+    outbox: VecDeque<(SessionContextRecord, Seal)>,
     /// Reassembled Msgs beyond the first of one Record.
     pub(super) ready: VecDeque<Received>,
     /// Record-level steps (`e2e_send`): what they need to remember.
@@ -42,6 +45,8 @@ pub(super) struct HarnessE2e {
     /// The harness's signing identity for `mac_signature` steps, made on
     /// first use.
     signer: Option<Arc<Signer>>,
+    /// TLS payload security, while the context has it (`e2e_tls`).
+    pub(super) tls: Option<HarnessTls>,
 }
 
 /// The most Records of the Agent's kept for `retransmits` checks.
@@ -173,6 +178,7 @@ impl HarnessE2e {
             raw: RawState::default(),
             refused: None,
             signer: None,
+            tls: None,
         }
     }
 
@@ -215,6 +221,22 @@ impl HarnessE2e {
         self.ready.clear();
         self.outbox.clear();
         self.raw = RawState::default();
+        self.tls = None;
+    }
+
+    /// How a Record made now is sealed.
+    fn seal_now(&self) -> Seal {
+        self.tls.as_ref().map_or(Seal::Plain, HarnessTls::seal_now)
+    }
+
+    /// A Record of the context, sealed (TLS12 and its mac_signature when
+    /// the context has TLS).
+    fn record(&self, from: &str, to: &str, sc: SessionContextRecord, seal: Seal) -> Record {
+        let mut rec = e2e::record(from, to, sc);
+        if let Some(tls) = &self.tls {
+            tls.seal(&mut rec, seal);
+        }
+        rec
     }
 
     pub(super) fn segment_size(&self) -> usize {
@@ -237,11 +259,31 @@ impl Session {
     /// The encoded Records that carry `m` in the context, traced.
     pub(super) fn e2e_wrap(&mut self, m: &Msg, agent: &str) -> Option<Vec<Vec<u8>>> {
         let e2e = self.e2e.as_mut().filter(|e| e.refused.is_none())?;
-        let records = e2e.session.wrap(&m.encode_to_vec());
+        let plain = m.encode_to_vec();
+        let payload = match e2e.tls.as_mut() {
+            None => plain,
+            Some(tls) => match tls.engine.seal(&plain) {
+                Some(sealed) => sealed,
+                None => {
+                    // Nothing can be encrypted: the request is not sent.
+                    self.trace.push(
+                        TraceEntry::new(Direction::Sent, "(not sent)".into(), 0)
+                            .with_msg(m)
+                            .with_note("the TLS session in the payload is not established (or failed): nothing can be encrypted for the Agent"),
+                    );
+                    return Some(Vec::new());
+                }
+            },
+        };
+        let seal = e2e.seal_now();
+        let records = e2e.session.wrap(&payload);
         let mut out = Vec::new();
         for sc in records {
-            let note = describe(&sc);
-            let rec = e2e::record(&self.config.controller_id, agent, sc);
+            let mut note = describe(&sc);
+            if seal == Seal::Hmac {
+                note.push_str(&format!(", payload_security TLS12: the Msg encrypted ({} bytes of TLS records), HMAC mac_signature", payload.len()));
+            }
+            let rec = e2e.record(&self.config.controller_id, agent, sc, seal);
             let bytes = crate::usp::record::encode(&rec);
             self.trace.push(
                 TraceEntry::new(Direction::Sent, describe_record(&rec), bytes.len())
@@ -263,9 +305,16 @@ impl Session {
             return Vec::new();
         };
         let mut out = Vec::new();
-        while let Some(sc) = e2e.outbox.pop_front() {
-            let note = describe(&sc);
-            let rec = e2e::record(&self.config.controller_id, &agent, sc);
+        while let Some((sc, seal)) = e2e.outbox.pop_front() {
+            let mut note = describe(&sc);
+            match seal {
+                Seal::Plain => {}
+                Seal::Signed => {
+                    note.push_str(", payload_security TLS12: a TLS handshake flight, signed")
+                }
+                Seal::Hmac => note.push_str(", payload_security TLS12, HMAC mac_signature"),
+            }
+            let rec = e2e.record(&self.config.controller_id, &agent, sc, seal);
             let bytes = crate::usp::record::encode(&rec);
             self.trace.push(
                 TraceEntry::new(Direction::Sent, describe_record(&rec), bytes.len())
@@ -319,6 +368,47 @@ impl Session {
         }
         for ev in e2e.session.receive(sc) {
             match ev {
+                E2eEvent::Payload(p) if e2e.tls.is_some() => {
+                    let Some(tls) = e2e.tls.as_mut() else {
+                        continue;
+                    };
+                    let before = tls.seal_now();
+                    let ex = tls.engine.receive(&p);
+                    if let Some(f) = &ex.failure {
+                        note.push_str(&format!("; TLS session failed: {f}"));
+                        tls.failure.get_or_insert(f.clone());
+                    }
+                    for w in &ex.warnings {
+                        note.push_str(&format!("; TLS warning alert {w}"));
+                    }
+                    if !tls.engine.is_handshaking() && before == Seal::Signed {
+                        let peer = tls.engine.peer();
+                        note.push_str(&format!(
+                            "; TLS handshake done ({}, {})",
+                            peer.version.unwrap_or_default(),
+                            peer.cipher_suite.unwrap_or_default()
+                        ));
+                    }
+                    if !ex.outgoing.is_empty() {
+                        for r in e2e.session.wrap(&ex.outgoing) {
+                            e2e.outbox.push_back((r, before));
+                        }
+                    }
+                    if ex.plaintext.is_empty() {
+                        continue;
+                    }
+                    match e2e::payload_msg(&ex.plaintext) {
+                        Ok(m) => e2e.ready.push_back(Received::Msg(m)),
+                        Err(e) => e2e.violations.push(Violation {
+                            rule: e2e::RULE_SAR,
+                            record: describe(sc),
+                            problem: format!(
+                                "the decrypted payload ({} bytes) is not a usable Msg: {e}",
+                                ex.plaintext.len()
+                            ),
+                        }),
+                    }
+                }
                 E2eEvent::Payload(p) => match e2e::payload_msg(&p) {
                     Ok(m) => e2e.ready.push_back(Received::Msg(m)),
                     Err(e) => e2e.violations.push(Violation {
@@ -330,14 +420,18 @@ impl Session {
                         ),
                     }),
                 },
-                E2eEvent::Retransmit(r) => e2e.outbox.push_back(r),
+                E2eEvent::Retransmit(r) => {
+                    let seal = e2e.seal_now();
+                    e2e.outbox.push_back((r, seal))
+                }
                 E2eEvent::Held {
                     sequence_id,
                     expected,
                 } => {
                     note.push_str(&format!("; held: sequence_id {sequence_id} arrived while {expected} was expected, retransmit_id {expected} asked"));
                     let ask = e2e.session.retransmit_request(expected);
-                    e2e.outbox.push_back(ask);
+                    let seal = e2e.seal_now();
+                    e2e.outbox.push_back((ask, seal));
                 }
                 E2eEvent::Ignored { why, .. } => note.push_str(&format!("; ignored: {why}")),
                 E2eEvent::Restarted { old, new } => {
@@ -697,6 +791,9 @@ impl Session {
         mac: &[u8],
         record: &str,
     ) -> Option<String> {
+        if let Some(hmac) = self.hmac_problem(fields, mac, record) {
+            return hmac;
+        }
         if mac.is_empty() {
             return None;
         }

@@ -407,3 +407,80 @@ mod tests {
         assert_eq!(e.location.line, 6, "{e}");
     }
 }
+
+/// `certificate:` of an `e2e_tls`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsCertificateChoice {
+    /// A certificate naming the Controller's Endpoint ID.
+    #[default]
+    Own,
+    /// A certificate naming another Endpoint ID than the Records' from_id
+    /// (TP-469 3.7; the handshake Records are still signed by the
+    /// Controller's own certificate).
+    NamesAnother,
+}
+
+/// `tls_version:` of an `e2e_tls`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsVersionChoice {
+    /// TLS 1.3 preferred, 1.2 accepted (the spec's "TLS 1.2 or later").
+    #[default]
+    Any,
+    Tls12,
+    Tls13,
+}
+
+/// What the Agent must do with the TLS handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsOutcome {
+    /// The handshake completes; the Agent's certificate names its Endpoint
+    /// ID and it asked for the Controller's (TP-469 3.7 metrics 1, 2). The
+    /// rest of the case runs in this TLS context.
+    Established,
+    /// The Agent refuses: an alert, a DisconnectRecord or silence, and a
+    /// Get sent through the harness's side of the session is not answered
+    /// (TP-469 3.7 metric 3).
+    Refused,
+}
+
+/// `e2e_tls`: a new session context with payload_security TLS12, the
+/// harness as the TLS client (R-E2E.41; TP-469 3.4, 3.7).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct E2eTlsSpec {
+    #[serde(default)]
+    pub certificate: TlsCertificateChoice,
+    #[serde(default)]
+    pub tls_version: TlsVersionChoice,
+    pub outcome: TlsOutcome,
+    /// How long the handshake (and a `refused` Get) may take; default the
+    /// request timeout.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+pub const TLS_HELP: &str = "see test-cases/README.md, \"E2E TLS step: e2e_tls\"";
+
+impl E2eTlsSpec {
+    pub fn validate(&self) -> Result<(), String> {
+        match self.timeout_ms {
+            Some(0) => Err("e2e_tls: timeout_ms must be above 0".into()),
+            Some(ms) if ms > MAX_TIMEOUT_MS => Err(format!(
+                "e2e_tls: timeout_ms {ms} is above the most a step may wait ({MAX_TIMEOUT_MS})"
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn versions(&self) -> crate::usp::e2e::tls::Versions {
+        use crate::usp::e2e::tls::Versions;
+        match self.tls_version {
+            TlsVersionChoice::Any => Versions::Any,
+            TlsVersionChoice::Tls12 => Versions::Tls12Only,
+            TlsVersionChoice::Tls13 => Versions::Tls13Only,
+        }
+    }
+}

@@ -189,6 +189,8 @@ struct RawStep {
     discover: Option<crate::suite::discovery_steps::DiscoverSpec>,
     e2e_send: Option<crate::suite::e2e_steps::E2eSendSpec>,
     #[serde(default)]
+    e2e_tls: Option<crate::suite::e2e_steps::E2eTlsSpec>,
+    #[serde(default)]
     bad_record: Option<crate::suite::bad_record_steps::BadRecordSpec>,
     #[serde(default)]
     #[schemars(with = "Option<Expect>")]
@@ -455,6 +457,7 @@ fn step(
     actions.extend(r.expect_mtp_tls.map(Action::ExpectMtpTls));
     actions.extend(r.discover.map(Action::Discover));
     actions.extend(r.e2e_send.map(Action::E2eSend));
+    actions.extend(r.e2e_tls.map(Action::E2eTls));
     actions.extend(r.bad_record.map(Action::BadRecord));
     if actions.len() != 1 {
         let found: Vec<&str> = actions.iter().map(Action::keyword).collect();
@@ -562,6 +565,7 @@ fn step(
                 | Action::CoapControl(_)
                 | Action::ExpectCoap(_)
                 | Action::Discover(_)
+                | Action::E2eTls(_)
                 | Action::BadRecord(_)),
                 e,
             ) => own_checks(file, text, &loc, a, e)?,
@@ -736,6 +740,11 @@ fn self_checking(action: &Action) -> Option<(Result<(), String>, &'static str, &
             d.validate(),
             discovery_steps::HELP,
             "discover holds the discovery rules itself; choose the service, every_mtp or answered_only",
+        ),
+        Action::E2eTls(t) => (
+            t.validate(),
+            crate::suite::e2e_steps::TLS_HELP,
+            "e2e_tls checks the handshake itself; the request steps after it have their own expect",
         ),
         Action::BadRecord(b) => (
             b.validate(),

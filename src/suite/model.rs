@@ -171,6 +171,8 @@ pub enum Action {
     /// One SessionContextRecord built field by field, and what the Agent
     /// must do with it (TP-469 section 3; `e2e_steps.rs`).
     E2eSend(super::e2e_steps::E2eSendSpec),
+    /// A new session context with TLS payload security (TP-469 3.4, 3.7).
+    E2eTls(super::e2e_steps::E2eTlsSpec),
     /// A malformed Record on the current MTP, and what the Agent does
     /// after it (TP-469 3.1, 6.9; `bad_record_steps.rs`).
     BadRecord(super::bad_record_steps::BadRecordSpec),
@@ -200,6 +202,7 @@ impl Action {
             Action::ExpectMtpTls(_) => "expect_mtp_tls",
             Action::Discover(_) => "discover",
             Action::E2eSend(_) => "e2e_send",
+            Action::E2eTls(_) => "e2e_tls",
             Action::BadRecord(_) => "bad_record",
         }
     }

@@ -12,9 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::agent::faults::{Fault, FaultSet};
+use crate::usp::e2e::tls::{Identity, PayloadTls, ServerPolicy};
 use crate::usp::e2e::{self, E2eEvent, E2eSession, SarState};
-use crate::usp::proto::record::SessionContextRecord;
-use crate::usp::record::integrity::Signer;
+use crate::usp::proto::record::{record::PayloadSecurity, SessionContextRecord};
+use crate::usp::record::integrity::{self, NonPayload, Signer};
 use crate::usp::{errors, record};
 
 /// Payload bytes per Record unless configured (`--segment-size`).
@@ -31,6 +32,31 @@ pub(super) struct AgentE2e {
     /// Set while the Controller signs its Records: the Agent then signs
     /// its own (R-E2E.29/30) with this identity.
     pub signing: Option<Arc<Signer>>,
+    /// TLS payload security (a context begun with payload_security TLS12):
+    /// the Agent is the TLS server (the Controller originated it).
+    tls: Option<PayloadTls>,
+    /// The certificate the Agent shows in a TLS12 context and the signer
+    /// of its handshake Records; given by the host before such a context.
+    pub tls_identity: Option<Arc<TlsIdentity>>,
+}
+
+/// What the Agent shows and signs with in a TLS12 context.
+pub(super) struct TlsIdentity {
+    /// The certificate of the TLS handshake (names the Agent, unless the
+    /// `e2e-tls-certificate-names-another` fault).
+    pub shown: Identity,
+    /// Signs the Records carrying handshake flights (R-E2E.29/30).
+    pub signer: Arc<Signer>,
+}
+
+/// How one of the Agent's Records is sealed.
+enum Sealing<'a> {
+    /// PLAINTEXT: signed while the Controller signs.
+    Plain(Option<&'a Signer>),
+    /// TLS12 while handshaking: signed.
+    TlsSigned(&'a Signer),
+    /// TLS12 after the handshake: HMAC under the Agent's (server) key.
+    TlsHmac([u8; 32]),
 }
 
 /// What receiving one SessionContextRecord asks the transport to do.
@@ -54,6 +80,8 @@ impl AgentE2e {
             security: 0,
             last_seen: None,
             signing: None,
+            tls: None,
+            tls_identity: None,
         }
     }
 
@@ -66,6 +94,32 @@ impl AgentE2e {
     pub fn drop_context(&mut self) {
         self.session = None;
         self.signing = None;
+        self.tls = None;
+    }
+
+    /// The key that checks a Controller's HMAC: a TLS12 Record of the
+    /// established TLS context (a Record of another session_id, or sent
+    /// before the handshake finished, is checked by its signature).
+    pub fn peer_mac_key(&self, payload_security: i32, session_id: Option<u64>) -> Option<[u8; 32]> {
+        if payload_security != PayloadSecurity::Tls12 as i32 {
+            return None;
+        }
+        let current = self.session.as_ref().map(E2eSession::session_id);
+        if current.is_none() || current != session_id {
+            return None;
+        }
+        self.tls.as_ref()?.own_and_peer_keys().map(|(_, peer)| peer)
+    }
+
+    /// How a Record made now is sealed.
+    fn sealing(&self) -> Sealing<'_> {
+        match (&self.tls, &self.tls_identity) {
+            (Some(tls), Some(id)) => match tls.own_and_peer_keys() {
+                Some((own, _)) => Sealing::TlsHmac(own),
+                None => Sealing::TlsSigned(&id.signer),
+            },
+            _ => Sealing::Plain(self.signing.as_deref()),
+        }
     }
 
     pub fn receive(
@@ -146,8 +200,27 @@ impl AgentE2e {
         }
         if !same_context {
             self.security = payload_security;
+            self.tls = None;
+            if payload_security == PayloadSecurity::Tls12 as i32 {
+                // R-E2E.41: the context's originator is the TLS client.
+                let policy = ServerPolicy {
+                    no_client_certificate: faults.contains(Fault::E2eTlsNoClientCertificate),
+                    any_client_id: faults.contains(Fault::E2eTlsAcceptsAnyCertificate),
+                };
+                match self
+                    .tls_identity
+                    .as_ref()
+                    .map(|id| PayloadTls::server(&id.shown, ctrl, &policy))
+                {
+                    Some(Ok(tls)) => self.tls = Some(tls),
+                    Some(Err(e)) => out.problems.push(format!("no TLS server: {e}")),
+                    None => out
+                        .problems
+                        .push("no TLS identity to answer a TLS12 context with".into()),
+                }
+            }
         }
-        let signing = self.signing.clone();
+        let mut tls_failed = false;
         // R-E2E.3/R-E2E.6: the Controller's session_id names the context;
         // the Agent follows it, restarting when it changes.
         let session = self.session.get_or_insert_with(|| {
@@ -167,23 +240,48 @@ impl AgentE2e {
         }
         for ev in session.receive(&sc) {
             match ev {
-                E2eEvent::Payload(p) => out.payloads.push(p),
+                E2eEvent::Payload(p) => match self.tls.as_mut() {
+                    None => out.payloads.push(p),
+                    Some(tls) => {
+                        // A flight made while handshaking goes signed.
+                        let before = tls.own_and_peer_keys().map(|(own, _)| own);
+                        let ex = tls.receive(&p);
+                        if !ex.outgoing.is_empty() {
+                            for r in session.wrap(&ex.outgoing) {
+                                let how = match (before, &self.tls_identity) {
+                                    (Some(own), _) => Sealing::TlsHmac(own),
+                                    (None, Some(id)) => Sealing::TlsSigned(&id.signer),
+                                    (None, None) => Sealing::Plain(None),
+                                };
+                                out.replies.push(seal(&how, me, ctrl, r, faults));
+                            }
+                        }
+                        if !ex.plaintext.is_empty() {
+                            out.payloads.push(ex.plaintext);
+                        }
+                        if let Some(f) = ex.failure {
+                            out.problems.push(format!("TLS payload security: {f}"));
+                            tls_failed = true;
+                        }
+                    }
+                },
                 // With e2e-wrong-sequence the skipped ids were never sent,
                 // so there is nothing to resend for them.
                 E2eEvent::Retransmit(_)
                     if faults.contains(Fault::E2eWrongSequence)
                         || faults.contains(Fault::E2eIgnoresRetransmit) => {}
                 E2eEvent::Retransmit(r) => {
-                    out.replies
-                        .push(seal(signing.as_deref(), me, ctrl, r, faults))
+                    let how = sealing_of(&self.tls, &self.tls_identity, self.signing.as_deref());
+                    out.replies.push(seal(&how, me, ctrl, r, faults))
                 }
                 E2eEvent::Violation(v) => out.problems.push(v.to_string()),
                 E2eEvent::Held { .. } => {
                     // Ask for the gap at once (retransmit_id).
                     if let Some(missing) = session.missing() {
                         let ask = session.retransmit_request(missing);
-                        out.replies
-                            .push(seal(signing.as_deref(), me, ctrl, ask, faults));
+                        let how =
+                            sealing_of(&self.tls, &self.tls_identity, self.signing.as_deref());
+                        out.replies.push(seal(&how, me, ctrl, ask, faults));
                     }
                 }
                 E2eEvent::Ignored { .. } if faults.contains(Fault::E2eProcessesDuplicates) => {
@@ -192,6 +290,12 @@ impl AgentE2e {
                 }
                 E2eEvent::Restarted { .. } | E2eEvent::Ignored { .. } => {}
             }
+        }
+        if tls_failed {
+            // The alert went back; the context is over (a new ClientHello
+            // in a new context starts again).
+            self.session = None;
+            self.tls = None;
         }
         out
     }
@@ -205,6 +309,18 @@ impl AgentE2e {
         payload: &[u8],
         faults: &FaultSet,
     ) -> Vec<Vec<u8>> {
+        let sealed;
+        let payload = match self.tls.as_mut() {
+            None => payload,
+            Some(tls) => match tls.seal(payload) {
+                Some(s) => {
+                    sealed = s;
+                    &sealed[..]
+                }
+                // Not established (or failed): nothing can be encrypted.
+                None => return Vec::new(),
+            },
+        };
         let Some(session) = self.session.as_mut() else {
             return Vec::new();
         };
@@ -222,27 +338,63 @@ impl AgentE2e {
                 last.payloadrec_sar_state = SarState::InProcess.wire();
             }
         }
+        let how = self.sealing();
         recs.into_iter()
-            .map(|r| seal(self.signing.as_deref(), me, ctrl, r, faults))
+            .map(|r| seal(&how, me, ctrl, r, faults))
             .collect()
     }
 }
 
-/// One of the Agent's SessionContextRecords, signed when the Controller
-/// signs (`signing`), encoded.
+/// How a Record made now is sealed (a free function so that it can be
+/// called while the context's session is borrowed).
+fn sealing_of<'a>(
+    tls: &Option<PayloadTls>,
+    id: &'a Option<Arc<TlsIdentity>>,
+    signing: Option<&'a Signer>,
+) -> Sealing<'a> {
+    match (tls, id) {
+        (Some(tls), Some(id)) => match tls.own_and_peer_keys() {
+            Some((own, _)) => Sealing::TlsHmac(own),
+            None => Sealing::TlsSigned(&id.signer),
+        },
+        _ => Sealing::Plain(signing),
+    }
+}
+
+/// One of the Agent's SessionContextRecords, sealed as `how` says (with
+/// the signature and MAC faults), encoded.
 fn seal(
-    signing: Option<&Signer>,
+    how: &Sealing,
     me: &str,
     ctrl: &str,
     sc: SessionContextRecord,
     faults: &FaultSet,
 ) -> Vec<u8> {
     let mut rec = e2e::record(me, ctrl, sc);
-    if let Some(signer) = signing {
-        signer.sign(&mut rec);
-        if faults.contains(Fault::E2eBadSignature) {
-            if let Some(b) = rec.mac_signature.last_mut() {
-                *b ^= 0x01;
+    let flip = |rec: &mut crate::usp::proto::record::Record| {
+        if let Some(b) = rec.mac_signature.last_mut() {
+            *b ^= 0x01;
+        }
+    };
+    match how {
+        Sealing::Plain(None) => {}
+        Sealing::Plain(Some(signer)) => {
+            signer.sign(&mut rec);
+            if faults.contains(Fault::E2eBadSignature) {
+                flip(&mut rec);
+            }
+        }
+        Sealing::TlsSigned(signer) => {
+            rec.payload_security = PayloadSecurity::Tls12 as i32;
+            signer.sign(&mut rec);
+        }
+        Sealing::TlsHmac(key) => {
+            rec.payload_security = PayloadSecurity::Tls12 as i32;
+            if !faults.contains(Fault::E2eTlsNoMac) {
+                rec.mac_signature = integrity::hmac(&NonPayload::from(&rec), key);
+                if faults.contains(Fault::E2eTlsBadMac) {
+                    flip(&mut rec);
+                }
             }
         }
     }

@@ -26,8 +26,10 @@ use super::faults::{Fault, FaultSet};
 use super::Agent;
 use crate::mtp::backoff::{Backoff, BackoffError};
 use crate::mtp::{Inbound, ModelRow, ModelView, MtpConnection, MtpConnector};
+use crate::usp::e2e::tls::Identity;
 use crate::usp::msg;
 use crate::usp::proto::msg::Msg;
+use crate::usp::proto::record::record::PayloadSecurity;
 use crate::usp::record::integrity::{self, NonPayload, Signer};
 use crate::usp::record::{self, RecordError, RecordRef};
 
@@ -71,7 +73,7 @@ struct Shared {
     /// The Agent's signing identity (mac_signature), made when a
     /// Controller first signs.
     /// None when no key could be made (the Agent then answers unsigned).
-    signer: std::sync::OnceLock<Option<Arc<Signer>>>,
+    signer: std::sync::OnceLock<Option<(Identity, Arc<Signer>)>>,
 }
 
 #[derive(Clone)]
@@ -164,6 +166,33 @@ impl AgentHost {
     /// Agent. No signature is not a failure: the Agent asks for none
     /// (PLAINTEXT over an unprotected MTP is what Agents in the field take).
     fn integrity_holds(&self, rec: &RecordRef, e2e: &mut e2e::AgentE2e) -> bool {
+        let session_id = rec.session_context().map(|sc| sc.session_id);
+        // An HMAC comes without sender_cert; a Record with one is signed.
+        let hmac_key = rec
+            .sender_cert
+            .is_empty()
+            .then(|| e2e.peer_mac_key(rec.payload_security, session_id))
+            .flatten();
+        if let Some(key) = hmac_key {
+            // After the TLS handshake: the HMAC under the Controller's key
+            // (none is taken, as unsigned PLAINTEXT is).
+            if rec.mac_signature.is_empty()
+                || integrity::verify_hmac(&NonPayload::from(rec), &rec.mac_signature, &key).is_ok()
+                || self.faults.contains(Fault::E2eIntegrityUnchecked)
+            {
+                return true;
+            }
+            self.say(format!(
+                "dropping a Record from '{}': its HMAC does not verify ({})",
+                rec.from_id,
+                integrity::RULE_HMAC
+            ));
+            e2e.drop_context();
+            return false;
+        }
+        if rec.payload_security == PayloadSecurity::Tls12 as i32 && e2e.tls_identity.is_none() {
+            e2e.tls_identity = self.tls_identity();
+        }
         if rec.mac_signature.is_empty() {
             e2e.signing = None;
             return true;
@@ -179,16 +208,37 @@ impl AgentHost {
                 false
             }
             _ => {
-                let signer = self.shared.signer.get_or_init(|| {
-                    Signer::new(&self.endpoint_id)
-                        .inspect_err(|e| self.say(format!("answering unsigned: {e}")))
-                        .ok()
-                        .map(Arc::new)
-                });
-                e2e.signing = signer.clone();
+                e2e.signing = self.own_identity().map(|(_, s)| s);
                 true
             }
         }
+    }
+
+    /// The Agent's certificate naming its Endpoint ID and the signer with
+    /// its key, made once; None when no key could be made.
+    fn own_identity(&self) -> Option<(Identity, Arc<Signer>)> {
+        self.shared
+            .signer
+            .get_or_init(|| {
+                let id = Identity::self_signed(&self.endpoint_id).ok()?;
+                let signer = Signer::from_identity(&id)
+                    .inspect_err(|e| self.say(format!("answering unsigned: {e}")))
+                    .ok()?;
+                Some((id, Arc::new(signer)))
+            })
+            .clone()
+    }
+
+    /// What the Agent shows in a TLS12 context: its own certificate, or
+    /// one naming someone else (`e2e-tls-certificate-names-another`).
+    fn tls_identity(&self) -> Option<Arc<e2e::TlsIdentity>> {
+        let (own, signer) = self.own_identity()?;
+        let shown = if self.faults.contains(Fault::E2eTlsCertificateNamesAnother) {
+            Identity::self_signed(&format!("{}-not-me", self.endpoint_id)).ok()?
+        } else {
+            own
+        };
+        Some(Arc::new(e2e::TlsIdentity { shown, signer }))
     }
 
     fn say(&self, line: impl AsRef<str>) {
