@@ -378,9 +378,6 @@ impl Session {
                         note.push_str(&format!("; TLS session failed: {f}"));
                         tls.failure.get_or_insert(f.clone());
                     }
-                    for w in &ex.warnings {
-                        note.push_str(&format!("; TLS warning alert {w}"));
-                    }
                     if !tls.engine.is_handshaking() && before == Seal::Signed {
                         let peer = tls.engine.peer();
                         note.push_str(&format!(

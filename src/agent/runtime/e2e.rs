@@ -113,13 +113,7 @@ impl AgentE2e {
 
     /// How a Record made now is sealed.
     fn sealing(&self) -> Sealing<'_> {
-        match (&self.tls, &self.tls_identity) {
-            (Some(tls), Some(id)) => match tls.own_and_peer_keys() {
-                Some((own, _)) => Sealing::TlsHmac(own),
-                None => Sealing::TlsSigned(&id.signer),
-            },
-            _ => Sealing::Plain(self.signing.as_deref()),
-        }
+        sealing_of(&self.tls, &self.tls_identity, self.signing.as_deref())
     }
 
     pub fn receive(

@@ -133,8 +133,6 @@ pub struct Exchange {
     pub outgoing: Vec<u8>,
     /// Decrypted application data (one whole Msg, or empty).
     pub plaintext: Vec<u8>,
-    /// Warning alerts received (e.g. no_renegotiation), by name.
-    pub warnings: Vec<String>,
     pub failure: Option<TlsFailure>,
 }
 
