@@ -24,6 +24,7 @@ mod applicable;
 mod bad_record_steps;
 mod coap_steps;
 mod controllers;
+pub mod dhcp_steps;
 pub mod discovery_steps;
 mod e2e_steps;
 mod e2e_tls_step;
@@ -79,6 +80,8 @@ pub struct RunContext {
     /// Whether `discover` steps may browse mDNS on loopback (`--discovery`),
     /// and what they know of the Agent's advertisement.
     pub discovery: discovery_steps::DiscoveryRun,
+    /// Whether DHCP steps can run (`--dhcp IFACE`), and the server's handle.
+    pub dhcp: dhcp_steps::DhcpRun,
 }
 
 impl Default for RunContext {
@@ -97,6 +100,7 @@ impl Default for RunContext {
             plan_timings: false,
             mtp_tls: false,
             discovery: Default::default(),
+            dhcp: Default::default(),
         }
     }
 }
@@ -639,6 +643,8 @@ impl<'a> Runner<'a> {
             Action::ExpectWsRetries(spec) => self.expect_ws_retries(spec, vars, &mut result).await,
             Action::ExpectMtpTls(spec) => self.expect_mtp_tls(spec, &mut result).await,
             Action::Discover(spec) => self.discover(spec, &mut result).await,
+            Action::DhcpOffer(spec) => self.dhcp_offer(spec, &mut result),
+            Action::ExpectDhcp(spec) => self.expect_dhcp(spec, &mut result).await,
             Action::E2eSend(spec) => self.e2e_send(step, spec, vars, &mut result).await,
             Action::E2eTls(spec) => self.e2e_tls(spec, &mut result).await,
             Action::BadRecord(spec) => self.bad_record(spec, &mut result).await,

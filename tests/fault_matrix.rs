@@ -451,6 +451,19 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("need --e2e"),
         Refused("need --e2e"),
     ),
+    // Applied by `plugfest agent --dhcp` only (the built-in Agent of
+    // `run` asks for no lease): tests/dhcp.rs runs test-cases/dhcp.yaml
+    // against it in two network namespaces.
+    (
+        "dhcp-no-vendor-class",
+        Refused("asks for no DHCP lease"),
+        Refused("asks for no DHCP lease"),
+    ),
+    (
+        "dhcp-ignores-provisioning-code",
+        Refused("asks for no DHCP lease"),
+        Refused("asks for no DHCP lease"),
+    ),
     (
         "add-permission-all-or-nothing",
         Fails(Cases::Only(ADD_PER_OBJECT_CASES), ADD_PER_OBJECT_SYMPTOMS),

@@ -66,6 +66,8 @@ pub enum Fault {
     E2eTlsAcceptsAnyCertificate,
     E2eTlsNoClientCertificate,
     E2eTlsCertificateNamesAnother,
+    DhcpNoVendorClass,
+    DhcpIgnoresProvisioningCode,
     AddPermissionAllOrNothing,
     AddRefusesOmittedUnwritable,
     UntrustedGetsFullAccess,
@@ -99,7 +101,7 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub const ALL: [Fault; 85] = [
+    pub const ALL: [Fault; 87] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -155,6 +157,8 @@ impl Fault {
         Fault::E2eTlsAcceptsAnyCertificate,
         Fault::E2eTlsNoClientCertificate,
         Fault::E2eTlsCertificateNamesAnother,
+        Fault::DhcpNoVendorClass,
+        Fault::DhcpIgnoresProvisioningCode,
         Fault::AddPermissionAllOrNothing,
         Fault::AddRefusesOmittedUnwritable,
         Fault::UntrustedGetsFullAccess,
@@ -244,6 +248,8 @@ impl Fault {
             Fault::E2eTlsAcceptsAnyCertificate => "e2e-tls-accepts-any-certificate",
             Fault::E2eTlsNoClientCertificate => "e2e-tls-no-client-certificate",
             Fault::E2eTlsCertificateNamesAnother => "e2e-tls-certificate-names-another",
+            Fault::DhcpNoVendorClass => "dhcp-no-vendor-class",
+            Fault::DhcpIgnoresProvisioningCode => "dhcp-ignores-provisioning-code",
             Fault::AddPermissionAllOrNothing => "add-permission-all-or-nothing",
             Fault::AddRefusesOmittedUnwritable => "add-refuses-omitted-unwritable",
             Fault::UntrustedGetsFullAccess => "untrusted-gets-full-access",
@@ -329,6 +335,8 @@ impl Fault {
             Fault::E2eTlsAcceptsAnyCertificate => "in a TLS12 context, the Agent accepts a Controller certificate naming another Endpoint ID than the Records' from_id (breaks R-SEC.0a, TP-469 3.7)",
             Fault::E2eTlsNoClientCertificate => "in a TLS12 context, the Agent does not ask for the Controller's certificate (no mutual authentication; breaks R-E2E.41, TP-469 3.7)",
             Fault::E2eTlsCertificateNamesAnother => "in a TLS12 context, the Agent's own certificate names another Endpoint ID than its own (breaks R-SEC.0a, TP-469 3.7)",
+            Fault::DhcpNoVendorClass => "with `plugfest agent --dhcp IFACE`, the DHCPDISCOVER and DHCPREQUEST carry no option 124 naming USP (breaks R-DIS.1, TP-469 8.1); a server classifying on it then sends no option 125 either",
+            Fault::DhcpIgnoresProvisioningCode => "with `plugfest agent --dhcp IFACE`, the ProvisioningCode of option 125 (sub-option 26) is not written to the Controller's row (breaks TP-469 8.2)",
             Fault::AddPermissionAllOrNothing => "an Add any object or parameter of which the sending Controller's Role does not permit is refused as a whole with an Error 7006 naming the requested paths, whatever allow_partial says (breaks TP-469 2.23, 2.24, 2.26: the refused object alone must fail)",
             Fault::AddRefusesOmittedUnwritable => "an Add is refused with 7006 when the object has a writable parameter the Role may not write, even when the Add leaves it out (breaks TP-469 2.25: it keeps its default)",
             Fault::UntrustedGetsFullAccess => "a Controller the Agent has not seen before gets the first Role (full access) in its new Controller.{i}.AssignedRole instead of ControllerTrust.UntrustedRole (breaks TP-469 2.9)",

@@ -63,6 +63,14 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
             ));
         }
     }
+    for f in [Fault::DhcpNoVendorClass, Fault::DhcpIgnoresProvisioningCode] {
+        if faults.contains(f) && args.dhcp.is_none() {
+            return bad_input(format!(
+                "the {} fault applies with --dhcp IFACE only",
+                f.name()
+            ));
+        }
+    }
     let mut args = args;
     if args.find_controller {
         match find_controller_url(
@@ -234,8 +242,27 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
             None
         };
         serve_until_interrupted(host.run_listener(server)).await;
-    } else if let Some(url) = args.connect.clone() {
-        eprintln!("reference Agent {eid} connecting to {url}");
+    } else if let Some(url) = args.connect.clone().or_else(|| {
+        // --dhcp alone: only a lease names the Controller; until one does,
+        // a URL nobody answers (the dialer keeps retrying).
+        args.dhcp.as_ref().map(|_| NOWHERE.to_string())
+    }) {
+        if let Some(interface) = &args.dhcp {
+            let mac = match crate::discovery::dhcp::interface_mac(interface) {
+                Ok(m) => m,
+                Err(e) => return bad_input(format!("--dhcp: {e}")),
+            };
+            eprintln!("reference Agent {eid} asking for a DHCP lease on {interface}");
+            host = host.with_boot_dhcp(crate::discovery::dhcp::client::BootDhcp {
+                interface: interface.clone(),
+                mac,
+                class: crate::discovery::dhcp::client::VendorClass::Usp,
+                patience: Duration::from_secs(10),
+            });
+        }
+        if url != NOWHERE {
+            eprintln!("reference Agent {eid} connecting to {url}");
+        }
         let mut dialer = WsDialer::new(&url, &eid)
             .with_text_frames(text_frames)
             .with_close_unanswered(faults_close_unanswered);
@@ -331,6 +358,10 @@ fn broker_tls(args: &AgentArgs) -> Result<MqttTls, String> {
     let client = ClientTls::new(ServerTrust::Roots(roots), identity).map_err(|e| e.to_string())?;
     Ok(MqttTls { client })
 }
+
+/// Where `--dhcp` without `--connect` dials until a lease names the
+/// Controller: port 9 (discard) of no address, which refuses at once.
+const NOWHERE: &str = "ws://0.0.0.0:9/";
 
 fn bad_input(e: impl std::fmt::Display) -> ExitCode {
     eprintln!("{e}");

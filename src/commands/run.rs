@@ -56,6 +56,8 @@ pub(crate) struct Setup {
     pub(crate) e2e: Option<usize>,
     /// `--advertise-controller`: the DNS-SD record, withdrawn when the run ends.
     pub(crate) _advertiser: Option<crate::discovery::mdns::Advertiser>,
+    /// `--dhcp IFACE`: the harness's DHCP server, stopped when the run ends.
+    pub(crate) _dhcp: Option<crate::discovery::dhcp::DhcpServer>,
     /// The other Controllers the harness can act as (`controllers:`).
     pub(crate) controllers: Vec<loopback::ExtraController>,
     /// The run's silence windows may end at a barrier request's answer
@@ -470,6 +472,8 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
     let mut stomp_interposer = None;
     let mut interposer: Option<Box<dyn Send>> = None;
     let mut interposer_wait = None;
+    // `--dhcp IFACE`: the server, and the run's DHCP setting.
+    let mut dhcp = (None, crate::runner::dhcp_steps::DhcpRun::default());
     let (connector, mtp_label): (Box<dyn MtpConnector>, String) = match target.mtp {
         MtpKind::Websocket => match target.websocket.clone() {
             Some(WebSocketTarget::Server { listen, path }) => {
@@ -484,6 +488,16 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
                     let (server_tls, summary) = harness_server_tls(t)?;
                     server = server.with_tls(server_tls);
                     tls_summary = Some(summary);
+                }
+                if let Some(interface) = &args.dhcp {
+                    dhcp = dhcp_server(
+                        interface,
+                        &server,
+                        &resource,
+                        &target.controller_endpoint_id,
+                        tls.is_some(),
+                    )
+                    .await?;
                 }
                 if args.advertise_controller {
                     advertiser = Some(advertise_controller(
@@ -615,6 +629,9 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
             )
         }
     };
+    if args.dhcp.is_some() && dhcp.0.is_none() {
+        return Err("--dhcp needs a target whose websocket role is server: the Controller URL it offers (option 125, sub-option 25) is where the harness listens".into());
+    }
     if args.advertise_controller && advertiser.is_none() {
         return Err("--advertise-controller needs a target whose websocket role is server (the harness listens where the Agent connects)".into());
     }
@@ -657,10 +674,12 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
             interposer_wait: interposer_wait.unwrap_or(context.interposer_wait),
             mtp_tls: tls.is_some(),
             discovery: discovery_setting(args, &target),
+            dhcp: dhcp.1,
             ..context
         },
         e2e: e2e_setting(args, target.e2e.as_ref().map(|e| e.segment_size)),
         _advertiser: advertiser,
+        _dhcp: dhcp.0,
         controllers,
     })
 }
@@ -711,6 +730,53 @@ fn discovery_setting(
         _ => None,
     };
     DiscoveryRun::On { agent_port }
+}
+
+/// `--dhcp IFACE`: a DHCP server on the interface whose option 125 points
+/// the Agent at the harness's WebSocket server, reached at the interface's
+/// address when the server listens on every address.
+async fn dhcp_server(
+    interface: &str,
+    server: &WsServer,
+    resource: &str,
+    controller_id: &str,
+    tls: bool,
+) -> Result<
+    (
+        Option<crate::discovery::dhcp::DhcpServer>,
+        crate::runner::dhcp_steps::DhcpRun,
+    ),
+    String,
+> {
+    use crate::discovery::dhcp::DhcpServer;
+    use crate::runner::dhcp_steps::DhcpRun;
+    let (address, _) = crate::discovery::dhcp::interface_ipv4(interface)
+        .map_err(|e| format!("--dhcp {interface}: {e}"))?;
+    let listening: std::net::SocketAddr = server
+        .local_addr()
+        .parse()
+        .map_err(|e| format!("--dhcp: the WebSocket server's address: {e}"))?;
+    let host = if listening.ip().is_unspecified() {
+        std::net::IpAddr::V4(address)
+    } else {
+        listening.ip()
+    };
+    let controller_url = format!(
+        "{}://{}{}",
+        if tls { "wss" } else { "ws" },
+        std::net::SocketAddr::new(host, listening.port()),
+        resource
+    );
+    let offer =
+        crate::runner::dhcp_steps::offer_of(&Default::default(), &controller_url, controller_id);
+    let running = DhcpServer::start(interface, offer).await?;
+    crate::say!("DHCP server on {interface} ({address}): offers {controller_url} in option 125");
+    let run = DhcpRun::On {
+        server: running.handle(),
+        controller_url,
+        controller_id: controller_id.to_string(),
+    };
+    Ok((Some(running), run))
 }
 
 /// `--advertise-controller`: the harness's WebSocket server as a DNS-SD
@@ -967,6 +1033,11 @@ async fn with_builtin_agent(
             return Err(format!("the {} fault applies to `plugfest agent --listen --advertise` or `run --discovery --role client` only (without --discovery the built-in Agent of `run` does not advertise)", f.name()));
         }
     }
+    for f in [Fault::DhcpNoVendorClass, Fault::DhcpIgnoresProvisioningCode] {
+        if faults.contains(f) {
+            return Err(format!("the {} fault applies to `plugfest agent --dhcp IFACE` only: the built-in Agent of `run` asks for no DHCP lease", f.name()));
+        }
+    }
     if faults.contains(Fault::CertEidMismatch) && !args.tls {
         return Err(
             "the cert-eid-mismatch fault needs --tls (it is about the Agent's TLS certificate)"
@@ -1105,6 +1176,7 @@ async fn with_builtin_agent(
         context,
         e2e: e2e_setting(args, None),
         _advertiser: advertiser,
+        _dhcp: None,
         controllers: started.controllers,
     })
 }

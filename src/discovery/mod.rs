@@ -3,6 +3,7 @@
 //! target file a found WebSocket Agent becomes and the URL a found WebSocket
 //! Controller is reached at. Pure; the mDNS I/O is in `mdns`.
 
+pub mod dhcp;
 pub mod mdns;
 pub mod tls_probe;
 mod validate;

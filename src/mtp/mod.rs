@@ -201,6 +201,15 @@ pub trait MtpConnector: Send {
     /// `Device.MQTT.Client.1.ClientID`, `KeepAliveTime`, its Subscription
     /// table) picks up what a Controller set. Most ignore it.
     fn configure(&mut self, _model: &dyn ModelView) {}
+    /// Boot-time discovery (DHCP option 125) named where the Controller is:
+    /// dial `url` from now on. Only a dialer that reaches its peer by URL
+    /// can follow it.
+    fn redirect(&mut self, _url: &str) -> Result<(), String> {
+        Err(format!(
+            "{} cannot follow a discovered URL",
+            self.describe()
+        ))
+    }
     /// Whether a connection from the Agent is already waiting, so
     /// `establish` would not wait (a server that accepts ahead). A run
     /// that gave up on this Controller tries again when one is.

@@ -61,7 +61,7 @@ impl LoadError {
 
 /// The actions a step can hold, for messages.
 const ACTIONS: &str =
-    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, expect_mqtt_retries, stomp_steer, expect_stomp, expect_stomp_retries, ws_control, expect_close, expect_ws_retries, coap_control, expect_coap, expect_mtp_tls, discover, e2e_send, bad_record";
+    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, expect_mqtt_retries, stomp_steer, expect_stomp, expect_stomp_retries, ws_control, expect_close, expect_ws_retries, coap_control, expect_coap, expect_mtp_tls, discover, dhcp_offer, expect_dhcp, e2e_send, e2e_tls, bad_record";
 
 /// A test-case file: one suite of cases (format in test-cases/README.md).
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -187,6 +187,11 @@ struct RawStep {
     expect_mtp_tls: Option<crate::suite::tls_steps::MtpTlsSpec>,
     #[serde(default)]
     discover: Option<crate::suite::discovery_steps::DiscoverSpec>,
+    // DHCP discovery (TP-469 8.1-8.2).
+    #[serde(default)]
+    dhcp_offer: Option<crate::suite::dhcp_steps::DhcpOfferSpec>,
+    #[serde(default)]
+    expect_dhcp: Option<crate::suite::dhcp_steps::ExpectDhcpSpec>,
     e2e_send: Option<crate::suite::e2e_steps::E2eSendSpec>,
     #[serde(default)]
     e2e_tls: Option<crate::suite::e2e_steps::E2eTlsSpec>,
@@ -456,6 +461,8 @@ fn step(
     actions.extend(r.expect_coap.map(Action::ExpectCoap));
     actions.extend(r.expect_mtp_tls.map(Action::ExpectMtpTls));
     actions.extend(r.discover.map(Action::Discover));
+    actions.extend(r.dhcp_offer.map(Action::DhcpOffer));
+    actions.extend(r.expect_dhcp.map(Action::ExpectDhcp));
     actions.extend(r.e2e_send.map(Action::E2eSend));
     actions.extend(r.e2e_tls.map(Action::E2eTls));
     actions.extend(r.bad_record.map(Action::BadRecord));
@@ -565,6 +572,8 @@ fn step(
                 | Action::CoapControl(_)
                 | Action::ExpectCoap(_)
                 | Action::Discover(_)
+                | Action::DhcpOffer(_)
+                | Action::ExpectDhcp(_)
                 | Action::E2eTls(_)
                 | Action::BadRecord(_)),
                 e,
@@ -592,6 +601,8 @@ fn step(
         Action::Reboot(_) => Some(("reboot", REBOOT_CAPTURES)),
         Action::ExpectNoNotify(_) => Some(("expect_no_notify", &[])),
         Action::Discover(_) => Some(("discover", &[])),
+        Action::DhcpOffer(_) => Some(("dhcp_offer", &[])),
+        Action::ExpectDhcp(_) => Some(("expect_dhcp", &[])),
         // mqtt11: a field of the matched packet, e.g. client_id.
         Action::ExpectMqtt(_) => Some(("expect_mqtt", crate::suite::mqtt_steps::FIELDS)),
         Action::ExpectMqttRetries(_) => Some(("expect_mqtt_retries", &[])),
@@ -740,6 +751,16 @@ fn self_checking(action: &Action) -> Option<(Result<(), String>, &'static str, &
             d.validate(),
             discovery_steps::HELP,
             "discover holds the discovery rules itself; choose the service, every_mtp or answered_only",
+        ),
+        Action::DhcpOffer(o) => (
+            o.validate(),
+            crate::suite::dhcp_steps::HELP,
+            "dhcp_offer only sets what the DHCP server offers",
+        ),
+        Action::ExpectDhcp(e) => (
+            e.validate(),
+            crate::suite::dhcp_steps::HELP,
+            "expect_dhcp holds the DHCP rules itself (R-DIS.1)",
         ),
         Action::E2eTls(t) => (
             t.validate(),

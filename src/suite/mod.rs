@@ -5,6 +5,7 @@
 pub mod bad_record_steps;
 pub mod capture;
 pub mod coap_steps;
+pub mod dhcp_steps;
 pub mod discovery_steps;
 pub mod e2e_steps;
 pub mod error;

@@ -168,6 +168,10 @@ pub enum Action {
     ExpectMtpTls(super::tls_steps::MtpTlsSpec),
     /// Browse DNS-SD on loopback for the Agent's advertisement (TP-469 8.5-8.7).
     Discover(super::discovery_steps::DiscoverSpec),
+    /// What the harness's DHCP server offers from now on (TP-469 8.2).
+    DhcpOffer(super::dhcp_steps::DhcpOfferSpec),
+    /// Passes when the Agent asked for a lease naming USP (TP-469 8.1).
+    ExpectDhcp(super::dhcp_steps::ExpectDhcpSpec),
     /// One SessionContextRecord built field by field, and what the Agent
     /// must do with it (TP-469 section 3; `e2e_steps.rs`).
     E2eSend(super::e2e_steps::E2eSendSpec),
@@ -201,6 +205,8 @@ impl Action {
             Action::ExpectCoap(_) => "expect_coap",
             Action::ExpectMtpTls(_) => "expect_mtp_tls",
             Action::Discover(_) => "discover",
+            Action::DhcpOffer(_) => "dhcp_offer",
+            Action::ExpectDhcp(_) => "expect_dhcp",
             Action::E2eSend(_) => "e2e_send",
             Action::E2eTls(_) => "e2e_tls",
             Action::BadRecord(_) => "bad_record",

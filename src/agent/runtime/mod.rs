@@ -24,6 +24,7 @@ pub use e2e::DEFAULT_SEGMENT_SIZE;
 use super::effects::Clock;
 use super::faults::{Fault, FaultSet};
 use super::Agent;
+use crate::discovery::dhcp::client::{self as dhcp_client, BootDhcp, VendorClass};
 use crate::mtp::backoff::{Backoff, BackoffError};
 use crate::mtp::{Inbound, ModelRow, ModelView, MtpConnection, MtpConnector};
 use crate::usp::e2e::tls::Identity;
@@ -88,6 +89,9 @@ pub struct AgentHost {
     e2e_segment_size: usize,
     /// Where the dialer's back-off parameters live in the model.
     backoff: Option<BackoffSource>,
+    /// `--dhcp IFACE`: at every boot a DHCP lease says where the
+    /// Controller is (R-DIS.1).
+    boot_dhcp: Option<Arc<BootDhcp>>,
     shared: Arc<Shared>,
 }
 
@@ -102,6 +106,7 @@ impl AgentHost {
             protocol: None,
             e2e_segment_size: DEFAULT_SEGMENT_SIZE,
             backoff: None,
+            boot_dhcp: None,
             shared: Arc::new(Shared {
                 routes: Default::default(),
                 next_conn: AtomicU64::new(1),
@@ -141,6 +146,14 @@ impl AgentHost {
     /// dialer's fixed retry interval.
     pub fn with_backoff(mut self, source: BackoffSource) -> Self {
         self.backoff = Some(source);
+        self
+    }
+
+    /// At every boot, before dialing, ask for a DHCP lease and follow its
+    /// option 125 (the Controller's URL, ProvisioningCode, notify retry
+    /// parameters).
+    pub fn with_boot_dhcp(mut self, dhcp: BootDhcp) -> Self {
+        self.boot_dhcp = Some(Arc::new(dhcp));
         self
     }
 
@@ -272,8 +285,15 @@ impl AgentHost {
         // Failed attempts since the last connection that worked: the
         // back-off's retry count (reset by a successful connect).
         let mut failures = 0u32;
+        let mut booting = true;
         loop {
             self.wait_up().await;
+            if std::mem::take(&mut booting) {
+                if let Some(dhcp) = self.boot_dhcp.clone() {
+                    self.follow_dhcp(&dhcp, &mut connector, controller_id.as_deref())
+                        .await;
+                }
+            }
             {
                 let agent = self.agent.lock().await;
                 connector.configure(&AgentModel(&agent));
@@ -307,6 +327,80 @@ impl AgentHost {
                 // A reboot starts the retry count afresh (as R-WS.21 says
                 // for WebSocket; the same algorithm for MQTT).
                 failures = 0;
+                booting = true;
+            }
+        }
+    }
+
+    /// A boot's DHCP lease (asked for until one comes): the connector dials
+    /// option 125's URL, and the Controller's row takes its
+    /// ProvisioningCode and notify retry parameters.
+    async fn follow_dhcp(
+        &self,
+        dhcp: &BootDhcp,
+        connector: &mut impl MtpConnector,
+        controller_id: Option<&str>,
+    ) {
+        let class = if self.faults.contains(Fault::DhcpNoVendorClass) {
+            VendorClass::Omitted
+        } else {
+            dhcp.class
+        };
+        let lease = loop {
+            match dhcp_client::acquire(&dhcp.interface, dhcp.mac, class, dhcp.patience).await {
+                Ok(lease) => break lease,
+                Err(e) => {
+                    self.say(format!("{e}; asking again"));
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        };
+        let Some(usp) = lease.usp else {
+            self.say(format!(
+                "leased {} from {}, without option 125: dialing as configured",
+                lease.address, lease.server
+            ));
+            return;
+        };
+        self.say(format!(
+            "leased {} from {}: option 125 {}",
+            lease.address,
+            lease.server,
+            usp.describe()
+        ));
+        if let Some(url) = &usp.controller_url {
+            if let Err(e) = connector.redirect(url) {
+                self.say(format!("not following the Controller URL: {e}"));
+            }
+        }
+        let Some(eid) = usp.controller_endpoint_id.as_deref().or(controller_id) else {
+            return;
+        };
+        let mut agent = self.agent.lock().await;
+        let Some(row) = agent.model.controller_path(eid) else {
+            self.say(format!(
+                "no Controller row for {eid}: option 125's parameters not kept"
+            ));
+            return;
+        };
+        let row = format!("{row}.");
+        let code = usp
+            .provisioning_code
+            .as_ref()
+            .filter(|_| !self.faults.contains(Fault::DhcpIgnoresProvisioningCode));
+        for (name, value) in [
+            ("ProvisioningCode", code),
+            (
+                "USPNotifRetryMinimumWaitInterval",
+                usp.retry_min_wait.as_ref(),
+            ),
+            (
+                "USPNotifRetryIntervalMultiplier",
+                usp.retry_multiplier.as_ref(),
+            ),
+        ] {
+            if let Some(v) = value {
+                agent.model.put(&row, name, v);
             }
         }
     }

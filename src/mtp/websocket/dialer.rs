@@ -189,4 +189,16 @@ impl MtpConnector for WsDialer {
     fn describe(&self) -> String {
         format!("WebSocket client to {}", self.url)
     }
+
+    fn redirect(&mut self, url: &str) -> Result<(), String> {
+        match url.split_once("://") {
+            Some(("ws" | "wss", _)) => {
+                self.url = url.to_string();
+                Ok(())
+            }
+            _ => Err(format!(
+                "{url:?} is not a ws:// or wss:// URL, the only Controller URLs this WebSocket client can dial"
+            )),
+        }
+    }
 }

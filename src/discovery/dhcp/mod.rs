@@ -1,0 +1,82 @@
+//! DHCPv4 Controller discovery (TR-369 discovery section, R-DIS.1; TP-469
+//! 8.1-8.2): the Agent names USP in option 124 (V-I Vendor Class,
+//! enterprise 3561, "usp") and the server answers in option 125 with the
+//! Controller's URL, the ProvisioningCode, the notify retry parameters and
+//! the Controller's Endpoint ID. `codec` is the wire format, free of I/O;
+//! `server` is the harness's server on a test interface, `client` the
+//! reference Agent's. Both speak real broadcast DHCP on one named
+//! interface and nowhere else (the tests make that interface a veth pair
+//! between two network namespaces).
+
+pub mod client;
+mod codec;
+pub mod server;
+
+pub use codec::*;
+pub use server::{DhcpHandle, DhcpServer};
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+
+/// A UDP socket on `port` of every address, sending and receiving on the
+/// interface `interface` only (SO_BINDTODEVICE), broadcasts allowed: what
+/// both ends of DHCP need before either has an address to speak from.
+pub fn interface_socket(interface: &str, port: u16) -> std::io::Result<tokio::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_broadcast(true)?;
+    socket.bind_device(Some(interface.as_bytes()))?;
+    socket.bind(&SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)).into())?;
+    socket.set_nonblocking(true)?;
+    tokio::net::UdpSocket::from_std(socket.into())
+}
+
+/// The interface's first IPv4 address and its netmask.
+pub fn interface_ipv4(interface: &str) -> Result<(Ipv4Addr, Ipv4Addr), String> {
+    let all = if_addrs::get_if_addrs().map_err(|e| format!("cannot list interfaces: {e}"))?;
+    all.iter()
+        .filter(|i| i.name == interface)
+        .find_map(|i| match &i.addr {
+            if_addrs::IfAddr::V4(v4) => Some((v4.ip, v4.netmask)),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            let names: std::collections::BTreeSet<&str> =
+                all.iter().map(|i| i.name.as_str()).collect();
+            format!(
+                "interface {interface} has no IPv4 address (interfaces here: {})",
+                names.into_iter().collect::<Vec<_>>().join(", ")
+            )
+        })
+}
+
+/// The interface's hardware (MAC) address, from sysfs.
+pub fn interface_mac(interface: &str) -> Result<[u8; 6], String> {
+    let path = format!("/sys/class/net/{interface}/address");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read the MAC address of {interface} ({path}): {e}"))?;
+    parse_mac(text.trim()).ok_or_else(|| format!("{path}: {:?} is not a MAC address", text.trim()))
+}
+
+fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split(':');
+    for byte in &mut mac {
+        *byte = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn mac_addresses_parse_strictly() {
+        assert_eq!(
+            super::parse_mac("02:00:5e:10:00:ff"),
+            Some([2, 0, 0x5e, 0x10, 0, 0xff])
+        );
+        assert_eq!(super::parse_mac("02:00:5e:10:00"), None);
+        assert_eq!(super::parse_mac("02:00:5e:10:00:ff:01"), None);
+        assert_eq!(super::parse_mac("zz:00:5e:10:00:ff"), None);
+    }
+}

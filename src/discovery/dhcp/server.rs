@@ -1,0 +1,408 @@
+//! The harness's DHCPv4 server on one test interface (`plugfest run --dhcp
+//! IFACE`): it offers addresses of the interface's subnet and, to a client
+//! whose option 124 names USP, option 125 with what the running case asked
+//! for (`dhcp_offer`): the Controller's URL, a ProvisioningCode, the
+//! Controller's Endpoint ID. It keeps every client message it heard, and
+//! its answer, for `expect_dhcp` to judge. `answer` decides; the task only
+//! moves datagrams.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{
+    code, decode_vendor_class, interface_ipv4, interface_socket, MessageType, Packet, UspOptions,
+    CLIENT_PORT, SERVER_PORT,
+};
+
+/// The lease time offered, in seconds: long enough for any run.
+const LEASE_SECONDS: u32 = 3600;
+/// Client messages kept per case: a flooding client cannot grow the log.
+const HEARD_CAP: usize = 256;
+
+/// What the server puts in option 125 (enterprise 3561).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Offer {
+    pub usp: UspOptions,
+    /// Each value ends in a NUL (TP-469 8.2 asks for a NUL-terminated
+    /// ProvisioningCode; a receiver ignores it).
+    pub nul_terminated: bool,
+}
+
+/// One datagram a client sent, and what the server did with it.
+#[derive(Debug, Clone)]
+pub struct Heard {
+    pub at: Instant,
+    pub from: SocketAddr,
+    /// The decoded message, or why it could not be decoded.
+    pub packet: Result<Packet, String>,
+    pub answer: Option<Packet>,
+    /// Why nothing was answered, when nothing was.
+    pub unanswered: Option<String>,
+}
+
+impl Heard {
+    /// The client's message type, when it is a decoded DHCP message.
+    pub fn kind(&self) -> Option<MessageType> {
+        self.packet.as_ref().ok().and_then(Packet::message_type)
+    }
+}
+
+/// The addresses handed out: the interface's subnet less the network,
+/// broadcast and the server's own address; one per client hardware address.
+#[derive(Debug)]
+struct Pool {
+    server: Ipv4Addr,
+    netmask: Ipv4Addr,
+    leases: HashMap<Vec<u8>, Ipv4Addr>,
+}
+
+impl Pool {
+    fn address_for(&mut self, client: &[u8]) -> Option<Ipv4Addr> {
+        if let Some(a) = self.leases.get(client) {
+            return Some(*a);
+        }
+        let mask = u32::from(self.netmask);
+        let server = u32::from(self.server);
+        let network = server & mask;
+        let broadcast = network | !mask;
+        // Hosts are network+1 ..= broadcast-1; start after the server's.
+        let hosts = broadcast.checked_sub(network)?.checked_sub(1)?;
+        let first = server.wrapping_sub(network);
+        let taken: Vec<Ipv4Addr> = self.leases.values().copied().collect();
+        let free = (0..hosts)
+            .map(|i| Ipv4Addr::from(network + 1 + (first + i) % hosts))
+            .find(|a| *a != self.server && !taken.contains(a))?;
+        self.leases.insert(client.to_vec(), free);
+        Some(free)
+    }
+}
+
+/// The client hardware address as the pool keys it.
+fn client_key(p: &Packet) -> Vec<u8> {
+    p.chaddr[..usize::from(p.hlen.min(16))].to_vec()
+}
+
+/// Whether the client's option 124 names USP (either form): the server
+/// then includes option 125, as a DHCP server classifying on the vendor
+/// class would.
+pub fn asks_for_usp(p: &Packet) -> bool {
+    p.option(code::VENDOR_CLASS)
+        .and_then(|v| decode_vendor_class(&v).ok())
+        .is_some_and(|classes| classes.iter().any(|c| c.is_usp()))
+}
+
+/// The server's answer to one client message (RFC 2131 4.3): OFFER to a
+/// DISCOVER, ACK to a REQUEST for the address offered (NAK for another),
+/// nothing to the rest; Err says why nothing.
+fn answer(req: &Packet, offer: &Offer, pool: &mut Pool) -> Result<Packet, String> {
+    if req.op != 1 {
+        return Err("not a BOOTREQUEST".into());
+    }
+    let kind = req
+        .message_type()
+        .ok_or("no DHCP message type (option 53): a BOOTP client")?;
+    let client = client_key(req);
+    let reply = |kind: MessageType, yiaddr: Ipv4Addr, pool: &Pool| -> Result<Packet, String> {
+        let mut p = Packet::reply_to(req, kind, yiaddr);
+        p.set_option(code::SERVER_ID, pool.server.octets().to_vec());
+        if kind == MessageType::Nak {
+            return Ok(p);
+        }
+        p.set_option(code::LEASE_TIME, LEASE_SECONDS.to_be_bytes().to_vec());
+        p.set_option(code::SUBNET_MASK, pool.netmask.octets().to_vec());
+        if asks_for_usp(req) {
+            p.set_option(
+                code::VENDOR_SPECIFIC,
+                offer.usp.encode(offer.nul_terminated)?,
+            );
+        }
+        Ok(p)
+    };
+    match kind {
+        MessageType::Discover => {
+            let a = pool
+                .address_for(&client)
+                .ok_or("the subnet has no free address")?;
+            reply(MessageType::Offer, a, pool)
+        }
+        MessageType::Request => {
+            if let Some(id) = req.option_ipv4(code::SERVER_ID) {
+                if id != pool.server {
+                    return Err(format!("the client chose another server ({id})"));
+                }
+            }
+            let wanted = req
+                .option_ipv4(code::REQUESTED_IP)
+                .or((!req.ciaddr.is_unspecified()).then_some(req.ciaddr));
+            let ours = pool.address_for(&client);
+            match (wanted, ours) {
+                (Some(w), Some(o)) if w == o => reply(MessageType::Ack, o, pool),
+                _ => reply(MessageType::Nak, Ipv4Addr::UNSPECIFIED, pool),
+            }
+        }
+        other => Err(format!("{} needs no answer", other.name())),
+    }
+}
+
+struct State {
+    offer: Offer,
+    pool: Pool,
+    heard: Vec<Heard>,
+}
+
+struct Inner {
+    interface: String,
+    address: Ipv4Addr,
+    state: Mutex<State>,
+    changed: tokio::sync::Notify,
+}
+
+/// The running server's controls, shared with the runner.
+#[derive(Clone)]
+pub struct DhcpHandle(Arc<Inner>);
+
+impl std::fmt::Debug for DhcpHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "DHCP server on {} ({})",
+            self.0.interface, self.0.address
+        )
+    }
+}
+
+impl DhcpHandle {
+    pub fn interface(&self) -> &str {
+        &self.0.interface
+    }
+
+    /// The server's address on its interface (its server identifier).
+    pub fn address(&self) -> Ipv4Addr {
+        self.0.address
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.0.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// From now on offer `offer`, and forget what was heard before: the
+    /// start of a DHCP case.
+    pub fn begin(&self, offer: Offer) {
+        let mut s = self.state();
+        s.offer = offer;
+        s.heard.clear();
+    }
+
+    /// What the server offers now.
+    pub fn offer(&self) -> Offer {
+        self.state().offer.clone()
+    }
+
+    /// Every client message since `begin`.
+    pub fn heard(&self) -> Vec<Heard> {
+        self.state().heard.clone()
+    }
+
+    /// Waits until `done` holds for what was heard since `begin`, or until
+    /// `deadline`; returns what was heard.
+    pub async fn wait_until(
+        &self,
+        deadline: Instant,
+        done: impl Fn(&[Heard]) -> bool,
+    ) -> Vec<Heard> {
+        loop {
+            let changed = self.0.changed.notified();
+            let heard = self.heard();
+            if done(&heard) || Instant::now() >= deadline {
+                return heard;
+            }
+            let _ = tokio::time::timeout_at(deadline.into(), changed).await;
+        }
+    }
+}
+
+/// The server, serving until dropped.
+pub struct DhcpServer {
+    handle: DhcpHandle,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for DhcpServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl DhcpServer {
+    /// Serves on `interface` (which must have an IPv4 address: it becomes
+    /// the server identifier and fixes the subnet), offering `offer` until
+    /// a case says otherwise. Needs the right to bind port 67.
+    pub async fn start(interface: &str, offer: Offer) -> Result<DhcpServer, String> {
+        let (address, netmask) = interface_ipv4(interface)?;
+        let socket = interface_socket(interface, SERVER_PORT).map_err(|e| {
+            format!("DHCP server on {interface}: cannot bind UDP port {SERVER_PORT}: {e}")
+        })?;
+        let inner = Arc::new(Inner {
+            interface: interface.to_string(),
+            address,
+            state: Mutex::new(State {
+                offer,
+                pool: Pool {
+                    server: address,
+                    netmask,
+                    leases: HashMap::new(),
+                },
+                heard: Vec::new(),
+            }),
+            changed: tokio::sync::Notify::new(),
+        });
+        let handle = DhcpHandle(inner);
+        let task = tokio::spawn(serve(socket, handle.clone()));
+        Ok(DhcpServer { handle, task })
+    }
+
+    pub fn handle(&self) -> DhcpHandle {
+        self.handle.clone()
+    }
+}
+
+async fn serve(socket: tokio::net::UdpSocket, handle: DhcpHandle) {
+    let mut buf = vec![0u8; 2048];
+    loop {
+        let Ok((n, from)) = socket.recv_from(&mut buf).await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let packet = Packet::decode(&buf[..n]).map_err(|e| format!("{e} ({n} bytes)"));
+        let (reply, unanswered) = match &packet {
+            Ok(p) => {
+                let mut s = handle.state();
+                let State { offer, pool, .. } = &mut *s;
+                match answer(p, offer, pool) {
+                    Ok(r) => (Some(r), None),
+                    Err(why) => (None, Some(why)),
+                }
+            }
+            Err(e) => (None, Some(format!("undecodable: {e}"))),
+        };
+        // A client without an address hears only broadcasts (RFC 2131 4.1).
+        let mut unanswered = unanswered;
+        if let (Some(r), Ok(p)) = (&reply, &packet) {
+            let to = if p.ciaddr.is_unspecified() || r.message_type() == Some(MessageType::Nak) {
+                Ipv4Addr::BROADCAST
+            } else {
+                p.ciaddr
+            };
+            if let Err(e) = socket
+                .send_to(&r.encode(), SocketAddrV4::new(to, CLIENT_PORT))
+                .await
+            {
+                unanswered = Some(format!("the answer could not be sent: {e}"));
+            }
+        }
+        {
+            let mut s = handle.state();
+            if s.heard.len() < HEARD_CAP {
+                s.heard.push(Heard {
+                    at: Instant::now(),
+                    from,
+                    packet,
+                    answer: reply,
+                    unanswered,
+                });
+            }
+        }
+        handle.0.changed.notify_waiters();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discovery::dhcp::{encode_vendor_class, BBF_ENTERPRISE};
+
+    const MAC: [u8; 6] = [2, 0, 0, 0, 0, 7];
+
+    fn pool() -> Pool {
+        Pool {
+            server: Ipv4Addr::new(10, 1, 2, 1),
+            netmask: Ipv4Addr::new(255, 255, 255, 0),
+            leases: HashMap::new(),
+        }
+    }
+
+    fn offer() -> Offer {
+        Offer {
+            usp: UspOptions {
+                controller_url: Some("ws://10.1.2.1:8080/usp".into()),
+                provisioning_code: Some("code-1".into()),
+                ..Default::default()
+            },
+            nul_terminated: true,
+        }
+    }
+
+    fn usp_request(kind: MessageType) -> Packet {
+        let mut p = Packet::request(kind, 7, MAC);
+        p.set_option(
+            code::VENDOR_CLASS,
+            encode_vendor_class(BBF_ENTERPRISE, &[b"usp"]),
+        );
+        p
+    }
+
+    #[test]
+    fn a_usp_client_is_offered_an_address_and_option_125_then_acked() {
+        let mut pool = pool();
+        let o = answer(&usp_request(MessageType::Discover), &offer(), &mut pool).unwrap();
+        assert_eq!(o.message_type(), Some(MessageType::Offer));
+        assert_eq!(o.yiaddr, Ipv4Addr::new(10, 1, 2, 2));
+        assert_eq!(o.option_ipv4(code::SERVER_ID), Some(pool.server));
+        let usp = UspOptions::decode(&o.option(code::VENDOR_SPECIFIC).unwrap()).unwrap();
+        assert_eq!(usp.provisioning_code.as_deref(), Some("code-1"));
+        let mut req = usp_request(MessageType::Request);
+        req.set_option(code::REQUESTED_IP, o.yiaddr.octets().to_vec());
+        req.set_option(code::SERVER_ID, pool.server.octets().to_vec());
+        let a = answer(&req, &offer(), &mut pool).unwrap();
+        assert_eq!(a.message_type(), Some(MessageType::Ack));
+        assert_eq!(a.yiaddr, o.yiaddr);
+    }
+
+    #[test]
+    fn without_a_usp_vendor_class_there_is_no_option_125() {
+        let mut pool = pool();
+        let d = Packet::request(MessageType::Discover, 1, MAC);
+        let o = answer(&d, &offer(), &mut pool).unwrap();
+        assert_eq!(o.option(code::VENDOR_SPECIFIC), None);
+        assert!(!asks_for_usp(&d));
+    }
+
+    #[test]
+    fn another_address_is_refused_and_another_servers_request_ignored() {
+        let mut pool = pool();
+        let mut req = usp_request(MessageType::Request);
+        req.set_option(code::REQUESTED_IP, vec![10, 1, 2, 200]);
+        let n = answer(&req, &offer(), &mut pool).unwrap();
+        assert_eq!(n.message_type(), Some(MessageType::Nak));
+        req.set_option(code::SERVER_ID, vec![10, 9, 9, 9]);
+        let e = answer(&req, &offer(), &mut pool).unwrap_err();
+        assert!(e.contains("another server"), "{e}");
+        let release = Packet::request(MessageType::Release, 1, MAC);
+        assert!(answer(&release, &offer(), &mut pool).is_err());
+    }
+
+    #[test]
+    fn the_pool_skips_the_server_and_gives_each_client_its_own_address() {
+        let mut pool = Pool {
+            server: Ipv4Addr::new(10, 1, 2, 2),
+            netmask: Ipv4Addr::new(255, 255, 255, 252),
+            leases: HashMap::new(),
+        };
+        assert_eq!(pool.address_for(b"a"), Some(Ipv4Addr::new(10, 1, 2, 1)));
+        assert_eq!(pool.address_for(b"a"), Some(Ipv4Addr::new(10, 1, 2, 1)));
+        // A /30 has two hosts: the server and one client.
+        assert_eq!(pool.address_for(b"b"), None);
+    }
+}

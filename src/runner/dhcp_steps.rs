@@ -1,0 +1,347 @@
+//! The DHCP discovery steps (TP-469 8.1-8.2): `dhcp_offer` sets what the
+//! harness's DHCP server (`run --dhcp IFACE`) offers and starts a fresh
+//! log; `expect_dhcp` waits for the Agent's lease and holds every
+//! DHCPDISCOVER and DHCPREQUEST it sent to R-DIS.1. The judging is pure
+//! (`request_checks`).
+
+use std::time::{Duration, Instant};
+
+use super::Runner;
+use crate::discovery::dhcp::{
+    code, decode_vendor_class, server::Heard, server::Offer, DhcpHandle, MessageType, UspOptions,
+};
+use crate::results::{CheckResult, StepResult, Verdict};
+use crate::suite::dhcp_steps::{DhcpOfferSpec, ExpectDhcpSpec, DEFAULT_TIMEOUT_MS};
+use crate::trace::MsgText;
+
+/// Why DHCP steps are skipped on a run without `--dhcp`.
+const NOT_ASKED: &str = "this run serves no DHCP: pass --dhcp IFACE (with a --target whose websocket role is server) when the Agent under test asks for its address on that interface (tests/dhcp.rs runs the reference Agent so, in network namespaces joined by a veth pair)";
+
+/// Whether DHCP steps can run.
+#[derive(Debug, Clone)]
+pub enum DhcpRun {
+    /// No: the reason the steps are skipped with.
+    Off(String),
+    /// Yes: the server, and the defaults of sub-options 25 and 29.
+    On {
+        server: DhcpHandle,
+        controller_url: String,
+        controller_id: String,
+    },
+}
+
+impl Default for DhcpRun {
+    fn default() -> Self {
+        DhcpRun::Off(NOT_ASKED.into())
+    }
+}
+
+/// The offer a `dhcp_offer` step describes, defaults filled in.
+pub fn offer_of(spec: &DhcpOfferSpec, controller_url: &str, controller_id: &str) -> Offer {
+    Offer {
+        usp: UspOptions {
+            controller_url: Some(
+                spec.controller_url
+                    .clone()
+                    .unwrap_or_else(|| controller_url.to_string()),
+            ),
+            provisioning_code: spec.provisioning_code.clone(),
+            retry_min_wait: spec.retry_min_wait.map(|v| v.to_string()),
+            retry_multiplier: spec.retry_multiplier.map(|v| v.to_string()),
+            controller_endpoint_id: Some(
+                spec.controller_endpoint_id
+                    .clone()
+                    .unwrap_or_else(|| controller_id.to_string()),
+            ),
+        },
+        nul_terminated: spec.nul_terminated,
+    }
+}
+
+/// One heard message and the answer, in a line: `+12 ms DHCPDISCOVER from
+/// 02:..:07, option 124: enterprise 3561, items ["usp"] -> DHCPOFFER
+/// 10.0.0.2 with option 125 (25=...)`.
+pub fn describe(h: &Heard, since: Instant) -> String {
+    let at = format!("+{} ms", h.at.saturating_duration_since(since).as_millis());
+    let p = match &h.packet {
+        Ok(p) => p,
+        Err(e) => return format!("{at} from {}: {e}", h.from),
+    };
+    let kind = p
+        .message_type()
+        .map_or("BOOTP (no option 53)", MessageType::name);
+    let class = match p.option(code::VENDOR_CLASS) {
+        None => "no option 124".to_string(),
+        Some(v) => match decode_vendor_class(&v) {
+            Ok(classes) => format!(
+                "option 124: {}",
+                classes
+                    .iter()
+                    .map(|c| c.describe())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            Err(e) => format!("option 124 malformed: {e}"),
+        },
+    };
+    let reply = match (&h.answer, &h.unanswered) {
+        (Some(a), _) => {
+            let kind = a.message_type().map_or("?", MessageType::name);
+            match a.option(code::VENDOR_SPECIFIC) {
+                Some(v) => format!(
+                    "{kind} {} with option 125 ({})",
+                    a.yiaddr,
+                    UspOptions::decode(&v).map_or_else(|e| e.to_string(), |u| u.describe())
+                ),
+                None => format!("{kind} {} without option 125", a.yiaddr),
+            }
+        }
+        (None, Some(why)) => format!("no answer: {why}"),
+        (None, None) => "no answer".into(),
+    };
+    format!("{at} {kind} from {}, {class} -> {reply}", p.client_hw())
+}
+
+/// Whether the client's lease was acknowledged: the wait can end.
+pub fn acked(heard: &[Heard]) -> bool {
+    heard.iter().any(|h| {
+        h.answer
+            .as_ref()
+            .is_some_and(|a| a.message_type() == Some(MessageType::Ack))
+    })
+}
+
+/// The checks of `expect_dhcp` on what was heard: the Agent asked for a
+/// lease (TP-469 8.1), and each DHCPDISCOVER and DHCPREQUEST named USP in
+/// option 124 (R-DIS.1).
+pub fn request_checks(heard: &[Heard], waited: Duration, since: Instant) -> Vec<CheckResult> {
+    let asks: Vec<&Heard> = heard
+        .iter()
+        .filter(|h| matches!(h.kind(), Some(MessageType::Discover | MessageType::Request)))
+        .collect();
+    let mut checks = vec![CheckResult {
+        description: "the Agent asked for a lease (DHCPDISCOVER or DHCPREQUEST)".into(),
+        passed: !asks.is_empty(),
+        expected: format!(
+            "a DHCPDISCOVER or DHCPREQUEST after the dhcp_offer step (waited up to {} ms)",
+            waited.as_millis()
+        ),
+        actual: if asks.is_empty() {
+            if heard.is_empty() {
+                "no DHCP message on the interface".into()
+            } else {
+                format!(
+                    "only: {}",
+                    heard
+                        .iter()
+                        .map(|h| describe(h, since))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )
+            }
+        } else {
+            format!("{} of them", asks.len())
+        },
+        rule: Some("TP-469 8.1".into()),
+    }];
+    if asks.is_empty() {
+        return checks;
+    }
+    let wrong: Vec<String> = asks
+        .iter()
+        .filter(|h| {
+            !h.packet
+                .as_ref()
+                .is_ok_and(crate::discovery::dhcp::server::asks_for_usp)
+        })
+        .map(|h| describe(h, since))
+        .collect();
+    checks.push(CheckResult {
+        description: "every DHCPDISCOVER and DHCPREQUEST names USP in option 124".into(),
+        passed: wrong.is_empty(),
+        expected:
+            "option 124 (V-I Vendor Class) with enterprise 3561 and vendor-class-data \"usp\""
+                .into(),
+        actual: if wrong.is_empty() {
+            asks.iter()
+                .map(|h| describe(h, since))
+                .collect::<Vec<_>>()
+                .join("; ")
+        } else {
+            wrong.join("; ")
+        },
+        rule: Some("R-DIS.1".into()),
+    });
+    checks
+}
+
+impl Runner<'_> {
+    pub(super) fn dhcp_offer(&mut self, spec: &DhcpOfferSpec, result: &mut StepResult) {
+        let DhcpRun::On {
+            server,
+            controller_url,
+            controller_id,
+        } = &self.context.dhcp
+        else {
+            return skip(result, &self.context.dhcp);
+        };
+        let offer = offer_of(spec, controller_url, controller_id);
+        result.sent = Some(MsgText::from(format!(
+            "the DHCP server on {} ({}) offers from now on, to a client naming USP in option 124: option 125 ({}){}",
+            server.interface(),
+            server.address(),
+            offer.usp.describe(),
+            if offer.nul_terminated {
+                ", each value NUL-terminated"
+            } else {
+                ""
+            }
+        )));
+        server.begin(offer);
+    }
+
+    pub(super) async fn expect_dhcp(&mut self, spec: &ExpectDhcpSpec, result: &mut StepResult) {
+        let DhcpRun::On { server, .. } = &self.context.dhcp else {
+            return skip(result, &self.context.dhcp);
+        };
+        let waited = Duration::from_millis(spec.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS));
+        let started = Instant::now();
+        let heard = server.wait_until(started + waited, acked).await;
+        // Times count from the first message heard (the offer was set
+        // before the steps between).
+        let since = heard.first().map_or(started, |h| h.at);
+        result.received = Some(MsgText::from(if heard.is_empty() {
+            format!(
+                "nothing on {} within {} ms",
+                server.interface(),
+                waited.as_millis()
+            )
+        } else {
+            heard
+                .iter()
+                .map(|h| describe(h, since))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }));
+        result.checks.extend(request_checks(&heard, waited, since));
+    }
+}
+
+fn skip(result: &mut StepResult, run: &DhcpRun) {
+    if let DhcpRun::Off(why) = run {
+        result.verdict = Verdict::Skipped;
+        result.error = Some(format!("not applicable: {why}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discovery::dhcp::{
+        encode_vendor_class, encode_vendor_class_bare, Packet, BBF_ENTERPRISE,
+    };
+    use std::net::Ipv4Addr;
+
+    const MAC: [u8; 6] = [2, 0, 0, 0, 0, 9];
+
+    fn heard(kind: MessageType, class: Option<Vec<u8>>, at: Instant) -> Heard {
+        let mut p = Packet::request(kind, 1, MAC);
+        if let Some(c) = class {
+            p.set_option(code::VENDOR_CLASS, c);
+        }
+        let answer = Packet::reply_to(&p, MessageType::Ack, Ipv4Addr::new(10, 0, 0, 2));
+        Heard {
+            at,
+            from: "0.0.0.0:68".parse().unwrap(),
+            packet: Ok(p),
+            answer: (kind == MessageType::Request).then_some(answer),
+            unanswered: None,
+        }
+    }
+
+    fn failed(checks: &[CheckResult]) -> Vec<(String, Option<String>)> {
+        checks
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| (c.actual.clone(), c.rule.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn a_usp_vendor_class_in_either_form_passes_and_the_wait_ends_at_the_ack() {
+        let t = Instant::now();
+        let usp = encode_vendor_class(BBF_ENTERPRISE, &[b"usp"]);
+        let bare = encode_vendor_class_bare(BBF_ENTERPRISE, b"usp");
+        let log = [
+            heard(MessageType::Discover, Some(usp), t),
+            heard(MessageType::Request, Some(bare), t),
+        ];
+        assert!(acked(&log));
+        assert!(!acked(&log[..1]));
+        let checks = request_checks(&log, Duration::from_secs(1), t);
+        assert_eq!(checks.len(), 2);
+        assert!(failed(&checks).is_empty(), "{checks:?}");
+        assert!(checks[1].actual.contains("bare"), "{}", checks[1].actual);
+    }
+
+    #[test]
+    fn a_missing_or_foreign_vendor_class_fails_on_r_dis_1_naming_the_message() {
+        let t = Instant::now();
+        let other = encode_vendor_class(3562, &[b"usp"]);
+        let log = [
+            heard(MessageType::Discover, None, t),
+            heard(MessageType::Request, Some(other), t),
+        ];
+        let bad = failed(&request_checks(&log, Duration::from_secs(1), t));
+        assert_eq!(bad.len(), 1);
+        assert_eq!(bad[0].1.as_deref(), Some("R-DIS.1"));
+        assert!(bad[0]
+            .0
+            .contains("DHCPDISCOVER from 02:00:00:00:00:09, no option 124"));
+        assert!(bad[0].0.contains("enterprise 3562"), "{}", bad[0].0);
+    }
+
+    #[test]
+    fn silence_or_only_undecodable_datagrams_fail_tp_469_8_1() {
+        let t = Instant::now();
+        let none = failed(&request_checks(&[], Duration::from_secs(1), t));
+        assert_eq!(
+            none,
+            [(
+                "no DHCP message on the interface".to_string(),
+                Some("TP-469 8.1".into())
+            )]
+        );
+        let junk = Heard {
+            at: t,
+            from: "10.0.0.9:68".parse().unwrap(),
+            packet: Err("at byte 3: too short (3 bytes)".into()),
+            answer: None,
+            unanswered: Some("undecodable".into()),
+        };
+        let bad = failed(&request_checks(&[junk], Duration::from_secs(1), t));
+        assert!(
+            bad[0]
+                .0
+                .starts_with("only: +0 ms from 10.0.0.9:68: at byte 3"),
+            "{bad:?}"
+        );
+    }
+
+    #[test]
+    fn the_offer_fills_in_the_harness_url_and_id() {
+        let o = offer_of(
+            &DhcpOfferSpec {
+                provisioning_code: Some("c".into()),
+                retry_min_wait: Some(5),
+                ..Default::default()
+            },
+            "ws://10.0.0.1:1/u",
+            "proto::ctl",
+        );
+        assert_eq!(o.usp.controller_url.as_deref(), Some("ws://10.0.0.1:1/u"));
+        assert_eq!(o.usp.controller_endpoint_id.as_deref(), Some("proto::ctl"));
+        assert_eq!(o.usp.retry_min_wait.as_deref(), Some("5"));
+        assert!(!o.nul_terminated);
+    }
+}

@@ -1,0 +1,268 @@
+//! DHCP Controller discovery end to end (TP-469 8.1-8.2), on a link this
+//! test makes: two network namespaces joined by a veth pair, nothing else
+//! on it. In one, the harness (`plugfest run --dhcp`) serves DHCP and is
+//! the WebSocket server its option 125 names; in the other, the reference
+//! Agent (`plugfest agent --dhcp`) asks for its lease with real broadcast
+//! DHCP at every boot and dials the Controller it was told of. The suite
+//! (test-cases/dhcp.yaml) runs green, and fails, naming the rule, against
+//! each DHCP fault. Needs root (`ip netns add`, ports 67/68); without it
+//! each test prints why it is skipped and returns.
+
+mod common;
+
+use common::KillOnDrop;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+const BIN: &str = env!("CARGO_BIN_EXE_plugfest");
+const HARNESS_IF: &str = "pfh0";
+const AGENT_IF: &str = "pfa0";
+const HARNESS_ADDR: &str = "10.213.0.1";
+/// The URL option 125 carries (the harness listens on every address of
+/// its namespace; the interface's is the one the Agent reaches).
+const CONTROLLER_URL: &str = "ws://10.213.0.1:18765/usp-controller";
+
+/// Two namespaces and the veth pair between them; deleted on drop.
+struct Link {
+    harness: String,
+    agent: String,
+}
+
+impl Link {
+    fn create() -> Result<Link, String> {
+        let uid = Command::new("id")
+            .arg("-u")
+            .output()
+            .map_err(|e| format!("id -u: {e}"))?;
+        if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+            return Err("not root: `ip netns add` needs it".into());
+        }
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        let name = |side: &str| format!("plugfest-dhcp-{side}-{}-{n}", std::process::id());
+        let link = Link {
+            harness: name("h"),
+            agent: name("a"),
+        };
+        for ns in [&link.harness, &link.agent] {
+            ip(&["netns", "add", ns])?;
+            ip(&["-n", ns, "link", "set", "lo", "up"])?;
+        }
+        // Made inside the harness's namespace with its peer in the Agent's:
+        // the names never meet the machine's own interfaces.
+        ip(&[
+            "-n",
+            &link.harness,
+            "link",
+            "add",
+            HARNESS_IF,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            AGENT_IF,
+            "netns",
+            &link.agent,
+        ])?;
+        // The Agent's interface has an address in the server's subnet
+        // already: the reference Agent reports its lease but does not
+        // configure the interface.
+        for (ns, dev, addr) in [
+            (&link.harness, HARNESS_IF, format!("{HARNESS_ADDR}/24")),
+            (&link.agent, AGENT_IF, "10.213.0.2/24".to_string()),
+        ] {
+            ip(&["-n", ns, "addr", "add", &addr, "dev", dev])?;
+            ip(&["-n", ns, "link", "set", dev, "up"])?;
+        }
+        Ok(link)
+    }
+
+    fn command(ns: &str, args: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", ns, BIN]).args(args);
+        c
+    }
+
+    /// `plugfest agent --dhcp` (with `extra`) in the Agent's namespace.
+    fn agent(&self, extra: &[&str]) -> KillOnDrop {
+        let child = Self::command(&self.agent, &["agent", "--dhcp", AGENT_IF])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ip netns exec plugfest agent starts");
+        KillOnDrop(child)
+    }
+
+    /// `plugfest run --dhcp` of test-cases/dhcp.yaml in the harness's namespace.
+    fn run(&self, dir: &Path) -> common::Run {
+        let target = dir.join("target.yaml");
+        std::fs::write(
+            &target,
+            "name: DHCP-discovered Agent\nagent_endpoint_id: proto::plugfest-reference-agent\nmtp: websocket\nwebsocket:\n  role: server\n  listen: 0.0.0.0:18765\n  path: /usp-controller\ntimeouts:\n  connect_ms: 20000\n",
+        )
+        .unwrap();
+        let out = dir.join("reports");
+        let output = Self::command(&self.harness, &["run", "--dhcp", HARNESS_IF, "--target"])
+            .arg(&target)
+            .args(["--cases", "test-cases/dhcp.yaml", "--out"])
+            .arg(&out)
+            .output()
+            .expect("plugfest run starts");
+        common::read_run(output, &out)
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        // The veth pair goes with the namespaces.
+        let _ = ip(&["netns", "del", &self.harness]);
+        let _ = ip(&["netns", "del", &self.agent]);
+    }
+}
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("ip {args:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+fn link_or_skip(test: &str) -> Option<Link> {
+    match Link::create() {
+        Ok(l) => Some(l),
+        Err(why) => {
+            println!("SKIPPED {test}: {why}");
+            None
+        }
+    }
+}
+
+#[test]
+fn the_dhcp_suite_runs_green_against_an_agent_that_asks_for_its_controller() {
+    let Some(link) = link_or_skip("DHCP suite") else {
+        return;
+    };
+    // Only the lease tells this Agent where its Controller is.
+    let _agent = link.agent(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let run = link.run(dir.path());
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert_eq!(
+        run.verdicts(),
+        [
+            (
+                "dhcp-requests-usp-vendor-class".to_string(),
+                "passed".to_string()
+            ),
+            (
+                "dhcp-provisioning-code-applied".to_string(),
+                "passed".to_string()
+            ),
+        ],
+        "{}",
+        run.explain()
+    );
+    // The exchange is in the report: the Agent's option 124 and the
+    // server's option 125 with the NUL-terminated code.
+    let results = std::fs::read_to_string(dir.path().join("reports/results.json")).unwrap();
+    assert!(
+        results.contains(r#"option 124: enterprise 3561, items [\"usp\"]"#),
+        "{results}"
+    );
+    assert!(results.contains(r#"26=\"plugfest-8-2\""#), "{results}");
+}
+
+#[test]
+fn an_agent_that_does_not_name_usp_fails_on_r_dis_1() {
+    let Some(link) = link_or_skip("DHCP suite, dhcp-no-vendor-class") else {
+        return;
+    };
+    // Without option 124 the server sends no option 125: the Agent finds
+    // the Controller only because it was configured with it.
+    let _agent = link.agent(&[
+        "--connect",
+        CONTROLLER_URL,
+        "--fault",
+        "dhcp-no-vendor-class",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let run = link.run(dir.path());
+    assert_eq!(run.code, 1, "{}", run.explain());
+    let (verdict, message) = run.verdict_of("dhcp-requests-usp-vendor-class");
+    assert_eq!(verdict, "failed", "{}", run.explain());
+    assert!(message.contains("[R-DIS.1]"), "{message}");
+    assert!(message.contains("no option 124"), "{message}");
+    assert!(message.contains("without option 125"), "{message}");
+}
+
+#[test]
+fn an_agent_that_drops_the_provisioning_code_fails_8_2_only() {
+    let Some(link) = link_or_skip("DHCP suite, dhcp-ignores-provisioning-code") else {
+        return;
+    };
+    let _agent = link.agent(&["--fault", "dhcp-ignores-provisioning-code"]);
+    let dir = tempfile::tempdir().unwrap();
+    let run = link.run(dir.path());
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert_eq!(run.verdict_of("dhcp-requests-usp-vendor-class").0, "passed");
+    let (verdict, message) = run.verdict_of("dhcp-provisioning-code-applied");
+    assert_eq!(verdict, "failed", "{}", run.explain());
+    assert!(
+        message.contains(r#""plugfest-8-2-before" is not "plugfest-8-2""#),
+        "{message}"
+    );
+}
+
+/// Without `--dhcp` the cases are skipped, saying how to run them; and
+/// `--dhcp` needs the harness to be the WebSocket server option 125 names.
+/// Neither needs root.
+#[test]
+fn without_dhcp_the_cases_are_skipped_and_a_client_target_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("reports");
+    let run = common::plugfest(&["run", "--cases", "test-cases/dhcp.yaml"], &out);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let cases = run.cases();
+    assert_eq!(cases.len(), 2);
+    assert!(
+        cases
+            .iter()
+            .all(|c| common::skipped_for_want_of_discovery(c)
+                && c["message"].as_str().unwrap().contains("--dhcp IFACE")),
+        "{}",
+        run.explain()
+    );
+    let target = dir.path().join("client.yaml");
+    std::fs::write(
+        &target,
+        "name: x\nmtp: websocket\nwebsocket:\n  role: client\n  url: ws://127.0.0.1:9/\n",
+    )
+    .unwrap();
+    let (code, _, err) = common::plugfest_plain(&[
+        "run",
+        "--dhcp",
+        "lo",
+        "--target",
+        target.to_str().unwrap(),
+        "--cases",
+        "test-cases/dhcp.yaml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--dhcp needs a target whose websocket role is server"),
+        "{err}"
+    );
+}
