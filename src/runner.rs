@@ -645,6 +645,7 @@ impl<'a> Runner<'a> {
             Action::Discover(spec) => self.discover(spec, &mut result).await,
             Action::DhcpOffer(spec) => self.dhcp_offer(spec, &mut result),
             Action::ExpectDhcp(spec) => self.expect_dhcp(spec, &mut result).await,
+            Action::ExpectDns(spec) => self.expect_dns(spec, &mut result).await,
             Action::E2eSend(spec) => self.e2e_send(step, spec, vars, &mut result).await,
             Action::E2eTls(spec) => self.e2e_tls(spec, &mut result).await,
             Action::BadRecord(spec) => self.bad_record(spec, &mut result).await,

@@ -1,7 +1,8 @@
-//! DHCP Controller discovery end to end (TP-469 8.1-8.2), on a link this
+//! DHCP Controller discovery end to end (TP-469 8.1-8.3), on a link this
 //! test makes: two network namespaces joined by a veth pair, nothing else
 //! on it. In one, the harness (`plugfest run --dhcp`) serves DHCP and is
-//! the WebSocket server its option 125 names; in the other, the reference
+//! the WebSocket server its option 125 names (and the DNS responder its
+//! option 6 names); in the other, the reference
 //! Agent (`plugfest agent --dhcp`) asks for its lease with real broadcast
 //! DHCP at every boot and dials the Controller it was told of. The suite
 //! (test-cases/dhcp.yaml) runs green, and fails, naming the rule, against
@@ -22,6 +23,12 @@ const HARNESS_ADDR: &str = "10.213.0.1";
 /// The URL option 125 carries (the harness listens on every address of
 /// its namespace; the interface's is the one the Agent reaches).
 const CONTROLLER_URL: &str = "ws://10.213.0.1:18765/usp-controller";
+/// test-cases/dhcp.yaml, in order.
+const CASES: [&str; 3] = [
+    "dhcp-requests-usp-vendor-class",
+    "dhcp-provisioning-code-applied",
+    "dhcp-controller-fqdn-resolved",
+];
 
 /// Two namespaces and the veth pair between them; deleted on drop.
 struct Link {
@@ -160,16 +167,7 @@ fn the_dhcp_suite_runs_green_against_an_agent_that_asks_for_its_controller() {
     assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(
         run.verdicts(),
-        [
-            (
-                "dhcp-requests-usp-vendor-class".to_string(),
-                "passed".to_string()
-            ),
-            (
-                "dhcp-provisioning-code-applied".to_string(),
-                "passed".to_string()
-            ),
-        ],
+        CASES.map(|c| (c.to_string(), "passed".to_string())),
         "{}",
         run.explain()
     );
@@ -181,6 +179,15 @@ fn the_dhcp_suite_runs_green_against_an_agent_that_asks_for_its_controller() {
         "{results}"
     );
     assert!(results.contains(r#"26=\"plugfest-8-2\""#), "{results}");
+    // TP-469 8.3: the name in the URL, and the Agent's question about it.
+    assert!(
+        results.contains("25=ws://controller.plugfest.test:18765/usp-controller"),
+        "{results}"
+    );
+    assert!(
+        results.contains("A controller.plugfest.test -> 10.213.0.1"),
+        "{results}"
+    );
 }
 
 #[test]
@@ -222,6 +229,33 @@ fn an_agent_that_drops_the_provisioning_code_fails_8_2_only() {
         message.contains(r#""plugfest-8-2-before" is not "plugfest-8-2""#),
         "{message}"
     );
+    assert_eq!(run.verdict_of("dhcp-controller-fqdn-resolved").0, "passed");
+}
+
+#[test]
+fn an_agent_that_does_not_follow_the_controller_url_fails_8_3_only() {
+    let Some(link) = link_or_skip("DHCP suite, dhcp-ignores-controller-url") else {
+        return;
+    };
+    // It dials the configured Controller instead, without asking the DNS.
+    let _agent = link.agent(&[
+        "--connect",
+        CONTROLLER_URL,
+        "--fault",
+        "dhcp-ignores-controller-url",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let run = link.run(dir.path());
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert_eq!(run.verdict_of(CASES[0]).0, "passed", "{}", run.explain());
+    assert_eq!(run.verdict_of(CASES[1]).0, "passed", "{}", run.explain());
+    let (verdict, message) = run.verdict_of("dhcp-controller-fqdn-resolved");
+    assert_eq!(verdict, "failed", "{}", run.explain());
+    assert!(message.contains("[TP-469 8.3]"), "{message}");
+    assert!(
+        message.contains("no DNS question reached the harness's responder"),
+        "{message}"
+    );
 }
 
 /// Without `--dhcp` the cases are skipped, saying how to run them; and
@@ -234,7 +268,7 @@ fn without_dhcp_the_cases_are_skipped_and_a_client_target_is_refused() {
     let run = common::plugfest(&["run", "--cases", "test-cases/dhcp.yaml"], &out);
     assert_eq!(run.code, 0, "{}", run.explain());
     let cases = run.cases();
-    assert_eq!(cases.len(), 2);
+    assert_eq!(cases.len(), CASES.len());
     assert!(
         cases
             .iter()

@@ -465,6 +465,11 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("asks for no DHCP lease"),
     ),
     (
+        "dhcp-ignores-controller-url",
+        Refused("asks for no DHCP lease"),
+        Refused("asks for no DHCP lease"),
+    ),
+    (
         "add-permission-all-or-nothing",
         Fails(Cases::Only(ADD_PER_OBJECT_CASES), ADD_PER_OBJECT_SYMPTOMS),
         Fails(Cases::Only(ADD_PER_OBJECT_CASES), ADD_PER_OBJECT_SYMPTOMS),

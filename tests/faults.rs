@@ -226,9 +226,10 @@ fn every_listed_fault_has_a_test_here() {
         "e2e-tls-no-client-certificate",
         "e2e-tls-certificate-names-another",
         // Applied by `plugfest agent --dhcp`: tests/dhcp.rs shows each
-        // failing its case of test-cases/dhcp.yaml (TP-469 8.1, 8.2).
+        // failing its case of test-cases/dhcp.yaml (TP-469 8.1-8.3).
         "dhcp-no-vendor-class",
         "dhcp-ignores-provisioning-code",
+        "dhcp-ignores-controller-url",
         // The per-object Add and UntrustedRole / added Role faults:
         // tests/trust.rs shows each failing its TP-469 2.x case.
         "add-permission-all-or-nothing",

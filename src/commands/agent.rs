@@ -63,7 +63,11 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
             ));
         }
     }
-    for f in [Fault::DhcpNoVendorClass, Fault::DhcpIgnoresProvisioningCode] {
+    for f in [
+        Fault::DhcpNoVendorClass,
+        Fault::DhcpIgnoresProvisioningCode,
+        Fault::DhcpIgnoresControllerUrl,
+    ] {
         if faults.contains(f) && args.dhcp.is_none() {
             return bad_input(format!(
                 "the {} fault applies with --dhcp IFACE only",

@@ -1033,7 +1033,11 @@ async fn with_builtin_agent(
             return Err(format!("the {} fault applies to `plugfest agent --listen --advertise` or `run --discovery --role client` only (without --discovery the built-in Agent of `run` does not advertise)", f.name()));
         }
     }
-    for f in [Fault::DhcpNoVendorClass, Fault::DhcpIgnoresProvisioningCode] {
+    for f in [
+        Fault::DhcpNoVendorClass,
+        Fault::DhcpIgnoresProvisioningCode,
+        Fault::DhcpIgnoresControllerUrl,
+    ] {
         if faults.contains(f) {
             return Err(format!("the {} fault applies to `plugfest agent --dhcp IFACE` only: the built-in Agent of `run` asks for no DHCP lease", f.name()));
         }

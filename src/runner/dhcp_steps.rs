@@ -1,17 +1,19 @@
-//! The DHCP discovery steps (TP-469 8.1-8.2): `dhcp_offer` sets what the
+//! The DHCP discovery steps (TP-469 8.1-8.3): `dhcp_offer` sets what the
 //! harness's DHCP server (`run --dhcp IFACE`) offers and starts a fresh
 //! log; `expect_dhcp` waits for the Agent's lease and holds every
-//! DHCPDISCOVER and DHCPREQUEST it sent to R-DIS.1. The judging is pure
-//! (`request_checks`).
+//! DHCPDISCOVER and DHCPREQUEST it sent to R-DIS.1; `expect_dns` waits for
+//! the Agent to ask the harness's DNS responder for the offered name. The
+//! judging is pure (`request_checks`, `dns_checks`).
 
 use std::time::{Duration, Instant};
 
 use super::Runner;
+use crate::discovery::dhcp::names::Asked;
 use crate::discovery::dhcp::{
     code, decode_vendor_class, server::Heard, server::Offer, DhcpHandle, MessageType, UspOptions,
 };
 use crate::results::{CheckResult, StepResult, Verdict};
-use crate::suite::dhcp_steps::{DhcpOfferSpec, ExpectDhcpSpec, DEFAULT_TIMEOUT_MS};
+use crate::suite::dhcp_steps::{DhcpOfferSpec, ExpectDhcpSpec, ExpectDnsSpec, DEFAULT_TIMEOUT_MS};
 use crate::trace::MsgText;
 
 /// Why DHCP steps are skipped on a run without `--dhcp`.
@@ -40,11 +42,12 @@ impl Default for DhcpRun {
 pub fn offer_of(spec: &DhcpOfferSpec, controller_url: &str, controller_id: &str) -> Offer {
     Offer {
         usp: UspOptions {
-            controller_url: Some(
-                spec.controller_url
-                    .clone()
+            controller_url: Some(match (&spec.controller_url, &spec.controller_host) {
+                (Some(url), _) => url.clone(),
+                (None, Some(host)) => crate::discovery::dhcp::with_host(controller_url, host)
                     .unwrap_or_else(|| controller_url.to_string()),
-            ),
+                (None, None) => controller_url.to_string(),
+            }),
             provisioning_code: spec.provisioning_code.clone(),
             retry_min_wait: spec.retry_min_wait.map(|v| v.to_string()),
             retry_multiplier: spec.retry_multiplier.map(|v| v.to_string()),
@@ -175,6 +178,43 @@ pub fn request_checks(heard: &[Heard], waited: Duration, since: Instant) -> Vec<
     checks
 }
 
+/// Whether `name`, or a name under it, was asked for, whatever the type:
+/// an A or AAAA question for the Controller's name and an SRV, TXT or PTR
+/// question under it all use the DNS as TP-469 8.3 asks.
+fn asked_for(asked: &[Asked], name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    let under = format!(".{name}");
+    asked.iter().any(|a| {
+        a.question
+            .as_ref()
+            .is_ok_and(|q| q.name == name || q.name.ends_with(&under))
+    })
+}
+
+/// The check of `expect_dns`: the Agent asked for `name` (TP-469 8.3).
+pub fn dns_checks(
+    asked: &[Asked],
+    name: &str,
+    waited: Duration,
+    since: Instant,
+) -> Vec<CheckResult> {
+    let lines: Vec<String> = asked.iter().map(|a| a.describe(since)).collect();
+    vec![CheckResult {
+        description: format!("the Agent asked the DNS for {name}"),
+        passed: asked_for(asked, name),
+        expected: format!(
+            "a DNS question for {name}, the host of the Controller URL the DHCP server offered, within {} ms",
+            waited.as_millis()
+        ),
+        actual: if lines.is_empty() {
+            "no DNS question reached the harness's responder (named in option 6)".into()
+        } else {
+            lines.join("; ")
+        },
+        rule: Some("TP-469 8.3".into()),
+    }]
+}
+
 impl Runner<'_> {
     pub(super) fn dhcp_offer(&mut self, spec: &DhcpOfferSpec, result: &mut StepResult) {
         let DhcpRun::On {
@@ -186,18 +226,25 @@ impl Runner<'_> {
             return skip(result, &self.context.dhcp);
         };
         let offer = offer_of(spec, controller_url, controller_id);
+        let nul = if offer.nul_terminated {
+            ", each value NUL-terminated"
+        } else {
+            ""
+        };
+        server.begin(offer.clone());
+        let dns = match server.offered_name() {
+            Some(name) => format!(
+                "; its DNS responder (option 6) answers {name} with {}",
+                server.address()
+            ),
+            None => String::new(),
+        };
         result.sent = Some(MsgText::from(format!(
-            "the DHCP server on {} ({}) offers from now on, to a client naming USP in option 124: option 125 ({}){}",
+            "the DHCP server on {} ({}) offers from now on, to a client naming USP in option 124: option 125 ({}){nul}{dns}",
             server.interface(),
             server.address(),
             offer.usp.describe(),
-            if offer.nul_terminated {
-                ", each value NUL-terminated"
-            } else {
-                ""
-            }
         )));
-        server.begin(offer);
     }
 
     pub(super) async fn expect_dhcp(&mut self, spec: &ExpectDhcpSpec, result: &mut StepResult) {
@@ -224,6 +271,40 @@ impl Runner<'_> {
                 .join("\n")
         }));
         result.checks.extend(request_checks(&heard, waited, since));
+    }
+}
+
+impl Runner<'_> {
+    pub(super) async fn expect_dns(&mut self, spec: &ExpectDnsSpec, result: &mut StepResult) {
+        let DhcpRun::On { server, .. } = &self.context.dhcp else {
+            return skip(result, &self.context.dhcp);
+        };
+        let Some(name) = spec.name.clone().or_else(|| server.offered_name()) else {
+            result.error = Some("expect_dns: no name to wait for: give `name`, or offer one first with `dhcp_offer: { controller_host: NAME }`".into());
+            return;
+        };
+        let waited = Duration::from_millis(spec.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS));
+        let started = Instant::now();
+        let asked = server
+            .wait_asked(started + waited, |a| asked_for(a, &name))
+            .await;
+        let since = asked.first().map_or(started, |a| a.at);
+        result.received = Some(MsgText::from(if asked.is_empty() {
+            format!(
+                "no DNS question on {}:53 within {} ms",
+                server.address(),
+                waited.as_millis()
+            )
+        } else {
+            asked
+                .iter()
+                .map(|a| a.describe(since))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }));
+        result
+            .checks
+            .extend(dns_checks(&asked, &name, waited, since));
     }
 }
 
@@ -343,5 +424,56 @@ mod tests {
         assert_eq!(o.usp.controller_endpoint_id.as_deref(), Some("proto::ctl"));
         assert_eq!(o.usp.retry_min_wait.as_deref(), Some("5"));
         assert!(!o.nul_terminated);
+    }
+}
+
+#[cfg(test)]
+mod dns_tests {
+    use super::*;
+    use crate::discovery::dhcp::dns::{qtype, Question};
+
+    fn asked(name: &str, qtype: u16, at: Instant) -> Asked {
+        Asked {
+            at,
+            from: "10.0.0.2:5000".parse().unwrap(),
+            question: Ok(Question {
+                name: name.into(),
+                qtype,
+                qclass: 1,
+            }),
+            answer: Err("NXDOMAIN"),
+        }
+    }
+
+    #[test]
+    fn a_question_for_the_name_or_under_it_passes_and_others_do_not() {
+        let t = Instant::now();
+        let wait = Duration::from_secs(1);
+        let name = "controller.plugfest.test";
+        for ok in [
+            asked(name, qtype::A, t),
+            asked(name, qtype::AAAA, t),
+            asked("_usp-ctr-ws._tcp.controller.plugfest.test", qtype::SRV, t),
+        ] {
+            assert!(dns_checks(&[ok], "Controller.Plugfest.Test", wait, t)[0].passed);
+        }
+        let other = dns_checks(
+            &[asked("xcontroller.plugfest.test", qtype::A, t)],
+            name,
+            wait,
+            t,
+        );
+        assert!(!other[0].passed);
+        assert!(
+            other[0]
+                .actual
+                .contains("A xcontroller.plugfest.test -> NXDOMAIN"),
+            "{}",
+            other[0].actual
+        );
+        let none = dns_checks(&[], name, wait, t);
+        assert!(!none[0].passed);
+        assert_eq!(none[0].rule.as_deref(), Some("TP-469 8.3"));
+        assert!(none[0].actual.starts_with("no DNS question"));
     }
 }

@@ -1,4 +1,4 @@
-//! The DHCP discovery steps (TP-469 8.1-8.2) as plain data, and their
+//! The DHCP discovery steps (TP-469 8.1-8.3) as plain data, and their
 //! load-time checks. The runner's side is `runner/dhcp_steps.rs`, the
 //! server `discovery/dhcp/server.rs`.
 
@@ -24,6 +24,11 @@ pub struct DhcpOfferSpec {
     /// WebSocket server as the Agent reaches it over the interface.
     #[serde(default)]
     pub controller_url: Option<String>,
+    /// Instead of `controller_url`: the harness's own URL with this name as
+    /// its host (TP-469 8.3), which the harness's DNS responder, named in
+    /// option 6, answers with the interface's address.
+    #[serde(default)]
+    pub controller_host: Option<String>,
     /// Sub-option 26, the ProvisioningCode; none when not given.
     #[serde(default)]
     pub provisioning_code: Option<String>,
@@ -55,8 +60,52 @@ pub struct ExpectDhcpSpec {
     pub timeout_ms: Option<u64>,
 }
 
+/// `expect_dns`: the Agent asked the harness's DNS responder for a name
+/// since the last `dhcp_offer` (TP-469 8.3: a Controller URL with an FQDN
+/// leads to a DNS query).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectDnsSpec {
+    /// The name asked for; default: the `controller_host` of the last
+    /// `dhcp_offer`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// How long to wait for the question (default 30000 ms).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+impl ExpectDnsSpec {
+    pub fn validate(&self) -> Result<(), String> {
+        timeout_ok("expect_dns", self.timeout_ms)
+    }
+}
+
+fn timeout_ok(step: &str, timeout_ms: Option<u64>) -> Result<(), String> {
+    match timeout_ms {
+        Some(0) => Err(format!("{step}: timeout_ms must be above 0")),
+        Some(t) if t > MAX_TIMEOUT_MS => Err(format!("{step}: timeout_ms above {MAX_TIMEOUT_MS}")),
+        _ => Ok(()),
+    }
+}
+
 impl DhcpOfferSpec {
     pub fn validate(&self) -> Result<(), String> {
+        if self.controller_url.is_some() && self.controller_host.is_some() {
+            return Err("dhcp_offer: give `controller_url` or `controller_host`, not both".into());
+        }
+        if let Some(h) = &self.controller_host {
+            let label_ok = |l: &str| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            };
+            if !h.split('.').all(label_ok) || !crate::discovery::dhcp::is_name(h) {
+                return Err(format!(
+                    "dhcp_offer: controller_host {h:?} is not a DNS name (dot-separated labels of letters, digits and '-')"
+                ));
+            }
+        }
         for (what, value) in [
             ("controller_url", &self.controller_url),
             ("provisioning_code", &self.provisioning_code),
@@ -74,13 +123,7 @@ impl DhcpOfferSpec {
 
 impl ExpectDhcpSpec {
     pub fn validate(&self) -> Result<(), String> {
-        match self.timeout_ms {
-            Some(0) => Err("expect_dhcp: timeout_ms must be above 0".into()),
-            Some(t) if t > MAX_TIMEOUT_MS => {
-                Err(format!("expect_dhcp: timeout_ms above {MAX_TIMEOUT_MS}"))
-            }
-            _ => Ok(()),
-        }
+        timeout_ok("expect_dhcp", self.timeout_ms)
     }
 }
 
@@ -103,5 +146,17 @@ mod tests {
         assert!(e.validate().is_err());
         e.timeout_ms = Some(700_000);
         assert!(e.validate().is_err());
+        let mut o = DhcpOfferSpec {
+            controller_host: Some("controller.plugfest.test".into()),
+            ..Default::default()
+        };
+        assert!(o.validate().is_ok());
+        o.controller_url = Some("ws://x/".into());
+        assert!(o.validate().unwrap_err().contains("not both"));
+        o.controller_url = None;
+        for bad in ["10.0.0.1", "a..b", "a b.test", ""] {
+            o.controller_host = Some(bad.into());
+            assert!(o.validate().is_err(), "{bad}");
+        }
     }
 }

@@ -61,7 +61,7 @@ impl LoadError {
 
 /// The actions a step can hold, for messages.
 const ACTIONS: &str =
-    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, expect_mqtt_retries, stomp_steer, expect_stomp, expect_stomp_retries, ws_control, expect_close, expect_ws_retries, coap_control, expect_coap, expect_mtp_tls, discover, dhcp_offer, expect_dhcp, e2e_send, e2e_tls, bad_record";
+    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, expect_mqtt_retries, stomp_steer, expect_stomp, expect_stomp_retries, ws_control, expect_close, expect_ws_retries, coap_control, expect_coap, expect_mtp_tls, discover, dhcp_offer, expect_dhcp, expect_dns, e2e_send, e2e_tls, bad_record";
 
 /// A test-case file: one suite of cases (format in test-cases/README.md).
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -192,6 +192,8 @@ struct RawStep {
     dhcp_offer: Option<crate::suite::dhcp_steps::DhcpOfferSpec>,
     #[serde(default)]
     expect_dhcp: Option<crate::suite::dhcp_steps::ExpectDhcpSpec>,
+    #[serde(default)]
+    expect_dns: Option<crate::suite::dhcp_steps::ExpectDnsSpec>,
     e2e_send: Option<crate::suite::e2e_steps::E2eSendSpec>,
     #[serde(default)]
     e2e_tls: Option<crate::suite::e2e_steps::E2eTlsSpec>,
@@ -463,6 +465,7 @@ fn step(
     actions.extend(r.discover.map(Action::Discover));
     actions.extend(r.dhcp_offer.map(Action::DhcpOffer));
     actions.extend(r.expect_dhcp.map(Action::ExpectDhcp));
+    actions.extend(r.expect_dns.map(Action::ExpectDns));
     actions.extend(r.e2e_send.map(Action::E2eSend));
     actions.extend(r.e2e_tls.map(Action::E2eTls));
     actions.extend(r.bad_record.map(Action::BadRecord));
@@ -574,6 +577,7 @@ fn step(
                 | Action::Discover(_)
                 | Action::DhcpOffer(_)
                 | Action::ExpectDhcp(_)
+                | Action::ExpectDns(_)
                 | Action::E2eTls(_)
                 | Action::BadRecord(_)),
                 e,
@@ -603,6 +607,7 @@ fn step(
         Action::Discover(_) => Some(("discover", &[])),
         Action::DhcpOffer(_) => Some(("dhcp_offer", &[])),
         Action::ExpectDhcp(_) => Some(("expect_dhcp", &[])),
+        Action::ExpectDns(_) => Some(("expect_dns", &[])),
         // mqtt11: a field of the matched packet, e.g. client_id.
         Action::ExpectMqtt(_) => Some(("expect_mqtt", crate::suite::mqtt_steps::FIELDS)),
         Action::ExpectMqttRetries(_) => Some(("expect_mqtt_retries", &[])),
@@ -761,6 +766,11 @@ fn self_checking(action: &Action) -> Option<(Result<(), String>, &'static str, &
             e.validate(),
             crate::suite::dhcp_steps::HELP,
             "expect_dhcp holds the DHCP rules itself (R-DIS.1)",
+        ),
+        Action::ExpectDns(e) => (
+            e.validate(),
+            crate::suite::dhcp_steps::HELP,
+            "expect_dns holds its check itself: the name asked for",
         ),
         Action::E2eTls(t) => (
             t.validate(),

@@ -172,6 +172,8 @@ pub enum Action {
     DhcpOffer(super::dhcp_steps::DhcpOfferSpec),
     /// Passes when the Agent asked for a lease naming USP (TP-469 8.1).
     ExpectDhcp(super::dhcp_steps::ExpectDhcpSpec),
+    /// Passes when the Agent asked the harness's DNS for a name (TP-469 8.3).
+    ExpectDns(super::dhcp_steps::ExpectDnsSpec),
     /// One SessionContextRecord built field by field, and what the Agent
     /// must do with it (TP-469 section 3; `e2e_steps.rs`).
     E2eSend(super::e2e_steps::E2eSendSpec),
@@ -207,6 +209,7 @@ impl Action {
             Action::Discover(_) => "discover",
             Action::DhcpOffer(_) => "dhcp_offer",
             Action::ExpectDhcp(_) => "expect_dhcp",
+            Action::ExpectDns(_) => "expect_dns",
             Action::E2eSend(_) => "e2e_send",
             Action::E2eTls(_) => "e2e_tls",
             Action::BadRecord(_) => "bad_record",

@@ -368,10 +368,14 @@ impl AgentHost {
             lease.server,
             usp.describe()
         ));
-        if let Some(url) = &usp.controller_url {
-            if let Err(e) = connector.redirect(url) {
-                self.say(format!("not following the Controller URL: {e}"));
+        match &usp.controller_url {
+            Some(url) if !self.faults.contains(Fault::DhcpIgnoresControllerUrl) => {
+                let url = self.resolved(dhcp, &lease.dns, url).await;
+                if let Err(e) = connector.redirect(&url) {
+                    self.say(format!("not following the Controller URL: {e}"));
+                }
             }
+            _ => {}
         }
         let Some(eid) = usp.controller_endpoint_id.as_deref().or(controller_id) else {
             return;
@@ -403,6 +407,31 @@ impl AgentHost {
                 agent.model.put(&row, name, v);
             }
         }
+    }
+
+    /// `url` with its host resolved by the lease's DNS servers when it is a
+    /// name (TP-469 8.3); as it is when it is an address or cannot be
+    /// resolved (the dialer then says why it cannot connect).
+    async fn resolved(&self, dhcp: &BootDhcp, servers: &[std::net::Ipv4Addr], url: &str) -> String {
+        use crate::discovery::dhcp::{is_name, url_host, with_host};
+        let Some(host) = url_host(url).filter(|h| is_name(h)) else {
+            return url.to_string();
+        };
+        for server in servers {
+            match dhcp_client::resolve(&dhcp.interface, *server, host).await {
+                Ok(addr) => {
+                    self.say(format!("{host} is {addr} (DNS {server})"));
+                    return with_host(url, &addr.to_string()).unwrap_or_else(|| url.to_string());
+                }
+                Err(e) => self.say(e),
+            }
+        }
+        if servers.is_empty() {
+            self.say(format!(
+                "the lease names no DNS server to resolve {host} with"
+            ));
+        }
+        url.to_string()
     }
 
     /// `serve`, while the connector re-reads the Agent's model every

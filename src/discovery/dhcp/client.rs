@@ -45,6 +45,8 @@ pub struct Lease {
     pub server: Ipv4Addr,
     /// Option 125's USP sub-options; None without option 125.
     pub usp: Option<UspOptions>,
+    /// Option 6, the DNS servers to resolve the Controller's name with.
+    pub dns: Vec<Ipv4Addr>,
 }
 
 /// Asks for a lease on `interface` until one is acked or `patience` runs out.
@@ -88,10 +90,17 @@ pub async fn acquire(
             ),
             None => None,
         };
+        let dns = reply
+            .option(code::DNS)
+            .unwrap_or_default()
+            .chunks_exact(4)
+            .map(|a| Ipv4Addr::new(a[0], a[1], a[2], a[3]))
+            .collect();
         return Ok(Lease {
             address: reply.yiaddr,
             server: server_id,
             usp,
+            dns,
         });
     }
 }
@@ -162,6 +171,40 @@ async fn exchange(
         }
         wait = (wait * 2).min(MAX_RETRANSMIT);
     }
+}
+
+/// The IPv4 address of `name`, asked of `server` (an A query over UDP from
+/// `interface`, three tries a second apart).
+pub async fn resolve(interface: &str, server: Ipv4Addr, name: &str) -> Result<Ipv4Addr, String> {
+    use super::dns;
+    let socket = interface_socket(interface, 0)
+        .map_err(|e| format!("DNS on {interface}: cannot bind a UDP port: {e}"))?;
+    let id = random_xid() as u16;
+    let query = dns::encode_query(id, name);
+    let to = SocketAddrV4::new(server, dns::PORT);
+    let mut buf = vec![0u8; 1500];
+    for _ in 0..3 {
+        socket
+            .send_to(&query, to)
+            .await
+            .map_err(|e| format!("DNS query to {to}: {e}"))?;
+        let until = Instant::now() + Duration::from_secs(1);
+        while let Ok(got) = tokio::time::timeout_at(until.into(), socket.recv_from(&mut buf)).await
+        {
+            let (n, from) = got.map_err(|e| format!("DNS answer from {to}: {e}"))?;
+            if from != std::net::SocketAddr::V4(to) {
+                continue;
+            }
+            return match dns::decode_a_response(&buf[..n], id, name) {
+                Ok(addrs) => addrs
+                    .first()
+                    .copied()
+                    .ok_or_else(|| format!("{to} knows no address of {name}")),
+                Err(e) => Err(format!("{to} about {name}: {e}")),
+            };
+        }
+    }
+    Err(format!("{to} did not answer the A query for {name}"))
 }
 
 fn random_xid() -> u32 {

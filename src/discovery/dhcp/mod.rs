@@ -10,6 +10,8 @@
 
 pub mod client;
 mod codec;
+pub mod dns;
+pub mod names;
 pub mod server;
 
 pub use codec::*;
@@ -58,6 +60,38 @@ pub fn interface_mac(interface: &str) -> Result<[u8; 6], String> {
     parse_mac(text.trim()).ok_or_else(|| format!("{path}: {:?} is not a MAC address", text.trim()))
 }
 
+/// The host of a `scheme://host[:port]/path` URL (an IPv6 literal keeps
+/// its brackets), and the URL with that host replaced by `host`.
+pub fn url_host(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let host = match authority.find(']') {
+        Some(end) => &authority[..=end],
+        None => authority.split(':').next()?,
+    };
+    (!host.is_empty()).then_some(host)
+}
+
+/// `url` with its host replaced by `host`.
+pub fn with_host(url: &str, host: &str) -> Option<String> {
+    let old = url_host(url)?;
+    let at = url.find("://")? + 3;
+    let start = at + url[at..].find(old)?;
+    Some(format!(
+        "{}{host}{}",
+        &url[..start],
+        &url[start + old.len()..]
+    ))
+}
+
+/// Whether a URL host is a name to resolve rather than an address.
+pub fn is_name(host: &str) -> bool {
+    host.trim_matches(['[', ']'])
+        .parse::<std::net::IpAddr>()
+        .is_err()
+}
+
 fn parse_mac(text: &str) -> Option<[u8; 6]> {
     let mut mac = [0u8; 6];
     let mut parts = text.split(':');
@@ -69,6 +103,23 @@ fn parse_mac(text: &str) -> Option<[u8; 6]> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn url_hosts_are_found_and_replaced() {
+        use super::{is_name, url_host, with_host};
+        let u = "ws://controller.plugfest.test:18765/usp-controller";
+        assert_eq!(url_host(u), Some("controller.plugfest.test"));
+        assert_eq!(
+            with_host(u, "10.0.0.1").as_deref(),
+            Some("ws://10.0.0.1:18765/usp-controller")
+        );
+        assert_eq!(url_host("wss://[::1]:9/x"), Some("[::1]"));
+        assert_eq!(url_host("ws://h/"), Some("h"));
+        assert_eq!(url_host("nonsense"), None);
+        assert!(is_name("controller.plugfest.test"));
+        assert!(!is_name("10.0.0.1"));
+        assert!(!is_name("[::1]"));
+    }
+
     #[test]
     fn mac_addresses_parse_strictly() {
         assert_eq!(

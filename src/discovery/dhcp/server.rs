@@ -11,9 +11,10 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::names::Asked;
 use super::{
-    code, decode_vendor_class, interface_ipv4, interface_socket, MessageType, Packet, UspOptions,
-    CLIENT_PORT, SERVER_PORT,
+    code, decode_vendor_class, dns, interface_ipv4, interface_socket, MessageType, Packet,
+    UspOptions, CLIENT_PORT, SERVER_PORT,
 };
 
 /// The lease time offered, in seconds: long enough for any run.
@@ -112,6 +113,8 @@ fn answer(req: &Packet, offer: &Offer, pool: &mut Pool) -> Result<Packet, String
         }
         p.set_option(code::LEASE_TIME, LEASE_SECONDS.to_be_bytes().to_vec());
         p.set_option(code::SUBNET_MASK, pool.netmask.octets().to_vec());
+        // The harness's own DNS responder (it answers the offered name).
+        p.set_option(code::DNS, pool.server.octets().to_vec());
         if asks_for_usp(req) {
             p.set_option(
                 code::VENDOR_SPECIFIC,
@@ -150,6 +153,10 @@ struct State {
     offer: Offer,
     pool: Pool,
     heard: Vec<Heard>,
+    /// The name of the offered Controller URL's host, when it is one: the
+    /// DNS responder answers it with the server's address (TP-469 8.3).
+    name: Option<String>,
+    asked: Vec<Asked>,
 }
 
 struct Inner {
@@ -187,12 +194,43 @@ impl DhcpHandle {
         self.0.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// From now on offer `offer`, and forget what was heard before: the
-    /// start of a DHCP case.
+    /// From now on offer `offer`, and forget what was heard and asked
+    /// before: the start of a DHCP case.
     pub fn begin(&self, offer: Offer) {
         let mut s = self.state();
+        s.name = offered_name(&offer);
         s.offer = offer;
         s.heard.clear();
+        s.asked.clear();
+    }
+
+    /// The name the DNS responder answers, if the offer has one.
+    pub fn offered_name(&self) -> Option<String> {
+        self.state().name.clone()
+    }
+
+    /// Every DNS question since `begin`.
+    pub fn asked(&self) -> Vec<Asked> {
+        self.state().asked.clone()
+    }
+
+    /// The address of `name` if it is the offered one.
+    pub(super) fn known_address(&self, name: &str) -> Option<Ipv4Addr> {
+        let s = self.state();
+        s.name
+            .as_deref()
+            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+            .then_some(self.0.address)
+    }
+
+    pub(super) fn note_asked(&self, asked: Asked) {
+        {
+            let mut s = self.state();
+            if s.asked.len() < HEARD_CAP {
+                s.asked.push(asked);
+            }
+        }
+        self.0.changed.notify_waiters();
     }
 
     /// What the server offers now.
@@ -212,42 +250,76 @@ impl DhcpHandle {
         deadline: Instant,
         done: impl Fn(&[Heard]) -> bool,
     ) -> Vec<Heard> {
+        self.wait(deadline, |h| h.heard(), done).await
+    }
+
+    /// Likewise for the DNS questions asked since `begin`.
+    pub async fn wait_asked(
+        &self,
+        deadline: Instant,
+        done: impl Fn(&[Asked]) -> bool,
+    ) -> Vec<Asked> {
+        self.wait(deadline, |h| h.asked(), done).await
+    }
+
+    async fn wait<T>(
+        &self,
+        deadline: Instant,
+        read: impl Fn(&Self) -> Vec<T>,
+        done: impl Fn(&[T]) -> bool,
+    ) -> Vec<T> {
         loop {
             let changed = self.0.changed.notified();
-            let heard = self.heard();
-            if done(&heard) || Instant::now() >= deadline {
-                return heard;
+            let seen = read(self);
+            if done(&seen) || Instant::now() >= deadline {
+                return seen;
             }
             let _ = tokio::time::timeout_at(deadline.into(), changed).await;
         }
     }
 }
 
+/// The host of the offered Controller URL, when it is a name to resolve.
+fn offered_name(offer: &Offer) -> Option<String> {
+    let host = super::url_host(offer.usp.controller_url.as_deref()?)?;
+    super::is_name(host).then(|| host.to_ascii_lowercase())
+}
+
 /// The server, serving until dropped.
 pub struct DhcpServer {
     handle: DhcpHandle,
-    task: tokio::task::JoinHandle<()>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for DhcpServer {
     fn drop(&mut self) {
-        self.task.abort();
+        for t in &self.tasks {
+            t.abort();
+        }
     }
 }
 
 impl DhcpServer {
     /// Serves on `interface` (which must have an IPv4 address: it becomes
     /// the server identifier and fixes the subnet), offering `offer` until
-    /// a case says otherwise. Needs the right to bind port 67.
+    /// a case says otherwise, and DNS on that address (named in option 6).
+    /// Needs the right to bind ports 67 and 53.
     pub async fn start(interface: &str, offer: Offer) -> Result<DhcpServer, String> {
         let (address, netmask) = interface_ipv4(interface)?;
         let socket = interface_socket(interface, SERVER_PORT).map_err(|e| {
             format!("DHCP server on {interface}: cannot bind UDP port {SERVER_PORT}: {e}")
         })?;
+        let dns_socket = dns_socket(interface, address).map_err(|e| {
+            format!(
+                "DNS responder on {interface} ({address}): cannot bind UDP port {}: {e}",
+                dns::PORT
+            )
+        })?;
         let inner = Arc::new(Inner {
             interface: interface.to_string(),
             address,
             state: Mutex::new(State {
+                name: offered_name(&offer),
                 offer,
                 pool: Pool {
                     server: address,
@@ -255,17 +327,31 @@ impl DhcpServer {
                     leases: HashMap::new(),
                 },
                 heard: Vec::new(),
+                asked: Vec::new(),
             }),
             changed: tokio::sync::Notify::new(),
         });
         let handle = DhcpHandle(inner);
-        let task = tokio::spawn(serve(socket, handle.clone()));
-        Ok(DhcpServer { handle, task })
+        let tasks = vec![
+            tokio::spawn(serve(socket, handle.clone())),
+            tokio::spawn(super::names::serve(dns_socket, handle.clone())),
+        ];
+        Ok(DhcpServer { handle, tasks })
     }
 
     pub fn handle(&self) -> DhcpHandle {
         self.handle.clone()
     }
+}
+
+/// Port 53 of the interface's own address, on that interface only.
+fn dns_socket(interface: &str, address: Ipv4Addr) -> std::io::Result<tokio::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    socket.bind_device(Some(interface.as_bytes()))?;
+    socket.bind(&SocketAddr::V4(SocketAddrV4::new(address, dns::PORT)).into())?;
+    socket.set_nonblocking(true)?;
+    tokio::net::UdpSocket::from_std(socket.into())
 }
 
 async fn serve(socket: tokio::net::UdpSocket, handle: DhcpHandle) {
