@@ -115,8 +115,44 @@ pub fn target_yaml(data: &[u8]) {
     }
 }
 
+/// A DHCPv4 message from the link under test: decoded, its USP options
+/// read, described for the report, encoded again (the harness's server
+/// and the reference Agent's client).
+pub fn dhcp_packet(data: &[u8]) {
+    use crate::discovery::dhcp::{code, decode_vendor_class, Packet, UspOptions};
+    if let Ok(p) = Packet::decode(data) {
+        let _ = p.message_type();
+        let _ = p.client_hw();
+        if let Some(v) = p.option(code::VENDOR_CLASS) {
+            if let Ok(classes) = decode_vendor_class(&v) {
+                let _ = classes.iter().map(|c| (c.is_usp(), c.describe())).count();
+            }
+        }
+        if let Some(v) = p.option(code::VENDOR_SPECIFIC) {
+            if let Ok(usp) = UspOptions::decode(&v) {
+                let _ = usp.describe();
+                let _ = usp.encode(true);
+            }
+        }
+        let _ = Packet::decode(&p.encode());
+    }
+}
+
+/// A DNS datagram: as a query to the harness's responder (answered), and
+/// as a response to the reference Agent's A query.
+pub fn dns_message(data: &[u8]) {
+    use crate::discovery::dhcp::dns;
+    if let Ok(q) = dns::decode_query(data) {
+        let _ = q.questions.iter().map(dns::Question::describe).count();
+        let addr = std::net::Ipv4Addr::LOCALHOST;
+        let _ = dns::decode_query(&dns::encode_response(&q, data, 0, &[addr], 60));
+    }
+    let id = data.first().map_or(0, |b| u16::from(*b));
+    let _ = dns::decode_a_response(data, id, "controller.plugfest.test");
+}
+
 /// Every target by the name fuzz/ and tests/fuzz_smoke.rs use for it.
-pub const TARGETS: [(&str, fn(&[u8])); 7] = [
+pub const TARGETS: [(&str, fn(&[u8])); 9] = [
     ("record_decode", record_decode),
     ("msg_decode", msg_decode),
     ("stomp_frames", stomp_frames),
@@ -124,4 +160,6 @@ pub const TARGETS: [(&str, fn(&[u8])); 7] = [
     ("path_expression", path_expression),
     ("case_yaml", case_yaml),
     ("target_yaml", target_yaml),
+    ("dhcp_packet", dhcp_packet),
+    ("dns_message", dns_message),
 ];

@@ -470,6 +470,16 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("asks for no DHCP lease"),
     ),
     (
+        "secured-roles-ignored",
+        Fails(Cases::Only(&["trust-secured-role"]), SECURED_SYMPTOMS),
+        Fails(Cases::Only(&["trust-secured-role"]), SECURED_SYMPTOMS),
+    ),
+    (
+        "secured-shown-to-anyone",
+        Fails(Cases::Only(SECURED_SHOWN_CASES), SECURED_SYMPTOMS),
+        Fails(Cases::Only(SECURED_SHOWN_CASES), SECURED_SYMPTOMS),
+    ),
+    (
         "add-permission-all-or-nothing",
         Fails(Cases::Only(ADD_PER_OBJECT_CASES), ADD_PER_OBJECT_SYMPTOMS),
         Fails(Cases::Only(ADD_PER_OBJECT_CASES), ADD_PER_OBJECT_SYMPTOMS),
@@ -660,6 +670,10 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
 
 /// trust.yaml cases whose refusal or grant is added at run time: a
 /// Permission stored disabled changes their outcome (added-permission-ignored).
+/// A secured value shown to a Controller whose Role is not in
+/// SecuredRoles: the Challenge use case's read and TP-469 2.27 metric 1.
+const SECURED_SHOWN_CASES: &[&str] = &["challenge-value-is-hidden", "trust-secured-role"];
+const SECURED_SYMPTOMS: &[&str] = &["Value: expected ≠ \"\"", "Value: expected = \"\""];
 const ADDED_PERMISSION_CASES: &[&str] = &[
     "trust-set-allowed",
     "trust-operate-allowed",
@@ -669,8 +683,11 @@ const ADDED_PERMISSION_CASES: &[&str] = &[
     "trust-add-search-partial-false",
     "trust-add-unwritable-param-included",
     "trust-add-role",
+    // 2.27's read Permission on the Challenge table, stored disabled.
+    "trust-secured-role",
 ];
 const ADDED_PERMISSION_SYMPTOMS: &[&str] = &[
+    "expected success (err_code 0), got 7026",
     "expected SET_RESP, got ERROR 7006",
     "RequestChallenge().ChallengeID: expected matches",
     "expected 7006 (Permission denied), got success",

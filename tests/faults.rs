@@ -230,6 +230,9 @@ fn every_listed_fault_has_a_test_here() {
         "dhcp-no-vendor-class",
         "dhcp-ignores-provisioning-code",
         "dhcp-ignores-controller-url",
+        // Fail TP-469 2.27 (trust-secured-role): tests/trust.rs.
+        "secured-roles-ignored",
+        "secured-shown-to-anyone",
         // The per-object Add and UntrustedRole / added Role faults:
         // tests/trust.rs shows each failing its TP-469 2.x case.
         "add-permission-all-or-nothing",

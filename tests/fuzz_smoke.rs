@@ -198,4 +198,28 @@ fn write_binary_seeds() {
         "connected-heartbeats",
         &[&connected.encode()[..], b"\n\r\n"].concat(),
     );
+    use usp_plugfest::discovery::dhcp::{
+        code, dns, encode_vendor_class, MessageType, Packet, UspOptions,
+    };
+    let mut discover = Packet::request(MessageType::Discover, 7, [2, 0, 0, 0, 0, 1]);
+    discover.set_option(code::VENDOR_CLASS, encode_vendor_class(3561, &[b"usp"]));
+    discover.set_option(code::PARAMETER_REQUEST_LIST, vec![1, 6, 125]);
+    write("dhcp_packet", "discover-usp", &discover.encode());
+    let mut offer = Packet::reply_to(&discover, MessageType::Offer, [10, 0, 0, 2].into());
+    let usp = UspOptions {
+        controller_url: Some("ws://10.0.0.1:8080/usp".into()),
+        provisioning_code: Some("code".into()),
+        controller_endpoint_id: Some("proto::ctrl".into()),
+        ..Default::default()
+    };
+    offer.set_option(code::VENDOR_SPECIFIC, usp.encode(true).unwrap());
+    write("dhcp_packet", "offer-125", &offer.encode());
+    let query = dns::encode_query(0x41, "controller.plugfest.test");
+    write("dns_message", "query-a", &query);
+    let q = dns::decode_query(&query).unwrap();
+    write(
+        "dns_message",
+        "response-a",
+        &dns::encode_response(&q, &query, 0, &[[10, 0, 0, 1].into()], 60),
+    );
 }

@@ -13,7 +13,7 @@ use std::path::Path;
 use usp_plugfest::broker::rabbitmq::RabbitMq;
 
 const TRUST: &str = "test-cases/trust.yaml";
-const CASES: usize = 21;
+const CASES: usize = 22;
 /// Cases where only the target's own Controller acts (TP-469 2.23-2.26):
 /// they run on every MTP.
 const OWN_CONTROLLER_ONLY: usize = 4;
@@ -128,7 +128,7 @@ fn over_mqtt_each_permission_fault_fails_the_same_cases() {
 /// Each permission fault, over the MTP `mtp` picks, fails exactly its
 /// cases (the same on every MTP), each message naming the symptom and rule.
 fn permission_faults_fail_their_cases(mtp: &[&str]) {
-    let expected: [(&str, &[&str], &[&str]); 8] = [
+    let expected: [(&str, &[&str], &[&str]); 10] = [
         (
             "ignores-permissions",
             &[
@@ -187,6 +187,16 @@ fn permission_faults_fail_their_cases(mtp: &[&str]) {
             ],
         ),
         (
+            "secured-roles-ignored",
+            &["trust-secured-role"],
+            &["Value: expected ≠ \"\""],
+        ),
+        (
+            "secured-shown-to-anyone",
+            &["trust-secured-role"],
+            &["Value: expected = \"\""],
+        ),
+        (
             "added-role-ignored",
             &["trust-add-role"],
             &["expected SET_RESP, got ERROR 7006"],
@@ -201,9 +211,12 @@ fn permission_faults_fail_their_cases(mtp: &[&str]) {
                 "trust-add-search-partial-false",
                 "trust-add-unwritable-param-included",
                 "trust-add-role",
+                // 2.27's read Permission on the Challenge table, stored disabled.
+                "trust-secured-role",
             ],
             &[
                 "expected SET_RESP, got ERROR 7006",
+                "expected success (err_code 0), got 7026",
                 // 2.20's Permission without the notify right, stored disabled.
                 "expected no ValueChange Notify",
                 "RequestChallenge().ChallengeID: expected matches",

@@ -69,6 +69,8 @@ pub enum Fault {
     DhcpNoVendorClass,
     DhcpIgnoresProvisioningCode,
     DhcpIgnoresControllerUrl,
+    SecuredRolesIgnored,
+    SecuredShownToAnyone,
     AddPermissionAllOrNothing,
     AddRefusesOmittedUnwritable,
     UntrustedGetsFullAccess,
@@ -102,7 +104,7 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub const ALL: [Fault; 88] = [
+    pub const ALL: [Fault; 90] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -161,6 +163,8 @@ impl Fault {
         Fault::DhcpNoVendorClass,
         Fault::DhcpIgnoresProvisioningCode,
         Fault::DhcpIgnoresControllerUrl,
+        Fault::SecuredRolesIgnored,
+        Fault::SecuredShownToAnyone,
         Fault::AddPermissionAllOrNothing,
         Fault::AddRefusesOmittedUnwritable,
         Fault::UntrustedGetsFullAccess,
@@ -253,6 +257,8 @@ impl Fault {
             Fault::DhcpNoVendorClass => "dhcp-no-vendor-class",
             Fault::DhcpIgnoresProvisioningCode => "dhcp-ignores-provisioning-code",
             Fault::DhcpIgnoresControllerUrl => "dhcp-ignores-controller-url",
+            Fault::SecuredRolesIgnored => "secured-roles-ignored",
+            Fault::SecuredShownToAnyone => "secured-shown-to-anyone",
             Fault::AddPermissionAllOrNothing => "add-permission-all-or-nothing",
             Fault::AddRefusesOmittedUnwritable => "add-refuses-omitted-unwritable",
             Fault::UntrustedGetsFullAccess => "untrusted-gets-full-access",
@@ -341,6 +347,8 @@ impl Fault {
             Fault::DhcpNoVendorClass => "with `plugfest agent --dhcp IFACE`, the DHCPDISCOVER and DHCPREQUEST carry no option 124 naming USP (breaks R-DIS.1, TP-469 8.1); a server classifying on it then sends no option 125 either",
             Fault::DhcpIgnoresProvisioningCode => "with `plugfest agent --dhcp IFACE`, the ProvisioningCode of option 125 (sub-option 26) is not written to the Controller's row (breaks TP-469 8.2)",
             Fault::DhcpIgnoresControllerUrl => "with `plugfest agent --dhcp IFACE --connect URL`, the Controller URL of option 125 (sub-option 25) is not followed: no DNS query for its name, the configured URL dialed instead (breaks TP-469 8.3)",
+            Fault::SecuredRolesIgnored => "a secured parameter (Challenge.{i}.Value) reads as \"\" even for a Controller whose Role is in ControllerTrust.SecuredRoles (breaks TP-469 2.27, metric 2)",
+            Fault::SecuredShownToAnyone => "a secured parameter (Challenge.{i}.Value) shows its value to any Controller that may read it, whether or not its Role is in ControllerTrust.SecuredRoles (breaks TR-181 `secured`, TP-469 2.27 metric 1)",
             Fault::AddPermissionAllOrNothing => "an Add any object or parameter of which the sending Controller's Role does not permit is refused as a whole with an Error 7006 naming the requested paths, whatever allow_partial says (breaks TP-469 2.23, 2.24, 2.26: the refused object alone must fail)",
             Fault::AddRefusesOmittedUnwritable => "an Add is refused with 7006 when the object has a writable parameter the Role may not write, even when the Add leaves it out (breaks TP-469 2.25: it keeps its default)",
             Fault::UntrustedGetsFullAccess => "a Controller the Agent has not seen before gets the first Role (full access) in its new Controller.{i}.AssignedRole instead of ControllerTrust.UntrustedRole (breaks TP-469 2.9)",

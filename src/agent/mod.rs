@@ -245,6 +245,14 @@ impl Agent {
         Some(match req {
             ReqType::Get(g) => {
                 let mut resp = get::get(m, g);
+                // Secured parameters read as "" unless a secured Role (or
+                // a fault) reveals them.
+                if !self.faults.contains(Fault::SecuredRolesIgnored)
+                    && (self.faults.contains(Fault::SecuredShownToAnyone)
+                        || trust::holds_secured_role(m, controller_id))
+                {
+                    trust_enforce::reveal_secured(m, &mut resp);
+                }
                 if hide {
                     trust_enforce::filter_get(m, controller_id, &mut resp);
                 }

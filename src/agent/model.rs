@@ -41,6 +41,10 @@ pub struct ParamDef {
     pub value_change: Option<String>,
     #[serde(default)]
     pub hidden: bool,
+    /// Read as "" unless the Controller holds a secured Role (TR-181
+    /// `secured`; revealed by `trust_enforce::reveal_secured`).
+    #[serde(default)]
+    pub secured: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -210,6 +214,14 @@ impl Model {
         }
     }
 
+    /// Whether a parameter is `secured` (TR-181 2.16).
+    pub fn is_secured(&self, obj: &str, name: &str) -> bool {
+        self.dm
+            .object_of(obj)
+            .and_then(|o| o.param(name))
+            .is_some_and(|d| d.secured)
+    }
+
     /// A stored value without hiding secrets (for the Agent's own checks).
     pub fn raw_value(&self, obj: &str, name: &str) -> Option<String> {
         self.objects.get(obj)?.get(name).cloned()
@@ -286,8 +298,9 @@ impl Model {
         if let Some(table) = &def.count {
             return Some(self.instances(&format!("{obj}{table}")).len().to_string());
         }
-        if def.hidden {
-            // A secret (Challenge.{i}.Value): a Get returns "" (contract, DRAFT-Challenge:1).
+        if def.hidden || def.secured {
+            // A secret (a password; Challenge.{i}.Value, secured): a Get
+            // returns "" unless a secured Role reveals it.
             return Some(String::new());
         }
         if obj == "Device.DeviceInfo." && name == "UpTime" {
@@ -459,11 +472,13 @@ mod tests {
     }
 
     #[test]
-    fn challenge_value_is_hidden_and_protocol_follows_the_mtp() {
+    fn challenge_value_is_secured_and_protocol_follows_the_mtp() {
         let mut m = Model::new("proto::agent");
         let ch = "Device.LocalAgent.ControllerTrust.Challenge.1.";
         assert_eq!(m.value(ch, "Value").as_deref(), Some(""));
         assert_eq!(m.raw_value(ch, "Value").as_deref(), Some("cGx1Z2Zlc3Q="));
+        assert!(m.is_secured(ch, "Value"));
+        assert!(!m.is_secured(ch, "ValueType"));
         assert_eq!(
             m.value(
                 "Device.LocalAgent.ControllerTrust.",

@@ -117,19 +117,7 @@ impl ControllerRights {
             roles: None,
             floor: [Rights::ALL; 4],
         };
-        // No row, or no Role assigned: the UntrustedRole's rights.
-        let assigned = model
-            .controller_path(controller)
-            .and_then(|row| model.value(&format!("{row}."), "AssignedRole"))
-            .filter(|a| !a.trim().is_empty())
-            .or_else(|| model.value(TRUST, "UntrustedRole"))
-            .unwrap_or_default();
-        let roles: Vec<String> = assigned
-            .split(',')
-            .map(|r| r.trim().trim_end_matches('.'))
-            .filter(|r| !r.is_empty())
-            .map(|r| format!("{r}."))
-            .collect();
+        let roles = held_roles(model, controller);
         if roles.is_empty() {
             return unrestricted;
         }
@@ -190,6 +178,38 @@ impl ControllerRights {
 fn everywhere(perms: &[Permission]) -> Option<&Permission> {
     let top = perms.iter().max_by_key(|p| p.order)?;
     top.targets.iter().any(|t| t == "Device.").then_some(top)
+}
+
+/// The Roles a Controller holds (`Role.{i}.`): its AssignedRole, or with
+/// no row or no Role assigned, the UntrustedRole.
+fn held_roles(model: &Model, controller: &str) -> Vec<String> {
+    let assigned = model
+        .controller_path(controller)
+        .and_then(|row| model.value(&format!("{row}."), "AssignedRole"))
+        .filter(|a| !a.trim().is_empty())
+        .or_else(|| model.value(TRUST, "UntrustedRole"))
+        .unwrap_or_default();
+    role_list(&assigned)
+}
+
+/// A list of Role references, each as `Role.{i}.` (with or without the
+/// trailing dot as written).
+fn role_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(|r| r.trim().trim_end_matches('.'))
+        .filter(|r| !r.is_empty())
+        .map(|r| format!("{r}."))
+        .collect()
+}
+
+/// Whether one of the Controller's Roles is in `ControllerTrust.SecuredRoles`,
+/// so that it reads secured parameters (TR-181 2.16, TP-469 2.27).
+pub fn holds_secured_role(model: &Model, controller: &str) -> bool {
+    let secured = role_list(&model.value(TRUST, "SecuredRoles").unwrap_or_default());
+    held_roles(model, controller)
+        .iter()
+        .any(|r| secured.contains(r))
 }
 
 fn enabled(model: &Model, obj: &str, name: &str) -> bool {

@@ -133,6 +133,27 @@ fn is_instance(obj: &str) -> bool {
         .is_some_and(|s| s.parse::<u32>().is_ok())
 }
 
+/// Puts the stored value of each secured parameter (read as "") into a
+/// GetResp, for a Controller holding a secured Role
+/// (`trust::holds_secured_role`; TR-181 2.16 SecuredRoles, TP-469 2.27).
+/// Whether it may read the parameter at all is `filter_get`'s to say.
+pub fn reveal_secured(model: &Model, resp: &mut GetResp) {
+    for res in resp
+        .req_path_results
+        .iter_mut()
+        .flat_map(|r| r.resolved_path_results.iter_mut())
+    {
+        let obj = res.resolved_path.as_str();
+        for (name, value) in res.result_params.iter_mut() {
+            if model.is_secured(obj, name) {
+                if let Some(raw) = model.raw_value(obj, name) {
+                    *value = raw;
+                }
+            }
+        }
+    }
+}
+
 /// Leaves out of a GetResp what the Controller may not read: parameters
 /// without Param r, instances without InstantiatedObj r. A parameter path
 /// that leaves nothing readable is answered as a path not in the Supported
@@ -293,6 +314,33 @@ mod tests {
             .result_params
             .contains_key("SerialNumber"));
         assert_eq!(resp.req_path_results[1].err_code, 7026);
+    }
+
+    #[test]
+    fn a_secured_value_shows_only_to_a_secured_role() {
+        let mut m = Model::new("proto::agent");
+        let ch = "Device.LocalAgent.ControllerTrust.Challenge.1.";
+        let value_of = |m: &Model, who: &str| {
+            let req = Get {
+                param_paths: vec![format!("{ch}Value")],
+                max_depth: 0,
+            };
+            let mut resp = super::super::get::get(m, &req);
+            if super::super::trust::holds_secured_role(m, who) {
+                reveal_secured(m, &mut resp);
+            }
+            resp.req_path_results[0].resolved_path_results[0].result_params["Value"].clone()
+        };
+        assert_eq!(value_of(&m, FULL), "");
+        let full_role = m
+            .value("Device.LocalAgent.Controller.1.", "AssignedRole")
+            .unwrap();
+        // Listed with or without the trailing dot, the Role reveals it.
+        let listed = full_role.trim_end_matches('.').to_string();
+        m.put("Device.LocalAgent.ControllerTrust.", "SecuredRoles", listed);
+        assert_eq!(value_of(&m, FULL), "cGx1Z2Zlc3Q=");
+        // Only to the Controllers holding that Role.
+        assert!(!super::super::trust::holds_secured_role(&m, READONLY));
     }
 
     #[test]
