@@ -80,6 +80,9 @@ pub struct RunContext {
     /// Whether `discover` steps may browse mDNS on loopback (`--discovery`),
     /// and what they know of the Agent's advertisement.
     pub discovery: discovery_steps::DiscoveryRun,
+    /// The mDNS questions heard on loopback (`--advertise-controller`), for
+    /// `expect_mdns_query`.
+    pub mdns_questions: Option<crate::discovery::mdns_questions::QuestionLog>,
     /// Whether DHCP steps can run (`--dhcp IFACE`), and the server's handle.
     pub dhcp: dhcp_steps::DhcpRun,
 }
@@ -100,6 +103,7 @@ impl Default for RunContext {
             plan_timings: false,
             mtp_tls: false,
             discovery: Default::default(),
+            mdns_questions: None,
             dhcp: Default::default(),
         }
     }
@@ -182,6 +186,8 @@ pub struct Runner<'a> {
     ws_retry_from: usize,
     /// Where the current case's CoAP messages begin in the control log.
     coap_case_start: usize,
+    /// How many mDNS questions were heard before the current case.
+    mdns_case_start: usize,
 }
 
 impl<'a> Runner<'a> {
@@ -214,6 +220,7 @@ impl<'a> Runner<'a> {
             ws_case_start: 0,
             ws_retry_from: 0,
             coap_case_start: 0,
+            mdns_case_start: 0,
             controllers: Default::default(),
             unavailable_controllers: Default::default(),
             parked_controllers: Default::default(),
@@ -419,6 +426,7 @@ impl<'a> Runner<'a> {
         self.interposers_case_starts();
         self.ws_case_starts();
         self.coap_case_starts();
+        self.mdns_case_start = self.context.mdns_questions.as_ref().map_or(0, |q| q.len());
         self.case_rule = case.rule();
         self.case_condition = case.condition.clone();
         self.case_done = false;
@@ -643,6 +651,7 @@ impl<'a> Runner<'a> {
             Action::ExpectWsRetries(spec) => self.expect_ws_retries(spec, vars, &mut result).await,
             Action::ExpectMtpTls(spec) => self.expect_mtp_tls(spec, &mut result).await,
             Action::Discover(spec) => self.discover(spec, &mut result).await,
+            Action::ExpectMdnsQuery(spec) => self.expect_mdns_query(spec, &mut result).await,
             Action::DhcpOffer(spec) => self.dhcp_offer(spec, &mut result),
             Action::ExpectDhcp(spec) => self.expect_dhcp(spec, &mut result).await,
             Action::ExpectDns(spec) => self.expect_dns(spec, &mut result).await,

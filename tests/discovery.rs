@@ -650,3 +650,75 @@ fn discovery_with_the_built_in_agent_needs_role_client() {
         text(&run)
     );
 }
+
+/// TP-469 8.4 (test-cases/discovery-controller.yaml): the reference Agent,
+/// configured with ws://plugfest-controller.local:PORT/PATH, resolves the
+/// harness's advertised host with mDNS at every boot; `expect_mdns_query`
+/// hears its A/AAAA question after the reboot. `run --advertise-controller`
+/// in `ns`, with the Agent on the fixed port's URL.
+fn local_name_suite(ns: &Netns, dir: &Path, faults: &[&str]) -> common::Run {
+    let port = NS_AGENT_PORT + 1;
+    let target = dir.join("controller.yaml");
+    std::fs::write(
+        &target,
+        format!("name: .local. Controller\nagent_endpoint_id: {AGENT_ID}\nmtp: websocket\nwebsocket:\n  role: server\n  listen: 127.0.0.1:{port}\n  path: /usp-controller\ntimeouts:\n  connect_ms: 15000\n"),
+    )
+    .unwrap();
+    let url = format!("ws://plugfest-controller.local:{port}/usp-controller");
+    let mut args = vec!["agent", "--connect", &url];
+    for f in faults {
+        args.extend(["--fault", f]);
+    }
+    let _agent = KillOnDrop(
+        ns.command(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ip netns exec plugfest agent starts"),
+    );
+    let out = dir.join("reports");
+    let run = ns
+        .command(&["run", "--advertise-controller", "--target"])
+        .arg(&target)
+        .args(["--cases", "test-cases/discovery-controller.yaml", "--out"])
+        .arg(&out)
+        .output()
+        .expect("plugfest run starts");
+    common::read_run(run, &out)
+}
+
+#[test]
+fn an_agent_resolves_its_local_controller_url_with_mdns() {
+    let Some(ns) = namespace_or_skip("TP-469 8.4") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let run = local_name_suite(&ns, dir.path(), &[]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert_eq!(
+        run.verdict_of("mdns-resolves-local-controller-url").0,
+        "passed",
+        "{}",
+        run.explain()
+    );
+}
+
+/// Its negative twin: an Agent that takes the .local. host from elsewhere
+/// (as a hosts-file entry would) asks no mDNS question, and the case fails
+/// on TP-469 8.4, the harness's own name probes (ANY) not counting.
+#[test]
+fn an_agent_that_skips_mdns_for_its_local_controller_fails_8_4() {
+    let Some(ns) = namespace_or_skip("TP-469 8.4, local-name-without-mdns") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let run = local_name_suite(&ns, dir.path(), &["local-name-without-mdns"]);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    let (verdict, message) = run.verdict_of("mdns-resolves-local-controller-url");
+    assert_eq!(verdict, "failed", "{}", run.explain());
+    assert!(message.contains("[TP-469 8.4]"), "{message}");
+    assert!(
+        message.contains("A or AAAA question for plugfest-controller.local."),
+        "{message}"
+    );
+}

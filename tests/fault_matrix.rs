@@ -480,6 +480,11 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Fails(Cases::Only(SECURED_SHOWN_CASES), SECURED_SYMPTOMS),
     ),
     (
+        "local-name-without-mdns",
+        Refused("resolves no .local. name"),
+        Refused("resolves no .local. name"),
+    ),
+    (
         "add-permission-all-or-nothing",
         Fails(Cases::Only(ADD_PER_OBJECT_CASES), ADD_PER_OBJECT_SYMPTOMS),
         Fails(Cases::Only(ADD_PER_OBJECT_CASES), ADD_PER_OBJECT_SYMPTOMS),

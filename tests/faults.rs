@@ -233,6 +233,9 @@ fn every_listed_fault_has_a_test_here() {
         // Fail TP-469 2.27 (trust-secured-role): tests/trust.rs.
         "secured-roles-ignored",
         "secured-shown-to-anyone",
+        // TP-469 8.4 with `plugfest agent --connect ws://NAME.local...`:
+        // tests/discovery.rs.
+        "local-name-without-mdns",
         // The per-object Add and UntrustedRole / added Role faults:
         // tests/trust.rs shows each failing its TP-469 2.x case.
         "add-permission-all-or-nothing",

@@ -71,6 +71,7 @@ pub enum Fault {
     DhcpIgnoresControllerUrl,
     SecuredRolesIgnored,
     SecuredShownToAnyone,
+    LocalNameWithoutMdns,
     AddPermissionAllOrNothing,
     AddRefusesOmittedUnwritable,
     UntrustedGetsFullAccess,
@@ -104,7 +105,7 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub const ALL: [Fault; 90] = [
+    pub const ALL: [Fault; 91] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -165,6 +166,7 @@ impl Fault {
         Fault::DhcpIgnoresControllerUrl,
         Fault::SecuredRolesIgnored,
         Fault::SecuredShownToAnyone,
+        Fault::LocalNameWithoutMdns,
         Fault::AddPermissionAllOrNothing,
         Fault::AddRefusesOmittedUnwritable,
         Fault::UntrustedGetsFullAccess,
@@ -259,6 +261,7 @@ impl Fault {
             Fault::DhcpIgnoresControllerUrl => "dhcp-ignores-controller-url",
             Fault::SecuredRolesIgnored => "secured-roles-ignored",
             Fault::SecuredShownToAnyone => "secured-shown-to-anyone",
+            Fault::LocalNameWithoutMdns => "local-name-without-mdns",
             Fault::AddPermissionAllOrNothing => "add-permission-all-or-nothing",
             Fault::AddRefusesOmittedUnwritable => "add-refuses-omitted-unwritable",
             Fault::UntrustedGetsFullAccess => "untrusted-gets-full-access",
@@ -349,6 +352,7 @@ impl Fault {
             Fault::DhcpIgnoresControllerUrl => "with `plugfest agent --dhcp IFACE --connect URL`, the Controller URL of option 125 (sub-option 25) is not followed: no DNS query for its name, the configured URL dialed instead (breaks TP-469 8.3)",
             Fault::SecuredRolesIgnored => "a secured parameter (Challenge.{i}.Value) reads as \"\" even for a Controller whose Role is in ControllerTrust.SecuredRoles (breaks TP-469 2.27, metric 2)",
             Fault::SecuredShownToAnyone => "a secured parameter (Challenge.{i}.Value) shows its value to any Controller that may read it, whether or not its Role is in ControllerTrust.SecuredRoles (breaks TR-181 `secured`, TP-469 2.27 metric 1)",
+            Fault::LocalNameWithoutMdns => "with `plugfest agent --connect ws://NAME.local:PORT/PATH`, the .local. host is taken as 127.0.0.1 without an mDNS question (as a hosts-file entry would; breaks TP-469 8.4)",
             Fault::AddPermissionAllOrNothing => "an Add any object or parameter of which the sending Controller's Role does not permit is refused as a whole with an Error 7006 naming the requested paths, whatever allow_partial says (breaks TP-469 2.23, 2.24, 2.26: the refused object alone must fail)",
             Fault::AddRefusesOmittedUnwritable => "an Add is refused with 7006 when the object has a writable parameter the Role may not write, even when the Add leaves it out (breaks TP-469 2.25: it keeps its default)",
             Fault::UntrustedGetsFullAccess => "a Controller the Agent has not seen before gets the first Role (full access) in its new Controller.{i}.AssignedRole instead of ControllerTrust.UntrustedRole (breaks TP-469 2.9)",

@@ -63,6 +63,15 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
             ));
         }
     }
+    if faults.contains(Fault::LocalNameWithoutMdns)
+        && !args
+            .connect
+            .as_deref()
+            .and_then(crate::discovery::dhcp::url_host)
+            .is_some_and(|h| h.trim_end_matches('.').ends_with(".local"))
+    {
+        return bad_input("the local-name-without-mdns fault applies with --connect ws://NAME.local:PORT/PATH only");
+    }
     for f in [
         Fault::DhcpNoVendorClass,
         Fault::DhcpIgnoresProvisioningCode,
@@ -266,6 +275,18 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
         }
         if url != NOWHERE {
             eprintln!("reference Agent {eid} connecting to {url}");
+        }
+        // A .local. Controller host is resolved with mDNS at every boot
+        // (TP-469 8.4), on loopback only.
+        let local = crate::discovery::dhcp::url_host(&url)
+            .is_some_and(|h| h.trim_end_matches('.').ends_with(".local"));
+        if local && args.dhcp.is_none() {
+            if !host.faults().contains(Fault::LocalNameWithoutMdns)
+                && !matches!(crate::discovery::mdns::loopback_multicast(), Ok(true))
+            {
+                return bad_input(format!("--connect {url}: a .local. host is resolved with mDNS, on the loopback interface only, which has no MULTICAST flag (`ip link show lo`); run the Agent in a network namespace with `ip link set lo multicast on`"));
+            }
+            host = host.with_boot_local_url(&url);
         }
         let mut dialer = WsDialer::new(&url, &eid)
             .with_text_frames(text_frames)

@@ -56,6 +56,9 @@ pub(crate) struct Setup {
     pub(crate) e2e: Option<usize>,
     /// `--advertise-controller`: the DNS-SD record, withdrawn when the run ends.
     pub(crate) _advertiser: Option<crate::discovery::mdns::Advertiser>,
+    /// `--advertise-controller`: the mDNS question listener, stopped when
+    /// the run ends.
+    pub(crate) _mdns_questions: Option<crate::discovery::mdns_questions::Listener>,
     /// `--dhcp IFACE`: the harness's DHCP server, stopped when the run ends.
     pub(crate) _dhcp: Option<crate::discovery::dhcp::DhcpServer>,
     /// The other Controllers the harness can act as (`controllers:`).
@@ -635,6 +638,17 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
     if args.advertise_controller && advertiser.is_none() {
         return Err("--advertise-controller needs a target whose websocket role is server (the harness listens where the Agent connects)".into());
     }
+    // As an advertised Controller the harness also hears the Agent's mDNS
+    // questions about its host (TP-469 8.4).
+    let mdns_listener = if args.advertise_controller {
+        Some(
+            crate::discovery::mdns_questions::Listener::start().map_err(|e| {
+                format!("--advertise-controller: cannot listen for mDNS questions on loopback: {e}")
+            })?,
+        )
+    } else {
+        None
+    };
     let controllers = target_controllers(&target, tls.as_ref()).await?;
     let mut context = run_context(
         &target.vars,
@@ -675,10 +689,12 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
             mtp_tls: tls.is_some(),
             discovery: discovery_setting(args, &target),
             dhcp: dhcp.1,
+            mdns_questions: mdns_listener.as_ref().map(|l| l.log()),
             ..context
         },
         e2e: e2e_setting(args, target.e2e.as_ref().map(|e| e.segment_size)),
         _advertiser: advertiser,
+        _mdns_questions: mdns_listener,
         _dhcp: dhcp.0,
         controllers,
     })
@@ -1033,6 +1049,9 @@ async fn with_builtin_agent(
             return Err(format!("the {} fault applies to `plugfest agent --listen --advertise` or `run --discovery --role client` only (without --discovery the built-in Agent of `run` does not advertise)", f.name()));
         }
     }
+    if faults.contains(Fault::LocalNameWithoutMdns) {
+        return Err("the local-name-without-mdns fault applies to `plugfest agent --connect ws://NAME.local:PORT/PATH` only: the built-in Agent of `run` resolves no .local. name".into());
+    }
     for f in [
         Fault::DhcpNoVendorClass,
         Fault::DhcpIgnoresProvisioningCode,
@@ -1180,6 +1199,7 @@ async fn with_builtin_agent(
         context,
         e2e: e2e_setting(args, None),
         _advertiser: advertiser,
+        _mdns_questions: None,
         _dhcp: None,
         controllers: started.controllers,
     })

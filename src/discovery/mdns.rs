@@ -61,6 +61,29 @@ pub fn find_controller(
     Ok(found.into_iter().find(|ad| ad.instance == endpoint_id))
 }
 
+/// The IPv4 address of a `.local.` host, asked with mDNS on loopback
+/// (TP-469 8.4); `None` when nobody answered within `timeout`.
+pub fn resolve_host(hostname: &str, timeout: Duration) -> Result<Option<IpAddr>, MdnsError> {
+    use mdns_sd::HostnameResolutionEvent;
+    let daemon = loopback_daemon()?;
+    let host = format!("{}.", hostname.trim_end_matches('.'));
+    let events = daemon.resolve_hostname(&host, Some(timeout.as_millis() as u64))?;
+    let deadline = Instant::now() + timeout;
+    let mut found = None;
+    while found.is_none() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match events.recv_timeout(left) {
+            Ok(HostnameResolutionEvent::AddressesFound(_, addrs)) => {
+                found = addrs.iter().map(|a| a.to_ip_addr()).find(IpAddr::is_ipv4);
+            }
+            Ok(HostnameResolutionEvent::SearchTimeout(_)) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    let _ = daemon.shutdown();
+    Ok(found)
+}
+
 /// Browses `types` until `timeout`, or until an advertisement satisfies
 /// `enough` (called once per resolved advertisement, in arrival order), and
 /// returns what resolved. A browse sends PTR queries: what resolves was an
@@ -162,6 +185,11 @@ pub struct ServiceAdvert<'a> {
     pub encrypt: bool,
 }
 
+/// The host the harness's Controller advertisement names (its SRV
+/// target), which mdns-sd then answers A queries for: an Agent configured
+/// with `ws://plugfest-controller.local:PORT/PATH` resolves it (TP-469 8.4).
+pub const CONTROLLER_HOST: &str = "plugfest-controller.local.";
+
 /// Registers `advert` on loopback (127.0.0.1) under the instance name = its
 /// Endpoint ID (R-DIS.8).
 pub fn advertise(advert: &ServiceAdvert) -> Result<Advertiser, MdnsError> {
@@ -180,7 +208,7 @@ pub fn advertise(advert: &ServiceAdvert) -> Result<Advertiser, MdnsError> {
         advert.service_type,
         advert.endpoint_id,
         if advert.service_type.starts_with("_usp-ctr-") {
-            "plugfest-controller.local."
+            CONTROLLER_HOST
         } else {
             "plugfest-agent.local."
         },

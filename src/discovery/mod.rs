@@ -5,6 +5,7 @@
 
 pub mod dhcp;
 pub mod mdns;
+pub mod mdns_questions;
 pub mod tls_probe;
 mod validate;
 

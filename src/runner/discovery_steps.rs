@@ -6,12 +6,13 @@
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{explain_session_error, Runner};
-use crate::discovery::{self, mdns, Advertisement};
+use crate::discovery::dhcp::dns;
+use crate::discovery::{self, mdns, mdns_questions, Advertisement};
 use crate::results::{CheckResult, StepResult, Verdict};
-use crate::suite::discovery_steps::{DiscoverSpec, DEFAULT_TIMEOUT_MS};
+use crate::suite::discovery_steps::{DiscoverSpec, ExpectMdnsQuerySpec, DEFAULT_TIMEOUT_MS};
 use crate::suite::model::{GetSpec, RequestSpec};
 use crate::suite::request::build_request;
 use crate::suite::vars::Vars;
@@ -143,6 +144,61 @@ pub fn services_of_rows(rows: &[MtpRow]) -> (Vec<&'static str>, Vec<String>) {
         }
     }
     (types, notes)
+}
+
+/// Why `expect_mdns_query` is skipped on a run where the harness does not
+/// advertise itself as a Controller.
+const NO_CONTROLLER_ADVERT: &str = "the harness listens for the Agent's mDNS questions only as an advertised Controller: pass --advertise-controller with a target whose websocket role is server, and configure the Agent with ws://plugfest-controller.local:PORT/PATH (loopback multicast, e.g. in a network namespace)";
+
+/// Whether a question is about `name` (lowercase, no trailing dot): an A
+/// or AAAA question, the ways to resolve a host. ANY questions are left
+/// out: they are the probes of whoever claims the name (RFC 6762 8.1), the
+/// harness's own mdns-sd among them, and loopback does not tell whose.
+fn asked_about(heard: &[mdns_questions::Heard], name: &str) -> bool {
+    heard.iter().any(|h| {
+        h.question.name == name && matches!(h.question.qtype, dns::qtype::A | dns::qtype::AAAA)
+    })
+}
+
+fn describe_questions(heard: &[mdns_questions::Heard]) -> String {
+    let first = heard[0].at;
+    heard
+        .iter()
+        .map(|h| {
+            format!(
+                "+{} ms from {}: {}",
+                h.at.saturating_duration_since(first).as_millis(),
+                h.from,
+                h.question.describe()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The check of `expect_mdns_query` on what was heard.
+pub fn mdns_query_check(
+    heard: &[mdns_questions::Heard],
+    name: &str,
+    waited: Duration,
+) -> CheckResult {
+    let asked = asked_about(heard, name);
+    check(
+        format!("the Agent resolved {name} with mDNS"),
+        asked,
+        format!(
+            "an mDNS A or AAAA question for {name}. on loopback since the case began (waited up to {} ms; ANY questions are name probes and do not count)",
+            waited.as_millis()
+        ),
+        if heard.is_empty() {
+            "no mDNS question on loopback since the case began".to_string()
+        } else if asked {
+            describe_questions(heard)
+        } else {
+            format!("only: {}", describe_questions(heard))
+        },
+        Some("TP-469 8.4".into()),
+    )
 }
 
 fn check(
@@ -468,6 +524,39 @@ impl Runner<'_> {
                 self.case_rule.clone(),
             ));
         }
+    }
+
+    /// `expect_mdns_query` (TP-469 8.4): since the case began, an mDNS
+    /// question on loopback about the Controller's `.local.` host.
+    pub(super) async fn expect_mdns_query(
+        &mut self,
+        spec: &ExpectMdnsQuerySpec,
+        result: &mut StepResult,
+    ) {
+        let Some(log) = self.context.mdns_questions.clone() else {
+            result.verdict = Verdict::Skipped;
+            result.error = Some(format!("not applicable: {NO_CONTROLLER_ADVERT}"));
+            return;
+        };
+        let name = spec
+            .name
+            .as_deref()
+            .unwrap_or(mdns::CONTROLLER_HOST)
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        let waited = Duration::from_millis(spec.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS));
+        let started = Instant::now();
+        let heard = log
+            .wait_since(self.mdns_case_start, started + waited, |h| {
+                asked_about(h, &name)
+            })
+            .await;
+        result.received = Some(MsgText::from(if heard.is_empty() {
+            "no mDNS question on loopback since the case began".to_string()
+        } else {
+            describe_questions(&heard)
+        }));
+        result.checks.push(mdns_query_check(&heard, &name, waited));
     }
 
     /// `Device.DeviceInfo.FriendlyName` by a Get; None when the Agent does

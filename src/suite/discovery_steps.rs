@@ -44,6 +44,42 @@ pub struct DiscoverSpec {
     pub timeout_ms: Option<u64>,
 }
 
+/// `expect_mdns_query`: since the case began, the Agent asked mDNS (on
+/// loopback) about `name`, the `.local.` host of the Controller URL it was
+/// configured with (TP-469 8.4). Skipped, with the reason, on a run without
+/// `--advertise-controller` (the harness is then no mDNS Controller).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectMdnsQuerySpec {
+    /// The host asked about; default `plugfest-controller.local` (the host
+    /// the harness advertises itself on). The trailing dot may be left out.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// How long to wait for the question (default 3000 ms; the case's
+    /// earlier steps, a reboot, usually saw it asked already).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+impl ExpectMdnsQuerySpec {
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(n) = &self.name {
+            if !n.trim_end_matches('.').ends_with(".local") {
+                return Err(format!(
+                    "expect_mdns_query: {n:?} is not a .local. name; mDNS resolves only those"
+                ));
+            }
+        }
+        match self.timeout_ms {
+            Some(0) => Err("expect_mdns_query: timeout_ms must be above 0".into()),
+            Some(t) if t > MAX_TIMEOUT_MS => Err(format!(
+                "expect_mdns_query: timeout_ms above {MAX_TIMEOUT_MS}"
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 impl DiscoverSpec {
     /// What is wrong with the step as written.
     pub fn validate(&self) -> Result<(), String> {

@@ -61,7 +61,7 @@ impl LoadError {
 
 /// The actions a step can hold, for messages.
 const ACTIONS: &str =
-    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, expect_mqtt_retries, stomp_steer, expect_stomp, expect_stomp_retries, ws_control, expect_close, expect_ws_retries, coap_control, expect_coap, expect_mtp_tls, discover, dhcp_offer, expect_dhcp, expect_dns, e2e_send, e2e_tls, bad_record";
+    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, expect_mqtt_retries, stomp_steer, expect_stomp, expect_stomp_retries, ws_control, expect_close, expect_ws_retries, coap_control, expect_coap, expect_mtp_tls, discover, expect_mdns_query, dhcp_offer, expect_dhcp, expect_dns, e2e_send, e2e_tls, bad_record";
 
 /// A test-case file: one suite of cases (format in test-cases/README.md).
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -187,7 +187,9 @@ struct RawStep {
     expect_mtp_tls: Option<crate::suite::tls_steps::MtpTlsSpec>,
     #[serde(default)]
     discover: Option<crate::suite::discovery_steps::DiscoverSpec>,
-    // DHCP discovery (TP-469 8.1-8.2).
+    #[serde(default)]
+    expect_mdns_query: Option<crate::suite::discovery_steps::ExpectMdnsQuerySpec>,
+    // DHCP discovery (TP-469 8.1-8.3).
     #[serde(default)]
     dhcp_offer: Option<crate::suite::dhcp_steps::DhcpOfferSpec>,
     #[serde(default)]
@@ -463,6 +465,7 @@ fn step(
     actions.extend(r.expect_coap.map(Action::ExpectCoap));
     actions.extend(r.expect_mtp_tls.map(Action::ExpectMtpTls));
     actions.extend(r.discover.map(Action::Discover));
+    actions.extend(r.expect_mdns_query.map(Action::ExpectMdnsQuery));
     actions.extend(r.dhcp_offer.map(Action::DhcpOffer));
     actions.extend(r.expect_dhcp.map(Action::ExpectDhcp));
     actions.extend(r.expect_dns.map(Action::ExpectDns));
@@ -575,6 +578,7 @@ fn step(
                 | Action::CoapControl(_)
                 | Action::ExpectCoap(_)
                 | Action::Discover(_)
+                | Action::ExpectMdnsQuery(_)
                 | Action::DhcpOffer(_)
                 | Action::ExpectDhcp(_)
                 | Action::ExpectDns(_)
@@ -605,6 +609,7 @@ fn step(
         Action::Reboot(_) => Some(("reboot", REBOOT_CAPTURES)),
         Action::ExpectNoNotify(_) => Some(("expect_no_notify", &[])),
         Action::Discover(_) => Some(("discover", &[])),
+        Action::ExpectMdnsQuery(_) => Some(("expect_mdns_query", &[])),
         Action::DhcpOffer(_) => Some(("dhcp_offer", &[])),
         Action::ExpectDhcp(_) => Some(("expect_dhcp", &[])),
         Action::ExpectDns(_) => Some(("expect_dns", &[])),
@@ -756,6 +761,11 @@ fn self_checking(action: &Action) -> Option<(Result<(), String>, &'static str, &
             d.validate(),
             discovery_steps::HELP,
             "discover holds the discovery rules itself; choose the service, every_mtp or answered_only",
+        ),
+        Action::ExpectMdnsQuery(q) => (
+            q.validate(),
+            discovery_steps::HELP,
+            "expect_mdns_query holds its check itself: the name asked about",
         ),
         Action::DhcpOffer(o) => (
             o.validate(),

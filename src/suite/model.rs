@@ -168,6 +168,8 @@ pub enum Action {
     ExpectMtpTls(super::tls_steps::MtpTlsSpec),
     /// Browse DNS-SD on loopback for the Agent's advertisement (TP-469 8.5-8.7).
     Discover(super::discovery_steps::DiscoverSpec),
+    /// Passes when the Agent asked mDNS about a `.local.` name (TP-469 8.4).
+    ExpectMdnsQuery(super::discovery_steps::ExpectMdnsQuerySpec),
     /// What the harness's DHCP server offers from now on (TP-469 8.2).
     DhcpOffer(super::dhcp_steps::DhcpOfferSpec),
     /// Passes when the Agent asked for a lease naming USP (TP-469 8.1).
@@ -207,6 +209,7 @@ impl Action {
             Action::ExpectCoap(_) => "expect_coap",
             Action::ExpectMtpTls(_) => "expect_mtp_tls",
             Action::Discover(_) => "discover",
+            Action::ExpectMdnsQuery(_) => "expect_mdns_query",
             Action::DhcpOffer(_) => "dhcp_offer",
             Action::ExpectDhcp(_) => "expect_dhcp",
             Action::ExpectDns(_) => "expect_dns",

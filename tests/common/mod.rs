@@ -222,13 +222,15 @@ pub fn skipped_for_want_of_second_controller(case: &serde_json::Value) -> bool {
 /// A case of test-cases/discovery.yaml on a run without `--discovery`:
 /// skipped, saying the run does not browse mDNS (or the built-in Agent
 /// does not advertise on it); likewise a case of test-cases/dhcp.yaml on a
-/// run without `--dhcp`.
+/// run without `--dhcp`, and of test-cases/discovery-controller.yaml on a
+/// run without `--advertise-controller`.
 pub fn skipped_for_want_of_discovery(case: &serde_json::Value) -> bool {
     case["verdict"] == "skipped"
         && case["message"].as_str().is_some_and(|m| {
             m.contains("does not browse mDNS")
                 || m.contains("advertises over DNS-SD only")
                 || m.contains("this run serves no DHCP")
+                || m.contains("only as an advertised Controller")
         })
 }
 

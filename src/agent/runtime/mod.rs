@@ -92,6 +92,9 @@ pub struct AgentHost {
     /// `--dhcp IFACE`: at every boot a DHCP lease says where the
     /// Controller is (R-DIS.1).
     boot_dhcp: Option<Arc<BootDhcp>>,
+    /// A Controller URL whose host is a `.local.` name: resolved with mDNS
+    /// at every boot (TP-469 8.4).
+    boot_local_url: Option<String>,
     shared: Arc<Shared>,
 }
 
@@ -107,6 +110,7 @@ impl AgentHost {
             e2e_segment_size: DEFAULT_SEGMENT_SIZE,
             backoff: None,
             boot_dhcp: None,
+            boot_local_url: None,
             shared: Arc::new(Shared {
                 routes: Default::default(),
                 next_conn: AtomicU64::new(1),
@@ -154,6 +158,13 @@ impl AgentHost {
     /// parameters).
     pub fn with_boot_dhcp(mut self, dhcp: BootDhcp) -> Self {
         self.boot_dhcp = Some(Arc::new(dhcp));
+        self
+    }
+
+    /// At every boot, before dialing, resolve the `.local.` host of `url`
+    /// with mDNS and dial the address found.
+    pub fn with_boot_local_url(mut self, url: &str) -> Self {
+        self.boot_local_url = Some(url.to_string());
         self
     }
 
@@ -293,6 +304,9 @@ impl AgentHost {
                     self.follow_dhcp(&dhcp, &mut connector, controller_id.as_deref())
                         .await;
                 }
+                if let Some(url) = self.boot_local_url.clone() {
+                    self.follow_local_name(&url, &mut connector).await;
+                }
             }
             {
                 let agent = self.agent.lock().await;
@@ -405,6 +419,48 @@ impl AgentHost {
         ] {
             if let Some(v) = value {
                 agent.model.put(&row, name, v);
+            }
+        }
+    }
+
+    /// The `.local.` host of `url` resolved with mDNS (or, under the
+    /// `local-name-without-mdns` fault, taken as 127.0.0.1 without asking,
+    /// as a hosts-file entry would), and the connector pointed at it.
+    async fn follow_local_name(&self, url: &str, connector: &mut impl MtpConnector) {
+        use crate::discovery::dhcp::{url_host, with_host};
+        let Some(host) = url_host(url).map(str::to_string) else {
+            return;
+        };
+        let addr = if self.faults.contains(Fault::LocalNameWithoutMdns) {
+            Some(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))
+        } else {
+            let name = host.clone();
+            match tokio::task::spawn_blocking(move || {
+                crate::discovery::mdns::resolve_host(&name, Duration::from_secs(5))
+            })
+            .await
+            {
+                Ok(Ok(found)) => found,
+                Ok(Err(e)) => {
+                    self.say(format!("mDNS for {host}: {e}"));
+                    None
+                }
+                Err(e) => {
+                    self.say(format!("mDNS for {host}: {e}"));
+                    None
+                }
+            }
+        };
+        let Some(addr) = addr else {
+            self.say(format!(
+                "{host} did not resolve over mDNS: dialing {url} as it is"
+            ));
+            return;
+        };
+        self.say(format!("{host} is {addr}"));
+        if let Some(resolved) = with_host(url, &addr.to_string()) {
+            if let Err(e) = connector.redirect(&resolved) {
+                self.say(format!("not following {resolved}: {e}"));
             }
         }
     }
