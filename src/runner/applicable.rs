@@ -1,13 +1,17 @@
 //! Whether a case can apply in this run at all, known before anything is
 //! sent: a case with a step that needs an interposer, the WebSocket or
-//! CoAP test controls, a second WebSocket client or an E2E session context
-//! this run does not have is skipped before its setup runs. Otherwise the
+//! CoAP test controls, a second WebSocket client, an E2E session context,
+//! the DHCP server or the mDNS listener this run does not have is skipped
+//! before its setup runs (a DHCP or .local. case would otherwise reboot the
+//! Agent for nothing). Otherwise the
 //! setup would change the Agent under test (its MQTT ClientID, keep-alive,
 //! retry timers ...) for a case that is then skipped anyway, or fail on a
 //! setup Get of an object the Agent has no reason to have (an MQTT client
 //! on an Agent tested over WebSocket).
 
 use super::coap_steps::NO_CONTROL as NO_COAP_CONTROL;
+use super::dhcp_steps::{DhcpRun, NO_DHCP};
+use super::discovery_steps::NO_MDNS_LISTENER;
 use super::e2e_steps::NO_CONTEXT;
 use super::interposer_steps::{NO_MQTT_INTERPOSER, NO_STOMP_INTERPOSER};
 use super::ws_steps::{NO_CLIENT, NO_CONTROL as NO_WS_CONTROL};
@@ -64,6 +68,12 @@ impl Runner<'_> {
             }
             Action::E2eSend(_) | Action::E2eTls(_) if self.session.e2e_segment_size().is_none() => {
                 NO_CONTEXT
+            }
+            Action::ExpectMdnsQuery(_) if c.mdns_questions.is_none() => NO_MDNS_LISTENER,
+            Action::DhcpOffer(_) | Action::ExpectDhcp(_) | Action::ExpectDns(_)
+                if matches!(c.dhcp, DhcpRun::Off(_)) =>
+            {
+                NO_DHCP
             }
             _ => return None,
         };

@@ -17,7 +17,14 @@ use crate::suite::dhcp_steps::{DhcpOfferSpec, ExpectDhcpSpec, ExpectDnsSpec, DEF
 use crate::trace::MsgText;
 
 /// Why DHCP steps are skipped on a run without `--dhcp`.
-const NOT_ASKED: &str = "this run serves no DHCP: pass --dhcp IFACE (with a --target whose websocket role is server) when the Agent under test asks for its address on that interface (tests/dhcp.rs runs the reference Agent so, in network namespaces joined by a veth pair)";
+macro_rules! not_asked {
+    () => {
+        "this run serves no DHCP: pass --dhcp IFACE (with a --target whose websocket role is server) when the Agent under test asks for its address on that interface (tests/dhcp.rs runs the reference Agent so, in network namespaces joined by a veth pair)"
+    };
+}
+const NOT_ASKED: &str = not_asked!();
+/// The same, for the whole case, before its setup.
+pub(super) const NO_DHCP: &str = concat!("not applicable: ", not_asked!());
 
 /// Whether DHCP steps can run.
 #[derive(Debug, Clone)]

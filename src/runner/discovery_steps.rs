@@ -148,7 +148,7 @@ pub fn services_of_rows(rows: &[MtpRow]) -> (Vec<&'static str>, Vec<String>) {
 
 /// Why `expect_mdns_query` is skipped on a run where the harness does not
 /// advertise itself as a Controller.
-const NO_CONTROLLER_ADVERT: &str = "the harness listens for the Agent's mDNS questions only as an advertised Controller: pass --advertise-controller with a target whose websocket role is server, and configure the Agent with ws://plugfest-controller.local:PORT/PATH (loopback multicast, e.g. in a network namespace)";
+pub(super) const NO_MDNS_LISTENER: &str = "not applicable: the harness listens for the Agent's mDNS questions only as an advertised Controller: pass --advertise-controller with a target whose websocket role is server, and configure the Agent with ws://plugfest-controller.local:PORT/PATH (loopback multicast, e.g. in a network namespace)";
 
 /// Whether a question is about `name` (lowercase, no trailing dot): an A
 /// or AAAA question, the ways to resolve a host. ANY questions are left
@@ -535,7 +535,7 @@ impl Runner<'_> {
     ) {
         let Some(log) = self.context.mdns_questions.clone() else {
             result.verdict = Verdict::Skipped;
-            result.error = Some(format!("not applicable: {NO_CONTROLLER_ADVERT}"));
+            result.error = Some(NO_MDNS_LISTENER.into());
             return;
         };
         let name = spec
