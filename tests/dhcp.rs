@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::KillOnDrop;
+use common::{ip, KillOnDrop};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -38,13 +38,7 @@ struct Link {
 
 impl Link {
     fn create() -> Result<Link, String> {
-        let uid = Command::new("id")
-            .arg("-u")
-            .output()
-            .map_err(|e| format!("id -u: {e}"))?;
-        if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-            return Err("not root: `ip netns add` needs it".into());
-        }
+        common::root_or_why()?;
         static N: AtomicU32 = AtomicU32::new(0);
         let n = N.fetch_add(1, Ordering::SeqCst);
         let name = |side: &str| format!("plugfest-dhcp-{side}-{}-{n}", std::process::id());
@@ -126,22 +120,6 @@ impl Drop for Link {
         // The veth pair goes with the namespaces.
         let _ = ip(&["netns", "del", &self.harness]);
         let _ = ip(&["netns", "del", &self.agent]);
-    }
-}
-
-fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("ip {args:?}: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        ))
     }
 }
 

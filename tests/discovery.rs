@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::KillOnDrop;
+use common::{ip, KillOnDrop};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -28,13 +28,7 @@ struct Netns(String);
 
 impl Netns {
     fn create() -> Result<Netns, String> {
-        let uid = Command::new("id")
-            .arg("-u")
-            .output()
-            .map_err(|e| format!("id -u: {e}"))?;
-        if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-            return Err("not root: `ip netns add` needs it".into());
-        }
+        common::root_or_why()?;
         static N: AtomicU32 = AtomicU32::new(0);
         let name = format!(
             "plugfest-disc-{}-{}",
@@ -60,22 +54,6 @@ impl Netns {
 impl Drop for Netns {
     fn drop(&mut self) {
         let _ = ip(&["netns", "del", &self.0]);
-    }
-}
-
-fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("ip {args:?}: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        ))
     }
 }
 

@@ -498,3 +498,33 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// `ip ARGS` (iproute2); Err with what it printed when it fails.
+pub fn ip(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("ip {args:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// Ok when the tests run as root, which `ip netns add` needs.
+pub fn root_or_why() -> Result<(), String> {
+    let uid = Command::new("id")
+        .arg("-u")
+        .output()
+        .map_err(|e| format!("id -u: {e}"))?;
+    if String::from_utf8_lossy(&uid.stdout).trim() == "0" {
+        Ok(())
+    } else {
+        Err("not root: `ip netns add` needs it".into())
+    }
+}

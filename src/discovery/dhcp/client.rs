@@ -56,8 +56,11 @@ pub async fn acquire(
     class: VendorClass,
     patience: Duration,
 ) -> Result<Lease, String> {
-    let socket = interface_socket(interface, CLIENT_PORT)
-        .map_err(|e| format!("DHCP on {interface}: cannot bind UDP port {CLIENT_PORT}: {e}"))?;
+    let socket = interface_socket(
+        interface,
+        SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, CLIENT_PORT),
+    )
+    .map_err(|e| format!("DHCP on {interface}: cannot bind UDP port {CLIENT_PORT}: {e}"))?;
     let deadline = Instant::now() + patience;
     let xid = random_xid();
     let server = SocketAddrV4::new(Ipv4Addr::BROADCAST, SERVER_PORT);
@@ -177,7 +180,7 @@ async fn exchange(
 /// `interface`, three tries a second apart).
 pub async fn resolve(interface: &str, server: Ipv4Addr, name: &str) -> Result<Ipv4Addr, String> {
     use super::dns;
-    let socket = interface_socket(interface, 0)
+    let socket = interface_socket(interface, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
         .map_err(|e| format!("DNS on {interface}: cannot bind a UDP port: {e}"))?;
     let id = random_xid() as u16;
     let query = dns::encode_query(id, name);

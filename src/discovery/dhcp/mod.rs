@@ -19,16 +19,20 @@ pub use server::{DhcpHandle, DhcpServer};
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
-/// A UDP socket on `port` of every address, sending and receiving on the
-/// interface `interface` only (SO_BINDTODEVICE), broadcasts allowed: what
-/// both ends of DHCP need before either has an address to speak from.
-pub fn interface_socket(interface: &str, port: u16) -> std::io::Result<tokio::net::UdpSocket> {
+/// A UDP socket on `at`, sending and receiving on the interface
+/// `interface` only (SO_BINDTODEVICE), broadcasts allowed: what both ends
+/// of DHCP need before either has an address to speak from (bound to every
+/// address), and the DNS responder on the interface's own address.
+pub fn interface_socket(
+    interface: &str,
+    at: SocketAddrV4,
+) -> std::io::Result<tokio::net::UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
     socket.set_reuse_address(true)?;
     socket.set_broadcast(true)?;
     socket.bind_device(Some(interface.as_bytes()))?;
-    socket.bind(&SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)).into())?;
+    socket.bind(&SocketAddr::V4(at).into())?;
     socket.set_nonblocking(true)?;
     tokio::net::UdpSocket::from_std(socket.into())
 }

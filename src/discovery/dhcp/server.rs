@@ -233,11 +233,6 @@ impl DhcpHandle {
         self.0.changed.notify_waiters();
     }
 
-    /// What the server offers now.
-    pub fn offer(&self) -> Offer {
-        self.state().offer.clone()
-    }
-
     /// Every client message since `begin`.
     pub fn heard(&self) -> Vec<Heard> {
         self.state().heard.clone()
@@ -306,15 +301,20 @@ impl DhcpServer {
     /// Needs the right to bind ports 67 and 53.
     pub async fn start(interface: &str, offer: Offer) -> Result<DhcpServer, String> {
         let (address, netmask) = interface_ipv4(interface)?;
-        let socket = interface_socket(interface, SERVER_PORT).map_err(|e| {
+        let socket = interface_socket(
+            interface,
+            SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, SERVER_PORT),
+        )
+        .map_err(|e| {
             format!("DHCP server on {interface}: cannot bind UDP port {SERVER_PORT}: {e}")
         })?;
-        let dns_socket = dns_socket(interface, address).map_err(|e| {
-            format!(
-                "DNS responder on {interface} ({address}): cannot bind UDP port {}: {e}",
-                dns::PORT
-            )
-        })?;
+        let dns_socket = interface_socket(interface, SocketAddrV4::new(address, dns::PORT))
+            .map_err(|e| {
+                format!(
+                    "DNS responder on {interface} ({address}): cannot bind UDP port {}: {e}",
+                    dns::PORT
+                )
+            })?;
         let inner = Arc::new(Inner {
             interface: interface.to_string(),
             address,
@@ -342,16 +342,6 @@ impl DhcpServer {
     pub fn handle(&self) -> DhcpHandle {
         self.handle.clone()
     }
-}
-
-/// Port 53 of the interface's own address, on that interface only.
-fn dns_socket(interface: &str, address: Ipv4Addr) -> std::io::Result<tokio::net::UdpSocket> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
-    socket.bind_device(Some(interface.as_bytes()))?;
-    socket.bind(&SocketAddr::V4(SocketAddrV4::new(address, dns::PORT)).into())?;
-    socket.set_nonblocking(true)?;
-    tokio::net::UdpSocket::from_std(socket.into())
 }
 
 async fn serve(socket: tokio::net::UdpSocket, handle: DhcpHandle) {
