@@ -590,12 +590,9 @@ impl<'a> Runner<'a> {
                 if let Some(check) = self.session.e2e_check() {
                     // A broken context usually also loses the answer: say why
                     // next to the timeout.
+                    // (`actual` names each broken rule.)
                     if let (Some(err), false) = (result.error.as_mut(), check.passed) {
-                        err.push_str(&format!(
-                            "; E2E session context broken: {} ({})",
-                            check.actual,
-                            check.rule.as_deref().unwrap_or_default()
-                        ));
+                        err.push_str(&format!("; E2E session context broken: {}", check.actual));
                     }
                     result.checks.push(check);
                 }
@@ -657,6 +654,7 @@ impl<'a> Runner<'a> {
             Action::ExpectDns(spec) => self.expect_dns(spec, &mut result).await,
             Action::E2eSend(spec) => self.e2e_send(step, spec, vars, &mut result).await,
             Action::E2eTls(spec) => self.e2e_tls(spec, &mut result).await,
+            Action::E2eTlsRenegotiate(_) => self.e2e_tls_renegotiate(&mut result).await,
             Action::BadRecord(spec) => self.bad_record(spec, &mut result).await,
             Action::EndpointIds(_) => match self.session.ensure_connected().await {
                 Ok(()) => result.checks.extend(identity::endpoint_id_checks(
@@ -842,13 +840,18 @@ fn explain(step: &StepResult) -> String {
         if let Some(rule) = &c.rule {
             text.push_str(&format!(" [{rule}]"));
         }
-        text
+        (c.actual.as_str(), text)
     });
     match (&step.error, failed) {
+        // The error already says it (a broken E2E context beside a lost
+        // answer).
+        (Some(e), Some((actual, _))) if e.contains(actual) => msg.push_str(e),
         // A wait that timed out beside a Notify that nearly matched.
-        (Some(e), Some(check)) => msg.push_str(&format!("{e}; the nearest Notify failed {check}")),
+        (Some(e), Some((_, check))) => {
+            msg.push_str(&format!("{e}; the nearest Notify failed {check}"))
+        }
         (Some(e), None) => msg.push_str(e),
-        (None, Some(check)) => msg.push_str(&check),
+        (None, Some((_, check))) => msg.push_str(&check),
         (None, None) => {}
     }
     msg

@@ -26,6 +26,7 @@ const E2E_CASES: &[&str] = &[
     "e2e-session-context-expiration",
     "e2e-tls-record-integrity",
     "e2e-tls-x509-certificates",
+    "e2e-tls-renegotiation-refused",
 ];
 
 /// The cases that open a new context with `e2e_send` before anything else.
@@ -41,11 +42,19 @@ const NEW_CONTEXT_CASES: &[&str] = &[
     "e2e-session-context-expiration",
     "e2e-tls-record-integrity",
     "e2e-tls-x509-certificates",
+    "e2e-tls-renegotiation-refused",
 ];
 
-/// The TP-469 3.4 and 3.7 cases (TLS payload security), both of which
+/// The TP-469 3.4, 3.6 and 3.7 cases (TLS payload security), all of which
 /// open a TLS context whose handshake checks the Agent's certificate.
-const TLS_CASES: &[&str] = &["e2e-tls-record-integrity", "e2e-tls-x509-certificates"];
+const TLS_CASES: &[&str] = &[
+    "e2e-tls-record-integrity",
+    "e2e-tls-x509-certificates",
+    "e2e-tls-renegotiation-refused",
+];
+
+/// The TLS cases that have a Msg answered after the handshake (3.4, 3.6).
+const TLS_ANSWER_CASES: &[&str] = &["e2e-tls-record-integrity", "e2e-tls-renegotiation-refused"];
 
 /// The TP-469 3.2 and 3.3 cases (mac_signature).
 const INTEGRITY_CASES: &[&str] = &[
@@ -67,13 +76,22 @@ const RECORD_FAULTS: &[(&str, &[&str], &[&str])] = &[
     ),
     (
         "e2e-tls-bad-mac",
-        &["e2e-tls-record-integrity"],
+        TLS_ANSWER_CASES,
         &["HMAC-SHA256", "dropped", "R-E2E.29/30"],
     ),
     (
         "e2e-tls-no-mac",
-        &["e2e-tls-record-integrity"],
+        TLS_ANSWER_CASES,
         &["carries no mac_signature", "TP-469 3.4 metric 1"],
+    ),
+    (
+        "e2e-tls-renegotiation-closes-session",
+        &["e2e-tls-renegotiation-refused"],
+        &[
+            "close_notify(0)",
+            "silence or no_renegotiation(100)",
+            "TP-469 3.6 metric 1",
+        ],
     ),
     (
         "e2e-tls-accepts-any-certificate",
@@ -326,6 +344,7 @@ fn without_e2e_the_cases_are_skipped_and_the_faults_refused() {
         "e2e-tls-accepts-any-certificate",
         "e2e-tls-no-client-certificate",
         "e2e-tls-certificate-names-another",
+        "e2e-tls-renegotiation-closes-session",
     ] {
         let refused = run(&["run", "--agent-fault", fault]);
         assert_eq!(refused.code, 2, "{fault}");

@@ -66,6 +66,7 @@ pub enum Fault {
     E2eTlsAcceptsAnyCertificate,
     E2eTlsNoClientCertificate,
     E2eTlsCertificateNamesAnother,
+    E2eTlsRenegotiationClosesSession,
     DhcpNoVendorClass,
     DhcpIgnoresProvisioningCode,
     DhcpIgnoresControllerUrl,
@@ -105,7 +106,7 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub const ALL: [Fault; 91] = [
+    pub const ALL: [Fault; 92] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -161,6 +162,7 @@ impl Fault {
         Fault::E2eTlsAcceptsAnyCertificate,
         Fault::E2eTlsNoClientCertificate,
         Fault::E2eTlsCertificateNamesAnother,
+        Fault::E2eTlsRenegotiationClosesSession,
         Fault::DhcpNoVendorClass,
         Fault::DhcpIgnoresProvisioningCode,
         Fault::DhcpIgnoresControllerUrl,
@@ -256,6 +258,7 @@ impl Fault {
             Fault::E2eTlsAcceptsAnyCertificate => "e2e-tls-accepts-any-certificate",
             Fault::E2eTlsNoClientCertificate => "e2e-tls-no-client-certificate",
             Fault::E2eTlsCertificateNamesAnother => "e2e-tls-certificate-names-another",
+            Fault::E2eTlsRenegotiationClosesSession => "e2e-tls-renegotiation-closes-session",
             Fault::DhcpNoVendorClass => "dhcp-no-vendor-class",
             Fault::DhcpIgnoresProvisioningCode => "dhcp-ignores-provisioning-code",
             Fault::DhcpIgnoresControllerUrl => "dhcp-ignores-controller-url",
@@ -347,6 +350,7 @@ impl Fault {
             Fault::E2eTlsAcceptsAnyCertificate => "in a TLS12 context, the Agent accepts a Controller certificate naming another Endpoint ID than the Records' from_id (breaks R-SEC.0a, TP-469 3.7)",
             Fault::E2eTlsNoClientCertificate => "in a TLS12 context, the Agent does not ask for the Controller's certificate (no mutual authentication; breaks R-E2E.41, TP-469 3.7)",
             Fault::E2eTlsCertificateNamesAnother => "in a TLS12 context, the Agent's own certificate names another Endpoint ID than its own (breaks R-SEC.0a, TP-469 3.7)",
+            Fault::E2eTlsRenegotiationClosesSession => "in a TLS 1.2 context, a renegotiation request (a ClientHello after the handshake) is answered with close_notify and the Agent's TLS session ends, instead of the request being ignored or refused with no_renegotiation(100) (fails TP-469 3.6)",
             Fault::DhcpNoVendorClass => "with `plugfest agent --dhcp IFACE`, the DHCPDISCOVER and DHCPREQUEST carry no option 124 naming USP (breaks R-DIS.1, TP-469 8.1); a server classifying on it then sends no option 125 either",
             Fault::DhcpIgnoresProvisioningCode => "with `plugfest agent --dhcp IFACE`, the ProvisioningCode of option 125 (sub-option 26) is not written to the Controller's row (breaks TP-469 8.2)",
             Fault::DhcpIgnoresControllerUrl => "with `plugfest agent --dhcp IFACE --connect URL`, the Controller URL of option 125 (sub-option 25) is not followed: no DNS query for its name, the configured URL dialed instead (breaks TP-469 8.3)",

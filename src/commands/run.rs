@@ -1123,6 +1123,7 @@ async fn with_builtin_agent(
         Fault::E2eTlsAcceptsAnyCertificate,
         Fault::E2eTlsNoClientCertificate,
         Fault::E2eTlsCertificateNamesAnother,
+        Fault::E2eTlsRenegotiationClosesSession,
     ];
     if let Some(f) = e2e_faults
         .iter()

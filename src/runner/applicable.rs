@@ -66,7 +66,9 @@ impl Runner<'_> {
             Action::CoapControl(_) | Action::ExpectCoap(_) if c.coap_control.is_none() => {
                 NO_COAP_CONTROL
             }
-            Action::E2eSend(_) | Action::E2eTls(_) if self.session.e2e_segment_size().is_none() => {
+            Action::E2eSend(_) | Action::E2eTls(_) | Action::E2eTlsRenegotiate(_)
+                if self.session.e2e_segment_size().is_none() =>
+            {
                 NO_CONTEXT
             }
             Action::ExpectMdnsQuery(_) if c.mdns_questions.is_none() => NO_MDNS_LISTENER,

@@ -74,6 +74,21 @@ impl Runner<'_> {
         }
     }
 
+    /// TP-469 3.6 step 2: the renegotiation request; the next request
+    /// step's E2E check judges the answer.
+    pub(super) async fn e2e_tls_renegotiate(&mut self, result: &mut StepResult) {
+        match self.session.e2e_tls_renegotiate().await {
+            Ok(sent) => result.sent = Some(MsgText::from(sent)),
+            Err(SessionError::E2eNotAllowed(why)) => {
+                skip(result, &format!("not applicable: {why}"))
+            }
+            Err(e) => {
+                self.note_unreachable(&e);
+                result.error = Some(explain_session_error(&e));
+            }
+        }
+    }
+
     /// TP-469 3.7 metric 3: the handshake fails, or nothing sent through
     /// it is answered.
     async fn refused(&mut self, opened: &TlsOpened) -> CheckResult {

@@ -225,13 +225,19 @@ impl HarnessE2e {
     }
 
     /// How a Record made now is sealed.
-    fn seal_now(&self) -> Seal {
+    pub(super) fn seal_now(&self) -> Seal {
         self.tls.as_ref().map_or(Seal::Plain, HarnessTls::seal_now)
     }
 
     /// A Record of the context, sealed (TLS12 and its mac_signature when
     /// the context has TLS).
-    fn record(&self, from: &str, to: &str, sc: SessionContextRecord, seal: Seal) -> Record {
+    pub(super) fn record(
+        &self,
+        from: &str,
+        to: &str,
+        sc: SessionContextRecord,
+        seal: Seal,
+    ) -> Record {
         let mut rec = e2e::record(from, to, sc);
         if let Some(tls) = &self.tls {
             tls.seal(&mut rec, seal);
@@ -374,6 +380,19 @@ impl Session {
                     };
                     let before = tls.seal_now();
                     let ex = tls.engine.receive(&p);
+                    for control in &ex.control {
+                        match super::e2e_tls::renegotiation_answer(control) {
+                            Ok(fine) => note.push_str(&format!("; {fine}")),
+                            Err(problem) => {
+                                note.push_str(&format!("; VIOLATION: {problem}"));
+                                e2e.violations.push(Violation {
+                                    rule: super::e2e_tls::RULE_NO_RENEGOTIATION,
+                                    record: describe(sc),
+                                    problem,
+                                });
+                            }
+                        }
+                    }
                     if let Some(f) = &ex.failure {
                         note.push_str(&format!("; TLS session failed: {f}"));
                         tls.failure.get_or_insert(f.clone());

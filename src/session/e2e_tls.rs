@@ -21,6 +21,7 @@ use super::{Received, Session, SessionError};
 use crate::trace::{describe_record, Direction, TraceEntry};
 use crate::usp::e2e::session::describe;
 use crate::usp::e2e::tls::{Identity, PayloadTls, PeerView, TlsFailure, Versions};
+use crate::usp::e2e::tls12_records::Control;
 use crate::usp::e2e::{self, Violation};
 use crate::usp::proto::record::{record::PayloadSecurity, Record};
 use crate::usp::record::integrity::{self, NonPayload, Signer};
@@ -34,6 +35,26 @@ pub(super) enum Seal {
     Signed,
     /// TLS12, after the handshake: HMAC-SHA256 under the client's key.
     Hmac,
+}
+
+/// TP-469 3.6: between the renegotiation request and the next answer the
+/// Agent sends nothing, or no_renegotiation(100).
+pub const RULE_NO_RENEGOTIATION: &str = "R-E2E.41 (no TLS renegotiation in a TLS12 context); TP-469 3.6 metric 1 (no records, or a TLS alert no_renegotiation(100), between the request and the GetResponse)";
+
+/// How the Agent's TLS alerts and handshake messages after a renegotiation
+/// request are judged: Ok(note) for the trace, or the violation's problem.
+pub(super) fn renegotiation_answer(control: &Control) -> Result<String, String> {
+    if control.refuses_renegotiation() {
+        Ok(format!("{control}: renegotiation refused"))
+    } else if matches!(control, Control::Handshake { .. }) {
+        Err(format!(
+            "after the harness asked to renegotiate, the Agent sent the {control}: it took up the renegotiation instead of refusing it"
+        ))
+    } else {
+        Err(format!(
+            "after the harness asked to renegotiate, the Agent sent the {control}; allowed are silence or no_renegotiation(100)"
+        ))
+    }
 }
 
 /// The harness's TLS session inside the context.
@@ -202,6 +223,49 @@ impl Session {
         })
     }
 
+    /// Asks the Agent to renegotiate the context's TLS 1.2 session (TP-469
+    /// 3.6): a ClientHello encrypted in the session, sent in place of a
+    /// Msg. What the Agent answers is judged as it arrives
+    /// (`renegotiation_answer`), by the next request step's E2E check.
+    /// Returns what was sent, for the step's report.
+    pub async fn e2e_tls_renegotiate(&mut self) -> Result<String, SessionError> {
+        self.ensure_connected().await?;
+        let agent = self.agent_id.clone().ok_or(SessionError::UnknownAgent)?;
+        let me = self.config.controller_id.clone();
+        let Some(e2e) = self.e2e.as_mut() else {
+            return Err(SessionError::E2eStep(
+                "no E2E session context: run with --e2e".into(),
+            ));
+        };
+        let Some(tls) = e2e.tls.as_mut() else {
+            return Err(SessionError::E2eStep(
+                "the context has no TLS session: an e2e_tls step with outcome established must come first".into(),
+            ));
+        };
+        let records = tls.engine.renegotiate().map_err(SessionError::E2eStep)?;
+        let seal = e2e.seal_now();
+        let what = format!(
+            "a TLS ClientHello asking to renegotiate ({} bytes, encrypted in the established TLS 1.2 session, renegotiation_info carrying the harness's Finished), in place of a Msg",
+            records.len()
+        );
+        let mut out = Vec::new();
+        for sc in e2e.session.wrap(&records) {
+            let note = format!(
+                "{}, payload_security TLS12: {what}, HMAC mac_signature",
+                describe(&sc)
+            );
+            let rec = e2e.record(&me, &agent, sc, seal);
+            let bytes = crate::usp::record::encode(&rec);
+            self.trace.push(
+                TraceEntry::new(Direction::Sent, describe_record(&rec), bytes.len())
+                    .with_note(note),
+            );
+            out.push(bytes);
+        }
+        self.send_bytes(out).await?;
+        Ok(what)
+    }
+
     /// Ends a TLS context (at the end of the case that opened it): the next
     /// request opens a PLAINTEXT one.
     pub fn e2e_leave_tls(&mut self) {
@@ -265,6 +329,39 @@ impl Session {
                     integrity::RULE_HMAC
                 )))
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_silence_or_no_renegotiation_answers_a_renegotiation_request() {
+        let refusal = Control::Alert {
+            fatal: false,
+            description: 100,
+        };
+        assert!(renegotiation_answer(&refusal).unwrap().contains("refused"));
+        let hello = Control::Handshake { message_type: 2 };
+        let taken = renegotiation_answer(&hello).unwrap_err();
+        assert!(
+            taken.contains("server_hello(2)") && taken.contains("took up"),
+            "{taken}"
+        );
+        for other in [
+            Control::Alert {
+                fatal: true,
+                description: 40,
+            },
+            Control::Alert {
+                fatal: false,
+                description: 0,
+            },
+            Control::ChangeCipherSpec,
+        ] {
+            assert!(renegotiation_answer(&other).is_err(), "{other}");
         }
     }
 }

@@ -462,6 +462,14 @@ pub struct E2eTlsSpec {
     pub timeout_ms: Option<u64>,
 }
 
+/// `e2e_tls_renegotiate`: a ClientHello encrypted in the context's
+/// established TLS 1.2 session, sent in place of a Msg (TP-469 3.6). The
+/// step passes once it is sent; what the Agent answers (nothing, or the
+/// alert no_renegotiation) is judged by the next request step's E2E check.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct E2eRenegotiateSpec {}
+
 pub const TLS_HELP: &str = "see test-cases/README.md, \"E2E TLS step: e2e_tls\"";
 
 impl E2eTlsSpec {

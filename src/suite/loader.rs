@@ -61,7 +61,7 @@ impl LoadError {
 
 /// The actions a step can hold, for messages.
 const ACTIONS: &str =
-    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, expect_mqtt_retries, stomp_steer, expect_stomp, expect_stomp_retries, ws_control, expect_close, expect_ws_retries, coap_control, expect_coap, expect_mtp_tls, discover, expect_mdns_query, dhcp_offer, expect_dhcp, expect_dns, e2e_send, e2e_tls, bad_record";
+    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, expect_mqtt_retries, stomp_steer, expect_stomp, expect_stomp_retries, ws_control, expect_close, expect_ws_retries, coap_control, expect_coap, expect_mtp_tls, discover, expect_mdns_query, dhcp_offer, expect_dhcp, expect_dns, e2e_send, e2e_tls, e2e_tls_renegotiate, bad_record";
 
 /// A test-case file: one suite of cases (format in test-cases/README.md).
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -199,6 +199,8 @@ struct RawStep {
     e2e_send: Option<crate::suite::e2e_steps::E2eSendSpec>,
     #[serde(default)]
     e2e_tls: Option<crate::suite::e2e_steps::E2eTlsSpec>,
+    #[serde(default)]
+    e2e_tls_renegotiate: Option<crate::suite::e2e_steps::E2eRenegotiateSpec>,
     #[serde(default)]
     bad_record: Option<crate::suite::bad_record_steps::BadRecordSpec>,
     #[serde(default)]
@@ -471,6 +473,7 @@ fn step(
     actions.extend(r.expect_dns.map(Action::ExpectDns));
     actions.extend(r.e2e_send.map(Action::E2eSend));
     actions.extend(r.e2e_tls.map(Action::E2eTls));
+    actions.extend(r.e2e_tls_renegotiate.map(Action::E2eTlsRenegotiate));
     actions.extend(r.bad_record.map(Action::BadRecord));
     if actions.len() != 1 {
         let found: Vec<&str> = actions.iter().map(Action::keyword).collect();
@@ -583,6 +586,7 @@ fn step(
                 | Action::ExpectDhcp(_)
                 | Action::ExpectDns(_)
                 | Action::E2eTls(_)
+                | Action::E2eTlsRenegotiate(_)
                 | Action::BadRecord(_)),
                 e,
             ) => own_checks(file, text, &loc, a, e)?,
@@ -786,6 +790,11 @@ fn self_checking(action: &Action) -> Option<(Result<(), String>, &'static str, &
             t.validate(),
             crate::suite::e2e_steps::TLS_HELP,
             "e2e_tls checks the handshake itself; the request steps after it have their own expect",
+        ),
+        Action::E2eTlsRenegotiate(_) => (
+            Ok(()),
+            crate::suite::e2e_steps::TLS_HELP,
+            "e2e_tls_renegotiate only sends the request; the next request step's E2E check judges what the Agent answers",
         ),
         Action::BadRecord(b) => (
             b.validate(),

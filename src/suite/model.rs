@@ -181,6 +181,9 @@ pub enum Action {
     E2eSend(super::e2e_steps::E2eSendSpec),
     /// A new session context with TLS payload security (TP-469 3.4, 3.7).
     E2eTls(super::e2e_steps::E2eTlsSpec),
+    /// A TLS renegotiation request in the context's TLS 1.2 session
+    /// (TP-469 3.6).
+    E2eTlsRenegotiate(super::e2e_steps::E2eRenegotiateSpec),
     /// A malformed Record on the current MTP, and what the Agent does
     /// after it (TP-469 3.1, 6.9; `bad_record_steps.rs`).
     BadRecord(super::bad_record_steps::BadRecordSpec),
@@ -215,6 +218,7 @@ impl Action {
             Action::ExpectDns(_) => "expect_dns",
             Action::E2eSend(_) => "e2e_send",
             Action::E2eTls(_) => "e2e_tls",
+            Action::E2eTlsRenegotiate(_) => "e2e_tls_renegotiate",
             Action::BadRecord(_) => "bad_record",
         }
     }

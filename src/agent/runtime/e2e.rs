@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::agent::faults::{Fault, FaultSet};
-use crate::usp::e2e::tls::{Identity, PayloadTls, ServerPolicy};
+use crate::usp::e2e::tls::{Exchange, Identity, PayloadTls, ServerPolicy, TlsFailure};
+use crate::usp::e2e::tls12_records::{self, HANDSHAKE};
 use crate::usp::e2e::{self, E2eEvent, E2eSession, SarState};
 use crate::usp::proto::record::{record::PayloadSecurity, SessionContextRecord};
 use crate::usp::record::integrity::{self, NonPayload, Signer};
@@ -239,7 +240,20 @@ impl AgentE2e {
                     Some(tls) => {
                         // A flight made while handshaking goes signed.
                         let before = tls.own_and_peer_keys().map(|(own, _)| own);
-                        let ex = tls.receive(&p);
+                        let ex = if faults.contains(Fault::E2eTlsRenegotiationClosesSession)
+                            && asks_to_renegotiate(tls, &p)
+                        {
+                            Exchange {
+                                outgoing: tls.close(),
+                                failure: Some(TlsFailure::Refused(
+                                    "a renegotiation request: the TLS session is closed (fault)"
+                                        .into(),
+                                )),
+                                ..Exchange::default()
+                            }
+                        } else {
+                            tls.receive(&p)
+                        };
                         if !ex.outgoing.is_empty() {
                             for r in session.wrap(&ex.outgoing) {
                                 let how = match (before, &self.tls_identity) {
@@ -341,6 +355,14 @@ impl AgentE2e {
 
 /// How a Record made now is sealed (a free function so that it can be
 /// called while the context's session is borrowed).
+/// A TLS 1.2 handshake record after the handshake: a renegotiation request
+/// (TLS 1.2 shows the content type in the clear; TLS 1.3 hides it).
+fn asks_to_renegotiate(tls: &PayloadTls, payload: &[u8]) -> bool {
+    !tls.is_handshaking()
+        && tls.peer().version.as_deref() == Some("TLSv1_2")
+        && tls12_records::first_content_type(payload) == Some(HANDSHAKE)
+}
+
 fn sealing_of<'a>(
     tls: &Option<PayloadTls>,
     id: &'a Option<Arc<TlsIdentity>>,

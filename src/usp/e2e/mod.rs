@@ -12,6 +12,7 @@
 pub mod sar;
 pub mod session;
 pub mod tls;
+pub mod tls12_records;
 
 pub use sar::{segment, Reassembler, SarError, SarState};
 pub use session::{E2eEvent, E2eSession, Violation};

@@ -23,10 +23,11 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Serve
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::sign::CertifiedKey;
 use rustls::{
-    ClientConfig, ClientConnection, Connection, DigitallySignedStruct, DistinguishedName,
-    ServerConfig, ServerConnection, SignatureScheme,
+    ClientConfig, ClientConnection, Connection, ConnectionTrafficSecrets, DigitallySignedStruct,
+    DistinguishedName, ServerConfig, ServerConnection, SignatureScheme,
 };
 
+use super::tls12_records::{self, Control, Direction};
 use crate::usp::certificate::certificate_endpoint_id;
 
 /// The rules a TLS payload context follows.
@@ -134,6 +135,9 @@ pub struct Exchange {
     /// Decrypted application data (one whole Msg, or empty).
     pub plaintext: Vec<u8>,
     pub failure: Option<TlsFailure>,
+    /// The peer's alerts and handshake messages, read by hand after this
+    /// side asked to renegotiate (before that rustls deals with them).
+    pub control: Vec<Control>,
 }
 
 /// What the handshake showed of the peer, for checks.
@@ -149,17 +153,38 @@ pub struct PeerView {
 
 /// One TLS session carried in a context's payloads.
 pub struct PayloadTls {
-    conn: Connection,
+    engine: Engine,
     role: Role,
     asked: Arc<Mutex<bool>>,
     failed: bool,
+    /// Client side: every TLS record written while handshaking (its
+    /// Finished among them), for a renegotiation's renegotiation_info.
+    handshake_sent: Vec<u8>,
+}
+
+/// Who runs the TLS records.
+enum Engine {
+    Rustls(Box<Connection>),
+    /// After this side asked to renegotiate: rustls cannot send that
+    /// request, so from then on the records are run by hand.
+    ByHand(Box<ByHand>),
+    /// Between the two (the keys being taken out of rustls).
+    Spent,
+}
+
+/// The TLS 1.2 session once rustls has handed over its keys.
+struct ByHand {
+    tx: Direction,
+    rx: Direction,
+    keys: MacKeys,
+    peer: PeerView,
 }
 
 impl fmt::Debug for PayloadTls {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PayloadTls")
             .field("role", &self.role)
-            .field("handshaking", &self.conn.is_handshaking())
+            .field("handshaking", &self.is_handshaking())
             .finish()
     }
 }
@@ -375,13 +400,17 @@ impl PayloadTls {
         // Endpoint IDs are not host names: no SNI, no resumption.
         config.enable_sni = false;
         config.resumption = rustls::client::Resumption::disabled();
+        // A renegotiation request (TP-469 3.6) is sent by hand, under the
+        // session's own keys.
+        config.enable_secret_extraction = true;
         let name = ServerName::try_from("usp-e2e.invalid").map_err(|e| e.to_string())?;
         let conn = ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
         Ok(PayloadTls {
-            conn: conn.into(),
+            engine: Engine::Rustls(Box::new(conn.into())),
             role: Role::Client,
             asked,
             failed: false,
+            handshake_sent: Vec::new(),
         })
     }
 
@@ -413,10 +442,11 @@ impl PayloadTls {
         config.send_tls13_tickets = 0;
         let conn = ServerConnection::new(Arc::new(config)).map_err(|e| e.to_string())?;
         Ok(PayloadTls {
-            conn: conn.into(),
+            engine: Engine::Rustls(Box::new(conn.into())),
             role: Role::Server,
             asked: Arc::new(Mutex::new(false)),
             failed: false,
+            handshake_sent: Vec::new(),
         })
     }
 
@@ -425,7 +455,10 @@ impl PayloadTls {
     }
 
     pub fn is_handshaking(&self) -> bool {
-        self.conn.is_handshaking()
+        match &self.engine {
+            Engine::Rustls(conn) => conn.is_handshaking(),
+            Engine::ByHand(_) | Engine::Spent => false,
+        }
     }
 
     pub fn has_failed(&self) -> bool {
@@ -436,11 +469,20 @@ impl PayloadTls {
     /// `client`, alerts, close_notify).
     pub fn outgoing(&mut self) -> Vec<u8> {
         let mut out = Vec::new();
-        while self.conn.wants_write() {
-            match self.conn.write_tls(&mut out) {
+        let Engine::Rustls(conn) = &mut self.engine else {
+            return out;
+        };
+        let handshaking = conn.is_handshaking();
+        while conn.wants_write() {
+            match conn.write_tls(&mut out) {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {}
             }
+        }
+        // The flight that finishes the client's handshake is written while
+        // rustls still counts it as handshaking.
+        if handshaking && self.role == Role::Client {
+            self.handshake_sent.extend_from_slice(&out);
         }
         out
     }
@@ -454,27 +496,10 @@ impl PayloadTls {
             ));
             return ex;
         }
-        let mut input = payload;
-        while !input.is_empty() {
-            match self.conn.read_tls(&mut input) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) => {
-                    ex.failure = Some(TlsFailure::Refused(e.to_string()));
-                    break;
-                }
-            }
-            match self.conn.process_new_packets() {
-                Ok(_) => self.drain_plaintext(&mut ex.plaintext),
-                Err(rustls::Error::AlertReceived(a)) => {
-                    ex.failure = Some(TlsFailure::AlertReceived(format!("{a:?}")));
-                    break;
-                }
-                Err(e) => {
-                    ex.failure = Some(TlsFailure::Refused(e.to_string()));
-                    break;
-                }
-            }
+        match &mut self.engine {
+            Engine::Rustls(conn) => read_with_rustls(conn, payload, &mut ex),
+            Engine::ByHand(hand) => hand.read(payload, &mut ex),
+            Engine::Spent => {}
         }
         if ex.failure.is_some() {
             self.failed = true;
@@ -483,35 +508,97 @@ impl PayloadTls {
         ex
     }
 
-    fn drain_plaintext(&mut self, into: &mut Vec<u8>) {
-        let mut buf = [0u8; 4096];
-        loop {
-            match self.conn.reader().read(&mut buf) {
-                Ok(0) => return,
-                Ok(n) => into.extend_from_slice(&buf[..n]),
-                // WouldBlock: nothing more decrypted yet.
-                Err(_) => return,
-            }
-        }
-    }
-
     /// Encrypts one Msg into TLS records (one payload). None before the
     /// handshake is done or after a failure.
     pub fn seal(&mut self, msg: &[u8]) -> Option<Vec<u8>> {
-        if self.failed || self.conn.is_handshaking() {
+        if self.failed || self.is_handshaking() {
             return None;
         }
-        self.conn.writer().write_all(msg).ok()?;
+        match &mut self.engine {
+            Engine::Rustls(conn) => conn.writer().write_all(msg).ok()?,
+            Engine::ByHand(hand) => {
+                return Some(hand.tx.seal(tls12_records::APPLICATION_DATA, msg))
+            }
+            Engine::Spent => return None,
+        }
         Some(self.outgoing())
+    }
+
+    /// Ends the session with a close_notify (the records to send); nothing
+    /// is sealed or read after it.
+    pub fn close(&mut self) -> Vec<u8> {
+        if let Engine::Rustls(conn) = &mut self.engine {
+            conn.send_close_notify();
+        }
+        let out = self.outgoing();
+        self.failed = true;
+        out
+    }
+
+    /// Client side, TLS 1.2, handshake done: asks the peer to renegotiate
+    /// (TP-469 3.6), with a ClientHello encrypted in the session. rustls
+    /// never sends one, so it hands its keys over and the session's records
+    /// are run by hand from here on. Returns the records to send.
+    pub fn renegotiate(&mut self) -> Result<Vec<u8>, String> {
+        let peer = self.peer();
+        let keys = self.mac_keys();
+        let version = peer
+            .version
+            .clone()
+            .unwrap_or_else(|| "no TLS version".into());
+        let (Engine::Rustls(_), Role::Client, Some(keys), false, "TLSv1_2") =
+            (&self.engine, self.role, keys, self.failed, version.as_str())
+        else {
+            return Err(format!(
+                "only the client of an established TLS 1.2 session can ask to renegotiate (this session: {version}, {:?} side{}{})",
+                self.role,
+                if self.failed { ", failed" } else { "" },
+                if matches!(self.engine, Engine::ByHand(_)) { ", already asked" } else { "" },
+            ));
+        };
+        let Engine::Rustls(conn) = std::mem::replace(&mut self.engine, Engine::Spent) else {
+            unreachable!("matched just above");
+        };
+        self.failed = true; // until the keys are out
+        let secrets = conn
+            .dangerous_extract_secrets()
+            .map_err(|e| format!("rustls kept the session's keys: {e}"))?;
+        let direction = |(seq, secrets): (u64, ConnectionTrafficSecrets)| match secrets {
+            ConnectionTrafficSecrets::Aes128Gcm { key, iv } => {
+                Ok((key.as_ref().to_vec(), iv.as_ref().to_vec(), seq))
+            }
+            _ => Err("the session's cipher is not the spec's AES-128-GCM".to_string()),
+        };
+        let (tx_key, tx_iv, tx_seq) = direction(secrets.tx)?;
+        let (rx_key, rx_iv, rx_seq) = direction(secrets.rx)?;
+        let verify_data = tls12_records::client_finished(&self.handshake_sent, &tx_key, &tx_iv)?;
+        let mut random = [0u8; 32];
+        ::ring::rand::SecureRandom::fill(&::ring::rand::SystemRandom::new(), &mut random)
+            .map_err(|_| "no random bytes for the ClientHello".to_string())?;
+        let hello = tls12_records::renegotiation_client_hello(random, &verify_data);
+        let mut hand = ByHand {
+            tx: Direction::new(&tx_key, &tx_iv, tx_seq)?,
+            rx: Direction::new(&rx_key, &rx_iv, rx_seq)?,
+            keys,
+            peer,
+        };
+        let out = hand.tx.seal(tls12_records::HANDSHAKE, &hello);
+        self.engine = Engine::ByHand(Box::new(hand));
+        self.failed = false;
+        Ok(out)
     }
 
     /// The HMAC keys, once the handshake is done.
     pub fn mac_keys(&self) -> Option<MacKeys> {
-        if self.failed || self.conn.is_handshaking() {
+        if self.failed {
             return None;
         }
-        let out = self
-            .conn
+        let conn = match &self.engine {
+            Engine::Rustls(conn) if !conn.is_handshaking() => conn,
+            Engine::ByHand(hand) => return Some(hand.keys.clone()),
+            _ => return None,
+        };
+        let out = conn
             .export_keying_material([0u8; 64], EXPORTER_LABEL, Some(&[]))
             .ok()?;
         let mut keys = MacKeys {
@@ -535,18 +622,88 @@ impl PayloadTls {
 
     /// What the handshake showed of the peer so far.
     pub fn peer(&self) -> PeerView {
+        let conn = match &self.engine {
+            Engine::Rustls(conn) => conn,
+            Engine::ByHand(hand) => return hand.peer.clone(),
+            Engine::Spent => return PeerView::default(),
+        };
         PeerView {
-            certificate_id: self
-                .conn
+            certificate_id: conn
                 .peer_certificates()
                 .and_then(|c| c.first())
                 .and_then(|c| certificate_endpoint_id(c)),
             asked_for_certificate: *self.asked.lock().unwrap_or_else(|p| p.into_inner()),
-            version: self.conn.protocol_version().map(|v| format!("{v:?}")),
-            cipher_suite: self
-                .conn
+            version: conn.protocol_version().map(|v| format!("{v:?}")),
+            cipher_suite: conn
                 .negotiated_cipher_suite()
                 .map(|s| format!("{:?}", s.suite())),
+        }
+    }
+}
+
+fn read_with_rustls(conn: &mut Connection, payload: &[u8], ex: &mut Exchange) {
+    let mut input = payload;
+    while !input.is_empty() {
+        match conn.read_tls(&mut input) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                ex.failure = Some(TlsFailure::Refused(e.to_string()));
+                break;
+            }
+        }
+        match conn.process_new_packets() {
+            Ok(_) => drain_plaintext(conn, &mut ex.plaintext),
+            Err(rustls::Error::AlertReceived(a)) => {
+                ex.failure = Some(TlsFailure::AlertReceived(format!("{a:?}")));
+                break;
+            }
+            Err(e) => {
+                ex.failure = Some(TlsFailure::Refused(e.to_string()));
+                break;
+            }
+        }
+    }
+}
+
+fn drain_plaintext(conn: &mut Connection, into: &mut Vec<u8>) {
+    let mut buf = [0u8; 4096];
+    loop {
+        match conn.reader().read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => into.extend_from_slice(&buf[..n]),
+            // WouldBlock: nothing more decrypted yet.
+            Err(_) => return,
+        }
+    }
+}
+
+impl ByHand {
+    /// Decrypts the peer's records: application data becomes plaintext,
+    /// the rest is reported; a fatal alert or close_notify ends the session.
+    fn read(&mut self, payload: &[u8], ex: &mut Exchange) {
+        let records = match self.rx.open(payload) {
+            Ok(r) => r,
+            Err(e) => {
+                ex.failure = Some(TlsFailure::Refused(e));
+                return;
+            }
+        };
+        for record in records {
+            if record.content_type == tls12_records::APPLICATION_DATA {
+                ex.plaintext.extend_from_slice(&record.data);
+                continue;
+            }
+            for control in Control::of(&record) {
+                if let Control::Alert { fatal, description } = control {
+                    if fatal || description == 0 {
+                        ex.failure.get_or_insert(TlsFailure::AlertReceived(
+                            tls12_records::alert_name(description).to_string(),
+                        ));
+                    }
+                }
+                ex.control.push(control);
+            }
         }
     }
 }
@@ -606,6 +763,66 @@ mod tests {
             assert!(peer.asked_for_certificate);
             assert!(peer.cipher_suite.unwrap().contains("AES_128_GCM_SHA256"));
         }
+    }
+
+    #[test]
+    fn a_renegotiation_request_is_refused_by_rustls_and_the_session_goes_on_by_hand() {
+        let (mut c, mut s) = pair("proto::ctl", "proto::ctl", Versions::Tls12Only);
+        assert_eq!(handshake(&mut c, &mut s), None);
+        let keys = c.mac_keys();
+        // Traffic before the request, so the sequence numbers are not 0.
+        assert_eq!(s.receive(&c.seal(b"first").unwrap()).plaintext, b"first");
+        assert_eq!(c.receive(&s.seal(b"answer").unwrap()).plaintext, b"answer");
+
+        let request = c.renegotiate().unwrap();
+        assert_eq!(
+            tls12_records::first_content_type(&request),
+            Some(tls12_records::HANDSHAKE)
+        );
+        let refusal = s.receive(&request);
+        assert!(
+            refusal.failure.is_none() && refusal.plaintext.is_empty(),
+            "{refusal:?}"
+        );
+        let read = c.receive(&refusal.outgoing);
+        assert_eq!(
+            read.control,
+            vec![Control::Alert {
+                fatal: false,
+                description: tls12_records::NO_RENEGOTIATION
+            }]
+        );
+        assert!(read.failure.is_none());
+        // The session goes on, records now sealed and read by hand.
+        assert_eq!(c.mac_keys(), keys);
+        assert_eq!(c.peer().certificate_id.as_deref(), Some("proto::agent"));
+        assert_eq!(s.receive(&c.seal(b"a Get").unwrap()).plaintext, b"a Get");
+        assert_eq!(
+            c.receive(&s.seal(b"a GetResp").unwrap()).plaintext,
+            b"a GetResp"
+        );
+        assert!(c.renegotiate().unwrap_err().contains("already asked"));
+        // Ending the session is seen by hand too.
+        let bye = c.receive(&s.close());
+        assert_eq!(
+            bye.control,
+            vec![Control::Alert {
+                fatal: false,
+                description: 0
+            }]
+        );
+        assert!(bye.failure.is_some());
+    }
+
+    #[test]
+    fn only_a_tls_1_2_client_can_ask_to_renegotiate() {
+        let (mut c, mut s) = pair("proto::ctl", "proto::ctl", Versions::Tls13Only);
+        assert!(c.renegotiate().unwrap_err().contains("no TLS version"));
+        assert_eq!(handshake(&mut c, &mut s), None);
+        assert!(c.renegotiate().unwrap_err().contains("TLSv1_3"));
+        assert!(s.renegotiate().is_err());
+        // The refused request changed nothing.
+        assert_eq!(s.receive(&c.seal(b"still").unwrap()).plaintext, b"still");
     }
 
     #[test]
