@@ -655,6 +655,10 @@ impl<'a> Runner<'a> {
             Action::E2eSend(spec) => self.e2e_send(step, spec, vars, &mut result).await,
             Action::E2eTls(spec) => self.e2e_tls(spec, &mut result).await,
             Action::E2eTlsRenegotiate(_) => self.e2e_tls_renegotiate(&mut result).await,
+            Action::E2eTlsAnswer(spec) => self.e2e_tls_answer(spec, &mut result),
+            Action::ExpectE2eTlsRetries(spec) => {
+                self.expect_e2e_tls_retries(spec, vars, &mut result).await
+            }
             Action::BadRecord(spec) => self.bad_record(spec, &mut result).await,
             Action::EndpointIds(_) => match self.session.ensure_connected().await {
                 Ok(()) => result.checks.extend(identity::endpoint_id_checks(

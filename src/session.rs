@@ -20,6 +20,8 @@ use crate::usp::record::{self, RecordTypeRef};
 
 mod bad_record;
 mod e2e;
+mod e2e_agent_tls;
+pub use e2e_agent_tls::{OriginEvent, OriginKind};
 mod e2e_tls;
 pub use e2e_tls::{TlsCertificate, TlsOpen, TlsOpened};
 mod lifecycle;
@@ -748,7 +750,7 @@ impl Session {
                 Received::Disconnect(why)
             }
             Some(RecordType::SessionContext(sc)) => {
-                let (got, note) = self.e2e_receive(sc);
+                let (got, note) = self.e2e_receive(sc, rec.payload_security);
                 if let Received::Msg(m) = &got {
                     entry = entry.with_msg(m);
                 }

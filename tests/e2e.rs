@@ -27,6 +27,7 @@ const E2E_CASES: &[&str] = &[
     "e2e-tls-record-integrity",
     "e2e-tls-x509-certificates",
     "e2e-tls-renegotiation-refused",
+    "e2e-tls-failure-to-establish",
 ];
 
 /// The cases that open a new context with `e2e_send` before anything else.
@@ -43,18 +44,33 @@ const NEW_CONTEXT_CASES: &[&str] = &[
     "e2e-tls-record-integrity",
     "e2e-tls-x509-certificates",
     "e2e-tls-renegotiation-refused",
+    "e2e-tls-failure-to-establish",
 ];
 
 /// The TP-469 3.4, 3.6 and 3.7 cases (TLS payload security), all of which
-/// open a TLS context whose handshake checks the Agent's certificate.
+/// open a TLS context as the TLS client, the Agent being the server.
 const TLS_CASES: &[&str] = &[
     "e2e-tls-record-integrity",
     "e2e-tls-x509-certificates",
     "e2e-tls-renegotiation-refused",
 ];
 
-/// The TLS cases that have a Msg answered after the handshake (3.4, 3.6).
-const TLS_ANSWER_CASES: &[&str] = &["e2e-tls-record-integrity", "e2e-tls-renegotiation-refused"];
+/// Every case whose TLS handshake shows the Agent's certificate (3.5 too,
+/// where the Agent is the client).
+const CERTIFICATE_CASES: &[&str] = &[
+    "e2e-tls-record-integrity",
+    "e2e-tls-x509-certificates",
+    "e2e-tls-renegotiation-refused",
+    "e2e-tls-failure-to-establish",
+];
+
+/// The TLS cases that have a Msg answered after the handshake (3.4, 3.5,
+/// 3.6).
+const TLS_ANSWER_CASES: &[&str] = &[
+    "e2e-tls-record-integrity",
+    "e2e-tls-renegotiation-refused",
+    "e2e-tls-failure-to-establish",
+];
 
 /// The TP-469 3.2 and 3.3 cases (mac_signature).
 const INTEGRITY_CASES: &[&str] = &[
@@ -83,6 +99,15 @@ const RECORD_FAULTS: &[(&str, &[&str], &[&str])] = &[
         "e2e-tls-no-mac",
         TLS_ANSWER_CASES,
         &["carries no mac_signature", "TP-469 3.4 metric 1"],
+    ),
+    (
+        "e2e-session-retry-immediately",
+        &["e2e-tls-failure-to-establish"],
+        &[
+            "retry 1",
+            "outside the window 1000 to 1500 ms",
+            "after the TLS alert",
+        ],
     ),
     (
         "e2e-tls-renegotiation-closes-session",
@@ -114,7 +139,7 @@ const RECORD_FAULTS: &[(&str, &[&str], &[&str])] = &[
     ),
     (
         "e2e-tls-certificate-names-another",
-        TLS_CASES,
+        CERTIFICATE_CASES,
         &[
             "names its Endpoint ID",
             "plugfest-reference-agent-not-me",
@@ -345,6 +370,7 @@ fn without_e2e_the_cases_are_skipped_and_the_faults_refused() {
         "e2e-tls-no-client-certificate",
         "e2e-tls-certificate-names-another",
         "e2e-tls-renegotiation-closes-session",
+        "e2e-session-retry-immediately",
     ] {
         let refused = run(&["run", "--agent-fault", fault]);
         assert_eq!(refused.code, 2, "{fault}");

@@ -456,6 +456,11 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("need --e2e"),
         Refused("need --e2e"),
     ),
+    (
+        "e2e-session-retry-immediately",
+        Refused("need --e2e"),
+        Refused("need --e2e"),
+    ),
     // Applied by `plugfest agent --dhcp` only (the built-in Agent of
     // `run` asks for no lease): tests/dhcp.rs runs test-cases/dhcp.yaml
     // against it in two network namespaces.

@@ -214,6 +214,17 @@ fn write_binary_seeds() {
     };
     offer.set_option(code::VENDOR_SPECIFIC, usp.encode(true).unwrap());
     write("dhcp_packet", "offer-125", &offer.encode());
+    use usp_plugfest::fuzz_entry::{TLS12_IV, TLS12_KEY};
+    use usp_plugfest::usp::e2e::tls12_records::{self as tls, Direction};
+    let mut tx = Direction::new(&TLS12_KEY, &TLS12_IV, 0).unwrap();
+    let mut answer = tx.seal(tls::ALERT, &[1, tls::NO_RENEGOTIATION]);
+    answer.extend(tx.seal(tls::APPLICATION_DATA, b"a GetResp Msg"));
+    write("tls12_records", "alert-then-data", &answer);
+    let mut tx = Direction::new(&TLS12_KEY, &TLS12_IV, 0).unwrap();
+    let mut flight = vec![tls::HANDSHAKE, 3, 3, 0, 4, 16, 0, 0, 0];
+    flight.extend([tls::CHANGE_CIPHER_SPEC, 3, 3, 0, 1, 1]);
+    flight.extend(tx.seal(tls::HANDSHAKE, &[&[20, 0, 0, 12][..], &[7; 12]].concat()));
+    write("tls12_records", "finished-flight", &flight);
     let query = dns::encode_query(0x41, "controller.plugfest.test");
     write("dns_message", "query-a", &query);
     let q = dns::decode_query(&query).unwrap();

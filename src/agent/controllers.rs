@@ -12,6 +12,9 @@ const ROLES: &str = "Device.LocalAgent.ControllerTrust.Role.";
 /// A new row's `E2ESession.` settings, as start_values.yaml gives the
 /// configured Controllers (0 = the context never expires).
 const E2E_SESSION_START: &[(&str, &str)] = &[
+    ("SessionMode", "Allow"),
+    ("PayloadSecurity", "TLS"),
+    ("CurrentRetryCount", "0"),
     ("SessionExpiration", "0"),
     ("MaxRetransmitTries", "3"),
     ("SessionRetryMinimumWaitInterval", "5"),

@@ -137,6 +137,24 @@ impl Agent {
         (secs > 0).then(|| std::time::Duration::from_secs(secs))
     }
 
+    /// When `controller`'s E2ESession asks the Agent to open TLS12 contexts
+    /// itself (SessionMode Require, PayloadSecurity TLS): its
+    /// SessionRetryMinimumWaitInterval and SessionRetryIntervalMultiplier,
+    /// and the instance path of its E2ESession object.
+    pub fn e2e_origination(&self, controller: &str) -> Option<(String, String, String)> {
+        let row = self.model.controller_path(controller)?;
+        let obj = format!("{row}.E2ESession.");
+        let value = |name: &str| self.model.value(&obj, name).unwrap_or_default();
+        if value("SessionMode") != "Require" || value("PayloadSecurity") != "TLS" {
+            return None;
+        }
+        Some((
+            value("SessionRetryMinimumWaitInterval"),
+            value("SessionRetryIntervalMultiplier"),
+            obj,
+        ))
+    }
+
     /// Handles one request Msg from the Controller `controller_id`; returns the Msg to send back,
     /// or None when nothing is to be sent (e.g. a NotifyResp, or the no-response fault).
     pub fn handle(&mut self, controller_id: &str, msg: &Msg) -> Option<Msg> {

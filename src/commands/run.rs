@@ -1124,6 +1124,7 @@ async fn with_builtin_agent(
         Fault::E2eTlsNoClientCertificate,
         Fault::E2eTlsCertificateNamesAnother,
         Fault::E2eTlsRenegotiationClosesSession,
+        Fault::E2eSessionRetryImmediately,
     ];
     if let Some(f) = e2e_faults
         .iter()

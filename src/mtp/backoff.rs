@@ -113,6 +113,14 @@ impl Backoff {
         })
     }
 
+    /// An E2E session context's parameters (Controller.{i}.E2ESession.):
+    /// SessionRetryMinimumWaitInterval, SessionRetryIntervalMultiplier, the
+    /// same pattern as WebSocket's ("other values in the retry pattern
+    /// calculated using this value as a starting point", TR-181).
+    pub fn e2e_session(min_wait: &str, multiplier: &str) -> Result<Self, BackoffError> {
+        Self::websocket(min_wait, multiplier)
+    }
+
     /// The window of retry `n` (1 = the first retry after a failure; 0 is
     /// treated as 1).
     pub fn window(&self, n: u32) -> Window {

@@ -66,7 +66,11 @@ impl Runner<'_> {
             Action::CoapControl(_) | Action::ExpectCoap(_) if c.coap_control.is_none() => {
                 NO_COAP_CONTROL
             }
-            Action::E2eSend(_) | Action::E2eTls(_) | Action::E2eTlsRenegotiate(_)
+            Action::E2eSend(_)
+            | Action::E2eTls(_)
+            | Action::E2eTlsRenegotiate(_)
+            | Action::E2eTlsAnswer(_)
+            | Action::ExpectE2eTlsRetries(_)
                 if self.session.e2e_segment_size().is_none() =>
             {
                 NO_CONTEXT

@@ -11,6 +11,7 @@ use super::e2e_steps::NO_CONTEXT;
 use super::{explain_session_error, Runner};
 use crate::results::{CheckResult, StepResult, Verdict};
 use crate::session::{SessionError, TlsCertificate, TlsOpen, TlsOpened};
+use crate::suite::e2e_origin_steps::E2eTlsAnswerSpec;
 use crate::suite::e2e_steps::{E2eTlsSpec, TlsCertificateChoice, TlsOutcome};
 use crate::trace::MsgText;
 use crate::usp::e2e::tls::{RULE_CERT_ID, RULE_TLS};
@@ -86,6 +87,20 @@ impl Runner<'_> {
                 self.note_unreachable(&e);
                 result.error = Some(explain_session_error(&e));
             }
+        }
+    }
+
+    /// TP-469 3.5: arms the harness for the TLS12 contexts the Agent opens
+    /// itself.
+    pub(super) fn e2e_tls_answer(&mut self, spec: &E2eTlsAnswerSpec, result: &mut StepResult) {
+        match self.session.e2e_answer_agent_tls(spec.refuse_handshakes) {
+            Ok(()) => {
+                result.sent = Some(MsgText::from(format!(
+                    "from now on until the case ends, a TLS12 context the Agent opens itself is adopted with the harness as its TLS server: the next {} handshake(s) refused with the TLS alert handshake_failure(40), the one after completed",
+                    spec.refuse_handshakes
+                )))
+            }
+            Err(e) => result.error = Some(explain_session_error(&e)),
         }
     }
 

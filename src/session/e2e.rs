@@ -21,7 +21,9 @@ use crate::usp::proto::record::{
 };
 use crate::usp::record::integrity::{self, NonPayload, Signer};
 
+use super::e2e_agent_tls::AgentTls;
 use super::e2e_tls::{HarnessTls, Seal};
+use crate::usp::e2e::tls::{Role, TlsFailure};
 
 /// R-MSG.0a: an answer uses the record_type of the request.
 const RULE_SAME_RECORD_TYPE: &str = "R-MSG.0a (responses use the record_type of the request)";
@@ -47,6 +49,8 @@ pub(super) struct HarnessE2e {
     signer: Option<Arc<Signer>>,
     /// TLS payload security, while the context has it (`e2e_tls`).
     pub(super) tls: Option<HarnessTls>,
+    /// Armed by `e2e_tls_answer`: the TLS contexts the Agent opens itself.
+    pub(super) agent_tls: Option<AgentTls>,
 }
 
 /// The most Records of the Agent's kept for `retransmits` checks.
@@ -179,7 +183,19 @@ impl HarnessE2e {
             refused: None,
             signer: None,
             tls: None,
+            agent_tls: None,
         }
+    }
+
+    /// Follows a context the Agent opened (TLS12, `tls` the harness's
+    /// server side of it): its session_id from now on, nothing of the old
+    /// context kept.
+    pub(super) fn adopt(&mut self, session_id: u64, tls: HarnessTls) {
+        self.session.restart(session_id);
+        self.ready.clear();
+        self.outbox.clear();
+        self.raw = RawState::default();
+        self.tls = Some(tls);
     }
 
     /// Fills `mac_signature` and `sender_cert` as the step asks.
@@ -353,8 +369,15 @@ impl Session {
     /// Feeds one received SessionContextRecord to the context; returns what
     /// the classifier reports now (the rest waits in `ready`) and a note
     /// for the trace.
-    pub(super) fn e2e_receive(&mut self, sc: &SessionContextRecord) -> (Received, String) {
+    pub(super) fn e2e_receive(
+        &mut self,
+        sc: &SessionContextRecord,
+        payload_security: i32,
+    ) -> (Received, String) {
         let mut note = describe(sc);
+        if let Some(adopted) = self.e2e_adopt_agent_context(sc, payload_security) {
+            note.push_str(&format!("; {adopted}"));
+        }
         let Some(e2e) = self.e2e.as_mut() else {
             // Not asked for: without --e2e the harness opens no context.
             let why =
@@ -379,7 +402,28 @@ impl Session {
                         continue;
                     };
                     let before = tls.seal_now();
+                    let session_id = e2e.session.session_id();
+                    if let Some(alert) = e2e.agent_tls.as_mut().and_then(|a| a.refusal(session_id))
+                    {
+                        note.push_str("; its ClientHello answered with the TLS alert handshake_failure(40), as the step asked");
+                        tls.failure = Some(TlsFailure::Refused(
+                            "the harness refused the handshake on purpose".into(),
+                        ));
+                        for r in e2e.session.wrap(&alert) {
+                            e2e.outbox.push_back((r, Seal::Signed));
+                        }
+                        continue;
+                    }
                     let ex = tls.engine.receive(&p);
+                    if tls.engine.role() == Role::Server {
+                        if let Some(armed) = e2e.agent_tls.as_mut() {
+                            if let Some(f) = &ex.failure {
+                                armed.ended(session_id, Err(f.to_string()));
+                            } else if before == Seal::Signed && !tls.engine.is_handshaking() {
+                                armed.ended(session_id, Ok(()));
+                            }
+                        }
+                    }
                     for control in &ex.control {
                         match super::e2e_tls::renegotiation_answer(control) {
                             Ok(fine) => note.push_str(&format!("; {fine}")),

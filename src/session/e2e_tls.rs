@@ -66,6 +66,14 @@ pub(super) struct HarnessTls {
 }
 
 impl HarnessTls {
+    pub fn new(engine: PayloadTls, signer: Arc<Signer>) -> Self {
+        HarnessTls {
+            engine,
+            signer,
+            failure: None,
+        }
+    }
+
     /// How a Record made now is sealed.
     pub fn seal_now(&self) -> Seal {
         if self.engine.mac_keys().is_some() {
@@ -269,9 +277,14 @@ impl Session {
     /// Ends a TLS context (at the end of the case that opened it): the next
     /// request opens a PLAINTEXT one.
     pub fn e2e_leave_tls(&mut self) {
-        if let Some(e2e) = self.e2e.as_mut().filter(|e| e.tls.is_some()) {
+        if let Some(e2e) = self
+            .e2e
+            .as_mut()
+            .filter(|e| e.tls.is_some() || e.agent_tls.is_some())
+        {
             e2e.restart();
             e2e.violations.clear();
+            e2e.agent_tls = None;
         }
     }
 

@@ -61,7 +61,7 @@ impl LoadError {
 
 /// The actions a step can hold, for messages.
 const ACTIONS: &str =
-    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, expect_mqtt_retries, stomp_steer, expect_stomp, expect_stomp_retries, ws_control, expect_close, expect_ws_retries, coap_control, expect_coap, expect_mtp_tls, discover, expect_mdns_query, dhcp_offer, expect_dhcp, expect_dns, e2e_send, e2e_tls, e2e_tls_renegotiate, bad_record";
+    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, expect_mqtt_retries, stomp_steer, expect_stomp, expect_stomp_retries, ws_control, expect_close, expect_ws_retries, coap_control, expect_coap, expect_mtp_tls, discover, expect_mdns_query, dhcp_offer, expect_dhcp, expect_dns, e2e_send, e2e_tls, e2e_tls_renegotiate, e2e_tls_answer, expect_e2e_tls_retries, bad_record";
 
 /// A test-case file: one suite of cases (format in test-cases/README.md).
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -201,6 +201,10 @@ struct RawStep {
     e2e_tls: Option<crate::suite::e2e_steps::E2eTlsSpec>,
     #[serde(default)]
     e2e_tls_renegotiate: Option<crate::suite::e2e_steps::E2eRenegotiateSpec>,
+    #[serde(default)]
+    e2e_tls_answer: Option<crate::suite::e2e_origin_steps::E2eTlsAnswerSpec>,
+    #[serde(default)]
+    expect_e2e_tls_retries: Option<crate::suite::e2e_origin_steps::E2eTlsRetrySpec>,
     #[serde(default)]
     bad_record: Option<crate::suite::bad_record_steps::BadRecordSpec>,
     #[serde(default)]
@@ -474,6 +478,8 @@ fn step(
     actions.extend(r.e2e_send.map(Action::E2eSend));
     actions.extend(r.e2e_tls.map(Action::E2eTls));
     actions.extend(r.e2e_tls_renegotiate.map(Action::E2eTlsRenegotiate));
+    actions.extend(r.e2e_tls_answer.map(Action::E2eTlsAnswer));
+    actions.extend(r.expect_e2e_tls_retries.map(Action::ExpectE2eTlsRetries));
     actions.extend(r.bad_record.map(Action::BadRecord));
     if actions.len() != 1 {
         let found: Vec<&str> = actions.iter().map(Action::keyword).collect();
@@ -587,6 +593,8 @@ fn step(
                 | Action::ExpectDns(_)
                 | Action::E2eTls(_)
                 | Action::E2eTlsRenegotiate(_)
+                | Action::E2eTlsAnswer(_)
+                | Action::ExpectE2eTlsRetries(_)
                 | Action::BadRecord(_)),
                 e,
             ) => own_checks(file, text, &loc, a, e)?,
@@ -622,6 +630,7 @@ fn step(
         Action::ExpectMqttRetries(_) => Some(("expect_mqtt_retries", &[])),
         Action::ExpectStompRetries(_) => Some(("expect_stomp_retries", &[])),
         Action::ExpectWsRetries(_) => Some(("expect_ws_retries", &[])),
+        Action::ExpectE2eTlsRetries(_) => Some(("expect_e2e_tls_retries", &[])),
         Action::ExpectMtpTls(_) => Some(("expect_mtp_tls", &[])),
         _ => None,
     };
@@ -790,6 +799,16 @@ fn self_checking(action: &Action) -> Option<(Result<(), String>, &'static str, &
             t.validate(),
             crate::suite::e2e_steps::TLS_HELP,
             "e2e_tls checks the handshake itself; the request steps after it have their own expect",
+        ),
+        Action::E2eTlsAnswer(a) => (
+            a.validate(),
+            crate::suite::e2e_origin_steps::HELP,
+            "e2e_tls_answer only arms the harness; expect_e2e_tls_retries holds the checks",
+        ),
+        Action::ExpectE2eTlsRetries(r) => (
+            r.validate(),
+            crate::suite::e2e_origin_steps::HELP,
+            "expect_e2e_tls_retries holds its checks itself: the back-off windows and the handshake after them",
         ),
         Action::E2eTlsRenegotiate(_) => (
             Ok(()),

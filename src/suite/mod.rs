@@ -7,6 +7,7 @@ pub mod capture;
 pub mod coap_steps;
 pub mod dhcp_steps;
 pub mod discovery_steps;
+pub mod e2e_origin_steps;
 pub mod e2e_steps;
 pub mod error;
 pub mod expect;

@@ -184,6 +184,12 @@ pub enum Action {
     /// A TLS renegotiation request in the context's TLS 1.2 session
     /// (TP-469 3.6).
     E2eTlsRenegotiate(super::e2e_steps::E2eRenegotiateSpec),
+    /// Arms the harness for the TLS12 contexts the Agent opens itself
+    /// (TP-469 3.5).
+    E2eTlsAnswer(super::e2e_origin_steps::E2eTlsAnswerSpec),
+    /// The Agent's retries after refused handshakes of its own TLS12
+    /// contexts, against its SessionRetry back-off (TP-469 3.5).
+    ExpectE2eTlsRetries(super::e2e_origin_steps::E2eTlsRetrySpec),
     /// A malformed Record on the current MTP, and what the Agent does
     /// after it (TP-469 3.1, 6.9; `bad_record_steps.rs`).
     BadRecord(super::bad_record_steps::BadRecordSpec),
@@ -219,6 +225,8 @@ impl Action {
             Action::E2eSend(_) => "e2e_send",
             Action::E2eTls(_) => "e2e_tls",
             Action::E2eTlsRenegotiate(_) => "e2e_tls_renegotiate",
+            Action::E2eTlsAnswer(_) => "e2e_tls_answer",
+            Action::ExpectE2eTlsRetries(_) => "expect_e2e_tls_retries",
             Action::BadRecord(_) => "bad_record",
         }
     }

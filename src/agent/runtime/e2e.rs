@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::agent::faults::{Fault, FaultSet};
-use crate::usp::e2e::tls::{Exchange, Identity, PayloadTls, ServerPolicy, TlsFailure};
+use crate::usp::e2e::tls::{Exchange, Identity, PayloadTls, ServerPolicy, TlsFailure, Versions};
 use crate::usp::e2e::tls12_records::{self, HANDSHAKE};
 use crate::usp::e2e::{self, E2eEvent, E2eSession, SarState};
 use crate::usp::proto::record::{record::PayloadSecurity, SessionContextRecord};
@@ -39,6 +39,37 @@ pub(super) struct AgentE2e {
     /// The certificate the Agent shows in a TLS12 context and the signer
     /// of its handshake Records; given by the host before such a context.
     pub tls_identity: Option<Arc<TlsIdentity>>,
+    /// The TLS contexts the Agent opens itself.
+    pub origination: Origination,
+}
+
+/// The Agent's own TLS12 contexts (E2ESession.SessionMode Require with
+/// PayloadSecurity TLS): the Agent is then the TLS client (R-E2E.41), and a
+/// failed handshake is tried again after the SessionRetry back-off (TP-469
+/// 3.5).
+#[derive(Debug, Default)]
+pub(super) struct Origination {
+    /// The current context is one the Agent opened.
+    pub ours: bool,
+    /// Its handshake is under way.
+    pub negotiating: bool,
+    /// Failed attempts in a row (E2ESession.CurrentRetryCount).
+    pub retries: u32,
+    /// When the last attempt failed, until its retry is scheduled.
+    pub failed_at: Option<Instant>,
+    /// No attempt before this.
+    pub not_before: Option<Instant>,
+}
+
+impl Origination {
+    /// Whether a new attempt is due now (the caller has scheduled any
+    /// failure first).
+    pub fn due(&self, now: Instant) -> bool {
+        !self.negotiating
+            && !self.ours
+            && self.failed_at.is_none()
+            && self.not_before.is_none_or(|t| now >= t)
+    }
 }
 
 /// What the Agent shows and signs with in a TLS12 context.
@@ -83,7 +114,36 @@ impl AgentE2e {
             signing: None,
             tls: None,
             tls_identity: None,
+            origination: Origination::default(),
         }
+    }
+
+    /// Opens a TLS12 context as the TLS client: a new session_id, the
+    /// ClientHello signed (R-E2E.29/30). Empty without a TLS identity.
+    pub fn originate_tls(&mut self, me: &str, ctrl: &str, faults: &FaultSet) -> Vec<Vec<u8>> {
+        let Some(id) = self.tls_identity.clone() else {
+            return Vec::new();
+        };
+        let Ok(mut tls) = PayloadTls::client(&id.shown, Versions::Any) else {
+            return Vec::new();
+        };
+        let hello = tls.outgoing();
+        // R-E2E.3: chosen by the originator, greater than 1.
+        let session_id = (super::random_unit() * 1e15) as u64 + 2;
+        let mut session = E2eSession::new(session_id, self.segment_size).following_peer();
+        let records = session
+            .wrap(&hello)
+            .into_iter()
+            .map(|r| seal(&Sealing::TlsSigned(&id.signer), me, ctrl, r, faults))
+            .collect();
+        self.session = Some(session);
+        self.security = PayloadSecurity::Tls12 as i32;
+        self.tls = Some(tls);
+        self.signing = None;
+        self.last_seen = Some(Instant::now());
+        self.origination.ours = true;
+        self.origination.negotiating = true;
+        records
     }
 
     pub fn active(&self) -> bool {
@@ -96,6 +156,19 @@ impl AgentE2e {
         self.session = None;
         self.signing = None;
         self.tls = None;
+        self.origination_ended();
+    }
+
+    /// The Agent's own context is over: an attempt still negotiating
+    /// failed (its retry is scheduled by the host).
+    fn origination_ended(&mut self) {
+        let o = &mut self.origination;
+        if o.negotiating {
+            o.retries += 1;
+            o.failed_at = Some(Instant::now());
+        }
+        o.negotiating = false;
+        o.ours = false;
     }
 
     /// The key that checks a Controller's HMAC: a TLS12 Record of the
@@ -194,6 +267,8 @@ impl AgentE2e {
             return out;
         }
         if !same_context {
+            // The Controller's context replaces any the Agent opened.
+            self.origination_ended();
             self.security = payload_security;
             self.tls = None;
             if payload_security == PayloadSecurity::Tls12 as i32 {
@@ -270,6 +345,9 @@ impl AgentE2e {
                         if let Some(f) = ex.failure {
                             out.problems.push(format!("TLS payload security: {f}"));
                             tls_failed = true;
+                        } else if self.origination.negotiating && !tls.is_handshaking() {
+                            self.origination.negotiating = false;
+                            self.origination.retries = 0;
                         }
                     }
                 },
@@ -304,6 +382,7 @@ impl AgentE2e {
             // in a new context starts again).
             self.session = None;
             self.tls = None;
+            self.origination_ended();
         }
         out
     }
@@ -353,8 +432,6 @@ impl AgentE2e {
     }
 }
 
-/// How a Record made now is sealed (a free function so that it can be
-/// called while the context's session is borrowed).
 /// A TLS 1.2 handshake record after the handshake: a renegotiation request
 /// (TLS 1.2 shows the content type in the clear; TLS 1.3 hides it).
 fn asks_to_renegotiate(tls: &PayloadTls, payload: &[u8]) -> bool {
@@ -363,6 +440,8 @@ fn asks_to_renegotiate(tls: &PayloadTls, payload: &[u8]) -> bool {
         && tls12_records::first_content_type(payload) == Some(HANDSHAKE)
 }
 
+/// How a Record made now is sealed (a free function so that it can be
+/// called while the context's session is borrowed).
 fn sealing_of<'a>(
     tls: &Option<PayloadTls>,
     id: &'a Option<Arc<TlsIdentity>>,

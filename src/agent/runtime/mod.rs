@@ -682,6 +682,11 @@ impl AgentHost {
                 _ = ticker.tick() => {
                     let notes = self.agent.lock().await.tick(Clock::now());
                     self.route(notes);
+                    if let Some(ctrl) = &controller_id {
+                        if !self.originate_if_required(&mut conn, &mut e2e, ctrl).await {
+                            break;
+                        }
+                    }
                     continue;
                 }
             };
@@ -806,6 +811,52 @@ impl AgentHost {
             }
         }
         self.unregister(conn_id);
+    }
+
+    /// E2ESession SessionMode Require with PayloadSecurity TLS: the Agent
+    /// opens its own TLS12 context, and after a failed one waits the
+    /// SessionRetry back-off before the next (TP-469 3.5; the window of
+    /// retry n is [m·k^(n-1), m·k^n], k in thousandths). False when the
+    /// connection is gone.
+    async fn originate_if_required(
+        &self,
+        conn: &mut Box<dyn MtpConnection>,
+        e2e: &mut e2e::AgentE2e,
+        ctrl: &str,
+    ) -> bool {
+        let Some((min_wait, multiplier, obj)) = self.agent.lock().await.e2e_origination(ctrl)
+        else {
+            return true;
+        };
+        if let Some(failed) = e2e.origination.failed_at.take() {
+            let n = e2e.origination.retries;
+            let wait = if self.faults.contains(Fault::E2eSessionRetryImmediately) {
+                Duration::ZERO
+            } else {
+                Backoff::websocket(&min_wait, &multiplier)
+                    .map_or(Duration::from_secs(5), |b| b.wait(n, random_unit()))
+            };
+            e2e.origination.not_before = Some(failed + wait);
+            self.say(format!(
+                "E2E: the TLS context it opened failed; retry {n} in {} ms",
+                wait.as_millis()
+            ));
+            self.put_param(&obj, "CurrentRetryCount", &n.to_string())
+                .await;
+        }
+        if !e2e.origination.due(std::time::Instant::now()) {
+            return true;
+        }
+        if e2e.tls_identity.is_none() {
+            e2e.tls_identity = self.tls_identity();
+        }
+        self.say("E2E: opening a TLS12 context (SessionMode Require)");
+        for r in e2e.originate_tls(&self.endpoint_id, ctrl, &self.faults) {
+            if conn.send(&r).await.is_err() {
+                return false;
+            }
+        }
+        true
     }
 
     /// A Record that cannot be decoded: where the binding says so, the
