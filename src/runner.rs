@@ -30,6 +30,7 @@ mod e2e_steps;
 mod e2e_tls_step;
 mod identity;
 mod interposer_steps;
+mod mdns_announce_step;
 mod more_steps;
 mod retry_steps;
 mod tls_steps;
@@ -82,7 +83,10 @@ pub struct RunContext {
     pub discovery: discovery_steps::DiscoveryRun,
     /// The mDNS questions heard on loopback (`--advertise-controller`), for
     /// `expect_mdns_query`.
-    pub mdns_questions: Option<crate::discovery::mdns_questions::QuestionLog>,
+    pub mdns_questions: Option<crate::discovery::mdns_heard::QuestionLog>,
+    /// `--discovery` (or `--advertise-controller`): every mDNS question and
+    /// response on loopback, for `expect_mdns_announcement`.
+    pub mdns_heard: Option<crate::discovery::mdns_heard::HeardLogs>,
     /// Whether DHCP steps can run (`--dhcp IFACE`), and the server's handle.
     pub dhcp: dhcp_steps::DhcpRun,
 }
@@ -104,6 +108,7 @@ impl Default for RunContext {
             mtp_tls: false,
             discovery: Default::default(),
             mdns_questions: None,
+            mdns_heard: None,
             dhcp: Default::default(),
         }
     }
@@ -188,9 +193,20 @@ pub struct Runner<'a> {
     coap_case_start: usize,
     /// How many mDNS questions were heard before the current case.
     mdns_case_start: usize,
+    /// Where the mDNS logs (questions, responses) stood when the case
+    /// began, or its last reboot step did.
+    mdns_heard_case_start: (usize, usize),
 }
 
 impl<'a> Runner<'a> {
+    /// The mDNS logs' positions now (questions, responses).
+    fn mdns_heard_now(&self) -> (usize, usize) {
+        self.context
+            .mdns_heard
+            .as_ref()
+            .map_or((0, 0), |h| (h.questions.len(), h.responses.len()))
+    }
+
     pub fn new(
         session: Session,
         profiles: &'a Profiles,
@@ -221,6 +237,7 @@ impl<'a> Runner<'a> {
             ws_retry_from: 0,
             coap_case_start: 0,
             mdns_case_start: 0,
+            mdns_heard_case_start: (0, 0),
             controllers: Default::default(),
             unavailable_controllers: Default::default(),
             parked_controllers: Default::default(),
@@ -427,6 +444,7 @@ impl<'a> Runner<'a> {
         self.ws_case_starts();
         self.coap_case_starts();
         self.mdns_case_start = self.context.mdns_questions.as_ref().map_or(0, |q| q.len());
+        self.mdns_heard_case_start = self.mdns_heard_now();
         self.case_rule = case.rule();
         self.case_condition = case.condition.clone();
         self.case_done = false;
@@ -627,7 +645,11 @@ impl<'a> Runner<'a> {
             }
             Action::ExpectNoNotify(spec) => self.expect_no_notify(spec, vars, &mut result).await,
             Action::ServeFile(spec) => self.serve_file(step, spec, vars, &mut result).await,
-            Action::Reboot(spec) => self.reboot(step, spec, vars, &mut result).await,
+            Action::Reboot(spec) => {
+                // What the Agent announces after the reboot is what counts.
+                self.mdns_heard_case_start = self.mdns_heard_now();
+                self.reboot(step, spec, vars, &mut result).await
+            }
             Action::MqttSteer(steering) => self.mqtt_steer(steering, &mut result),
             Action::ExpectMqtt(pattern) => {
                 self.expect_mqtt(pattern, &step.capture, vars, &mut result)
@@ -649,6 +671,9 @@ impl<'a> Runner<'a> {
             Action::ExpectMtpTls(spec) => self.expect_mtp_tls(spec, &mut result).await,
             Action::Discover(spec) => self.discover(spec, &mut result).await,
             Action::ExpectMdnsQuery(spec) => self.expect_mdns_query(spec, &mut result).await,
+            Action::ExpectMdnsAnnouncement(spec) => {
+                self.expect_mdns_announcement(spec, &mut result).await
+            }
             Action::DhcpOffer(spec) => self.dhcp_offer(spec, &mut result),
             Action::ExpectDhcp(spec) => self.expect_dhcp(spec, &mut result).await,
             Action::ExpectDns(spec) => self.expect_dns(spec, &mut result).await,

@@ -559,7 +559,8 @@ fn discover_controllers_reports_a_malformed_instance_name() {
 
 /// The built-in Agent of `run`, given `--discovery --role client`,
 /// advertises the WebSocket server it listens on: the discovery suite runs
-/// green against it, and red on R-DIS.8 with `advert-wrong-instance`.
+/// green against it, red on R-DIS.8 with `advert-wrong-instance`, and red
+/// on TP-469 8.5 only with `no-announcement-after-reboot`.
 #[test]
 fn the_built_in_agent_advertises_with_discovery_role_client() {
     let Some(ns) = namespace_or_skip("run --discovery with the built-in Agent") else {
@@ -603,6 +604,24 @@ fn the_built_in_agent_advertises_with_discovery_role_client() {
         "{}",
         text(&run)
     );
+    // TP-469 8.5: an Agent that does not announce itself again after the
+    // reboot fails that case only (it still answers queries).
+    let (run, cases) = suite(Some("no-announcement-after-reboot"));
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    for c in &cases {
+        let message = c["message"].as_str().unwrap_or_default();
+        if c["id"] == "mdns-advert-srv-txt" {
+            assert_eq!(c["verdict"], "failed", "{c}");
+            assert!(
+                message.contains("announces _usp-agt-ws._tcp.local. unasked")
+                    && message.contains("no mDNS response with SRV records")
+                    && message.contains("TP-469 8.5"),
+                "{message}"
+            );
+        } else {
+            assert_eq!(c["verdict"], "passed", "{c}");
+        }
+    }
 }
 
 /// The built-in Agent advertises only as the WebSocket server: `--discovery`

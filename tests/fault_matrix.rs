@@ -461,6 +461,12 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("need --e2e"),
         Refused("need --e2e"),
     ),
+    // With --discovery only (the matrix runs without): tests/discovery.rs.
+    (
+        "no-announcement-after-reboot",
+        Refused("does not advertise"),
+        Refused("does not advertise"),
+    ),
     // Applied by `plugfest agent --dhcp` only (the built-in Agent of
     // `run` asks for no lease): tests/dhcp.rs runs test-cases/dhcp.yaml
     // against it in two network namespaces.

@@ -227,6 +227,9 @@ fn every_listed_fault_has_a_test_here() {
         "e2e-tls-certificate-names-another",
         "e2e-tls-renegotiation-closes-session",
         "e2e-session-retry-immediately",
+        // Applied with --discovery only: tests/discovery.rs shows it
+        // failing TP-469 8.5 (mdns-advert-srv-txt).
+        "no-announcement-after-reboot",
         // Applied by `plugfest agent --dhcp`: tests/dhcp.rs shows each
         // failing its case of test-cases/dhcp.yaml (TP-469 8.1-8.3).
         "dhcp-no-vendor-class",

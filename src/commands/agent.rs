@@ -55,7 +55,11 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
     }
     // The advert faults change the DNS-SD advertisement: without one they
     // could not show, and a run that passes because of that would mislead.
-    for f in [Fault::AdvertisementWithoutName, Fault::AdvertWrongInstance] {
+    for f in [
+        Fault::AdvertisementWithoutName,
+        Fault::AdvertWrongInstance,
+        Fault::NoAnnouncementAfterReboot,
+    ] {
         if faults.contains(f) && !args.advertise {
             return bad_input(format!(
                 "the {} fault applies with --listen ADDR --advertise only",
@@ -247,7 +251,14 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
                         "advertised {instance} as {} on loopback",
                         advert.service_type
                     );
-                    Some(a)
+                    // Announced again after each reboot (TP-469 8.5).
+                    Some(
+                        if host.faults().contains(Fault::NoAnnouncementAfterReboot) {
+                            std::sync::Arc::new(a)
+                        } else {
+                            crate::discovery::mdns::follow_reboots(a, host.up_state())
+                        },
+                    )
                 }
                 Err(e) => return bad_input(e),
             }

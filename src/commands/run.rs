@@ -55,10 +55,10 @@ pub(crate) struct Setup {
     /// `--e2e` / `e2e:`: the segment size of the session context.
     pub(crate) e2e: Option<usize>,
     /// `--advertise-controller`: the DNS-SD record, withdrawn when the run ends.
-    pub(crate) _advertiser: Option<crate::discovery::mdns::Advertiser>,
+    pub(crate) _advertiser: Option<std::sync::Arc<crate::discovery::mdns::Advertiser>>,
     /// `--advertise-controller`: the mDNS question listener, stopped when
     /// the run ends.
-    pub(crate) _mdns_questions: Option<crate::discovery::mdns_questions::Listener>,
+    pub(crate) _mdns_questions: Option<crate::discovery::mdns_heard::Listener>,
     /// `--dhcp IFACE`: the harness's DHCP server, stopped when the run ends.
     pub(crate) _dhcp: Option<crate::discovery::dhcp::DhcpServer>,
     /// The other Controllers the harness can act as (`controllers:`).
@@ -639,11 +639,14 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
         return Err("--advertise-controller needs a target whose websocket role is server (the harness listens where the Agent connects)".into());
     }
     // As an advertised Controller the harness also hears the Agent's mDNS
-    // questions about its host (TP-469 8.4).
-    let mdns_listener = if args.advertise_controller {
+    // questions about its host (TP-469 8.4); browsing for Agents, their
+    // unasked announcements (8.5).
+    let mdns_listener = if args.advertise_controller || args.discovery {
         Some(
-            crate::discovery::mdns_questions::Listener::start().map_err(|e| {
-                format!("--advertise-controller: cannot listen for mDNS questions on loopback: {e}")
+            crate::discovery::mdns_heard::Listener::start().map_err(|e| {
+                format!(
+                    "--advertise-controller / --discovery: cannot listen for mDNS on loopback: {e}"
+                )
             })?,
         )
     } else {
@@ -689,11 +692,15 @@ async fn from_target(path: &Path, args: &RunArgs) -> Result<Setup, String> {
             mtp_tls: tls.is_some(),
             discovery: discovery_setting(args, &target),
             dhcp: dhcp.1,
-            mdns_questions: mdns_listener.as_ref().map(|l| l.log()),
+            mdns_questions: mdns_listener
+                .as_ref()
+                .filter(|_| args.advertise_controller)
+                .map(|l| l.questions()),
+            mdns_heard: mdns_listener.as_ref().map(|l| l.logs()),
             ..context
         },
         e2e: e2e_setting(args, target.e2e.as_ref().map(|e| e.segment_size)),
-        _advertiser: advertiser,
+        _advertiser: advertiser.map(std::sync::Arc::new),
         _mdns_questions: mdns_listener,
         _dhcp: dhcp.0,
         controllers,
@@ -1044,7 +1051,11 @@ async fn with_builtin_agent(
     let faults = parse_faults(&args.agent_faults)?;
     // The built-in Agent does not advertise over DNS-SD: the fault could
     // not happen, and a run that passes because of that would mislead.
-    for f in [Fault::AdvertisementWithoutName, Fault::AdvertWrongInstance] {
+    for f in [
+        Fault::AdvertisementWithoutName,
+        Fault::AdvertWrongInstance,
+        Fault::NoAnnouncementAfterReboot,
+    ] {
         if faults.contains(f) && !args.discovery {
             return Err(format!("the {} fault applies to `plugfest agent --listen --advertise` or `run --discovery --role client` only (without --discovery the built-in Agent of `run` does not advertise)", f.name()));
         }
@@ -1140,6 +1151,7 @@ async fn with_builtin_agent(
     let host = AgentHost::new(agent, faults).with_e2e_segment_size(
         e2e_setting(args, None).unwrap_or(crate::agent::runtime::DEFAULT_SEGMENT_SIZE),
     );
+    let agent_up = host.up_state();
     // Loopback answers in microseconds; short waits keep a faulty Agent's
     // run short without risking a false timeout.
     let timeouts = Timeouts {
@@ -1174,8 +1186,26 @@ async fn with_builtin_agent(
     context.ws_control = started.ws_control.clone();
     context.ws_second_session = started.ws_second_session.clone();
     context.coap_control = started.coap_control.clone();
-    let (discovery, advertiser) = builtin_discovery(args, &started, &agent_id, &advert_faults)?;
+    let (discovery, advertiser) =
+        builtin_discovery(args, &started, &agent_id, &advert_faults, agent_up)?;
     context.discovery = discovery;
+    // --discovery: the unasked announcements (TP-469 8.5) are heard too.
+    // mdns-sd announces a new registration twice, a second apart, after
+    // probing the name (RFC 6762 8.3); the cases start once that is over,
+    // so that only what the Agent announces after a reboot step is heard
+    // there (with `no-announcement-after-reboot`, nothing).
+    if advertiser.is_some() {
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+    }
+    let mdns_listener = if advertiser.is_some() {
+        Some(
+            crate::discovery::mdns_heard::Listener::start()
+                .map_err(|e| format!("--discovery: cannot listen for mDNS on loopback: {e}"))?,
+        )
+    } else {
+        None
+    };
+    context.mdns_heard = mdns_listener.as_ref().map(|l| l.logs());
     let mtp_label = loopback::label(args.mtp, version).to_string();
     Ok(Setup {
         connector: started.connector,
@@ -1201,7 +1231,7 @@ async fn with_builtin_agent(
         context,
         e2e: e2e_setting(args, None),
         _advertiser: advertiser,
-        _mdns_questions: None,
+        _mdns_questions: mdns_listener,
         _dhcp: None,
         controllers: started.controllers,
     })
@@ -1217,10 +1247,11 @@ fn builtin_discovery(
     started: &loopback::Started,
     agent_id: &str,
     faults: &crate::agent::faults::FaultSet,
+    agent_up: tokio::sync::watch::Receiver<bool>,
 ) -> Result<
     (
         crate::runner::discovery_steps::DiscoveryRun,
-        Option<crate::discovery::mdns::Advertiser>,
+        Option<std::sync::Arc<crate::discovery::mdns::Advertiser>>,
     ),
     String,
 > {
@@ -1259,6 +1290,13 @@ fn builtin_discovery(
         encrypt: args.tls,
     })
     .map_err(|e| format!("--discovery: {e}"))?;
+    // A reboot withdraws and announces the records again, unless the
+    // Agent is to stay silent after it.
+    let advert = if faults.contains(Fault::NoAnnouncementAfterReboot) {
+        std::sync::Arc::new(advert)
+    } else {
+        mdns::follow_reboots(advert, agent_up)
+    };
     Ok((on, Some(advert)))
 }
 

@@ -162,6 +162,45 @@ fn instance_name(fullname: &str, ty_domain: &str) -> String {
 /// simply expires for browsers).
 pub struct Advertiser {
     daemon: ServiceDaemon,
+    info: ServiceInfo,
+}
+
+impl Advertiser {
+    /// Withdraws the records (goodbyes, TTL 0), as a rebooting device's
+    /// stack does.
+    pub fn withdraw(&self) {
+        let _ = self.daemon.unregister(self.info.get_fullname());
+    }
+
+    /// Registers them again: mdns-sd probes the name, then announces the
+    /// records unasked (RFC 6762 8.3).
+    pub fn announce(&self) {
+        let _ = self.daemon.register(self.info.clone());
+    }
+}
+
+/// An Agent's advertisement that follows its reboots: withdrawn while it
+/// is down, announced again once it is up (TP-469 8.5). `up` is the
+/// Agent's up/down state (`AgentHost::up_state`).
+pub fn follow_reboots(
+    advertiser: Advertiser,
+    mut up: tokio::sync::watch::Receiver<bool>,
+) -> std::sync::Arc<Advertiser> {
+    let shared = std::sync::Arc::new(advertiser);
+    let weak = std::sync::Arc::downgrade(&shared);
+    tokio::spawn(async move {
+        while up.changed().await.is_ok() {
+            let Some(advertiser) = weak.upgrade() else {
+                return;
+            };
+            if *up.borrow_and_update() {
+                advertiser.announce();
+            } else {
+                advertiser.withdraw();
+            }
+        }
+    });
+    shared
 }
 
 impl Drop for Advertiser {
@@ -216,8 +255,8 @@ pub fn advertise(advert: &ServiceAdvert) -> Result<Advertiser, MdnsError> {
         advert.port,
         txt,
     )?;
-    daemon.register(info)?;
-    Ok(Advertiser { daemon })
+    daemon.register(info.clone())?;
+    Ok(Advertiser { daemon, info })
 }
 
 #[cfg(test)]

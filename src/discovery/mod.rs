@@ -5,7 +5,7 @@
 
 pub mod dhcp;
 pub mod mdns;
-pub mod mdns_questions;
+pub mod mdns_heard;
 pub mod tls_probe;
 mod validate;
 

@@ -14,6 +14,7 @@ use super::dhcp_steps::{DhcpRun, NO_DHCP};
 use super::discovery_steps::NO_MDNS_LISTENER;
 use super::e2e_steps::NO_CONTEXT;
 use super::interposer_steps::{NO_MQTT_INTERPOSER, NO_STOMP_INTERPOSER};
+use super::mdns_announce_step::NO_ANNOUNCEMENT_LISTENER;
 use super::ws_steps::{NO_CLIENT, NO_CONTROL as NO_WS_CONTROL};
 use super::{empty_result, runs_with, Runner};
 use crate::results::{CaseResult, Verdict};
@@ -76,6 +77,7 @@ impl Runner<'_> {
                 NO_CONTEXT
             }
             Action::ExpectMdnsQuery(_) if c.mdns_questions.is_none() => NO_MDNS_LISTENER,
+            Action::ExpectMdnsAnnouncement(_) if c.mdns_heard.is_none() => NO_ANNOUNCEMENT_LISTENER,
             Action::DhcpOffer(_) | Action::ExpectDhcp(_) | Action::ExpectDns(_)
                 if matches!(c.dhcp, DhcpRun::Off(_)) =>
             {

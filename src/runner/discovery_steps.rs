@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::{explain_session_error, Runner};
 use crate::discovery::dhcp::dns;
-use crate::discovery::{self, mdns, mdns_questions, Advertisement};
+use crate::discovery::{self, mdns, mdns_heard, Advertisement};
 use crate::results::{CheckResult, StepResult, Verdict};
 use crate::suite::discovery_steps::{DiscoverSpec, ExpectMdnsQuerySpec, DEFAULT_TIMEOUT_MS};
 use crate::suite::model::{GetSpec, RequestSpec};
@@ -154,13 +154,13 @@ pub(super) const NO_MDNS_LISTENER: &str = "not applicable: the harness listens f
 /// or AAAA question, the ways to resolve a host. ANY questions are left
 /// out: they are the probes of whoever claims the name (RFC 6762 8.1), the
 /// harness's own mdns-sd among them, and loopback does not tell whose.
-fn asked_about(heard: &[mdns_questions::Heard], name: &str) -> bool {
+fn asked_about(heard: &[mdns_heard::Heard], name: &str) -> bool {
     heard.iter().any(|h| {
         h.question.name == name && matches!(h.question.qtype, dns::qtype::A | dns::qtype::AAAA)
     })
 }
 
-fn describe_questions(heard: &[mdns_questions::Heard]) -> String {
+fn describe_questions(heard: &[mdns_heard::Heard]) -> String {
     let first = heard[0].at;
     heard
         .iter()
@@ -177,11 +177,7 @@ fn describe_questions(heard: &[mdns_questions::Heard]) -> String {
 }
 
 /// The check of `expect_mdns_query` on what was heard.
-pub fn mdns_query_check(
-    heard: &[mdns_questions::Heard],
-    name: &str,
-    waited: Duration,
-) -> CheckResult {
+pub fn mdns_query_check(heard: &[mdns_heard::Heard], name: &str, waited: Duration) -> CheckResult {
     let asked = asked_about(heard, name);
     check(
         format!("the Agent resolved {name} with mDNS"),

@@ -80,6 +80,53 @@ impl ExpectMdnsQuerySpec {
     }
 }
 
+/// `expect_mdns_announcement` (TP-469 8.5): since the case began (a reboot
+/// step before it), the Agent multicast an mDNS response nobody asked for
+/// announcing its `service` instance: SRV and TXT records (TTL above 0)
+/// for the instance named by its Endpoint ID. Skipped, with the reason, on
+/// a run without `--discovery`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectMdnsAnnouncementSpec {
+    /// The Agent service, default `_usp-agt-ws._tcp` (the `.local.` domain
+    /// may be left out).
+    #[serde(default)]
+    pub service: Option<String>,
+    /// How long to wait for the announcement (default 3000 ms).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+impl ExpectMdnsAnnouncementSpec {
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(s) = &self.service {
+            match crate::discovery::full_service_type(s) {
+                Some(t) if !crate::discovery::is_controller_service(t) => {}
+                _ => {
+                    return Err(format!(
+                        "expect_mdns_announcement: {s} is not an Agent service type (_usp-agt-ws._tcp, ...)"
+                    ))
+                }
+            }
+        }
+        match self.timeout_ms {
+            Some(0) => Err("expect_mdns_announcement: timeout_ms must be above 0".into()),
+            Some(t) if t > MAX_TIMEOUT_MS => Err(format!(
+                "expect_mdns_announcement: timeout_ms above {MAX_TIMEOUT_MS}"
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The full service type, `_usp-agt-ws._tcp.local.` by default.
+    pub fn service_type(&self) -> &'static str {
+        self.service
+            .as_deref()
+            .and_then(crate::discovery::full_service_type)
+            .unwrap_or(crate::discovery::WS_AGENT_SERVICE)
+    }
+}
+
 impl DiscoverSpec {
     /// What is wrong with the step as written.
     pub fn validate(&self) -> Result<(), String> {

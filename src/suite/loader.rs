@@ -61,7 +61,7 @@ impl LoadError {
 
 /// The actions a step can hold, for messages.
 const ACTIONS: &str =
-    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, expect_mqtt_retries, stomp_steer, expect_stomp, expect_stomp_retries, ws_control, expect_close, expect_ws_retries, coap_control, expect_coap, expect_mtp_tls, discover, expect_mdns_query, dhcp_offer, expect_dhcp, expect_dns, e2e_send, e2e_tls, e2e_tls_renegotiate, e2e_tls_answer, expect_e2e_tls_retries, bad_record";
+    "get, set, add, delete, get_instances, get_supported_dm, get_supported_protocol, operate, wait_notify, connect_record, endpoint_ids, expect_no_notify, serve_file, reboot, mqtt_steer, expect_mqtt, expect_mqtt_retries, stomp_steer, expect_stomp, expect_stomp_retries, ws_control, expect_close, expect_ws_retries, coap_control, expect_coap, expect_mtp_tls, discover, expect_mdns_query, expect_mdns_announcement, dhcp_offer, expect_dhcp, expect_dns, e2e_send, e2e_tls, e2e_tls_renegotiate, e2e_tls_answer, expect_e2e_tls_retries, bad_record";
 
 /// A test-case file: one suite of cases (format in test-cases/README.md).
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -192,6 +192,8 @@ struct RawStep {
     // DHCP discovery (TP-469 8.1-8.3).
     #[serde(default)]
     dhcp_offer: Option<crate::suite::dhcp_steps::DhcpOfferSpec>,
+    #[serde(default)]
+    expect_mdns_announcement: Option<crate::suite::discovery_steps::ExpectMdnsAnnouncementSpec>,
     #[serde(default)]
     expect_dhcp: Option<crate::suite::dhcp_steps::ExpectDhcpSpec>,
     #[serde(default)]
@@ -472,6 +474,10 @@ fn step(
     actions.extend(r.expect_mtp_tls.map(Action::ExpectMtpTls));
     actions.extend(r.discover.map(Action::Discover));
     actions.extend(r.expect_mdns_query.map(Action::ExpectMdnsQuery));
+    actions.extend(
+        r.expect_mdns_announcement
+            .map(Action::ExpectMdnsAnnouncement),
+    );
     actions.extend(r.dhcp_offer.map(Action::DhcpOffer));
     actions.extend(r.expect_dhcp.map(Action::ExpectDhcp));
     actions.extend(r.expect_dns.map(Action::ExpectDns));
@@ -588,6 +594,7 @@ fn step(
                 | Action::ExpectCoap(_)
                 | Action::Discover(_)
                 | Action::ExpectMdnsQuery(_)
+                | Action::ExpectMdnsAnnouncement(_)
                 | Action::DhcpOffer(_)
                 | Action::ExpectDhcp(_)
                 | Action::ExpectDns(_)
@@ -622,6 +629,7 @@ fn step(
         Action::ExpectNoNotify(_) => Some(("expect_no_notify", &[])),
         Action::Discover(_) => Some(("discover", &[])),
         Action::ExpectMdnsQuery(_) => Some(("expect_mdns_query", &[])),
+        Action::ExpectMdnsAnnouncement(_) => Some(("expect_mdns_announcement", &[])),
         Action::DhcpOffer(_) => Some(("dhcp_offer", &[])),
         Action::ExpectDhcp(_) => Some(("expect_dhcp", &[])),
         Action::ExpectDns(_) => Some(("expect_dns", &[])),
@@ -779,6 +787,11 @@ fn self_checking(action: &Action) -> Option<(Result<(), String>, &'static str, &
             q.validate(),
             discovery_steps::HELP,
             "expect_mdns_query holds its check itself: the name asked about",
+        ),
+        Action::ExpectMdnsAnnouncement(a) => (
+            a.validate(),
+            discovery_steps::HELP,
+            "expect_mdns_announcement holds its checks itself: the announcement, its instance name and its records",
         ),
         Action::DhcpOffer(o) => (
             o.validate(),

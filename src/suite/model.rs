@@ -170,6 +170,8 @@ pub enum Action {
     Discover(super::discovery_steps::DiscoverSpec),
     /// Passes when the Agent asked mDNS about a `.local.` name (TP-469 8.4).
     ExpectMdnsQuery(super::discovery_steps::ExpectMdnsQuerySpec),
+    /// The Agent announced its service unasked after a reboot (TP-469 8.5).
+    ExpectMdnsAnnouncement(super::discovery_steps::ExpectMdnsAnnouncementSpec),
     /// What the harness's DHCP server offers from now on (TP-469 8.2).
     DhcpOffer(super::dhcp_steps::DhcpOfferSpec),
     /// Passes when the Agent asked for a lease naming USP (TP-469 8.1).
@@ -219,6 +221,7 @@ impl Action {
             Action::ExpectMtpTls(_) => "expect_mtp_tls",
             Action::Discover(_) => "discover",
             Action::ExpectMdnsQuery(_) => "expect_mdns_query",
+            Action::ExpectMdnsAnnouncement(_) => "expect_mdns_announcement",
             Action::DhcpOffer(_) => "dhcp_offer",
             Action::ExpectDhcp(_) => "expect_dhcp",
             Action::ExpectDns(_) => "expect_dns",

@@ -271,6 +271,11 @@ impl AgentHost {
         }
     }
 
+    /// The Agent's up (true) / rebooting (false) state, to follow.
+    pub fn up_state(&self) -> watch::Receiver<bool> {
+        self.shared.up.subscribe()
+    }
+
     /// Waits while the Agent is rebooting.
     async fn wait_up(&self) {
         let mut up = self.shared.up.subscribe();

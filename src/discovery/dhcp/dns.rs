@@ -124,6 +124,16 @@ fn read_header(b: &[u8]) -> Result<[u16; 6], DecodeError> {
 /// offset just past it in the original position. Every pointer must point before the start
 /// of the segment it ends, and after the header, so decoding always terminates.
 fn read_name(b: &[u8], start: usize) -> Result<(String, usize), DecodeError> {
+    read_name_cased(b, start, true)
+}
+
+/// `read_name`, lowercasing or keeping the case as sent (DNS-SD instance
+/// names are shown as their owner wrote them).
+fn read_name_cased(
+    b: &[u8],
+    start: usize,
+    lowercase: bool,
+) -> Result<(String, usize), DecodeError> {
     let (mut pos, mut segment_start, mut end) = (start, start, None);
     let (mut name, mut wire_len) = (String::new(), 1usize);
     loop {
@@ -146,7 +156,11 @@ fn read_name(b: &[u8], start: usize) -> Result<(String, usize), DecodeError> {
                 }
                 for &c in label {
                     if c.is_ascii_graphic() && c != b'.' && c != b'\\' {
-                        name.push(c.to_ascii_lowercase() as char);
+                        name.push(if lowercase {
+                            c.to_ascii_lowercase() as char
+                        } else {
+                            c as char
+                        });
                     } else {
                         name.push_str(&format!("\\{c:03}"));
                     }
@@ -324,9 +338,152 @@ pub fn decode_a_response(bytes: &[u8], id: u16, name: &str) -> Result<Vec<Ipv4Ad
     Ok(out)
 }
 
+/// One resource record of a response, its data read for the types DNS-SD
+/// uses (RFC 6763); the class's top bit (mDNS cache-flush) is ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceRecord {
+    /// Owner name, without the trailing dot, in the case it was sent
+    /// (compare case-insensitively).
+    pub name: String,
+    pub rtype: u16,
+    pub ttl: u32,
+    pub data: RData,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RData {
+    A(Ipv4Addr),
+    Ptr(String),
+    Srv {
+        port: u16,
+        target: String,
+    },
+    /// The character-strings, as sent (`key=value` or `key`).
+    Txt(Vec<Vec<u8>>),
+    Other,
+}
+
+/// Every record of a response (QR set): answer, authority and additional
+/// sections, in order. An mDNS announcement is such a response with no
+/// question (RFC 6762 8.3).
+pub fn decode_records(bytes: &[u8]) -> Result<Vec<ResourceRecord>, DecodeError> {
+    let [_, flags, qdcount, ancount, nscount, arcount] = read_header(bytes)?;
+    if flags & QR == 0 {
+        return fail(2, "QR is clear: a query, not a response");
+    }
+    let mut pos = HEADER_LEN;
+    for _ in 0..qdcount {
+        let (_, after) = read_name(bytes, pos)?;
+        u16_at(bytes, after + 2, "a question's class")?;
+        pos = after + 4;
+    }
+    let count = usize::from(ancount) + usize::from(nscount) + usize::from(arcount);
+    let mut out = Vec::new();
+    for _ in 0..count {
+        let (name, after) = read_name_cased(bytes, pos, false)?;
+        let rtype = u16_at(bytes, after, "a record's type")?;
+        let ttl = u32::from(u16_at(bytes, after + 4, "a record's TTL")?) << 16
+            | u32::from(u16_at(bytes, after + 6, "a record's TTL")?);
+        let rdlength = u16_at(bytes, after + 8, "a record's rdlength")? as usize;
+        let rdata_at = after + 10;
+        let Some(rdata) = bytes.get(rdata_at..rdata_at + rdlength) else {
+            return fail(
+                after + 8,
+                format!("rdata of {rdlength} bytes runs past the end"),
+            );
+        };
+        let data = match rtype {
+            qtype::A => <[u8; 4]>::try_from(rdata)
+                .map(|o| RData::A(o.into()))
+                .or_else(|_| {
+                    fail(
+                        after + 8,
+                        format!("A record with rdlength {rdlength}, not 4"),
+                    )
+                })?,
+            qtype::PTR => RData::Ptr(read_name_cased(bytes, rdata_at, false)?.0),
+            qtype::SRV => {
+                // priority, weight, port, then the (possibly compressed) target.
+                let port = u16_at(bytes, rdata_at + 4, "an SRV record's port")?;
+                RData::Srv {
+                    port,
+                    target: read_name_cased(bytes, rdata_at + 6, false)?.0,
+                }
+            }
+            qtype::TXT => {
+                let (mut strings, mut rest) = (Vec::new(), rdata);
+                while let Some((&len, tail)) = rest.split_first() {
+                    let Some(s) = tail.get(..len as usize) else {
+                        return fail(rdata_at, "a TXT character-string runs past its rdata");
+                    };
+                    strings.push(s.to_vec());
+                    rest = &tail[len as usize..];
+                }
+                RData::Txt(strings)
+            }
+            _ => RData::Other,
+        };
+        out.push(ResourceRecord {
+            name,
+            rtype,
+            ttl,
+            data,
+        });
+        pos = rdata_at + rdlength;
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dns_sd_announcement_reads_as_its_records() {
+        // PTR, SRV and TXT of one instance, names compressed.
+        let mut m = header(0, QR | AA, [0, 3, 0, 0]);
+        push_name(&mut m, "_usp-agt-ws._tcp.local");
+        m.extend_from_slice(&qtype::PTR.to_be_bytes());
+        m.extend_from_slice(&0x8001u16.to_be_bytes());
+        m.extend_from_slice(&120u32.to_be_bytes());
+        let instance = b"\x0cproto::agent\xc0\x0c";
+        m.extend_from_slice(&(instance.len() as u16).to_be_bytes());
+        let instance_at = m.len() as u8;
+        m.extend_from_slice(instance);
+        m.extend_from_slice(&[0xc0, instance_at]);
+        m.extend_from_slice(&qtype::SRV.to_be_bytes());
+        m.extend_from_slice(&1u16.to_be_bytes());
+        m.extend_from_slice(&120u32.to_be_bytes());
+        m.extend_from_slice(&8u16.to_be_bytes());
+        m.extend_from_slice(&[0, 0, 0, 0, 0x1f, 0x90, 0xc0, 0x0c]);
+        m.extend_from_slice(&[0xc0, instance_at]);
+        m.extend_from_slice(&qtype::TXT.to_be_bytes());
+        m.extend_from_slice(&1u16.to_be_bytes());
+        m.extend_from_slice(&0u32.to_be_bytes());
+        m.extend_from_slice(&8u16.to_be_bytes());
+        m.extend_from_slice(b"\x06path=/\x00");
+        let records = decode_records(&m).unwrap();
+        assert_eq!(records.len(), 3);
+        let instance_name = "proto::agent._usp-agt-ws._tcp.local";
+        assert_eq!(records[0].data, RData::Ptr(instance_name.into()));
+        assert_eq!(records[1].name, instance_name);
+        assert_eq!(
+            records[1].data,
+            RData::Srv {
+                port: 8080,
+                target: "_usp-agt-ws._tcp.local".into()
+            }
+        );
+        assert_eq!(records[2].ttl, 0);
+        assert_eq!(
+            records[2].data,
+            RData::Txt(vec![b"path=/".to_vec(), Vec::new()])
+        );
+        for cut in 0..m.len() {
+            let _ = decode_records(&m[..cut]);
+        }
+        assert!(decode_records(&encode_query(1, "a.local")).is_err());
+    }
 
     const NAME: &str = "controller.plugfest.test";
     const ADDRS: [Ipv4Addr; 2] = [Ipv4Addr::new(192, 0, 2, 7), Ipv4Addr::new(192, 0, 2, 8)];

@@ -1,6 +1,8 @@
-//! Every mDNS question asked on the loopback interface, kept for
-//! `expect_mdns_query` (TP-469 8.4: an Agent whose Controller URL names a
-//! `.local.` host must resolve it with mDNS). The listener sits beside
+//! Every mDNS question and response multicast on the loopback interface,
+//! kept for `expect_mdns_query` (TP-469 8.4: an Agent whose Controller URL
+//! names a `.local.` host must resolve it with mDNS) and
+//! `expect_mdns_announcement` (TP-469 8.5: after a reboot the Agent
+//! announces its services unasked). The listener sits beside
 //! mdns-sd's own socket on port 5353 (both set SO_REUSEPORT) but is bound
 //! to the mDNS group address, so the kernel hands it multicast only and
 //! never a unicast answer meant for mdns-sd. It only reads.
@@ -9,11 +11,11 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::dhcp::dns::{self, Question};
+use super::dhcp::dns::{self, Question, ResourceRecord};
 
 const MDNS_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 251);
 const MDNS_PORT: u16 = 5353;
-/// Questions kept: mDNS on a busy loopback must not grow the log forever.
+/// Entries kept per log: mDNS on a busy loopback must not grow it forever.
 const CAP: usize = 4096;
 
 /// One question heard, with when and from where.
@@ -24,72 +26,107 @@ pub struct Heard {
     pub question: Question,
 }
 
-#[derive(Default)]
-struct Log {
-    heard: Mutex<Kept>,
+/// One multicast response heard (an answer or an unasked announcement):
+/// its records, goodbyes (TTL 0) included.
+#[derive(Debug, Clone)]
+pub struct HeardResponse {
+    pub at: Instant,
+    pub from: SocketAddr,
+    pub records: Vec<ResourceRecord>,
+}
+
+struct Log<T> {
+    heard: Mutex<Kept<T>>,
     changed: tokio::sync::Notify,
 }
 
-/// The last `CAP` questions, and how many older ones were let go, so that
-/// positions stay absolute.
-#[derive(Default)]
-struct Kept {
-    dropped: usize,
-    questions: std::collections::VecDeque<Heard>,
-}
-
-/// The questions heard so far, shared with the runner.
-#[derive(Clone, Default)]
-pub struct QuestionLog(Arc<Log>);
-
-impl std::fmt::Debug for QuestionLog {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "mDNS questions on loopback ({} heard)", self.len())
+impl<T> Default for Log<T> {
+    fn default() -> Self {
+        Log {
+            heard: Mutex::new(Kept {
+                dropped: 0,
+                entries: Default::default(),
+            }),
+            changed: Default::default(),
+        }
     }
 }
 
-impl QuestionLog {
-    fn heard(&self) -> std::sync::MutexGuard<'_, Kept> {
+/// The last `CAP` entries, and how many older ones were let go, so that
+/// positions stay absolute.
+struct Kept<T> {
+    dropped: usize,
+    entries: std::collections::VecDeque<T>,
+}
+
+/// What was heard so far, shared with the runner.
+pub struct HeardLog<T>(Arc<Log<T>>);
+
+/// The questions.
+pub type QuestionLog = HeardLog<Heard>;
+/// The responses.
+pub type ResponseLog = HeardLog<HeardResponse>;
+
+impl<T> Clone for HeardLog<T> {
+    fn clone(&self) -> Self {
+        HeardLog(self.0.clone())
+    }
+}
+
+impl<T> Default for HeardLog<T> {
+    fn default() -> Self {
+        HeardLog(Arc::default())
+    }
+}
+
+impl<T: Clone> std::fmt::Debug for HeardLog<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "mDNS on loopback ({} heard)", self.len())
+    }
+}
+
+impl<T: Clone> HeardLog<T> {
+    fn heard(&self) -> std::sync::MutexGuard<'_, Kept<T>> {
         self.0.heard.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// How many questions were heard so far (a position for `since`).
+    /// How many entries were heard so far (a position for `since`).
     pub fn len(&self) -> usize {
         let kept = self.heard();
-        kept.dropped + kept.questions.len()
+        kept.dropped + kept.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// The questions from the `from`-th on.
-    pub fn since(&self, from: usize) -> Vec<Heard> {
+    /// The entries from the `from`-th on.
+    pub fn since(&self, from: usize) -> Vec<T> {
         let kept = self.heard();
         let skip = from.saturating_sub(kept.dropped);
-        kept.questions.iter().skip(skip).cloned().collect()
+        kept.entries.iter().skip(skip).cloned().collect()
     }
 
-    fn push(&self, h: Heard) {
+    fn push(&self, h: T) {
         {
             let mut kept = self.heard();
-            if kept.questions.len() >= CAP {
-                kept.questions.pop_front();
+            if kept.entries.len() >= CAP {
+                kept.entries.pop_front();
                 kept.dropped += 1;
             }
-            kept.questions.push_back(h);
+            kept.entries.push_back(h);
         }
         self.0.changed.notify_waiters();
     }
 
-    /// Waits until `done` holds for the questions from the `from`-th on,
-    /// or until `deadline`; returns them.
+    /// Waits until `done` holds for the entries from the `from`-th on, or
+    /// until `deadline`; returns them.
     pub async fn wait_since(
         &self,
         from: usize,
         deadline: Instant,
-        done: impl Fn(&[Heard]) -> bool,
-    ) -> Vec<Heard> {
+        done: impl Fn(&[T]) -> bool,
+    ) -> Vec<T> {
         loop {
             let changed = self.0.changed.notified();
             let seen = self.since(from);
@@ -101,9 +138,17 @@ impl QuestionLog {
     }
 }
 
+/// Both logs, for the runner.
+#[derive(Clone, Debug, Default)]
+pub struct HeardLogs {
+    pub questions: QuestionLog,
+    pub responses: ResponseLog,
+}
+
 /// The listener, listening until dropped.
 pub struct Listener {
-    log: QuestionLog,
+    questions: QuestionLog,
+    responses: ResponseLog,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -124,29 +169,43 @@ impl Listener {
         socket.join_multicast_v4(&MDNS_GROUP, &Ipv4Addr::LOCALHOST)?;
         socket.set_nonblocking(true)?;
         let socket = tokio::net::UdpSocket::from_std(socket.into())?;
-        let log = QuestionLog::default();
-        let task = tokio::spawn(listen(socket, log.clone()));
-        Ok(Listener { log, task })
+        let questions = QuestionLog::default();
+        let responses = ResponseLog::default();
+        let task = tokio::spawn(listen(socket, questions.clone(), responses.clone()));
+        Ok(Listener {
+            questions,
+            responses,
+            task,
+        })
     }
 
-    pub fn log(&self) -> QuestionLog {
-        self.log.clone()
+    pub fn questions(&self) -> QuestionLog {
+        self.questions.clone()
+    }
+
+    pub fn logs(&self) -> HeardLogs {
+        HeardLogs {
+            questions: self.questions.clone(),
+            responses: self.responses.clone(),
+        }
     }
 }
 
-async fn listen(socket: tokio::net::UdpSocket, log: QuestionLog) {
+async fn listen(socket: tokio::net::UdpSocket, questions: QuestionLog, responses: ResponseLog) {
     let mut buf = vec![0u8; 9000];
     loop {
         let Ok((n, from)) = socket.recv_from(&mut buf).await else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
-        // Answers (QR set) and undecodable datagrams are not questions.
+        // Undecodable datagrams are neither.
+        let at = Instant::now();
         if let Ok(query) = dns::decode_query(&buf[..n]) {
-            let at = Instant::now();
             for question in query.questions {
-                log.push(Heard { at, from, question });
+                questions.push(Heard { at, from, question });
             }
+        } else if let Ok(records) = dns::decode_records(&buf[..n]) {
+            responses.push(HeardResponse { at, from, records });
         }
     }
 }
