@@ -138,8 +138,8 @@ pub fn dhcp_packet(data: &[u8]) {
     }
 }
 
-/// A DNS datagram: as a query to the harness's responder (answered), and
-/// as a response to the reference Agent's A query.
+/// A DNS datagram: as a query to the harness's responder (answered), as a
+/// response to the reference Agent's A query, and as an mDNS response.
 pub fn dns_message(data: &[u8]) {
     use crate::discovery::dhcp::dns;
     if let Ok(q) = dns::decode_query(data) {
@@ -149,6 +149,10 @@ pub fn dns_message(data: &[u8]) {
     }
     let id = data.first().map_or(0, |b| u16::from(*b));
     let _ = dns::decode_a_response(data, id, "controller.plugfest.test");
+    // As an mDNS response heard on loopback (expect_mdns_announcement).
+    if let Ok(records) = dns::decode_records(data) {
+        let _ = records.iter().map(|r| format!("{r:?}")).count();
+    }
 }
 
 /// The key and nonce base the `tls12_records` seeds are sealed with.
