@@ -160,7 +160,7 @@ fn cases_without_a_profile_are_counted_under_their_suite() {
         .expect("the plugfest binary starts");
     let out = String::from_utf8_lossy(&output.stdout);
     assert!(
-        out.lines().any(|l| l.starts_with("Endpoint identity  1 ")),
+        out.lines().any(|l| l.starts_with("Endpoint identity  3 ")),
         "{out}"
     );
     assert!(!out.lines().any(|l| l.starts_with("- ")), "{out}");

@@ -28,6 +28,7 @@ const E2E_CASES: &[&str] = &[
     "e2e-tls-x509-certificates",
     "e2e-tls-renegotiation-refused",
     "e2e-tls-failure-to-establish",
+    "e2e-tls-expired-certificate",
 ];
 
 /// The cases that open a new context with `e2e_send` before anything else.
@@ -45,14 +46,6 @@ const NEW_CONTEXT_CASES: &[&str] = &[
     "e2e-tls-x509-certificates",
     "e2e-tls-renegotiation-refused",
     "e2e-tls-failure-to-establish",
-];
-
-/// The TP-469 3.4, 3.6 and 3.7 cases (TLS payload security), all of which
-/// open a TLS context as the TLS client, the Agent being the server.
-const TLS_CASES: &[&str] = &[
-    "e2e-tls-record-integrity",
-    "e2e-tls-x509-certificates",
-    "e2e-tls-renegotiation-refused",
 ];
 
 /// Every case whose TLS handshake shows the Agent's certificate (3.5 too,
@@ -129,12 +122,24 @@ const RECORD_FAULTS: &[(&str, &[&str], &[&str])] = &[
         ],
     ),
     (
+        // Without a CertificateRequest the expired certificate (2.8) is
+        // never judged either.
         "e2e-tls-no-client-certificate",
-        TLS_CASES,
         &[
-            "asks for the Controller's certificate",
-            "TP-469 3.7 metric 2",
-            "R-E2E.41",
+            "e2e-tls-record-integrity",
+            "e2e-tls-x509-certificates",
+            "e2e-tls-renegotiation-refused",
+            "e2e-tls-expired-certificate",
+        ],
+        &["certificate", "R-E2E.41"],
+    ),
+    (
+        "e2e-tls-accepts-expired-certificate",
+        &["e2e-tls-expired-certificate"],
+        &[
+            "whose validity period ended on 2020-01-02",
+            "was answered",
+            "TP-469 2.8 metric 1",
         ],
     ),
     (
@@ -301,9 +306,9 @@ fn assert_e2e_cases_fail(run: &Run, fault: &str, needles: &[&str]) {
     assert_eq!(cases.len(), E2E_CASES.len());
     for c in &cases {
         // These faults bend the Records that carry the Agent's Msgs; 3.7's
-        // steps are handshakes only (their flights are not bent), so it
-        // passes, and must.
-        if c["id"] == "e2e-tls-x509-certificates" {
+        // and 2.8's steps are handshakes only (their flights are not bent),
+        // so they pass, and must.
+        if c["id"] == "e2e-tls-x509-certificates" || c["id"] == "e2e-tls-expired-certificate" {
             assert_eq!(c["verdict"], "passed", "{fault}: {c}");
             continue;
         }
@@ -371,6 +376,7 @@ fn without_e2e_the_cases_are_skipped_and_the_faults_refused() {
         "e2e-tls-certificate-names-another",
         "e2e-tls-renegotiation-closes-session",
         "e2e-session-retry-immediately",
+        "e2e-tls-accepts-expired-certificate",
     ] {
         let refused = run(&["run", "--agent-fault", fault]);
         assert_eq!(refused.code, 2, "{fault}");

@@ -467,6 +467,33 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("does not advertise"),
         Refused("does not advertise"),
     ),
+    (
+        "answers-own-endpoint-id",
+        Fails(
+            Cases::Only(&["own-endpoint-id-not-answered"]),
+            &["does not answer the Record", "GET_RESP", "R-ARC.2"],
+        ),
+        Fails(
+            Cases::Only(&["own-endpoint-id-not-answered"]),
+            &["does not answer the Record", "GET_RESP", "R-ARC.2"],
+        ),
+    ),
+    (
+        "answers-any-to-id",
+        Fails(
+            Cases::Only(&["foreign-to-id-not-answered"]),
+            &["does not answer the Record", "GET_RESP", "R-E2E.1"],
+        ),
+        Fails(
+            Cases::Only(&["foreign-to-id-not-answered"]),
+            &["does not answer the Record", "GET_RESP", "R-E2E.1"],
+        ),
+    ),
+    (
+        "e2e-tls-accepts-expired-certificate",
+        Refused("need --e2e"),
+        Refused("need --e2e"),
+    ),
     // Applied by `plugfest agent --dhcp` only (the built-in Agent of
     // `run` asks for no lease): tests/dhcp.rs runs test-cases/dhcp.yaml
     // against it in two network namespaces.

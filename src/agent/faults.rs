@@ -69,6 +69,9 @@ pub enum Fault {
     E2eTlsRenegotiationClosesSession,
     E2eSessionRetryImmediately,
     NoAnnouncementAfterReboot,
+    AnswersOwnEndpointId,
+    AnswersAnyToId,
+    E2eTlsAcceptsExpiredCertificate,
     DhcpNoVendorClass,
     DhcpIgnoresProvisioningCode,
     DhcpIgnoresControllerUrl,
@@ -108,7 +111,7 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub const ALL: [Fault; 94] = [
+    pub const ALL: [Fault; 97] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -167,6 +170,9 @@ impl Fault {
         Fault::E2eTlsRenegotiationClosesSession,
         Fault::E2eSessionRetryImmediately,
         Fault::NoAnnouncementAfterReboot,
+        Fault::AnswersOwnEndpointId,
+        Fault::AnswersAnyToId,
+        Fault::E2eTlsAcceptsExpiredCertificate,
         Fault::DhcpNoVendorClass,
         Fault::DhcpIgnoresProvisioningCode,
         Fault::DhcpIgnoresControllerUrl,
@@ -265,6 +271,9 @@ impl Fault {
             Fault::E2eTlsRenegotiationClosesSession => "e2e-tls-renegotiation-closes-session",
             Fault::E2eSessionRetryImmediately => "e2e-session-retry-immediately",
             Fault::NoAnnouncementAfterReboot => "no-announcement-after-reboot",
+            Fault::AnswersOwnEndpointId => "answers-own-endpoint-id",
+            Fault::AnswersAnyToId => "answers-any-to-id",
+            Fault::E2eTlsAcceptsExpiredCertificate => "e2e-tls-accepts-expired-certificate",
             Fault::DhcpNoVendorClass => "dhcp-no-vendor-class",
             Fault::DhcpIgnoresProvisioningCode => "dhcp-ignores-provisioning-code",
             Fault::DhcpIgnoresControllerUrl => "dhcp-ignores-controller-url",
@@ -359,6 +368,9 @@ impl Fault {
             Fault::E2eTlsRenegotiationClosesSession => "in a TLS 1.2 context, a renegotiation request (a ClientHello after the handshake) is answered with close_notify and the Agent's TLS session ends, instead of the request being ignored or refused with no_renegotiation(100) (fails TP-469 3.6)",
             Fault::E2eSessionRetryImmediately => "with E2ESession.SessionMode Require and PayloadSecurity TLS, a TLS context the Agent opened that failed is opened again at once, without the SessionRetryMinimumWaitInterval / SessionRetryIntervalMultiplier back-off (fails TP-469 3.5 metric 2)",
             Fault::NoAnnouncementAfterReboot => "the Agent's DNS-SD advertisement is not announced again after a reboot: it only answers queries (fails TP-469 8.5: no unsolicited mDNS response after the reboot)",
+            Fault::AnswersOwnEndpointId => "a Record whose from_id is the Agent's own Endpoint ID is processed and answered (breaks R-ARC.2, TP-469 2.1)",
+            Fault::AnswersAnyToId => "a Record addressed to another Endpoint ID (to_id) is processed and answered (breaks R-E2E.1, TP-469 2.2)",
+            Fault::E2eTlsAcceptsExpiredCertificate => "in a TLS12 context, the Agent (which has absolute time) accepts a Controller certificate whose validity period is over (fails TP-469 2.8)",
             Fault::DhcpNoVendorClass => "with `plugfest agent --dhcp IFACE`, the DHCPDISCOVER and DHCPREQUEST carry no option 124 naming USP (breaks R-DIS.1, TP-469 8.1); a server classifying on it then sends no option 125 either",
             Fault::DhcpIgnoresProvisioningCode => "with `plugfest agent --dhcp IFACE`, the ProvisioningCode of option 125 (sub-option 26) is not written to the Controller's row (breaks TP-469 8.2)",
             Fault::DhcpIgnoresControllerUrl => "with `plugfest agent --dhcp IFACE --connect URL`, the Controller URL of option 125 (sub-option 25) is not followed: no DNS query for its name, the configured URL dialed instead (breaks TP-469 8.3)",

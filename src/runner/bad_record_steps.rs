@@ -50,15 +50,33 @@ impl Runner<'_> {
                     NOT_A_RECORD.len()
                 ),
             ),
-            BadRecordKind::UndecodablePayload => {
+            kind => {
                 let Some(agent) = self.session.agent_id().map(str::to_string) else {
                     result.error = Some("the Agent's Endpoint ID is unknown: set agent_endpoint_id in the target file".into());
                     return;
                 };
-                let from = self.session.controller_id().to_string();
+                let me = self.session.controller_id().to_string();
+                let get = || {
+                    use prost::Message;
+                    msg::request(
+                        "plugfest-misaddressed",
+                        ReqType::Get(Get {
+                            param_paths: vec![PROBE.into()],
+                            max_depth: 0,
+                        }),
+                    )
+                    .encode_to_vec()
+                };
+                let (from, to, payload, what) = match kind {
+                    BadRecordKind::FromOwnId => (agent.clone(), agent, get(), "a Get"),
+                    BadRecordKind::ToAnotherId => {
+                        (me, format!("{agent}-not-me"), get(), "a Get")
+                    }
+                    _ => (me, agent, NOT_A_MSG.to_vec(), "a payload that is not a USP Msg"),
+                };
                 (
-                    record::encode_no_session(&from, &agent, NOT_A_MSG),
-                    format!("a NoSessionContextRecord over {mtp} from '{from}' to '{agent}' whose payload is not a USP Msg"),
+                    record::encode_no_session(&from, &to, &payload),
+                    format!("a NoSessionContextRecord over {mtp} from '{from}' to '{to}' carrying {what}"),
                 )
             }
         };
@@ -81,9 +99,11 @@ impl Runner<'_> {
         };
         result.received = Some(MsgText::from(describe_after(&after, window)));
         let rule = self.case_rule.clone();
-        result
-            .checks
-            .push(record_error_check(&after, window, rule.clone()));
+        result.checks.push(if spec.kind.must_go_unanswered() {
+            unanswered_check(&after, window, rule.clone())
+        } else {
+            record_error_check(&after, window, rule.clone())
+        });
         let session_check = session_kept_check(&after, mtp, window, rule.clone());
         let kept = session_check.passed;
         result.checks.push(session_check);
@@ -148,6 +168,27 @@ impl Runner<'_> {
             actual,
             rule,
         });
+    }
+}
+
+/// A Record from the Agent's own Endpoint ID, or to another one, is not
+/// answered at all: no Error, no response (TP-469 2.1, 2.2).
+fn unanswered_check(after: &AfterBadRecord, window: Duration, rule: Option<String>) -> CheckResult {
+    let mut heard: Vec<String> = after.errors.iter().map(describe_answer).collect();
+    heard.extend(after.others.iter().cloned());
+    CheckResult {
+        description: "the Agent does not answer the Record".into(),
+        passed: heard.is_empty(),
+        expected: format!(
+            "nothing within {} ms: neither a response nor an Error",
+            window.as_millis()
+        ),
+        actual: if heard.is_empty() {
+            "nothing".into()
+        } else {
+            heard.join("; ")
+        },
+        rule,
     }
 }
 

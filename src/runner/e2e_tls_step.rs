@@ -37,6 +37,7 @@ impl Runner<'_> {
             certificate: match spec.certificate {
                 TlsCertificateChoice::Own => TlsCertificate::Own,
                 TlsCertificateChoice::NamesAnother => TlsCertificate::NamesAnother,
+                TlsCertificateChoice::Expired => TlsCertificate::Expired,
             },
             versions: spec.versions(),
             window,
@@ -65,7 +66,7 @@ impl Runner<'_> {
                 result.checks.extend(self.session.e2e_check());
             }
             TlsOutcome::Refused => {
-                let check = self.refused(&opened).await;
+                let check = self.refused(&opened, spec.certificate).await;
                 result.checks.push(check);
                 self.session.e2e_forget_violations();
             }
@@ -106,13 +107,29 @@ impl Runner<'_> {
 
     /// TP-469 3.7 metric 3: the handshake fails, or nothing sent through
     /// it is answered.
-    async fn refused(&mut self, opened: &TlsOpened) -> CheckResult {
-        let description = format!(
-            "the Agent refuses a Controller certificate naming '{}' for Records from another Endpoint ID",
-            opened.shown_id
+    async fn refused(&mut self, opened: &TlsOpened, shown: TlsCertificateChoice) -> CheckResult {
+        let (description, metric, rule) = match shown {
+            TlsCertificateChoice::Expired => (
+                format!(
+                    "the Agent refuses a Controller certificate naming '{}' whose validity period ended on 2020-01-02",
+                    opened.shown_id
+                ),
+                "TP-469 2.8 metric 1",
+                format!("R-E2E.41 (mutual X.509 authentication); R-MTP.2/3 (an Agent with absolute time checks validity); {RULE_TLS}"),
+            ),
+            _ => (
+                format!(
+                    "the Agent refuses a Controller certificate naming '{}' for Records from another Endpoint ID",
+                    opened.shown_id
+                ),
+                "TP-469 3.7 metric 3",
+                format!("{RULE_CERT_ID}; {RULE_TLS}"),
+            ),
+        };
+        let expected = format!(
+            "a TLS alert, a DisconnectRecord or silence; a Get sent through the session not answered ({metric})"
         );
-        let expected = "a TLS alert, a DisconnectRecord or silence; a Get sent through the session not answered (TP-469 3.7 metric 3)".to_string();
-        let rule = Some(format!("{RULE_CERT_ID}; {RULE_TLS}"));
+        let rule = Some(rule);
         if !opened.handshake_done || opened.failure.is_some() || !opened.disconnects.is_empty() {
             return CheckResult {
                 description,

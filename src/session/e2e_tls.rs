@@ -106,6 +106,8 @@ pub enum TlsCertificate {
     Own,
     /// Names another Endpoint ID than the Records' from_id (TP-469 3.7).
     NamesAnother,
+    /// Names the Controller, valid only on 2020-01-01 (TP-469 2.8).
+    Expired,
 }
 
 /// What an `e2e_tls` step asks for.
@@ -142,7 +144,7 @@ impl Session {
         }
         let me = self.config.controller_id.clone();
         let shown_id = match open.certificate {
-            TlsCertificate::Own => me.clone(),
+            TlsCertificate::Own | TlsCertificate::Expired => me.clone(),
             TlsCertificate::NamesAnother => format!("{me}-not-me"),
         };
         let fail = SessionError::E2eStep;
@@ -154,6 +156,7 @@ impl Session {
         let shown = match open.certificate {
             TlsCertificate::Own => own,
             TlsCertificate::NamesAnother => Identity::self_signed(&shown_id).map_err(fail)?,
+            TlsCertificate::Expired => Identity::expired(&me).map_err(fail)?,
         };
         let mut engine = PayloadTls::client(&shown, open.versions).map_err(fail)?;
         let hello = engine.outgoing();

@@ -21,6 +21,20 @@ pub enum BadRecordKind {
     /// A NoSessionContextRecord from the harness to the Agent whose payload
     /// is not a protobuf Msg.
     UndecodablePayload,
+    /// A well-formed Record carrying a Get whose from_id is the Agent's own
+    /// Endpoint ID (TP-469 2.1): it must not be answered at all (R-ARC.2).
+    FromOwnId,
+    /// A well-formed Record carrying a Get addressed to another Endpoint ID
+    /// than the Agent's (TP-469 2.2): it must be ignored (R-E2E.1).
+    ToAnotherId,
+}
+
+impl BadRecordKind {
+    /// A Record the Agent must not answer in any way, Record Errors
+    /// included (the others may get a Record Error, R-MTP.5).
+    pub fn must_go_unanswered(self) -> bool {
+        matches!(self, BadRecordKind::FromOwnId | BadRecordKind::ToAnotherId)
+    }
 }
 
 /// The MTP a `bad_record` step is limited to (`only_on`).

@@ -419,6 +419,9 @@ pub enum TlsCertificateChoice {
     /// (TP-469 3.7; the handshake Records are still signed by the
     /// Controller's own certificate).
     NamesAnother,
+    /// A certificate naming the Controller whose validity period ended in
+    /// 2020 (TP-469 2.8).
+    Expired,
 }
 
 /// `tls_version:` of an `e2e_tls`.

@@ -132,6 +132,62 @@ pub fn subject_common_name(cert_der: &[u8]) -> Option<String> {
         })
 }
 
+const TAG_UTC_TIME: u8 = 0x17;
+const TAG_GENERALIZED_TIME: u8 = 0x18;
+
+/// The certificate's validity period, notBefore and notAfter as seconds
+/// since the Unix epoch (RFC 5280 4.1.2.5: UTCTime YYMMDDHHMMSSZ, years
+/// 50-99 meaning 19xx, or GeneralizedTime YYYYMMDDHHMMSSZ).
+pub fn validity(cert_der: &[u8]) -> Option<(i64, i64)> {
+    let (TAG_SEQUENCE, cert, _) = tlv(cert_der)? else {
+        return None;
+    };
+    let (TAG_SEQUENCE, tbs) = children(cert).next()? else {
+        return None;
+    };
+    let mut fields = children(tbs).peekable();
+    if fields.peek().is_some_and(|(tag, _)| *tag == TAG_VERSION) {
+        fields.next();
+    }
+    // serial, signature, issuer, then the validity.
+    let (TAG_SEQUENCE, validity) = fields.nth(3)? else {
+        return None;
+    };
+    let mut times = children(validity).map(|(tag, value)| time_of(tag, value));
+    Some((times.next()??, times.next()??))
+}
+
+/// An X.509 Time as seconds since the Unix epoch.
+fn time_of(tag: u8, value: &[u8]) -> Option<i64> {
+    let text = std::str::from_utf8(value).ok()?.strip_suffix('Z')?;
+    let (year, rest) = match tag {
+        TAG_UTC_TIME => {
+            let yy: i64 = text.get(..2)?.parse().ok()?;
+            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, text.get(2..)?)
+        }
+        TAG_GENERALIZED_TIME => (text.get(..4)?.parse().ok()?, text.get(4..)?),
+        _ => return None,
+    };
+    if rest.len() != 10 || !rest.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let field = |i: usize| rest[i..i + 2].parse::<i64>().ok();
+    let (month, day) = (field(0)?, field(2)?);
+    let (hour, minute, second) = (field(4)?, field(6)?, field(8)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    // Days from the civil date (H. Hinnant's days_from_civil).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hour * 3_600 + minute * 60 + second)
+}
+
 const TAG_BIT_STRING: u8 = 0x03;
 
 /// The subject's public key as it stands in subjectPublicKeyInfo's BIT
@@ -187,6 +243,23 @@ pub fn certificate_endpoint_id(cert_der: &[u8]) -> Option<String> {
 mod tests {
     use super::*;
     use rcgen::{CertificateParams, KeyPair, SanType};
+
+    #[test]
+    fn the_validity_period_is_read_in_both_time_forms() {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2060, 3, 1);
+        let der = params
+            .self_signed(&KeyPair::generate().unwrap())
+            .unwrap()
+            .der()
+            .to_vec();
+        // 2020-01-01 (UTCTime) and 2060-03-01 (GeneralizedTime, from 2050 on).
+        assert_eq!(validity(&der), Some((1_577_836_800, 2_845_324_800)));
+        assert_eq!(time_of(TAG_UTC_TIME, b"700101000000Z"), Some(0));
+        assert_eq!(time_of(TAG_UTC_TIME, b"700101000000"), None);
+        assert_eq!(validity(b"\x30\x00"), None);
+    }
 
     fn cert_with(sans: Vec<SanType>) -> Vec<u8> {
         let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();

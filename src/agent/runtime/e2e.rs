@@ -276,6 +276,7 @@ impl AgentE2e {
                 let policy = ServerPolicy {
                     no_client_certificate: faults.contains(Fault::E2eTlsNoClientCertificate),
                     any_client_id: faults.contains(Fault::E2eTlsAcceptsAnyCertificate),
+                    any_validity: faults.contains(Fault::E2eTlsAcceptsExpiredCertificate),
                 };
                 match self
                     .tls_identity

@@ -713,7 +713,9 @@ impl AgentHost {
                 Err(_) => break,
             };
             // Read in place (the same checks as record::decode, no copies).
-            let rec = match record::parse(&bytes, Some(&self.endpoint_id)) {
+            let to_check =
+                (!self.faults.contains(Fault::AnswersAnyToId)).then_some(self.endpoint_id.as_str());
+            let rec = match record::parse(&bytes, to_check) {
                 Ok(r) => r,
                 // R-E2E.1: a Record for another endpoint is silently ignored.
                 Err(RecordError::WrongToId { .. }) => continue,
@@ -725,7 +727,9 @@ impl AgentHost {
                 }
             };
             // R-ARC.2: endpoints sharing our Endpoint ID are not talked to.
-            if rec.from_id == self.endpoint_id.as_str() {
+            if rec.from_id == self.endpoint_id.as_str()
+                && !self.faults.contains(Fault::AnswersOwnEndpointId)
+            {
                 continue;
             }
             // R-SEC.10a: over TLS, a Record whose from_id is not the

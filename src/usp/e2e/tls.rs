@@ -28,7 +28,7 @@ use rustls::{
 };
 
 use super::tls12_records::{self, Control, Direction};
-use crate::usp::certificate::certificate_endpoint_id;
+use crate::usp::certificate::{certificate_endpoint_id, validity};
 
 /// The rules a TLS payload context follows.
 pub const RULE_TLS: &str = "R-E2E.41 (TLS12 payload security: TLS inside the payload of a session context, the originator is the client, mutual X.509 authentication, no renegotiation)";
@@ -67,10 +67,23 @@ impl Identity {
     /// A new key and a self-signed certificate whose subjectAltName is
     /// `urn:bbf:usp:id:<endpoint_id>`.
     pub fn self_signed(endpoint_id: &str) -> Result<Identity, String> {
+        Self::made(endpoint_id, false)
+    }
+
+    /// The same, but expired: valid only on 2020-01-01 (TP-469 2.8).
+    pub fn expired(endpoint_id: &str) -> Result<Identity, String> {
+        Self::made(endpoint_id, true)
+    }
+
+    fn made(endpoint_id: &str, expired: bool) -> Result<Identity, String> {
         use rcgen::{CertificateParams, KeyPair, SanType};
         let fail = |e: rcgen::Error| format!("cannot make a certificate: {e}");
         let key = KeyPair::generate().map_err(fail)?;
         let mut params = CertificateParams::new(Vec::<String>::new()).map_err(fail)?;
+        if expired {
+            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2020, 1, 2);
+        }
         let uri = format!("{}{endpoint_id}", crate::usp::certificate::USP_URN_PREFIX)
             .try_into()
             .map_err(fail)?;
@@ -236,6 +249,9 @@ struct NamedPeer {
     /// Server side: the Endpoint ID the client's certificate must name
     /// (None: anything goes, a fault of the reference Agent).
     expect_id: Option<String>,
+    /// Server side: the client's certificate must be within its validity
+    /// period (false: a fault of the reference Agent).
+    check_validity: bool,
 }
 
 impl NamedPeer {
@@ -314,8 +330,26 @@ impl ClientCertVerifier for NamedPeer {
         &self,
         end_entity: &CertificateDer<'_>,
         _intermediates: &[CertificateDer<'_>],
-        _now: UnixTime,
+        now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
+        if self.check_validity {
+            let now = now.as_secs() as i64;
+            match validity(end_entity) {
+                Some((from, until)) if (from..=until).contains(&now) => {}
+                Some((_, until)) => {
+                    return Err(rustls::Error::InvalidCertificate(if now > until {
+                        rustls::CertificateError::Expired
+                    } else {
+                        rustls::CertificateError::NotValidYet
+                    }))
+                }
+                None => {
+                    return Err(rustls::Error::General(
+                        "the client certificate's validity period cannot be read".into(),
+                    ))
+                }
+            }
+        }
         let Some(want) = &self.expect_id else {
             return Ok(ClientCertVerified::assertion());
         };
@@ -377,6 +411,9 @@ pub struct ServerPolicy {
     pub no_client_certificate: bool,
     /// Accept a client certificate naming any Endpoint ID.
     pub any_client_id: bool,
+    /// Accept a client certificate outside its validity period (an Agent
+    /// without absolute time may, R-MTP.2/3; here a fault).
+    pub any_validity: bool,
 }
 
 impl PayloadTls {
@@ -392,6 +429,7 @@ impl PayloadTls {
             .with_custom_certificate_verifier(Arc::new(NamedPeer {
                 provider: provider.clone(),
                 expect_id: None,
+                check_validity: false,
             }))
             .with_client_cert_resolver(Arc::new(AskedCertificate {
                 key: me.certified(&provider)?,
@@ -425,6 +463,7 @@ impl PayloadTls {
         let verifier = Arc::new(NamedPeer {
             provider: provider.clone(),
             expect_id: (!policy.any_client_id).then(|| peer_id.to_string()),
+            check_validity: !policy.any_validity,
         });
         let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(Versions::Any.list())
@@ -845,7 +884,7 @@ mod tests {
             "proto::ctl",
             &ServerPolicy {
                 no_client_certificate: true,
-                any_client_id: false,
+                ..ServerPolicy::default()
             },
         )
         .unwrap();
