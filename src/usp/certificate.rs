@@ -101,10 +101,9 @@ const TAG_SET: u8 = 0x31;
 /// TBSCertificate's optional `[0] EXPLICIT Version`.
 const TAG_VERSION: u8 = 0xA0;
 
-/// The subject's commonName, for reports: TBSCertificate is
-/// [version] serial signature issuer validity subject ...; the subject is a
-/// SEQUENCE of SETs of (OID, value). Any string type is read as UTF-8.
-pub fn subject_common_name(cert_der: &[u8]) -> Option<String> {
+/// TBSCertificate's fields after the optional version: serial, signature,
+/// issuer, validity, subject, subjectPublicKeyInfo, ...
+fn tbs_fields(cert_der: &[u8]) -> Option<impl Iterator<Item = (u8, &[u8])>> {
     let (TAG_SEQUENCE, cert, _) = tlv(cert_der)? else {
         return None;
     };
@@ -115,6 +114,14 @@ pub fn subject_common_name(cert_der: &[u8]) -> Option<String> {
     if fields.peek().is_some_and(|(tag, _)| *tag == TAG_VERSION) {
         fields.next();
     }
+    Some(fields)
+}
+
+/// The subject's commonName, for reports: TBSCertificate is
+/// [version] serial signature issuer validity subject ...; the subject is a
+/// SEQUENCE of SETs of (OID, value). Any string type is read as UTF-8.
+pub fn subject_common_name(cert_der: &[u8]) -> Option<String> {
+    let mut fields = tbs_fields(cert_der)?;
     // serial, signature, issuer, validity, then the subject.
     let (TAG_SEQUENCE, subject) = fields.nth(4)? else {
         return None;
@@ -139,16 +146,7 @@ const TAG_GENERALIZED_TIME: u8 = 0x18;
 /// since the Unix epoch (RFC 5280 4.1.2.5: UTCTime YYMMDDHHMMSSZ, years
 /// 50-99 meaning 19xx, or GeneralizedTime YYYYMMDDHHMMSSZ).
 pub fn validity(cert_der: &[u8]) -> Option<(i64, i64)> {
-    let (TAG_SEQUENCE, cert, _) = tlv(cert_der)? else {
-        return None;
-    };
-    let (TAG_SEQUENCE, tbs) = children(cert).next()? else {
-        return None;
-    };
-    let mut fields = children(tbs).peekable();
-    if fields.peek().is_some_and(|(tag, _)| *tag == TAG_VERSION) {
-        fields.next();
-    }
+    let mut fields = tbs_fields(cert_der)?;
     // serial, signature, issuer, then the validity.
     let (TAG_SEQUENCE, validity) = fields.nth(3)? else {
         return None;
@@ -194,16 +192,7 @@ const TAG_BIT_STRING: u8 = 0x03;
 /// STRING (for an EC key the SEC1 point, what ring verifies with), and the
 /// key algorithm's OID content bytes.
 pub fn subject_public_key(cert_der: &[u8]) -> Option<(&[u8], &[u8])> {
-    let (TAG_SEQUENCE, cert, _) = tlv(cert_der)? else {
-        return None;
-    };
-    let (TAG_SEQUENCE, tbs) = children(cert).next()? else {
-        return None;
-    };
-    let mut fields = children(tbs).peekable();
-    if fields.peek().is_some_and(|(tag, _)| *tag == TAG_VERSION) {
-        fields.next();
-    }
+    let mut fields = tbs_fields(cert_der)?;
     // serial, signature, issuer, validity, subject, then the key.
     let (TAG_SEQUENCE, spki) = fields.nth(5)? else {
         return None;
