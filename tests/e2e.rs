@@ -131,7 +131,11 @@ const RECORD_FAULTS: &[(&str, &[&str], &[&str])] = &[
             "e2e-tls-renegotiation-refused",
             "e2e-tls-expired-certificate",
         ],
-        &["certificate", "R-E2E.41"],
+        &[
+            "Controller's certificate",
+            "TP-469 3.7 metric 2",
+            "R-E2E.41",
+        ],
     ),
     (
         "e2e-tls-accepts-expired-certificate",

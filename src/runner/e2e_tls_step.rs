@@ -115,7 +115,7 @@ impl Runner<'_> {
                     opened.shown_id
                 ),
                 "TP-469 2.8 metric 1",
-                format!("R-E2E.41 (mutual X.509 authentication); R-MTP.2/3 (an Agent with absolute time checks validity); {RULE_TLS}"),
+                format!("R-MTP.2/3 (an Agent with absolute time checks validity); {RULE_TLS}"),
             ),
             _ => (
                 format!(
@@ -152,9 +152,14 @@ impl Runner<'_> {
             Ok(x) => (
                 false,
                 format!(
-                    "{}; then the Get of {PROBE} sent through the session was answered: {} (the certificate was accepted)",
+                    "{}; then the Get of {PROBE} sent through the session was answered: {} (the certificate was accepted){}",
                     describe(opened),
-                    msg::body_type(&x.response).map(msg::type_name).unwrap_or("no body")
+                    msg::body_type(&x.response).map(msg::type_name).unwrap_or("no body"),
+                    if opened.peer.asked_for_certificate {
+                        ""
+                    } else {
+                        "; the Agent never asked for the Controller's certificate, so it could not judge it (TP-469 3.7 metric 2)"
+                    }
                 ),
             ),
             Err((_, e)) => (

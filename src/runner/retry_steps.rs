@@ -276,32 +276,30 @@ fn judge_retries(
     rule: &Option<String>,
 ) {
     let tolerance = Duration::from_millis(watch.tolerance_ms);
-    {
-        for n in 1..=watch.retries {
-            let window = backoff.window(n);
-            let expected = format!(
-                "retry {n} within {window} (± {} ms) after the {}",
-                watch.tolerance_ms, watch.refusal
-            );
-            let (passed, actual) = match seen.get(n as usize - 1) {
-                Some(r) => retry_log::judge(r, backoff, tolerance, watch.attempt, watch.refusal),
-                None => (
-                    false,
-                    format!(
-                        "retry {n}: no {} after refusal {n} within {} ms",
-                        watch.attempt,
-                        wait.as_millis()
-                    ),
+    for n in 1..=watch.retries {
+        let window = backoff.window(n);
+        let expected = format!(
+            "retry {n} within {window} (± {} ms) after the {}",
+            watch.tolerance_ms, watch.refusal
+        );
+        let (passed, actual) = match seen.get(n as usize - 1) {
+            Some(r) => retry_log::judge(r, backoff, tolerance, watch.attempt, watch.refusal),
+            None => (
+                false,
+                format!(
+                    "retry {n}: no {} after refusal {n} within {} ms",
+                    watch.attempt,
+                    wait.as_millis()
                 ),
-            };
-            result.checks.push(CheckResult {
-                description: format!("{} retry {n} inside the back-off window", watch.binding),
-                passed,
-                expected,
-                actual,
-                rule: rule.clone(),
-            });
-        }
+            ),
+        };
+        result.checks.push(CheckResult {
+            description: format!("{} retry {n} inside the back-off window", watch.binding),
+            passed,
+            expected,
+            actual,
+            rule: rule.clone(),
+        });
     }
 }
 

@@ -48,8 +48,9 @@ impl Session {
             ..Default::default()
         };
         self.trace.push(
-            TraceEntry::new(Direction::Sent, description.to_string(), bytes.len())
-                .with_note(format!("malformed on purpose: {}", hex_preview(&bytes))),
+            TraceEntry::new(Direction::Sent, description.to_string(), bytes.len()).with_note(
+                format!("sent on purpose, as the step asks: {}", hex_preview(&bytes)),
+            ),
         );
         // Sent here, not through send_bytes: a binding that refuses the
         // Record on delivery (CoAP 4.00) says so in the MtpError.

@@ -191,11 +191,7 @@ impl HarnessE2e {
     /// server side of it): its session_id from now on, nothing of the old
     /// context kept.
     pub(super) fn adopt(&mut self, session_id: u64, tls: HarnessTls) {
-        self.session.restart(session_id);
-        self.ready.clear();
-        self.outbox.clear();
-        self.raw = RawState::default();
-        self.tls = Some(tls);
+        self.start_over(session_id, Some(tls));
     }
 
     /// Fills `mac_signature` and `sender_cert` as the step asks.
@@ -233,11 +229,16 @@ impl HarnessE2e {
     /// R-E2E.6, a new session_id with sequences from 1.
     pub(super) fn restart(&mut self) {
         self.last_session_id += 1;
-        self.session.restart(self.last_session_id);
+        self.start_over(self.last_session_id, None);
+    }
+
+    /// The context under `session_id`, nothing of the old one kept.
+    fn start_over(&mut self, session_id: u64, tls: Option<HarnessTls>) {
+        self.session.restart(session_id);
         self.ready.clear();
         self.outbox.clear();
         self.raw = RawState::default();
-        self.tls = None;
+        self.tls = tls;
     }
 
     /// How a Record made now is sealed.

@@ -147,8 +147,10 @@ impl Session {
         sc: &SessionContextRecord,
         payload_security: i32,
     ) -> Option<String> {
-        let agent = self.agent_id.clone()?;
-        let e2e = self.e2e.as_mut()?;
+        // Split borrows: the Agent's id is read while the context changes.
+        let (Some(agent), Some(e2e)) = (self.agent_id.as_deref(), self.e2e.as_mut()) else {
+            return None;
+        };
         let armed = e2e.agent_tls.as_mut()?;
         if payload_security != PayloadSecurity::Tls12 as i32
             || sc.sequence_id != 1
@@ -157,7 +159,7 @@ impl Session {
             return None;
         }
         armed.note(sc.session_id, OriginKind::Attempt);
-        let engine = match PayloadTls::server(&armed.identity, &agent, &ServerPolicy::default()) {
+        let engine = match PayloadTls::server(&armed.identity, agent, &ServerPolicy::default()) {
             Ok(e) => e,
             Err(e) => {
                 armed.ended(sc.session_id, Err(e.clone()));

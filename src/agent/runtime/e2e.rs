@@ -55,6 +55,8 @@ pub(super) struct Origination {
     pub negotiating: bool,
     /// Failed attempts in a row (E2ESession.CurrentRetryCount).
     pub retries: u32,
+    /// The count last written to CurrentRetryCount.
+    pub reported_retries: u32,
     /// When the last attempt failed, until its retry is scheduled.
     pub failed_at: Option<Instant>,
     /// No attempt before this.

@@ -842,7 +842,7 @@ impl AgentHost {
             let wait = if self.faults.contains(Fault::E2eSessionRetryImmediately) {
                 Duration::ZERO
             } else {
-                Backoff::websocket(&min_wait, &multiplier)
+                Backoff::e2e_session(&min_wait, &multiplier)
                     .map_or(Duration::from_secs(5), |b| b.wait(n, random_unit()))
             };
             e2e.origination.not_before = Some(failed + wait);
@@ -850,8 +850,14 @@ impl AgentHost {
                 "E2E: the TLS context it opened failed; retry {n} in {} ms",
                 wait.as_millis()
             ));
-            self.put_param(&obj, "CurrentRetryCount", &n.to_string())
+        }
+        // E2ESession.CurrentRetryCount: 0 again once a context of the
+        // Agent's is established.
+        let count = e2e.origination.retries;
+        if e2e.origination.reported_retries != count {
+            self.put_param(&obj, "CurrentRetryCount", &count.to_string())
                 .await;
+            e2e.origination.reported_retries = count;
         }
         if !e2e.origination.due(std::time::Instant::now()) {
             return true;

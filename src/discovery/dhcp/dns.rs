@@ -303,17 +303,55 @@ pub fn decode_a_response(bytes: &[u8], id: u16, name: &str) -> Result<Vec<Ipv4Ad
     if rc != rcode::NOERROR {
         return fail(3, format!("response code {} ({rc})", rcode_name(rc)));
     }
+    let mut pos = skip_questions(bytes, qdcount)?;
+    let (want, mut out) = (normalise(name), Vec::new());
+    for _ in 0..ancount {
+        let rr = RawRecord::read(bytes, pos, true)?;
+        if rr.rtype == qtype::A && rr.class == CLASS_IN {
+            if let RData::A(addr) = rr.a_data()? {
+                if rr.owner == want {
+                    out.push(addr);
+                }
+            }
+        }
+        pos = rr.end;
+    }
+    Ok(out)
+}
+
+/// Past the question section (`qdcount` questions from the header's end):
+/// where the records begin.
+fn skip_questions(bytes: &[u8], qdcount: u16) -> Result<usize, DecodeError> {
     let mut pos = HEADER_LEN;
     for _ in 0..qdcount {
         let (_, after) = read_name(bytes, pos)?;
         u16_at(bytes, after + 2, "a question's class")?;
         pos = after + 4;
     }
-    let (want, mut out) = (normalise(name), Vec::new());
-    for _ in 0..ancount {
-        let (owner, after) = read_name(bytes, pos)?;
+    Ok(pos)
+}
+
+/// One record's fixed fields, its rdata located, not yet interpreted.
+struct RawRecord<'a> {
+    owner: String,
+    rtype: u16,
+    class: u16,
+    ttl: u32,
+    /// Offset of the rdata (names in it may point back into the message).
+    rdata_at: usize,
+    rdata: &'a [u8],
+    /// Offset just past the record.
+    end: usize,
+}
+
+impl<'a> RawRecord<'a> {
+    /// The record at `pos`; its owner name lowercased or as sent.
+    fn read(bytes: &'a [u8], pos: usize, lowercase: bool) -> Result<Self, DecodeError> {
+        let (owner, after) = read_name_cased(bytes, pos, lowercase)?;
         let rtype = u16_at(bytes, after, "a record's type")?;
         let class = u16_at(bytes, after + 2, "a record's class")?;
+        let ttl = u32::from(u16_at(bytes, after + 4, "a record's TTL")?) << 16
+            | u32::from(u16_at(bytes, after + 6, "a record's TTL")?);
         let rdlength = u16_at(bytes, after + 8, "a record's rdlength")? as usize;
         let rdata_at = after + 10;
         let Some(rdata) = bytes.get(rdata_at..rdata_at + rdlength) else {
@@ -322,20 +360,27 @@ pub fn decode_a_response(bytes: &[u8], id: u16, name: &str) -> Result<Vec<Ipv4Ad
                 format!("rdata of {rdlength} bytes runs past the end"),
             );
         };
-        if rtype == qtype::A && class == CLASS_IN {
-            let Ok(octets) = <[u8; 4]>::try_from(rdata) else {
-                return fail(
-                    after + 8,
-                    format!("A record with rdlength {rdlength}, not 4"),
-                );
-            };
-            if owner == want {
-                out.push(Ipv4Addr::from(octets));
-            }
-        }
-        pos = rdata_at + rdlength;
+        Ok(RawRecord {
+            owner,
+            rtype,
+            class,
+            ttl,
+            rdata_at,
+            rdata,
+            end: rdata_at + rdlength,
+        })
     }
-    Ok(out)
+
+    /// An A record's address; its rdlength must be 4.
+    fn a_data(&self) -> Result<RData, DecodeError> {
+        match <[u8; 4]>::try_from(self.rdata) {
+            Ok(octets) => Ok(RData::A(octets.into())),
+            Err(_) => fail(
+                self.rdata_at - 2,
+                format!("A record with rdlength {}, not 4", self.rdata.len()),
+            ),
+        }
+    }
 }
 
 /// One resource record of a response, its data read for the types DNS-SD
@@ -371,50 +416,27 @@ pub fn decode_records(bytes: &[u8]) -> Result<Vec<ResourceRecord>, DecodeError> 
     if flags & QR == 0 {
         return fail(2, "QR is clear: a query, not a response");
     }
-    let mut pos = HEADER_LEN;
-    for _ in 0..qdcount {
-        let (_, after) = read_name(bytes, pos)?;
-        u16_at(bytes, after + 2, "a question's class")?;
-        pos = after + 4;
-    }
+    let mut pos = skip_questions(bytes, qdcount)?;
     let count = usize::from(ancount) + usize::from(nscount) + usize::from(arcount);
     let mut out = Vec::new();
     for _ in 0..count {
-        let (name, after) = read_name_cased(bytes, pos, false)?;
-        let rtype = u16_at(bytes, after, "a record's type")?;
-        let ttl = u32::from(u16_at(bytes, after + 4, "a record's TTL")?) << 16
-            | u32::from(u16_at(bytes, after + 6, "a record's TTL")?);
-        let rdlength = u16_at(bytes, after + 8, "a record's rdlength")? as usize;
-        let rdata_at = after + 10;
-        let Some(rdata) = bytes.get(rdata_at..rdata_at + rdlength) else {
-            return fail(
-                after + 8,
-                format!("rdata of {rdlength} bytes runs past the end"),
-            );
-        };
-        let data = match rtype {
-            qtype::A => <[u8; 4]>::try_from(rdata)
-                .map(|o| RData::A(o.into()))
-                .or_else(|_| {
-                    fail(
-                        after + 8,
-                        format!("A record with rdlength {rdlength}, not 4"),
-                    )
-                })?,
-            qtype::PTR => RData::Ptr(read_name_cased(bytes, rdata_at, false)?.0),
+        let rr = RawRecord::read(bytes, pos, false)?;
+        let data = match rr.rtype {
+            qtype::A => rr.a_data()?,
+            qtype::PTR => RData::Ptr(read_name_cased(bytes, rr.rdata_at, false)?.0),
             qtype::SRV => {
                 // priority, weight, port, then the (possibly compressed) target.
-                let port = u16_at(bytes, rdata_at + 4, "an SRV record's port")?;
+                let port = u16_at(bytes, rr.rdata_at + 4, "an SRV record's port")?;
                 RData::Srv {
                     port,
-                    target: read_name_cased(bytes, rdata_at + 6, false)?.0,
+                    target: read_name_cased(bytes, rr.rdata_at + 6, false)?.0,
                 }
             }
             qtype::TXT => {
-                let (mut strings, mut rest) = (Vec::new(), rdata);
+                let (mut strings, mut rest) = (Vec::new(), rr.rdata);
                 while let Some((&len, tail)) = rest.split_first() {
                     let Some(s) = tail.get(..len as usize) else {
-                        return fail(rdata_at, "a TXT character-string runs past its rdata");
+                        return fail(rr.rdata_at, "a TXT character-string runs past its rdata");
                     };
                     strings.push(s.to_vec());
                     rest = &tail[len as usize..];
@@ -423,13 +445,13 @@ pub fn decode_records(bytes: &[u8]) -> Result<Vec<ResourceRecord>, DecodeError> 
             }
             _ => RData::Other,
         };
+        pos = rr.end;
         out.push(ResourceRecord {
-            name,
-            rtype,
-            ttl,
+            name: rr.owner,
+            rtype: rr.rtype,
+            ttl: rr.ttl,
             data,
         });
-        pos = rdata_at + rdlength;
     }
     Ok(out)
 }
