@@ -512,8 +512,13 @@ impl AgentHost {
             tokio::select! {
                 () = &mut serving => return,
                 _ = follow.tick() => {
-                    let agent = self.agent.lock().await;
-                    connector.configure(&AgentModel(&agent));
+                    // Never wait for the lock here: `serving` is not polled
+                    // meanwhile, and if it is queued for the lock itself,
+                    // the lock is handed to it and neither ever moves. A
+                    // busy model is read on a later tick.
+                    if let Ok(agent) = self.agent.try_lock() {
+                        connector.configure(&AgentModel(&agent));
+                    }
                 }
             }
         }
@@ -1104,3 +1109,6 @@ fn random_unit() -> f64 {
         Err(_) => 0.5,
     }
 }
+
+#[cfg(test)]
+mod tests;
