@@ -140,6 +140,12 @@ pub struct RunResult {
     pub complete: bool,
     pub counts: Counts,
     pub cases: Vec<CaseResult>,
+    /// How many of the first `cases` are held in full only by the run's
+    /// journal: once a case is written there its steps and trace are let
+    /// go here (memory per session at plugfest scale), and the final
+    /// reports read them back (`report::background`).
+    #[serde(skip)]
+    pub journaled: usize,
     /// Test-case files that could not be loaded, so CI sees them too.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub input_problems: Vec<InputProblem>,
@@ -157,6 +163,16 @@ impl RunResult {
     pub fn push(&mut self, case: CaseResult) {
         self.counts.add(case.verdict);
         self.cases.push(case);
+    }
+
+    /// Lets go of the detail of the next case after the `journaled` ones
+    /// (its steps and trace), now that the journal holds it.
+    pub fn journaled_one_more(&mut self) {
+        if let Some(case) = self.cases.get_mut(self.journaled) {
+            case.steps = Vec::new();
+            case.trace = Vec::new();
+            self.journaled += 1;
+        }
     }
 
     /// Every Msg text of the run: steps' sent and received, traced Msgs.

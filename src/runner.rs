@@ -308,19 +308,25 @@ impl<'a> Runner<'a> {
 
     /// Appends to the journal the cases of `run` it does not hold yet: one
     /// `write` each, on this worker (a few KiB, no open, no rename), so a
-    /// SIGKILL loses at most the case in flight.
-    fn journal_new_cases(&mut self, run: &RunResult) {
+    /// SIGKILL loses at most the case in flight. Each Msg is rendered as
+    /// text this once; from then on the journal holds the case's steps and
+    /// trace, and `run` lets them go (`RunResult::journaled_one_more`).
+    fn journal_new_cases(&mut self, run: &mut RunResult) {
         let Some(journal) = self.journal.as_mut() else {
             return;
         };
-        for case in run.cases.iter().skip(self.journaled) {
+        while self.journaled < run.cases.len() {
+            let case = &run.cases[self.journaled];
             if let Err(e) = journal.append_case(case, run.agent_endpoint_id.as_deref()) {
                 eprintln!("cannot append to {}: {e}", journal.path().display());
                 self.journal = None;
                 return;
             }
+            if run.journaled == self.journaled {
+                run.journaled_one_more();
+            }
+            self.journaled += 1;
         }
-        self.journaled = run.cases.len();
     }
 
     /// Ends the run's reports: journals what `run` holds beyond it (the
@@ -329,13 +335,15 @@ impl<'a> Runner<'a> {
     /// once more, off the workers. `run` goes there and back, not copied.
     pub async fn finish_reports(
         &mut self,
-        run: RunResult,
+        mut run: RunResult,
     ) -> (RunResult, std::io::Result<Vec<PathBuf>>) {
-        if self.journal.is_none() {
+        // A journal that failed part way already holds cases `run` no
+        // longer has in full: starting it afresh would lose them.
+        if self.journal.is_none() && run.journaled == 0 {
             self.open_journal(&run);
             self.journaled = 0;
         }
-        self.journal_new_cases(&run);
+        self.journal_new_cases(&mut run);
         if let Some(journal) = self.journal.as_mut() {
             if let Err(e) = journal.end(run.complete) {
                 eprintln!("cannot append to {}: {e}", journal.path().display());

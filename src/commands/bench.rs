@@ -130,6 +130,7 @@ async fn one_run(
         complete: false,
         counts: Counts::default(),
         cases: Vec::new(),
+        journaled: 0,
         input_problems: Vec::new(),
     };
     let selection = Selection {

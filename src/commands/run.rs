@@ -180,6 +180,7 @@ pub(crate) async fn execute(args: &RunArgs, group: Option<&MultiProgress>) -> Ou
         complete: false,
         counts: Counts::default(),
         cases: Vec::new(),
+        journaled: 0,
         input_problems: load_errors
             .iter()
             .map(|e| InputProblem {

@@ -30,8 +30,9 @@ enum Request {
         options: ReportOptions,
     },
     /// The run in `dir` ended: drop it from the throttled ones and write
-    /// its reports from `run` (so the last write cannot race a throttled
-    /// one on the same files), then hand `run` back.
+    /// its reports from `run` and, for the cases it holds only in brief,
+    /// from the journal (so the last write cannot race a throttled one on
+    /// the same files), then hand `run` back.
     Finish {
         dir: PathBuf,
         run: Box<RunResult>,
@@ -81,7 +82,7 @@ pub fn case_done(dir: &Path, options: &ReportOptions) {
 /// back, not copied. Written here (blocking) if the thread is gone.
 pub async fn finish(dir: &Path, mut run: RunResult, options: &ReportOptions) -> Finished {
     let Some(tx) = sender() else {
-        let written = write_rendered(dir, &mut run, options);
+        let written = write_final(dir, &mut run, options);
         return (run, written);
     };
     // What is left if the thread dies with the run: all but its cases.
@@ -96,7 +97,7 @@ pub async fn finish(dir: &Path, mut run: RunResult, options: &ReportOptions) -> 
         done,
     };
     if let Err(mpsc::SendError(Request::Finish { mut run, .. })) = tx.send(request) {
-        let written = write_rendered(dir, &mut run, options);
+        let written = write_final(dir, &mut run, options);
         return (*run, written);
     }
     match wait.await {
@@ -107,6 +108,54 @@ pub async fn finish(dir: &Path, mut run: RunResult, options: &ReportOptions) -> 
             Err(std::io::Error::other("the report writer thread stopped")),
         ),
     }
+}
+
+/// The run's last reports: the cases the journal holds in full
+/// (`RunResult::journaled`) are read back from it, with their texts as
+/// the journal has them, so no Msg is rendered twice; the rest (a run
+/// without a journal) are rendered from `run`. `run` is left as it came.
+fn write_final(
+    dir: &Path,
+    run: &mut RunResult,
+    options: &ReportOptions,
+) -> std::io::Result<Vec<PathBuf>> {
+    let Some(in_full) = journaled_cases(dir, run) else {
+        return write_rendered(dir, run, options);
+    };
+    let n = in_full.len();
+    let light: Vec<_> = run.cases.splice(..n, in_full).collect();
+    let written = write_rendered(dir, run, options);
+    run.cases.splice(..n, light);
+    written
+}
+
+/// The first `run.journaled` cases as the journal holds them. None, said
+/// on stderr, when it cannot give them back (the reports then show those
+/// cases without their steps and traces, which stay in the journal).
+fn journaled_cases(dir: &Path, run: &RunResult) -> Option<Vec<crate::results::CaseResult>> {
+    if run.journaled == 0 {
+        return None;
+    }
+    let path = dir.join(journal::JOURNAL);
+    let mut cases = match journal::read(&path) {
+        Ok(replayed) => replayed.run.cases,
+        Err(e) => {
+            eprintln!("cannot read the cases back for the reports: {e}");
+            return None;
+        }
+    };
+    cases.truncate(run.journaled);
+    let same =
+        cases.len() == run.journaled && cases.iter().zip(&run.cases).all(|(a, b)| a.id == b.id);
+    if !same {
+        eprintln!(
+            "{} does not hold the run's first {} cases: the reports show them without steps and traces",
+            path.display(),
+            run.journaled
+        );
+        return None;
+    }
+    Some(cases)
 }
 
 /// The three reports from `run`, each Msg rendered once for all three
@@ -186,7 +235,7 @@ fn handle(runs: &mut HashMap<PathBuf, Pending>, request: Request) {
             done,
         } => {
             runs.remove(&dir);
-            let written = write_rendered(&dir, &mut run, &options);
+            let written = write_final(&dir, &mut run, &options);
             let _ = done.send((*run, written));
         }
     }
@@ -203,5 +252,79 @@ fn rewrite(dir: &Path, options: &ReportOptions) {
     };
     if let Err(e) = write_with(dir, &replayed.run, options) {
         eprintln!("cannot write reports to {}: {e}", dir.display());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures::{case, run};
+    use crate::results::Verdict;
+    use crate::trace::{Direction, TraceEntry};
+    use crate::usp::msg;
+    use crate::usp::proto::msg::{request::ReqType, Get};
+
+    /// A run of two cases, both in its journal, each with one traced Get.
+    fn journaled_run(dir: &Path) -> RunResult {
+        let mut r = run();
+        let mut j = journal::Journal::create(dir, &r).unwrap();
+        for id in ["a", "b"] {
+            let mut c = case(id, Verdict::Passed);
+            let get = msg::request(
+                format!("get-{id}"),
+                ReqType::Get(Get {
+                    param_paths: vec![format!("Device.{id}.")],
+                    max_depth: 0,
+                }),
+            );
+            c.trace
+                .push(TraceEntry::new(Direction::Sent, "Record".into(), 1).with_msg(&get));
+            j.append_case(&c, None).unwrap();
+            r.push(c);
+            r.journaled_one_more();
+        }
+        r
+    }
+
+    fn traced_texts(dir: &Path) -> Vec<String> {
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("results.json")).unwrap()).unwrap();
+        json["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|c| c["trace"].as_array().unwrap().clone())
+            .map(|t| t["msg"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// Cases the run holds only in brief come back in full from the
+    /// journal for the last reports, and the run stays brief.
+    #[test]
+    fn the_last_reports_read_journaled_cases_back_in_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = journaled_run(dir.path());
+        assert!(r.cases.iter().all(|c| c.trace.is_empty()));
+        write_final(dir.path(), &mut r, &ReportOptions::default()).unwrap();
+        let texts = traced_texts(dir.path());
+        assert_eq!(texts.len(), 2, "{texts:?}");
+        assert!(texts[0].contains("get-a") && texts[0].contains("Device.a."));
+        assert!(texts[1].contains("get-b") && texts[1].contains("Device.b."));
+        assert!(r.cases.iter().all(|c| c.trace.is_empty()));
+        assert_eq!(r.journaled, 2);
+    }
+
+    /// The negative twin: a journal that no longer holds those cases (here
+    /// another run's) is not spliced in; the reports show the cases in
+    /// brief, and still get written.
+    #[test]
+    fn a_journal_holding_other_cases_is_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = journaled_run(dir.path());
+        r.cases[1].id = "c".into();
+        write_final(dir.path(), &mut r, &ReportOptions::default()).unwrap();
+        assert!(traced_texts(dir.path()).is_empty());
+        let json = std::fs::read_to_string(dir.path().join("results.json")).unwrap();
+        assert!(json.contains("\"id\": \"c\"") || json.contains("\"id\":\"c\""));
     }
 }

@@ -91,6 +91,7 @@ mod tests {
             complete: true,
             counts: Counts::default(),
             cases: Vec::new(),
+            journaled: 0,
             input_problems: Vec::new(),
         };
         run.push(CaseResult {

@@ -13,6 +13,9 @@ pub mod junit;
 pub mod matrix;
 pub mod templates;
 
+#[cfg(test)]
+mod fixtures;
+
 use std::io;
 use std::path::{Path, PathBuf};
 
