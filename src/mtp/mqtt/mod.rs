@@ -35,6 +35,18 @@ const MODEL_CLIENT: &str = "Device.MQTT.Client.1.";
 const MODEL_SUBSCRIPTIONS: &str = "Device.MQTT.Client.1.Subscription.";
 /// Largest packet we accept: GetSupportedDM answers outgrow rumqttc's 10 KiB default.
 const MAX_PACKET: u32 = 16 * 1024 * 1024;
+/// QoS 1 PUBLISHes sent and not yet acknowledged, at most. rumqttc keeps a
+/// table with a slot for each at connect (its MQTT 5 default, u16::MAX,
+/// was ~14 MiB per client); a USP endpoint here has one or two in flight,
+/// and more wait their turn (nothing is dropped).
+const OUTGOING_IN_FLIGHT: u16 = 16;
+
+/// rumqttc makes room for 100 events per client when it is made (~39 KiB
+/// with MQTT 5's packet type); the event loop here takes each event as it
+/// comes, so that room is given back, and grows again only if needed.
+fn release_event_room<T>(events: &mut std::collections::VecDeque<T>) {
+    events.shrink_to_fit();
+}
 /// How long `close` waits for DISCONNECT to leave.
 const CLOSE_GRACE: Duration = Duration::from_millis(500);
 

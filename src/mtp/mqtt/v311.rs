@@ -8,9 +8,10 @@ use rumqttc::{
 };
 use tokio::sync::mpsc;
 
+use super::release_event_room;
 use super::{
     connect_failed, handshake_failed, network_options, topics_to_subscribe, Delivery, Link,
-    MqttConfig, Publisher, HANDSHAKE_TIMEOUT, MAX_PACKET,
+    MqttConfig, Publisher, HANDSHAKE_TIMEOUT, MAX_PACKET, OUTGOING_IN_FLIGHT,
 };
 use crate::mtp::MtpError;
 
@@ -27,12 +28,14 @@ pub(super) async fn open(cfg: &MqttConfig, host: &str, port: u16) -> Result<Link
     let mut opts = MqttOptions::new(cfg.client_id(), host, port);
     opts.set_keep_alive(cfg.keep_alive)
         .set_clean_session(true)
+        .set_inflight(OUTGOING_IN_FLIGHT)
         .set_max_packet_size(MAX_PACKET as usize, MAX_PACKET as usize);
     if let Some(user) = &cfg.username {
         // R-MQTT.7
         opts.set_credentials(user.clone(), cfg.password.clone().unwrap_or_default());
     }
     let (client, mut events) = AsyncClient::new(opts, 64);
+    release_event_room(&mut events.state.events);
     events.set_network_options(network_options());
     let connack = tokio::time::timeout(HANDSHAKE_TIMEOUT, wait_connack(&mut events))
         .await

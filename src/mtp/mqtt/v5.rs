@@ -11,13 +11,11 @@ use rumqttc::v5::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions};
 use tokio::sync::mpsc;
 
 use super::{
-    binding, connect_failed, handshake_failed, network_options, topics_to_subscribe, Delivery,
-    Link, MqttConfig, Publisher, HANDSHAKE_TIMEOUT, MAX_PACKET,
+    binding, connect_failed, handshake_failed, network_options, release_event_room,
+    topics_to_subscribe, Delivery, Link, MqttConfig, Publisher, HANDSHAKE_TIMEOUT, MAX_PACKET,
+    OUTGOING_IN_FLIGHT,
 };
 use crate::mtp::MtpError;
-
-/// QoS 1 PUBLISHes sent and not yet acknowledged, at most.
-const OUTGOING_IN_FLIGHT: u16 = 64;
 
 pub(super) fn qos(level: u8) -> QoS {
     if level == 0 {
@@ -32,10 +30,6 @@ pub(super) async fn open(cfg: &MqttConfig, host: &str, port: u16) -> Result<Link
     opts.set_keep_alive(cfg.keep_alive)
         .set_clean_start(true)
         .set_max_packet_size(Some(MAX_PACKET))
-        // rumqttc's default (u16::MAX) fills a 65,536-slot table of
-        // in-flight PUBLISHes at connect: ~14 MiB per client, 28 MiB per
-        // session at plugfest scale. A few are ever in flight here; more
-        // wait their turn (nothing is dropped).
         .set_outgoing_inflight_upper_limit(OUTGOING_IN_FLIGHT)
         .set_network_options(network_options())
         // R-MQTT.12: ask the broker for a reply-to topic.
@@ -50,6 +44,7 @@ pub(super) async fn open(cfg: &MqttConfig, host: &str, port: u16) -> Result<Link
         opts.set_credentials(user.clone(), cfg.password.clone().unwrap_or_default());
     }
     let (client, mut events) = AsyncClient::new(opts, 64);
+    release_event_room(&mut events.state.events);
     let connack = tokio::time::timeout(HANDSHAKE_TIMEOUT, wait_connack(&mut events))
         .await
         .map_err(|_| MtpError::Timeout(HANDSHAKE_TIMEOUT.as_millis() as u64))?
