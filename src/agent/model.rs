@@ -146,11 +146,20 @@ fn is_instance_number(segment: &str) -> bool {
 
 /// Replaces instance numbers by `{i}`: `Device.LocalAgent.MTP.2.` → `Device.LocalAgent.MTP.{i}.`.
 pub fn supported_path(inst_path: &str) -> String {
-    inst_path
-        .split('.')
-        .map(|s| if is_instance_number(s) { "{i}" } else { s })
-        .collect::<Vec<_>>()
-        .join(".")
+    // Written in place: no list of segments to join (this runs for every
+    // instance row a request reads).
+    let mut out = String::with_capacity(inst_path.len() + 8);
+    for (i, segment) in inst_path.split('.').enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        out.push_str(if is_instance_number(segment) {
+            "{i}"
+        } else {
+            segment
+        });
+    }
+    out
 }
 
 /// The instantiated data model: object path → parameter values. Tables exist implicitly.
@@ -282,8 +291,36 @@ impl Model {
 
     /// The current value of a parameter, with derived ones (counts, UpTime) computed on read.
     pub fn value(&self, obj: &str, name: &str) -> Option<String> {
-        let def = self.dm.object_of(obj)?.param(name)?;
-        self.value_of(def, obj, name, self.objects.get(obj))
+        self.object_values(obj)?.get(name)
+    }
+
+    /// The rows of one table (`instances` of it), each with its values;
+    /// the table's definition is looked up once for all of them.
+    pub fn table_rows<'m>(
+        &'m self,
+        rows: &'m [String],
+    ) -> impl Iterator<Item = ObjectValues<'m>> + 'm {
+        let def = rows.first().and_then(|r| self.dm.object_of(r));
+        rows.iter().filter_map(move |obj| {
+            Some(ObjectValues {
+                model: self,
+                obj,
+                def: def?,
+                stored: self.objects.get(obj),
+            })
+        })
+    }
+
+    /// `obj`'s parameters with its definition and stored values looked
+    /// up once, for reading several of them (a Permission row is read on
+    /// every request); None when no object of that kind is supported.
+    pub fn object_values<'m>(&'m self, obj: &'m str) -> Option<ObjectValues<'m>> {
+        Some(ObjectValues {
+            model: self,
+            obj,
+            def: self.dm.object_of(obj)?,
+            stored: self.objects.get(obj),
+        })
     }
 
     /// `value` with the parameter's definition and the object's stored
@@ -388,10 +425,27 @@ impl Model {
 
     /// The Controller table instance whose EndpointID is `eid` (Subscription.Recipient).
     pub fn controller_path(&self, eid: &str) -> Option<String> {
-        self.instances("Device.LocalAgent.Controller.")
-            .into_iter()
-            .find(|c| self.value(c, "EndpointID").as_deref() == Some(eid))
-            .map(|c| c.trim_end_matches('.').to_string())
+        // Read on every request (whose Roles apply): one definition look-up.
+        let rows = self.instances("Device.LocalAgent.Controller.");
+        let found = self
+            .table_rows(&rows)
+            .find(|c| c.get("EndpointID").as_deref() == Some(eid))?;
+        Some(found.obj.trim_end_matches('.').to_string())
+    }
+}
+
+/// One object's parameters, as `Model::value` reads them.
+pub struct ObjectValues<'m> {
+    model: &'m Model,
+    obj: &'m str,
+    def: &'m ObjectDef,
+    stored: Option<&'m BTreeMap<String, String>>,
+}
+
+impl ObjectValues<'_> {
+    pub fn get(&self, name: &str) -> Option<String> {
+        let def = self.def.param(name)?;
+        self.model.value_of(def, self.obj, name, self.stored)
     }
 }
 

@@ -224,22 +224,22 @@ fn permissions(model: &Model, role: &str) -> Vec<Permission> {
         Kind::InstantiatedObj,
         Kind::CommandEvent,
     ];
+    let rows = model.instances(&format!("{role}Permission."));
     model
-        .instances(&format!("{role}Permission."))
-        .into_iter()
-        .filter(|p| enabled(model, p, "Enable"))
-        .map(|p| Permission {
-            targets: model
-                .value(&p, "Targets")
+        .table_rows(&rows)
+        .filter(|row| matches!(row.get("Enable").as_deref(), Some("true" | "1")))
+        .map(|row| Permission {
+            targets: row
+                .get("Targets")
                 .unwrap_or_default()
                 .split(',')
                 .map(|t| t.trim().to_string())
                 .collect(),
-            order: model
-                .value(&p, "Order")
+            order: row
+                .get("Order")
                 .and_then(|o| o.parse::<u32>().ok())
                 .unwrap_or(0),
-            columns: KINDS.map(|k| Rights::parse(&model.value(&p, k.column()).unwrap_or_default())),
+            columns: KINDS.map(|k| Rights::parse(&row.get(k.column()).unwrap_or_default())),
         })
         .collect()
 }
