@@ -425,12 +425,21 @@ impl Model {
 
     /// The Controller table instance whose EndpointID is `eid` (Subscription.Recipient).
     pub fn controller_path(&self, eid: &str) -> Option<String> {
-        // Read on every request (whose Roles apply): one definition look-up.
-        let rows = self.instances("Device.LocalAgent.Controller.");
-        let found = self
-            .table_rows(&rows)
-            .find(|c| c.get("EndpointID").as_deref() == Some(eid))?;
-        Some(found.obj.trim_end_matches('.').to_string())
+        // Read three times per request (the row, its Roles, SecuredRoles):
+        // the stored EndpointIDs are compared in place, nothing copied.
+        // EndpointID is a unique key, so the first match is the only one.
+        use std::ops::Bound;
+        const TABLE: &str = "Device.LocalAgent.Controller.";
+        self.objects
+            .range::<str, _>((Bound::Included(TABLE), Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(TABLE))
+            .filter(|(k, _)| {
+                k[TABLE.len()..]
+                    .strip_suffix('.')
+                    .is_some_and(is_instance_number)
+            })
+            .find(|(_, values)| values.get("EndpointID").map(String::as_str) == Some(eid))
+            .map(|(k, _)| k.trim_end_matches('.').to_string())
     }
 }
 
