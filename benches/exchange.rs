@@ -18,7 +18,6 @@ use usp_plugfest::agent::faults::FaultSet;
 use usp_plugfest::agent::{Agent, AgentConfig};
 use usp_plugfest::cli::{MtpArg, Role};
 use usp_plugfest::commands::loopback::{self, LoopbackOptions};
-use usp_plugfest::mtp::mqtt::MqttVersion;
 use usp_plugfest::session::Session;
 use usp_plugfest::target::{DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID};
 use usp_plugfest::usp::proto::msg::{request::ReqType, Get};
@@ -32,15 +31,7 @@ fn get() -> ReqType {
 }
 
 async fn harness_session() -> (Session, loopback::Started) {
-    common::loopback_session(LoopbackOptions {
-        mtp: MtpArg::Ws,
-        role: Role::Server,
-        mqtt_version: MqttVersion::V5,
-        stomp_broker: None,
-        tls: None,
-        interpose: false,
-    })
-    .await
+    common::loopback_session(LoopbackOptions::plain(MtpArg::Ws, Role::Server)).await
 }
 
 /// A raw WebSocket peer that answers every binary message with `reply`,

@@ -15,17 +15,12 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion};
 use usp_plugfest::cli::{MtpArg, Role};
 use usp_plugfest::commands::loopback::{LoopbackOptions, Started};
-use usp_plugfest::mtp::mqtt::MqttVersion;
 use usp_plugfest::session::Session;
 
 fn options(mtp: MtpArg, interpose: bool) -> LoopbackOptions {
     LoopbackOptions {
-        mtp,
-        role: Role::Server,
-        mqtt_version: MqttVersion::V5,
-        stomp_broker: None,
-        tls: None,
         interpose,
+        ..LoopbackOptions::plain(mtp, Role::Server)
     }
 }
 

@@ -228,11 +228,9 @@ mod tests {
     use crate::agent::faults::{Fault, FaultSet};
     use crate::agent::runtime::AgentHost;
     use crate::agent::{Agent, AgentConfig};
-    use crate::cli::{MtpArg, Role};
-    use crate::commands::loopback::{self, LoopbackOptions};
-    use crate::mtp::mqtt::MqttVersion;
-    use crate::session::SessionConfig;
-    use crate::target::{DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID};
+    use crate::cli::Role;
+    use crate::commands::loopback;
+    use crate::target::DEFAULT_AGENT_ID;
     use crate::usp::proto::msg::{request::ReqType, Get};
 
     async fn session_with(faults: FaultSet, role: Role) -> (Session, tokio::task::JoinHandle<()>) {
@@ -240,25 +238,7 @@ mod tests {
             endpoint_id: DEFAULT_AGENT_ID.into(),
             faults: faults.clone(),
         });
-        let options = LoopbackOptions {
-            mtp: MtpArg::Ws,
-            role,
-            mqtt_version: MqttVersion::V5,
-            stomp_broker: None,
-            tls: None,
-            interpose: false,
-        };
-        let started = loopback::start(&options, AgentHost::new(agent, faults))
-            .await
-            .expect("loopback Agent starts");
-        let config = SessionConfig {
-            controller_id: DEFAULT_CONTROLLER_ID.into(),
-            agent_id: Some(DEFAULT_AGENT_ID.into()),
-            request_timeout: Duration::from_secs(2),
-            connect_timeout: Duration::from_secs(5),
-            connect_record_timeout: Duration::from_secs(2),
-        };
-        (Session::new(started.connector, config), started.agent_task)
+        loopback::test_session(AgentHost::new(agent, faults), role).await
     }
 
     fn get() -> ReqType {

@@ -1,15 +1,11 @@
 //! The runtime against the harness's own Session over loopback WebSocket.
 
-use std::time::Duration;
-
 use super::{AgentHost, FOLLOW_MODEL};
 use crate::agent::faults::FaultSet;
 use crate::agent::{Agent, AgentConfig};
-use crate::cli::{MtpArg, Role};
-use crate::commands::loopback::{self, LoopbackOptions};
-use crate::mtp::mqtt::MqttVersion;
-use crate::session::{Session, SessionConfig};
-use crate::target::{DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID};
+use crate::cli::Role;
+use crate::commands::loopback;
+use crate::target::DEFAULT_AGENT_ID;
 use crate::usp::proto::msg::{request::ReqType, Get};
 
 /// A dialing Agent's connection task waits for the model lock while
@@ -25,26 +21,8 @@ async fn a_busy_model_lock_does_not_stall_a_dialing_connection() {
         faults: FaultSet::default(),
     });
     let host = AgentHost::new(agent, FaultSet::default());
-    let options = LoopbackOptions {
-        mtp: MtpArg::Ws,
-        // The harness serves; the Agent dials and follows its model.
-        role: Role::Server,
-        mqtt_version: MqttVersion::V5,
-        stomp_broker: None,
-        tls: None,
-        interpose: false,
-    };
-    let started = loopback::start(&options, host.clone())
-        .await
-        .expect("loopback Agent starts");
-    let config = SessionConfig {
-        controller_id: DEFAULT_CONTROLLER_ID.into(),
-        agent_id: Some(DEFAULT_AGENT_ID.into()),
-        request_timeout: Duration::from_secs(3),
-        connect_timeout: Duration::from_secs(5),
-        connect_record_timeout: Duration::from_secs(2),
-    };
-    let mut session = Session::new(started.connector, config);
+    // The harness serves; the Agent dials and follows its model.
+    let (mut session, agent_task) = loopback::test_session(host.clone(), Role::Server).await;
     let get = || {
         ReqType::Get(Get {
             param_paths: vec!["Device.LocalAgent.EndpointID".into()],
@@ -62,5 +40,5 @@ async fn a_busy_model_lock_does_not_stall_a_dialing_connection() {
     };
     let (answer, ()) = tokio::join!(session.request(get()), release);
     assert!(answer.is_ok(), "{:?}", answer.err().map(|(_, e)| e));
-    started.agent_task.abort();
+    agent_task.abort();
 }

@@ -201,6 +201,44 @@ pub struct LoopbackOptions {
     pub interpose: bool,
 }
 
+impl LoopbackOptions {
+    /// `mtp` with the harness in `role` and nothing more: no TLS, no
+    /// interposer, MQTT 5, a STOMP broker started for the run.
+    pub fn plain(mtp: MtpArg, role: Role) -> Self {
+        LoopbackOptions {
+            mtp,
+            role,
+            mqtt_version: MqttVersion::V5,
+            stomp_broker: None,
+            tls: None,
+            interpose: false,
+        }
+    }
+}
+
+/// A Session with the default Endpoint IDs against `host` over loopback
+/// WebSocket, the harness in `role` (requests time out after 2 s), and the
+/// Agent's task.
+#[cfg(test)]
+pub(crate) async fn test_session(
+    host: AgentHost,
+    role: Role,
+) -> (crate::session::Session, JoinHandle<()>) {
+    use crate::session::{Session, SessionConfig};
+    use crate::target::{DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID};
+    let started = start(&LoopbackOptions::plain(MtpArg::Ws, role), host)
+        .await
+        .expect("loopback Agent starts");
+    let config = SessionConfig {
+        controller_id: DEFAULT_CONTROLLER_ID.into(),
+        agent_id: Some(DEFAULT_AGENT_ID.into()),
+        request_timeout: Duration::from_secs(2),
+        connect_timeout: Duration::from_secs(5),
+        connect_record_timeout: Duration::from_secs(2),
+    };
+    (Session::new(started.connector, config), started.agent_task)
+}
+
 /// One run's place on a mosquitto shared by many (`plugfest bench`): the
 /// broker's address, and a number that makes this pair's MQTT client IDs
 /// and topics its own (the Endpoint IDs stay the defaults).
