@@ -63,8 +63,11 @@ pub fn snapshot() -> Vec<(WaitKind, Duration, u64)> {
 mod tests {
     use super::*;
 
+    /// The counters are the process's: under `cargo test` other tests'
+    /// Sessions wait at the same time, so this asserts what its own timer
+    /// adds at least, not an exact total.
     #[test]
-    fn a_timer_adds_its_lifetime_to_its_kind_only() {
+    fn a_timer_adds_its_lifetime_to_its_kind() {
         let before = snapshot();
         {
             let _t = timer(WaitKind::Lifecycle);
@@ -73,6 +76,6 @@ mod tests {
         let after = snapshot();
         let lifecycle = after[2].1 - before[2].1;
         assert!(lifecycle >= Duration::from_millis(20), "{lifecycle:?}");
-        assert_eq!(after[2].2, before[2].2 + 1);
+        assert!(after[2].2 > before[2].2, "{before:?} -> {after:?}");
     }
 }

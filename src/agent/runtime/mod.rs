@@ -690,10 +690,17 @@ impl AgentHost {
                 }
                 inbound = conn.recv() => inbound,
                 _ = ticker.tick() => {
-                    let notes = self.agent.lock().await.tick(Clock::now());
+                    // One lock per tick: the timers, and whether this
+                    // Controller's E2ESession asks the Agent to open a context.
+                    let (notes, origination) = {
+                        let mut agent = self.agent.lock().await;
+                        let origination =
+                            controller_id.as_deref().and_then(|c| agent.e2e_origination(c));
+                        (agent.tick(Clock::now()), origination)
+                    };
                     self.route(notes);
-                    if let Some(ctrl) = &controller_id {
-                        if !self.originate_if_required(&mut conn, &mut e2e, ctrl).await {
+                    if let (Some(ctrl), Some(settings)) = (&controller_id, origination) {
+                        if !self.originate(&mut conn, &mut e2e, ctrl, settings).await {
                             break;
                         }
                     }
@@ -830,18 +837,16 @@ impl AgentHost {
     /// E2ESession SessionMode Require with PayloadSecurity TLS: the Agent
     /// opens its own TLS12 context, and after a failed one waits the
     /// SessionRetry back-off before the next (TP-469 3.5; the window of
-    /// retry n is [m·k^(n-1), m·k^n], k in thousandths). False when the
-    /// connection is gone.
-    async fn originate_if_required(
+    /// retry n is [m·k^(n-1), m·k^n], k in thousandths). The settings are
+    /// `Agent::e2e_origination`'s, read under the tick's lock. False when
+    /// the connection is gone.
+    async fn originate(
         &self,
         conn: &mut Box<dyn MtpConnection>,
         e2e: &mut e2e::AgentE2e,
         ctrl: &str,
+        (min_wait, multiplier, obj): (String, String, String),
     ) -> bool {
-        let Some((min_wait, multiplier, obj)) = self.agent.lock().await.e2e_origination(ctrl)
-        else {
-            return true;
-        };
         if let Some(failed) = e2e.origination.failed_at.take() {
             let n = e2e.origination.retries;
             let wait = if self.faults.contains(Fault::E2eSessionRetryImmediately) {
