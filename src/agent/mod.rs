@@ -263,16 +263,18 @@ impl Agent {
         Some(match req {
             ReqType::Get(g) => {
                 let mut resp = get::get(m, g);
+                // The Controller's Roles, read once for both checks below.
+                let who = trust::ControllerRights::of(m, controller_id);
                 // Secured parameters read as "" unless a secured Role (or
                 // a fault) reveals them.
                 if !self.faults.contains(Fault::SecuredRolesIgnored)
                     && (self.faults.contains(Fault::SecuredShownToAnyone)
-                        || trust::holds_secured_role(m, controller_id))
+                        || who.holds_secured_role(m))
                 {
                     trust_enforce::reveal_secured(m, &mut resp);
                 }
                 if hide {
-                    trust_enforce::filter_get(m, controller_id, &mut resp);
+                    trust_enforce::filter_get(&who, &mut resp);
                 }
                 msg::response(id, RespType::GetResp(resp))
             }

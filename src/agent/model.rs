@@ -272,21 +272,29 @@ impl Model {
 
     /// Instance paths of a table path (`...MTP.`), in instance-number order.
     pub fn instances(&self, table: &str) -> Vec<String> {
-        use std::ops::Bound;
-        // Keys are sorted: those under `table` follow it, side by side.
         let mut found: Vec<(u32, String)> = self
-            .objects
-            .range::<str, _>((Bound::Included(table), Bound::Unbounded))
-            .map(|(k, _)| k)
-            .take_while(|k| k.starts_with(table))
-            .filter_map(|k| {
-                let rest = k.strip_prefix(table)?;
-                let num = rest.strip_suffix('.')?;
-                num.parse::<u32>().ok().map(|n| (n, k.clone()))
-            })
+            .rows_in_key_order(table)
+            .map(|(n, k, _)| (n, k.clone()))
             .collect();
         found.sort();
         found.into_iter().map(|(_, k)| k).collect()
+    }
+
+    /// The rows of `table` as stored (instance number, path, values), in
+    /// key order (`.10.` before `.2.`). Keys are sorted: those under
+    /// `table` follow it, side by side, so only they are read.
+    fn rows_in_key_order<'m>(
+        &'m self,
+        table: &'m str,
+    ) -> impl Iterator<Item = (u32, &'m String, &'m BTreeMap<String, String>)> + 'm {
+        use std::ops::Bound;
+        self.objects
+            .range::<str, _>((Bound::Included(table), Bound::Unbounded))
+            .take_while(move |(k, _)| k.starts_with(table))
+            .filter_map(move |(k, values)| {
+                let number = k[table.len()..].strip_suffix('.')?.parse::<u32>().ok()?;
+                Some((number, k, values))
+            })
     }
 
     /// The current value of a parameter, with derived ones (counts, UpTime) computed on read.
@@ -425,21 +433,12 @@ impl Model {
 
     /// The Controller table instance whose EndpointID is `eid` (Subscription.Recipient).
     pub fn controller_path(&self, eid: &str) -> Option<String> {
-        // Read three times per request (the row, its Roles, SecuredRoles):
-        // the stored EndpointIDs are compared in place, nothing copied.
-        // EndpointID is a unique key, so the first match is the only one.
-        use std::ops::Bound;
-        const TABLE: &str = "Device.LocalAgent.Controller.";
-        self.objects
-            .range::<str, _>((Bound::Included(TABLE), Bound::Unbounded))
-            .take_while(|(k, _)| k.starts_with(TABLE))
-            .filter(|(k, _)| {
-                k[TABLE.len()..]
-                    .strip_suffix('.')
-                    .is_some_and(is_instance_number)
-            })
-            .find(|(_, values)| values.get("EndpointID").map(String::as_str) == Some(eid))
-            .map(|(k, _)| k.trim_end_matches('.').to_string())
+        // Read on every request (the row, its Roles): the stored
+        // EndpointIDs are compared in place, nothing copied. EndpointID is
+        // a unique key, so the first match is the only one.
+        self.rows_in_key_order("Device.LocalAgent.Controller.")
+            .find(|(_, _, values)| values.get("EndpointID").map(String::as_str) == Some(eid))
+            .map(|(_, k, _)| k.trim_end_matches('.').to_string())
     }
 }
 

@@ -101,6 +101,8 @@ pub struct ControllerRights {
     /// path (see `everywhere`). A Full Access Controller holds all of them,
     /// and a response is then not filtered path by path at all.
     floor: [Rights; 4],
+    /// The Roles the Controller holds (`Role.{i}.`), for SecuredRoles.
+    held: Vec<String>,
 }
 
 /// One enabled `Role.{i}.Permission.{i}.`.
@@ -113,15 +115,15 @@ struct Permission {
 
 impl ControllerRights {
     pub fn of(model: &Model, controller: &str) -> ControllerRights {
-        let unrestricted = ControllerRights {
-            roles: None,
-            floor: [Rights::ALL; 4],
-        };
-        let roles = held_roles(model, controller);
-        if roles.is_empty() {
-            return unrestricted;
+        let held = held_roles(model, controller);
+        if held.is_empty() {
+            return ControllerRights {
+                roles: None,
+                floor: [Rights::ALL; 4],
+                held,
+            };
         }
-        let roles: Vec<Vec<Permission>> = roles
+        let roles: Vec<Vec<Permission>> = held
             .iter()
             .filter(|role| role.starts_with(ROLE_TABLE) && enabled(model, role, "Enable"))
             .map(|role| permissions(model, role))
@@ -137,7 +139,16 @@ impl ControllerRights {
         ControllerRights {
             roles: Some(roles),
             floor,
+            held,
         }
+    }
+
+    /// Whether one of the Controller's Roles is in
+    /// `ControllerTrust.SecuredRoles`, so that it reads secured parameters
+    /// (TR-181 2.16, TP-469 2.27).
+    pub fn holds_secured_role(&self, model: &Model) -> bool {
+        let secured = role_list(&model.value(TRUST, "SecuredRoles").unwrap_or_default());
+        self.held.iter().any(|r| secured.contains(r))
     }
 
     /// Whether the Controller holds `read` on every path of this kind, so
@@ -201,15 +212,6 @@ fn role_list(value: &str) -> Vec<String> {
         .filter(|r| !r.is_empty())
         .map(|r| format!("{r}."))
         .collect()
-}
-
-/// Whether one of the Controller's Roles is in `ControllerTrust.SecuredRoles`,
-/// so that it reads secured parameters (TR-181 2.16, TP-469 2.27).
-pub fn holds_secured_role(model: &Model, controller: &str) -> bool {
-    let secured = role_list(&model.value(TRUST, "SecuredRoles").unwrap_or_default());
-    held_roles(model, controller)
-        .iter()
-        .any(|r| secured.contains(r))
 }
 
 fn enabled(model: &Model, obj: &str, name: &str) -> bool {

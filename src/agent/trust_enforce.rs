@@ -135,7 +135,7 @@ fn is_instance(obj: &str) -> bool {
 
 /// Puts the stored value of each secured parameter (read as "") into a
 /// GetResp, for a Controller holding a secured Role
-/// (`trust::holds_secured_role`; TR-181 2.16 SecuredRoles, TP-469 2.27).
+/// (`ControllerRights::holds_secured_role`; TR-181 2.16 SecuredRoles, TP-469 2.27).
 /// Whether it may read the parameter at all is `filter_get`'s to say.
 pub fn reveal_secured(model: &Model, resp: &mut GetResp) {
     for res in resp
@@ -158,8 +158,7 @@ pub fn reveal_secured(model: &Model, resp: &mut GetResp) {
 /// without Param r, instances without InstantiatedObj r. A parameter path
 /// that leaves nothing readable is answered as a path not in the Supported
 /// DM (7026), as if it did not exist (R-GET.1).
-pub fn filter_get(model: &Model, controller: &str, resp: &mut GetResp) {
-    let who = ControllerRights::of(model, controller);
+pub fn filter_get(who: &ControllerRights, resp: &mut GetResp) {
     if who.reads_everything(Kind::Param) && who.reads_everything(Kind::InstantiatedObj) {
         return;
     }
@@ -305,7 +304,7 @@ mod tests {
             max_depth: 0,
         };
         let mut resp = super::super::get::get(&m, &req);
-        filter_get(&m, READONLY, &mut resp);
+        filter_get(&ControllerRights::of(&m, READONLY), &mut resp);
         let first = &resp.req_path_results[0];
         assert!(first.resolved_path_results[0]
             .result_params
@@ -326,7 +325,7 @@ mod tests {
                 max_depth: 0,
             };
             let mut resp = super::super::get::get(m, &req);
-            if super::super::trust::holds_secured_role(m, who) {
+            if ControllerRights::of(m, who).holds_secured_role(m) {
                 reveal_secured(m, &mut resp);
             }
             resp.req_path_results[0].resolved_path_results[0].result_params["Value"].clone()
@@ -340,7 +339,7 @@ mod tests {
         m.put("Device.LocalAgent.ControllerTrust.", "SecuredRoles", listed);
         assert_eq!(value_of(&m, FULL), "cGx1Z2Zlc3Q=");
         // Only to the Controllers holding that Role.
-        assert!(!super::super::trust::holds_secured_role(&m, READONLY));
+        assert!(!ControllerRights::of(&m, READONLY).holds_secured_role(&m));
     }
 
     #[test]
