@@ -212,6 +212,9 @@ pub struct RunArgs {
     /// payloads, SAR; 0 = never). The built-in Agent answers at the same size.
     #[arg(long, value_name = "N", requires = "e2e")]
     pub segment_size: Option<usize>,
+    /// Boot the built-in Agent without absolute time (TP-469 2.6's setup): it ignores the validity dates of certificates (R-MTP.2/3), and the run defines `agent_without_absolute_time`, which runs 2.6's case and skips 2.8's. For a --target, declare it with `vars: { agent_without_absolute_time: ... }`.
+    #[arg(long, conflicts_with = "target")]
+    pub agent_without_absolute_time: bool,
     /// A variable for test cases, NAME=VALUE (repeatable); overrides the target's `vars:`.
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
@@ -327,6 +330,9 @@ pub struct AgentArgs {
     /// TLS: the private key (PEM) of --tls-cert.
     #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Boot without absolute time (TP-469 2.6's setup): the validity dates of certificates are not judged (R-MTP.2/3).
+    #[arg(long)]
+    pub without_absolute_time: bool,
     /// Inject a fault (repeatable).
     #[arg(long = "fault")]
     pub faults: Vec<String>,

@@ -393,6 +393,19 @@ impl<'a> Runner<'a> {
     /// A case whose `needs_vars` the run does not define is skipped, saying
     /// which and where to set them.
     fn missing_vars(&self, suite: &Suite, case: &Case) -> Option<CaseResult> {
+        if let Some((name, value)) = case
+            .unless_vars
+            .iter()
+            .find_map(|v| Some((v, self.context.vars.get(v)?)))
+        {
+            let mut r = empty_result(suite, case);
+            r.verdict = Verdict::Skipped;
+            r.message = format!(
+                "skipped: the run defines {name} ({value:?}), which declares an Agent this case does not apply to (the case's `unless_vars`; its condition: {})",
+                case.condition.as_deref().unwrap_or("none stated")
+            );
+            return Some(r);
+        }
         let missing: Vec<&str> = case
             .needs_vars
             .iter()

@@ -381,6 +381,7 @@ fn without_e2e_the_cases_are_skipped_and_the_faults_refused() {
         "e2e-tls-renegotiation-closes-session",
         "e2e-session-retry-immediately",
         "e2e-tls-accepts-expired-certificate",
+        "e2e-no-clock-checks-certificate-dates",
     ] {
         let refused = run(&["run", "--agent-fault", fault]);
         assert_eq!(refused.code, 2, "{fault}");
@@ -541,4 +542,99 @@ cases:
             "{mtp}: requests after the handshake go HMAC'd"
         );
     }
+}
+
+/// TP-469 2.6 with test-cases/e2e-no-absolute-time.yaml beside e2e.yaml's
+/// 2.8 case: `extra` are the built-in Agent's flags.
+fn clock_run(extra: &[&str]) -> Run {
+    let cases = tempfile::tempdir().unwrap();
+    for file in ["e2e.yaml", "e2e-no-absolute-time.yaml"] {
+        std::fs::copy(
+            std::path::Path::new("test-cases").join(file),
+            cases.path().join(file),
+        )
+        .unwrap();
+    }
+    let mut args = vec![
+        "run",
+        "--e2e",
+        "--cases",
+        cases.path().to_str().unwrap(),
+        "--timeout-ms",
+        "800",
+    ];
+    args.extend(extra);
+    run(&args)
+}
+
+fn verdict_of<'a>(run: &'a Run, id: &str) -> (String, String) {
+    let c = run
+        .cases()
+        .into_iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no {id}: {}", run.explain()));
+    (
+        c["verdict"].as_str().unwrap().to_string(),
+        c["message"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn an_agent_without_absolute_time_takes_an_expired_certificate_and_2_8_is_skipped() {
+    let run = clock_run(&["--agent-without-absolute-time"]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let (verdict, message) = verdict_of(&run, "e2e-tls-no-absolute-time");
+    assert_eq!(verdict, "passed", "{message}");
+    // R-MTP.2/3 lets such an Agent take the certificate 2.8 refuses.
+    let (verdict, message) = verdict_of(&run, "e2e-tls-expired-certificate");
+    assert_eq!(verdict, "skipped", "{message}");
+    assert!(
+        message.contains("agent_without_absolute_time") && message.contains("unless_vars"),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_agent_without_absolute_time_that_still_checks_dates_fails_2_6() {
+    let run = clock_run(&[
+        "--agent-without-absolute-time",
+        "--agent-fault",
+        "e2e-no-clock-checks-certificate-dates",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    let (verdict, message) = verdict_of(&run, "e2e-tls-no-absolute-time");
+    assert_eq!(verdict, "failed", "{message}");
+    for needle in [
+        "whose validity period ended on 2020-01-02",
+        "not answered",
+        "TP-469 2.6 metric 1",
+        "R-MTP.2/3",
+    ] {
+        assert!(message.contains(needle), "{needle} not in {message}");
+    }
+    // Nothing else is disturbed.
+    for c in run.cases() {
+        if c["id"] != "e2e-tls-no-absolute-time" {
+            assert_ne!(c["verdict"], "failed", "{c}");
+        }
+    }
+}
+
+#[test]
+fn an_agent_with_absolute_time_gets_2_6_skipped_and_the_fault_refused() {
+    let run = clock_run(&[]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let (verdict, message) = verdict_of(&run, "e2e-tls-no-absolute-time");
+    assert_eq!(verdict, "skipped", "{message}");
+    assert!(message.contains("agent_without_absolute_time"), "{message}");
+    assert_eq!(verdict_of(&run, "e2e-tls-expired-certificate").0, "passed");
+    let refused = clock_run(&["--agent-fault", "e2e-no-clock-checks-certificate-dates"]);
+    assert_eq!(refused.code, 2, "{}", refused.explain());
+    assert!(
+        refused
+            .stderr
+            .contains("needs --agent-without-absolute-time"),
+        "{}",
+        refused.stderr
+    );
 }

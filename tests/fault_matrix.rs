@@ -494,6 +494,11 @@ const EXPECTED: &[(&str, Outcome, Outcome)] = &[
         Refused("need --e2e"),
         Refused("need --e2e"),
     ),
+    (
+        "e2e-no-clock-checks-certificate-dates",
+        Refused("need --e2e"),
+        Refused("need --e2e"),
+    ),
     // Applied by `plugfest agent --dhcp` only (the built-in Agent of
     // `run` asks for no lease): tests/dhcp.rs runs test-cases/dhcp.yaml
     // against it in two network namespaces.

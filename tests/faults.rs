@@ -235,6 +235,9 @@ fn every_listed_fault_has_a_test_here() {
         "answers-own-endpoint-id",
         "answers-any-to-id",
         "e2e-tls-accepts-expired-certificate",
+        // Needs --agent-without-absolute-time too: tests/e2e.rs shows it
+        // failing TP-469 2.6.
+        "e2e-no-clock-checks-certificate-dates",
         // Applied by `plugfest agent --dhcp`: tests/dhcp.rs shows each
         // failing its case of test-cases/dhcp.yaml (TP-469 8.1-8.3).
         "dhcp-no-vendor-class",

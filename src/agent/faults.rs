@@ -72,6 +72,7 @@ pub enum Fault {
     AnswersOwnEndpointId,
     AnswersAnyToId,
     E2eTlsAcceptsExpiredCertificate,
+    E2eNoClockChecksCertificateDates,
     DhcpNoVendorClass,
     DhcpIgnoresProvisioningCode,
     DhcpIgnoresControllerUrl,
@@ -111,7 +112,7 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub const ALL: [Fault; 97] = [
+    pub const ALL: [Fault; 98] = [
         Fault::WrongMsgId,
         Fault::WrongMsgType,
         Fault::MissingParameter,
@@ -173,6 +174,7 @@ impl Fault {
         Fault::AnswersOwnEndpointId,
         Fault::AnswersAnyToId,
         Fault::E2eTlsAcceptsExpiredCertificate,
+        Fault::E2eNoClockChecksCertificateDates,
         Fault::DhcpNoVendorClass,
         Fault::DhcpIgnoresProvisioningCode,
         Fault::DhcpIgnoresControllerUrl,
@@ -274,6 +276,7 @@ impl Fault {
             Fault::AnswersOwnEndpointId => "answers-own-endpoint-id",
             Fault::AnswersAnyToId => "answers-any-to-id",
             Fault::E2eTlsAcceptsExpiredCertificate => "e2e-tls-accepts-expired-certificate",
+            Fault::E2eNoClockChecksCertificateDates => "e2e-no-clock-checks-certificate-dates",
             Fault::DhcpNoVendorClass => "dhcp-no-vendor-class",
             Fault::DhcpIgnoresProvisioningCode => "dhcp-ignores-provisioning-code",
             Fault::DhcpIgnoresControllerUrl => "dhcp-ignores-controller-url",
@@ -371,6 +374,7 @@ impl Fault {
             Fault::AnswersOwnEndpointId => "a Record whose from_id is the Agent's own Endpoint ID is processed and answered (breaks R-ARC.2, TP-469 2.1)",
             Fault::AnswersAnyToId => "a Record addressed to another Endpoint ID (to_id) is processed and answered (breaks R-E2E.1, TP-469 2.2)",
             Fault::E2eTlsAcceptsExpiredCertificate => "in a TLS12 context, the Agent (which has absolute time) accepts a Controller certificate whose validity period is over (fails TP-469 2.8)",
+            Fault::E2eNoClockChecksCertificateDates => "in a TLS12 context, the Agent booted without absolute time (--without-absolute-time) still judges the Controller certificate's validity dates by its clock and refuses an expired one (fails TP-469 2.6; R-MTP.2/3)",
             Fault::DhcpNoVendorClass => "with `plugfest agent --dhcp IFACE`, the DHCPDISCOVER and DHCPREQUEST carry no option 124 naming USP (breaks R-DIS.1, TP-469 8.1); a server classifying on it then sends no option 125 either",
             Fault::DhcpIgnoresProvisioningCode => "with `plugfest agent --dhcp IFACE`, the ProvisioningCode of option 125 (sub-option 26) is not written to the Controller's row (breaks TP-469 8.2)",
             Fault::DhcpIgnoresControllerUrl => "with `plugfest agent --dhcp IFACE --connect URL`, the Controller URL of option 125 (sub-option 25) is not followed: no DNS query for its name, the configured URL dialed instead (breaks TP-469 8.3)",

@@ -127,7 +127,16 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
     if args.mqtt_broker.is_some() {
         agent.set_mqtt_topics(args.mqtt_client_id.as_deref(), &own_topic, &peer_topic);
     }
+    if faults.contains(Fault::E2eNoClockChecksCertificateDates) && !args.without_absolute_time {
+        return bad_input(format!(
+            "the {} fault needs --without-absolute-time: it is how an Agent booted without absolute time misjudges certificates",
+            Fault::E2eNoClockChecksCertificateDates
+        ));
+    }
     let mut host = AgentHost::new(agent, faults).with_log(true);
+    if args.without_absolute_time {
+        host = host.without_absolute_time();
+    }
     // R-WS.19-21: the default SessionRetryMinimumWaitInterval is 5 s; the
     // `retries-too-early` fault dials again at once.
     let retry = if host.faults().contains(Fault::RetriesTooEarly) {

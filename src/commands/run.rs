@@ -865,6 +865,10 @@ fn run_context(
     })
 }
 
+/// Declares an Agent booted without absolute time: TP-469 2.6 applies to
+/// it, 2.8 does not (test-cases/e2e*.yaml, `needs_vars` / `unless_vars`).
+const NO_ABSOLUTE_TIME_VAR: &str = "agent_without_absolute_time";
+
 /// What the embedded default target defines for cases: the reference
 /// Agent's challenge answer, base64 of "plugfest" (DRAFT-Challenge:1 cases),
 /// and its shortest WebSocket retry wait.
@@ -1140,6 +1144,7 @@ async fn with_builtin_agent(
         Fault::E2eTlsRenegotiationClosesSession,
         Fault::E2eSessionRetryImmediately,
         Fault::E2eTlsAcceptsExpiredCertificate,
+        Fault::E2eNoClockChecksCertificateDates,
     ];
     if let Some(f) = e2e_faults
         .iter()
@@ -1152,9 +1157,20 @@ async fn with_builtin_agent(
     }
     // The advert faults are applied here, by the advertisement (--discovery).
     let advert_faults = faults.clone();
-    let host = AgentHost::new(agent, faults).with_e2e_segment_size(
+    if faults.contains(Fault::E2eNoClockChecksCertificateDates) && !args.agent_without_absolute_time
+    {
+        return Err(format!(
+            "the {} fault needs --agent-without-absolute-time: it is how an Agent booted without absolute time misjudges certificates",
+            Fault::E2eNoClockChecksCertificateDates
+        )
+        .into());
+    }
+    let mut host = AgentHost::new(agent, faults).with_e2e_segment_size(
         e2e_setting(args, None).unwrap_or(crate::agent::runtime::DEFAULT_SEGMENT_SIZE),
     );
+    if args.agent_without_absolute_time {
+        host = host.without_absolute_time();
+    }
     let agent_up = host.up_state();
     // Loopback answers in microseconds; short waits keep a faulty Agent's
     // run short without risking a false timeout.
@@ -1176,8 +1192,15 @@ async fn with_builtin_agent(
         interpose: args.interpose,
     };
     let started = loopback::start_with(&options, host, shared_mqtt).await?;
+    let mut vars = builtin_vars();
+    if args.agent_without_absolute_time {
+        vars.insert(
+            NO_ABSOLUTE_TIME_VAR.into(),
+            "the built-in Agent runs without absolute time (--agent-without-absolute-time)".into(),
+        );
+    }
     let mut context = run_context(
-        &builtin_vars(),
+        &vars,
         &timeouts,
         FileServerTarget::default(),
         args,

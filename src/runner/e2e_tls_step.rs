@@ -16,10 +16,13 @@ use crate::suite::e2e_steps::{E2eTlsSpec, TlsCertificateChoice, TlsOutcome};
 use crate::trace::MsgText;
 use crate::usp::e2e::tls::{RULE_CERT_ID, RULE_TLS};
 use crate::usp::msg;
+use crate::usp::proto::msg::header::MsgType;
 use crate::usp::proto::msg::{request::ReqType, Get};
 
 /// What the Agent is asked for when it should have refused the handshake.
 const PROBE: &str = "Device.DeviceInfo.";
+/// TP-469 2.6's Get, through a session the Agent should have taken.
+const PROBE_2_6: &str = "Device.LocalAgent.";
 
 impl Runner<'_> {
     pub(super) async fn e2e_tls(&mut self, spec: &E2eTlsSpec, result: &mut StepResult) {
@@ -60,6 +63,13 @@ impl Runner<'_> {
         result.received = Some(MsgText::from(describe(&opened)));
         let agent = self.session.agent_id().unwrap_or_default().to_string();
         match spec.outcome {
+            // TP-469 2.6: an Agent without absolute time takes the expired
+            // certificate; what it answers through the session shows it.
+            TlsOutcome::Established if spec.certificate == TlsCertificateChoice::Expired => {
+                let check = self.accepted_without_clock(&opened).await;
+                result.checks.push(check);
+                result.checks.extend(self.session.e2e_check());
+            }
             TlsOutcome::Established => {
                 established(&opened, &agent, window, result);
                 // The handshake's Records follow the context's rules too.
@@ -141,20 +151,12 @@ impl Runner<'_> {
         }
         // In TLS 1.3 the client is done before the server has judged its
         // certificate: whether the Agent took it shows in what it answers.
-        let answer = self
-            .session
-            .request(ReqType::Get(Get {
-                param_paths: vec![PROBE.into()],
-                max_depth: 0,
-            }))
-            .await;
-        let (passed, actual) = match answer {
-            Ok(x) => (
+        let (passed, actual) = match self.probe(PROBE).await {
+            Ok(answer) => (
                 false,
                 format!(
-                    "{}; then the Get of {PROBE} sent through the session was answered: {} (the certificate was accepted){}",
+                    "{}; then the Get of {PROBE} sent through the session was answered: {answer} (the certificate was accepted){}",
                     describe(opened),
-                    msg::body_type(&x.response).map(msg::type_name).unwrap_or("no body"),
                     if opened.peer.asked_for_certificate {
                         ""
                     } else {
@@ -162,12 +164,11 @@ impl Runner<'_> {
                     }
                 ),
             ),
-            Err((_, e)) => (
+            Err(e) => (
                 true,
                 format!(
-                    "{}; the Get of {PROBE} sent through the session was not answered ({})",
+                    "{}; the Get of {PROBE} sent through the session was not answered ({e})",
                     describe(opened),
-                    explain_session_error(&e)
                 ),
             ),
         };
@@ -177,6 +178,65 @@ impl Runner<'_> {
             expected,
             actual,
             rule,
+        }
+    }
+
+    /// TP-469 2.6 metric 1: the handshake completes and a Get sent through
+    /// the session is answered with a GetResponse.
+    async fn accepted_without_clock(&mut self, opened: &TlsOpened) -> CheckResult {
+        let done =
+            opened.handshake_done && opened.failure.is_none() && opened.disconnects.is_empty();
+        let (passed, actual) = if done {
+            match self.probe(PROBE_2_6).await {
+                Ok(answer) => (
+                    answer == msg::type_name(MsgType::GetResp),
+                    format!(
+                        "{}; the Get of {PROBE_2_6} sent through the session was answered: {answer}",
+                        describe(opened)
+                    ),
+                ),
+                Err(e) => (
+                    false,
+                    format!(
+                        "{}; the Get of {PROBE_2_6} sent through the session was not answered ({e})",
+                        describe(opened)
+                    ),
+                ),
+            }
+        } else {
+            (false, describe(opened))
+        };
+        CheckResult {
+            description: format!(
+                "the Agent, without absolute time, takes a Controller certificate naming '{}' whose validity period ended on 2020-01-02",
+                opened.shown_id
+            ),
+            passed,
+            expected: format!(
+                "the handshake done, no alert, no DisconnectRecord; a Get of {PROBE_2_6} sent through the session answered with a GET_RESP (TP-469 2.6 metric 1)"
+            ),
+            actual,
+            rule: Some(format!(
+                "R-MTP.2/3 (an Agent without absolute time ignores validity dates); {RULE_TLS}"
+            )),
+        }
+    }
+
+    /// A Get of `path` through the session: the answer's type, or why
+    /// none came.
+    async fn probe(&mut self, path: &str) -> Result<&'static str, String> {
+        let answer = self
+            .session
+            .request(ReqType::Get(Get {
+                param_paths: vec![path.into()],
+                max_depth: 0,
+            }))
+            .await;
+        match answer {
+            Ok(x) => Ok(msg::body_type(&x.response)
+                .map(msg::type_name)
+                .unwrap_or("no body")),
+            Err((_, e)) => Err(explain_session_error(&e)),
         }
     }
 }

@@ -97,6 +97,8 @@ struct RawCase {
     condition: Option<String>,
     #[serde(default)]
     needs_vars: Vec<String>,
+    #[serde(default)]
+    unless_vars: Vec<String>,
     /// The Controller (a name under the target's `controllers:`) that sends
     /// every step of the case unless a step says otherwise; the target's
     /// own Controller when absent.
@@ -407,6 +409,7 @@ pub fn load_str(file: &Path, text: &str, profiles: &Profiles) -> Result<Suite, V
             purpose: rc.purpose,
             condition: rc.condition,
             needs_vars: rc.needs_vars,
+            unless_vars: rc.unless_vars,
             sender: rc.sender,
             setup,
             steps: body,

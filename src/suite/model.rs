@@ -35,6 +35,11 @@ pub struct Case {
     /// Variables the run must define (target `vars:` or `--var`); a case
     /// whose variable is missing is reported SKIPPED with the reason.
     pub needs_vars: Vec<String>,
+    /// Variables that rule the case out: a run defining any of them
+    /// declares an Agent the case does not apply to (e.g. one without
+    /// absolute time, which may take an expired certificate: R-MTP.2/3);
+    /// reported SKIPPED with the reason.
+    pub unless_vars: Vec<String>,
     /// `as:` — the Controller (from the target's `controllers:`) that
     /// sends the case's steps; None = the target's own Controller.
     pub sender: Option<String>,

@@ -148,6 +148,7 @@ pub fn assert_suite_passed(run: &Run, mtp: &str, connect_record: &str) {
             || skipped_for_want_of_tls(c)
             || skipped_for_want_of_second_controller(c)
             || skipped_for_want_of_discovery(c)
+            || skipped_for_what_the_agent_is(c)
         {
             continue;
         }
@@ -233,6 +234,16 @@ pub fn skipped_for_want_of_discovery(case: &serde_json::Value) -> bool {
                 || m.contains("only as an advertised Controller")
                 || m.contains("hears the Agent's mDNS announcements only")
         })
+}
+
+/// A case about an Agent of another kind than the one run: TP-469 2.6
+/// (booted without absolute time) unless the run declares
+/// `agent_without_absolute_time`, and 2.8 when it does.
+pub fn skipped_for_what_the_agent_is(case: &serde_json::Value) -> bool {
+    case["verdict"] == "skipped"
+        && case["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("agent_without_absolute_time"))
 }
 
 /// A run against an Agent with `fault` failed (exit 1) with some failure

@@ -41,6 +41,9 @@ pub(super) struct AgentE2e {
     pub tls_identity: Option<Arc<TlsIdentity>>,
     /// The TLS contexts the Agent opens itself.
     pub origination: Origination,
+    /// False for an Agent booted without absolute time: certificate
+    /// validity dates are then not judged (R-MTP.2/3).
+    absolute_time: bool,
 }
 
 /// The Agent's own TLS12 contexts (E2ESession.SessionMode Require with
@@ -117,7 +120,15 @@ impl AgentE2e {
             tls: None,
             tls_identity: None,
             origination: Origination::default(),
+            absolute_time: true,
         }
+    }
+
+    /// An Agent booted without absolute time (TP-469 2.6's setup): it
+    /// ignores the validity dates of the Controller's certificate.
+    pub fn without_absolute_time(mut self) -> Self {
+        self.absolute_time = false;
+        self
     }
 
     /// Opens a TLS12 context as the TLS client: a new session_id, the
@@ -278,7 +289,11 @@ impl AgentE2e {
                 let policy = ServerPolicy {
                     no_client_certificate: faults.contains(Fault::E2eTlsNoClientCertificate),
                     any_client_id: faults.contains(Fault::E2eTlsAcceptsAnyCertificate),
-                    any_validity: faults.contains(Fault::E2eTlsAcceptsExpiredCertificate),
+                    // R-MTP.2/3: without absolute time the dates cannot be
+                    // judged, so they are not.
+                    any_validity: faults.contains(Fault::E2eTlsAcceptsExpiredCertificate)
+                        || (!self.absolute_time
+                            && !faults.contains(Fault::E2eNoClockChecksCertificateDates)),
                 };
                 match self
                     .tls_identity

@@ -87,6 +87,8 @@ pub struct AgentHost {
     protocol: Option<String>,
     /// Payload bytes per E2E SessionContextRecord (SAR).
     e2e_segment_size: usize,
+    /// False: booted without absolute time (TP-469 2.6's setup).
+    absolute_time: bool,
     /// Where the dialer's back-off parameters live in the model.
     backoff: Option<BackoffSource>,
     /// `--dhcp IFACE`: at every boot a DHCP lease says where the
@@ -108,6 +110,7 @@ impl AgentHost {
             restart_delay: DEFAULT_RESTART_DELAY,
             protocol: None,
             e2e_segment_size: DEFAULT_SEGMENT_SIZE,
+            absolute_time: true,
             backoff: None,
             boot_dhcp: None,
             boot_local_url: None,
@@ -172,6 +175,13 @@ impl AgentHost {
     /// (default `DEFAULT_SEGMENT_SIZE`; 0 = never segment).
     pub fn with_e2e_segment_size(mut self, size: usize) -> Self {
         self.e2e_segment_size = size;
+        self
+    }
+
+    /// An Agent without absolute time (no time source at boot): it ignores
+    /// the validity dates of certificates (R-MTP.2/3, TP-469 2.6).
+    pub fn without_absolute_time(mut self) -> Self {
+        self.absolute_time = false;
         self
     }
 
@@ -658,6 +668,9 @@ impl AgentHost {
         // R-MSG.0a: a Controller that opened an E2E session context is
         // answered (and notified) in it.
         let mut e2e = e2e::AgentE2e::new(self.e2e_segment_size);
+        if !self.absolute_time {
+            e2e = e2e.without_absolute_time();
+        }
         let mut ticker = tokio::time::interval(TICK);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {

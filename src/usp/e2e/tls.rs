@@ -411,8 +411,8 @@ pub struct ServerPolicy {
     pub no_client_certificate: bool,
     /// Accept a client certificate naming any Endpoint ID.
     pub any_client_id: bool,
-    /// Accept a client certificate outside its validity period (an Agent
-    /// without absolute time may, R-MTP.2/3; here a fault).
+    /// Accept a client certificate outside its validity period: what an
+    /// Agent without absolute time does (R-MTP.2/3), and otherwise a fault.
     pub any_validity: bool,
 }
 
