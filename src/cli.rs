@@ -189,7 +189,7 @@ pub struct RunArgs {
     /// Let `discover` steps (test-cases/discovery.yaml) browse mDNS on the loopback interface only (needs multicast on lo, e.g. in a network namespace), for a --target whose Agent advertises itself over DNS-SD; without --target (needs --mtp ws --role client) the built-in Agent advertises its WebSocket server. Without it they are skipped.
     #[arg(long)]
     pub discovery: bool,
-    /// Serve DHCPv4 on this interface (needs root: UDP port 67) for `dhcp_offer` / `expect_dhcp` steps (test-cases/dhcp.yaml, TP-469 8.1-8.2): option 125 points the Agent at the harness's WebSocket server. Needs a --target whose websocket role is server. Without it those steps are skipped.
+    /// Serve DHCPv4 on this interface (needs root: UDP port 67), and DHCPv6 too (port 547) when the interface has an IPv6 address beside its link-local one, for `dhcp_offer` / `expect_dhcp` steps (test-cases/dhcp.yaml, TP-469 8.1-8.3): option 125 (DHCPv6: 17) points the Agent at the harness's WebSocket server. Needs a --target whose websocket role is server. Without it those steps are skipped.
     #[arg(long, value_name = "IFACE", requires = "target")]
     pub dhcp: Option<String>,
     /// Directory for junit.xml, results.json and report.html.
@@ -270,6 +270,9 @@ pub struct AgentArgs {
     /// At every boot, ask for a DHCPv4 lease on this interface (needs root: UDP port 68), naming USP in option 124 (R-DIS.1), and dial the ws:// or wss:// Controller URL of option 125, keeping its ProvisioningCode and notify retry parameters in the Controller's row; with --connect, that URL is dialed when a lease names none. The interface keeps the address it has; the leased one is only reported.
     #[arg(long, value_name = "IFACE", conflicts_with_all = ["listen", "find_controller", "mqtt_broker", "stomp_broker", "uds_listen", "uds_connect", "coap_listen"])]
     pub dhcp: Option<String>,
+    /// With --dhcp: ask over DHCPv6 instead (RFC 8415: SOLICIT and REQUEST from the interface's link-local address, needs root: UDP port 546), naming USP in option 16 and following option 17 of the REPLY (R-DIS.1, TP-469 8.1 "over DHCPv4 or DHCPv6").
+    #[arg(long, requires = "dhcp")]
+    pub dhcpv6: bool,
     /// With --find-controller: how long to look, in seconds.
     #[arg(long, default_value_t = 10.0, requires = "find_controller")]
     pub find_timeout: f64,

@@ -138,6 +138,26 @@ pub fn dhcp_packet(data: &[u8]) {
     }
 }
 
+/// A DHCPv6 message from the link under test: decoded, its vendor class,
+/// USP options, IA_NA and DNS servers read and described, answered by the
+/// harness's server logic, encoded again.
+pub fn dhcpv6_message(data: &[u8]) {
+    use crate::discovery::dhcp::v6;
+    if let Ok(m) = v6::Message::decode(data) {
+        let _ = (m.to_string(), m.client_duid(), m.names_usp(), m.status());
+        let _ = v6::describe_vendor_classes(&m);
+        if let Some(Ok(usp)) = m.usp_options() {
+            let _ = (usp.describe(), usp.encode_v6(true));
+        }
+        if let Some(Ok(ia)) = m.ia_na() {
+            let _ = v6::IaNa::decode(&ia.encode());
+        }
+        let _ = m.dns_servers();
+        let _ = crate::discovery::dhcp::server::answer_v6_for_fuzzing(&m);
+        let _ = v6::Message::decode(&m.encode());
+    }
+}
+
 /// A DNS datagram: as a query to the harness's responder (answered), as a
 /// response to the reference Agent's A query, and as an mDNS response.
 pub fn dns_message(data: &[u8]) {
@@ -183,7 +203,7 @@ pub fn tls12_records(data: &[u8]) {
 }
 
 /// Every target by the name fuzz/ and tests/fuzz_smoke.rs use for it.
-pub const TARGETS: [(&str, fn(&[u8])); 10] = [
+pub const TARGETS: [(&str, fn(&[u8])); 11] = [
     ("record_decode", record_decode),
     ("msg_decode", msg_decode),
     ("stomp_frames", stomp_frames),
@@ -192,6 +212,7 @@ pub const TARGETS: [(&str, fn(&[u8])); 10] = [
     ("case_yaml", case_yaml),
     ("target_yaml", target_yaml),
     ("dhcp_packet", dhcp_packet),
+    ("dhcpv6_message", dhcpv6_message),
     ("dns_message", dns_message),
     ("tls12_records", tls12_records),
 ];

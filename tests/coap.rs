@@ -691,10 +691,19 @@ fn discovery_skips(run: &Run) -> u64 {
         .count() as u64
 }
 
+/// The cases of test-cases/e2e*.yaml (e2e.yaml, e2e-no-absolute-time.yaml).
 fn e2e_case_count() -> u64 {
-    std::fs::read_to_string("test-cases/e2e.yaml")
-        .unwrap()
-        .lines()
-        .filter(|l| l.trim_start().starts_with("- id: e2e-"))
-        .count() as u64
+    let mut n = 0;
+    for entry in std::fs::read_dir("test-cases").unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("e2e") && name.ends_with(".yaml") {
+            n += std::fs::read_to_string(&path)
+                .unwrap()
+                .lines()
+                .filter(|l| l.trim_start().starts_with("- id: e2e-"))
+                .count() as u64;
+        }
+    }
+    n
 }

@@ -37,7 +37,10 @@ struct Link {
 }
 
 impl Link {
-    fn create() -> Result<Link, String> {
+    /// With `ipv6`, both ends also get an address of fd00:213::/64 (the
+    /// harness then serves DHCPv6 beside DHCPv4), without duplicate
+    /// address detection, so the link is ready at once.
+    fn create_with(ipv6: bool) -> Result<Link, String> {
         common::root_or_why()?;
         static N: AtomicU32 = AtomicU32::new(0);
         let n = N.fetch_add(1, Ordering::SeqCst);
@@ -49,6 +52,16 @@ impl Link {
         for ns in [&link.harness, &link.agent] {
             ip(&["netns", "add", ns])?;
             ip(&["-n", ns, "link", "set", "lo", "up"])?;
+            for conf in ["all", "default"] {
+                ip(&[
+                    "netns",
+                    "exec",
+                    ns,
+                    "sysctl",
+                    "-qw",
+                    &format!("net.ipv6.conf.{conf}.accept_dad=0"),
+                ])?;
+            }
         }
         // Made inside the harness's namespace with its peer in the Agent's:
         // the names never meet the machine's own interfaces.
@@ -75,6 +88,14 @@ impl Link {
         ] {
             ip(&["-n", ns, "addr", "add", &addr, "dev", dev])?;
             ip(&["-n", ns, "link", "set", dev, "up"])?;
+        }
+        if ipv6 {
+            for (ns, dev, addr) in [
+                (&link.harness, HARNESS_IF, "fd00:213::1/64"),
+                (&link.agent, AGENT_IF, "fd00:213::2/64"),
+            ] {
+                ip(&["-n", ns, "addr", "add", addr, "dev", dev, "nodad"])?;
+            }
         }
         Ok(link)
     }
@@ -124,7 +145,11 @@ impl Drop for Link {
 }
 
 fn link_or_skip(test: &str) -> Option<Link> {
-    match Link::create() {
+    link_or_skip_with(test, false)
+}
+
+fn link_or_skip_with(test: &str, ipv6: bool) -> Option<Link> {
+    match Link::create_with(ipv6) {
         Ok(l) => Some(l),
         Err(why) => {
             println!("SKIPPED {test}: {why}");
@@ -234,6 +259,68 @@ fn an_agent_that_does_not_follow_the_controller_url_fails_8_3_only() {
         message.contains("no DNS question reached the harness's responder"),
         "{message}"
     );
+}
+
+/// TP-469 8.1: "this test can be run over DHCPv4 or DHCPv6". The link
+/// has both; the Agent asks over DHCPv6 only, and the same suite runs green
+/// on what the harness's DHCPv6 server heard and offered (option 16 in,
+/// option 17 out; option 23 names the harness's DNS responder, which the
+/// Agent asks over IPv6 for 8.3).
+#[test]
+fn the_dhcp_suite_runs_green_over_dhcpv6() {
+    let Some(link) = link_or_skip_with("DHCPv6 suite", true) else {
+        return;
+    };
+    let _agent = link.agent(&["--dhcpv6"]);
+    let dir = tempfile::tempdir().unwrap();
+    let run = link.run(dir.path());
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert_eq!(
+        run.verdicts(),
+        CASES.map(|c| (c.to_string(), "passed".to_string())),
+        "{}",
+        run.explain()
+    );
+    let results = std::fs::read_to_string(dir.path().join("reports/results.json")).unwrap();
+    for needle in [
+        "DHCPv6 SOLICIT from fe80::",
+        r#"option 16: enterprise 3561, items [\"usp\"]"#,
+        "REPLY fd00:213::100 with option 17",
+        r#"26=\"plugfest-8-2\""#,
+        // 8.3's question came over IPv6, to option 23's address.
+        "from [fd00:213::2]:",
+    ] {
+        assert!(results.contains(needle), "{needle} not in {results}");
+    }
+    // The Agent asked over DHCPv6 only.
+    assert!(!results.contains("DHCPDISCOVER from"), "{results}");
+}
+
+#[test]
+fn an_agent_that_does_not_name_usp_over_dhcpv6_fails_on_r_dis_1() {
+    let Some(link) = link_or_skip_with("DHCPv6 suite, dhcp-no-vendor-class", true) else {
+        return;
+    };
+    let _agent = link.agent(&[
+        "--dhcpv6",
+        "--connect",
+        CONTROLLER_URL,
+        "--fault",
+        "dhcp-no-vendor-class",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let run = link.run(dir.path());
+    assert_eq!(run.code, 1, "{}", run.explain());
+    let (verdict, message) = run.verdict_of("dhcp-requests-usp-vendor-class");
+    assert_eq!(verdict, "failed", "{}", run.explain());
+    for needle in [
+        "[R-DIS.1]",
+        "DHCPv6 SOLICIT",
+        "no option 16",
+        "without option 17",
+    ] {
+        assert!(message.contains(needle), "{needle} not in {message}");
+    }
 }
 
 /// Without `--dhcp` the cases are skipped, saying how to run them; and

@@ -214,6 +214,30 @@ fn write_binary_seeds() {
     };
     offer.set_option(code::VENDOR_SPECIFIC, usp.encode(true).unwrap());
     write("dhcp_packet", "offer-125", &offer.encode());
+    {
+        use usp_plugfest::discovery::dhcp::v6::{code, duid_ll, IaNa, Kind, Message, VendorClass};
+        let mut solicit = Message::new(Kind::Solicit, [1, 2, 3]);
+        solicit.set_option(code::CLIENT_ID, duid_ll([2, 0, 0, 0, 0, 1]));
+        solicit.set_option(code::IA_NA, IaNa::default().encode());
+        solicit.set_option(code::ORO, vec![0, 17, 0, 23]);
+        solicit.add_option(code::VENDOR_CLASS, VendorClass::encode(3561, &[b"usp"]));
+        write("dhcpv6_message", "solicit-usp", &solicit.encode());
+        let mut reply = Message::new(Kind::Reply, [1, 2, 3]);
+        reply.set_option(code::SERVER_ID, duid_ll([2, 0, 0, 0, 0, 2]));
+        reply.set_option(
+            code::IA_NA,
+            IaNa {
+                iaid: 1,
+                addresses: vec![("fd00::100".parse().unwrap(), 3600, 7200)],
+                status: Some((0, "ok".into())),
+                ..Default::default()
+            }
+            .encode(),
+        );
+        reply.add_option(code::VENDOR_OPTS, usp.encode_v6(true));
+        reply.set_option(code::DNS_SERVERS, [0xfd; 16].to_vec());
+        write("dhcpv6_message", "reply-17", &reply.encode());
+    }
     use usp_plugfest::fuzz_entry::{TLS12_IV, TLS12_KEY};
     use usp_plugfest::usp::e2e::tls12_records::{self as tls, Direction};
     let mut tx = Direction::new(&TLS12_KEY, &TLS12_IV, 0).unwrap();

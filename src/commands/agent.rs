@@ -285,11 +285,19 @@ pub async fn agent(args: AgentArgs) -> ExitCode {
                 Ok(m) => m,
                 Err(e) => return bad_input(format!("--dhcp: {e}")),
             };
-            eprintln!("reference Agent {eid} asking for a DHCP lease on {interface}");
-            host = host.with_boot_dhcp(crate::discovery::dhcp::client::BootDhcp {
+            use crate::discovery::dhcp::client::{BootDhcp, DhcpVersion, VendorClass};
+            let version = if args.dhcpv6 {
+                DhcpVersion::V6
+            } else {
+                DhcpVersion::V4
+            };
+            let over = if args.dhcpv6 { "DHCPv6" } else { "DHCPv4" };
+            eprintln!("reference Agent {eid} asking for a {over} lease on {interface}");
+            host = host.with_boot_dhcp(BootDhcp {
                 interface: interface.clone(),
                 mac,
-                class: crate::discovery::dhcp::client::VendorClass::Usp,
+                class: VendorClass::Usp,
+                version,
                 patience: Duration::from_secs(10),
             });
         }

@@ -797,6 +797,9 @@ async fn dhcp_server(
         crate::runner::dhcp_steps::offer_of(&Default::default(), &controller_url, controller_id);
     let running = DhcpServer::start(interface, offer).await?;
     crate::say!("DHCP server on {interface} ({address}): offers {controller_url} in option 125");
+    if let Some(address6) = running.handle().address6() {
+        crate::say!("DHCPv6 server on {interface} ({address6}): offers it in option 17");
+    }
     let run = DhcpRun::On {
         server: running.handle(),
         controller_url,

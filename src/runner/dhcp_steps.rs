@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use super::Runner;
 use crate::discovery::dhcp::names::Asked;
+use crate::discovery::dhcp::server::{Dhcp, Heard, Offer};
 use crate::discovery::dhcp::{
-    code, decode_vendor_class, server::Heard, server::Offer, DhcpHandle, MessageType, UspOptions,
+    code, decode_vendor_class, v6, DhcpHandle, MessageType, Packet, UspOptions,
 };
 use crate::results::{CheckResult, StepResult, Verdict};
 use crate::suite::dhcp_steps::{DhcpOfferSpec, ExpectDhcpSpec, ExpectDnsSpec, DEFAULT_TIMEOUT_MS};
@@ -70,13 +71,60 @@ pub fn offer_of(spec: &DhcpOfferSpec, controller_url: &str, controller_id: &str)
 
 /// One heard message and the answer, in a line: `+12 ms DHCPDISCOVER from
 /// 02:..:07, option 124: enterprise 3561, items ["usp"] -> DHCPOFFER
-/// 10.0.0.2 with option 125 (25=...)`.
+/// 10.0.0.2 with option 125 (25=...)`, or `+3 ms DHCPv6 SOLICIT from
+/// fe80::..%2 (DUID 0003...), option 16: ... -> ADVERTISE fd00::100 with
+/// option 17 (25=...)`.
 pub fn describe(h: &Heard, since: Instant) -> String {
     let at = format!("+{} ms", h.at.saturating_duration_since(since).as_millis());
-    let p = match &h.packet {
-        Ok(p) => p,
+    let asked = match &h.packet {
         Err(e) => return format!("{at} from {}: {e}", h.from),
+        Ok(Dhcp::V4(p)) => describe_v4(p),
+        Ok(Dhcp::V6(m)) => format!(
+            "DHCPv6 {} from {} (DUID {}), {}",
+            m.kind_name(),
+            h.from.ip(),
+            m.client_duid(),
+            v6::describe_vendor_classes(m)
+        ),
     };
+    let reply = match (&h.answer, &h.unanswered) {
+        (Some(Dhcp::V4(a)), _) => {
+            let kind = a.message_type().map_or("?", MessageType::name);
+            match a.option(code::VENDOR_SPECIFIC) {
+                Some(v) => format!(
+                    "{kind} {} with option 125 ({})",
+                    a.yiaddr,
+                    UspOptions::decode(&v).map_or_else(|e| e.to_string(), |u| u.describe())
+                ),
+                None => format!("{kind} {} without option 125", a.yiaddr),
+            }
+        }
+        (Some(Dhcp::V6(a)), _) => {
+            let address = match a.ia_na() {
+                Some(Ok(ia)) => ia
+                    .addresses
+                    .iter()
+                    .map(|(a, _, _)| format!(" {a}"))
+                    .collect::<String>(),
+                Some(Err(e)) => format!(" (malformed IA_NA: {e})"),
+                None => String::new(),
+            };
+            match a.usp_options() {
+                Some(u) => format!(
+                    "{}{address} with option 17 ({})",
+                    a.kind_name(),
+                    u.map_or_else(|e| e.to_string(), |u| u.describe())
+                ),
+                None => format!("{}{address} without option 17", a.kind_name()),
+            }
+        }
+        (None, Some(why)) => format!("no answer: {why}"),
+        (None, None) => "no answer".into(),
+    };
+    format!("{at} {asked} -> {reply}")
+}
+
+fn describe_v4(p: &Packet) -> String {
     let kind = p
         .message_type()
         .map_or("BOOTP (no option 53)", MessageType::name);
@@ -94,46 +142,24 @@ pub fn describe(h: &Heard, since: Instant) -> String {
             Err(e) => format!("option 124 malformed: {e}"),
         },
     };
-    let reply = match (&h.answer, &h.unanswered) {
-        (Some(a), _) => {
-            let kind = a.message_type().map_or("?", MessageType::name);
-            match a.option(code::VENDOR_SPECIFIC) {
-                Some(v) => format!(
-                    "{kind} {} with option 125 ({})",
-                    a.yiaddr,
-                    UspOptions::decode(&v).map_or_else(|e| e.to_string(), |u| u.describe())
-                ),
-                None => format!("{kind} {} without option 125", a.yiaddr),
-            }
-        }
-        (None, Some(why)) => format!("no answer: {why}"),
-        (None, None) => "no answer".into(),
-    };
-    format!("{at} {kind} from {}, {class} -> {reply}", p.client_hw())
+    format!("{kind} from {}, {class}", p.client_hw())
 }
 
-/// Whether the client's lease was acknowledged: the wait can end.
+/// Whether the client's lease was completed: the wait can end.
 pub fn acked(heard: &[Heard]) -> bool {
-    heard.iter().any(|h| {
-        h.answer
-            .as_ref()
-            .is_some_and(|a| a.message_type() == Some(MessageType::Ack))
-    })
+    heard.iter().any(Heard::completes)
 }
 
 /// The checks of `expect_dhcp` on what was heard: the Agent asked for a
 /// lease (TP-469 8.1), and each DHCPDISCOVER and DHCPREQUEST named USP in
 /// option 124 (R-DIS.1).
 pub fn request_checks(heard: &[Heard], waited: Duration, since: Instant) -> Vec<CheckResult> {
-    let asks: Vec<&Heard> = heard
-        .iter()
-        .filter(|h| matches!(h.kind(), Some(MessageType::Discover | MessageType::Request)))
-        .collect();
+    let asks: Vec<&Heard> = heard.iter().filter(|h| h.asks_for_lease()).collect();
     let mut checks = vec![CheckResult {
-        description: "the Agent asked for a lease (DHCPDISCOVER or DHCPREQUEST)".into(),
+        description: "the Agent asked for a lease (DHCPDISCOVER or DHCPREQUEST; over DHCPv6 SOLICIT, REQUEST or INFORMATION-REQUEST)".into(),
         passed: !asks.is_empty(),
         expected: format!(
-            "a DHCPDISCOVER or DHCPREQUEST after the dhcp_offer step (waited up to {} ms)",
+            "a DHCPDISCOVER or DHCPREQUEST (DHCPv6: SOLICIT, REQUEST or INFORMATION-REQUEST) after the dhcp_offer step (waited up to {} ms)",
             waited.as_millis()
         ),
         actual: if asks.is_empty() {
@@ -159,18 +185,14 @@ pub fn request_checks(heard: &[Heard], waited: Duration, since: Instant) -> Vec<
     }
     let wrong: Vec<String> = asks
         .iter()
-        .filter(|h| {
-            !h.packet
-                .as_ref()
-                .is_ok_and(crate::discovery::dhcp::server::asks_for_usp)
-        })
+        .filter(|h| !h.names_usp())
         .map(|h| describe(h, since))
         .collect();
     checks.push(CheckResult {
-        description: "every DHCPDISCOVER and DHCPREQUEST names USP in option 124".into(),
+        description: "every DHCPDISCOVER and DHCPREQUEST names USP in option 124 (DHCPv6: every SOLICIT, REQUEST and INFORMATION-REQUEST in option 16)".into(),
         passed: wrong.is_empty(),
         expected:
-            "option 124 (V-I Vendor Class) with enterprise 3561 and vendor-class-data \"usp\""
+            "option 124 (V-I Vendor Class), over DHCPv6 option 16 (Vendor Class), with enterprise 3561 and vendor-class-data \"usp\""
                 .into(),
         actual: if wrong.is_empty() {
             asks.iter()
@@ -341,8 +363,8 @@ mod tests {
         Heard {
             at,
             from: "0.0.0.0:68".parse().unwrap(),
-            packet: Ok(p),
-            answer: (kind == MessageType::Request).then_some(answer),
+            packet: Ok(Dhcp::V4(p)),
+            answer: (kind == MessageType::Request).then_some(Dhcp::V4(answer)),
             unanswered: None,
         }
     }
@@ -431,6 +453,64 @@ mod tests {
         assert_eq!(o.usp.controller_endpoint_id.as_deref(), Some("proto::ctl"));
         assert_eq!(o.usp.retry_min_wait.as_deref(), Some("5"));
         assert!(!o.nul_terminated);
+    }
+    fn heard6(kind: v6::Kind, usp: bool, answered: Option<v6::Kind>, at: Instant) -> Heard {
+        use crate::discovery::dhcp::v6::{code as c6, duid_ll, IaNa, Message, VendorClass};
+        let mut m = Message::new(kind, [1, 2, 3]);
+        m.set_option(c6::CLIENT_ID, duid_ll(MAC));
+        if usp {
+            m.add_option(
+                c6::VENDOR_CLASS,
+                VendorClass::encode(BBF_ENTERPRISE, &[b"usp"]),
+            );
+        }
+        let answer = answered.map(|k| {
+            let mut a = Message::new(k, [1, 2, 3]);
+            a.set_option(
+                c6::IA_NA,
+                IaNa {
+                    iaid: 1,
+                    addresses: vec![("fd00::100".parse().unwrap(), 1, 2)],
+                    ..Default::default()
+                }
+                .encode(),
+            );
+            Dhcp::V6(a)
+        });
+        Heard {
+            at,
+            from: "[fe80::1%2]:546".parse().unwrap(),
+            packet: Ok(Dhcp::V6(m)),
+            answer,
+            unanswered: None,
+        }
+    }
+
+    #[test]
+    fn over_dhcpv6_option_16_must_name_usp_and_the_wait_ends_at_the_reply() {
+        use v6::Kind::{Advertise, Reply, Request, Solicit};
+        let t = Instant::now();
+        let good = [
+            heard6(Solicit, true, Some(Advertise), t),
+            heard6(Request, true, Some(Reply), t),
+        ];
+        assert!(!acked(&good[..1]));
+        assert!(acked(&good));
+        let checks = request_checks(&good, Duration::from_secs(1), t);
+        assert!(failed(&checks).is_empty(), "{checks:?}");
+        assert!(
+            checks[1].actual.contains("DHCPv6 SOLICIT from fe80::1")
+                && checks[1]
+                    .actual
+                    .contains("ADVERTISE fd00::100 without option 17"),
+            "{}",
+            checks[1].actual
+        );
+        let bad = [heard6(Solicit, false, Some(Advertise), t)];
+        let bad = failed(&request_checks(&bad, Duration::from_secs(1), t));
+        assert_eq!(bad.len(), 1);
+        assert_eq!(bad[0].1.as_deref(), Some("R-DIS.1"));
+        assert!(bad[0].0.contains("no option 16"), "{}", bad[0].0);
     }
 }
 

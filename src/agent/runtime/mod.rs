@@ -376,7 +376,7 @@ impl AgentHost {
             dhcp.class
         };
         let lease = loop {
-            match dhcp_client::acquire(&dhcp.interface, dhcp.mac, class, dhcp.patience).await {
+            match dhcp.acquire(class).await {
                 Ok(lease) => break lease,
                 Err(e) => {
                     self.say(format!("{e}; asking again"));
@@ -386,13 +386,13 @@ impl AgentHost {
         };
         let Some(usp) = lease.usp else {
             self.say(format!(
-                "leased {} from {}, without option 125: dialing as configured",
+                "leased {} from {}, without the USP vendor options (125, DHCPv6 17): dialing as configured",
                 lease.address, lease.server
             ));
             return;
         };
         self.say(format!(
-            "leased {} from {}: option 125 {}",
+            "leased {} from {}: USP vendor options {}",
             lease.address,
             lease.server,
             usp.describe()
@@ -483,7 +483,7 @@ impl AgentHost {
     /// `url` with its host resolved by the lease's DNS servers when it is a
     /// name (TP-469 8.3); as it is when it is an address or cannot be
     /// resolved (the dialer then says why it cannot connect).
-    async fn resolved(&self, dhcp: &BootDhcp, servers: &[std::net::Ipv4Addr], url: &str) -> String {
+    async fn resolved(&self, dhcp: &BootDhcp, servers: &[std::net::IpAddr], url: &str) -> String {
         use crate::discovery::dhcp::{is_name, url_host, with_host};
         let Some(host) = url_host(url).filter(|h| is_name(h)) else {
             return url.to_string();

@@ -562,6 +562,47 @@ impl UspOptions {
         Ok(out)
     }
 
+    /// DHCPv6 option 17's data: enterprise 3561, then the sub-options
+    /// present in code order, each with a two-byte code and length (the
+    /// codes are DHCPv4's); each value NUL-terminated when `nul_terminated`.
+    pub fn encode_v6(&self, nul_terminated: bool) -> Vec<u8> {
+        let mut out = BBF_ENTERPRISE.to_be_bytes().to_vec();
+        for (c, v) in self.present() {
+            let mut value = v.into_bytes();
+            if nul_terminated {
+                value.push(0);
+            }
+            super::v6::put_record(&mut out, u16::from(c), &value);
+        }
+        out
+    }
+
+    /// Reads DHCPv6 option 17's data of enterprise 3561 (checked by the
+    /// caller); as `decode`, unknown sub-options are skipped.
+    pub fn decode_v6(data: &[u8]) -> Result<UspOptions, DecodeError> {
+        let mut out = UspOptions::default();
+        let block = data.get(4..).unwrap_or_default();
+        for (c, v) in super::v6::records(block, 4, "option 17 sub-option")? {
+            let v = v.strip_suffix(b"\0").unwrap_or(&v);
+            let mut fields = out.fields_mut();
+            let Some((_, slot)) = fields.iter_mut().find(|(k, _)| u16::from(*k) == c) else {
+                continue;
+            };
+            match std::str::from_utf8(v) {
+                Ok(s) => **slot = Some(s.to_string()),
+                Err(_) => {
+                    let what = format!(
+                        "option 17 sub-option {c} ({}) is not UTF-8: {}",
+                        sub_name(c as u8),
+                        quote(v)
+                    );
+                    return fail(4, what);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// `25=ws://..., 26="code"` style one-line summary, for reports; None fields left out. The
     /// URL is shown bare unless empty or holding spaces or control characters.
     pub fn describe(&self) -> String {

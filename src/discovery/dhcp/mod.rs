@@ -13,6 +13,8 @@ mod codec;
 pub mod dns;
 pub mod names;
 pub mod server;
+mod server6;
+pub mod v6;
 
 pub use codec::*;
 pub use server::{DhcpHandle, DhcpServer};
@@ -35,6 +37,49 @@ pub fn interface_socket(
     socket.bind(&SocketAddr::V4(at).into())?;
     socket.set_nonblocking(true)?;
     tokio::net::UdpSocket::from_std(socket.into())
+}
+
+/// A UDP socket on `[::]:port` of the interface `interface` only, IPv6
+/// only; with `all_servers` it also joins All_DHCP_Relay_Agents_and_Servers
+/// there (the DHCPv6 server).
+pub fn interface_socket6(
+    interface: &str,
+    port: u16,
+    all_servers: bool,
+) -> std::io::Result<tokio::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_only_v6(true)?;
+    socket.bind_device(Some(interface.as_bytes()))?;
+    socket.bind(&SocketAddr::new(std::net::Ipv6Addr::UNSPECIFIED.into(), port).into())?;
+    if all_servers {
+        socket.join_multicast_v6(&v6::ALL_SERVERS, interface_index(interface)?)?;
+    }
+    socket.set_nonblocking(true)?;
+    tokio::net::UdpSocket::from_std(socket.into())
+}
+
+/// The interface's index (for IPv6 scopes and multicast membership).
+pub fn interface_index(interface: &str) -> std::io::Result<u32> {
+    let path = format!("/sys/class/net/{interface}/ifindex");
+    std::fs::read_to_string(&path)?
+        .trim()
+        .parse()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{path}: {e}")))
+}
+
+/// The interface's first IPv6 address that is not link-local (the DHCPv6
+/// server hands out addresses of its /64), if it has one.
+pub fn interface_ipv6(interface: &str) -> Option<std::net::Ipv6Addr> {
+    if_addrs::get_if_addrs()
+        .ok()?
+        .into_iter()
+        .filter(|i| i.name == interface)
+        .find_map(|i| match i.addr {
+            if_addrs::IfAddr::V6(v6) if (v6.ip.segments()[0] & 0xffc0) != 0xfe80 => Some(v6.ip),
+            _ => None,
+        })
 }
 
 /// The interface's first IPv4 address and its netmask.

@@ -12,9 +12,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::names::Asked;
+use super::server6::{self, Pool6};
 use super::{
-    code, decode_vendor_class, dns, interface_ipv4, interface_socket, MessageType, Packet,
-    UspOptions, CLIENT_PORT, SERVER_PORT,
+    code, decode_vendor_class, dns, interface_ipv4, interface_ipv6, interface_socket,
+    interface_socket6, v6, MessageType, Packet, UspOptions, CLIENT_PORT, SERVER_PORT,
 };
 
 /// The lease time offered, in seconds: long enough for any run.
@@ -31,22 +32,61 @@ pub struct Offer {
     pub nul_terminated: bool,
 }
 
+/// A DHCP message of either version.
+#[derive(Debug, Clone)]
+pub enum Dhcp {
+    V4(Packet),
+    V6(v6::Message),
+}
+
 /// One datagram a client sent, and what the server did with it.
 #[derive(Debug, Clone)]
 pub struct Heard {
     pub at: Instant,
     pub from: SocketAddr,
     /// The decoded message, or why it could not be decoded.
-    pub packet: Result<Packet, String>,
-    pub answer: Option<Packet>,
+    pub packet: Result<Dhcp, String>,
+    pub answer: Option<Dhcp>,
     /// Why nothing was answered, when nothing was.
     pub unanswered: Option<String>,
 }
 
 impl Heard {
-    /// The client's message type, when it is a decoded DHCP message.
-    pub fn kind(&self) -> Option<MessageType> {
-        self.packet.as_ref().ok().and_then(Packet::message_type)
+    /// A message asking for a lease: DHCPDISCOVER or DHCPREQUEST, or
+    /// DHCPv6 SOLICIT, REQUEST or INFORMATION-REQUEST (R-DIS.1 wants USP
+    /// named in each).
+    pub fn asks_for_lease(&self) -> bool {
+        match &self.packet {
+            Ok(Dhcp::V4(p)) => matches!(
+                p.message_type(),
+                Some(MessageType::Discover | MessageType::Request)
+            ),
+            Ok(Dhcp::V6(m)) => matches!(
+                m.kind(),
+                Some(v6::Kind::Solicit | v6::Kind::Request | v6::Kind::InformationRequest)
+            ),
+            Err(_) => false,
+        }
+    }
+
+    /// Whether the client named USP: option 124 (DHCPv4) or 16 (DHCPv6)
+    /// with enterprise 3561 and "usp".
+    pub fn names_usp(&self) -> bool {
+        match &self.packet {
+            Ok(Dhcp::V4(p)) => asks_for_usp(p),
+            Ok(Dhcp::V6(m)) => m.names_usp(),
+            Err(_) => false,
+        }
+    }
+
+    /// Whether the server's answer completed the client's lease: a DHCPACK,
+    /// or a DHCPv6 REPLY with an address (or the options asked for).
+    pub fn completes(&self) -> bool {
+        match &self.answer {
+            Some(Dhcp::V4(a)) => a.message_type() == Some(MessageType::Ack),
+            Some(Dhcp::V6(m)) => server6::completes(m),
+            None => false,
+        }
     }
 }
 
@@ -152,6 +192,9 @@ fn answer(req: &Packet, offer: &Offer, pool: &mut Pool) -> Result<Packet, String
 struct State {
     offer: Offer,
     pool: Pool,
+    /// DHCPv6, served when the interface has an IPv6 address beside its
+    /// link-local one.
+    pool6: Option<Pool6>,
     heard: Vec<Heard>,
     /// The name of the offered Controller URL's host, when it is one: the
     /// DNS responder answers it with the server's address (TP-469 8.3).
@@ -162,6 +205,7 @@ struct State {
 struct Inner {
     interface: String,
     address: Ipv4Addr,
+    address6: Option<std::net::Ipv6Addr>,
     state: Mutex<State>,
     changed: tokio::sync::Notify,
 }
@@ -188,6 +232,11 @@ impl DhcpHandle {
     /// The server's address on its interface (its server identifier).
     pub fn address(&self) -> Ipv4Addr {
         self.0.address
+    }
+
+    /// Its IPv6 address there, when it serves DHCPv6 too.
+    pub fn address6(&self) -> Option<std::net::Ipv6Addr> {
+        self.0.address6
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -228,6 +277,16 @@ impl DhcpHandle {
             let mut s = self.state();
             if s.asked.len() < HEARD_CAP {
                 s.asked.push(asked);
+            }
+        }
+        self.0.changed.notify_waiters();
+    }
+
+    fn note_heard(&self, heard: Heard) {
+        {
+            let mut s = self.state();
+            if s.heard.len() < HEARD_CAP {
+                s.heard.push(heard);
             }
         }
         self.0.changed.notify_waiters();
@@ -280,6 +339,14 @@ fn offered_name(offer: &Offer) -> Option<String> {
     super::is_name(host).then(|| host.to_ascii_lowercase())
 }
 
+/// What the DHCPv6 server would answer `m` with a default offer, for the
+/// fuzz target (`fuzz_entry::dhcpv6_message`): the answer logic on input
+/// from the link.
+pub fn answer_v6_for_fuzzing(m: &v6::Message) -> Result<v6::Message, String> {
+    let mut pool = Pool6::new(std::net::Ipv6Addr::LOCALHOST, [2, 0, 0, 0, 0, 1]);
+    server6::answer(m, &Offer::default(), &mut pool)
+}
+
 /// The server, serving until dropped.
 pub struct DhcpServer {
     handle: DhcpHandle,
@@ -315,12 +382,41 @@ impl DhcpServer {
                     dns::PORT
                 )
             })?;
+        // DHCPv6 beside DHCPv4 where the link has IPv6 (TP-469 8.1: "over
+        // DHCPv4 or DHCPv6, depending on the deployment model").
+        let v6 = match interface_ipv6(interface) {
+            Some(address6) => {
+                let socket = interface_socket6(interface, v6::SERVER_PORT, true).map_err(|e| {
+                    format!(
+                        "DHCPv6 server on {interface}: cannot bind UDP port {} or join {}: {e}",
+                        v6::SERVER_PORT,
+                        v6::ALL_SERVERS
+                    )
+                })?;
+                let mac = super::interface_mac(interface)?;
+                // Option 23 names this address: the responder answers there too.
+                let dns6 = interface_socket6(interface, dns::PORT, false).map_err(|e| {
+                    format!(
+                        "DNS responder on {interface} ({address6}): cannot bind UDP port {}: {e}",
+                        dns::PORT
+                    )
+                })?;
+                Some((address6, (socket, dns6), Pool6::new(address6, mac)))
+            }
+            None => None,
+        };
+        let (address6, socket6, pool6) = match v6 {
+            Some((a, s, p)) => (Some(a), Some(s), Some(p)),
+            None => (None, None, None),
+        };
         let inner = Arc::new(Inner {
             interface: interface.to_string(),
             address,
+            address6,
             state: Mutex::new(State {
                 name: offered_name(&offer),
                 offer,
+                pool6,
                 pool: Pool {
                     server: address,
                     netmask,
@@ -332,10 +428,14 @@ impl DhcpServer {
             changed: tokio::sync::Notify::new(),
         });
         let handle = DhcpHandle(inner);
-        let tasks = vec![
+        let mut tasks = vec![
             tokio::spawn(serve(socket, handle.clone())),
             tokio::spawn(super::names::serve(dns_socket, handle.clone())),
         ];
+        if let Some((socket6, dns6)) = socket6 {
+            tasks.push(tokio::spawn(serve6(socket6, handle.clone())));
+            tasks.push(tokio::spawn(super::names::serve(dns6, handle.clone())));
+        }
         Ok(DhcpServer { handle, tasks })
     }
 
@@ -352,7 +452,7 @@ async fn serve(socket: tokio::net::UdpSocket, handle: DhcpHandle) {
             continue;
         };
         let packet = Packet::decode(&buf[..n]).map_err(|e| format!("{e} ({n} bytes)"));
-        let (reply, unanswered) = match &packet {
+        let (reply, unanswered): (Option<Packet>, _) = match &packet {
             Ok(p) => {
                 let mut s = handle.state();
                 let State { offer, pool, .. } = &mut *s;
@@ -378,19 +478,50 @@ async fn serve(socket: tokio::net::UdpSocket, handle: DhcpHandle) {
                 unanswered = Some(format!("the answer could not be sent: {e}"));
             }
         }
-        {
-            let mut s = handle.state();
-            if s.heard.len() < HEARD_CAP {
-                s.heard.push(Heard {
-                    at: Instant::now(),
-                    from,
-                    packet,
-                    answer: reply,
-                    unanswered,
-                });
+        handle.note_heard(Heard {
+            at: Instant::now(),
+            from,
+            packet: packet.map(Dhcp::V4),
+            answer: reply.map(Dhcp::V4),
+            unanswered,
+        });
+    }
+}
+
+/// The DHCPv6 side: answers go back to where the client sent from (its
+/// link-local address, port 546).
+async fn serve6(socket: tokio::net::UdpSocket, handle: DhcpHandle) {
+    let mut buf = vec![0u8; 2048];
+    loop {
+        let Ok((n, from)) = socket.recv_from(&mut buf).await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let packet = v6::Message::decode(&buf[..n]).map_err(|e| format!("{e} ({n} bytes)"));
+        let (reply, mut unanswered) = match &packet {
+            Ok(m) => {
+                let mut s = handle.state();
+                let State { offer, pool6, .. } = &mut *s;
+                match pool6.as_mut().map(|p| server6::answer(m, offer, p)) {
+                    Some(Ok(r)) => (Some(r), None),
+                    Some(Err(why)) => (None, Some(why)),
+                    None => (None, Some("DHCPv6 is not served".into())),
+                }
+            }
+            Err(e) => (None, Some(format!("undecodable: {e}"))),
+        };
+        if let Some(r) = &reply {
+            if let Err(e) = socket.send_to(&r.encode(), from).await {
+                unanswered = Some(format!("the answer could not be sent: {e}"));
             }
         }
-        handle.0.changed.notify_waiters();
+        handle.note_heard(Heard {
+            at: Instant::now(),
+            from,
+            packet: packet.map(Dhcp::V6),
+            answer: reply.map(Dhcp::V6),
+            unanswered,
+        });
     }
 }
 
