@@ -9,6 +9,10 @@ use super::{controllers, firmware, request_table, subscriptions, Agent};
 use crate::usp::msg;
 use crate::usp::proto::msg::{add_resp, delete_resp, response::RespType, Msg};
 
+/// How stale the Periodic! timers may be read before a request: the
+/// runtime's own tick interval.
+const PERIODIC_STEP: std::time::Duration = std::time::Duration::from_millis(100);
+
 impl Agent {
     /// Effects the last calls queued, for the runtime to carry out.
     pub fn take_effects(&mut self) -> Vec<Effect> {
@@ -24,14 +28,8 @@ impl Agent {
 
     /// Time has passed: TimeToLive expiries (ObjectDeletion) and Periodic! events.
     pub fn tick(&mut self, clock: Clock) -> Vec<(String, Msg)> {
-        self.clock = clock;
-        let mut out = Vec::new();
-        for gone in self.lifetimes.expire(&mut self.model, clock.mono) {
-            out.extend(
-                self.notifier
-                    .object_deletion(&self.model, &self.faults, &gone),
-            );
-        }
+        let mut out = self.expire(clock);
+        self.periodic_read = Some(clock.mono);
         let due = self.periodic.due(&self.model, clock.mono);
         if !self.faults.contains(Fault::NoPeriodic) {
             for eid in due {
@@ -43,6 +41,33 @@ impl Agent {
                     |_| Default::default(),
                 ));
             }
+        }
+        out
+    }
+
+    /// Time has passed, as far as a request about to be handled must know:
+    /// instances whose TimeToLive ran out are gone (ObjectDeletion). The
+    /// Periodic! timers, which read every Controller row, are read only
+    /// when `tick` last read them `PERIODIC_STEP` ago or more: a request
+    /// does not pay for them each time, and a flood of requests does not
+    /// hold them back.
+    pub fn before_request(&mut self, clock: Clock) -> Vec<(String, Msg)> {
+        match self.periodic_read {
+            Some(t) if clock.mono.saturating_duration_since(t) < PERIODIC_STEP => {
+                self.expire(clock)
+            }
+            _ => self.tick(clock),
+        }
+    }
+
+    fn expire(&mut self, clock: Clock) -> Vec<(String, Msg)> {
+        self.clock = clock;
+        let mut out = Vec::new();
+        for gone in self.lifetimes.expire(&mut self.model, clock.mono) {
+            out.extend(
+                self.notifier
+                    .object_deletion(&self.model, &self.faults, &gone),
+            );
         }
         out
     }

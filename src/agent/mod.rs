@@ -69,6 +69,8 @@ pub struct Agent {
     activation: Option<String>,
     challenges: challenge::Challenges,
     periodic: periodic::PeriodicTimers,
+    /// When `tick` last read the Periodic! timers (`before_request`).
+    periodic_read: Option<std::time::Instant>,
     lifetimes: subscriptions::Lifetimes,
     /// The Boot! owed to Controllers after a reboot.
     pending_boot: Option<reboot::PendingBoot>,
@@ -90,6 +92,7 @@ impl Agent {
             activation: None,
             challenges: Default::default(),
             periodic: Default::default(),
+            periodic_read: None,
             lifetimes: Default::default(),
             pending_boot: None,
         }

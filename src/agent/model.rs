@@ -341,7 +341,11 @@ impl Model {
         stored: Option<&BTreeMap<String, String>>,
     ) -> Option<String> {
         if let Some(table) = &def.count {
-            return Some(self.instances(&format!("{obj}{table}")).len().to_string());
+            return Some(
+                self.rows_in_key_order(&format!("{obj}{table}"))
+                    .count()
+                    .to_string(),
+            );
         }
         if def.hidden || def.secured {
             // A secret (a password; Challenge.{i}.Value, secured): a Get

@@ -347,3 +347,50 @@ fn only_the_recipient_and_only_while_enabled() {
         assert_eq!(notes.iter().filter(|(c, _)| c == "proto::other").count(), 1);
     }
 }
+
+#[test]
+fn before_a_request_periodic_is_read_at_most_every_step_yet_never_held_back() {
+    let mut a = agent(&[]);
+    let t0 = Clock::now();
+    add_sub(
+        &mut a,
+        CTRL,
+        &[
+            ("Enable", "true"),
+            ("NotifType", "Event"),
+            ("ReferenceList", "Device.LocalAgent.Periodic!"),
+        ],
+    );
+    let set = msg::request(
+        "set",
+        ReqType::Set(Set {
+            allow_partial: false,
+            update_objs: vec![UpdateObject {
+                obj_path: "Device.LocalAgent.Controller.1.".into(),
+                param_settings: vec![UpdateParamSetting {
+                    param: "PeriodicNotifInterval".into(),
+                    value: "1".into(),
+                    required: true,
+                }],
+            }],
+        }),
+    );
+    a.handle(CTRL, &set).unwrap();
+    // The first request starts the timers; requests every 10 ms and no
+    // tick at all (a flood): Periodic! still comes once the second is up,
+    // once.
+    a.before_request(t0);
+    let mut periodic = 0;
+    for i in 1..=150 {
+        let notes = a.before_request(t0.later(Duration::from_millis(10 * i)));
+        periodic += events(&notes, "Periodic!").len();
+    }
+    assert_eq!(periodic, 1);
+    // Requests within the step of the last reading do not read the timers
+    // again: a due Periodic! waits for the step (or the tick).
+    a.tick(t0.later(Duration::from_millis(1950)));
+    let early = a.before_request(t0.later(Duration::from_millis(2010)));
+    assert!(events(&early, "Periodic!").is_empty());
+    let due = a.before_request(t0.later(Duration::from_millis(2050)));
+    assert_eq!(events(&due, "Periodic!").len(), 1);
+}

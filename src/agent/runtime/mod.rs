@@ -979,7 +979,7 @@ impl AgentHost {
             let (answer, notes, effects) = {
                 let mut agent = self.agent.lock().await;
                 // Time passes before the request is handled (TimeToLive counts from here).
-                let mut notes = agent.tick(Clock::now());
+                let mut notes = agent.before_request(Clock::now());
                 let answer = agent.handle(from, request);
                 notes.extend(agent.take_notifications());
                 (answer, notes, agent.take_effects())
