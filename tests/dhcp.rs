@@ -136,6 +136,48 @@ impl Link {
     }
 }
 
+impl Link {
+    /// The suite against `plugfest agent --dhcp` with `agent_args`: every
+    /// case passes; results.json's text, for what the report must show.
+    fn green_run(&self, agent_args: &[&str]) -> String {
+        let _agent = self.agent(agent_args);
+        let dir = tempfile::tempdir().unwrap();
+        let run = self.run(dir.path());
+        assert_eq!(run.code, 0, "{}", run.explain());
+        assert_eq!(
+            run.verdicts(),
+            CASES.map(|c| (c.to_string(), "passed".to_string())),
+            "{}",
+            run.explain()
+        );
+        std::fs::read_to_string(dir.path().join("reports/results.json")).unwrap()
+    }
+
+    /// The suite against an Agent (with `agent_args`) under the
+    /// `dhcp-no-vendor-class` fault: 8.1 fails, its message naming each of
+    /// `needles`. Without the vendor class the server sends no USP
+    /// options: the Agent finds the Controller only because it was
+    /// configured with it.
+    fn vendor_class_missing(&self, agent_args: &[&str], needles: &[&str]) {
+        let mut args = agent_args.to_vec();
+        args.extend([
+            "--connect",
+            CONTROLLER_URL,
+            "--fault",
+            "dhcp-no-vendor-class",
+        ]);
+        let _agent = self.agent(&args);
+        let dir = tempfile::tempdir().unwrap();
+        let run = self.run(dir.path());
+        assert_eq!(run.code, 1, "{}", run.explain());
+        let (verdict, message) = run.verdict_of("dhcp-requests-usp-vendor-class");
+        assert_eq!(verdict, "failed", "{}", run.explain());
+        for needle in needles {
+            assert!(message.contains(needle), "{needle} not in {message}");
+        }
+    }
+}
+
 impl Drop for Link {
     fn drop(&mut self) {
         // The veth pair goes with the namespaces.
@@ -164,19 +206,9 @@ fn the_dhcp_suite_runs_green_against_an_agent_that_asks_for_its_controller() {
         return;
     };
     // Only the lease tells this Agent where its Controller is.
-    let _agent = link.agent(&[]);
-    let dir = tempfile::tempdir().unwrap();
-    let run = link.run(dir.path());
-    assert_eq!(run.code, 0, "{}", run.explain());
-    assert_eq!(
-        run.verdicts(),
-        CASES.map(|c| (c.to_string(), "passed".to_string())),
-        "{}",
-        run.explain()
-    );
+    let results = link.green_run(&[]);
     // The exchange is in the report: the Agent's option 124 and the
     // server's option 125 with the NUL-terminated code.
-    let results = std::fs::read_to_string(dir.path().join("reports/results.json")).unwrap();
     assert!(
         results.contains(r#"option 124: enterprise 3561, items [\"usp\"]"#),
         "{results}"
@@ -198,22 +230,7 @@ fn an_agent_that_does_not_name_usp_fails_on_r_dis_1() {
     let Some(link) = link_or_skip("DHCP suite, dhcp-no-vendor-class") else {
         return;
     };
-    // Without option 124 the server sends no option 125: the Agent finds
-    // the Controller only because it was configured with it.
-    let _agent = link.agent(&[
-        "--connect",
-        CONTROLLER_URL,
-        "--fault",
-        "dhcp-no-vendor-class",
-    ]);
-    let dir = tempfile::tempdir().unwrap();
-    let run = link.run(dir.path());
-    assert_eq!(run.code, 1, "{}", run.explain());
-    let (verdict, message) = run.verdict_of("dhcp-requests-usp-vendor-class");
-    assert_eq!(verdict, "failed", "{}", run.explain());
-    assert!(message.contains("[R-DIS.1]"), "{message}");
-    assert!(message.contains("no option 124"), "{message}");
-    assert!(message.contains("without option 125"), "{message}");
+    link.vendor_class_missing(&[], &["[R-DIS.1]", "no option 124", "without option 125"]);
 }
 
 #[test]
@@ -271,17 +288,7 @@ fn the_dhcp_suite_runs_green_over_dhcpv6() {
     let Some(link) = link_or_skip_with("DHCPv6 suite", true) else {
         return;
     };
-    let _agent = link.agent(&["--dhcpv6"]);
-    let dir = tempfile::tempdir().unwrap();
-    let run = link.run(dir.path());
-    assert_eq!(run.code, 0, "{}", run.explain());
-    assert_eq!(
-        run.verdicts(),
-        CASES.map(|c| (c.to_string(), "passed".to_string())),
-        "{}",
-        run.explain()
-    );
-    let results = std::fs::read_to_string(dir.path().join("reports/results.json")).unwrap();
+    let results = link.green_run(&["--dhcpv6"]);
     for needle in [
         "DHCPv6 SOLICIT from fe80::",
         r#"option 16: enterprise 3561, items [\"usp\"]"#,
@@ -301,26 +308,15 @@ fn an_agent_that_does_not_name_usp_over_dhcpv6_fails_on_r_dis_1() {
     let Some(link) = link_or_skip_with("DHCPv6 suite, dhcp-no-vendor-class", true) else {
         return;
     };
-    let _agent = link.agent(&[
-        "--dhcpv6",
-        "--connect",
-        CONTROLLER_URL,
-        "--fault",
-        "dhcp-no-vendor-class",
-    ]);
-    let dir = tempfile::tempdir().unwrap();
-    let run = link.run(dir.path());
-    assert_eq!(run.code, 1, "{}", run.explain());
-    let (verdict, message) = run.verdict_of("dhcp-requests-usp-vendor-class");
-    assert_eq!(verdict, "failed", "{}", run.explain());
-    for needle in [
-        "[R-DIS.1]",
-        "DHCPv6 SOLICIT",
-        "no option 16",
-        "without option 17",
-    ] {
-        assert!(message.contains(needle), "{needle} not in {message}");
-    }
+    link.vendor_class_missing(
+        &["--dhcpv6"],
+        &[
+            "[R-DIS.1]",
+            "DHCPv6 SOLICIT",
+            "no option 16",
+            "without option 17",
+        ],
+    );
 }
 
 /// Without `--dhcp` the cases are skipped, saying how to run them; and

@@ -567,26 +567,14 @@ fn clock_run(extra: &[&str]) -> Run {
     run(&args)
 }
 
-fn verdict_of<'a>(run: &'a Run, id: &str) -> (String, String) {
-    let c = run
-        .cases()
-        .into_iter()
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("no {id}: {}", run.explain()));
-    (
-        c["verdict"].as_str().unwrap().to_string(),
-        c["message"].as_str().unwrap().to_string(),
-    )
-}
-
 #[test]
 fn an_agent_without_absolute_time_takes_an_expired_certificate_and_2_8_is_skipped() {
     let run = clock_run(&["--agent-without-absolute-time"]);
     assert_eq!(run.code, 0, "{}", run.explain());
-    let (verdict, message) = verdict_of(&run, "e2e-tls-no-absolute-time");
+    let (verdict, message) = run.verdict_of("e2e-tls-no-absolute-time");
     assert_eq!(verdict, "passed", "{message}");
     // R-MTP.2/3 lets such an Agent take the certificate 2.8 refuses.
-    let (verdict, message) = verdict_of(&run, "e2e-tls-expired-certificate");
+    let (verdict, message) = run.verdict_of("e2e-tls-expired-certificate");
     assert_eq!(verdict, "skipped", "{message}");
     assert!(
         message.contains("agent_without_absolute_time") && message.contains("unless_vars"),
@@ -602,7 +590,7 @@ fn an_agent_without_absolute_time_that_still_checks_dates_fails_2_6() {
         "e2e-no-clock-checks-certificate-dates",
     ]);
     assert_eq!(run.code, 1, "{}", run.explain());
-    let (verdict, message) = verdict_of(&run, "e2e-tls-no-absolute-time");
+    let (verdict, message) = run.verdict_of("e2e-tls-no-absolute-time");
     assert_eq!(verdict, "failed", "{message}");
     for needle in [
         "whose validity period ended on 2020-01-02",
@@ -624,10 +612,10 @@ fn an_agent_without_absolute_time_that_still_checks_dates_fails_2_6() {
 fn an_agent_with_absolute_time_gets_2_6_skipped_and_the_fault_refused() {
     let run = clock_run(&[]);
     assert_eq!(run.code, 0, "{}", run.explain());
-    let (verdict, message) = verdict_of(&run, "e2e-tls-no-absolute-time");
+    let (verdict, message) = run.verdict_of("e2e-tls-no-absolute-time");
     assert_eq!(verdict, "skipped", "{message}");
     assert!(message.contains("agent_without_absolute_time"), "{message}");
-    assert_eq!(verdict_of(&run, "e2e-tls-expired-certificate").0, "passed");
+    assert_eq!(run.verdict_of("e2e-tls-expired-certificate").0, "passed");
     let refused = clock_run(&["--agent-fault", "e2e-no-clock-checks-certificate-dates"]);
     assert_eq!(refused.code, 2, "{}", refused.explain());
     assert!(

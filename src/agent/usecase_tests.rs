@@ -244,40 +244,10 @@ fn periodic_follows_the_interval_and_only_its_controller() {
     for (faults, expect) in [(vec![], 1), (vec![Fault::NoPeriodic], 0)] {
         let mut a = agent(&faults);
         let t0 = Clock::now();
-        add_sub(
-            &mut a,
-            CTRL,
-            &[
-                ("Enable", "true"),
-                ("NotifType", "Event"),
-                ("ReferenceList", "Device.LocalAgent.Periodic!"),
-            ],
-        );
+        subscribe_periodic(&mut a, CTRL);
         // A second Controller (row added on first contact) subscribes too.
-        add_sub(
-            &mut a,
-            "proto::other",
-            &[
-                ("Enable", "true"),
-                ("NotifType", "Event"),
-                ("ReferenceList", "Device.LocalAgent.Periodic!"),
-            ],
-        );
-        let set = msg::request(
-            "set",
-            ReqType::Set(Set {
-                allow_partial: false,
-                update_objs: vec![UpdateObject {
-                    obj_path: "Device.LocalAgent.Controller.1.".into(),
-                    param_settings: vec![UpdateParamSetting {
-                        param: "PeriodicNotifInterval".into(),
-                        value: "1".into(),
-                        required: true,
-                    }],
-                }],
-            }),
-        );
-        a.handle(CTRL, &set).unwrap();
+        subscribe_periodic(&mut a, "proto::other");
+        set_periodic_interval(&mut a, "1");
         a.tick(t0);
         let notes = a.tick(t0.later(Duration::from_secs(1)));
         assert_eq!(events(&notes, "Periodic!").len(), expect, "{faults:?}");
@@ -352,30 +322,8 @@ fn only_the_recipient_and_only_while_enabled() {
 fn before_a_request_periodic_is_read_at_most_every_step_yet_never_held_back() {
     let mut a = agent(&[]);
     let t0 = Clock::now();
-    add_sub(
-        &mut a,
-        CTRL,
-        &[
-            ("Enable", "true"),
-            ("NotifType", "Event"),
-            ("ReferenceList", "Device.LocalAgent.Periodic!"),
-        ],
-    );
-    let set = msg::request(
-        "set",
-        ReqType::Set(Set {
-            allow_partial: false,
-            update_objs: vec![UpdateObject {
-                obj_path: "Device.LocalAgent.Controller.1.".into(),
-                param_settings: vec![UpdateParamSetting {
-                    param: "PeriodicNotifInterval".into(),
-                    value: "1".into(),
-                    required: true,
-                }],
-            }],
-        }),
-    );
-    a.handle(CTRL, &set).unwrap();
+    subscribe_periodic(&mut a, CTRL);
+    set_periodic_interval(&mut a, "1");
     // The first request starts the timers; requests every 10 ms and no
     // tick at all (a flood): Periodic! still comes once the second is up,
     // once.
@@ -393,4 +341,36 @@ fn before_a_request_periodic_is_read_at_most_every_step_yet_never_held_back() {
     assert!(events(&early, "Periodic!").is_empty());
     let due = a.before_request(t0.later(Duration::from_millis(2050)));
     assert_eq!(events(&due, "Periodic!").len(), 1);
+}
+
+/// The harness's Controller row's PeriodicNotifInterval, by a Set.
+fn set_periodic_interval(a: &mut Agent, seconds: &str) {
+    let set = msg::request(
+        "set",
+        ReqType::Set(Set {
+            allow_partial: false,
+            update_objs: vec![UpdateObject {
+                obj_path: "Device.LocalAgent.Controller.1.".into(),
+                param_settings: vec![UpdateParamSetting {
+                    param: "PeriodicNotifInterval".into(),
+                    value: seconds.into(),
+                    required: true,
+                }],
+            }],
+        }),
+    );
+    a.handle(CTRL, &set).unwrap();
+}
+
+/// An enabled Subscription of `controller`'s to Periodic!.
+fn subscribe_periodic(a: &mut Agent, controller: &str) {
+    add_sub(
+        a,
+        controller,
+        &[
+            ("Enable", "true"),
+            ("NotifType", "Event"),
+            ("ReferenceList", "Device.LocalAgent.Periodic!"),
+        ],
+    );
 }
