@@ -108,6 +108,28 @@ pub async fn get_exchanges(session: &mut usp_plugfest::session::Session, n: u64)
     start.elapsed()
 }
 
+/// The process's CPU time so far: (user, system).
+pub fn cpu_time() -> (Duration, Duration) {
+    // SAFETY: getrusage writes the struct it is given; zeroed is a valid
+    // value of it.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    (time(usage.ru_utime), time(usage.ru_stime))
+}
+
+/// `n` operations of `run` (which says how long they took): the wall time
+/// and the process's user and system CPU time, each per operation in µs.
+pub fn cpu_per_op(n: u64, run: &mut dyn FnMut(u64) -> Duration) -> (f64, f64, f64) {
+    let (user0, sys0) = cpu_time();
+    let wall = run(n);
+    let (user1, sys1) = cpu_time();
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
+    (per(wall), per(user1 - user0), per(sys1 - sys0))
+}
+
 /// Median over `rounds` interleaved rounds of `n` operations each, by the
 /// ratio: (ours/s, theirs/s). Each closure runs `n` operations and says how
 /// long they took.
