@@ -164,7 +164,7 @@ pub fn dns_message(data: &[u8]) {
     use crate::discovery::dhcp::dns;
     if let Ok(q) = dns::decode_query(data) {
         let _ = q.questions.iter().map(dns::Question::describe).count();
-        let addr = std::net::Ipv4Addr::LOCALHOST;
+        let addr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
         let _ = dns::decode_query(&dns::encode_response(&q, data, 0, &[addr], 60));
     }
     let id = data.first().map_or(0, |b| u16::from(*b));

@@ -34,6 +34,9 @@ const CASES: [&str; 3] = [
 struct Link {
     harness: String,
     agent: String,
+    /// Where the harness's WebSocket server listens: every IPv4 address,
+    /// or on a link with IPv6 every address of both.
+    listen: &'static str,
 }
 
 impl Link {
@@ -48,6 +51,7 @@ impl Link {
         let link = Link {
             harness: name("h"),
             agent: name("a"),
+            listen: if ipv6 { "[::]:18765" } else { "0.0.0.0:18765" },
         };
         for ns in [&link.harness, &link.agent] {
             ip(&["netns", "add", ns])?;
@@ -122,7 +126,7 @@ impl Link {
         let target = dir.join("target.yaml");
         std::fs::write(
             &target,
-            "name: DHCP-discovered Agent\nagent_endpoint_id: proto::plugfest-reference-agent\nmtp: websocket\nwebsocket:\n  role: server\n  listen: 0.0.0.0:18765\n  path: /usp-controller\ntimeouts:\n  connect_ms: 20000\n",
+            format!("name: DHCP-discovered Agent\nagent_endpoint_id: proto::plugfest-reference-agent\nmtp: websocket\nwebsocket:\n  role: server\n  listen: '{}'\n  path: /usp-controller\ntimeouts:\n  connect_ms: 20000\n", self.listen),
         )
         .unwrap();
         let out = dir.join("reports");
@@ -292,7 +296,9 @@ fn the_dhcp_suite_runs_green_over_dhcpv6() {
     for needle in [
         "DHCPv6 SOLICIT from fe80::",
         r#"option 16: enterprise 3561, items [\"usp\"]"#,
-        "REPLY fd00:213::100 with option 17",
+        // Option 17 names the harness at its IPv6 address, where it
+        // listens too: an Agent without IPv4 could follow it.
+        "REPLY fd00:213::100 with option 17 (25=ws://[fd00:213::1]:18765/usp-controller",
         r#"26=\"plugfest-8-2\""#,
         // 8.3's question came over IPv6, to option 23's address.
         "from [fd00:213::2]:",

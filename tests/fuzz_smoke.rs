@@ -255,6 +255,12 @@ fn write_binary_seeds() {
     write(
         "dns_message",
         "response-a",
-        &dns::encode_response(&q, &query, 0, &[[10, 0, 0, 1].into()], 60),
+        &dns::encode_response(
+            &q,
+            &query,
+            0,
+            &[std::net::Ipv4Addr::new(10, 0, 0, 1).into()],
+            60,
+        ),
     );
 }

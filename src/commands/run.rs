@@ -787,22 +787,44 @@ async fn dhcp_server(
     } else {
         listening.ip()
     };
-    let controller_url = format!(
-        "{}://{}{}",
-        if tls { "wss" } else { "ws" },
-        std::net::SocketAddr::new(host, listening.port()),
-        resource
+    let url_at = |host: std::net::IpAddr| {
+        format!(
+            "{}://{}{}",
+            if tls { "wss" } else { "ws" },
+            std::net::SocketAddr::new(host, listening.port()),
+            resource
+        )
+    };
+    let controller_url = url_at(host);
+    // An Agent asking over DHCPv6 may have no IPv4: where the WebSocket
+    // server takes IPv6 connections, option 17 names it at the
+    // interface's IPv6 address.
+    let controller_url_v6 = match (
+        listening.ip(),
+        crate::discovery::dhcp::interface_ipv6(interface),
+    ) {
+        (std::net::IpAddr::V6(l), Some(a6)) if l.is_unspecified() => Some(url_at(a6.into())),
+        (std::net::IpAddr::V6(l), Some(_)) => Some(url_at(l.into())),
+        _ => None,
+    };
+    let offer = crate::runner::dhcp_steps::offer_of(
+        &Default::default(),
+        &controller_url,
+        controller_url_v6.as_deref(),
+        controller_id,
     );
-    let offer =
-        crate::runner::dhcp_steps::offer_of(&Default::default(), &controller_url, controller_id);
     let running = DhcpServer::start(interface, offer).await?;
     crate::say!("DHCP server on {interface} ({address}): offers {controller_url} in option 125");
     if let Some(address6) = running.handle().address6() {
-        crate::say!("DHCPv6 server on {interface} ({address6}): offers it in option 17");
+        crate::say!(
+            "DHCPv6 server on {interface} ({address6}): offers {} in option 17",
+            controller_url_v6.as_deref().unwrap_or(&controller_url)
+        );
     }
     let run = DhcpRun::On {
         server: running.handle(),
         controller_url,
+        controller_url_v6,
         controller_id: controller_id.to_string(),
     };
     Ok((Some(running), run))

@@ -32,10 +32,13 @@ pub(super) const NO_DHCP: &str = concat!("not applicable: ", not_asked!());
 pub enum DhcpRun {
     /// No: the reason the steps are skipped with.
     Off(String),
-    /// Yes: the server, and the defaults of sub-options 25 and 29.
+    /// Yes: the server, and the defaults of sub-options 25 and 29 (25 at
+    /// the interface's IPv6 address for DHCPv6, where the harness's server
+    /// takes IPv6 connections).
     On {
         server: DhcpHandle,
         controller_url: String,
+        controller_url_v6: Option<String>,
         controller_id: String,
     },
 }
@@ -46,25 +49,39 @@ impl Default for DhcpRun {
     }
 }
 
-/// The offer a `dhcp_offer` step describes, defaults filled in.
-pub fn offer_of(spec: &DhcpOfferSpec, controller_url: &str, controller_id: &str) -> Offer {
+/// The offer a `dhcp_offer` step describes, defaults filled in; DHCPv6
+/// gets its own when the default URL has an IPv6 variant and the step
+/// names no URL of its own.
+pub fn offer_of(
+    spec: &DhcpOfferSpec,
+    controller_url: &str,
+    controller_url_v6: Option<&str>,
+    controller_id: &str,
+) -> Offer {
+    let usp = |default_url: &str| UspOptions {
+        controller_url: Some(match (&spec.controller_url, &spec.controller_host) {
+            (Some(url), _) => url.clone(),
+            (None, Some(host)) => crate::discovery::dhcp::with_host(default_url, host)
+                .unwrap_or_else(|| default_url.to_string()),
+            (None, None) => default_url.to_string(),
+        }),
+        provisioning_code: spec.provisioning_code.clone(),
+        retry_min_wait: spec.retry_min_wait.map(|v| v.to_string()),
+        retry_multiplier: spec.retry_multiplier.map(|v| v.to_string()),
+        controller_endpoint_id: Some(
+            spec.controller_endpoint_id
+                .clone()
+                .unwrap_or_else(|| controller_id.to_string()),
+        ),
+    };
+    let v4 = usp(controller_url);
+    let v6 = controller_url_v6
+        .filter(|_| spec.controller_url.is_none())
+        .map(usp)
+        .filter(|v6| *v6 != v4);
     Offer {
-        usp: UspOptions {
-            controller_url: Some(match (&spec.controller_url, &spec.controller_host) {
-                (Some(url), _) => url.clone(),
-                (None, Some(host)) => crate::discovery::dhcp::with_host(controller_url, host)
-                    .unwrap_or_else(|| controller_url.to_string()),
-                (None, None) => controller_url.to_string(),
-            }),
-            provisioning_code: spec.provisioning_code.clone(),
-            retry_min_wait: spec.retry_min_wait.map(|v| v.to_string()),
-            retry_multiplier: spec.retry_multiplier.map(|v| v.to_string()),
-            controller_endpoint_id: Some(
-                spec.controller_endpoint_id
-                    .clone()
-                    .unwrap_or_else(|| controller_id.to_string()),
-            ),
-        },
+        usp: v4,
+        usp_v6: v6,
         nul_terminated: spec.nul_terminated,
     }
 }
@@ -249,27 +266,44 @@ impl Runner<'_> {
         let DhcpRun::On {
             server,
             controller_url,
+            controller_url_v6,
             controller_id,
         } = &self.context.dhcp
         else {
             return skip(result, &self.context.dhcp);
         };
-        let offer = offer_of(spec, controller_url, controller_id);
+        let offer = offer_of(
+            spec,
+            controller_url,
+            controller_url_v6.as_deref(),
+            controller_id,
+        );
         let nul = if offer.nul_terminated {
             ", each value NUL-terminated"
         } else {
             ""
         };
         server.begin(offer.clone());
-        let dns = match server.offered_name() {
-            Some(name) => format!(
+        let dns = match (server.offered_name(), server.address6()) {
+            (Some(name), None) => format!(
                 "; its DNS responder (option 6) answers {name} with {}",
                 server.address()
+            ),
+            (Some(name), Some(v6)) => format!(
+                "; its DNS responder (option 6, DHCPv6 23) answers {name} with {} (A) and {v6} (AAAA)",
+                server.address()
+            ),
+            (None, _) => String::new(),
+        };
+        let v6 = match server.address6() {
+            Some(a) => format!(
+                "; over DHCPv6 ({a}), to a client naming USP in option 16: option 17 ({})",
+                offer.usp_v6.as_ref().unwrap_or(&offer.usp).describe()
             ),
             None => String::new(),
         };
         result.sent = Some(MsgText::from(format!(
-            "the DHCP server on {} ({}) offers from now on, to a client naming USP in option 124: option 125 ({}){nul}{dns}",
+            "the DHCP server on {} ({}) offers from now on, to a client naming USP in option 124: option 125 ({}){v6}{nul}{dns}",
             server.interface(),
             server.address(),
             offer.usp.describe(),
@@ -447,12 +481,38 @@ mod tests {
                 ..Default::default()
             },
             "ws://10.0.0.1:1/u",
+            None,
             "proto::ctl",
         );
         assert_eq!(o.usp.controller_url.as_deref(), Some("ws://10.0.0.1:1/u"));
         assert_eq!(o.usp.controller_endpoint_id.as_deref(), Some("proto::ctl"));
         assert_eq!(o.usp.retry_min_wait.as_deref(), Some("5"));
         assert!(!o.nul_terminated);
+        assert!(o.usp_v6.is_none());
+    }
+
+    #[test]
+    fn dhcpv6_gets_the_ipv6_url_unless_the_step_names_one() {
+        let v6 = Some("ws://[fd00::1]:1/u");
+        let o = offer_of(&DhcpOfferSpec::default(), "ws://10.0.0.1:1/u", v6, "c");
+        let u6 = o.usp_v6.expect("an IPv6 variant");
+        assert_eq!(u6.controller_url.as_deref(), v6);
+        assert_eq!(u6.controller_endpoint_id.as_deref(), Some("c"));
+        // A name (TP-469 8.3) reads the same over both.
+        let named = DhcpOfferSpec {
+            controller_host: Some("c.test".into()),
+            ..Default::default()
+        };
+        let o = offer_of(&named, "ws://10.0.0.1:1/u", v6, "c");
+        assert!(o.usp_v6.is_none(), "{o:?}");
+        assert_eq!(o.usp.controller_url.as_deref(), Some("ws://c.test:1/u"));
+        let given = DhcpOfferSpec {
+            controller_url: Some("ws://x/".into()),
+            ..Default::default()
+        };
+        assert!(offer_of(&given, "ws://10.0.0.1:1/u", v6, "c")
+            .usp_v6
+            .is_none());
     }
     fn heard6(kind: v6::Kind, usp: bool, answered: Option<v6::Kind>, at: Instant) -> Heard {
         use crate::discovery::dhcp::v6::{code as c6, duid_ll, IaNa, Message, VendorClass};

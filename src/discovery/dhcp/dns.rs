@@ -9,7 +9,7 @@
 //! as `\DDD` as dig does.
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 pub const PORT: u16 = 53;
 
@@ -257,7 +257,7 @@ pub fn encode_response(
     query: &Query,
     raw: &[u8],
     rcode: u8,
-    answers: &[Ipv4Addr],
+    answers: &[IpAddr],
     ttl: u32,
 ) -> Vec<u8> {
     let flags = QR | AA | (query.flags & (OPCODE | RD)) | u16::from(rcode & 0x0f);
@@ -277,12 +277,16 @@ pub fn encode_response(
         }
     }
     for addr in &answers[..ancount] {
+        let (kind, data) = match addr {
+            IpAddr::V4(a) => (qtype::A, a.octets().to_vec()),
+            IpAddr::V6(a) => (qtype::AAAA, a.octets().to_vec()),
+        };
         out.extend_from_slice(&[0xc0, HEADER_LEN as u8]);
-        out.extend_from_slice(&qtype::A.to_be_bytes());
+        out.extend_from_slice(&kind.to_be_bytes());
         out.extend_from_slice(&CLASS_IN.to_be_bytes());
         out.extend_from_slice(&ttl.to_be_bytes());
-        out.extend_from_slice(&4u16.to_be_bytes());
-        out.extend_from_slice(&addr.octets());
+        out.extend_from_slice(&(data.len() as u16).to_be_bytes());
+        out.extend_from_slice(&data);
     }
     out
 }
@@ -546,7 +550,7 @@ mod tests {
     fn response_round_trip_and_nxdomain() {
         let raw = encode_query(42, NAME);
         let q = decode_query(&raw).unwrap();
-        let resp = encode_response(&q, &raw, rcode::NOERROR, &ADDRS, 60);
+        let resp = encode_response(&q, &raw, rcode::NOERROR, &ADDRS.map(IpAddr::V4), 60);
         assert_eq!(&resp[12..raw.len()], &raw[12..]);
         assert_eq!(
             decode_a_response(&resp, 42, "CONTROLLER.plugfest.test.").unwrap(),
@@ -568,7 +572,7 @@ mod tests {
         raw.extend_from_slice(&[1, b'b', 0xc0, 12, 0, 28, 0, 1]); // b.<first name>, AAAA
         let q = decode_query(&raw).unwrap();
         assert_eq!(q.questions[1].name, format!("b.{NAME}"));
-        let resp = encode_response(&q, &raw, 0, &ADDRS[..1], 5);
+        let resp = encode_response(&q, &raw, 0, &[IpAddr::V4(ADDRS[0])], 5);
         assert_eq!(resp[5], 1);
         assert_eq!(decode_a_response(&resp, 5, NAME).unwrap(), ADDRS[..1]);
     }
@@ -611,7 +615,13 @@ mod tests {
     #[test]
     fn prefixes_never_panic() {
         let raw = encode_query(3, NAME);
-        let resp = encode_response(&decode_query(&raw).unwrap(), &raw, 0, &ADDRS, 1);
+        let resp = encode_response(
+            &decode_query(&raw).unwrap(),
+            &raw,
+            0,
+            &ADDRS.map(IpAddr::V4),
+            1,
+        );
         for i in 0..raw.len() {
             assert!(decode_query(&raw[..i]).is_err(), "query prefix {i}");
         }
@@ -626,7 +636,13 @@ mod tests {
     #[test]
     fn refusals() {
         let raw = encode_query(9, NAME);
-        let resp = encode_response(&decode_query(&raw).unwrap(), &raw, 0, &ADDRS, 1);
+        let resp = encode_response(
+            &decode_query(&raw).unwrap(),
+            &raw,
+            0,
+            &ADDRS.map(IpAddr::V4),
+            1,
+        );
         assert_eq!(decode_query(&resp).unwrap_err().offset, 2);
         assert!(decode_a_response(&resp, 10, NAME)
             .unwrap_err()

@@ -1,11 +1,12 @@
 //! The harness's DNS responder beside its DHCP server (TP-469 8.3): when a
 //! case offers a Controller URL whose host is a name (`dhcp_offer: {
 //! controller_host }`), the DHCP server names this responder in option 6
-//! and it answers that name's A query with the interface's address; every
+//! (DHCPv6: 23) and it answers that name's A query with the interface's
+//! IPv4 address and its AAAA query with the IPv6 one DHCPv6 is served on; every
 //! question it is asked is kept for `expect_dns`. It knows no other name
 //! (NXDOMAIN) and recurses nowhere.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::dns::{self, rcode, Question};
@@ -22,7 +23,7 @@ pub struct Asked {
     /// The first question, or why the datagram was not a query.
     pub question: Result<Question, String>,
     /// The addresses answered, or the RCODE's name.
-    pub answer: Result<Vec<Ipv4Addr>, &'static str>,
+    pub answer: Result<Vec<IpAddr>, &'static str>,
 }
 
 impl Asked {
@@ -40,7 +41,7 @@ impl Asked {
             Ok(addrs) if addrs.is_empty() => "no address".to_string(),
             Ok(addrs) => addrs
                 .iter()
-                .map(Ipv4Addr::to_string)
+                .map(IpAddr::to_string)
                 .collect::<Vec<_>>()
                 .join(", "),
             Err(code) => (*code).to_string(),
@@ -49,14 +50,23 @@ impl Asked {
     }
 }
 
-/// The answer to a question: the address of a known name for A, nothing
-/// for its other types, NXDOMAIN for an unknown name.
-pub fn answer(q: &Question, known: Option<Ipv4Addr>) -> (u8, Result<Vec<Ipv4Addr>, &'static str>) {
-    match known {
-        None => (rcode::NXDOMAIN, Err("NXDOMAIN")),
-        Some(a) if q.qtype == dns::qtype::A => (rcode::NOERROR, Ok(vec![a])),
-        Some(_) => (rcode::NOERROR, Ok(Vec::new())),
-    }
+/// The answer to a question about a known name, `known` holding its IPv4
+/// address and, where DHCPv6 is served, its IPv6 one: the address of the
+/// question's type (A, AAAA), nothing for other types; NXDOMAIN for an
+/// unknown name.
+pub fn answer(
+    q: &Question,
+    known: Option<(Ipv4Addr, Option<Ipv6Addr>)>,
+) -> (u8, Result<Vec<IpAddr>, &'static str>) {
+    let Some((v4, v6)) = known else {
+        return (rcode::NXDOMAIN, Err("NXDOMAIN"));
+    };
+    let addresses = match q.qtype {
+        dns::qtype::A => vec![IpAddr::V4(v4)],
+        dns::qtype::AAAA => v6.map(IpAddr::V6).into_iter().collect(),
+        _ => Vec::new(),
+    };
+    (rcode::NOERROR, Ok(addresses))
 }
 
 /// Answers on `socket` (port 53 of the interface's address) until aborted.
@@ -108,12 +118,21 @@ mod tests {
     #[test]
     fn a_known_name_resolves_to_the_server_and_nothing_else_does() {
         let a = Ipv4Addr::new(10, 0, 0, 1);
+        let a6: Ipv6Addr = "fd00::1".parse().unwrap();
         assert_eq!(
-            answer(&q("c.test", dns::qtype::A), Some(a)),
-            (rcode::NOERROR, Ok(vec![a]))
+            answer(&q("c.test", dns::qtype::A), Some((a, None))),
+            (rcode::NOERROR, Ok(vec![IpAddr::V4(a)]))
         );
         assert_eq!(
-            answer(&q("c.test", dns::qtype::AAAA), Some(a)),
+            answer(&q("c.test", dns::qtype::AAAA), Some((a, None))),
+            (rcode::NOERROR, Ok(vec![]))
+        );
+        assert_eq!(
+            answer(&q("c.test", dns::qtype::AAAA), Some((a, Some(a6)))),
+            (rcode::NOERROR, Ok(vec![IpAddr::V6(a6)]))
+        );
+        assert_eq!(
+            answer(&q("c.test", dns::qtype::TXT), Some((a, Some(a6)))),
             (rcode::NOERROR, Ok(vec![]))
         );
         assert_eq!(

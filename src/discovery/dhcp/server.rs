@@ -27,6 +27,10 @@ const HEARD_CAP: usize = 256;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Offer {
     pub usp: UspOptions,
+    /// What DHCPv6's option 17 carries instead, when it differs: the
+    /// default Controller URL at the interface's IPv6 address, for an
+    /// Agent that may have no IPv4 (None: `usp` for both).
+    pub usp_v6: Option<UspOptions>,
     /// Each value ends in a NUL (TP-469 8.2 asks for a NUL-terminated
     /// ProvisioningCode; a receiver ignores it).
     pub nul_terminated: bool,
@@ -264,12 +268,15 @@ impl DhcpHandle {
     }
 
     /// The address of `name` if it is the offered one.
-    pub(super) fn known_address(&self, name: &str) -> Option<Ipv4Addr> {
+    pub(super) fn known_address(
+        &self,
+        name: &str,
+    ) -> Option<(Ipv4Addr, Option<std::net::Ipv6Addr>)> {
         let s = self.state();
         s.name
             .as_deref()
             .is_some_and(|n| n.eq_ignore_ascii_case(name))
-            .then_some(self.0.address)
+            .then_some((self.0.address, self.0.address6))
     }
 
     pub(super) fn note_asked(&self, asked: Asked) {
@@ -547,6 +554,7 @@ mod tests {
                 provisioning_code: Some("code-1".into()),
                 ..Default::default()
             },
+            usp_v6: None,
             nul_terminated: true,
         }
     }

@@ -96,7 +96,8 @@ pub fn answer(req: &Message, offer: &Offer, pool: &mut Pool6) -> Result<Message,
     }
     reply.set_option(code::DNS_SERVERS, pool.server.octets().to_vec());
     if req.names_usp() {
-        reply.add_option(code::VENDOR_OPTS, offer.usp.encode_v6(offer.nul_terminated));
+        let usp = offer.usp_v6.as_ref().unwrap_or(&offer.usp);
+        reply.add_option(code::VENDOR_OPTS, usp.encode_v6(offer.nul_terminated));
     }
     Ok(reply)
 }
@@ -138,6 +139,7 @@ mod tests {
                 provisioning_code: Some("code-6".into()),
                 ..Default::default()
             },
+            usp_v6: None,
             nul_terminated: false,
         }
     }
@@ -186,6 +188,20 @@ mod tests {
         assert_eq!(reply.ia_na().unwrap().unwrap().addresses, ia.addresses);
         assert_eq!(reply.dns_servers(), vec![pool.server]);
         assert!(completes(&reply));
+    }
+
+    #[test]
+    fn option_17_carries_the_ipv6_variant_of_the_offer_when_there_is_one() {
+        let mut pool = pool();
+        let mut o = offer();
+        let v6 = UspOptions {
+            controller_url: Some("ws://[fd00:213::1]:8080/usp".into()),
+            ..o.usp.clone()
+        };
+        o.usp.controller_url = Some("ws://10.1.2.1:8080/usp".into());
+        o.usp_v6 = Some(v6.clone());
+        let adv = answer(&request(Kind::Solicit, true), &o, &mut pool).unwrap();
+        assert_eq!(adv.usp_options().unwrap().unwrap(), v6);
     }
 
     #[test]
