@@ -11,7 +11,7 @@ use prost::Message;
 
 use super::{Received, Session, SessionError};
 use crate::results::CheckResult;
-use crate::trace::{describe_record, Direction, TraceEntry};
+use crate::trace::{describe_record, Direction, Trace, TraceEntry};
 use crate::usp::e2e::{self, session::describe, E2eEvent, E2eSession, Violation};
 use crate::usp::msg;
 use crate::usp::proto::msg::{header::MsgType, request::ReqType, Msg};
@@ -267,6 +267,24 @@ impl HarnessE2e {
     }
 }
 
+/// Records the harness sends in the context, each encoded and put in the
+/// trace with its note: the bytes to send.
+pub(super) fn encode_traced(
+    trace: &mut Trace,
+    sent: impl IntoIterator<Item = (Record, String)>,
+) -> Vec<Vec<u8>> {
+    sent.into_iter()
+        .map(|(rec, note)| {
+            let bytes = crate::usp::record::encode(&rec);
+            trace.push(
+                TraceEntry::new(Direction::Sent, describe_record(&rec), bytes.len())
+                    .with_note(note),
+            );
+            bytes
+        })
+        .collect()
+}
+
 impl Session {
     /// Wraps every request in an E2E session context, payloads cut into
     /// pieces of at most `segment_size` bytes (0 = never).
@@ -327,8 +345,8 @@ impl Session {
         let Some(e2e) = self.e2e.as_mut() else {
             return Vec::new();
         };
-        let mut out = Vec::new();
-        while let Some((sc, seal)) = e2e.outbox.pop_front() {
+        let owed: Vec<_> = e2e.outbox.drain(..).collect();
+        let sent = owed.into_iter().map(|(sc, seal)| {
             let mut note = describe(&sc);
             match seal {
                 Seal::Plain => {}
@@ -337,15 +355,12 @@ impl Session {
                 }
                 Seal::Hmac => note.push_str(", payload_security TLS12, HMAC mac_signature"),
             }
-            let rec = e2e.record(&self.config.controller_id, &agent, sc, seal);
-            let bytes = crate::usp::record::encode(&rec);
-            self.trace.push(
-                TraceEntry::new(Direction::Sent, describe_record(&rec), bytes.len())
-                    .with_note(note),
-            );
-            out.push(bytes);
-        }
-        out
+            (
+                e2e.record(&self.config.controller_id, &agent, sc, seal),
+                note,
+            )
+        });
+        encode_traced(&mut self.trace, sent)
     }
 
     /// A Record that is not a SessionContextRecord but carries a Msg while

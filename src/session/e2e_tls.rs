@@ -17,8 +17,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::e2e::encode_traced;
 use super::{Received, Session, SessionError};
-use crate::trace::{describe_record, Direction, TraceEntry};
 use crate::usp::e2e::session::describe;
 use crate::usp::e2e::tls::{Identity, PayloadTls, PeerView, TlsFailure, Versions};
 use crate::usp::e2e::tls12_records::Control;
@@ -171,8 +171,7 @@ impl Session {
             signer,
             failure: None,
         };
-        let mut out = Vec::new();
-        for sc in e2e.session.wrap(&hello) {
+        let sent = e2e.session.wrap(&hello).into_iter().map(|sc| {
             let note = format!(
                 "{}, payload_security TLS12: the TLS ClientHello ({} bytes), the TLS certificate names '{shown_id}', mac_signature by one naming '{me}'",
                 describe(&sc),
@@ -180,13 +179,9 @@ impl Session {
             );
             let mut rec = e2e::record(&me, &agent, sc);
             tls.seal(&mut rec, Seal::Signed);
-            let bytes = crate::usp::record::encode(&rec);
-            self.trace.push(
-                TraceEntry::new(Direction::Sent, describe_record(&rec), bytes.len())
-                    .with_note(note),
-            );
-            out.push(bytes);
-        }
+            (rec, note)
+        });
+        let out = encode_traced(&mut self.trace, sent);
         let session_id = e2e.session.session_id();
         e2e.tls = Some(tls);
         let started = Instant::now();
@@ -259,20 +254,14 @@ impl Session {
             "a TLS ClientHello asking to renegotiate ({} bytes, encrypted in the established TLS 1.2 session, renegotiation_info carrying the harness's Finished), in place of a Msg",
             records.len()
         );
-        let mut out = Vec::new();
-        for sc in e2e.session.wrap(&records) {
+        let sent = e2e.session.wrap(&records).into_iter().map(|sc| {
             let note = format!(
                 "{}, payload_security TLS12: {what}, HMAC mac_signature",
                 describe(&sc)
             );
-            let rec = e2e.record(&me, &agent, sc, seal);
-            let bytes = crate::usp::record::encode(&rec);
-            self.trace.push(
-                TraceEntry::new(Direction::Sent, describe_record(&rec), bytes.len())
-                    .with_note(note),
-            );
-            out.push(bytes);
-        }
+            (e2e.record(&me, &agent, sc, seal), note)
+        });
+        let out = encode_traced(&mut self.trace, sent);
         self.send_bytes(out).await?;
         Ok(what)
     }
