@@ -12,6 +12,9 @@ use super::v6::{code, duid_ll, status, IaNa, Kind, Message};
 /// Lifetimes offered (seconds): long enough for any run.
 const PREFERRED: u32 = 3600;
 const VALID: u32 = 7200;
+/// Clients (DUIDs) given an address: a /64 never runs out, so a client
+/// flooding SOLICITs with new DUIDs is stopped here instead.
+const MAX_LEASES: usize = 4096;
 
 /// The addresses handed out: the server's /64 with interface ids from
 /// 0x100 up, one per client DUID.
@@ -33,15 +36,18 @@ impl Pool6 {
         }
     }
 
-    fn address_for(&mut self, duid: &[u8]) -> Ipv6Addr {
+    fn address_for(&mut self, duid: &[u8]) -> Option<Ipv6Addr> {
         if let Some(a) = self.leases.get(duid) {
-            return *a;
+            return Some(*a);
+        }
+        if self.leases.len() >= MAX_LEASES {
+            return None;
         }
         let prefix = u128::from(self.server) & !u128::from(u64::MAX);
         let taken = self.leases.len() as u128;
         let a = Ipv6Addr::from(prefix | (0x100 + taken));
         self.leases.insert(duid.to_vec(), a);
-        a
+        Some(a)
     }
 }
 
@@ -81,7 +87,9 @@ pub fn answer(req: &Message, offer: &Offer, pool: &mut Pool6) -> Result<Message,
             Some(Err(e)) => return Err(format!("its IA_NA is malformed: {e}")),
             None => return Err("no IA_NA (option 3): it asks for no address".into()),
         };
-        let address = pool.address_for(&client);
+        let address = pool.address_for(&client).ok_or_else(|| {
+            format!("no address left: {MAX_LEASES} clients (DUIDs) hold one already")
+        })?;
         reply.set_option(
             code::IA_NA,
             IaNa {
@@ -243,10 +251,25 @@ mod tests {
     }
 
     #[test]
-    fn each_client_keeps_its_own_address() {
+    fn each_client_keeps_its_own_address_and_a_flood_of_new_ones_is_bounded() {
         let mut pool = pool();
         let a = pool.address_for(b"a");
+        assert!(a.is_some());
         assert_eq!(pool.address_for(b"a"), a);
         assert_ne!(pool.address_for(b"b"), a);
+        for n in 0..MAX_LEASES as u32 {
+            pool.address_for(&n.to_be_bytes());
+        }
+        assert_eq!(pool.leases.len(), MAX_LEASES);
+        assert_eq!(pool.address_for(b"one too many"), None);
+        assert_eq!(
+            pool.address_for(b"a"),
+            a,
+            "a known client keeps its address"
+        );
+        let mut late = request(Kind::Solicit, true);
+        late.set_option(code::CLIENT_ID, duid_ll([2, 7, 7, 7, 7, 7]));
+        let e = answer(&late, &offer(), &mut pool).unwrap_err();
+        assert!(e.contains("no address left"), "{e}");
     }
 }
