@@ -146,7 +146,7 @@ fn create(model: &mut Model, controller_id: &str, p: PlannedAdd) -> add_status::
         };
         values.insert(name, v);
     }
-    if let Some(obj) = model.objects.get_mut(&inst) {
+    if let Some(obj) = model.objects_mut().get_mut(&inst) {
         obj.extend(values);
     }
     add_status::OperationSuccess {

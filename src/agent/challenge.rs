@@ -41,7 +41,7 @@ impl Challenges {
             ));
         }
         let row = format!("{}.", reference.trim_end_matches('.'));
-        if !row.starts_with(TABLE) || !model.objects.contains_key(&row) {
+        if !row.starts_with(TABLE) || !model.objects().contains_key(&row) {
             return Err((
                 errors::OBJECT_DOES_NOT_EXIST,
                 format!("ChallengeRef {reference} names no Challenge row"),

@@ -57,7 +57,7 @@ fn get_path(model: &Model, requested: &str, max_depth: u32) -> get_resp::Request
         Leaf::Object => {
             for base in &r.objects {
                 for (obj, _) in model
-                    .objects
+                    .objects()
                     .range(base.clone()..)
                     .take_while(|(k, _)| k.starts_with(base.as_str()))
                 {
@@ -154,7 +154,7 @@ fn instances_of(
             }
         } else {
             model
-                .objects
+                .objects()
                 .range(base.clone()..)
                 .take_while(|(k, _)| k.starts_with(base.as_str()))
                 .map(|(k, _)| k.clone())

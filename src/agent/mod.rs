@@ -74,6 +74,8 @@ pub struct Agent {
     lifetimes: subscriptions::Lifetimes,
     /// The Boot! owed to Controllers after a reboot.
     pending_boot: Option<reboot::PendingBoot>,
+    /// The last Controller's Roles and Permissions, while unchanged.
+    rights: trust::RightsCache,
 }
 
 impl Agent {
@@ -95,6 +97,7 @@ impl Agent {
             periodic_read: None,
             lifetimes: Default::default(),
             pending_boot: None,
+            rights: trust::RightsCache::default(),
         }
     }
 
@@ -247,8 +250,9 @@ impl Agent {
     fn answer(&mut self, controller_id: &str, id: &str, req: &ReqType) -> Option<Msg> {
         // ControllerTrust: refuse what the Controller's Role does not permit
         // (unless a fault says to ignore it); filter what it may not read.
+        let who = self.rights.of(&self.model, controller_id);
         if !self.faults.contains(Fault::IgnoresPermissions) {
-            match trust_enforce::refuse(&self.model, controller_id, req) {
+            match trust_enforce::refuse(&self.model, &who, req) {
                 Some(trust_enforce::Refusal::Error(e)) => return Some(msg::error(id, e)),
                 Some(trust_enforce::Refusal::Operate(r)) => {
                     return Some(msg::response(id, RespType::OperateResp(r)))
@@ -266,13 +270,11 @@ impl Agent {
         Some(match req {
             ReqType::Get(g) => {
                 let mut resp = get::get(m, g);
-                // The Controller's Roles, read once for both checks below.
-                let who = trust::ControllerRights::of(m, controller_id);
                 // Secured parameters read as "" unless a secured Role (or
                 // a fault) reveals them.
                 if !self.faults.contains(Fault::SecuredRolesIgnored)
                     && (self.faults.contains(Fault::SecuredShownToAnyone)
-                        || who.holds_secured_role(m))
+                        || who.holds_secured_role())
                 {
                     trust_enforce::reveal_secured(m, &mut resp);
                 }
@@ -284,14 +286,14 @@ impl Agent {
             ReqType::GetInstances(g) => {
                 let mut resp = get::get_instances(m, g);
                 if hide {
-                    trust_enforce::filter_get_instances(m, controller_id, &mut resp);
+                    trust_enforce::filter_get_instances(&who, &mut resp);
                 }
                 msg::response(id, RespType::GetInstancesResp(resp))
             }
             ReqType::GetSupportedDm(g) => {
                 let mut resp = supported::get_supported_dm(m, g);
                 if hide {
-                    trust_enforce::filter_supported_dm(m, controller_id, &mut resp);
+                    trust_enforce::filter_supported_dm(&who, &mut resp);
                 }
                 msg::response(id, RespType::GetSupportedDmResp(resp))
             }

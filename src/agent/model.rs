@@ -165,7 +165,11 @@ pub fn supported_path(inst_path: &str) -> String {
 /// The instantiated data model: object path → parameter values. Tables exist implicitly.
 pub struct Model {
     pub dm: &'static SupportedDm,
-    pub objects: BTreeMap<String, BTreeMap<String, String>>,
+    /// Written only through `objects_mut`, which counts the writes: what is
+    /// derived from the values and kept (a Controller's rights) is made
+    /// again when the count has moved.
+    objects: BTreeMap<String, BTreeMap<String, String>>,
+    writes: u64,
     next_instance: BTreeMap<String, u32>,
     started: Instant,
 }
@@ -175,10 +179,11 @@ impl Model {
         let mut m = Model {
             dm: SupportedDm::shared(),
             objects: BTreeMap::new(),
+            writes: 0,
             next_instance: BTreeMap::new(),
             started: Instant::now(),
         };
-        m.objects.insert("Device.".into(), BTreeMap::new());
+        m.objects_mut().insert("Device.".into(), BTreeMap::new());
         // The file is part of the crate, so a parse failure is a build defect caught by tests.
         // Parsed once per process, like the Supported DM.
         static START: std::sync::OnceLock<Vec<StartEntry>> = std::sync::OnceLock::new();
@@ -192,7 +197,7 @@ impl Model {
                 (None, Some(path)) => path.clone(),
                 (None, None) => continue,
             };
-            let obj = m.objects.entry(path).or_default();
+            let obj = m.objects_mut().entry(path).or_default();
             for (k, v) in &entry.values {
                 let v = v
                     .replace("{endpoint_id}", endpoint_id)
@@ -201,6 +206,24 @@ impl Model {
             }
         }
         m
+    }
+
+    /// Object path → its stored parameter values.
+    pub fn objects(&self) -> &BTreeMap<String, BTreeMap<String, String>> {
+        &self.objects
+    }
+
+    /// The stored values, for writing: every call counts as a write
+    /// (`writes`), whether or not the caller changes anything.
+    pub fn objects_mut(&mut self) -> &mut BTreeMap<String, BTreeMap<String, String>> {
+        self.writes += 1;
+        &mut self.objects
+    }
+
+    /// How many times the stored values have been open for writing: equal
+    /// counts mean nothing stored has changed in between.
+    pub fn writes(&self) -> u64 {
+        self.writes
     }
 
     /// Writes the Protocol of the MTP in use into `LocalAgent.MTP.{i}.` and every
@@ -217,7 +240,7 @@ impl Model {
             .cloned()
             .collect();
         for row in rows {
-            if let Some(obj) = self.objects.get_mut(&row) {
+            if let Some(obj) = self.objects_mut().get_mut(&row) {
                 obj.insert("Protocol".into(), protocol.to_string());
             }
         }
@@ -238,7 +261,7 @@ impl Model {
 
     /// Sets a stored value (the Agent's own writes: Status, Version, ...).
     pub fn put(&mut self, obj: &str, name: &str, value: impl Into<String>) {
-        if let Some(o) = self.objects.get_mut(obj) {
+        if let Some(o) = self.objects_mut().get_mut(obj) {
             o.insert(name.to_string(), value.into());
         }
     }
@@ -266,7 +289,7 @@ impl Model {
                 (format!("{inst}{rel}"), defaults)
             })
             .collect();
-        self.objects.extend(children);
+        self.objects_mut().extend(children);
         inst
     }
 
@@ -423,7 +446,7 @@ impl Model {
             .map(|(k, _)| k.clone())
             .collect();
         for k in &gone {
-            self.objects.remove(k);
+            self.objects_mut().remove(k);
         }
         gone.into_iter()
             .filter(|k| {

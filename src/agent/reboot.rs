@@ -51,7 +51,7 @@ pub fn parameter_map(model: &Model, controller: &str) -> String {
         .filter_map(|bp| model.value(bp, "ParameterName"))
         .filter(|p| !p.is_empty())
         .collect();
-    for obj in model.objects.keys() {
+    for obj in model.objects().keys() {
         for (name, value) in model.params(obj) {
             let full = format!("{obj}{name}");
             if patterns.iter().any(|p| references(p, &full)) {

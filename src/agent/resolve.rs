@@ -73,7 +73,7 @@ pub fn resolve(model: &Model, text: &str) -> Result<Resolved, PathError> {
                 objects = objects
                     .into_iter()
                     .map(|t| format!("{t}{k}."))
-                    .filter(|i| model.objects.contains_key(i))
+                    .filter(|i| model.objects().contains_key(i))
                     .collect();
             }
             Segment::Wildcard | Segment::Search(_) => {

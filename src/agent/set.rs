@@ -41,7 +41,7 @@ pub fn set(model: &mut Model, req: &Set) -> Result<SetResp, Error> {
             Ok(planned) => {
                 let mut ok = status::OperationSuccess::default();
                 for p in planned {
-                    if let Some(obj) = model.objects.get_mut(&p.obj) {
+                    if let Some(obj) = model.objects_mut().get_mut(&p.obj) {
                         obj.extend(p.updates.clone());
                     }
                     ok.updated_inst_results

@@ -256,3 +256,70 @@ fn event_notifications_go_only_to_subscribed_controllers() {
     assert!(matches!(&n.notification,
         Some(crate::usp::proto::msg::notify::Notification::Event(e)) if e.obj_path == "Device." && e.event_name == "Boot!" && e.params["Cause"] == "LocalReboot"));
 }
+
+fn set_param(obj: &str, param: &str, value: &str) -> Msg {
+    msg::request(
+        "set-role",
+        ReqType::Set(Set {
+            allow_partial: false,
+            update_objs: vec![UpdateObject {
+                obj_path: obj.into(),
+                param_settings: vec![UpdateParamSetting {
+                    param: param.into(),
+                    value: value.into(),
+                    required: true,
+                }],
+            }],
+        }),
+    )
+}
+
+/// The Controller's rights are kept between requests (trust::RightsCache)
+/// only because a Get writes nothing: were it to, they would be read again
+/// for every request.
+#[test]
+fn a_get_leaves_the_stored_values_unwritten() {
+    let mut a = agent(&[]);
+    a.handle(CTRL, &get(&["Device.DeviceInfo."]))
+        .expect("answered");
+    let writes = a.model.writes();
+    for _ in 0..3 {
+        a.handle(CTRL, &get(&["Device.DeviceInfo.", "Device.LocalAgent."]))
+            .expect("answered");
+    }
+    assert_eq!(a.model.writes(), writes);
+}
+
+/// A change of a Controller's Role through a Set counts from the next
+/// request on, though its rights were kept from the requests before.
+#[test]
+fn a_role_set_by_a_request_governs_the_next_one() {
+    let mut a = agent(&[]);
+    let serial = |a: &mut Agent| {
+        let answer = a
+            .handle(CTRL, &get(&["Device.DeviceInfo."]))
+            .expect("answered");
+        get_params(&answer, "Device.DeviceInfo.").contains_key("SerialNumber")
+    };
+    assert!(serial(&mut a), "Full Access reads SerialNumber");
+    assert!(serial(&mut a), "and still does: nothing changed");
+    let own_row = format!(
+        "{}.",
+        a.model.controller_path(CTRL).expect("CTRL has a row")
+    );
+    let readonly_row = format!(
+        "{}.",
+        a.model
+            .controller_path("proto::plugfest-readonly")
+            .expect("the read-only Controller has a row")
+    );
+    let readonly_role = a.model.value(&readonly_row, "AssignedRole").unwrap();
+    let answer = a
+        .handle(CTRL, &set_param(&own_row, "AssignedRole", &readonly_role))
+        .expect("answered");
+    assert!(
+        matches!(msg::response_body(&answer), Some(RespType::SetResp(_))),
+        "the Set succeeds: {answer:?}"
+    );
+    assert!(!serial(&mut a), "the read-only Role hides SerialNumber");
+}

@@ -3,6 +3,8 @@
 //! `Controller.{i}.AssignedRole`. Pure reads of the model; the message hooks
 //! that apply the answer live in `trust_enforce.rs`.
 
+use std::sync::Arc;
+
 use super::model::Model;
 
 const ROLE_TABLE: &str = "Device.LocalAgent.ControllerTrust.Role.";
@@ -101,8 +103,8 @@ pub struct ControllerRights {
     /// path (see `everywhere`). A Full Access Controller holds all of them,
     /// and a response is then not filtered path by path at all.
     floor: [Rights; 4],
-    /// The Roles the Controller holds (`Role.{i}.`), for SecuredRoles.
-    held: Vec<String>,
+    /// Whether one of its Roles is in `ControllerTrust.SecuredRoles`.
+    secured: bool,
 }
 
 /// One enabled `Role.{i}.Permission.{i}.`.
@@ -113,14 +115,43 @@ struct Permission {
     columns: [Rights; 4],
 }
 
+/// The rights of the Controller the Agent last answered, kept while the
+/// model is not written: reading its row, Roles and Permissions anew took
+/// a fifth of answering a Get (benches/exchange.rs), and a Controller
+/// usually sends many requests between two writes.
+#[derive(Default)]
+pub struct RightsCache {
+    /// (Controller, `Model::writes` when read, its rights).
+    kept: Option<(String, u64, Arc<ControllerRights>)>,
+}
+
+impl RightsCache {
+    /// `ControllerRights::of(model, controller)`, read again only when the
+    /// Controller differs or the model has been open for writing since.
+    pub fn of(&mut self, model: &Model, controller: &str) -> Arc<ControllerRights> {
+        match &self.kept {
+            Some((who, writes, rights)) if who == controller && *writes == model.writes() => {
+                Arc::clone(rights)
+            }
+            _ => {
+                let rights = Arc::new(ControllerRights::of(model, controller));
+                self.kept = Some((controller.to_string(), model.writes(), Arc::clone(&rights)));
+                rights
+            }
+        }
+    }
+}
+
 impl ControllerRights {
     pub fn of(model: &Model, controller: &str) -> ControllerRights {
         let held = held_roles(model, controller);
+        let listed = role_list(&model.value(TRUST, "SecuredRoles").unwrap_or_default());
+        let secured = held.iter().any(|r| listed.contains(r));
         if held.is_empty() {
             return ControllerRights {
                 roles: None,
                 floor: [Rights::ALL; 4],
-                held,
+                secured,
             };
         }
         let roles: Vec<Vec<Permission>> = held
@@ -139,16 +170,15 @@ impl ControllerRights {
         ControllerRights {
             roles: Some(roles),
             floor,
-            held,
+            secured,
         }
     }
 
     /// Whether one of the Controller's Roles is in
     /// `ControllerTrust.SecuredRoles`, so that it reads secured parameters
     /// (TR-181 2.16, TP-469 2.27).
-    pub fn holds_secured_role(&self, model: &Model) -> bool {
-        let secured = role_list(&model.value(TRUST, "SecuredRoles").unwrap_or_default());
-        self.held.iter().any(|r| secured.contains(r))
+    pub fn holds_secured_role(&self) -> bool {
+        self.secured
     }
 
     /// Whether the Controller holds `read` on every path of this kind, so
@@ -277,6 +307,26 @@ mod tests {
 
     const FULL: &str = "proto::plugfest-controller";
     const READONLY: &str = "proto::plugfest-readonly";
+
+    #[test]
+    fn kept_rights_are_read_again_after_a_write_or_for_another_controller() {
+        let mut m = Model::new("proto::agent");
+        let mut kept = RightsCache::default();
+        let first = kept.of(&m, READONLY);
+        assert!(!first.reads_everything(Kind::Param));
+        assert!(
+            Arc::ptr_eq(&first, &kept.of(&m, READONLY)),
+            "nothing written: kept"
+        );
+        let full = kept.of(&m, FULL);
+        assert!(!Arc::ptr_eq(&first, &full) && full.reads_everything(Kind::Param));
+        // READONLY is given FULL's Role: the next reading sees it.
+        let row = |m: &Model, who| format!("{}.", m.controller_path(who).unwrap());
+        let role = m.value(&row(&m, FULL), "AssignedRole").unwrap();
+        kept.of(&m, READONLY);
+        m.put(&row(&m, READONLY), "AssignedRole", role);
+        assert!(kept.of(&m, READONLY).reads_everything(Kind::Param));
+    }
 
     #[test]
     fn rights_parse_in_fixed_order() {

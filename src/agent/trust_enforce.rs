@@ -28,7 +28,7 @@ pub enum Refusal {
 /// Checks the write (Set/Delete) and execute (Operate) rights a request
 /// needs; None when it may go ahead. Paths that do not resolve are left to
 /// the handler, which reports them as usual (7008/7026).
-pub fn refuse(model: &Model, controller: &str, req: &ReqType) -> Option<Refusal> {
+pub fn refuse(model: &Model, who: &ControllerRights, req: &ReqType) -> Option<Refusal> {
     // Reads need no write or execute right: nothing to look up for them.
     if !matches!(
         req,
@@ -36,7 +36,6 @@ pub fn refuse(model: &Model, controller: &str, req: &ReqType) -> Option<Refusal>
     ) {
         return None;
     }
-    let who = ControllerRights::of(model, controller);
     let mut denied: Vec<(String, String)> = Vec::new();
     match req {
         ReqType::Set(s) => {
@@ -201,8 +200,7 @@ pub fn filter_get(who: &ControllerRights, resp: &mut GetResp) {
 }
 
 /// Leaves out of a GetInstancesResp the instances without InstantiatedObj r (R-GIN.0).
-pub fn filter_get_instances(model: &Model, controller: &str, resp: &mut GetInstancesResp) {
-    let who = ControllerRights::of(model, controller);
+pub fn filter_get_instances(who: &ControllerRights, resp: &mut GetInstancesResp) {
     for req in &mut resp.req_path_results {
         req.curr_insts.retain(|i| {
             who.rights(Kind::InstantiatedObj, &i.instantiated_obj_path)
@@ -219,8 +217,7 @@ pub fn filter_get_instances(model: &Model, controller: &str, resp: &mut GetInsta
 /// The Supported DM as this Controller may see it: objects without Obj r,
 /// parameters without Param r, commands and events without CommandEvent r
 /// are absent (R-GSP.0); what it may not write is reported read-only.
-pub fn filter_supported_dm(model: &Model, controller: &str, resp: &mut GetSupportedDmResp) {
-    let who = ControllerRights::of(model, controller);
+pub fn filter_supported_dm(who: &ControllerRights, resp: &mut GetSupportedDmResp) {
     for req in &mut resp.req_obj_results {
         req.supported_objs
             .retain(|o| who.rights(Kind::Obj, &o.supported_obj_path).read);
@@ -285,8 +282,12 @@ mod tests {
     #[test]
     fn read_only_set_is_refused_with_7006() {
         let m = Model::new("proto::agent");
-        assert!(refuse(&m, FULL, &set_friendly_name()).is_none());
-        let Some(Refusal::Error(e)) = refuse(&m, READONLY, &set_friendly_name()) else {
+        assert!(refuse(&m, &ControllerRights::of(&m, FULL), &set_friendly_name()).is_none());
+        let Some(Refusal::Error(e)) = refuse(
+            &m,
+            &ControllerRights::of(&m, READONLY),
+            &set_friendly_name(),
+        ) else {
             panic!("expected an Error");
         };
         assert_eq!(e.err_code, 7006);
@@ -325,7 +326,7 @@ mod tests {
                 max_depth: 0,
             };
             let mut resp = super::super::get::get(m, &req);
-            if ControllerRights::of(m, who).holds_secured_role(m) {
+            if ControllerRights::of(m, who).holds_secured_role() {
                 reveal_secured(m, &mut resp);
             }
             resp.req_path_results[0].resolved_path_results[0].result_params["Value"].clone()
@@ -339,7 +340,7 @@ mod tests {
         m.put("Device.LocalAgent.ControllerTrust.", "SecuredRoles", listed);
         assert_eq!(value_of(&m, FULL), "cGx1Z2Zlc3Q=");
         // Only to the Controllers holding that Role.
-        assert!(!ControllerRights::of(&m, READONLY).holds_secured_role(&m));
+        assert!(!ControllerRights::of(&m, READONLY).holds_secured_role());
     }
 
     #[test]
@@ -352,7 +353,7 @@ mod tests {
         };
         let mut resp = super::super::get::get_instances(&m, &req);
         assert_eq!(resp.req_path_results[0].curr_insts.len(), 1);
-        filter_get_instances(&m, READONLY, &mut resp);
+        filter_get_instances(&ControllerRights::of(&m, READONLY), &mut resp);
         assert!(resp.req_path_results[0].curr_insts.is_empty());
         let req = GetSupportedDm {
             obj_paths: vec!["Device.DeviceInfo.".into()],
@@ -363,7 +364,7 @@ mod tests {
             return_unique_key_sets: false,
         };
         let mut resp = super::super::supported::get_supported_dm(&m, &req);
-        filter_supported_dm(&m, READONLY, &mut resp);
+        filter_supported_dm(&ControllerRights::of(&m, READONLY), &mut resp);
         let obj = &resp.req_obj_results[0].supported_objs[0];
         let names: Vec<&str> = obj
             .supported_params
@@ -387,8 +388,8 @@ mod tests {
             send_resp: true,
             input_args: Default::default(),
         });
-        assert!(refuse(&m, FULL, &op).is_none());
-        let Some(Refusal::Operate(r)) = refuse(&m, READONLY, &op) else {
+        assert!(refuse(&m, &ControllerRights::of(&m, FULL), &op).is_none());
+        let Some(Refusal::Operate(r)) = refuse(&m, &ControllerRights::of(&m, READONLY), &op) else {
             panic!("expected a cmd_failure");
         };
         assert!(matches!(
@@ -400,7 +401,7 @@ mod tests {
             obj_paths: vec!["Device.DeviceInfo.FirmwareImage.2.".into()],
         });
         assert!(
-            matches!(refuse(&m, READONLY, &del), Some(Refusal::Error(e)) if e.err_code == 7006)
+            matches!(refuse(&m, &ControllerRights::of(&m, READONLY), &del), Some(Refusal::Error(e)) if e.err_code == 7006)
         );
     }
 
