@@ -117,8 +117,10 @@ struct Permission {
 
 /// The rights of the Controller the Agent last answered, kept while the
 /// model is not written: reading its row, Roles and Permissions anew took
-/// a fifth of answering a Get (benches/exchange.rs), and a Controller
-/// usually sends many requests between two writes.
+/// over a quarter of `Agent::handle`'s time for a Get (perf of the
+/// benches/exchange.rs exchange), and a Controller usually sends many
+/// requests between two writes. Add and the Notify permission check still
+/// read them anew (`rights`): neither is on a hot path.
 #[derive(Default)]
 pub struct RightsCache {
     /// (Controller, `Model::writes` when read, its rights).
