@@ -2,7 +2,9 @@
 //! harness's Session against the in-process reference Agent (wired as
 //! `plugfest run` wires it: src/commands/loopback.rs) vs. a raw
 //! tokio-tungstenite peer answering the same request bytes with the same
-//! response bytes (the limit: WebSocket and loopback TCP alone).
+//! response bytes (the limit: WebSocket and loopback TCP alone, with the
+//! harness's WebSocket settings on both ends). Both clients run in a task on
+//! a worker, as `plugfest` runs its command (src/main.rs).
 //! `cargo bench --bench exchange`; target ratio >= 0.8 (issue #7).
 
 #[allow(dead_code)] // not the interleaved rate helpers
@@ -18,6 +20,7 @@ use usp_plugfest::agent::faults::FaultSet;
 use usp_plugfest::agent::{Agent, AgentConfig};
 use usp_plugfest::cli::{MtpArg, Role};
 use usp_plugfest::commands::loopback::{self, LoopbackOptions};
+use usp_plugfest::mtp::websocket::ws_config;
 use usp_plugfest::session::Session;
 use usp_plugfest::target::{DEFAULT_AGENT_ID, DEFAULT_CONTROLLER_ID};
 use usp_plugfest::usp::proto::msg::{request::ReqType, Get};
@@ -34,17 +37,22 @@ async fn harness_session() -> (Session, loopback::Started) {
     common::loopback_session(LoopbackOptions::plain(MtpArg::Ws, Role::Server)).await
 }
 
+type RawWs =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
 /// A raw WebSocket peer that answers every binary message with `reply`,
-/// and a client connected to it.
-async fn raw_pair(
-    reply: Vec<u8>,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+/// and a client connected to it with the request it sends. Both ends use
+/// the harness's WebSocket settings (read buffer, size limits): what is
+/// left between the two benches is the USP work.
+async fn raw_pair(request: Vec<u8>, reply: Vec<u8>) -> (RawWs, Vec<u8>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
         tcp.set_nodelay(true).unwrap();
-        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async_with_config(tcp, Some(ws_config()))
+            .await
+            .unwrap();
         while let Some(Ok(m)) = ws.next().await {
             if m.is_binary()
                 && ws
@@ -56,29 +64,29 @@ async fn raw_pair(
             }
         }
     });
-    let (client, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/"))
-        .await
-        .unwrap();
-    client
+    let (client, _) = tokio_tungstenite::connect_async_with_config(
+        format!("ws://{addr}/"),
+        Some(ws_config()),
+        true,
+    )
+    .await
+    .unwrap();
+    (client, request)
 }
 
-async fn raw(
-    client: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-    request: &[u8],
-    n: u64,
-) -> Duration {
+/// `n` exchanges of the raw client: the client back and how long they took.
+async fn raw((mut client, request): (RawWs, Vec<u8>), n: u64) -> ((RawWs, Vec<u8>), Duration) {
     let start = Instant::now();
     for _ in 0..n {
         client
-            .send(Message::Binary(request.to_vec().into()))
+            .send(Message::Binary(request.clone().into()))
             .await
             .unwrap();
         let m = client.next().await.unwrap().unwrap();
         assert!(m.is_binary());
     }
-    start.elapsed()
+    let took = start.elapsed();
+    ((client, request), took)
 }
 
 fn bench(c: &mut Criterion) {
@@ -105,14 +113,15 @@ fn bench(c: &mut Criterion) {
         DEFAULT_CONTROLLER_ID,
         &exchange.response,
     ));
-    let mut client = rt.block_on(raw_pair(response));
+    let mut session = common::OnWorker::new(&rt, session);
+    let mut client = common::OnWorker::new(&rt, rt.block_on(raw_pair(request, response)));
 
     let mut g = c.benchmark_group("exchange/Get over loopback WebSocket");
     g.bench_function("plugfest Session + reference Agent", |b| {
-        b.iter_custom(|n| rt.block_on(common::get_exchanges(&mut session, n)))
+        b.iter_custom(|n| session.run(n, common::get_exchanges))
     });
     g.bench_function("raw tokio-tungstenite, same bytes", |b| {
-        b.iter_custom(|n| rt.block_on(raw(&mut client, &request, n)))
+        b.iter_custom(|n| client.run(n, raw))
     });
     // Where the time goes: the reference Agent's sans-I/O core alone
     // answering the same Get (no transport, no Session).
@@ -129,8 +138,8 @@ fn bench(c: &mut Criterion) {
     let (o, t) = common::median_rates(
         7,
         2_000,
-        &mut |n| rt.block_on(common::get_exchanges(&mut session, n)),
-        &mut |n| rt.block_on(raw(&mut client, &request, n)),
+        &mut |n| session.run(n, common::get_exchanges),
+        &mut |n| client.run(n, raw),
     );
     common::print_ratio(
         "Get exchanges over loopback WebSocket vs raw tokio-tungstenite",
@@ -144,10 +153,8 @@ fn bench(c: &mut Criterion) {
     // user space (codecs, the Agent, the Session) and in the kernel
     // (sockets, wake-ups) shows which part can shrink.
     let n = 20_000;
-    let ours = common::cpu_per_op(n, &mut |n| {
-        rt.block_on(common::get_exchanges(&mut session, n))
-    });
-    let raw_cpu = common::cpu_per_op(n, &mut |n| rt.block_on(raw(&mut client, &request, n)));
+    let ours = common::cpu_per_op(n, &mut |n| session.run(n, common::get_exchanges));
+    let raw_cpu = common::cpu_per_op(n, &mut |n| client.run(n, raw));
     for (who, (wall, user, sys)) in [("ours", ours), ("raw", raw_cpu)] {
         println!(
             "CPU per Get exchange, {who}: {wall:.1} us wall, {user:.1} us user + {sys:.1} us system"

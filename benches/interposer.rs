@@ -25,21 +25,25 @@ fn options(mtp: MtpArg, interpose: bool) -> LoopbackOptions {
 }
 
 fn compare(c: &mut Criterion, rt: &tokio::runtime::Runtime, mtp: MtpArg, label: &str) {
-    let (mut direct, direct_started): (Session, Started) =
+    let (direct, direct_started): (Session, Started) =
         rt.block_on(common::loopback_session(options(mtp, false)));
-    let (mut through, through_started): (Session, Started) =
+    let (through, through_started): (Session, Started) =
         rt.block_on(common::loopback_session(options(mtp, true)));
     assert!(
         through_started.mqtt_interposer.is_some() || through_started.stomp_interposer.is_some(),
         "the interposed run has no interposer"
     );
 
+    let (mut direct, mut through) = (
+        common::OnWorker::new(rt, direct),
+        common::OnWorker::new(rt, through),
+    );
     let mut g = c.benchmark_group(format!("interposer/Get over {label}"));
     g.bench_function("straight to the broker", |b| {
-        b.iter_custom(|n| rt.block_on(common::get_exchanges(&mut direct, n)))
+        b.iter_custom(|n| direct.run(n, common::get_exchanges))
     });
     g.bench_function("through the interposer", |b| {
-        b.iter_custom(|n| rt.block_on(common::get_exchanges(&mut through, n)))
+        b.iter_custom(|n| through.run(n, common::get_exchanges))
     });
     g.finish();
 
@@ -49,8 +53,8 @@ fn compare(c: &mut Criterion, rt: &tokio::runtime::Runtime, mtp: MtpArg, label: 
     let (t, d) = common::median_rates(
         7,
         500,
-        &mut |n| rt.block_on(common::get_exchanges(&mut through, n)),
-        &mut |n| rt.block_on(common::get_exchanges(&mut direct, n)),
+        &mut |n| through.run(n, common::get_exchanges),
+        &mut |n| direct.run(n, common::get_exchanges),
     );
     // No target in issue #9: the figure is the interposer's cost.
     println!(

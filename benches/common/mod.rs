@@ -89,8 +89,12 @@ pub async fn loopback_session(
 }
 
 /// `n` Gets of Device.DeviceInfo. through `session`, one after the other:
-/// how long they took.
-pub async fn get_exchanges(session: &mut usp_plugfest::session::Session, n: u64) -> Duration {
+/// the session back and how long they took (the session moves in and out
+/// of a task on a worker: `OnWorker`).
+pub async fn get_exchanges(
+    mut session: usp_plugfest::session::Session,
+    n: u64,
+) -> (usp_plugfest::session::Session, Duration) {
     use usp_plugfest::usp::proto::msg::{request::ReqType, Get};
     let start = Instant::now();
     for _ in 0..n {
@@ -105,7 +109,43 @@ pub async fn get_exchanges(session: &mut usp_plugfest::session::Session, n: u64)
         // The runner drains the trace per case; keep it from growing here.
         drop(session.take_trace());
     }
-    start.elapsed()
+    let took = start.elapsed();
+    (session, took)
+}
+
+/// A value (a Session, a raw client) that each timed run moves into a task
+/// on one of the runtime's workers and back: `plugfest` runs its command in
+/// such a task (src/main.rs), so the Session and the in-process Agent
+/// answer each other on one worker, as in a real run.
+pub struct OnWorker<T> {
+    rt: tokio::runtime::Handle,
+    value: Option<T>,
+}
+
+impl<T: Send + 'static> OnWorker<T> {
+    pub fn new(rt: &tokio::runtime::Runtime, value: T) -> Self {
+        OnWorker {
+            rt: rt.handle().clone(),
+            value: Some(value),
+        }
+    }
+
+    /// `work(value, n)` in a task on a worker: how long it said it took.
+    pub fn run<F>(&mut self, n: u64, work: fn(T, u64) -> F) -> Duration
+    where
+        F: std::future::Future<Output = (T, Duration)> + Send + 'static,
+    {
+        let value = self
+            .value
+            .take()
+            .expect("the value is back from the last run");
+        let (value, took) = self
+            .rt
+            .block_on(self.rt.spawn(work(value, n)))
+            .expect("the timed task does not panic");
+        self.value = Some(value);
+        took
+    }
 }
 
 /// The process's CPU time so far: (user, system).

@@ -52,7 +52,7 @@ const READ_BUFFER_SIZE: usize = 8 * 1024;
 pub const MAX_RECORD_BYTES: usize = 16 * 1024 * 1024;
 
 /// The settings of every WebSocket connection, either role.
-fn ws_config() -> tungstenite::protocol::WebSocketConfig {
+pub fn ws_config() -> tungstenite::protocol::WebSocketConfig {
     tungstenite::protocol::WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER_SIZE)
         .max_message_size(Some(MAX_RECORD_BYTES))
