@@ -79,6 +79,12 @@ pub struct ObjectDef {
     pub commands: Vec<CommandDef>,
     #[serde(default)]
     pub events: Vec<EventDef>,
+    /// `params` in name order, made once when loaded: a Get reads an
+    /// object's parameters in the order of its stored values (and of the
+    /// map it answers with), walking both side by side instead of looking
+    /// every parameter up.
+    #[serde(skip)]
+    params_by_name: Vec<usize>,
 }
 
 impl ObjectDef {
@@ -112,6 +118,11 @@ impl SupportedDm {
         // The first definition of a path wins, as the linear search had it.
         for (i, o) in dm.objects.iter().enumerate().rev() {
             dm.index.insert(o.path.clone(), i);
+        }
+        for o in &mut dm.objects {
+            o.params_by_name = (0..o.params.len()).collect();
+            o.params_by_name
+                .sort_by(|&a, &b| o.params[a].name.cmp(&o.params[b].name));
         }
         dm
     }
@@ -363,6 +374,18 @@ impl Model {
         name: &str,
         stored: Option<&BTreeMap<String, String>>,
     ) -> Option<String> {
+        self.derived_or_stored(def, obj, name, stored.and_then(|s| s.get(name)))
+    }
+
+    /// A parameter's value: derived (a count, UpTime, a secret read as "")
+    /// or else its stored `value`.
+    fn derived_or_stored(
+        &self,
+        def: &ParamDef,
+        obj: &str,
+        name: &str,
+        value: Option<&String>,
+    ) -> Option<String> {
         if let Some(table) = &def.count {
             return Some(
                 self.rows_in_key_order(&format!("{obj}{table}"))
@@ -378,21 +401,28 @@ impl Model {
         if obj == "Device.DeviceInfo." && name == "UpTime" {
             return Some(self.started.elapsed().as_secs().to_string());
         }
-        stored?.get(name).cloned()
+        value.cloned()
     }
 
-    /// All parameters of an object, in Supported DM order.
+    /// All parameters of an object that have a value.
     pub fn params(&self, obj: &str) -> BTreeMap<String, String> {
         let Some(def) = self.dm.object_of(obj) else {
             return BTreeMap::new();
         };
-        // One look-up of the object's values for all its parameters (a
+        // The definitions in name order beside the stored values (a
+        // BTreeMap, so in name order too): one pass over both, no look-up
+        // per parameter, and the pairs come out as the map keeps them (a
         // Get of a subtree reads every parameter of every object in it).
-        let stored = self.objects.get(obj);
-        def.params
-            .iter()
-            .filter_map(|p| Some((p.name.clone(), self.value_of(p, obj, &p.name, stored)?)))
-            .collect()
+        let mut stored = self.objects.get(obj).into_iter().flatten().peekable();
+        let mut pairs = Vec::with_capacity(def.params.len());
+        for p in def.params_by_name.iter().map(|&i| &def.params[i]) {
+            while stored.next_if(|(k, _)| **k < p.name).is_some() {}
+            let value = stored.next_if(|(k, _)| **k == p.name).map(|(_, v)| v);
+            if let Some(v) = self.derived_or_stored(p, obj, &p.name, value) {
+                pairs.push((p.name.clone(), v));
+            }
+        }
+        BTreeMap::from_iter(pairs)
     }
 
     /// The unique-key values of an instance (all key sets of its table).
@@ -545,6 +575,41 @@ mod tests {
         assert_eq!(
             supported_path("Device.LocalAgent.MTP.12.WebSocket."),
             "Device.LocalAgent.MTP.{i}.WebSocket."
+        );
+    }
+
+    #[test]
+    fn params_reads_every_parameter_as_value_does() {
+        let mut m = Model::new("proto::agent");
+        // A stored name no definition has (sorting between two defined
+        // ones), and a defined parameter with no stored value.
+        let info = m.objects_mut().get_mut("Device.DeviceInfo.").unwrap();
+        info.insert("ModelNameX".into(), "stray".into());
+        info.remove("ModelName");
+        let mut compared = 0;
+        for obj in m.objects().keys() {
+            let Some(def) = m.dm.object_of(obj) else {
+                continue;
+            };
+            // UpTime moves with the clock between the two reads.
+            let expected: BTreeMap<String, String> = def
+                .params
+                .iter()
+                .filter(|p| p.name != "UpTime")
+                .filter_map(|p| Some((p.name.clone(), m.value(obj, &p.name)?)))
+                .collect();
+            let mut got = m.params(obj);
+            got.remove("UpTime");
+            assert_eq!(got, expected, "{obj}");
+            compared += expected.len();
+        }
+        assert!(compared > 100, "only {compared} parameters compared");
+        let info = m.params("Device.DeviceInfo.");
+        assert!(!info.contains_key("ModelName") && !info.contains_key("ModelNameX"));
+        assert!(info.contains_key("UpTime"));
+        assert_eq!(
+            info.get("FirmwareImageNumberOfEntries").map(String::as_str),
+            Some("2")
         );
     }
 
