@@ -7,7 +7,7 @@
 //! a worker, as `plugfest` runs its command (src/main.rs).
 //! `cargo bench --bench exchange`; target ratio >= 0.8 (issue #7).
 
-#[allow(dead_code)] // not the interleaved rate helpers
+#[allow(dead_code)] // `interleaved` is for the codec bench
 mod common;
 
 use std::time::{Duration, Instant};
@@ -89,6 +89,14 @@ async fn raw((mut client, request): (RawWs, Vec<u8>), n: u64) -> ((RawWs, Vec<u8
     ((client, request), took)
 }
 
+/// What the Session does first with every answer (Session::classify):
+/// read the Record in place and decode its Msg.
+fn read_answer(bytes: &[u8]) -> usp_plugfest::usp::proto::msg::Msg {
+    record::parse(std::hint::black_box(bytes), Some(DEFAULT_CONTROLLER_ID))
+        .and_then(|r| r.payload_msg())
+        .expect("the Agent's answer reads")
+}
+
 fn bench(c: &mut Criterion) {
     // Two workers, as `plugfest run` has on this 2-core machine.
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -114,7 +122,7 @@ fn bench(c: &mut Criterion) {
         &exchange.response,
     ));
     let mut session = common::OnWorker::new(&rt, session);
-    let mut client = common::OnWorker::new(&rt, rt.block_on(raw_pair(request, response)));
+    let mut client = common::OnWorker::new(&rt, rt.block_on(raw_pair(request, response.clone())));
 
     let mut g = c.benchmark_group("exchange/Get over loopback WebSocket");
     g.bench_function("plugfest Session + reference Agent", |b| {
@@ -132,6 +140,9 @@ fn bench(c: &mut Criterion) {
     g.bench_function("reference Agent core alone (Agent::handle)", |b| {
         b.iter(|| core.handle(DEFAULT_CONTROLLER_ID, std::hint::black_box(&exchange.sent)))
     });
+    g.bench_function("reading the answer alone (Record + Msg)", |b| {
+        b.iter(|| read_answer(&response))
+    });
     g.finish();
 
     // Interleaved rounds of 2,000 exchanges each; median ratio.
@@ -147,6 +158,17 @@ fn bench(c: &mut Criterion) {
         t,
         o / t,
         0.8,
+    );
+    // The least any harness does with an answer is read it: the raw
+    // exchange plus that alone (no Agent, no encoding, no checks) is as
+    // high as the ratio can go for a harness that looks at what it gets.
+    let reads = common::rate(Duration::from_secs(1), &mut || {
+        read_answer(&response);
+    });
+    let ceiling = (1.0 / t) / (1.0 / t + 1.0 / reads);
+    println!(
+        "CEILING reading each {}-byte answer with the harness's decoder (Record + Msg, {reads:.0}/s) on top of the raw exchange, and nothing else: ratio <= {ceiling:.2}",
+        response.len()
     );
     // Where the difference goes: one exchange is in flight at a time, so
     // the process is busy for about all of it; what each side spends in
