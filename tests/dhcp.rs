@@ -112,10 +112,15 @@ impl Link {
 
     /// `plugfest agent --dhcp` (with `extra`) in the Agent's namespace.
     fn agent(&self, extra: &[&str]) -> KillOnDrop {
+        self.agent_logging(extra, Stdio::null())
+    }
+
+    /// `agent`, its log lines (stderr) going to `log`.
+    fn agent_logging(&self, extra: &[&str], log: impl Into<Stdio>) -> KillOnDrop {
         let child = Self::command(&self.agent, &["agent", "--dhcp", AGENT_IF])
             .args(extra)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("ip netns exec plugfest agent starts");
         KillOnDrop(child)
@@ -142,11 +147,14 @@ impl Link {
 
 impl Link {
     /// The suite against `plugfest agent --dhcp` with `agent_args`: every
-    /// case passes; results.json's text, for what the report must show.
-    fn green_run(&self, agent_args: &[&str]) -> String {
-        let _agent = self.agent(agent_args);
+    /// case passes; results.json's text, for what the report must show,
+    /// and the Agent's log.
+    fn green_run(&self, agent_args: &[&str]) -> (String, String) {
         let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("agent.log");
+        let agent = self.agent_logging(agent_args, std::fs::File::create(&log).unwrap());
         let run = self.run(dir.path());
+        drop(agent);
         assert_eq!(run.code, 0, "{}", run.explain());
         assert_eq!(
             run.verdicts(),
@@ -154,7 +162,10 @@ impl Link {
             "{}",
             run.explain()
         );
-        std::fs::read_to_string(dir.path().join("reports/results.json")).unwrap()
+        (
+            std::fs::read_to_string(dir.path().join("reports/results.json")).unwrap(),
+            std::fs::read_to_string(&log).unwrap(),
+        )
     }
 
     /// The suite against an Agent (with `agent_args`) under the
@@ -210,7 +221,7 @@ fn the_dhcp_suite_runs_green_against_an_agent_that_asks_for_its_controller() {
         return;
     };
     // Only the lease tells this Agent where its Controller is.
-    let results = link.green_run(&[]);
+    let (results, _) = link.green_run(&[]);
     // The exchange is in the report: the Agent's option 124 and the
     // server's option 125 with the NUL-terminated code.
     assert!(
@@ -292,7 +303,7 @@ fn the_dhcp_suite_runs_green_over_dhcpv6() {
     let Some(link) = link_or_skip_with("DHCPv6 suite", true) else {
         return;
     };
-    let results = link.green_run(&["--dhcpv6"]);
+    let (results, agent_log) = link.green_run(&["--dhcpv6"]);
     for needle in [
         "DHCPv6 SOLICIT from fe80::",
         r#"option 16: enterprise 3561, items [\"usp\"]"#,
@@ -307,6 +318,11 @@ fn the_dhcp_suite_runs_green_over_dhcpv6() {
     }
     // The Agent asked over DHCPv6 only.
     assert!(!results.contains("DHCPDISCOVER from"), "{results}");
+    // The lease names the server that replied, from its link-local address.
+    assert!(
+        agent_log.contains("leased fd00:213::100 from fe80::"),
+        "{agent_log}"
+    );
 }
 
 #[test]

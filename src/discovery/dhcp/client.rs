@@ -88,7 +88,7 @@ pub async fn acquire(
     let server = SocketAddrV4::new(Ipv4Addr::BROADCAST, SERVER_PORT);
     loop {
         let discover = message(MessageType::Discover, xid, mac, class);
-        let offer = exchange(&socket, &discover.encode(), server.into(), deadline, |b| {
+        let (offer, _) = exchange(&socket, &discover.encode(), server.into(), deadline, |b| {
             reply_v4(b, xid).filter(|p| p.message_type() == Some(MessageType::Offer))
         })
         .await
@@ -99,7 +99,7 @@ pub async fn acquire(
         let mut request = message(MessageType::Request, xid, mac, class);
         request.set_option(code::REQUESTED_IP, offer.yiaddr.octets().to_vec());
         request.set_option(code::SERVER_ID, server_id.octets().to_vec());
-        let reply = exchange(&socket, &request.encode(), server.into(), deadline, |b| {
+        let (reply, _) = exchange(&socket, &request.encode(), server.into(), deadline, |b| {
             reply_v4(b, xid)
                 .filter(|p| matches!(p.message_type(), Some(MessageType::Ack | MessageType::Nak)))
         })
@@ -165,7 +165,7 @@ pub async fn acquire6(
     loop {
         let xid = random_xid6();
         let solicit = message6(Kind::Solicit, xid, mac, class);
-        let advertise = exchange(&socket, &solicit.encode(), servers, deadline, |b| {
+        let (advertise, _) = exchange(&socket, &solicit.encode(), servers, deadline, |b| {
             reply_v6(b, xid, Kind::Advertise)
         })
         .await
@@ -176,7 +176,7 @@ pub async fn acquire6(
         let xid = random_xid6();
         let mut request = message6(Kind::Request, xid, mac, class);
         request.set_option(code::SERVER_ID, server_id.to_vec());
-        let reply = exchange(&socket, &request.encode(), servers, deadline, |b| {
+        let (reply, replied_from) = exchange(&socket, &request.encode(), servers, deadline, |b| {
             reply_v6(b, xid, Kind::Reply)
         })
         .await
@@ -194,23 +194,12 @@ pub async fn acquire6(
             .map_err(|e| format!("DHCPv6 on {interface}: option 17 of the REPLY: {e}"))?;
         return Ok(Lease {
             address: IpAddr::V6(*address),
-            server: advertise_source(&advertise, &reply),
+            // The server that answered the REQUEST (its DUID names it too).
+            server: replied_from.ip(),
             usp,
             dns: reply.dns_servers().into_iter().map(IpAddr::V6).collect(),
         });
     }
-}
-
-/// The server, as the lease reports it: its DUID names it; its address is
-/// the DNS server it offers when it offers one (the harness's does).
-fn advertise_source(advertise: &v6::Message, reply: &v6::Message) -> IpAddr {
-    reply
-        .dns_servers()
-        .first()
-        .or(advertise.dns_servers().first())
-        .map_or(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), |a| {
-            IpAddr::V6(*a)
-        })
 }
 
 /// A DHCPv6 message of type `kind` answering our `xid`, when `b` is one.
@@ -281,14 +270,15 @@ fn message(kind: MessageType, xid: u32, mac: [u8; 6], class: VendorClass) -> Pac
 }
 
 /// Sends `bytes` and retransmits them (doubling waits) until a datagram
-/// that `accept` takes arrives, or `deadline`.
+/// that `accept` takes arrives, or `deadline`: what `accept` made of it and
+/// where it came from.
 async fn exchange<M>(
     socket: &tokio::net::UdpSocket,
     bytes: &[u8],
     to: SocketAddr,
     deadline: Instant,
     accept: impl Fn(&[u8]) -> Option<M>,
-) -> Result<M, String> {
+) -> Result<(M, SocketAddr), String> {
     let mut wait = FIRST_RETRANSMIT;
     let mut buf = vec![0u8; 2048];
     loop {
@@ -307,9 +297,9 @@ async fn exchange<M>(
                 Ok(Err(e)) => return Err(format!("cannot receive: {e}")),
                 // Anything else on the port (other clients' replies,
                 // garbage) is not ours.
-                Ok(Ok((n, _))) => {
+                Ok(Ok((n, from))) => {
                     if let Some(m) = accept(&buf[..n]) {
-                        return Ok(m);
+                        return Ok((m, from));
                     }
                 }
             }

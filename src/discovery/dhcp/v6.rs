@@ -32,7 +32,6 @@ pub mod code {
 /// Status codes of option 13 the server sends.
 pub mod status {
     pub const NO_ADDRS_AVAIL: u16 = 2;
-    pub const NOT_ON_LINK: u16 = 4;
 }
 
 /// The client-server message types (RFC 8415 7.3).
