@@ -26,21 +26,9 @@ fn get(paths: &[&str]) -> Msg {
     )
 }
 
+/// A Set the Agent refuses: Manufacturer is read-only.
 fn bad_set() -> Msg {
-    msg::request(
-        "set-1",
-        ReqType::Set(Set {
-            allow_partial: false,
-            update_objs: vec![UpdateObject {
-                obj_path: "Device.DeviceInfo.".into(),
-                param_settings: vec![UpdateParamSetting {
-                    param: "Manufacturer".into(),
-                    value: "x".into(),
-                    required: true,
-                }],
-            }],
-        }),
-    )
+    set_param("Device.DeviceInfo.", "Manufacturer", "x")
 }
 
 fn get_params(answer: &Msg, obj: &str) -> std::collections::BTreeMap<String, String> {
@@ -257,9 +245,10 @@ fn event_notifications_go_only_to_subscribed_controllers() {
         Some(crate::usp::proto::msg::notify::Notification::Event(e)) if e.obj_path == "Device." && e.event_name == "Boot!" && e.params["Cause"] == "LocalReboot"));
 }
 
+/// A Set of one required parameter, msg_id "set-1".
 fn set_param(obj: &str, param: &str, value: &str) -> Msg {
     msg::request(
-        "set-role",
+        "set-1",
         ReqType::Set(Set {
             allow_partial: false,
             update_objs: vec![UpdateObject {
