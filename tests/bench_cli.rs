@@ -28,6 +28,19 @@ fn two_concurrent_sessions_each_pass_the_deviceinfo_suite() {
     assert!(!out.contains("did not pass"), "{out}");
 }
 
+/// The full-suite run acts as the other Controllers the cases name, as
+/// `plugfest run` does: the trust suite's `as: readonly` cases run instead
+/// of being skipped.
+#[test]
+fn the_full_suite_run_acts_as_the_other_controllers() {
+    let (code, out) = bench(&["--sessions", "1", "--full", "test-cases/trust.yaml"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("one session: ") && out.contains("22/22 passed, 0 skipped"),
+        "{out}"
+    );
+}
+
 #[test]
 fn a_suite_that_cannot_load_is_bad_input() {
     let (code, out) = bench(&[

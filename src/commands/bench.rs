@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 
 use super::loopback::SharedMqtt;
-use super::run::prepare_with;
+use super::run::{controller_sessions, prepare_with};
 use crate::cli::{Cli, Command};
 use crate::datamodel::Profiles;
 use crate::results::{Counts, RunResult, Verdict};
@@ -115,8 +115,16 @@ async fn one_run(
         crate::terminal::Detail::Quiet,
         crate::terminal::Style::detect(),
     );
-    let mut runner =
-        Runner::new(session, profiles, args.out.clone(), quiet).with_context(setup.context.clone());
+    // The other Controllers the cases act as (trust cases), as `plugfest
+    // run` has them; without them those cases are skipped.
+    let (controllers, unavailable) = controller_sessions(
+        std::mem::take(&mut setup.controllers),
+        &setup.session,
+        setup.e2e,
+    );
+    let mut runner = Runner::new(session, profiles, args.out.clone(), quiet)
+        .with_context(setup.context.clone())
+        .with_controllers(controllers, unavailable);
     let mut result = RunResult {
         plan_timings: false,
         tool: String::new(),
@@ -147,6 +155,7 @@ async fn one_run(
         ));
     }
     runner.session.close().await;
+    runner.close_controllers().await;
     if let Some(task) = setup.agent_task.take() {
         task.abort();
         let _ = task.await;

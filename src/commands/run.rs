@@ -291,7 +291,7 @@ pub(crate) async fn execute(args: &RunArgs, group: Option<&MultiProgress>) -> Ou
 
 /// One session per other Controller the run can act as, and the reasons
 /// for those it cannot (name → why).
-fn controller_sessions(
+pub(crate) fn controller_sessions(
     controllers: Vec<loopback::ExtraController>,
     base: &SessionConfig,
     e2e: Option<usize>,
