@@ -117,7 +117,7 @@ impl Runner<'_> {
         let window = self.context.silence;
         match self
             .session
-            .await_no_answer(msg::msg_id(&sent), window)
+            .await_no_answer(msg::msg_id(&sent), window, true)
             .await
         {
             Ok(answer) => {
@@ -328,7 +328,7 @@ impl Runner<'_> {
                 Some(m) => Some(m),
                 None => self
                     .session
-                    .await_no_answer(&msg_id, self.context.silence)
+                    .await_no_answer(&msg_id, self.context.silence, true)
                     .await
                     .ok()
                     .flatten(),

@@ -113,17 +113,26 @@ impl Session {
     /// Listens up to `window` for an answer to `msg_id`, which must not
     /// come (R-OPR: with send_resp false the Agent SHOULD NOT send an
     /// OperateResp). Notifys are queued meanwhile. None when the window,
-    /// or the connection, ended without one.
+    /// or the connection, ended without one. A `default_window` (the
+    /// run's) also ends at the answer to a silence barrier, as in
+    /// `expect_silence_default`: an answer the Agent gave `msg_id` would
+    /// have come before it.
     pub async fn await_no_answer(
         &mut self,
         msg_id: &str,
         window: Duration,
+        default_window: bool,
     ) -> Result<Option<Msg>, SessionError> {
         let _waiting = super::wait_stats::timer(super::wait_stats::WaitKind::Silence);
         if let Some(m) = self.take_answer_to(msg_id) {
             return Ok(Some(m));
         }
         let deadline = Instant::now() + window;
+        let barrier_id = if default_window && self.silence_barrier {
+            self.send_barrier().await
+        } else {
+            None
+        };
         loop {
             match self.receive_until(deadline).await {
                 Ok(Some(Received::Msg(m))) => {
@@ -131,6 +140,10 @@ impl Session {
                         && msg::request_body(&m).is_none();
                     if is_answer && msg::msg_id(&m) == msg_id {
                         return Ok(Some(m));
+                    }
+                    if is_answer && barrier_id.as_deref() == Some(msg::msg_id(&m)) {
+                        self.note_last(&format!("the answer to the silence barrier: an answer to '{msg_id}' would have come before it"));
+                        return Ok(None);
                     }
                     self.on_unsolicited(m).await;
                 }
