@@ -87,7 +87,7 @@ impl Runner<'_> {
         result.sent = Some(MsgText::from(description.clone()));
         let after = match self
             .session
-            .send_bad_record(bytes, &description, window, spec.timeout_ms.is_none())
+            .send_bad_record(bytes, &description, window)
             .await
         {
             Ok(a) => a,
@@ -339,12 +339,7 @@ fn describe_after(after: &AfterBadRecord, window: Duration) -> String {
     if let Some(e) = &after.refused {
         parts.push(format!("the Record was refused: {e}"));
     }
-    if parts.is_empty() && after.barrier_answered {
-        format!(
-            "nothing before the answer to a Get sent right after the Record (the silence barrier; the window was {} ms)",
-            window.as_millis()
-        )
-    } else if parts.is_empty() {
+    if parts.is_empty() {
         format!("nothing within {} ms", window.as_millis())
     } else {
         parts.join("; ")

@@ -30,26 +30,16 @@ pub struct AfterBadRecord {
     /// How this binding closes over a bad Record, when it does (read
     /// before the connection could go).
     pub binding_answer: Option<BadRecordAnswer>,
-    /// The window ended early, at the answer to the silence barrier sent
-    /// right after the Record (`Session::expect_silence_default`).
-    pub barrier_answered: bool,
 }
 
 impl Session {
     /// Sends `bytes` as one Record on the current connection and watches
     /// the Agent for `window`; returns early when the connection ends.
-    /// A `default_window` (the run's, not one the case chose) also ends at
-    /// the answer to a silence barrier when the Session has one, as
-    /// `expect_silence_default` does: the in-process reference Agent
-    /// handles Records in order, so whatever it does about the bad Record
-    /// (an Error, a DisconnectRecord, a new Connect Record, a close) comes
-    /// before it answers the barrier.
     pub async fn send_bad_record(
         &mut self,
         bytes: Vec<u8>,
         description: &str,
         window: Duration,
-        default_window: bool,
     ) -> Result<AfterBadRecord, SessionError> {
         let _waiting = super::wait_stats::timer(super::wait_stats::WaitKind::Silence);
         self.ensure_connected().await?;
@@ -76,21 +66,11 @@ impl Session {
             return Ok(after);
         }
         let deadline = Instant::now() + window;
-        let barrier_id = if default_window && self.silence_barrier {
-            self.send_barrier().await
-        } else {
-            None
-        };
         loop {
             match self.receive_until(deadline).await {
                 Ok(Some(Received::Msg(m))) => {
                     let answer = msg::body_type(&m) != Some(MsgType::Notify)
                         && msg::request_body(&m).is_none();
-                    if answer && barrier_id.as_deref() == Some(msg::msg_id(&m)) {
-                        self.note_last("the answer to the silence barrier: whatever the Agent did about the Record came before it");
-                        after.barrier_answered = true;
-                        return Ok(after);
-                    }
                     if answer && msg::body_type(&m) == Some(MsgType::Error) {
                         after.errors.push(m);
                     } else {
