@@ -653,17 +653,23 @@ impl AgentHost {
             .clone()
             .unwrap_or_else(|| conn.peer().mtp.to_string());
         self.agent.lock().await.set_mtp_protocol(&protocol);
+        // Registered before anything is sent: once the Controller has the
+        // Connect Record it may open another session at once, and that
+        // session's accept must find this one to supersede (R-WS.4). The
+        // Notifys that registering owes (Boot!) wait in `rx` until the
+        // loop below, after the Connect Record.
+        if let Some(ctrl) = &controller_id {
+            self.register(conn_id, ctrl, &tx).await;
+        }
         let announce = !self.faults.contains(Fault::NoConnectRecord);
         if let Some(ctrl) = controller_id.as_ref().filter(|_| announce) {
             // An MTP without a Connect Record (CoAP) has nothing to send.
             if let Some(hello) = conn.connect_record(&self.endpoint_id, ctrl) {
                 if conn.send(&record::encode(&hello)).await.is_err() {
+                    self.unregister(conn_id);
                     return;
                 }
             }
-        }
-        if let Some(ctrl) = &controller_id {
-            self.register(conn_id, ctrl, &tx).await;
         }
         // R-MSG.0a: a Controller that opened an E2E session context is
         // answered (and notified) in it.
