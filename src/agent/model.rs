@@ -365,18 +365,6 @@ impl Model {
         })
     }
 
-    /// `value` with the parameter's definition and the object's stored
-    /// values already looked up.
-    fn value_of(
-        &self,
-        def: &ParamDef,
-        obj: &str,
-        name: &str,
-        stored: Option<&BTreeMap<String, String>>,
-    ) -> Option<String> {
-        self.derived_or_stored(def, obj, name, stored.and_then(|s| s.get(name)))
-    }
-
     /// A parameter's value: derived (a count, UpTime, a secret read as "")
     /// or else its stored `value`.
     fn derived_or_stored(
@@ -510,7 +498,8 @@ pub struct ObjectValues<'m> {
 impl ObjectValues<'_> {
     pub fn get(&self, name: &str) -> Option<String> {
         let def = self.def.param(name)?;
-        self.model.value_of(def, self.obj, name, self.stored)
+        let stored = self.stored.and_then(|values| values.get(name));
+        self.model.derived_or_stored(def, self.obj, name, stored)
     }
 }
 
